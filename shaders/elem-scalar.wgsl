@@ -1,0 +1,6 @@
+// Element type for runs whose length is not a multiple of 4.
+alias Elem = f32;
+const LANES: u32 = 1u;
+fn elemFirst(v: Elem) -> f32 { return v; }
+fn elemSum(v: Elem) -> f32 { return v; }
+fn elemSquaredDeviation(v: Elem, m: f32) -> f32 { let d = v - m; return d * d; }

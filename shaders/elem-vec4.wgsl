@@ -1,0 +1,7 @@
+// Element type for runs whose length is a multiple of 4: one 16-byte load carries four values of one channel.
+alias Elem = vec4<f32>;
+const LANES: u32 = 4u;
+fn elemFirst(v: Elem) -> f32 { return v.x; }
+fn elemSum(v: Elem) -> f32 { return dot(v, vec4<f32>(1.0)); }
+// Sum of squared deviations of the lanes from m.
+fn elemSquaredDeviation(v: Elem, m: f32) -> f32 { let d = v - vec4<f32>(m); return dot(d, d); }

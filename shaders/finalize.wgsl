@@ -1,0 +1,71 @@
+// Pass 2: one workgroup per channel. In training it merges the channel's partials (Chan's formula),
+// writes saveMean/saveInvstd and updates the running statistics; in inference it reads the running
+// statistics. Either way it folds normalization, weight and bias into y = x*scale + shift.
+
+struct Partial { count: f32, mean: f32, m2: f32, pivot: f32 } // mean is relative to pivot
+
+const FINALIZE_SIZE: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> partials: array<Partial>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> runningMean: array<f32>;
+@group(0) @binding(5) var<storage, read_write> runningVar: array<f32>;
+@group(0) @binding(6) var<storage, read_write> saveMean: array<f32>;
+@group(0) @binding(7) var<storage, read_write> saveInvstd: array<f32>;
+@group(0) @binding(8) var<storage, read_write> scaleShift: array<vec2<f32>>;
+
+var<workgroup> merged: array<Partial, FINALIZE_SIZE>;
+
+fn chanMerge(a: Partial, b: Partial) -> Partial {
+  if (b.count == 0.0) { return a; } // also keeps a's pivot when b is an empty slot
+  if (a.count == 0.0) { return b; }
+  let count = a.count + b.count;
+  let delta = b.mean - a.mean;
+  let wb = b.count / count;
+  return Partial(count, a.mean + delta * wb, a.m2 + b.m2 + delta * delta * a.count * wb, a.pivot);
+}
+
+@compute @workgroup_size(FINALIZE_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = linearGroup(wid, params.finalizeGridX);
+  if (c >= params.channels) { return; }
+  let training = hasFlag(params.flags, FLAG_TRAINING);
+
+  if (training) {
+    var acc = Partial(0.0, 0.0, 0.0, 0.0); // every partial of a channel has the same pivot
+    for (var i = lid; i < params.slices; i += FINALIZE_SIZE) {
+      acc = chanMerge(acc, partials[c * params.slices + i]);
+    }
+    merged[lid] = acc;
+    workgroupBarrier();
+    for (var stride = FINALIZE_SIZE / 2u; stride > 0u; stride >>= 1u) {
+      if (lid < stride) { merged[lid] = chanMerge(merged[lid], merged[lid + stride]); }
+      workgroupBarrier();
+    }
+  }
+  if (lid != 0u) { return; }
+
+  var mean: f32;
+  var invstd: f32;
+  if (training) {
+    let stats = merged[0];
+    mean = stats.pivot + stats.mean;
+    invstd = 1.0 / sqrt(stats.m2 / stats.count + params.eps); // biased variance normalizes
+    saveMean[c] = mean;
+    saveInvstd[c] = invstd;
+    if (hasFlag(params.flags, FLAG_UPDATE_RUNNING)) {
+      let m = params.momentum;
+      runningMean[c] = (1.0 - m) * runningMean[c] + m * mean;
+      runningVar[c] = (1.0 - m) * runningVar[c] + m * (stats.m2 / (stats.count - 1.0)); // unbiased
+    }
+  } else {
+    mean = runningMean[c];
+    invstd = 1.0 / sqrt(runningVar[c] + params.eps);
+  }
+  let w = select(1.0, weight[c], hasFlag(params.flags, FLAG_HAS_WEIGHT));
+  let b = select(0.0, bias[c], hasFlag(params.flags, FLAG_HAS_BIAS));
+  let scale = w * invstd;
+  scaleShift[c] = vec2<f32>(scale, b - mean * scale);
+}

@@ -1,0 +1,20 @@
+// workgroupSum with subgroup operations: one subgroupAdd per subgroup, then every invocation adds the
+// (few) subgroup totals. Slots are claimed with an atomic because WGSL does not promise how subgroups map
+// onto local_invocation_index.
+var<workgroup> subgroupTotals: array<f32, WORKGROUP_SIZE>;
+var<workgroup> subgroupCount: atomic<u32>;
+
+fn workgroupSum(value: f32, lid: u32) -> f32 {
+  if (lid == 0u) { atomicStore(&subgroupCount, 0u); }
+  workgroupBarrier();
+  let subgroupTotal = subgroupAdd(value);
+  if (subgroupElect()) {
+    subgroupTotals[atomicAdd(&subgroupCount, 1u)] = subgroupTotal;
+  }
+  workgroupBarrier();
+  let count = atomicLoad(&subgroupCount);
+  var total = 0.0;
+  for (var i = 0u; i < count; i++) { total += subgroupTotals[i]; }
+  workgroupBarrier(); // every invocation has read the totals before a later call overwrites them
+  return total;
+}

@@ -1,0 +1,99 @@
+// BatchNorm: the module (nn.BatchNorm1d/2d/3d): owns weight, bias and running statistics, tracks
+// numBatchesTracked, and keeps what its last training forward saved for the backward pass.
+import { batchNorm, DEFAULT_EPS, DEFAULT_MOMENTUM } from './batch-norm.js';
+import type { Gpu } from './gpu.js';
+import { Tensor } from './tensor.js';
+import { assertEps, assertMomentum } from './validate.js';
+
+export interface BatchNormModuleOptions {
+  eps?: number;
+  /** Default 0.1; null means a cumulative moving average (factor 1/numBatchesTracked). */
+  momentum?: number | null;
+  /** Learnable weight (ones) and bias (zeros); default true. */
+  affine?: boolean;
+  /** Keep running statistics and use them in eval mode; default true. */
+  trackRunningStats?: boolean;
+}
+
+export class BatchNorm {
+  readonly gpu: Gpu;
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  numBatchesTracked = 0;
+  /** Module mode, as nn.Module.training. */
+  training = true;
+  #destroyed = false;
+
+  constructor(gpu: Gpu, numFeatures: number, options: BatchNormModuleOptions = {}) {
+    if (!Number.isInteger(numFeatures) || numFeatures <= 0) {
+      throw new RangeError(`numFeatures must be a positive integer, got ${numFeatures}`);
+    }
+    this.gpu = gpu;
+    this.numFeatures = numFeatures;
+    this.eps = options.eps ?? DEFAULT_EPS;
+    assertEps(this.eps);
+    this.momentum = options.momentum === undefined ? DEFAULT_MOMENTUM : options.momentum;
+    if (this.momentum !== null) assertMomentum(this.momentum);
+    const filled = (value: number, label: string) =>
+      Tensor.fromArray(gpu, new Float32Array(numFeatures).fill(value), [numFeatures], { label });
+    const affine = options.affine ?? true;
+    this.weight = affine ? filled(1, 'BatchNorm weight') : null;
+    this.bias = affine ? filled(0, 'BatchNorm bias') : null;
+    const track = options.trackRunningStats ?? true;
+    this.runningMean = track ? filled(0, 'BatchNorm runningMean') : null;
+    this.runningVar = track ? filled(1, 'BatchNorm runningVar') : null;
+  }
+
+  /** Sets training mode (like nn.Module.train); returns this. */
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  /** Sets inference mode (like nn.Module.eval); returns this. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /**
+   * Normalizes x. Training (the module's mode unless overridden) uses batch statistics and updates the
+   * running ones; eval uses the running statistics, or batch statistics without trackRunningStats.
+   */
+  forward(x: Tensor, options: { training?: boolean } = {}): Tensor {
+    if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
+    const training = options.training ?? this.training;
+    const track = this.runningMean !== null;
+    if (training && track) this.numBatchesTracked++;
+    try {
+      const { y, saveMean, saveInvstd } = batchNorm(this.gpu, x, {
+        weight: this.weight,
+        bias: this.bias,
+        // As PyTorch: running statistics are used (eval) or updated (training) only when tracked.
+        runningMean: this.runningMean,
+        runningVar: this.runningVar,
+        training: training || !track,
+        momentum: this.momentum,
+        numBatchesTracked: Math.max(this.numBatchesTracked, 1),
+        eps: this.eps,
+      });
+      saveMean?.destroy();
+      saveInvstd?.destroy();
+      return y;
+    } catch (error) {
+      if (training && track) this.numBatchesTracked--; // a rejected batch was not tracked
+      throw error;
+    }
+  }
+
+  /** Frees the module's tensors. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const t of [this.weight, this.bias, this.runningMean, this.runningVar]) t?.destroy();
+  }
+}

@@ -1,0 +1,155 @@
+// Batch-norm forward (torch.nn.functional.batch_norm): validates, plans and encodes the three passes
+// statistics -> finalize -> apply (inference skips statistics) in one submit.
+import { foldGrid, planSlices, WORKGROUP_SIZE, type Grid } from './dispatch.js';
+import type { Gpu } from './gpu.js';
+import { bindBuffers, getKernel, type Kernel } from './pipelines.js';
+import { scratchFor } from './scratch.js';
+import { channelLayout } from './shape.js';
+import { Tensor } from './tensor.js';
+import { assertBindable, assertEps, assertMomentum, assertPerChannel, assertUsableTensor } from './validate.js';
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  /** Normalize with the batch statistics (and update the running ones) or with the running ones. */
+  training: boolean;
+  /** Running-statistics factor, default 0.1; null means a cumulative average over `numBatchesTracked`. */
+  momentum?: number | null;
+  /** With `momentum: null`: batches seen including this one (the factor is 1/numBatchesTracked). */
+  numBatchesTracked?: number;
+  eps?: number;
+}
+
+export interface BatchNormResult {
+  y: Tensor;
+  /** Training only: the batch mean per channel. */
+  saveMean: Tensor | null;
+  /** Training only: 1/sqrt(biased batch variance + eps) per channel. */
+  saveInvstd: Tensor | null;
+}
+
+export const DEFAULT_EPS = 1e-5;
+export const DEFAULT_MOMENTUM = 0.1;
+
+// Mirrors the Params struct in shaders/params.wgsl.
+const PARAMS_BYTES = 48;
+const FLAG_TRAINING = 1;
+const FLAG_HAS_WEIGHT = 2;
+const FLAG_HAS_BIAS = 4;
+const FLAG_UPDATE_RUNNING = 8;
+const PARTIAL_BYTES = 16;
+const SCALE_SHIFT_BYTES = 8;
+
+export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): BatchNormResult {
+  gpu.assertAlive();
+  if (options === null || typeof options !== 'object' || typeof options.training !== 'boolean') {
+    throw new TypeError('batchNorm options must say training: true or false');
+  }
+  assertUsableTensor(gpu, x, 'x');
+  const { batch, channels, spatial } = channelLayout(x.shape);
+  const { training } = options;
+  const weight = options.weight ?? null;
+  const bias = options.bias ?? null;
+  const runningMean = options.runningMean ?? null;
+  const runningVar = options.runningVar ?? null;
+  const perChannel = { weight, bias, runningMean, runningVar };
+  for (const [name, t] of Object.entries(perChannel)) if (t) assertPerChannel(gpu, t, name, channels, x.shape);
+  if ((runningMean === null) !== (runningVar === null)) {
+    throw new Error(`runningMean and runningVar go together; got only ${runningMean ? 'runningMean' : 'runningVar'}`);
+  }
+  const eps = options.eps ?? DEFAULT_EPS;
+  assertEps(eps);
+  const factor = runningFactor(options);
+  if (!training && !runningMean) {
+    throw new Error('inference (training: false) needs runningMean and runningVar');
+  }
+  if (training && batch * spatial <= 1) {
+    throw new RangeError(`Expected more than 1 value per channel when training, got input size [${x.shape.join(',')}]`);
+  }
+  assertBindable(gpu, x, 'x');
+
+  // vec4 loads need each contiguous run (H*W...) to be a whole number of vec4s.
+  const vec4 = spatial % 4 === 0;
+  const lanes = vec4 ? 4 : 1;
+  const spatialElems = spatial / lanes;
+  const totalElems = batch * channels * spatialElems;
+  const { slices, sliceLen } = planSlices(channels, batch * spatialElems);
+  const maxPerDim = gpu.device.limits.maxComputeWorkgroupsPerDimension;
+  const statsGrid = foldGrid(channels * slices, maxPerDim);
+  const finalizeGrid = foldGrid(channels, maxPerDim);
+  const applyGrid = foldGrid(Math.ceil(totalElems / WORKGROUP_SIZE), maxPerDim);
+
+  const flags =
+    (training ? FLAG_TRAINING : 0) |
+    (weight ? FLAG_HAS_WEIGHT : 0) |
+    (bias ? FLAG_HAS_BIAS : 0) |
+    (training && runningMean ? FLAG_UPDATE_RUNNING : 0);
+  const params = new ArrayBuffer(PARAMS_BYTES);
+  new Uint32Array(params, 0, 10).set([
+    batch, channels, spatialElems, slices, sliceLen, statsGrid.x, applyGrid.x, finalizeGrid.x, totalElems, flags,
+  ]);
+  new Float32Array(params, 40, 2).set([eps, factor]);
+
+  const scratch = scratchFor(gpu);
+  const paramsBuffer = scratch.uniform('forward params', PARAMS_BYTES);
+  const partials = scratch.storage('forward partials', channels * slices * PARTIAL_BYTES);
+  const scaleShift = scratch.storage('forward scale-shift', channels * SCALE_SHIFT_BYTES);
+
+  const y = Tensor.empty(gpu, x.shape, { label: 'batchNorm y' });
+  const saveMean = training ? Tensor.empty(gpu, [channels], { label: 'batchNorm saveMean' }) : null;
+  const saveInvstd = training ? Tensor.empty(gpu, [channels], { label: 'batchNorm saveInvstd' }) : null;
+
+  gpu.device.queue.writeBuffer(paramsBuffer, 0, params);
+  const encoder = gpu.device.createCommandEncoder({ label: 'batchNorm forward' });
+  const pass = encoder.beginComputePass({ label: 'batchNorm forward' });
+  if (training) {
+    const stats = getKernel(gpu, { kernel: 'stats', vec4, subgroups: gpu.features.subgroups });
+    dispatch(pass, stats, bindBuffers(gpu, stats, [paramsBuffer, x.buffer, partials]), statsGrid);
+  }
+  const finalize = getKernel(gpu, { kernel: 'finalize' });
+  const orPlaceholder = (t: Tensor | null, name: string) => t?.buffer ?? scratch.placeholder(name);
+  dispatch(
+    pass,
+    finalize,
+    bindBuffers(gpu, finalize, [
+      paramsBuffer,
+      partials,
+      orPlaceholder(weight, 'weight'),
+      orPlaceholder(bias, 'bias'),
+      orPlaceholder(runningMean, 'runningMean'),
+      orPlaceholder(runningVar, 'runningVar'),
+      orPlaceholder(saveMean, 'saveMean'),
+      orPlaceholder(saveInvstd, 'saveInvstd'),
+      scaleShift,
+    ]),
+    finalizeGrid,
+  );
+  const apply = getKernel(gpu, { kernel: 'apply', vec4 });
+  dispatch(pass, apply, bindBuffers(gpu, apply, [paramsBuffer, x.buffer, scaleShift, y.buffer]), applyGrid);
+  pass.end();
+  gpu.device.queue.submit([encoder.finish()]);
+  return { y, saveMean, saveInvstd };
+}
+
+function dispatch(pass: GPUComputePassEncoder, kernel: Kernel, bindGroup: GPUBindGroup, grid: Grid): void {
+  pass.setPipeline(kernel.pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(grid.x, grid.y);
+}
+
+/** The factor that blends batch statistics into the running ones (PyTorch's exponential_average_factor). */
+function runningFactor(options: BatchNormOptions): number {
+  const momentum = options.momentum === undefined ? DEFAULT_MOMENTUM : options.momentum;
+  if (momentum !== null) {
+    assertMomentum(momentum);
+    return momentum;
+  }
+  if (!options.training || !options.runningMean) return 0; // nothing is updated
+  const tracked = options.numBatchesTracked;
+  if (tracked === undefined || !Number.isInteger(tracked) || tracked < 1) {
+    throw new RangeError(`momentum: null (cumulative average) needs numBatchesTracked >= 1 including this batch, got ${tracked}`);
+  }
+  return 1 / tracked;
+}

@@ -1,0 +1,154 @@
+// The device wrapper: owns (or borrows) a GPUDevice, knows its features and limits, counts the GPU
+// buffers the library keeps alive, and turns a lost device into clear errors instead of hangs.
+
+export interface GpuFeatures {
+  readonly subgroups: boolean;
+  readonly shaderF16: boolean;
+  readonly timestampQuery: boolean;
+}
+
+/** Optional features the library turns on when the adapter offers them. */
+export type OptionalFeature = 'subgroups' | 'shader-f16' | 'timestamp-query';
+const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['subgroups', 'shader-f16', 'timestamp-query'];
+
+export interface RequestGpuOptions {
+  /** The WebGPU entry point; defaults to `navigator.gpu`. In Node, pass Dawn's `create([])`. */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+  /** Features to leave off even when offered (tests use it to exercise fallback paths). */
+  disableFeatures?: readonly OptionalFeature[];
+}
+
+// Buffer usage bits are fixed by the WebGPU spec; spelling them here keeps the library working in Node,
+// where Dawn's `GPUBufferUsage` global exists only if the caller installed it.
+export const BufferUsage = {
+  MAP_READ: 0x0001,
+  COPY_SRC: 0x0004,
+  COPY_DST: 0x0008,
+  UNIFORM: 0x0040,
+  STORAGE: 0x0080,
+} as const;
+
+export class DeviceLostError extends Error {
+  constructor(reason: string, message: string) {
+    super(`WebGPU device was lost (${reason}): ${message}`);
+    this.name = 'DeviceLostError';
+  }
+}
+
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly features: GpuFeatures;
+  /** Resolves with the error once the device is lost; never resolves otherwise. */
+  readonly lost: Promise<DeviceLostError>;
+  // Dawn for Node crashes natively if the GPU object is collected while its device is in use: hold it.
+  readonly #entryPoint: GPU | null;
+  readonly #ownsDevice: boolean;
+  #lostError: DeviceLostError | null = null;
+  #liveBuffers = 0;
+  readonly #onDestroy: (() => void)[] = [];
+
+  private constructor(device: GPUDevice, entryPoint: GPU | null, ownsDevice: boolean, disabled: readonly OptionalFeature[]) {
+    this.device = device;
+    this.#entryPoint = entryPoint;
+    this.#ownsDevice = ownsDevice;
+    const on = (f: OptionalFeature) => device.features.has(f) && !disabled.includes(f);
+    this.features = Object.freeze({
+      subgroups: on('subgroups'),
+      shaderF16: on('shader-f16'),
+      timestampQuery: on('timestamp-query'),
+    });
+    this.lost = device.lost.then((info) => {
+      this.#lostError = new DeviceLostError(info.reason, info.message || 'no message');
+      return this.#lostError;
+    });
+  }
+
+  /** Wraps a caller's device. The library never destroys it. */
+  static fromDevice(device: GPUDevice, options: { disableFeatures?: readonly OptionalFeature[] } = {}): Gpu {
+    return new Gpu(device, null, false, options.disableFeatures ?? []);
+  }
+
+  /** @internal used by requestGpu */
+  static fromOwnedDevice(device: GPUDevice, entryPoint: GPU, disabled: readonly OptionalFeature[]): Gpu {
+    return new Gpu(device, entryPoint, true, disabled);
+  }
+
+  /** The GPU entry point this device came from, when the library requested it. */
+  get entryPoint(): GPU | null {
+    return this.#entryPoint;
+  }
+
+  get isLost(): boolean {
+    return this.#lostError !== null;
+  }
+
+  /** GPU buffers created through this wrapper and not yet destroyed (tensors, scratch, staging). */
+  get liveBuffers(): number {
+    return this.#liveBuffers;
+  }
+
+  /** Throws the device-lost error if the device is gone. */
+  assertAlive(): void {
+    if (this.#lostError) throw this.#lostError;
+  }
+
+  createBuffer(descriptor: GPUBufferDescriptor): GPUBuffer {
+    this.assertAlive();
+    const buffer = this.device.createBuffer(descriptor);
+    this.#liveBuffers++;
+    return buffer;
+  }
+
+  destroyBuffer(buffer: GPUBuffer): void {
+    buffer.destroy();
+    this.#liveBuffers--;
+  }
+
+  /** Waits for `work`, rejecting with the device-lost error if the device is lost first. */
+  async untilLost<T>(work: Promise<T>): Promise<T> {
+    this.assertAlive();
+    return Promise.race([work, this.lost.then((error) => Promise.reject(error))]);
+  }
+
+  /** Registers cleanup (scratch buffers) to run when this wrapper is destroyed. */
+  onDestroy(release: () => void): void {
+    this.#onDestroy.push(release);
+  }
+
+  /**
+   * Frees what the library keeps on this device (scratch buffers) and destroys the device if the library
+   * created it; a device from `fromDevice` is left alone. Idempotent.
+   */
+  destroy(): void {
+    for (const release of this.#onDestroy.splice(0)) release();
+    if (this.#ownsDevice) this.device.destroy();
+  }
+}
+
+/**
+ * Requests an adapter and a device with the adapter's largest storage-binding and buffer sizes, and
+ * turns on `subgroups`, `shader-f16` and `timestamp-query` where offered.
+ */
+export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> {
+  const entryPoint = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!entryPoint) {
+    throw new Error('WebGPU is not available: navigator.gpu is undefined (pass options.gpu in Node.js)');
+  }
+  const adapter = await entryPoint.requestAdapter(
+    options.powerPreference ? { powerPreference: options.powerPreference } : {},
+  );
+  if (!adapter) throw new Error('WebGPU is available but requestAdapter() returned no adapter');
+  const disabled = options.disableFeatures ?? [];
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.includes(f));
+  const device = await adapter.requestDevice({
+    label: 'webgpu-batchnorm',
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+    },
+  });
+  return Gpu.fromOwnedDevice(device, entryPoint, disabled);
+}

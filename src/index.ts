@@ -1,0 +1,10 @@
+export { Gpu, requestGpu, DeviceLostError } from './gpu.js';
+export type { GpuFeatures, OptionalFeature, RequestGpuOptions } from './gpu.js';
+export { Tensor } from './tensor.js';
+export type { DType } from './tensor.js';
+export { batchNorm, DEFAULT_EPS, DEFAULT_MOMENTUM } from './batch-norm.js';
+export type { BatchNormOptions, BatchNormResult } from './batch-norm.js';
+export { BatchNorm } from './batch-norm-module.js';
+export type { BatchNormModuleOptions } from './batch-norm-module.js';
+export { batchNormReference, channelMoments } from './reference.js';
+export type { ReferenceForwardOptions, ReferenceForwardResult } from './reference.js';

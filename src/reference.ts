@@ -1,0 +1,95 @@
+// CPU reference of batch norm, accumulating in float64: the truth the GPU tests compare against, and the
+// CPU side of the GPU-vs-CPU benchmark, so its loops are tight passes over typed arrays.
+import { channelLayout } from './shape.js';
+
+type Values = Float32Array | Float64Array | readonly number[];
+
+export interface ReferenceForwardOptions {
+  weight?: Values | null;
+  bias?: Values | null;
+  runningMean?: Values | null;
+  runningVar?: Values | null;
+  training: boolean;
+  momentum?: number | null;
+  numBatchesTracked?: number;
+  eps?: number;
+}
+
+export interface ReferenceForwardResult {
+  y: Float64Array;
+  /** Per channel: the mean and 1/sqrt(var + eps) used to normalize (batch ones in training). */
+  mean: Float64Array;
+  invstd: Float64Array;
+  /** Training with running statistics: their updated values; otherwise null. */
+  runningMean: Float64Array | null;
+  runningVar: Float64Array | null;
+}
+
+/** Per-channel mean and biased variance by two passes in float64. */
+export function channelMoments(x: Values, shape: readonly number[]): { mean: Float64Array; variance: Float64Array } {
+  const { batch, channels, spatial } = channelLayout(shape);
+  const mean = new Float64Array(channels);
+  const variance = new Float64Array(channels);
+  const count = batch * spatial;
+  for (let c = 0; c < channels; c++) {
+    let sum = 0;
+    for (let n = 0; n < batch; n++) {
+      const base = (n * channels + c) * spatial;
+      for (let s = base, end = base + spatial; s < end; s++) sum += x[s]!;
+    }
+    const m = sum / count;
+    let squares = 0;
+    for (let n = 0; n < batch; n++) {
+      const base = (n * channels + c) * spatial;
+      for (let s = base, end = base + spatial; s < end; s++) {
+        const d = x[s]! - m;
+        squares += d * d;
+      }
+    }
+    mean[c] = m;
+    variance[c] = squares / count;
+  }
+  return { mean, variance };
+}
+
+export function batchNormReference(x: Values, shape: readonly number[], options: ReferenceForwardOptions): ReferenceForwardResult {
+  const { batch, channels, spatial } = channelLayout(shape);
+  const eps = options.eps ?? 1e-5;
+  const mean = new Float64Array(channels);
+  const invstd = new Float64Array(channels);
+  let runningMean: Float64Array | null = null;
+  let runningVar: Float64Array | null = null;
+  if (options.training) {
+    const moments = channelMoments(x, shape);
+    const count = batch * spatial;
+    for (let c = 0; c < channels; c++) {
+      mean[c] = moments.mean[c]!;
+      invstd[c] = 1 / Math.sqrt(moments.variance[c]! + eps);
+    }
+    if (options.runningMean && options.runningVar) {
+      const m = options.momentum === null ? 1 / (options.numBatchesTracked ?? 1) : (options.momentum ?? 0.1);
+      runningMean = new Float64Array(channels);
+      runningVar = new Float64Array(channels);
+      for (let c = 0; c < channels; c++) {
+        runningMean[c] = (1 - m) * options.runningMean[c]! + m * moments.mean[c]!;
+        runningVar[c] = (1 - m) * options.runningVar[c]! + (m * moments.variance[c]! * count) / (count - 1);
+      }
+    }
+  } else {
+    if (!options.runningMean || !options.runningVar) throw new Error('inference needs runningMean and runningVar');
+    for (let c = 0; c < channels; c++) {
+      mean[c] = options.runningMean[c]!;
+      invstd[c] = 1 / Math.sqrt(options.runningVar[c]! + eps);
+    }
+  }
+  const y = new Float64Array(batch * channels * spatial);
+  for (let c = 0; c < channels; c++) {
+    const scale = (options.weight ? options.weight[c]! : 1) * invstd[c]!;
+    const shift = (options.bias ? options.bias[c]! : 0) - mean[c]! * scale;
+    for (let n = 0; n < batch; n++) {
+      const base = (n * channels + c) * spatial;
+      for (let s = base, end = base + spatial; s < end; s++) y[s] = x[s]! * scale + shift;
+    }
+  }
+  return { y, mean, invstd, runningMean, runningVar };
+}
