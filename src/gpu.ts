@@ -111,6 +111,17 @@ export class Gpu {
     return Promise.race([work, this.lost.then((error) => Promise.reject(error))]);
   }
 
+  /** The device-lost error if the device is lost within `ms` milliseconds, else null. */
+  async lossWithin(ms: number): Promise<DeviceLostError | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(resolve, ms, null)));
+    try {
+      return await Promise.race([this.lost, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Registers cleanup (scratch buffers) to run when this wrapper is destroyed. */
   onDestroy(release: () => void): void {
     this.#onDestroy.push(release);

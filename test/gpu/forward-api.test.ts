@@ -1,0 +1,223 @@
+// The forward API beyond the numeric sweep: bad input gives clear synchronous errors, NaN stays in its
+// channel, the module follows nn.BatchNorm semantics, steady-state calls allocate nothing, lost devices
+// reject instead of hanging.
+import { describe, expect, it } from 'vitest';
+import { batchNorm, batchNormReference, BatchNorm, Gpu, requestGpu, Tensor } from '../../src/index.js';
+import { compareElements } from '../support/compare.js';
+import { gaussian, seededRandom } from '../support/random.js';
+import { inErrorScopes, testGpu } from './gpu-context.js';
+
+const Y_RTOL = 4e-6; // as in forward.test.ts: |dy| <= Y_RTOL * (|x*scale| + |shift|) + Y_ATOL
+const Y_ATOL = 1e-6;
+
+function checkY(what: string, y: Float32Array, x: Float32Array, ref: ReturnType<typeof batchNormReference>, channels: number, spatial: number) {
+  return compareElements(what, y, ref.y, (i) => {
+    const c = Math.floor(i / spatial) % channels;
+    const scale = ref.invstd[c]!;
+    return Y_RTOL * (Math.abs(x[i]! * scale) + Math.abs(ref.mean[c]! * scale)) + Y_ATOL;
+  });
+}
+
+describe('bad input', () => {
+  it('gets clear synchronous errors that name the values', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const x = Tensor.fromArray(gpu, new Float32Array(2 * 4 * 3), [2, 4, 3]);
+      const c3 = Tensor.fromArray(gpu, [1, 2, 3], [3]);
+      const c4 = Tensor.fromArray(gpu, [0, 0, 0, 0], [4]);
+      const rank1 = Tensor.fromArray(gpu, [1, 2, 3, 4], [4]);
+      const single = Tensor.fromArray(gpu, [1, 2, 3, 4], [1, 4]);
+      expect(() => batchNorm(gpu, rank1, { training: true })).toThrow(/shape \[4\] \(rank 1\)/);
+      expect(() => batchNorm(gpu, x, { training: true, weight: c3 })).toThrow('weight has 3 elements but x has 4 channels (shape [2,4,3])');
+      expect(() => batchNorm(gpu, x, { training: true, bias: c3 })).toThrow('bias has 3 elements but x has 4 channels');
+      expect(() => batchNorm(gpu, x, { training: true, runningMean: c3, runningVar: c4 })).toThrow('runningMean has 3 elements');
+      expect(() => batchNorm(gpu, x, { training: false, runningMean: c4, runningVar: c3 })).toThrow('runningVar has 3 elements');
+      expect(() => batchNorm(gpu, x, { training: true, runningMean: c4 })).toThrow(/runningMean and runningVar go together/);
+      expect(() => batchNorm(gpu, x, { training: true, eps: -1 })).toThrow('eps must be a finite number >= 0, got -1');
+      expect(() => batchNorm(gpu, x, { training: true, eps: NaN })).toThrow('got NaN');
+      expect(() => batchNorm(gpu, x, { training: true, eps: Infinity })).toThrow('got Infinity');
+      expect(() => batchNorm(gpu, x, { training: true, momentum: 1.5 })).toThrow('momentum must be in [0, 1] or null, got 1.5');
+      expect(() => batchNorm(gpu, x, { training: true, momentum: -0.1 })).toThrow('got -0.1');
+      expect(() => batchNorm(gpu, x, { training: true, momentum: null, runningMean: c4, runningVar: c4 })).toThrow(/numBatchesTracked/);
+      expect(() => batchNorm(gpu, x, { training: false })).toThrow('inference (training: false) needs runningMean and runningVar');
+      expect(() => batchNorm(gpu, single, { training: true })).toThrow(
+        'Expected more than 1 value per channel when training, got input size [1,4]',
+      );
+      expect(() => Tensor.fromArray(gpu, [1, 2, 3], [2, 2])).toThrow('data has 3 elements but shape [2,2] needs 4');
+      expect(() => Tensor.fromArray(gpu, [1, 2], [2, 0])).toThrow(/dimension 1 = 0; dimensions must be positive integers/);
+      expect(() => Tensor.fromArray(gpu, [1, 2], [2, 1.5])).toThrow(/dimension 1 = 1.5/);
+      c3.destroy();
+      c3.destroy(); // idempotent
+      expect(() => batchNorm(gpu, x, { training: true, weight: c3 })).toThrow(/weight .* was destroyed/);
+      expect(() => c3.buffer).toThrow(/was destroyed/);
+      await expect(c3.toArray()).rejects.toThrow(/was destroyed/);
+      for (const t of [x, c4, rank1, single]) t.destroy();
+    });
+  });
+
+  it("says when f16 needs 'shader-f16'", async () => {
+    const gpu = await testGpu(true);
+    if (gpu.features.shaderF16) {
+      const half = Tensor.fromArray(gpu, [1, 2, 3, 4], [2, 2], { dtype: 'f16' });
+      expect(await half.toArray()).toEqual(new Float32Array([1, 2, 3, 4]));
+      expect(() => batchNorm(gpu, half, { training: true })).toThrow(/dtype 'f16'.*'f32' only/);
+      half.destroy();
+    } else {
+      expect(() => Tensor.fromArray(gpu, [1, 2, 3, 4], [2, 2], { dtype: 'f16' })).toThrow(/'shader-f16'/);
+    }
+  });
+
+  it('rejects a tensor from another device', async () => {
+    const a = await testGpu(true);
+    const b = await testGpu(false);
+    const x = Tensor.fromArray(a, new Float32Array(8), [4, 2]);
+    expect(() => batchNorm(b, x, { training: true })).toThrow(/x .* lives on another GPU device/);
+    x.destroy();
+  });
+});
+
+describe('numerics', () => {
+  it('NaN and Inf poison only their own channel', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [4, 3, 5, 5];
+      const x = gaussian(seededRandom(7), 4 * 3 * 25);
+      x[25 * 1 + 3] = NaN; // n=0, c=1
+      x[75 * 2 + 50 + 7] = Infinity; // n=2, c=2
+      const out = batchNorm(gpu, Tensor.fromArray(gpu, x, shape), { training: true });
+      const y = await out.y.toArray();
+      const clean = x.slice();
+      const ref = batchNormReference(clean, shape, { training: true });
+      for (let i = 0; i < y.length; i++) {
+        const c = Math.floor(i / 25) % 3;
+        if (c === 0) expect(Math.abs(y[i]! - ref.y[i]!)).toBeLessThan(Y_RTOL * (Math.abs(ref.y[i]!) + 10) + Y_ATOL);
+        else expect(y[i]).toBeNaN();
+      }
+      const mean = await out.saveMean!.toArray();
+      expect(mean[0]).toBeCloseTo(ref.mean[0]!, 5);
+      expect(mean[1]).toBeNaN();
+      expect(mean[2]).toBe(Infinity); // as PyTorch: the mean is inf, the variance NaN
+    });
+  });
+
+  it('a (32,64,112,112) training forward (103 MB) matches the reference', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [32, 64, 112, 112];
+      const x = gaussian(seededRandom(32), 32 * 64 * 112 * 112, 0.5, 2);
+      const xT = Tensor.fromArray(gpu, x, shape);
+      expect(xT.byteLength).toBe(102_760_448);
+      const rm = Tensor.fromArray(gpu, new Float32Array(64), [64]);
+      const rv = Tensor.fromArray(gpu, new Float32Array(64).fill(1), [64]);
+      const out = batchNorm(gpu, xT, { training: true, runningMean: rm, runningVar: rv });
+      const ref = batchNormReference(x, shape, { training: true, runningMean: new Float32Array(64), runningVar: new Float32Array(64).fill(1) });
+      const y = await out.y.toArray();
+      const cmp = checkY('103 MB y', y, x, ref, 64, 112 * 112);
+      compareElements('103 MB saveMean', await out.saveMean!.toArray(), ref.mean, () => 1e-6 * 2.5);
+      compareElements('103 MB saveInvstd', await out.saveInvstd!.toArray(), ref.invstd, (c) => 1e-6 * ref.invstd[c]!);
+      compareElements('103 MB runningVar', await rv.toArray(), ref.runningVar!, (c) => 1e-6 * ref.runningVar![c]!);
+      console.log(`(32,64,112,112) forward: worst |y - ref| = ${cmp.maxAbsError.toExponential(2)}`);
+      for (const t of [xT, rm, rv, out.y, out.saveMean, out.saveInvstd]) t?.destroy();
+    });
+  });
+});
+
+describe('BatchNorm module', () => {
+  it('tracks batches, blends running statistics (momentum 0.1 and null) and switches to them in eval', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [6, 3, 4, 4];
+      const rnd = seededRandom(11);
+      for (const momentum of [0.1, null]) {
+        const bn = new BatchNorm(gpu, 3, { momentum });
+        let rm: Float64Array = new Float64Array(3);
+        let rv: Float64Array = new Float64Array(3).fill(1);
+        for (let step = 1; step <= 3; step++) {
+          const x = gaussian(rnd, 6 * 3 * 16, step, step);
+          const xT = Tensor.fromArray(gpu, x, shape);
+          const y = bn.forward(xT);
+          const ref = batchNormReference(x, shape, { training: true, momentum, numBatchesTracked: step, runningMean: rm, runningVar: rv });
+          checkY(`module step ${step}`, await y.toArray(), x, ref, 3, 16);
+          rm = ref.runningMean!;
+          rv = ref.runningVar!;
+          expect(bn.numBatchesTracked).toBe(step);
+          for (const t of [xT, y]) t.destroy();
+        }
+        compareElements('module runningMean', await bn.runningMean!.toArray(), rm, () => 1e-5);
+        compareElements('module runningVar', await bn.runningVar!.toArray(), rv, (c) => 1e-5 * rv[c]!);
+        bn.eval();
+        const x = gaussian(rnd, 6 * 3 * 16);
+        const xT = Tensor.fromArray(gpu, x, shape);
+        const y = bn.forward(xT);
+        const ref = batchNormReference(x, shape, { training: false, runningMean: rm, runningVar: rv });
+        checkY('module eval', await y.toArray(), x, ref, 3, 16);
+        expect(bn.numBatchesTracked).toBe(3);
+        bn.destroy();
+        bn.destroy(); // idempotent
+        expect(() => bn.forward(xT)).toThrow('this BatchNorm module was destroyed');
+        for (const t of [xT, y]) t.destroy();
+      }
+    });
+  });
+
+  it('without running statistics uses batch statistics in eval too; affine false has no parameters', async () => {
+    const gpu = await testGpu(true);
+    const bn = new BatchNorm(gpu, 2, { trackRunningStats: false, affine: false }).eval();
+    expect(bn.weight).toBeNull();
+    expect(bn.runningMean).toBeNull();
+    const x = gaussian(seededRandom(5), 4 * 2 * 9);
+    const xT = Tensor.fromArray(gpu, x, [4, 2, 3, 3]);
+    const y = bn.forward(xT);
+    checkY('untracked eval', await y.toArray(), x, batchNormReference(x, [4, 2, 3, 3], { training: true }), 2, 9);
+    expect(bn.numBatchesTracked).toBe(0);
+    expect(() => new BatchNorm(gpu, 0)).toThrow('numFeatures must be a positive integer, got 0');
+    expect(() => new BatchNorm(gpu, 2, { momentum: 2 })).toThrow('momentum must be in [0, 1]');
+    for (const t of [xT, y]) t.destroy();
+    bn.destroy();
+  });
+});
+
+describe('resources', () => {
+  it('a steady-state call allocates only its outputs (no new scratch buffers)', async () => {
+    const gpu = await testGpu(true);
+    const x = Tensor.fromArray(gpu, gaussian(seededRandom(3), 8 * 16 * 36), [8, 16, 6, 6]);
+    const first = batchNorm(gpu, x, { training: true });
+    for (const t of [first.y, first.saveMean, first.saveInvstd]) t?.destroy();
+    const before = gpu.liveBuffers;
+    for (let i = 0; i < 20; i++) {
+      const out = batchNorm(gpu, x, { training: true });
+      expect(gpu.liveBuffers).toBe(before + 3); // y, saveMean, saveInvstd
+      for (const t of [out.y, out.saveMean, out.saveInvstd]) t?.destroy();
+    }
+    await gpu.device.queue.onSubmittedWorkDone();
+    expect(gpu.liveBuffers).toBe(before);
+    x.destroy();
+  });
+
+  it('Gpu.fromDevice never destroys the caller\'s device', async () => {
+    const owner = await requestGpu();
+    const wrapped = Gpu.fromDevice(owner.device);
+    const x = Tensor.fromArray(wrapped, [1, 2, 3, 4], [2, 2]);
+    wrapped.destroy();
+    expect(await x.toArray()).toEqual(new Float32Array([1, 2, 3, 4]));
+    owner.destroy();
+  });
+
+  it('a lost device rejects pending readbacks and later calls instead of hanging', async () => {
+    const gpu = await requestGpu();
+    const x = Tensor.fromArray(gpu, gaussian(seededRandom(1), 4 * 2 * 16), [4, 2, 4, 4]);
+    const { y } = batchNorm(gpu, x, { training: true });
+    const pending = y.toArray();
+    gpu.device.destroy();
+    await expect(pending).rejects.toThrow(/WebGPU device was lost \(destroyed\)/);
+    await gpu.lost;
+    expect(gpu.isLost).toBe(true);
+    expect(() => batchNorm(gpu, x, { training: true })).toThrow(/WebGPU device was lost \(destroyed\)/);
+    await expect(x.toArray()).rejects.toThrow(/WebGPU device was lost/);
+    expect(() => Tensor.fromArray(gpu, [1, 2], [2, 1])).toThrow(/WebGPU device was lost/);
+    // A new device can be requested after a loss.
+    const again = await requestGpu();
+    expect(again.isLost).toBe(false);
+    again.destroy();
+  });
+});

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { assertValidShape, channelLayout, numElements } from '../../src/shape.js';
+
+describe('channelLayout', () => {
+  it.each([
+    [[8, 3], { batch: 8, channels: 3, spatial: 1 }],
+    [[8, 3, 5], { batch: 8, channels: 3, spatial: 5 }],
+    [[8, 3, 5, 7], { batch: 8, channels: 3, spatial: 35 }],
+    [[8, 3, 2, 5, 7], { batch: 8, channels: 3, spatial: 70 }],
+  ])('splits %j as (N, C, spatial)', (shape, layout) => {
+    expect(channelLayout(shape)).toEqual(layout);
+  });
+
+  it('rejects ranks below 2 and above 5, naming the shape', () => {
+    expect(() => channelLayout([7])).toThrow(/shape \[7\] \(rank 1\)/);
+    expect(() => channelLayout([1, 2, 3, 4, 5, 6])).toThrow(/rank 6/);
+  });
+});
+
+describe('assertValidShape', () => {
+  it.each([[[2, 0, 3]], [[2, -1]], [[2, 1.5]], [[2, NaN]]])('rejects %j, naming the dimension', (shape) => {
+    expect(() => assertValidShape(shape, 'x shape')).toThrow(/x shape .* has dimension \d = .*positive integers/);
+  });
+
+  it('counts elements', () => {
+    expect(numElements([2, 3, 4])).toBe(24);
+  });
+});
