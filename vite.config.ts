@@ -15,6 +15,7 @@ export default defineConfig(({ command }) =>
           outDir: 'dist',
           emptyOutDir: true,
           target: 'es2022',
+          minify: false, // a readable library; consumers' bundlers minify
         },
       },
 );
