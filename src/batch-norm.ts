@@ -5,7 +5,7 @@ import type { Gpu } from './gpu.js';
 import { bindBuffers, getKernel, type Kernel } from './pipelines.js';
 import { scratchFor } from './scratch.js';
 import { channelLayout } from './shape.js';
-import { Tensor } from './tensor.js';
+import { recordOperation, Tensor } from './tensor.js';
 import { assertBindable, assertEps, assertMomentum, assertPerChannel, assertUsableTensor } from './validate.js';
 
 export interface BatchNormOptions {
@@ -33,10 +33,10 @@ export interface BatchNormResult {
 export const DEFAULT_EPS = 1e-5;
 export const DEFAULT_MOMENTUM = 0.1;
 
-// Mirrors the Params struct in shaders/params.wgsl.
-const PARAMS_BYTES = 48;
-const FLAG_TRAINING = 1;
-const FLAG_HAS_WEIGHT = 2;
+// Mirrors the Params struct in shaders/params.wgsl (the backward pass shares it).
+export const PARAMS_BYTES = 48;
+export const FLAG_TRAINING = 1;
+export const FLAG_HAS_WEIGHT = 2;
 const FLAG_HAS_BIAS = 4;
 const FLAG_UPDATE_RUNNING = 8;
 const PARTIAL_BYTES = 16;
@@ -101,39 +101,42 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   const saveMean = training ? Tensor.empty(gpu, [channels], { label: 'batchNorm saveMean' }) : null;
   const saveInvstd = training ? Tensor.empty(gpu, [channels], { label: 'batchNorm saveInvstd' }) : null;
 
-  gpu.device.queue.writeBuffer(paramsBuffer, 0, params);
-  const encoder = gpu.device.createCommandEncoder({ label: 'batchNorm forward' });
-  const pass = encoder.beginComputePass({ label: 'batchNorm forward' });
-  if (training) {
-    const stats = getKernel(gpu, { kernel: 'stats', vec4, subgroups: gpu.features.subgroups });
-    dispatch(pass, stats, bindBuffers(gpu, stats, [paramsBuffer, x.buffer, partials]), statsGrid);
-  }
-  const finalize = getKernel(gpu, { kernel: 'finalize' });
-  const orPlaceholder = (t: Tensor | null, name: string) => t?.buffer ?? scratch.placeholder(name);
-  dispatch(
-    pass,
-    finalize,
-    bindBuffers(gpu, finalize, [
-      paramsBuffer,
-      partials,
-      orPlaceholder(weight, 'weight'),
-      orPlaceholder(bias, 'bias'),
-      orPlaceholder(runningMean, 'runningMean'),
-      orPlaceholder(runningVar, 'runningVar'),
-      orPlaceholder(saveMean, 'saveMean'),
-      orPlaceholder(saveInvstd, 'saveInvstd'),
-      scaleShift,
-    ]),
-    finalizeGrid,
-  );
-  const apply = getKernel(gpu, { kernel: 'apply', vec4 });
-  dispatch(pass, apply, bindBuffers(gpu, apply, [paramsBuffer, x.buffer, scaleShift, y.buffer]), applyGrid);
-  pass.end();
-  gpu.device.queue.submit([encoder.finish()]);
+  const { error } = gpu.scoped('batchNorm forward', () => {
+    gpu.device.queue.writeBuffer(paramsBuffer, 0, params);
+    const encoder = gpu.device.createCommandEncoder({ label: 'batchNorm forward' });
+    const pass = encoder.beginComputePass({ label: 'batchNorm forward' });
+    if (training) {
+      const stats = getKernel(gpu, { kernel: 'stats', vec4, subgroups: gpu.features.subgroups });
+      dispatch(pass, stats, bindBuffers(gpu, stats, [paramsBuffer, x.buffer, partials]), statsGrid);
+    }
+    const finalize = getKernel(gpu, { kernel: 'finalize' });
+    const orPlaceholder = (t: Tensor | null, name: string) => t?.buffer ?? scratch.placeholder(name);
+    dispatch(
+      pass,
+      finalize,
+      bindBuffers(gpu, finalize, [
+        paramsBuffer,
+        partials,
+        orPlaceholder(weight, 'weight'),
+        orPlaceholder(bias, 'bias'),
+        orPlaceholder(runningMean, 'runningMean'),
+        orPlaceholder(runningVar, 'runningVar'),
+        orPlaceholder(saveMean, 'saveMean'),
+        orPlaceholder(saveInvstd, 'saveInvstd'),
+        scaleShift,
+      ]),
+      finalizeGrid,
+    );
+    const apply = getKernel(gpu, { kernel: 'apply', vec4 });
+    dispatch(pass, apply, bindBuffers(gpu, apply, [paramsBuffer, x.buffer, scaleShift, y.buffer]), applyGrid);
+    pass.end();
+    gpu.device.queue.submit([encoder.finish()]);
+  });
+  recordOperation([y, saveMean, saveInvstd, runningMean, runningVar], [x, weight, bias, runningMean, runningVar], error);
   return { y, saveMean, saveInvstd };
 }
 
-function dispatch(pass: GPUComputePassEncoder, kernel: Kernel, bindGroup: GPUBindGroup, grid: Grid): void {
+export function dispatch(pass: GPUComputePassEncoder, kernel: Kernel, bindGroup: GPUBindGroup, grid: Grid): void {
   pass.setPipeline(kernel.pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(grid.x, grid.y);

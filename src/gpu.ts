@@ -36,6 +36,23 @@ export class DeviceLostError extends Error {
   }
 }
 
+/** A validation, out-of-memory or internal error that the GPU reported for one of the library's operations. */
+export class GpuOperationError extends Error {
+  constructor(operation: string, gpuMessage: string) {
+    super(`${operation} failed on the GPU: ${gpuMessage}`);
+    this.name = 'GpuOperationError';
+  }
+}
+
+/** What `Gpu.scoped` returns: the body's result and the GPU's verdict on the work it issued. */
+export interface Scoped<T> {
+  readonly result: T;
+  /** Resolves to the first GPU error of the body's work, or null when there was none. */
+  readonly error: Promise<Error | null>;
+}
+
+const SCOPE_FILTERS: readonly GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+
 export class Gpu {
   readonly device: GPUDevice;
   readonly features: GpuFeatures;
@@ -103,6 +120,32 @@ export class Gpu {
   destroyBuffer(buffer: GPUBuffer): void {
     buffer.destroy();
     this.#liveBuffers--;
+  }
+
+  /**
+   * Runs `body` (which creates or encodes and submits GPU work) inside validation, out-of-memory and
+   * internal error scopes, so that GPU errors become a promise the caller can surface instead of a
+   * silently wrong result.
+   */
+  scoped<T>(operation: string, body: () => T): Scoped<T> {
+    this.assertAlive();
+    for (const filter of SCOPE_FILTERS) this.device.pushErrorScope(filter);
+    const popAll = () => Promise.all(SCOPE_FILTERS.map(() => this.device.popErrorScope()));
+    let result: T;
+    try {
+      result = body();
+    } catch (thrown) {
+      void popAll().catch(() => undefined); // the body's own error is the one to report
+      throw thrown;
+    }
+    const error = popAll().then(
+      (errors) => {
+        const first = errors.find((e) => e !== null);
+        return first ? new GpuOperationError(operation, first.message) : null;
+      },
+      () => this.#lostError ?? new GpuOperationError(operation, 'popErrorScope failed'),
+    );
+    return { result, error };
   }
 
   /** Waits for `work`, rejecting with the device-lost error if the device is lost first. */

@@ -15,6 +15,8 @@ export class Tensor {
   readonly dtype: DType;
   readonly label: string;
   #buffer: GPUBuffer | null;
+  // GPU errors of the work that created or wrote this tensor; toArray() and ready() surface them.
+  #pendingError: Promise<Error | null> = Promise.resolve(null);
 
   private constructor(gpu: Gpu, buffer: GPUBuffer, shape: readonly number[], dtype: DType, label: string) {
     this.gpu = gpu;
@@ -44,6 +46,33 @@ export class Tensor {
 
   /** An uninitialised tensor (used for outputs). */
   static empty(gpu: Gpu, shape: readonly number[], options: { dtype?: DType; label?: string } = {}): Tensor {
+    const { result, error } = gpu.scoped(`creating tensor '${options.label ?? 'tensor'}'`, () => Tensor.#allocate(gpu, shape, options));
+    result.recordWork(error);
+    return result;
+  }
+
+  static fromArray(
+    gpu: Gpu,
+    data: Float32Array | readonly number[],
+    shape: readonly number[],
+    options: { dtype?: DType; label?: string } = {},
+  ): Tensor {
+    assertValidShape(shape);
+    const expected = numElements(shape);
+    if (data.length !== expected) {
+      throw new RangeError(`data has ${data.length} elements but shape [${shape.join(',')}] needs ${expected}`);
+    }
+    const { result, error } = gpu.scoped(`uploading tensor '${options.label ?? 'tensor'}'`, () => {
+      const tensor = Tensor.#allocate(gpu, shape, options);
+      const bytes = tensor.dtype === 'f16' ? packHalf(data) : data instanceof Float32Array ? data : Float32Array.from(data);
+      gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return tensor;
+    });
+    result.recordWork(error);
+    return result;
+  }
+
+  static #allocate(gpu: Gpu, shape: readonly number[], options: { dtype?: DType; label?: string }): Tensor {
     assertValidShape(shape);
     const dtype = options.dtype ?? 'f32';
     assertDTypeSupported(gpu, dtype);
@@ -62,27 +91,31 @@ export class Tensor {
     return new Tensor(gpu, buffer, shape, dtype, label);
   }
 
-  static fromArray(
-    gpu: Gpu,
-    data: Float32Array | readonly number[],
-    shape: readonly number[],
-    options: { dtype?: DType; label?: string } = {},
-  ): Tensor {
-    assertValidShape(shape);
-    const expected = numElements(shape);
-    if (data.length !== expected) {
-      throw new RangeError(`data has ${data.length} elements but shape [${shape.join(',')}] needs ${expected}`);
-    }
-    const tensor = Tensor.empty(gpu, shape, options);
-    const bytes = tensor.dtype === 'f16' ? packHalf(data) : data instanceof Float32Array ? data : Float32Array.from(data);
-    gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    return tensor;
+  /**
+   * Adds GPU work that writes this tensor (an operation's error-scope verdict): ready() and toArray()
+   * reject with its error. Operations call this for their outputs and for tensors they update in place.
+   */
+  recordWork(error: Promise<Error | null>): void {
+    const earlier = this.#pendingError;
+    this.#pendingError = Promise.all([earlier, error]).then(([a, b]) => a ?? b);
+  }
+
+  /** The first GPU error of the work that wrote this tensor, or null. */
+  get pendingError(): Promise<Error | null> {
+    return this.#pendingError;
+  }
+
+  /** Resolves when the GPU has accepted the work that wrote this tensor; rejects with its GPU error. */
+  async ready(): Promise<void> {
+    const error = await this.#pendingError;
+    if (error) throw error;
   }
 
   /** Copies the tensor to the host (f16 is widened to f32). Rejects if the device is lost. */
   async toArray(): Promise<Float32Array> {
     const buffer = this.buffer;
-    const bytes = await readBuffer(this.gpu, buffer, this.byteLength);
+    const [error, bytes] = await Promise.all([this.#pendingError, readBuffer(this.gpu, buffer, this.byteLength)]);
+    if (error) throw error;
     if (this.dtype === 'f32') return new Float32Array(bytes);
     return Float32Array.from(new Uint16Array(bytes), fromHalfBits);
   }
@@ -107,4 +140,14 @@ function packHalf(data: Float32Array | readonly number[]): Uint16Array {
   const out = new Uint16Array(data.length + (data.length % 2));
   for (let i = 0; i < data.length; i++) out[i] = toHalfBits(data[i]!);
   return out;
+}
+
+/**
+ * Marks `outputs` (including tensors updated in place) as written by work whose GPU verdict is `error`
+ * and which read `inputs`: an error in either surfaces from the outputs' toArray() and ready().
+ */
+export function recordOperation(outputs: readonly (Tensor | null)[], inputs: readonly (Tensor | null)[], error: Promise<Error | null>): void {
+  const upstream = inputs.filter((t): t is Tensor => t !== null).map((t) => t.pendingError);
+  const verdict = Promise.all([...upstream, error]).then((errors) => errors.find((e) => e !== null) ?? null);
+  for (const t of outputs) t?.recordWork(verdict);
 }

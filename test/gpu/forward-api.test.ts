@@ -203,6 +203,16 @@ describe('resources', () => {
     owner.destroy();
   });
 
+  it('a GPU validation error surfaces as a rejected readback with the GPU\'s message, never as data', async () => {
+    const gpu = await requestGpu();
+    const x = Tensor.fromArray(gpu, gaussian(seededRandom(2), 4 * 2 * 16), [4, 2, 4, 4]);
+    x.buffer.destroy(); // behind the library's back: the submit that reads x is invalid
+    const { y, saveMean } = batchNorm(gpu, x, { training: true });
+    await expect(y.toArray()).rejects.toThrow(/batchNorm forward failed on the GPU: .*destroyed/i);
+    await expect(saveMean!.ready()).rejects.toThrow(/batchNorm forward failed on the GPU/);
+    gpu.destroy();
+  });
+
   it('a lost device rejects pending readbacks and later calls instead of hanging', async () => {
     const gpu = await requestGpu();
     const x = Tensor.fromArray(gpu, gaussian(seededRandom(1), 4 * 2 * 16), [4, 2, 4, 4]);
