@@ -15,6 +15,8 @@ export default defineConfig({
         test: {
           name: 'gpu',
           include: ['test/gpu/**/*.test.ts'],
+          // The fuzz test's size and first seed; `npm run fuzz` raises them (scripts/fuzz.mjs).
+          provide: { fuzzCases: Number(process.env.FUZZ_CASES ?? 500), fuzzSeed: Number(process.env.FUZZ_SEED ?? 1) },
           testTimeout: 300_000,
           hookTimeout: 120_000,
           browser: {

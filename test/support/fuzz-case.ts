@@ -1,0 +1,57 @@
+// Random batch-norm problems for the fuzz test: each is fully determined by its seed, so a failure
+// printed as "seed S" replays with `npm run fuzz -- --seed S --cases 1`.
+import { gaussian, randomInt, seededRandom, uniform } from './random.js';
+
+export interface FuzzCase {
+  readonly seed: number;
+  readonly shape: readonly number[];
+  readonly x: Float32Array;
+  readonly weight: Float32Array | null;
+  readonly bias: Float32Array | null;
+  readonly runningMean: Float32Array;
+  readonly runningVar: Float32Array;
+  readonly dy: Float32Array;
+  readonly training: boolean;
+  readonly momentum: number | null;
+  readonly numBatchesTracked: number;
+  readonly eps: number;
+  /** Spread (standard deviation) and offset of x, for the messages. */
+  readonly scale: number;
+  readonly offset: number;
+}
+
+const MAX_ELEMENTS = 4096;
+
+export function fuzzCase(seed: number): FuzzCase {
+  const rnd = seededRandom(seed);
+  let shape: number[];
+  do {
+    const rank = randomInt(rnd, 2, 5);
+    const maxDim = [0, 0, 64, 24, 12, 7][rank]!;
+    shape = Array.from({ length: rank }, () => randomInt(rnd, 1, maxDim));
+  } while (shape.reduce((a, b) => a * b, 1) > MAX_ELEMENTS);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const channels = shape[1]!;
+  const perChannel = size / channels;
+  const training = perChannel > 1 && rnd() < 0.7; // training needs more than one value per channel
+  const scale = 10 ** (rnd() * 7 - 3); // 1e-3 .. 1e4
+  const offset = rnd() < 0.5 ? 0 : (rnd() - 0.5) * 20 * scale * (rnd() < 0.3 ? 1000 : 1);
+  const affine = rnd() < 0.6;
+  const x = gaussian(rnd, size, offset, scale);
+  return {
+    seed,
+    shape,
+    x,
+    weight: affine ? uniform(rnd, channels, -2, 2) : null,
+    bias: affine ? uniform(rnd, channels, -2, 2) : null,
+    runningMean: uniform(rnd, channels, offset - scale, offset + scale),
+    runningVar: uniform(rnd, channels, 0.25 * scale * scale, 4 * scale * scale),
+    dy: gaussian(rnd, size, 0, 10 ** (rnd() * 4 - 2)),
+    training,
+    momentum: rnd() < 0.2 ? null : rnd(),
+    numBatchesTracked: randomInt(rnd, 1, 100),
+    eps: rnd() < 0.2 ? 0 : 10 ** (rnd() * 6 - 8),
+    scale,
+    offset,
+  };
+}
