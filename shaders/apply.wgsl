@@ -11,5 +11,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (i >= params.total) { return; }
   let c = (i / params.spatial) % params.channels;
   let k = scaleShift[c];
-  y[i] = x[i] * k.x + k.y;
+  y[params.base + i] = x[params.base + i] * k.x + k.y;
 }

@@ -4,6 +4,7 @@
 
 struct Partial { count: f32, mean: f32, m2: f32, pivot: f32 } // mean is relative to pivot
 
+
 const FINALIZE_SIZE: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -22,7 +23,7 @@ fn chanMerge(a: Partial, b: Partial) -> Partial {
   if (b.count == 0.0) { return a; } // also keeps a's pivot when b is an empty slot
   if (a.count == 0.0) { return b; }
   let count = a.count + b.count;
-  let delta = b.mean - a.mean;
+  let delta = (b.pivot - a.pivot) + (b.mean - a.mean); // windows of a chunked tensor have their own pivots
   let wb = b.count / count;
   return Partial(count, a.mean + delta * wb, a.m2 + b.m2 + delta * delta * a.count * wb, a.pivot);
 }
@@ -34,9 +35,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let training = hasFlag(params.flags, FLAG_TRAINING);
 
   if (training) {
-    var acc = Partial(0.0, 0.0, 0.0, 0.0); // every partial of a channel has the same pivot
-    for (var i = lid; i < params.slices; i += FINALIZE_SIZE) {
-      acc = chanMerge(acc, partials[c * params.slices + i]);
+    var acc = Partial(0.0, 0.0, 0.0, 0.0);
+    for (var i = lid; i < params.partialStride; i += FINALIZE_SIZE) {
+      acc = chanMerge(acc, partials[c * params.partialStride + i]);
     }
     merged[lid] = acc;
     workgroupBarrier();

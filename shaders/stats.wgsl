@@ -3,8 +3,8 @@
 // `slices` slices of its N*spatial elements so that small-C tensors still fill the GPU; each workgroup
 // reduces one slice to (count, mean, M2). Invocations keep a Welford state and merge whole Elems into it
 // (Chan's formula with the Elem's own mean and M2), so float32 never forms E[x^2] - E[x]^2.
-// Values are shifted by a pivot, the channel's first value, before they are accumulated: with a mean of
-// 1e4 and unit spread, x - pivot is exact and the running means keep full precision.
+// Values are shifted by a pivot, the channel's first value in this window, before they are accumulated:
+// with a mean of 1e4 and unit spread, x - pivot is exact and the running means keep full precision.
 
 struct Partial { count: f32, mean: f32, m2: f32, pivot: f32 } // mean is relative to pivot
 
@@ -14,7 +14,7 @@ struct Partial { count: f32, mean: f32, m2: f32, pivot: f32 } // mean is relativ
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = linearGroup(wid, params.statsGridX);
+  let group = linearGroup(wid, params.reduceGridX);
   if (group >= params.channels * params.slices) { return; } // padding of a folded dispatch
   let c = group / params.slices;
   let slice = group % params.slices;
@@ -23,7 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let start = slice * params.sliceLen;
   let end = min(start + params.sliceLen, channelLen);
 
-  let pivot = elemFirst(x[c * spatial]);
+  let pivot = elemFirst(x[params.base + c * spatial]);
   var count = 0.0;
   var mean = 0.0;
   var m2 = 0.0;
@@ -32,7 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var s = k - n * spatial;
   let lanes = f32(LANES);
   while (k < end) {
-    let v = x[(n * params.channels + c) * spatial + s] - pivot;
+    let v = x[params.base + (n * params.channels + c) * spatial + s] - pivot;
     let vMean = elemSum(v) / lanes;
     let delta = vMean - mean;
     let merged = count + lanes;
@@ -50,5 +50,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let groupMean = workgroupSum(count * mean, lid) / groupCount;
   let d = mean - groupMean;
   let groupM2 = workgroupSum(m2 + count * d * d, lid);
-  if (lid == 0u) { partials[group] = Partial(groupCount, groupMean, groupM2, pivot); }
+  if (lid == 0u) { partials[partialIndex(c, slice)] = Partial(groupCount, groupMean, groupM2, pivot); }
 }

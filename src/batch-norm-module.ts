@@ -1,6 +1,7 @@
 // BatchNorm: the module (nn.BatchNorm1d/2d/3d): owns weight, bias and running statistics, tracks
-// numBatchesTracked, and keeps what its last training forward saved for the backward pass.
+// numBatchesTracked, and keeps what its last forward saved for backward(dy).
 import { batchNorm, DEFAULT_EPS, DEFAULT_MOMENTUM } from './batch-norm.js';
+import { batchNormBackward, type BatchNormBackwardResult } from './batch-norm-backward.js';
 import type { Gpu } from './gpu.js';
 import { Tensor } from './tensor.js';
 import { assertEps, assertMomentum } from './validate.js';
@@ -15,6 +16,14 @@ export interface BatchNormModuleOptions {
   trackRunningStats?: boolean;
 }
 
+/**
+ * What the last forward saved for backward: its input (a reference, as PyTorch's saved tensors; the
+ * caller keeps it alive) and the statistics it normalized with.
+ */
+type Saved =
+  | { readonly x: Tensor; readonly training: true; readonly saveMean: Tensor; readonly saveInvstd: Tensor }
+  | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor };
+
 export class BatchNorm {
   readonly gpu: Gpu;
   readonly numFeatures: number;
@@ -28,6 +37,7 @@ export class BatchNorm {
   /** Module mode, as nn.Module.training. */
   training = true;
   #destroyed = false;
+  #saved: Saved | null = null;
 
   constructor(gpu: Gpu, numFeatures: number, options: BatchNormModuleOptions = {}) {
     if (!Number.isInteger(numFeatures) || numFeatures <= 0) {
@@ -81,8 +91,12 @@ export class BatchNorm {
         numBatchesTracked: Math.max(this.numBatchesTracked, 1),
         eps: this.eps,
       });
-      saveMean?.destroy();
-      saveInvstd?.destroy();
+      this.#releaseSaved();
+      if (saveMean && saveInvstd) {
+        this.#saved = { x, training: true, saveMean, saveInvstd };
+      } else if (this.runningMean && this.runningVar) {
+        this.#saved = { x, training: false, runningMean: this.runningMean, runningVar: this.runningVar };
+      }
       return y;
     } catch (error) {
       if (training && track) this.numBatchesTracked--; // a rejected batch was not tracked
@@ -90,10 +104,42 @@ export class BatchNorm {
     }
   }
 
-  /** Frees the module's tensors. Idempotent. */
+  /**
+   * Gradients of the last forward's output: dx, and dweight/dbias when the module is affine. A training
+   * forward is differentiated through its batch statistics, an eval forward through the running ones
+   * (as autograd of F.batch_norm). The input of that forward must still be alive.
+   */
+  backward(dy: Tensor): BatchNormBackwardResult {
+    if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
+    const saved = this.#saved;
+    if (!saved) throw new Error('BatchNorm.backward needs a forward first: this module has not run forward yet');
+    if (saved.x.isDestroyed) {
+      throw new Error(
+        `BatchNorm.backward needs the input of the last forward ('${saved.x.label}', shape [${saved.x.shape.join(',')}]), ` +
+          'which was destroyed; keep x alive until backward',
+      );
+    }
+    const weight = this.weight;
+    return saved.training
+      ? batchNormBackward(this.gpu, dy, saved.x, { weight, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })
+      : batchNormBackward(this.gpu, dy, saved.x, {
+          weight, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
+        });
+  }
+
+  /** Frees the module's tensors and what its last forward saved (not that forward's input). Idempotent. */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#releaseSaved();
     for (const t of [this.weight, this.bias, this.runningMean, this.runningVar]) t?.destroy();
+  }
+
+  #releaseSaved(): void {
+    if (this.#saved?.training) {
+      this.#saved.saveMean.destroy();
+      this.#saved.saveInvstd.destroy();
+    }
+    this.#saved = null;
   }
 }

@@ -1,12 +1,15 @@
 // Batch-norm forward (torch.nn.functional.batch_norm): validates, plans and encodes the three passes
-// statistics -> finalize -> apply (inference skips statistics) in one submit.
-import { foldGrid, planSlices, WORKGROUP_SIZE, type Grid } from './dispatch.js';
+// statistics -> finalize -> apply (inference skips statistics) in one submit. A tensor larger than one
+// storage binding runs the statistics and apply passes once per window of whole samples.
+import { planChunks, type Chunk } from './chunking.js';
+import { planPasses, type Grid } from './dispatch.js';
 import type { Gpu } from './gpu.js';
 import { bindBuffers, getKernel, type Kernel } from './pipelines.js';
+import { FLAG_HAS_BIAS, FLAG_HAS_WEIGHT, FLAG_TRAINING, FLAG_UPDATE_RUNNING, packParams, paramsSlot, windowParams } from './params.js';
 import { scratchFor } from './scratch.js';
 import { channelLayout } from './shape.js';
 import { recordOperation, Tensor } from './tensor.js';
-import { assertBindable, assertEps, assertMomentum, assertPerChannel, assertUsableTensor } from './validate.js';
+import { assertEps, assertMomentum, assertPerChannel, assertUsableTensor } from './validate.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -33,12 +36,7 @@ export interface BatchNormResult {
 export const DEFAULT_EPS = 1e-5;
 export const DEFAULT_MOMENTUM = 0.1;
 
-// Mirrors the Params struct in shaders/params.wgsl (the backward pass shares it).
-export const PARAMS_BYTES = 48;
-export const FLAG_TRAINING = 1;
-export const FLAG_HAS_WEIGHT = 2;
-const FLAG_HAS_BIAS = 4;
-const FLAG_UPDATE_RUNNING = 8;
+// Mirrors struct Partial in shaders/stats.wgsl and the scale-shift pairs of shaders/finalize.wgsl.
 const PARTIAL_BYTES = 16;
 const SCALE_SHIFT_BYTES = 8;
 
@@ -48,7 +46,8 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     throw new TypeError('batchNorm options must say training: true or false');
   }
   assertUsableTensor(gpu, x, 'x');
-  const { batch, channels, spatial } = channelLayout(x.shape);
+  const layout = channelLayout(x.shape);
+  const { batch, channels, spatial } = layout;
   const { training } = options;
   const weight = options.weight ?? null;
   const bias = options.bias ?? null;
@@ -68,33 +67,18 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   if (training && batch * spatial <= 1) {
     throw new RangeError(`Expected more than 1 value per channel when training, got input size [${x.shape.join(',')}]`);
   }
-  assertBindable(gpu, x, 'x');
-
-  // vec4 loads need each contiguous run (H*W...) to be a whole number of vec4s.
-  const vec4 = spatial % 4 === 0;
-  const lanes = vec4 ? 4 : 1;
-  const spatialElems = spatial / lanes;
-  const totalElems = batch * channels * spatialElems;
-  const { slices, sliceLen } = planSlices(channels, batch * spatialElems);
-  const maxPerDim = gpu.device.limits.maxComputeWorkgroupsPerDimension;
-  const statsGrid = foldGrid(channels * slices, maxPerDim);
-  const finalizeGrid = foldGrid(channels, maxPerDim);
-  const applyGrid = foldGrid(Math.ceil(totalElems / WORKGROUP_SIZE), maxPerDim);
-
+  const chunks = planChunks(layout, gpu.maxBindingBytes, gpu.device.limits.minStorageBufferOffsetAlignment);
+  const plan = planPasses(layout, chunks, gpu.device.limits.maxComputeWorkgroupsPerDimension);
   const flags =
     (training ? FLAG_TRAINING : 0) |
     (weight ? FLAG_HAS_WEIGHT : 0) |
     (bias ? FLAG_HAS_BIAS : 0) |
     (training && runningMean ? FLAG_UPDATE_RUNNING : 0);
-  const params = new ArrayBuffer(PARAMS_BYTES);
-  new Uint32Array(params, 0, 10).set([
-    batch, channels, spatialElems, slices, sliceLen, statsGrid.x, applyGrid.x, finalizeGrid.x, totalElems, flags,
-  ]);
-  new Float32Array(params, 40, 2).set([eps, factor]);
+  const params = packParams(windowParams(plan, layout, { flags, eps, momentum: factor }));
 
   const scratch = scratchFor(gpu);
-  const paramsBuffer = scratch.uniform('forward params', PARAMS_BYTES);
-  const partials = scratch.storage('forward partials', channels * slices * PARTIAL_BYTES);
+  const paramsBuffer = scratch.uniform('forward params', params.byteLength);
+  const partials = scratch.storage('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
   const scaleShift = scratch.storage('forward scale-shift', channels * SCALE_SHIFT_BYTES);
 
   const y = Tensor.empty(gpu, x.shape, { label: 'batchNorm y' });
@@ -106,8 +90,11 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     const encoder = gpu.device.createCommandEncoder({ label: 'batchNorm forward' });
     const pass = encoder.beginComputePass({ label: 'batchNorm forward' });
     if (training) {
-      const stats = getKernel(gpu, { kernel: 'stats', vec4, subgroups: gpu.features.subgroups });
-      dispatch(pass, stats, bindBuffers(gpu, stats, [paramsBuffer, x.buffer, partials]), statsGrid);
+      const stats = getKernel(gpu, { kernel: 'stats', vec4: plan.vec4, subgroups: gpu.features.subgroups });
+      plan.windows.forEach((w, slot) => {
+        const bindings = [paramsSlot(paramsBuffer, slot), tensorWindow(x, w.chunk), partials];
+        dispatch(pass, stats, bindBuffers(gpu, stats, bindings), w.reduceGrid);
+      });
     }
     const finalize = getKernel(gpu, { kernel: 'finalize' });
     const orPlaceholder = (t: Tensor | null, name: string) => t?.buffer ?? scratch.placeholder(name);
@@ -115,7 +102,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       pass,
       finalize,
       bindBuffers(gpu, finalize, [
-        paramsBuffer,
+        paramsSlot(paramsBuffer, 0),
         partials,
         orPlaceholder(weight, 'weight'),
         orPlaceholder(bias, 'bias'),
@@ -125,15 +112,23 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
         orPlaceholder(saveInvstd, 'saveInvstd'),
         scaleShift,
       ]),
-      finalizeGrid,
+      plan.finalizeGrid,
     );
-    const apply = getKernel(gpu, { kernel: 'apply', vec4 });
-    dispatch(pass, apply, bindBuffers(gpu, apply, [paramsBuffer, x.buffer, scaleShift, y.buffer]), applyGrid);
+    const apply = getKernel(gpu, { kernel: 'apply', vec4: plan.vec4 });
+    plan.windows.forEach((w, slot) => {
+      const bindings = [paramsSlot(paramsBuffer, slot), tensorWindow(x, w.chunk), scaleShift, tensorWindow(y, w.chunk)];
+      dispatch(pass, apply, bindBuffers(gpu, apply, bindings), w.applyGrid);
+    });
     pass.end();
     gpu.device.queue.submit([encoder.finish()]);
   });
   recordOperation([y, saveMean, saveInvstd, runningMean, runningVar], [x, weight, bias, runningMean, runningVar], error);
   return { y, saveMean, saveInvstd };
+}
+
+/** The window of `t` (a tensor of x's shape) that `chunk` binds. */
+export function tensorWindow(t: Tensor, chunk: Chunk): GPUBufferBinding {
+  return { buffer: t.buffer, offset: chunk.bindOffset, size: chunk.bindSize };
 }
 
 export function dispatch(pass: GPUComputePassEncoder, kernel: Kernel, bindGroup: GPUBindGroup, grid: Grid): void {

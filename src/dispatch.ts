@@ -1,4 +1,6 @@
 // Dispatch planning: how many workgroups each pass needs and how they are laid out.
+import type { Chunk } from './chunking.js';
+import type { ChannelLayout } from './shape.js';
 
 /** Invocations per workgroup of the statistics and apply kernels (a power of two). */
 export const WORKGROUP_SIZE = 256;
@@ -38,4 +40,54 @@ export function planSlices(channels: number, channelLen: number): SlicePlan {
   const wanted = Math.min(Math.ceil(TARGET_STATS_WORKGROUPS / channels), maxSlices);
   const sliceLen = Math.ceil(channelLen / wanted);
   return { slices: Math.ceil(channelLen / sliceLen), sliceLen };
+}
+
+/** One window of x (a chunk of whole samples) as the reduction and apply passes see it. */
+export interface WindowPlan {
+  readonly chunk: Chunk;
+  /** Elem offset of the window's first value in its binding, and its number of Elems. */
+  readonly base: number;
+  readonly total: number;
+  readonly slices: number;
+  readonly sliceLen: number;
+  /** Index of this window's first slice among a channel's partials. */
+  readonly partialFirst: number;
+  readonly reduceGrid: Grid;
+  readonly applyGrid: Grid;
+}
+
+export interface PassPlan {
+  /** vec4 loads when each contiguous run (H*W...) is a whole number of vec4s. */
+  readonly vec4: boolean;
+  /** Elems per contiguous run. */
+  readonly spatialElems: number;
+  readonly windows: readonly WindowPlan[];
+  /** Partials per channel over all windows. */
+  readonly partialStride: number;
+  readonly finalizeGrid: Grid;
+}
+
+/** Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x. */
+export function planPasses(layout: ChannelLayout, chunks: readonly Chunk[], maxPerDimension: number): PassPlan {
+  const vec4 = layout.spatial % 4 === 0;
+  const elemBytes = vec4 ? 16 : 4;
+  const spatialElems = layout.spatial / (vec4 ? 4 : 1);
+  let partialFirst = 0;
+  const windows = chunks.map((chunk): WindowPlan => {
+    const { slices, sliceLen } = planSlices(layout.channels, chunk.batchCount * spatialElems);
+    const total = chunk.batchCount * layout.channels * spatialElems;
+    const window: WindowPlan = {
+      chunk,
+      base: chunk.baseBytes / elemBytes,
+      total,
+      slices,
+      sliceLen,
+      partialFirst,
+      reduceGrid: foldGrid(layout.channels * slices, maxPerDimension),
+      applyGrid: foldGrid(Math.ceil(total / WORKGROUP_SIZE), maxPerDimension),
+    };
+    partialFirst += slices;
+    return window;
+  });
+  return { vec4, spatialElems, windows, partialStride: partialFirst, finalizeGrid: foldGrid(layout.channels, maxPerDimension) };
 }

@@ -17,7 +17,15 @@ export interface RequestGpuOptions {
   powerPreference?: GPUPowerPreference;
   /** Features to leave off even when offered (tests use it to exercise fallback paths). */
   disableFeatures?: readonly OptionalFeature[];
+  /**
+   * Largest storage binding the library makes, in bytes (default: the device's
+   * maxStorageBufferBindingSize). Larger tensors are processed in chunks; tests set it small.
+   */
+  maxBindingBytes?: number;
 }
+
+/** Options of the Gpu wrapper itself (requestGpu passes its own through). */
+export type GpuOptions = Pick<RequestGpuOptions, 'disableFeatures' | 'maxBindingBytes'>;
 
 // Buffer usage bits are fixed by the WebGPU spec; spelling them here keeps the library working in Node,
 // where Dawn's `GPUBufferUsage` global exists only if the caller installed it.
@@ -58,6 +66,8 @@ export class Gpu {
   readonly features: GpuFeatures;
   /** Resolves with the error once the device is lost; never resolves otherwise. */
   readonly lost: Promise<DeviceLostError>;
+  /** Largest storage binding the library makes; tensors above it are processed in chunks. */
+  readonly maxBindingBytes: number;
   // Dawn for Node crashes natively if the GPU object is collected while its device is in use: hold it.
   readonly #entryPoint: GPU | null;
   readonly #ownsDevice: boolean;
@@ -65,11 +75,14 @@ export class Gpu {
   #liveBuffers = 0;
   readonly #onDestroy: (() => void)[] = [];
 
-  private constructor(device: GPUDevice, entryPoint: GPU | null, ownsDevice: boolean, disabled: readonly OptionalFeature[]) {
+  private constructor(device: GPUDevice, entryPoint: GPU | null, ownsDevice: boolean, options: GpuOptions) {
     this.device = device;
     this.#entryPoint = entryPoint;
     this.#ownsDevice = ownsDevice;
+    const disabled = options.disableFeatures ?? [];
     const on = (f: OptionalFeature) => device.features.has(f) && !disabled.includes(f);
+    assertMaxBindingBytes(options.maxBindingBytes);
+    this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     this.features = Object.freeze({
       subgroups: on('subgroups'),
       shaderF16: on('shader-f16'),
@@ -82,13 +95,13 @@ export class Gpu {
   }
 
   /** Wraps a caller's device. The library never destroys it. */
-  static fromDevice(device: GPUDevice, options: { disableFeatures?: readonly OptionalFeature[] } = {}): Gpu {
-    return new Gpu(device, null, false, options.disableFeatures ?? []);
+  static fromDevice(device: GPUDevice, options: GpuOptions = {}): Gpu {
+    return new Gpu(device, null, false, options);
   }
 
   /** @internal used by requestGpu */
-  static fromOwnedDevice(device: GPUDevice, entryPoint: GPU, disabled: readonly OptionalFeature[]): Gpu {
-    return new Gpu(device, entryPoint, true, disabled);
+  static fromOwnedDevice(device: GPUDevice, entryPoint: GPU, options: GpuOptions): Gpu {
+    return new Gpu(device, entryPoint, true, options);
   }
 
   /** The GPU entry point this device came from, when the library requested it. */
@@ -185,6 +198,7 @@ export class Gpu {
  * turns on `subgroups`, `shader-f16` and `timestamp-query` where offered.
  */
 export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> {
+  assertMaxBindingBytes(options.maxBindingBytes);
   const entryPoint = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!entryPoint) {
     throw new Error('WebGPU is not available: navigator.gpu is undefined (pass options.gpu in Node.js)');
@@ -204,5 +218,11 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> 
       maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
     },
   });
-  return Gpu.fromOwnedDevice(device, entryPoint, disabled);
+  return Gpu.fromOwnedDevice(device, entryPoint, options);
+}
+
+function assertMaxBindingBytes(value: number | undefined): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 256 && value % 4 === 0)) {
+    throw new RangeError(`maxBindingBytes must be a multiple of 4 and at least 256, got ${value}`);
+  }
 }

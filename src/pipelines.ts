@@ -1,6 +1,9 @@
 // The pipeline cache: composes each kernel's WGSL from its typed variant, declares its bind group
 // layout once, and caches pipelines per device (a lost device takes its pipelines with it).
 import applySource from '../shaders/apply.wgsl?raw';
+import backwardApplySource from '../shaders/backward-apply.wgsl?raw';
+import backwardFinalizeSource from '../shaders/backward-finalize.wgsl?raw';
+import backwardReduceSource from '../shaders/backward-reduce.wgsl?raw';
 import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
 import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
 import finalizeSource from '../shaders/finalize.wgsl?raw';
@@ -15,12 +18,18 @@ import type { Gpu } from './gpu.js';
 export type KernelVariant =
   | { readonly kernel: 'stats'; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'finalize' }
-  | { readonly kernel: 'apply'; readonly vec4: boolean };
+  | { readonly kernel: 'apply'; readonly vec4: boolean }
+  | { readonly kernel: 'backward-reduce'; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'backward-finalize' }
+  | { readonly kernel: 'backward-apply'; readonly vec4: boolean };
 
 const KERNEL_SOURCES: Record<KernelVariant['kernel'], string> = {
   stats: statsSource,
   finalize: finalizeSource,
   apply: applySource,
+  'backward-reduce': backwardReduceSource,
+  'backward-finalize': backwardFinalizeSource,
+  'backward-apply': backwardApplySource,
 };
 
 /** Binding types in binding order; binding 0 is always the Params uniform. */
@@ -28,6 +37,9 @@ const KERNEL_BINDINGS: Record<KernelVariant['kernel'], readonly GPUBufferBinding
   stats: ['uniform', 'read-only-storage', 'storage'],
   finalize: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage', 'storage', 'storage'],
   apply: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
+  'backward-reduce': ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
+  'backward-finalize': ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage'],
+  'backward-apply': ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
 };
 
 export function variantKey(variant: KernelVariant): string {
@@ -85,11 +97,11 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
   return kernel;
 }
 
-/** Binds `buffers` in binding order to the kernel's layout. */
-export function bindBuffers(gpu: Gpu, kernel: Kernel, buffers: readonly GPUBuffer[]): GPUBindGroup {
+/** Binds `resources` (whole buffers or windows of them) in binding order to the kernel's layout. */
+export function bindBuffers(gpu: Gpu, kernel: Kernel, resources: readonly (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
   return gpu.device.createBindGroup({
     label: kernel.label,
     layout: kernel.layout,
-    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: resources.map((r, binding) => ({ binding, resource: 'buffer' in r ? r : { buffer: r } })),
   });
 }

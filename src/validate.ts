@@ -4,7 +4,7 @@ import type { Tensor } from './tensor.js';
 
 /** Checks that `t` is a live f32 tensor on `gpu`. */
 export function assertUsableTensor(gpu: Gpu, t: Tensor, name: string): void {
-  if (t === null || typeof t !== 'object' || !('shape' in t)) throw new TypeError(`${name} must be a Tensor, got ${String(t)}`);
+  assertTensorObject(t, name);
   if (t.isDestroyed) throw new Error(`${name} ('${t.label}', shape [${t.shape.join(',')}]) was destroyed`);
   if (t.gpu.device !== gpu.device) throw new Error(`${name} ('${t.label}') lives on another GPU device than the one passed`);
   if (t.dtype !== 'f32') throw new TypeError(`${name} has dtype '${t.dtype}'; the batch-norm kernels take 'f32' only (f16 kernels are not written yet)`);
@@ -31,5 +31,24 @@ export function assertBindable(gpu: Gpu, t: Tensor, name: string): void {
   const limit = gpu.device.limits.maxStorageBufferBindingSize;
   if (t.byteLength > limit) {
     throw new RangeError(`${name} [${t.shape.join(',')}] is ${t.byteLength} bytes, above the device's maxStorageBufferBindingSize of ${limit}`);
+  }
+}
+
+/** Catches plain-JavaScript callers that pass something else where a tensor goes. */
+function assertTensorObject(t: unknown, name: string): void {
+  if (t === null || typeof t !== 'object' || !('shape' in t)) throw new TypeError(`${name} must be a Tensor, got ${String(t)}`);
+}
+
+/** Checks that `t` has the dtype and shape of `like` (a gradient against its input). */
+export function assertSameShapeAndDType(
+  t: Pick<Tensor, 'shape' | 'dtype'>,
+  name: string,
+  like: Pick<Tensor, 'shape' | 'dtype'>,
+  likeName: string,
+): void {
+  assertTensorObject(t, name);
+  if (t.dtype !== like.dtype) throw new TypeError(`${name} has dtype '${t.dtype}' but ${likeName} has dtype '${like.dtype}'`);
+  if (t.shape.length !== like.shape.length || t.shape.some((d, i) => d !== like.shape[i])) {
+    throw new RangeError(`${name} has shape [${t.shape.join(',')}] but ${likeName} has shape [${like.shape.join(',')}]; they must match`);
   }
 }

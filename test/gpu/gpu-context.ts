@@ -1,23 +1,27 @@
 // Shared GPU set-up for the browser tests: one device per reduction path, and error scopes around each test.
 import { requestGpu, type Gpu } from '../../src/index.js';
 
-let withSubgroups: Promise<Gpu> | undefined;
-let withoutSubgroups: Promise<Gpu> | undefined;
+const devices = new Map<string, Promise<Gpu>>();
 
 /**
  * A device with subgroups on (the adapter must offer them: SwiftShader and current GPUs do) or forced off
- * (the workgroup-memory fallback). A missing adapter throws, failing the run.
+ * (the workgroup-memory fallback), optionally with a small maxBindingBytes that forces chunking. Devices
+ * are shared by the tests of a file. A missing adapter throws, failing the run.
  */
-export function testGpu(subgroups: boolean): Promise<Gpu> {
-  if (subgroups) {
-    withSubgroups ??= requestGpu().then((gpu) => {
-      if (!gpu.features.subgroups) throw new Error("this adapter has no 'subgroups'; the subgroup path cannot be tested");
-      return gpu;
+export function testGpu(subgroups: boolean, maxBindingBytes?: number): Promise<Gpu> {
+  const key = `${subgroups}/${maxBindingBytes}`;
+  let gpu = devices.get(key);
+  if (!gpu) {
+    gpu = requestGpu({
+      disableFeatures: subgroups ? [] : ['subgroups'],
+      ...(maxBindingBytes === undefined ? {} : { maxBindingBytes }),
+    }).then((g) => {
+      if (subgroups && !g.features.subgroups) throw new Error("this adapter has no 'subgroups'; the subgroup path cannot be tested");
+      return g;
     });
-    return withSubgroups;
+    devices.set(key, gpu);
   }
-  withoutSubgroups ??= requestGpu({ disableFeatures: ['subgroups'] });
-  return withoutSubgroups;
+  return gpu;
 }
 
 /** Runs `body` inside validation, out-of-memory and internal error scopes; any GPU error fails the test. */

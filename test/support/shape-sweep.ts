@@ -54,3 +54,16 @@ export function shapeSweep(random: number, seed = 20261126): SweepCase[] {
   }
   return cases;
 }
+
+/**
+ * Tensors larger than one storage binding run in windows of whole samples: a small maxBindingBytes
+ * forces many windows on small tensors (shapes whose samples start mid-way through a 256-byte offset slot).
+ */
+export const CHUNKED_CASES: readonly { readonly shape: readonly number[]; readonly maxBindingBytes: number }[] = [
+  { shape: [9, 3, 5, 7], maxBindingBytes: 1024 },
+  { shape: [64, 3, 4, 4], maxBindingBytes: 1024 },
+  { shape: [33, 5, 12], maxBindingBytes: 512 },
+  { shape: [100, 7], maxBindingBytes: 512 },
+  { shape: [17, 2, 30, 30], maxBindingBytes: 16384 },
+  { shape: [6, 1, 2000], maxBindingBytes: 8192 }, // one sample per window, several slices each
+];

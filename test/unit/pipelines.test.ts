@@ -11,6 +11,13 @@ const VARIANTS: KernelVariant[] = [
   { kernel: 'finalize' },
   { kernel: 'apply', vec4: true },
   { kernel: 'apply', vec4: false },
+  { kernel: 'backward-reduce', vec4: true, subgroups: true },
+  { kernel: 'backward-reduce', vec4: true, subgroups: false },
+  { kernel: 'backward-reduce', vec4: false, subgroups: true },
+  { kernel: 'backward-reduce', vec4: false, subgroups: false },
+  { kernel: 'backward-finalize' },
+  { kernel: 'backward-apply', vec4: true },
+  { kernel: 'backward-apply', vec4: false },
 ];
 
 describe('kernel variants', () => {

@@ -1,0 +1,67 @@
+// Backward pass 2: one workgroup per channel. Merges the channel's partial sums (of every window),
+// writes dbias = sum(dy) and dweight = invstd * sum(dy*(x - mean)) when there is a weight, and folds
+// the rest into per-channel coefficients for the elementwise pass: dx = dy*k0 + (x - mean)*k1 + k2.
+//   training:  dx = w*invstd * (dy - mean(dy) - xhat*mean(dy*xhat)),  xhat = (x - mean)*invstd
+//   inference: dx = w*invstd * dy,  invstd from runningVar + eps
+// Keeping x - mean (not x*k1 + k2') avoids cancelling two large terms when the mean is large.
+
+struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
+
+const FINALIZE_SIZE: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> partials: array<Partial>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;   // saveMean (training) or runningMean
+@group(0) @binding(4) var<storage, read> spread: array<f32>; // saveInvstd (training) or runningVar
+@group(0) @binding(5) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dbias: array<f32>;
+@group(0) @binding(7) var<storage, read_write> coefficients: array<vec4<f32>>; // (k0, k1, k2, mean)
+
+var<workgroup> merged: array<Partial, FINALIZE_SIZE>;
+
+fn add(a: Partial, b: Partial) -> Partial {
+  return Partial(a.count + b.count, a.sumDy + b.sumDy, a.sumDyCentered + b.sumDyCentered);
+}
+
+@compute @workgroup_size(FINALIZE_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = linearGroup(wid, params.finalizeGridX);
+  if (c >= params.channels) { return; }
+  let training = hasFlag(params.flags, FLAG_TRAINING);
+  let hasWeight = hasFlag(params.flags, FLAG_HAS_WEIGHT);
+
+  // Inference without a weight needs no sums, and the reduction pass did not run.
+  if (training || hasWeight) {
+    var acc = Partial(0.0, 0.0, 0.0);
+    for (var i = lid; i < params.partialStride; i += FINALIZE_SIZE) {
+      acc = add(acc, partials[c * params.partialStride + i]);
+    }
+    merged[lid] = acc;
+    workgroupBarrier();
+    for (var stride = FINALIZE_SIZE / 2u; stride > 0u; stride >>= 1u) {
+      if (lid < stride) { merged[lid] = add(merged[lid], merged[lid + stride]); }
+      workgroupBarrier();
+    }
+  }
+  if (lid != 0u) { return; }
+
+  let m = mean[c];
+  let invstd = select(1.0 / sqrt(spread[c] + params.eps), spread[c], training);
+  let w = select(1.0, weight[c], hasWeight);
+  let k0 = w * invstd;
+  var k1 = 0.0;
+  var k2 = 0.0;
+  if (training || hasWeight) {
+    let sums = merged[0];
+    if (hasWeight) {
+      dbias[c] = sums.sumDy;
+      dweight[c] = sums.sumDyCentered * invstd;
+    }
+    if (training) {
+      k1 = -k0 * invstd * invstd * (sums.sumDyCentered / sums.count);
+      k2 = -k0 * (sums.sumDy / sums.count);
+    }
+  }
+  coefficients[c] = vec4<f32>(k0, k1, k2, m);
+}

@@ -1,0 +1,143 @@
+// Batch-norm backward (PyTorch's native_batch_norm_backward): validates, plans and encodes the three
+// passes reduce -> finalize -> apply in one submit, over the forward's windows when x is larger than
+// one storage binding. Traffic per element in f32: training reads x and dy twice and writes dx
+// (20 bytes); inference with a weight reads x and dy once for dweight, then dy again and writes dx
+// (16 bytes); inference without a weight skips the reduction (8 bytes).
+import { DEFAULT_EPS, dispatch, tensorWindow } from './batch-norm.js';
+import { planChunks } from './chunking.js';
+import { planPasses } from './dispatch.js';
+import type { Gpu } from './gpu.js';
+import { FLAG_HAS_WEIGHT, FLAG_TRAINING, packParams, paramsSlot, windowParams } from './params.js';
+import { bindBuffers, getKernel } from './pipelines.js';
+import { scratchFor } from './scratch.js';
+import { channelLayout } from './shape.js';
+import { recordOperation, Tensor } from './tensor.js';
+import { assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor } from './validate.js';
+
+/** Backward of a training forward: the batch statistics that forward saved. */
+export interface BatchNormBackwardTraining {
+  weight?: Tensor | null;
+  saveMean: Tensor;
+  saveInvstd: Tensor;
+  training: true;
+}
+
+/** Backward of an inference forward: the running statistics and eps it normalized with. */
+export interface BatchNormBackwardInference {
+  weight?: Tensor | null;
+  runningMean: Tensor;
+  runningVar: Tensor;
+  eps?: number;
+  training: false;
+}
+
+export type BatchNormBackwardOptions = BatchNormBackwardTraining | BatchNormBackwardInference;
+
+export interface BatchNormBackwardResult {
+  dx: Tensor;
+  /** sum(dy * xhat) per channel; null without a weight. */
+  dweight: Tensor | null;
+  /** sum(dy) per channel; null without a weight. */
+  dbias: Tensor | null;
+}
+
+// Mirrors struct Partial in shaders/backward-reduce.wgsl: count, sum(dy), sum(dy*(x - mean)).
+const PARTIAL_BYTES = 12;
+const COEFFICIENT_BYTES = 16;
+
+export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormBackwardOptions): BatchNormBackwardResult {
+  gpu.assertAlive();
+  if (p === null || typeof p !== 'object' || typeof p.training !== 'boolean') {
+    throw new TypeError('batchNormBackward options must say training: true or false');
+  }
+  assertUsableTensor(gpu, x, 'x');
+  const { batch, channels, spatial } = channelLayout(x.shape);
+  assertSameShapeAndDType(dy, 'dy', x, 'x'); // before assertUsableTensor, so an f16 dy is named as a mismatch
+  assertUsableTensor(gpu, dy, 'dy');
+  const { training } = p;
+  const weight = p.weight ?? null;
+  if (weight) assertPerChannel(gpu, weight, 'weight', channels, x.shape);
+  // mean/spread are what the kernels read: saveMean/saveInvstd in training, runningMean/runningVar in inference.
+  let mean: Tensor;
+  let spread: Tensor;
+  let eps = 0;
+  if (p.training) {
+    mean = required(p.saveMean, 'saveMean', 'training: true', 'the saveMean of the training forward');
+    spread = required(p.saveInvstd, 'saveInvstd', 'training: true', 'the saveInvstd of the training forward');
+    assertPerChannel(gpu, mean, 'saveMean', channels, x.shape);
+    assertPerChannel(gpu, spread, 'saveInvstd', channels, x.shape);
+  } else {
+    mean = required(p.runningMean, 'runningMean', 'training: false', 'the running statistics of the inference forward');
+    spread = required(p.runningVar, 'runningVar', 'training: false', 'the running statistics of the inference forward');
+    assertPerChannel(gpu, mean, 'runningMean', channels, x.shape);
+    assertPerChannel(gpu, spread, 'runningVar', channels, x.shape);
+    eps = p.eps ?? DEFAULT_EPS;
+    assertEps(eps);
+  }
+
+  // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
+  const layout = { batch, channels, spatial };
+  const chunks = planChunks(layout, gpu.maxBindingBytes, gpu.device.limits.minStorageBufferOffsetAlignment);
+  const plan = planPasses(layout, chunks, gpu.device.limits.maxComputeWorkgroupsPerDimension);
+  // Inference needs the sums only for dweight and dbias.
+  const reduce = training || weight !== null;
+  const flags = (training ? FLAG_TRAINING : 0) | (weight ? FLAG_HAS_WEIGHT : 0);
+  const params = packParams(windowParams(plan, layout, { flags, eps, momentum: 0 }));
+
+  const scratch = scratchFor(gpu);
+  const paramsBuffer = scratch.uniform('backward params', params.byteLength);
+  const partials = reduce
+    ? scratch.storage('backward partials', channels * plan.partialStride * PARTIAL_BYTES)
+    : scratch.placeholder('partials');
+  const coefficients = scratch.storage('backward coefficients', channels * COEFFICIENT_BYTES);
+
+  const dx = Tensor.empty(gpu, x.shape, { label: 'batchNormBackward dx' });
+  const dweight = weight ? Tensor.empty(gpu, [channels], { label: 'batchNormBackward dweight' }) : null;
+  const dbias = weight ? Tensor.empty(gpu, [channels], { label: 'batchNormBackward dbias' }) : null;
+
+  const { error } = gpu.scoped('batchNorm backward', () => {
+    gpu.device.queue.writeBuffer(paramsBuffer, 0, params);
+    const encoder = gpu.device.createCommandEncoder({ label: 'batchNorm backward' });
+    const pass = encoder.beginComputePass({ label: 'batchNorm backward' });
+    if (reduce) {
+      const kernel = getKernel(gpu, { kernel: 'backward-reduce', vec4: plan.vec4, subgroups: gpu.features.subgroups });
+      plan.windows.forEach((w, slot) => {
+        const bindings = [paramsSlot(paramsBuffer, slot), tensorWindow(x, w.chunk), tensorWindow(dy, w.chunk), mean.buffer, partials];
+        dispatch(pass, kernel, bindBuffers(gpu, kernel, bindings), w.reduceGrid);
+      });
+    }
+    const finalize = getKernel(gpu, { kernel: 'backward-finalize' });
+    dispatch(
+      pass,
+      finalize,
+      bindBuffers(gpu, finalize, [
+        paramsSlot(paramsBuffer, 0),
+        partials,
+        weight?.buffer ?? scratch.placeholder('weight'),
+        mean.buffer,
+        spread.buffer,
+        dweight?.buffer ?? scratch.placeholder('dweight'),
+        dbias?.buffer ?? scratch.placeholder('dbias'),
+        coefficients,
+      ]),
+      plan.finalizeGrid,
+    );
+    const apply = getKernel(gpu, { kernel: 'backward-apply', vec4: plan.vec4 });
+    plan.windows.forEach((w, slot) => {
+      const bindings = [
+        paramsSlot(paramsBuffer, slot), tensorWindow(x, w.chunk), tensorWindow(dy, w.chunk), coefficients, tensorWindow(dx, w.chunk),
+      ];
+      dispatch(pass, apply, bindBuffers(gpu, apply, bindings), w.applyGrid);
+    });
+    pass.end();
+    gpu.device.queue.submit([encoder.finish()]);
+  });
+  recordOperation([dx, dweight, dbias], [dy, x, weight, mean, spread], error);
+  return { dx, dweight, dbias };
+}
+
+/** The TypeScript types make these required; this catches plain-JavaScript callers with a clear message. */
+function required(t: Tensor | undefined | null, name: string, mode: string, what: string): Tensor {
+  if (t === undefined || t === null) throw new TypeError(`batchNormBackward with ${mode} needs ${name} (${what}), got ${String(t)}`);
+  return t;
+}

@@ -1,0 +1,48 @@
+// Chunking: a tensor larger than one storage binding (maxStorageBufferBindingSize, or a smaller
+// maxBindingBytes asked for) is processed as windows of whole samples bound at buffer offsets.
+import type { ChannelLayout } from './shape.js';
+
+/** One window of x (and of every tensor of x's shape) that a kernel binds. */
+export interface Chunk {
+  /** First sample (n) and number of samples in this window. */
+  readonly batchStart: number;
+  readonly batchCount: number;
+  /** Byte offset of the binding (a multiple of the offset alignment) and its size in bytes. */
+  readonly bindOffset: number;
+  readonly bindSize: number;
+  /** Bytes from the binding's start to the window's first value (less than the alignment). */
+  readonly baseBytes: number;
+}
+
+const BYTES_PER_VALUE = 4; // f32
+
+/**
+ * Splits x into windows of whole samples, each as long as fits `maxBindingBytes` once its start is
+ * rounded down to `offsetAlignment` (minStorageBufferOffsetAlignment). One window when x fits whole.
+ */
+export function planChunks(layout: ChannelLayout, maxBindingBytes: number, offsetAlignment: number): Chunk[] {
+  const sampleBytes = layout.channels * layout.spatial * BYTES_PER_VALUE;
+  const totalBytes = layout.batch * sampleBytes;
+  if (totalBytes <= maxBindingBytes) {
+    return [{ batchStart: 0, batchCount: layout.batch, bindOffset: 0, bindSize: totalBytes, baseBytes: 0 }];
+  }
+  const chunks: Chunk[] = [];
+  for (let batchStart = 0; batchStart < layout.batch; ) {
+    const start = batchStart * sampleBytes;
+    const bindOffset = Math.floor(start / offsetAlignment) * offsetAlignment;
+    const baseBytes = start - bindOffset; // the window starts this far past its aligned binding offset
+    const fitting = Math.floor((maxBindingBytes - baseBytes) / sampleBytes);
+    if (fitting < 1) {
+      throw new RangeError(
+        `one sample of x (C*spatial = ${layout.channels}*${layout.spatial} values, ${sampleBytes} bytes) does not fit ` +
+          `in one storage binding of ${maxBindingBytes} bytes` +
+          (baseBytes > 0 ? ` when it starts ${baseBytes} bytes past a ${offsetAlignment}-byte aligned offset` : '') +
+          '; batch norm chunks x by whole samples',
+      );
+    }
+    const batchCount = Math.min(fitting, layout.batch - batchStart);
+    chunks.push({ batchStart, batchCount, bindOffset, bindSize: baseBytes + batchCount * sampleBytes, baseBytes });
+    batchStart += batchCount;
+  }
+  return chunks;
+}

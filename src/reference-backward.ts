@@ -1,0 +1,74 @@
+// CPU reference of the batch-norm backward (PyTorch's native_batch_norm_backward), accumulating in
+// float64: the truth the backward GPU tests compare against. Like the forward reference, tight passes
+// over typed arrays.
+import { channelLayout } from './shape.js';
+
+type Values = Float32Array | Float64Array | readonly number[];
+
+export type ReferenceBackwardOptions =
+  | { weight?: Values | null; saveMean: Values; saveInvstd: Values; training: true }
+  | { weight?: Values | null; runningMean: Values; runningVar: Values; eps?: number; training: false };
+
+export interface ReferenceBackwardResult {
+  dx: Float64Array;
+  /** sum(dy * xhat) per channel; null without a weight (as the GPU op). */
+  dweight: Float64Array | null;
+  /** sum(dy) per channel; null without a weight. */
+  dbias: Float64Array | null;
+  /** Per channel: the mean and invstd that xhat = (x - mean) * invstd used. */
+  mean: Float64Array;
+  invstd: Float64Array;
+}
+
+export function batchNormBackwardReference(
+  dy: Values,
+  x: Values,
+  shape: readonly number[],
+  options: ReferenceBackwardOptions,
+): ReferenceBackwardResult {
+  const { batch, channels, spatial } = channelLayout(shape);
+  const count = batch * spatial;
+  const mean = new Float64Array(channels);
+  const invstd = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    if (options.training) {
+      mean[c] = options.saveMean[c]!;
+      invstd[c] = options.saveInvstd[c]!;
+    } else {
+      mean[c] = options.runningMean[c]!;
+      invstd[c] = 1 / Math.sqrt(options.runningVar[c]! + (options.eps ?? 1e-5));
+    }
+  }
+  const weight = options.weight ?? null;
+  const dx = new Float64Array(batch * channels * spatial);
+  const dweight = weight ? new Float64Array(channels) : null;
+  const dbias = weight ? new Float64Array(channels) : null;
+  for (let c = 0; c < channels; c++) {
+    const m = mean[c]!;
+    const is = invstd[c]!;
+    let sumDy = 0;
+    let sumDyXhat = 0;
+    for (let n = 0; n < batch; n++) {
+      const base = (n * channels + c) * spatial;
+      for (let s = base, end = base + spatial; s < end; s++) {
+        sumDy += dy[s]!;
+        sumDyXhat += dy[s]! * (x[s]! - m) * is;
+      }
+    }
+    if (dweight && dbias) {
+      dweight[c] = sumDyXhat;
+      dbias[c] = sumDy;
+    }
+    const scale = (weight ? weight[c]! : 1) * is;
+    // Training: the gradient also flows through the batch mean and variance.
+    const meanDy = options.training ? sumDy / count : 0;
+    const meanDyXhat = options.training ? sumDyXhat / count : 0;
+    for (let n = 0; n < batch; n++) {
+      const base = (n * channels + c) * spatial;
+      for (let s = base, end = base + spatial; s < end; s++) {
+        dx[s] = scale * (dy[s]! - meanDy - (x[s]! - m) * is * meanDyXhat);
+      }
+    }
+  }
+  return { dx, dweight, dbias, mean, invstd };
+}
