@@ -1,21 +1,22 @@
 import { resolve } from 'node:path';
-import { defineConfig } from 'vite';
+import { defineConfig, type UserConfig } from 'vite';
 
 // `vite build` makes the library (dist/index.js: ESM, no runtime dependencies, WGSL inlined);
-// `vite` (npm start) serves the demo page from demo/.
-export default defineConfig(({ command }) =>
-  command === 'serve'
-    ? {
-        root: resolve(import.meta.dirname, 'demo'),
-        server: { host: '127.0.0.1', port: 5173, fs: { allow: [import.meta.dirname] } },
-      }
-    : {
-        build: {
-          lib: { entry: resolve(import.meta.dirname, 'src/index.ts'), formats: ['es'], fileName: 'index' },
-          outDir: 'dist',
-          emptyOutDir: true,
-          target: 'es2022',
-          minify: false, // a readable library; consumers' bundlers minify
-        },
-      },
-);
+// `vite` (npm start) serves the demo page from demo/, and `vite build --mode demo` builds it into demo-dist/.
+const demo: UserConfig = {
+  root: resolve(import.meta.dirname, 'demo'),
+  base: './',
+  server: { host: '127.0.0.1', port: 5173, fs: { allow: [import.meta.dirname] } },
+  build: { outDir: resolve(import.meta.dirname, 'demo-dist'), emptyOutDir: true, target: 'es2022' },
+};
+
+const library: UserConfig = {
+  build: {
+    lib: { entry: resolve(import.meta.dirname, 'src/index.ts'), formats: ['es'], fileName: 'index' },
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+  },
+};
+
+export default defineConfig(({ command, mode }) => (command === 'serve' || mode === 'demo' ? demo : library));

@@ -12,6 +12,10 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
       },
       {
+        // The built demo page driven by Playwright from Node (scripts/demo-browser.mjs launches Chromium).
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+      {
         test: {
           name: 'gpu',
           include: ['test/gpu/**/*.test.ts'],

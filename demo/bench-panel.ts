@@ -1,0 +1,176 @@
+// The benchmark panel: runs the sweep with a progress bar and a cancel button, draws the charts and the
+// table as sizes finish, and offers the results as CSV or JSON. It also announces progress and the
+// final report as window events ('bench-progress', 'bench-done', 'bench-cancelled', 'bench-error'),
+// which `npm run bench` listens to.
+import type { Gpu } from '../src/index.js';
+import {
+  adapterSlug,
+  elementCount,
+  formatNumber,
+  formatSummary,
+  reportToCsv,
+  reportToJson,
+  runBenchmark,
+  SWEEP,
+  sweepUpTo,
+  type BenchmarkReport,
+  type BenchmarkRow,
+  type Environment,
+} from '../src/bench/index.js';
+import { benchmarkCharts } from './charts.js';
+import { byId, fillTable, verdictCell } from './dom.js';
+
+// On a software adapter the largest shapes take minutes each; the default stops below them.
+const EMULATED_DEFAULT_MAX_ELEMENTS = 4e6;
+
+export function setUpBenchmark(gpu: Gpu, environment: Environment): void {
+  const form = byId('bench-form', HTMLFormElement);
+  const maxSelect = byId('bench-max', HTMLSelectElement);
+  const trialsInput = byId('bench-trials', HTMLInputElement);
+  const runButton = byId('bench-run', HTMLButtonElement);
+  const cancelButton = byId('bench-cancel', HTMLButtonElement);
+  const progress = byId('bench-progress', HTMLProgressElement);
+  const status = byId('bench-status', HTMLSpanElement);
+  const summary = byId('bench-summary', HTMLParagraphElement);
+  const table = byId('bench-table', HTMLTableElement);
+  const exportText = byId('export-text', HTMLTextAreaElement);
+  const copyButton = byId('export-copy', HTMLButtonElement);
+  const downloadButton = byId('export-download', HTMLButtonElement);
+  const warning = byId('emulation-warning', HTMLDivElement);
+  const drawCharts = benchmarkCharts({
+    time: byId('chart-time', HTMLCanvasElement),
+    speedup: byId('chart-speedup', HTMLCanvasElement),
+    bandwidth: byId('chart-bandwidth', HTMLCanvasElement),
+  });
+  byId('charts-caption', HTMLParagraphElement).textContent = `${environment.adapter.label} · ${environment.runtime}`;
+
+  const sizes = [...new Set(SWEEP.map((s) => elementCount(s.shape)))];
+  for (const size of sizes) {
+    const largest = SWEEP.filter((s) => elementCount(s.shape) === size).map((s) => s.shape.join('x'));
+    maxSelect.append(new Option(`${size.toExponential(1)} elements (${sweepUpTo(size).length} sizes, up to ${largest.join(', ')})`, String(size)));
+  }
+  const defaultMax = environment.adapter.emulated ? Math.max(...sizes.filter((s) => s <= EMULATED_DEFAULT_MAX_ELEMENTS)) : Math.max(...sizes);
+  maxSelect.value = String(defaultMax);
+  if (environment.adapter.emulated) {
+    warning.hidden = false;
+    warning.textContent =
+      `${environment.adapter.label}: this adapter runs WebGPU on the CPU, so "GPU" times here are CPU emulation, ` +
+      'not a GPU timing. The default sweep stops at a few million elements; the largest sizes take minutes.';
+  }
+
+  let rows: BenchmarkRow[] = [];
+  let report: BenchmarkReport | null = null;
+  let controller: AbortController | null = null;
+
+  const exportFormat = () => document.querySelector<HTMLInputElement>('input[name="export-format"]:checked')?.value ?? 'csv';
+  const exportContent = () =>
+    exportFormat() === 'json' ? (report ? reportToJson(report) : `${JSON.stringify({ environment, rows, complete: false }, null, 2)}\n`) : reportToCsv(rows);
+  const refreshExport = () => {
+    exportText.value = rows.length > 0 ? exportContent() : '';
+    copyButton.disabled = downloadButton.disabled = rows.length === 0;
+  };
+  for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="export-format"]')) radio.addEventListener('change', refreshExport);
+  copyButton.addEventListener('click', () => {
+    exportText.select();
+    navigator.clipboard.writeText(exportText.value).then(
+      () => (copyButton.textContent = 'Copied'),
+      () => (copyButton.textContent = 'Select and copy (clipboard blocked)'),
+    );
+  });
+  downloadButton.addEventListener('click', () => {
+    const json = exportFormat() === 'json';
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([exportText.value], { type: json ? 'application/json' : 'text/csv' }));
+    link.download = `webgpu-batchnorm-bench.${json ? 'json' : 'csv'}`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+  });
+
+  const showRows = () => {
+    drawCharts(rows);
+    fillTable(
+      table,
+      ['shape', 'elements', 'GPU fwd ms', 'fwd GB/s', 'first call ms', 'host call ms', 'CPU f64 ms', 'CPU f32 ms', '× f64', '× f32', 'GPU bwd ms', 'bwd GB/s', 'CPU bwd f32 ms', 'bwd ×', 'max |err|', 'check'],
+      rows.map((r) => [
+        `${r.shape.join('×')} · ${r.label}`,
+        r.elements.toLocaleString('en-US'),
+        formatNumber(r.gpuForwardMs),
+        formatNumber(r.gpuForwardGBps),
+        formatNumber(r.firstCallMs),
+        formatNumber(r.hostCallMs),
+        formatNumber(r.cpuReferenceMs),
+        formatNumber(r.cpuFloat32Ms),
+        formatNumber(r.speedupVsReference),
+        formatNumber(r.speedupVsFloat32),
+        formatNumber(r.gpuBackwardMs),
+        formatNumber(r.gpuBackwardGBps),
+        formatNumber(r.cpuBackwardFloat32Ms),
+        formatNumber(r.backwardSpeedupVsFloat32),
+        r.maxAbsError.toExponential(1),
+        verdictCell(r.passed),
+      ]),
+    );
+    refreshExport();
+  };
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const shapes = sweepUpTo(Number(maxSelect.value));
+    const trials = Math.max(1, Math.round(Number(trialsInput.value) || 1));
+    rows = [];
+    report = null;
+    summary.textContent = '';
+    showRows();
+    controller = new AbortController();
+    runButton.disabled = true;
+    cancelButton.disabled = false;
+    status.textContent = 'starting…';
+    progress.value = 0;
+    runBenchmark(gpu, {
+      shapes,
+      runtime: environment.runtime,
+      settings: { trials },
+      signal: controller.signal,
+      onProgress: (p) => {
+        progress.value = p.completed / p.total;
+        status.textContent = `${p.completed}/${p.total} · ${p.label}: ${p.phase}`;
+        if (p.row) {
+          rows.push(p.row);
+          showRows();
+        }
+        window.dispatchEvent(new CustomEvent('bench-progress', { detail: { completed: p.completed, total: p.total, label: p.label, phase: p.phase } }));
+      },
+    })
+      .then((finished) => {
+        report = finished;
+        progress.value = 1;
+        status.textContent = `done: ${finished.rows.length} sizes`;
+        summary.textContent =
+          `First call ${formatNumber(finished.compile.firstCallMs)} ms vs steady ${formatNumber(finished.compile.steadyMs)} ms ` +
+          `(${finished.compile.label}: pipeline compilation and first use). Host-side time of one forward call ` +
+          `(encode + submit, no wait): ${formatNumber(finished.hostCallMs)} ms, median over sizes.`;
+        refreshExport();
+        window.dispatchEvent(new CustomEvent('bench-done', { detail: { report: finished, summary: formatSummary(finished), adapterSlug: adapterSlug(environment.adapter) } }));
+      })
+      .catch((error: unknown) => {
+        if (controller?.signal.aborted) {
+          status.textContent = `cancelled after ${rows.length} of ${shapes.length} sizes`;
+          window.dispatchEvent(new CustomEvent('bench-cancelled', { detail: { rows: rows.length } }));
+          return;
+        }
+        status.textContent = `failed: ${error instanceof Error ? error.message : String(error)}`;
+        console.error(error);
+        window.dispatchEvent(new CustomEvent('bench-error', { detail: { message: status.textContent } }));
+      })
+      .finally(() => {
+        runButton.disabled = false;
+        cancelButton.disabled = true;
+        controller = null;
+      });
+  });
+  cancelButton.addEventListener('click', () => {
+    controller?.abort();
+    status.textContent = 'cancelling after the current measurement…';
+  });
+  runButton.disabled = false;
+}

@@ -1,0 +1,24 @@
+// The demo page: adapter panel, interactive run and benchmark, all on the device from requestGpu().
+import { requestGpu } from '../src/index.js';
+import { describeEnvironment } from '../src/bench/index.js';
+import { renderAdapterPanel } from './adapter-panel.js';
+import { setUpBenchmark } from './bench-panel.js';
+import { browserName, byId } from './dom.js';
+import { setUpInteractive } from './interactive.js';
+
+const adapterBody = byId('adapter-body', HTMLDivElement);
+try {
+  const gpu = await requestGpu();
+  const environment = describeEnvironment(gpu, browserName());
+  renderAdapterPanel(adapterBody, environment);
+  setUpInteractive(gpu);
+  setUpBenchmark(gpu, environment);
+  gpu.lost.then((error) => {
+    adapterBody.prepend(`${error.message}. Reload the page to get a new device.`);
+    console.error(error);
+  });
+} catch (error) {
+  adapterBody.textContent = `No WebGPU here: ${error instanceof Error ? error.message : String(error)}. ` +
+    'Use a browser with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).';
+  console.error(error);
+}

@@ -1,0 +1,101 @@
+// `npm run bench:node`: the benchmark sweep in Node.js on Dawn (the `webgpu` package), for GPU servers
+// without a browser. Bundled by vite.bench-node.config.ts into build-node/bench-node.js, which needs only
+// `webgpu` at run time (see ../shared/gpu-kit/).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { create, globals } from 'webgpu';
+import { requestGpu } from '../src/index.js';
+import { adapterSlug, formatSummary, reportToJson, runBenchmark, SWEEP, sweepUpTo } from '../src/bench/index.js';
+import { describeAdapter } from '../src/bench/environment.js';
+
+// SwiftShader runs the sweep's largest shapes for minutes; its default sweep stops here.
+const EMULATED_DEFAULT_MAX_ELEMENTS = 4e6;
+
+const USAGE = `usage: node build-node/bench-node.js [options]
+  --max-elements N  largest tensor of the sweep (default: all, up to ${SWEEP.at(-1)!.shape.join('x')};
+                    ${EMULATED_DEFAULT_MAX_ELEMENTS} on a CPU-emulated adapter)
+  --trials N        timed trials per measurement, median reported (default 5)
+  --warmup N        warm-up trials dropped (default 1)
+  --target-ms MS    length of one trial (default 100)
+  --out FILE        JSON output (default bench-results/<adapter>.json)
+  --help`;
+
+const { values } = parseArgs({
+  options: {
+    'max-elements': { type: 'string' },
+    trials: { type: 'string' },
+    warmup: { type: 'string' },
+    'target-ms': { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean' },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function positiveNumber(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) {
+    console.error(`--${name} must be a non-negative number, got '${text}'\n${USAGE}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+// Without a GPU, Dawn's Vulkan backend needs an ICD and a loader: use Chromium's SwiftShader and its
+// libvulkan. The loader path is read at process start, so the script runs itself again with both set.
+const CHROMIUM_LIB = '/usr/lib/chromium';
+const SWIFTSHADER_ICD = `${CHROMIUM_LIB}/vk_swiftshader_icd.json`;
+const hasGpuDevice = ['/dev/nvidiactl', '/dev/dri'].some((path) => existsSync(path));
+if (!process.env.VK_ICD_FILENAMES && !hasGpuDevice && existsSync(SWIFTSHADER_ICD)) {
+  console.log(`bench:node: no GPU device node found; running on SwiftShader from ${CHROMIUM_LIB}`);
+  const env = {
+    ...process.env,
+    VK_ICD_FILENAMES: SWIFTSHADER_ICD,
+    LD_LIBRARY_PATH: [CHROMIUM_LIB, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+  };
+  const child = spawnSync(process.execPath, process.argv.slice(1), { env, stdio: 'inherit' });
+  process.exit(child.status ?? 1);
+}
+Object.assign(globalThis, globals);
+// requestGpu keeps the entry point referenced in the Gpu wrapper (Dawn crashes if it is collected).
+const gpu = await requestGpu({ gpu: create([]) });
+const adapter = describeAdapter(gpu.device.adapterInfo);
+const maxElements = positiveNumber('max-elements', values['max-elements']) ?? (adapter.emulated ? EMULATED_DEFAULT_MAX_ELEMENTS : Infinity);
+const shapes = sweepUpTo(maxElements);
+if (shapes.length === 0) {
+  console.error(`no shape of the sweep has at most ${maxElements} elements`);
+  process.exit(2);
+}
+const settings = {
+  ...(values.trials !== undefined ? { trials: Math.max(1, Math.round(positiveNumber('trials', values.trials)!)) } : {}),
+  ...(values.warmup !== undefined ? { warmupTrials: Math.round(positiveNumber('warmup', values.warmup)!) } : {}),
+  ...(values['target-ms'] !== undefined ? { targetTrialMs: positiveNumber('target-ms', values['target-ms'])! } : {}),
+};
+console.log(`adapter: ${adapter.label}; ${shapes.length} shapes up to ${shapes.at(-1)!.shape.join('x')}`);
+
+const interactive = process.stdout.isTTY;
+const report = await runBenchmark(gpu, {
+  shapes,
+  runtime: `Node.js ${process.version} (${process.platform}-${process.arch}), Dawn from the webgpu npm package`,
+  settings,
+  onProgress: ({ completed, total, label, phase }) => {
+    const text = `[${String(completed).padStart(3)}/${total}] ${label}: ${phase}`;
+    if (interactive) process.stdout.write(`\r\x1b[2K${text}`);
+    else console.log(text);
+  },
+});
+if (interactive) process.stdout.write('\r\x1b[2K');
+
+const out = values.out ?? `bench-results/${adapterSlug(report.environment.adapter)}.json`;
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, reportToJson(report));
+console.log(`${formatSummary(report)}\n\nwrote ${out}`);
+gpu.destroy();
+// Dawn's event loop integration can keep Node alive after the last device is destroyed.
+process.exit(0);

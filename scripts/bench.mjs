@@ -1,0 +1,72 @@
+// `npm run bench`: builds and serves the demo, runs its benchmark in headless Chromium (system Chromium,
+// WebGPU on), shows progress here, writes bench-results/<adapter>.json and a PNG of the chart panel,
+// and prints the summary table. Options: --max-elements N (default: the page's default, which is short
+// on a CPU-emulated adapter), --trials N, --out-dir DIR.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildDemo, launchChromium, serveDemo } from './demo-browser.mjs';
+
+const { values } = parseArgs({
+  options: {
+    'max-elements': { type: 'string' },
+    trials: { type: 'string' },
+    'out-dir': { type: 'string', default: 'bench-results' },
+    help: { type: 'boolean' },
+  },
+});
+if (values.help) {
+  console.log('usage: npm run bench -- [--max-elements N] [--trials N] [--out-dir DIR]');
+  process.exit(0);
+}
+
+console.log('bench: building the demo page');
+await buildDemo();
+const server = await serveDemo();
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.error(`page: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => console.error(`page: ${error.message}`));
+  const interactive = process.stdout.isTTY;
+  await page.exposeFunction('benchProgress', ({ completed, total, label, phase }) => {
+    const text = `[${String(completed).padStart(3)}/${total}] ${label}: ${phase}`;
+    if (interactive) process.stdout.write(`\r\x1b[2K${text}`);
+    else console.log(text);
+  });
+  await page.goto(server.url);
+  await page.waitForSelector('#bench-run:not([disabled])', { timeout: 60_000 });
+  // The page announces progress and the result as window events; forward them to this process.
+  const finished = page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        window.addEventListener('bench-progress', (e) => window.benchProgress(e.detail));
+        window.addEventListener('bench-done', (e) => resolve(e.detail));
+        window.addEventListener('bench-error', (e) => reject(new Error(e.detail.message)));
+      }),
+  );
+  if (values['max-elements']) {
+    const wanted = Number(values['max-elements']);
+    const options = await page.$$eval('#bench-max option', (list) => list.map((o) => Number(o.value)));
+    const chosen = Math.max(...options.filter((size) => size <= wanted));
+    if (!Number.isFinite(chosen)) throw new Error(`no size of the sweep has at most ${wanted} elements`);
+    await page.selectOption('#bench-max', String(chosen));
+  }
+  if (values.trials) await page.fill('#bench-trials', values.trials);
+  console.log(`bench: ${await page.$eval('#bench-max', (select) => select.selectedOptions[0]?.textContent ?? '')}`);
+  await page.click('#bench-run');
+  const { report, summary, adapterSlug } = await finished;
+  if (interactive) process.stdout.write('\r\x1b[2K');
+
+  mkdirSync(values['out-dir'], { recursive: true });
+  const jsonPath = join(values['out-dir'], `${adapterSlug}.json`);
+  const pngPath = join(values['out-dir'], `${adapterSlug}.png`);
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  await page.locator('#charts').screenshot({ path: pngPath });
+  console.log(`${summary}\n\nwrote ${jsonPath} and ${pngPath}`);
+} finally {
+  await browser.close();
+  await server.close();
+}

@@ -1,0 +1,317 @@
+// The GPU-vs-CPU benchmark: for each shape of the sweep, training-forward time on the GPU and on the CPU
+// (float64 reference and plain float32 loop), training-backward time (GPU and float32 CPU loop), achieved
+// bandwidth, first-call (pipeline compilation) cost, host-side cost of one call, and a correctness check.
+//
+// GPU time is wall time over many iterations submitted back to back, closed by one
+// queue.onSubmittedWorkDone(): the ~0.1 ms submit-to-completion round trip is paid once per trial, not
+// once per call. timestamp-query is not used: the library encodes its own compute pass, and its API
+// takes no timestampWrites, so the queries could only bracket other submits, not the kernels.
+import { batchNorm, batchNormBackward, batchNormReference, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
+import { forwardAccuracy } from './accuracy.js';
+import { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
+import { describeEnvironment, type Environment } from './environment.js';
+import {
+  BACKWARD_BYTES_PER_ELEMENT,
+  FORWARD_BYTES_PER_ELEMENT,
+  gigabytesPerSecond,
+  median,
+  summarizeTrials,
+} from './statistics.js';
+import { elementCount, type SweepShape } from './sweep.js';
+import { syntheticInput, unitNoise } from './synthetic.js';
+
+export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/1';
+
+export interface BenchmarkSettings {
+  /** Timed trials kept for the median. */
+  readonly trials: number;
+  /** Trials run first and dropped. */
+  readonly warmupTrials: number;
+  /** Iterations per trial are chosen so that a trial lasts about this long. */
+  readonly targetTrialMs: number;
+  readonly maxIterations: number;
+}
+
+export const DEFAULT_SETTINGS: BenchmarkSettings = { trials: 5, warmupTrials: 1, targetTrialMs: 100, maxIterations: 1000 };
+
+export interface BenchmarkOptions {
+  readonly shapes: readonly SweepShape[];
+  /** Browser or Node/Dawn version, recorded with the results. */
+  readonly runtime: string;
+  readonly settings?: Partial<BenchmarkSettings>;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: BenchmarkProgress) => void;
+}
+
+export interface BenchmarkProgress {
+  /** Steps finished and in all; a step is one measurement of one shape. */
+  readonly completed: number;
+  readonly total: number;
+  readonly label: string;
+  readonly phase: string;
+  /** Set when a shape has finished. */
+  readonly row?: BenchmarkRow;
+}
+
+export interface BenchmarkRow {
+  readonly label: string;
+  readonly shape: readonly number[];
+  readonly elements: number;
+  /** GPU training forward, median ms per call. */
+  readonly gpuForwardMs: number;
+  readonly gpuForwardGBps: number;
+  /** Iterations per GPU forward trial. */
+  readonly gpuIterations: number;
+  /** The first forward call of this shape, submit to completion (includes pipeline compilation when new). */
+  readonly firstCallMs: number;
+  /** Host-side time of one forward call: validate, encode and submit, no wait. */
+  readonly hostCallMs: number;
+  readonly cpuReferenceMs: number;
+  readonly cpuFloat32Ms: number;
+  readonly speedupVsReference: number;
+  readonly speedupVsFloat32: number;
+  /** GPU training backward (dx, dweight, dbias), median ms per call. */
+  readonly gpuBackwardMs: number;
+  readonly gpuBackwardGBps: number;
+  readonly cpuBackwardFloat32Ms: number;
+  readonly backwardSpeedupVsFloat32: number;
+  /** Forward y against the float64 reference. */
+  readonly maxAbsError: number;
+  readonly passed: boolean;
+}
+
+export interface BenchmarkReport {
+  readonly schema: typeof REPORT_SCHEMA;
+  readonly createdAt: string;
+  readonly environment: Environment;
+  readonly method: {
+    readonly gpuTiming: string;
+    readonly cpuTiming: string;
+    readonly statistic: string;
+    readonly forwardBytesPerElement: number;
+    readonly backwardBytesPerElement: number;
+    readonly settings: BenchmarkSettings;
+  };
+  /** The first forward call of the run (pipeline compilation) against that shape's steady state. */
+  readonly compile: { readonly label: string; readonly firstCallMs: number; readonly steadyMs: number };
+  /** Median over shapes of the host-side time of one forward call. */
+  readonly hostCallMs: number;
+  readonly rows: readonly BenchmarkRow[];
+}
+
+export const GPU_TIMING_METHOD =
+  'wall time of many calls submitted back to back, one queue.onSubmittedWorkDone() per trial (timestamp-query not used)';
+
+const STEPS_PER_SHAPE = 5;
+
+export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise<BenchmarkReport> {
+  const settings = { ...DEFAULT_SETTINGS, ...options.settings };
+  const environment = describeEnvironment(gpu, options.runtime);
+  const rows: BenchmarkRow[] = [];
+  const total = options.shapes.length * STEPS_PER_SHAPE;
+  let completed = 0;
+  const step = async (label: string, phase: string, row?: BenchmarkRow) => {
+    options.onProgress?.({ completed, total, label, phase, ...(row ? { row } : {}) });
+    // Lets a page repaint and take a cancel click between measurements.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    options.signal?.throwIfAborted();
+  };
+  for (const [index, sweepShape] of options.shapes.entries()) {
+    const row = await benchmarkShape(gpu, sweepShape, index + 1, settings, async (phase) => {
+      await step(sweepShape.label, phase);
+      completed++;
+    });
+    rows.push(row);
+    await step(sweepShape.label, 'done', row);
+  }
+  const first = rows[0];
+  if (!first) throw new RangeError('the benchmark needs at least one shape');
+  return {
+    schema: REPORT_SCHEMA,
+    createdAt: new Date().toISOString(),
+    environment,
+    method: {
+      gpuTiming: GPU_TIMING_METHOD,
+      cpuTiming: 'wall time of repeated calls on the calling thread (single-threaded JavaScript)',
+      statistic: `median of ${settings.trials} trials after ${settings.warmupTrials} warm-up trial(s)`,
+      forwardBytesPerElement: FORWARD_BYTES_PER_ELEMENT,
+      backwardBytesPerElement: BACKWARD_BYTES_PER_ELEMENT,
+      settings,
+    },
+    compile: { label: first.label, firstCallMs: first.firstCallMs, steadyMs: first.gpuForwardMs },
+    hostCallMs: median(rows.map((r) => r.hostCallMs)),
+    rows,
+  };
+}
+
+async function benchmarkShape(
+  gpu: Gpu,
+  { label, shape }: SweepShape,
+  seed: number,
+  settings: BenchmarkSettings,
+  beginPhase: (phase: string) => Promise<void>,
+): Promise<BenchmarkRow> {
+  const elements = elementCount(shape);
+  const channels = shape[1];
+  await beginPhase('generate input');
+  const { x } = syntheticInput(shape, seed);
+  // PyTorch's initial parameters: weight 1, bias 0, running mean 0, running variance 1.
+  const weight = new Float32Array(channels).fill(1);
+  const bias = new Float32Array(channels);
+  const tensors: Tensor[] = [];
+  const upload = (data: Float32Array, dims: readonly number[], tensorLabel: string) => {
+    const tensor = Tensor.fromArray(gpu, data, dims, { label: tensorLabel });
+    tensors.push(tensor);
+    return tensor;
+  };
+  try {
+    const xTensor = upload(x, shape, 'bench x');
+    const forwardOptions: BatchNormOptions = {
+      training: true,
+      weight: upload(weight, [channels], 'bench weight'),
+      bias: upload(bias, [channels], 'bench bias'),
+      runningMean: upload(new Float32Array(channels), [channels], 'bench runningMean'),
+      runningVar: upload(new Float32Array(channels).fill(1), [channels], 'bench runningVar'),
+    };
+
+    await beginPhase('GPU forward');
+    const firstStart = performance.now();
+    const first = batchNorm(gpu, xTensor, forwardOptions);
+    await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
+    const firstCallMs = performance.now() - firstStart;
+    const y = await first.y.toArray();
+    const saveMean = first.saveMean!;
+    const saveInvstd = first.saveInvstd!;
+    first.y.destroy();
+    tensors.push(saveMean, saveInvstd);
+    const forward = await timeGpu(gpu, settings, elements * 4, () => batchNorm(gpu, xTensor, forwardOptions), (r) => {
+      r.y.destroy();
+      r.saveMean?.destroy();
+      r.saveInvstd?.destroy();
+    });
+
+    await beginPhase('GPU and CPU backward');
+    const dy = unitNoise(elements, seed + 1000);
+    const dyTensor = upload(dy, shape, 'bench dy');
+    const backwardOptions = { training: true as const, weight: forwardOptions.weight ?? null, saveMean, saveInvstd };
+    const backward = await timeGpu(gpu, settings, elements * 4, () => batchNormBackward(gpu, dyTensor, xTensor, backwardOptions), (r) => {
+      r.dx.destroy();
+      r.dweight?.destroy();
+      r.dbias?.destroy();
+    });
+    const [mean, invstd] = [await saveMean.toArray(), await saveInvstd.toArray()];
+    const gradients = { dx: new Float32Array(elements), dweight: new Float32Array(channels), dbias: new Float32Array(channels) };
+    const cpuBackwardFloat32Ms = timeCpu(settings, () => cpuBackwardFloat32(dy, x, shape, { weight, mean, invstd }, gradients));
+
+    await beginPhase('CPU float64 reference');
+    const referenceOptions = {
+      training: true,
+      weight,
+      bias,
+      runningMean: new Float32Array(channels),
+      runningVar: new Float32Array(channels).fill(1),
+    };
+    const reference = batchNormReference(x, shape, referenceOptions);
+    const cpuReferenceMs = timeCpu(settings, () => batchNormReference(x, shape, referenceOptions));
+    const scale = reference.invstd.map((s, c) => s * weight[c]!);
+    const shift = reference.mean.map((m, c) => bias[c]! - m * scale[c]!);
+    const accuracy = forwardAccuracy(x, shape, y, reference.y, scale, shift);
+
+    await beginPhase('CPU float32 loop');
+    const yCpu = new Float32Array(elements);
+    const cpuFloat32Ms = timeCpu(settings, () => cpuForwardFloat32(x, shape, { weight, bias, eps: 1e-5 }, yCpu));
+
+    return {
+      label,
+      shape: [...shape],
+      elements,
+      gpuForwardMs: forward.ms,
+      gpuForwardGBps: gigabytesPerSecond(elements, FORWARD_BYTES_PER_ELEMENT, forward.ms),
+      gpuIterations: forward.iterations,
+      firstCallMs,
+      hostCallMs: forward.hostMs,
+      cpuReferenceMs,
+      cpuFloat32Ms,
+      speedupVsReference: cpuReferenceMs / forward.ms,
+      speedupVsFloat32: cpuFloat32Ms / forward.ms,
+      gpuBackwardMs: backward.ms,
+      gpuBackwardGBps: gigabytesPerSecond(elements, BACKWARD_BYTES_PER_ELEMENT, backward.ms),
+      cpuBackwardFloat32Ms,
+      backwardSpeedupVsFloat32: cpuBackwardFloat32Ms / backward.ms,
+      maxAbsError: accuracy.maxAbsError,
+      passed: accuracy.passed,
+    };
+  } finally {
+    for (const tensor of tensors) tensor.destroy();
+  }
+}
+
+/** Iterations per trial so that one trial lasts about `targetTrialMs`, given one call's time. */
+export function iterationsFor(callMs: number, settings: BenchmarkSettings): number {
+  const wanted = Math.round(settings.targetTrialMs / Math.max(callMs, 1e-3));
+  return Math.min(settings.maxIterations, Math.max(1, wanted));
+}
+
+interface GpuTiming {
+  ms: number;
+  hostMs: number;
+  iterations: number;
+}
+
+// Each call allocates its output; a destroyed buffer is freed only once the work that uses it is done,
+// so calls queued ahead of the GPU hold memory. Waiting for the work queued before the previous chunk
+// caps that at about three chunks without leaving the GPU idle.
+const IN_FLIGHT_OUTPUT_BYTES = 512 * 2 ** 20;
+
+/**
+ * Median GPU time per call: each trial submits `iterations` calls and waits once at the end. `call` is
+ * timed on the host too (encode + submit); `release` frees its outputs of `outputBytes`.
+ */
+async function timeGpu<T>(
+  gpu: Gpu,
+  settings: BenchmarkSettings,
+  outputBytes: number,
+  call: () => T,
+  release: (result: T) => void,
+): Promise<GpuTiming> {
+  const { queue } = gpu.device;
+  const chunk = Math.max(1, Math.floor(IN_FLIGHT_OUTPUT_BYTES / outputBytes));
+  const trial = async (iterations: number) => {
+    let hostMs = 0;
+    const chunksDone: Promise<undefined>[] = [];
+    const start = performance.now();
+    for (let i = 1; i <= iterations; i++) {
+      const callStart = performance.now();
+      const result = call();
+      hostMs += performance.now() - callStart;
+      release(result);
+      if (i % chunk === 0) {
+        chunksDone.push(queue.onSubmittedWorkDone());
+        if (chunksDone.length > 2) await gpu.untilLost(chunksDone.shift()!);
+      }
+    }
+    await gpu.untilLost(queue.onSubmittedWorkDone());
+    return { ms: (performance.now() - start) / iterations, hostMs: hostMs / iterations };
+  };
+  const iterations = iterationsFor((await trial(1)).ms, settings);
+  const trials = [];
+  for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
+  return {
+    ms: summarizeTrials(trials.map((t) => t.ms), settings.warmupTrials).medianMs,
+    hostMs: summarizeTrials(trials.map((t) => t.hostMs), settings.warmupTrials).medianMs,
+    iterations,
+  };
+}
+
+/** Median CPU time per call, trials of repeated calls sized like the GPU's. */
+function timeCpu(settings: BenchmarkSettings, call: () => void): number {
+  const trial = (iterations: number) => {
+    const start = performance.now();
+    for (let i = 0; i < iterations; i++) call();
+    return (performance.now() - start) / iterations;
+  };
+  const iterations = iterationsFor(trial(1), settings);
+  const trials = [];
+  for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(trial(iterations));
+  return summarizeTrials(trials, settings.warmupTrials).medianMs;
+}

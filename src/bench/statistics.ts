@@ -1,0 +1,42 @@
+// Timing statistics of the benchmark: trials are timed runs of many iterations; the first ones warm
+// caches and clocks and are dropped; the median of the rest is the result (robust to stray slow trials).
+
+/** Bytes a training forward must move per element: read x twice (statistics, apply), write y once. */
+export const FORWARD_BYTES_PER_ELEMENT = 12;
+/** Bytes a backward must move per element: read dy and x twice (reductions, dx), write dx once. */
+export const BACKWARD_BYTES_PER_ELEMENT = 20;
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface TrialSummary {
+  /** Median milliseconds per iteration over the kept trials. */
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+  /** Milliseconds per iteration of every kept trial, in run order. */
+  readonly keptMs: readonly number[];
+  /** Trials dropped as warm-up. */
+  readonly warmupTrials: number;
+}
+
+/** Summarizes per-iteration trial times, dropping the first `warmupTrials` of them. */
+export function summarizeTrials(trialMs: readonly number[], warmupTrials: number): TrialSummary {
+  if (!Number.isInteger(warmupTrials) || warmupTrials < 0) {
+    throw new RangeError(`warmupTrials must be a non-negative integer, got ${warmupTrials}`);
+  }
+  const kept = trialMs.slice(warmupTrials);
+  if (kept.length === 0) {
+    throw new RangeError(`${trialMs.length} trial(s) with ${warmupTrials} warm-up leave none to summarize`);
+  }
+  return { medianMs: median(kept), minMs: Math.min(...kept), maxMs: Math.max(...kept), keptMs: kept, warmupTrials };
+}
+
+/** Achieved bandwidth in GB/s (10^9 bytes per second) for `elements` moving `bytesPerElement` in `ms`. */
+export function gigabytesPerSecond(elements: number, bytesPerElement: number, ms: number): number {
+  return (elements * bytesPerElement) / (ms * 1e6);
+}

@@ -1,0 +1,41 @@
+// The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates, up to
+// the batch-norm layers of ResNet-50 at batch 32 and one case above 3e7 elements.
+
+export interface SweepShape {
+  readonly label: string;
+  readonly shape: readonly [number, number, number, number];
+}
+
+export const SWEEP: readonly SweepShape[] = [
+  { label: 'small 2x8x8x8', shape: [2, 8, 8, 8] },
+  { label: 'small 4x16x12x12', shape: [4, 16, 12, 12] },
+  { label: 'small 8x16x28x28', shape: [8, 16, 28, 28] },
+  { label: 'mid 16x64x32x32', shape: [16, 64, 32, 32] },
+  { label: 'ResNet-50 layer4 (N=32)', shape: [32, 2048, 7, 7] },
+  { label: 'ResNet-50 layer3 (N=32)', shape: [32, 1024, 14, 14] },
+  { label: 'ResNet-50 layer2 (N=32)', shape: [32, 512, 28, 28] },
+  { label: 'ResNet-50 layer1 (N=32)', shape: [32, 256, 56, 56] },
+  { label: 'ResNet-50 bn1 (N=32)', shape: [32, 64, 112, 112] },
+  { label: 'ResNet-50 bn1 (N=48)', shape: [48, 64, 112, 112] },
+];
+
+/** Shapes for interactive runs: ResNet-50 layers at batch 8 and a few small cases. */
+export const INTERACTIVE_PRESETS: readonly SweepShape[] = [
+  { label: 'tiny 2x4x4x4', shape: [2, 4, 4, 4] },
+  { label: 'small 8x16x14x14', shape: [8, 16, 14, 14] },
+  { label: 'odd spatial 4x6x5x7', shape: [4, 6, 5, 7] },
+  { label: 'ResNet-50 bn1 (N=8)', shape: [8, 64, 112, 112] },
+  { label: 'ResNet-50 layer1 (N=8)', shape: [8, 256, 56, 56] },
+  { label: 'ResNet-50 layer2 (N=8)', shape: [8, 512, 28, 28] },
+  { label: 'ResNet-50 layer3 (N=8)', shape: [8, 1024, 14, 14] },
+  { label: 'ResNet-50 layer4 (N=8)', shape: [8, 2048, 7, 7] },
+];
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** The sweep cut at `maxElements` (inclusive). */
+export function sweepUpTo(maxElements: number): SweepShape[] {
+  return SWEEP.filter((s) => elementCount(s.shape) <= maxElements);
+}
