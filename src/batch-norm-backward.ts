@@ -3,16 +3,15 @@
 // one storage binding. Traffic per element in f32: training reads x and dy twice and writes dx
 // (20 bytes); inference with a weight reads x and dy once for dweight, then dy again and writes dx
 // (16 bytes); inference without a weight skips the reduction (8 bytes).
-import { DEFAULT_EPS, dispatch, tensorWindow } from './batch-norm.js';
-import { planChunks } from './chunking.js';
-import { planPasses } from './dispatch.js';
+import { DEFAULT_EPS } from './batch-norm.js';
+import { dispatch, planOperation, submitPass, tensorWindow } from './encode.js';
 import type { Gpu } from './gpu.js';
 import { FLAG_HAS_WEIGHT, FLAG_TRAINING, packParams, paramsSlot, windowParams } from './params.js';
 import { bindBuffers, getKernel } from './pipelines.js';
 import { scratchFor } from './scratch.js';
 import { channelLayout } from './shape.js';
-import { recordOperation, Tensor } from './tensor.js';
-import { assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor } from './validate.js';
+import { outputTensor, recordOperation, type Tensor } from './tensor.js';
+import { assertEps, assertPerChannel, assertSameShapeAndDType, assertTimestampWrites, assertUsableTensor } from './validate.js';
 
 /** Backward of a training forward: the batch statistics that forward saved. */
 export interface BatchNormBackwardTraining {
@@ -31,7 +30,15 @@ export interface BatchNormBackwardInference {
   training: false;
 }
 
-export type BatchNormBackwardOptions = BatchNormBackwardTraining | BatchNormBackwardInference;
+/** Options of both modes. */
+export interface BatchNormBackwardCommon {
+  /** Tensors to write instead of allocating new ones (dweight/dbias only with a weight). */
+  out?: { dx?: Tensor; dweight?: Tensor; dbias?: Tensor };
+  /** Timestamps around the operation's compute pass (needs 'timestamp-query'). */
+  timestampWrites?: GPUComputePassTimestampWrites;
+}
+
+export type BatchNormBackwardOptions = (BatchNormBackwardTraining | BatchNormBackwardInference) & BatchNormBackwardCommon;
 
 export interface BatchNormBackwardResult {
   dx: Tensor;
@@ -51,7 +58,8 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormB
     throw new TypeError('batchNormBackward options must say training: true or false');
   }
   assertUsableTensor(gpu, x, 'x');
-  const { batch, channels, spatial } = channelLayout(x.shape);
+  const layout = channelLayout(x.shape);
+  const { channels } = layout;
   assertSameShapeAndDType(dy, 'dy', x, 'x'); // before assertUsableTensor, so an f16 dy is named as a mismatch
   assertUsableTensor(gpu, dy, 'dy');
   const { training } = p;
@@ -76,9 +84,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormB
   }
 
   // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
-  const layout = { batch, channels, spatial };
-  const chunks = planChunks(layout, gpu.maxBindingBytes, gpu.device.limits.minStorageBufferOffsetAlignment);
-  const plan = planPasses(layout, chunks, gpu.device.limits.maxComputeWorkgroupsPerDimension);
+  const plan = planOperation(gpu, layout);
   // Inference needs the sums only for dweight and dbias.
   const reduce = training || weight !== null;
   const flags = (training ? FLAG_TRAINING : 0) | (weight ? FLAG_HAS_WEIGHT : 0);
@@ -91,14 +97,26 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormB
     : scratch.placeholder('partials');
   const coefficients = scratch.storage('backward coefficients', channels * COEFFICIENT_BYTES);
 
-  const dx = Tensor.empty(gpu, x.shape, { label: 'batchNormBackward dx' });
-  const dweight = weight ? Tensor.empty(gpu, [channels], { label: 'batchNormBackward dweight' }) : null;
-  const dbias = weight ? Tensor.empty(gpu, [channels], { label: 'batchNormBackward dbias' }) : null;
+  const out = p.out ?? {};
+  if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
+  assertTimestampWrites(gpu, p.timestampWrites);
+  const inputs = [
+    { name: 'dy', tensor: dy },
+    { name: 'x', tensor: x },
+    { name: 'weight', tensor: weight },
+    { name: p.training ? 'saveMean' : 'runningMean', tensor: mean },
+    { name: p.training ? 'saveInvstd' : 'runningVar', tensor: spread },
+  ];
+  const dx = outputTensor(gpu, out.dx, 'out.dx', x.shape, inputs, 'batchNormBackward dx');
+  const dweight = weight
+    ? outputTensor(gpu, out.dweight, 'out.dweight', [channels], [...inputs, { name: 'out.dx', tensor: dx }], 'batchNormBackward dweight')
+    : null;
+  const dbias = weight
+    ? outputTensor(gpu, out.dbias, 'out.dbias', [channels], [...inputs, { name: 'out.dx', tensor: dx }, { name: 'out.dweight', tensor: dweight }], 'batchNormBackward dbias')
+    : null;
 
-  const { error } = gpu.scoped('batchNorm backward', () => {
-    gpu.device.queue.writeBuffer(paramsBuffer, 0, params);
-    const encoder = gpu.device.createCommandEncoder({ label: 'batchNorm backward' });
-    const pass = encoder.beginComputePass({ label: 'batchNorm backward' });
+  const submission = { label: 'batchNorm backward', paramsBuffer, params, timestampWrites: p.timestampWrites };
+  const error = submitPass(gpu, submission, (pass) => {
     if (reduce) {
       const kernel = getKernel(gpu, { kernel: 'backward-reduce', vec4: plan.vec4, subgroups: gpu.features.subgroups });
       plan.windows.forEach((w, slot) => {
@@ -129,8 +147,6 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormB
       ];
       dispatch(pass, apply, bindBuffers(gpu, apply, bindings), w.applyGrid);
     });
-    pass.end();
-    gpu.device.queue.submit([encoder.finish()]);
   });
   recordOperation([dx, dweight, dbias], [dy, x, weight, mean, spread], error);
   return { dx, dweight, dbias };

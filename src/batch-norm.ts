@@ -1,15 +1,14 @@
 // Batch-norm forward (torch.nn.functional.batch_norm): validates, plans and encodes the three passes
 // statistics -> finalize -> apply (inference skips statistics) in one submit. A tensor larger than one
 // storage binding runs the statistics and apply passes once per window of whole samples.
-import { planChunks, type Chunk } from './chunking.js';
-import { planPasses, type Grid } from './dispatch.js';
+import { dispatch, planOperation, submitPass, tensorWindow } from './encode.js';
 import type { Gpu } from './gpu.js';
-import { bindBuffers, getKernel, type Kernel } from './pipelines.js';
+import { bindBuffers, getKernel } from './pipelines.js';
 import { FLAG_HAS_BIAS, FLAG_HAS_WEIGHT, FLAG_TRAINING, FLAG_UPDATE_RUNNING, packParams, paramsSlot, windowParams } from './params.js';
 import { scratchFor } from './scratch.js';
 import { channelLayout } from './shape.js';
-import { recordOperation, Tensor } from './tensor.js';
-import { assertEps, assertMomentum, assertPerChannel, assertUsableTensor } from './validate.js';
+import { outputTensor, recordOperation, Tensor } from './tensor.js';
+import { assertEps, assertMomentum, assertPerChannel, assertTimestampWrites, assertUsableTensor } from './validate.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -23,6 +22,10 @@ export interface BatchNormOptions {
   /** With `momentum: null`: batches seen including this one (the factor is 1/numBatchesTracked). */
   numBatchesTracked?: number;
   eps?: number;
+  /** Tensors to write instead of allocating new ones (a steady state without allocations). */
+  out?: { y?: Tensor; saveMean?: Tensor; saveInvstd?: Tensor };
+  /** Timestamps around the operation's compute pass (needs 'timestamp-query'). */
+  timestampWrites?: GPUComputePassTimestampWrites;
 }
 
 export interface BatchNormResult {
@@ -67,8 +70,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   if (training && batch * spatial <= 1) {
     throw new RangeError(`Expected more than 1 value per channel when training, got input size [${x.shape.join(',')}]`);
   }
-  const chunks = planChunks(layout, gpu.maxBindingBytes, gpu.device.limits.minStorageBufferOffsetAlignment);
-  const plan = planPasses(layout, chunks, gpu.device.limits.maxComputeWorkgroupsPerDimension);
+  const plan = planOperation(gpu, layout);
   const flags =
     (training ? FLAG_TRAINING : 0) |
     (weight ? FLAG_HAS_WEIGHT : 0) |
@@ -81,14 +83,24 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   const partials = scratch.storage('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
   const scaleShift = scratch.storage('forward scale-shift', channels * SCALE_SHIFT_BYTES);
 
-  const y = Tensor.empty(gpu, x.shape, { label: 'batchNorm y' });
-  const saveMean = training ? Tensor.empty(gpu, [channels], { label: 'batchNorm saveMean' }) : null;
-  const saveInvstd = training ? Tensor.empty(gpu, [channels], { label: 'batchNorm saveInvstd' }) : null;
+  const out = options.out ?? {};
+  if (!training && (out.saveMean || out.saveInvstd)) throw new Error('out.saveMean and out.saveInvstd are written in training only');
+  assertTimestampWrites(gpu, options.timestampWrites);
+  const inputs = [
+    { name: 'x', tensor: x },
+    { name: 'weight', tensor: weight },
+    { name: 'bias', tensor: bias },
+    { name: 'runningMean', tensor: runningMean },
+    { name: 'runningVar', tensor: runningVar },
+  ];
+  const y = outputTensor(gpu, out.y, 'out.y', x.shape, inputs, 'batchNorm y');
+  const saveMean = training ? outputTensor(gpu, out.saveMean, 'out.saveMean', [channels], [...inputs, { name: 'out.y', tensor: y }], 'batchNorm saveMean') : null;
+  const saveInvstd = training
+    ? outputTensor(gpu, out.saveInvstd, 'out.saveInvstd', [channels], [...inputs, { name: 'out.y', tensor: y }, { name: 'out.saveMean', tensor: saveMean }], 'batchNorm saveInvstd')
+    : null;
 
-  const { error } = gpu.scoped('batchNorm forward', () => {
-    gpu.device.queue.writeBuffer(paramsBuffer, 0, params);
-    const encoder = gpu.device.createCommandEncoder({ label: 'batchNorm forward' });
-    const pass = encoder.beginComputePass({ label: 'batchNorm forward' });
+  const submission = { label: 'batchNorm forward', paramsBuffer, params, timestampWrites: options.timestampWrites };
+  const error = submitPass(gpu, submission, (pass) => {
     if (training) {
       const stats = getKernel(gpu, { kernel: 'stats', vec4: plan.vec4, subgroups: gpu.features.subgroups });
       plan.windows.forEach((w, slot) => {
@@ -119,22 +131,9 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       const bindings = [paramsSlot(paramsBuffer, slot), tensorWindow(x, w.chunk), scaleShift, tensorWindow(y, w.chunk)];
       dispatch(pass, apply, bindBuffers(gpu, apply, bindings), w.applyGrid);
     });
-    pass.end();
-    gpu.device.queue.submit([encoder.finish()]);
   });
   recordOperation([y, saveMean, saveInvstd, runningMean, runningVar], [x, weight, bias, runningMean, runningVar], error);
   return { y, saveMean, saveInvstd };
-}
-
-/** The window of `t` (a tensor of x's shape) that `chunk` binds. */
-export function tensorWindow(t: Tensor, chunk: Chunk): GPUBufferBinding {
-  return { buffer: t.buffer, offset: chunk.bindOffset, size: chunk.bindSize };
-}
-
-export function dispatch(pass: GPUComputePassEncoder, kernel: Kernel, bindGroup: GPUBindGroup, grid: Grid): void {
-  pass.setPipeline(kernel.pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(grid.x, grid.y);
 }
 
 /** The factor that blends batch statistics into the running ones (PyTorch's exponential_average_factor). */

@@ -4,6 +4,7 @@ import { BufferUsage, type Gpu } from './gpu.js';
 import { fromHalfBits, toHalfBits } from './half.js';
 import { readBuffer } from './readback.js';
 import { assertValidShape, numElements } from './shape.js';
+import { assertOutput } from './validate.js';
 
 export type DType = 'f32' | 'f16';
 
@@ -150,4 +151,21 @@ export function recordOperation(outputs: readonly (Tensor | null)[], inputs: rea
   const upstream = inputs.filter((t): t is Tensor => t !== null).map((t) => t.pendingError);
   const verdict = Promise.all([...upstream, error]).then((errors) => errors.find((e) => e !== null) ?? null);
   for (const t of outputs) t?.recordWork(verdict);
+}
+
+/**
+ * The tensor an operation writes: `provided` (checked: live, of `shape`, aliasing none of `others`) or a
+ * new one labelled `label`.
+ */
+export function outputTensor(
+  gpu: Gpu,
+  provided: Tensor | undefined,
+  name: string,
+  shape: readonly number[],
+  others: readonly { readonly name: string; readonly tensor: Tensor | null }[],
+  label: string,
+): Tensor {
+  if (!provided) return Tensor.empty(gpu, shape, { label });
+  assertOutput(gpu, provided, name, shape, others);
+  return provided;
 }

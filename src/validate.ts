@@ -26,11 +26,29 @@ export function assertMomentum(momentum: number): void {
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new RangeError(`momentum must be in [0, 1] or null, got ${momentum}`);
 }
 
-/** Storage bindings are limited per binding; chunked processing of larger tensors is not written yet. */
-export function assertBindable(gpu: Gpu, t: Tensor, name: string): void {
-  const limit = gpu.device.limits.maxStorageBufferBindingSize;
-  if (t.byteLength > limit) {
-    throw new RangeError(`${name} [${t.shape.join(',')}] is ${t.byteLength} bytes, above the device's maxStorageBufferBindingSize of ${limit}`);
+/**
+ * Checks a caller-provided output tensor: usable, of `shape`, and none of the operation's inputs or other
+ * outputs (one dispatch cannot read and write the same buffer).
+ */
+export function assertOutput(
+  gpu: Gpu,
+  t: Tensor,
+  name: string,
+  shape: readonly number[],
+  others: readonly { readonly name: string; readonly tensor: Tensor | null }[],
+): void {
+  assertUsableTensor(gpu, t, name);
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new RangeError(`${name} has shape [${t.shape.join(',')}] but the operation writes shape [${shape.join(',')}]`);
+  }
+  const clash = others.find((o) => o.tensor?.buffer === t.buffer);
+  if (clash) throw new Error(`${name} is the same tensor as ${clash.name}; outputs must not alias the operation's other tensors`);
+}
+
+/** timestampWrites need the 'timestamp-query' feature; say so instead of failing validation later. */
+export function assertTimestampWrites(gpu: Gpu, timestampWrites: GPUComputePassTimestampWrites | undefined): void {
+  if (timestampWrites && !gpu.features.timestampQuery) {
+    throw new Error("timestampWrites need the WebGPU feature 'timestamp-query', which this device does not have");
   }
 }
 

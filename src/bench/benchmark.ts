@@ -2,10 +2,11 @@
 // (float64 reference and plain float32 loop), training-backward time (GPU and float32 CPU loop), achieved
 // bandwidth, first-call (pipeline compilation) cost, host-side cost of one call, and a correctness check.
 //
-// GPU time is wall time over many iterations submitted back to back, closed by one
-// queue.onSubmittedWorkDone(): the ~0.1 ms submit-to-completion round trip is paid once per trial, not
-// once per call. timestamp-query is not used: the library encodes its own compute pass, and its API
-// takes no timestampWrites, so the queries could only bracket other submits, not the kernels.
+// GPU time comes from many calls submitted back to back into the same output tensors (`out`: nothing is
+// allocated while timing). Where the device has 'timestamp-query' it is the GPU's own clock from the start
+// of the first call's pass to the end of the last one's (one span per trial, so browsers' 100 us timestamp
+// quantization does not matter); elsewhere it is wall time closed by one queue.onSubmittedWorkDone(), so
+// the ~0.1 ms submit-to-completion round trip is paid once per trial, not once per call.
 import { batchNorm, batchNormBackward, batchNormReference, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
 import { forwardAccuracy } from './accuracy.js';
 import { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
@@ -99,8 +100,15 @@ export interface BenchmarkReport {
   readonly rows: readonly BenchmarkRow[];
 }
 
-export const GPU_TIMING_METHOD =
-  'wall time of many calls submitted back to back, one queue.onSubmittedWorkDone() per trial (timestamp-query not used)';
+const GPU_TIMING_METHODS = {
+  timestamps: 'GPU timestamps (timestamp-query) from the first to the last of many calls submitted back to back, per trial',
+  wall: 'wall time of many calls submitted back to back, one queue.onSubmittedWorkDone() per trial (no timestamp-query)',
+} as const;
+
+/** How this device's GPU times are measured. */
+export function gpuTimingMethod(gpu: Gpu): string {
+  return gpu.features.timestampQuery ? GPU_TIMING_METHODS.timestamps : GPU_TIMING_METHODS.wall;
+}
 
 const STEPS_PER_SHAPE = 5;
 
@@ -131,7 +139,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
     createdAt: new Date().toISOString(),
     environment,
     method: {
-      gpuTiming: GPU_TIMING_METHOD,
+      gpuTiming: gpuTimingMethod(gpu),
       cpuTiming: 'wall time of repeated calls on the calling thread (single-threaded JavaScript)',
       statistic: `median of ${settings.trials} trials after ${settings.warmupTrials} warm-up trial(s)`,
       forwardBytesPerElement: FORWARD_BYTES_PER_ELEMENT,
@@ -184,21 +192,19 @@ async function benchmarkShape(
     const saveInvstd = first.saveInvstd!;
     first.y.destroy();
     tensors.push(saveMean, saveInvstd);
-    const forward = await timeGpu(gpu, settings, elements * 4, () => batchNorm(gpu, xTensor, forwardOptions), (r) => {
-      r.y.destroy();
-      r.saveMean?.destroy();
-      r.saveInvstd?.destroy();
-    });
+    const forwardOut = { y: upload(new Float32Array(elements), shape, 'bench y'), saveMean: upload(new Float32Array(channels), [channels], 'bench saveMean out'), saveInvstd: upload(new Float32Array(channels), [channels], 'bench saveInvstd out') };
+    const forward = await timeGpu(gpu, settings, (timestampWrites) =>
+      batchNorm(gpu, xTensor, { ...forwardOptions, out: forwardOut, ...(timestampWrites ? { timestampWrites } : {}) }),
+    );
 
     await beginPhase('GPU and CPU backward');
     const dy = unitNoise(elements, seed + 1000);
     const dyTensor = upload(dy, shape, 'bench dy');
     const backwardOptions = { training: true as const, weight: forwardOptions.weight ?? null, saveMean, saveInvstd };
-    const backward = await timeGpu(gpu, settings, elements * 4, () => batchNormBackward(gpu, dyTensor, xTensor, backwardOptions), (r) => {
-      r.dx.destroy();
-      r.dweight?.destroy();
-      r.dbias?.destroy();
-    });
+    const backwardOut = { dx: upload(new Float32Array(elements), shape, 'bench dx'), dweight: upload(new Float32Array(channels), [channels], 'bench dweight'), dbias: upload(new Float32Array(channels), [channels], 'bench dbias') };
+    const backward = await timeGpu(gpu, settings, (timestampWrites) =>
+      batchNormBackward(gpu, dyTensor, xTensor, { ...backwardOptions, out: backwardOut, ...(timestampWrites ? { timestampWrites } : {}) }),
+    );
     const [mean, invstd] = [await saveMean.toArray(), await saveInvstd.toArray()];
     const gradients = { dx: new Float32Array(elements), dweight: new Float32Array(channels), dbias: new Float32Array(channels) };
     const cpuBackwardFloat32Ms = timeCpu(settings, () => cpuBackwardFloat32(dy, x, shape, { weight, mean, invstd }, gradients));
@@ -258,49 +264,84 @@ interface GpuTiming {
   iterations: number;
 }
 
-// Each call allocates its output; a destroyed buffer is freed only once the work that uses it is done,
-// so calls queued ahead of the GPU hold memory. Waiting for the work queued before the previous chunk
-// caps that at about three chunks without leaving the GPU idle.
-const IN_FLIGHT_OUTPUT_BYTES = 512 * 2 ** 20;
-
 /**
- * Median GPU time per call: each trial submits `iterations` calls and waits once at the end. `call` is
- * timed on the host too (encode + submit); `release` frees its outputs of `outputBytes`.
+ * Median GPU time per call: each trial submits `iterations` calls and waits once at the end; `call` is
+ * timed on the host too (validate, encode and submit). With timestamp-query, the first call's pass writes
+ * the start and the last call's pass the end of a GPU-clock span.
  */
-async function timeGpu<T>(
-  gpu: Gpu,
-  settings: BenchmarkSettings,
-  outputBytes: number,
-  call: () => T,
-  release: (result: T) => void,
-): Promise<GpuTiming> {
-  const { queue } = gpu.device;
-  const chunk = Math.max(1, Math.floor(IN_FLIGHT_OUTPUT_BYTES / outputBytes));
-  const trial = async (iterations: number) => {
-    let hostMs = 0;
-    const chunksDone: Promise<undefined>[] = [];
-    const start = performance.now();
-    for (let i = 1; i <= iterations; i++) {
-      const callStart = performance.now();
-      const result = call();
-      hostMs += performance.now() - callStart;
-      release(result);
-      if (i % chunk === 0) {
-        chunksDone.push(queue.onSubmittedWorkDone());
-        if (chunksDone.length > 2) await gpu.untilLost(chunksDone.shift()!);
+async function timeGpu(gpu: Gpu, settings: BenchmarkSettings, call: (timestampWrites?: GPUComputePassTimestampWrites) => unknown): Promise<GpuTiming> {
+  const span = gpu.features.timestampQuery ? new TimestampSpan(gpu) : null;
+  try {
+    const trial = async (iterations: number) => {
+      let hostMs = 0;
+      const start = performance.now();
+      for (let i = 0; i < iterations; i++) {
+        const writes = span?.writesFor(i, iterations);
+        const callStart = performance.now();
+        call(writes);
+        hostMs += performance.now() - callStart;
       }
-    }
-    await gpu.untilLost(queue.onSubmittedWorkDone());
-    return { ms: (performance.now() - start) / iterations, hostMs: hostMs / iterations };
-  };
-  const iterations = iterationsFor((await trial(1)).ms, settings);
-  const trials = [];
-  for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
-  return {
-    ms: summarizeTrials(trials.map((t) => t.ms), settings.warmupTrials).medianMs,
-    hostMs: summarizeTrials(trials.map((t) => t.hostMs), settings.warmupTrials).medianMs,
-    iterations,
-  };
+      await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
+      const wallMs = performance.now() - start;
+      return { ms: (span ? await span.readMs() : wallMs) / iterations, hostMs: hostMs / iterations };
+    };
+    const iterations = iterationsFor((await trial(1)).ms, settings);
+    const trials = [];
+    for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
+    return {
+      ms: summarizeTrials(trials.map((t) => t.ms), settings.warmupTrials).medianMs,
+      hostMs: summarizeTrials(trials.map((t) => t.hostMs), settings.warmupTrials).medianMs,
+      iterations,
+    };
+  } finally {
+    span?.destroy();
+  }
+}
+
+/** Two timestamps (start of the first pass, end of the last) and the buffers that read them back. */
+class TimestampSpan {
+  readonly #gpu: Gpu;
+  readonly #querySet: GPUQuerySet;
+  readonly #resolved: GPUBuffer;
+  readonly #readback: GPUBuffer;
+
+  constructor(gpu: Gpu) {
+    this.#gpu = gpu;
+    this.#querySet = gpu.device.createQuerySet({ label: 'bench timestamps', type: 'timestamp', count: 2 });
+    const usage = GPUBufferUsage;
+    this.#resolved = gpu.device.createBuffer({ label: 'bench timestamps resolved', size: 16, usage: usage.QUERY_RESOLVE | usage.COPY_SRC });
+    this.#readback = gpu.device.createBuffer({ label: 'bench timestamps readback', size: 16, usage: usage.MAP_READ | usage.COPY_DST });
+  }
+
+  /** What call `i` of `count` writes: the span's start on the first call, its end on the last. */
+  writesFor(i: number, count: number): GPUComputePassTimestampWrites | undefined {
+    const first = i === 0;
+    const last = i === count - 1;
+    if (!first && !last) return undefined;
+    return {
+      querySet: this.#querySet,
+      ...(first ? { beginningOfPassWriteIndex: 0 } : {}),
+      ...(last ? { endOfPassWriteIndex: 1 } : {}),
+    };
+  }
+
+  /** The span in milliseconds, once the calls have been submitted. */
+  async readMs(): Promise<number> {
+    const encoder = this.#gpu.device.createCommandEncoder({ label: 'bench timestamps' });
+    encoder.resolveQuerySet(this.#querySet, 0, 2, this.#resolved, 0);
+    encoder.copyBufferToBuffer(this.#resolved, 0, this.#readback, 0, 16);
+    this.#gpu.device.queue.submit([encoder.finish()]);
+    await this.#gpu.untilLost(this.#readback.mapAsync(GPUMapMode.READ));
+    const [start, end] = new BigUint64Array(this.#readback.getMappedRange());
+    this.#readback.unmap();
+    return Number(end! - start!) / 1e6;
+  }
+
+  destroy(): void {
+    this.#querySet.destroy();
+    this.#resolved.destroy();
+    this.#readback.destroy();
+  }
 }
 
 /** Median CPU time per call, trials of repeated calls sized like the GPU's. */

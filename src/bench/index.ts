@@ -6,7 +6,7 @@ export { elementCount, INTERACTIVE_PRESETS, SWEEP, sweepUpTo } from './sweep.js'
 export type { SweepShape } from './sweep.js';
 export { adapterSlug, describeAdapter, describeEnvironment, EMULATION_NOTE, RELEVANT_LIMITS } from './environment.js';
 export type { AdapterDescription, Environment } from './environment.js';
-export { DEFAULT_SETTINGS, GPU_TIMING_METHOD, REPORT_SCHEMA, runBenchmark } from './benchmark.js';
+export { DEFAULT_SETTINGS, gpuTimingMethod, REPORT_SCHEMA, runBenchmark } from './benchmark.js';
 export type { BenchmarkOptions, BenchmarkProgress, BenchmarkReport, BenchmarkRow, BenchmarkSettings } from './benchmark.js';
 export { formatNumber, formatSummary, reportToCsv, reportToJson } from './report-format.js';
 export { forwardAccuracy, scaledAccuracy } from './accuracy.js';
