@@ -1,9 +1,8 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './scripts/chromium.mjs';
 
-// GPU tests run in headless Chromium with WebGPU (SwiftShader on machines without a GPU). The system
-// Chromium is used because Playwright cannot download its own browser here; scripts/setup.mjs installs it.
-const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// GPU tests run in headless Chromium with WebGPU (SwiftShader on machines without a GPU).
 
 export default defineConfig({
   test: {
@@ -29,15 +28,8 @@ export default defineConfig({
             screenshotFailures: false,
             provider: playwright({
               launchOptions: {
-                executablePath: chromium,
-                args: [
-                  '--enable-unsafe-webgpu',
-                  '--no-sandbox',
-                  '--disable-background-networking',
-                  '--disable-component-update',
-                  '--disable-sync',
-                  '--no-first-run',
-                ],
+                executablePath: CHROMIUM_PATH,
+                args: [...CHROMIUM_ARGS],
               },
             }),
             instances: [{ browser: 'chromium' }],

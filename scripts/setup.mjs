@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM_PATH } from './chromium.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
@@ -17,15 +18,14 @@ if (missing.length > 0) {
   run('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund']);
 }
 
-const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!existsSync(chromium)) {
+if (!existsSync(CHROMIUM_PATH)) {
   if (process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
     console.log("setup: installing Debian's chromium package (WebGPU tests run in headless Chromium)");
     run('apt-get', ['update', '-qq']);
     run('apt-get', ['install', '-y', '-qq', 'chromium']);
   } else {
     console.error(
-      `setup: no Chromium at ${chromium}. Install Debian's 'chromium' package (sudo apt-get install chromium) ` +
+      `setup: no Chromium at ${CHROMIUM_PATH}. Install Debian's 'chromium' package (sudo apt-get install chromium) ` +
         'or set CHROMIUM_PATH to a Chromium with WebGPU; Playwright cannot download its own browser here.',
     );
     process.exit(1);

@@ -1,7 +1,6 @@
-// Pass 1 of training: per-channel partial statistics, read from NCHW in place.
-// Channel c is N contiguous runs of `spatial` elements at (n*C + c)*spatial. Each channel is cut into
+// Pass 1 of training: per-channel partial statistics, read from NCHW in place. Each channel is cut into
 // `slices` slices of its N*spatial elements so that small-C tensors still fill the GPU; each workgroup
-// reduces one slice to (count, mean, M2). Invocations keep a Welford state and merge whole Elems into it
+// reduces one slice (slice-walk.wgsl) to (count, mean, M2). Invocations keep a Welford state and merge whole Elems into it
 // (Chan's formula with the Elem's own mean and M2), so float32 never forms E[x^2] - E[x]^2.
 // Values are shifted by a pivot, the channel's first value in this window, before they are accumulated:
 // with a mean of 1e4 and unit spread, x - pivot is exact and the running means keep full precision.
@@ -16,39 +15,28 @@ struct Partial { count: f32, mean: f32, m2: f32, pivot: f32 } // mean is relativ
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = linearGroup(wid, params.reduceGridX);
   if (group >= params.channels * params.slices) { return; } // padding of a folded dispatch
-  let c = group / params.slices;
-  let slice = group % params.slices;
-  let spatial = params.spatial;
-  let channelLen = params.batch * spatial;
-  let start = slice * params.sliceLen;
-  let end = min(start + params.sliceLen, channelLen);
-
-  let pivot = elemFirst(x[params.base + c * spatial]);
+  var walk = beginWalk(group, lid);
+  let pivot = elemFirst(x[params.base + walk.c * params.spatial]);
   var count = 0.0;
   var mean = 0.0;
   var m2 = 0.0;
-  var k = start + lid;       // position in the channel's N*spatial elements
-  var n = k / spatial;       // ... as (n, s), advanced without a division per element
-  var s = k - n * spatial;
   let lanes = f32(LANES);
-  while (k < end) {
-    let v = x[params.base + (n * params.channels + c) * spatial + s] - pivot;
+  while (walk.k < walk.end) {
+    let v = x[walkIndex(walk)] - pivot;
     let vMean = elemSum(v) / lanes;
     let delta = vMean - mean;
     let merged = count + lanes;
     mean += delta * (lanes / merged);
     m2 += elemSquaredDeviation(v, vMean) + delta * delta * (count * lanes / merged);
     count = merged;
-    k += WORKGROUP_SIZE;
-    s += WORKGROUP_SIZE;
-    if (s >= spatial) { let runs = s / spatial; n += runs; s -= runs * spatial; }
+    advance(&walk);
   }
 
   // Merge the invocations: mean from the sum of their sums, then M2 as the sum of non-negative terms
   // sum(M2_i + n_i * (mean_i - mean)^2), which is Chan's merge of all of them at once.
-  let groupCount = f32(end - start) * lanes;
+  let groupCount = f32(walk.end - walk.start) * lanes;
   let groupMean = workgroupSum(count * mean, lid) / groupCount;
   let d = mean - groupMean;
   let groupM2 = workgroupSum(m2 + count * d * d, lid);
-  if (lid == 0u) { partials[partialIndex(c, slice)] = Partial(groupCount, groupMean, groupM2, pivot); }
+  if (lid == 0u) { partials[partialIndex(walk.c, walk.slice)] = Partial(groupCount, groupMean, groupM2, pivot); }
 }

@@ -10,7 +10,7 @@ import { FLAG_HAS_WEIGHT, FLAG_TRAINING, packParams, paramsSlot, windowParams } 
 import { bindBuffers, getKernel } from './pipelines.js';
 import { scratchFor } from './scratch.js';
 import { channelLayout } from './shape.js';
-import { outputTensor, recordOperation, type Tensor } from './tensor.js';
+import { outputTensors, recordOperation, type Tensor } from './tensor.js';
 import { assertEps, assertPerChannel, assertSameShapeAndDType, assertTimestampWrites, assertUsableTensor } from './validate.js';
 
 /** Backward of a training forward: the batch statistics that forward saved. */
@@ -107,13 +107,15 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormB
     { name: p.training ? 'saveMean' : 'runningMean', tensor: mean },
     { name: p.training ? 'saveInvstd' : 'runningVar', tensor: spread },
   ];
-  const dx = outputTensor(gpu, out.dx, 'out.dx', x.shape, inputs, 'batchNormBackward dx');
-  const dweight = weight
-    ? outputTensor(gpu, out.dweight, 'out.dweight', [channels], [...inputs, { name: 'out.dx', tensor: dx }], 'batchNormBackward dweight')
-    : null;
-  const dbias = weight
-    ? outputTensor(gpu, out.dbias, 'out.dbias', [channels], [...inputs, { name: 'out.dx', tensor: dx }, { name: 'out.dweight', tensor: dweight }], 'batchNormBackward dbias')
-    : null;
+  const [dx, dweight = null, dbias = null] = outputTensors(gpu, inputs, [
+    { name: 'out.dx', provided: out.dx, shape: x.shape, label: 'batchNormBackward dx' },
+    ...(weight
+      ? [
+          { name: 'out.dweight', provided: out.dweight, shape: [channels], label: 'batchNormBackward dweight' },
+          { name: 'out.dbias', provided: out.dbias, shape: [channels], label: 'batchNormBackward dbias' },
+        ]
+      : []),
+  ]) as [Tensor, Tensor?, Tensor?];
 
   const submission = { label: 'batchNorm backward', paramsBuffer, params, timestampWrites: p.timestampWrites };
   const error = submitPass(gpu, submission, (pass) => {

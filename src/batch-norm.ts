@@ -7,7 +7,7 @@ import { bindBuffers, getKernel } from './pipelines.js';
 import { FLAG_HAS_BIAS, FLAG_HAS_WEIGHT, FLAG_TRAINING, FLAG_UPDATE_RUNNING, packParams, paramsSlot, windowParams } from './params.js';
 import { scratchFor } from './scratch.js';
 import { channelLayout } from './shape.js';
-import { outputTensor, recordOperation, Tensor } from './tensor.js';
+import { outputTensors, recordOperation, type Tensor } from './tensor.js';
 import { assertEps, assertMomentum, assertPerChannel, assertTimestampWrites, assertUsableTensor } from './validate.js';
 
 export interface BatchNormOptions {
@@ -93,11 +93,15 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     { name: 'runningMean', tensor: runningMean },
     { name: 'runningVar', tensor: runningVar },
   ];
-  const y = outputTensor(gpu, out.y, 'out.y', x.shape, inputs, 'batchNorm y');
-  const saveMean = training ? outputTensor(gpu, out.saveMean, 'out.saveMean', [channels], [...inputs, { name: 'out.y', tensor: y }], 'batchNorm saveMean') : null;
-  const saveInvstd = training
-    ? outputTensor(gpu, out.saveInvstd, 'out.saveInvstd', [channels], [...inputs, { name: 'out.y', tensor: y }, { name: 'out.saveMean', tensor: saveMean }], 'batchNorm saveInvstd')
-    : null;
+  const [y, saveMean = null, saveInvstd = null] = outputTensors(gpu, inputs, [
+    { name: 'out.y', provided: out.y, shape: x.shape, label: 'batchNorm y' },
+    ...(training
+      ? [
+          { name: 'out.saveMean', provided: out.saveMean, shape: [channels], label: 'batchNorm saveMean' },
+          { name: 'out.saveInvstd', provided: out.saveInvstd, shape: [channels], label: 'batchNorm saveInvstd' },
+        ]
+      : []),
+  ]) as [Tensor, Tensor?, Tensor?];
 
   const submission = { label: 'batchNorm forward', paramsBuffer, params, timestampWrites: options.timestampWrites };
   const error = submitPass(gpu, submission, (pass) => {

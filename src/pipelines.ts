@@ -8,6 +8,7 @@ import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
 import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
 import finalizeSource from '../shaders/finalize.wgsl?raw';
 import paramsSource from '../shaders/params.wgsl?raw';
+import sliceWalkSource from '../shaders/slice-walk.wgsl?raw';
 import statsSource from '../shaders/stats.wgsl?raw';
 import sumSharedSource from '../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../shaders/workgroup-sum-subgroup.wgsl?raw';
@@ -54,7 +55,8 @@ export function composeShader(variant: KernelVariant): string {
   if ('subgroups' in variant && variant.subgroups) parts.push('enable subgroups;');
   parts.push(`override WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;`, paramsSource);
   if ('vec4' in variant) parts.push(variant.vec4 ? elemVec4Source : elemScalarSource);
-  if ('subgroups' in variant) parts.push(variant.subgroups ? sumSubgroupSource : sumSharedSource);
+  // The reduction kernels (the ones with a subgroup choice) walk channel slices and sum over workgroups.
+  if ('subgroups' in variant) parts.push(sliceWalkSource, variant.subgroups ? sumSubgroupSource : sumSharedSource);
   parts.push(KERNEL_SOURCES[variant.kernel]);
   return parts.join('\n');
 }

@@ -153,19 +153,30 @@ export function recordOperation(outputs: readonly (Tensor | null)[], inputs: rea
   for (const t of outputs) t?.recordWork(verdict);
 }
 
+/** A tensor an operation reads or writes, with the name its messages use. */
+export interface NamedTensor {
+  readonly name: string;
+  readonly tensor: Tensor | null;
+}
+
+/** One output of an operation: a caller's tensor to write (`provided`) or one to allocate. */
+export interface OutputSpec {
+  readonly name: string;
+  readonly provided: Tensor | undefined;
+  readonly shape: readonly number[];
+  readonly label: string;
+}
+
 /**
- * The tensor an operation writes: `provided` (checked: live, of `shape`, aliasing none of `others`) or a
- * new one labelled `label`.
+ * The tensors an operation writes, in the order of `specs`: each provided one checked (live, of its
+ * shape, aliasing neither `inputs` nor the outputs before it), the others allocated.
  */
-export function outputTensor(
-  gpu: Gpu,
-  provided: Tensor | undefined,
-  name: string,
-  shape: readonly number[],
-  others: readonly { readonly name: string; readonly tensor: Tensor | null }[],
-  label: string,
-): Tensor {
-  if (!provided) return Tensor.empty(gpu, shape, { label });
-  assertOutput(gpu, provided, name, shape, others);
-  return provided;
+export function outputTensors(gpu: Gpu, inputs: readonly NamedTensor[], specs: readonly OutputSpec[]): Tensor[] {
+  const taken: NamedTensor[] = [...inputs];
+  return specs.map(({ name, provided, shape, label }) => {
+    if (provided) assertOutput(gpu, provided, name, shape, taken);
+    const tensor = provided ?? Tensor.empty(gpu, shape, { label });
+    taken.push({ name, tensor });
+    return tensor;
+  });
 }
