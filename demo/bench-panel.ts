@@ -148,7 +148,7 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment): void {
         summary.textContent =
           `First call ${formatNumber(finished.compile.firstCallMs)} ms vs steady ${formatNumber(finished.compile.steadyMs)} ms ` +
           `(${finished.compile.label}: pipeline compilation and first use). Host-side time of one forward call ` +
-          `(encode + submit, no wait): ${formatNumber(finished.hostCallMs)} ms, median over sizes.`;
+          `(validate + encode + submit, on an idle queue): ${formatNumber(finished.hostCallMs)} ms, median over sizes.`;
         refreshExport();
         window.dispatchEvent(new CustomEvent('bench-done', { detail: { report: finished, summary: formatSummary(finished), adapterSlug: adapterSlug(environment.adapter) } }));
       })

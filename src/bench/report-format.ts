@@ -80,7 +80,7 @@ export function formatSummary(report: BenchmarkReport): string {
     `training forward (GB/s at ${report.method.forwardBytesPerElement} bytes/element) and backward (bwd, ` +
       `${report.method.backwardBytesPerElement} bytes/element); x = CPU time / GPU time; max |err| of forward y vs float64`,
     `first call (pipeline compilation) ${formatNumber(compile.firstCallMs)} ms vs steady ${formatNumber(compile.steadyMs)} ms (${compile.label})`,
-    `host-side time of one forward call (encode + submit, no wait): ${formatNumber(report.hostCallMs)} ms (median over shapes)`,
+    `host-side time of one forward call (validate + encode + submit, on an idle queue): ${formatNumber(report.hostCallMs)} ms (median over shapes)`,
     '',
     line(headers),
     line(widths.map((w) => '-'.repeat(w))),
