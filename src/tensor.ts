@@ -106,10 +106,14 @@ export class Tensor {
     return this.#pendingError;
   }
 
-  /** Resolves when the GPU has accepted the work that wrote this tensor; rejects with its GPU error. */
+  /**
+   * Resolves when the GPU has accepted the work that wrote this tensor; rejects with its GPU error, or
+   * with the device-lost error once the device (and so the tensor's contents) is gone.
+   */
   async ready(): Promise<void> {
     const error = await this.#pendingError;
     if (error) throw error;
+    this.gpu.assertAlive();
   }
 
   /** Copies the tensor to the host (f16 is widened to f32). Rejects if the device is lost. */

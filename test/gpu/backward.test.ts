@@ -13,18 +13,13 @@ import {
   type BatchNormBackwardResult,
   type ReferenceBackwardResult,
 } from '../../src/index.js';
-import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { CHUNKED_CASES, shapeSweep, type SweepCase } from '../support/shape-sweep.js';
+import { compareBackward, type BackwardInputs } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
-// Tolerances, stated once, relative to the size of the float32 terms each result is made of.
-// dx = w*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)): its error scales with
-//   w*invstd*(|dy| + mean|dy| + |xhat|*mean|dy*xhat|)   (training; inference has the |dy| term only).
-// dbias = sum(dy) and dweight = sum(dy*xhat) are float32 sums: their error scales with sum|term|.
-const DX_RTOL = 2e-6;
-const SUM_RTOL = 2e-6;
-
+// Tolerances: DX_RTOL and SUM_RTOL, relative to the float32 terms of each gradient, stated in
+// test/support/tolerances.ts (compareBackward) and shared with the fuzz, chunking and fault tests.
 const CASES = shapeSweep(200);
 const worst = { dx: 0, dweight: 0, dbias: 0, checked: 0, withWeight: 0 };
 
@@ -38,65 +33,6 @@ const CONFIGS: Config[] = [
   { training: false, subgroups: true },
   { training: false, subgroups: false },
 ];
-
-/** Per channel: mean|dy|, mean|dy*xhat|, sum|dy| and sum|dy*xhat|, the scales of the tolerances. */
-function magnitudes(dy: Float32Array, x: Float32Array, shape: readonly number[], mean: Float64Array, invstd: Float64Array) {
-  const [batch, channels] = shape as [number, number];
-  const spatial = dy.length / (batch * channels);
-  const sumAbsDy = new Float64Array(channels);
-  const sumAbsDyXhat = new Float64Array(channels);
-  for (let c = 0; c < channels; c++) {
-    let absDy = 0;
-    let absDyXhat = 0;
-    for (let n = 0; n < batch; n++) {
-      const base = (n * channels + c) * spatial;
-      for (let i = base; i < base + spatial; i++) {
-        absDy += Math.abs(dy[i]!);
-        absDyXhat += Math.abs(dy[i]! * (x[i]! - mean[c]!) * invstd[c]!);
-      }
-    }
-    sumAbsDy[c] = absDy;
-    sumAbsDyXhat[c] = absDyXhat;
-  }
-  const count = batch * spatial;
-  return { sumAbsDy, sumAbsDyXhat, meanAbsDy: sumAbsDy.map((v) => v / count), meanAbsDyXhat: sumAbsDyXhat.map((v) => v / count) };
-}
-
-interface BackwardInputs {
-  dy: Float32Array;
-  x: Float32Array;
-  shape: readonly number[];
-  weight: ArrayLike<number> | null;
-  training: boolean;
-}
-
-/** Compares the GPU's gradients with the reference's under the tolerances above; returns the worst ratios. */
-async function compareBackward(
-  what: string,
-  out: BatchNormBackwardResult,
-  ref: ReferenceBackwardResult,
-  { dy, x, shape, weight, training }: BackwardInputs,
-): Promise<{ dx: number; dweight: number; dbias: number }> {
-  const channels = shape[1]!;
-  const spatial = dy.length / (shape[0]! * channels);
-  const m = magnitudes(dy, x, shape, ref.mean, ref.invstd);
-  const channelOf = (i: number) => Math.floor(i / spatial) % channels;
-  const dx = compareElements(`${what} dx`, await out.dx.toArray(), ref.dx, (i) => {
-    const ch = channelOf(i);
-    const scale = Math.abs(weight ? weight[ch]! : 1) * ref.invstd[ch]!;
-    const xhat = Math.abs((x[i]! - ref.mean[ch]!) * ref.invstd[ch]!);
-    const terms = training ? Math.abs(dy[i]!) + m.meanAbsDy[ch]! + xhat * m.meanAbsDyXhat[ch]! : Math.abs(dy[i]!);
-    return DX_RTOL * scale * terms;
-  });
-  if (!weight) {
-    expect(out.dweight).toBeNull();
-    expect(out.dbias).toBeNull();
-    return { dx: dx.worstRatio, dweight: 0, dbias: 0 };
-  }
-  const dw = compareElements(`${what} dweight`, await out.dweight!.toArray(), ref.dweight!, (ch) => SUM_RTOL * m.sumAbsDyXhat[ch]!);
-  const db = compareElements(`${what} dbias`, await out.dbias!.toArray(), ref.dbias!, (ch) => SUM_RTOL * m.sumAbsDy[ch]!);
-  return { dx: dx.worstRatio, dweight: dw.worstRatio, dbias: db.worstRatio };
-}
 
 async function runCase(gpu: Gpu, c: SweepCase, config: Config): Promise<void> {
   const rnd = seededRandom(c.seed);

@@ -1,27 +1,26 @@
 // Tensors larger than one storage binding run in windows of whole samples bound at buffer offsets. A
-// small maxBindingBytes forces many windows on small tensors; one test runs a real 160 MiB tensor
-// against the default 128 MiB binding size.
+// small maxBindingBytes forces many windows on small tensors; two tests run a real 160 MiB training
+// forward and backward against the default 128 MiB binding size.
 import { describe, expect, it } from 'vitest';
-import { batchNorm, batchNormReference, requestGpu, Tensor } from '../../src/index.js';
-import { compareElements } from '../support/compare.js';
+import {
+  batchNorm,
+  batchNormBackward,
+  batchNormBackwardReference,
+  batchNormReference,
+  channelMoments,
+  requestGpu,
+  Tensor,
+} from '../../src/index.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { CHUNKED_CASES } from '../support/shape-sweep.js';
+import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
-const Y_RTOL = 4e-6; // as forward.test.ts
-const Y_ATOL = 1e-6;
-const STAT_RTOL = 1e-6;
-
-function checkForward(what: string, x: Float32Array, shape: readonly number[], y: Float32Array, ref: ReturnType<typeof batchNormReference>, weight: Float32Array | null, bias: Float32Array | null) {
-  const channels = shape[1]!;
-  const spatial = x.length / (shape[0]! * channels);
-  return compareElements(what, y, ref.y, (i) => {
-    const c = Math.floor(i / spatial) % channels;
-    const scale = (weight ? weight[c]! : 1) * ref.invstd[c]!;
-    const shift = (bias ? bias[c]! : 0) - ref.mean[c]! * scale;
-    return Y_RTOL * (Math.abs(x[i]! * scale) + Math.abs(shift)) + Y_ATOL;
-  });
-}
+// Tolerances (Y_RTOL/Y_ATOL, STAT_RTOL, DX_RTOL, SUM_RTOL): those of the unchunked sweeps, stated in
+// test/support/tolerances.ts; chunking must not loosen them.
+const BIG_SHAPE = [40, 64, 128, 128]; // 160 MiB of f32
+const BIG_SIZE = 40 * 64 * 128 * 128;
+const DEFAULT_BINDING = 128 * 2 ** 20;
 
 describe('chunked forward', () => {
   for (const subgroups of [true, false]) {
@@ -48,11 +47,10 @@ describe('chunked forward', () => {
             const rv = t(runningVar, [channels]);
             const out = batchNorm(g, t(x, shape), { ...options, weight: t(weight, [channels]), bias: t(bias, [channels]), runningMean: rm, runningVar: rv });
             const y = await out.y.toArray();
-            checkForward(`${training ? 'training' : 'inference'} y`, x, shape, y, ref, weight, bias);
+            compareY(`${training ? 'training' : 'inference'} y`, y, x, shape, ref, weight, bias);
             if (training) {
-              compareElements('saveMean', await out.saveMean!.toArray(), ref.mean, (c) => STAT_RTOL * (Math.abs(ref.mean[c]!) + 1 / ref.invstd[c]!));
-              compareElements('saveInvstd', await out.saveInvstd!.toArray(), ref.invstd, (c) => STAT_RTOL * ref.invstd[c]!);
-              compareElements('runningVar', await rv.toArray(), ref.runningVar!, (c) => STAT_RTOL * ref.runningVar![c]!);
+              const saved = { saveMean: await out.saveMean!.toArray(), saveInvstd: await out.saveInvstd!.toArray() };
+              compareTrainingStatistics('chunked', { ...saved, runningMean: await rm.toArray(), runningVar: await rv.toArray() }, ref);
             }
             outputs.push(y);
           });
@@ -62,22 +60,6 @@ describe('chunked forward', () => {
       }
     });
   }
-
-  it('a real 160 MiB training forward runs in windows of the default 128 MiB binding', async () => {
-    const gpu = await testGpu(true, 128 * 2 ** 20);
-    await inErrorScopes(gpu, async () => {
-      const shape = [40, 64, 128, 128];
-      const x = gaussian(seededRandom(160), 40 * 64 * 128 * 128, -2, 0.5);
-      const xT = Tensor.fromArray(gpu, x, shape);
-      expect(xT.byteLength).toBe(160 * 2 ** 20);
-      const out = batchNorm(gpu, xT, { training: true });
-      const ref = batchNormReference(x, shape, { training: true });
-      const cmp = checkForward('160 MiB y', x, shape, await out.y.toArray(), ref, null, null);
-      compareElements('160 MiB saveInvstd', await out.saveInvstd!.toArray(), ref.invstd, (c) => STAT_RTOL * ref.invstd[c]!);
-      console.log(`160 MiB forward in 128 MiB windows: worst |y - ref| = ${cmp.maxAbsError.toExponential(2)}`);
-      for (const t of [xT, out.y, out.saveMean, out.saveInvstd]) t?.destroy();
-    });
-  });
 
   it('says when one sample does not fit a binding', async () => {
     const gpu = await testGpu(true, 1024);
@@ -91,5 +73,47 @@ describe('chunked forward', () => {
   it('rejects a maxBindingBytes that is not a multiple of 4 or below 256', async () => {
     await expect(requestGpu({ maxBindingBytes: 100 })).rejects.toThrow('maxBindingBytes must be a multiple of 4 and at least 256, got 100');
     await expect(requestGpu({ maxBindingBytes: 1001 })).rejects.toThrow('got 1001');
+  });
+});
+
+describe('a real 160 MiB tensor, in windows of the default 128 MiB binding', () => {
+  it('training forward', async () => {
+    const gpu = await testGpu(true, DEFAULT_BINDING);
+    await inErrorScopes(gpu, async () => {
+      const x = gaussian(seededRandom(160), BIG_SIZE, -2, 0.5);
+      const xT = Tensor.fromArray(gpu, x, BIG_SHAPE);
+      expect(xT.byteLength).toBe(160 * 2 ** 20);
+      const out = batchNorm(gpu, xT, { training: true });
+      const ref = batchNormReference(x, BIG_SHAPE, { training: true });
+      const cmp = compareY('160 MiB y', await out.y.toArray(), x, BIG_SHAPE, ref, null, null);
+      compareTrainingStatistics('160 MiB', { saveMean: await out.saveMean!.toArray(), saveInvstd: await out.saveInvstd!.toArray() }, ref);
+      console.log(`160 MiB forward in 128 MiB windows: worst |y - ref| = ${cmp.maxAbsError.toExponential(2)}`);
+      for (const t of [xT, out.y, out.saveMean, out.saveInvstd]) t?.destroy();
+    });
+  });
+
+  it('training backward (through the statistics of a training forward)', async () => {
+    const gpu = await testGpu(true, DEFAULT_BINDING);
+    await inErrorScopes(gpu, async () => {
+      const rnd = seededRandom(161);
+      const x = gaussian(rnd, BIG_SIZE, 3, 2);
+      const dy = gaussian(rnd, BIG_SIZE, 0.25, 1); // a nonzero mean exercises the mean(dy) term
+      const weight = uniform(rnd, 64, 0.5, 2);
+      const [xT, dyT] = [Tensor.fromArray(gpu, x, BIG_SHAPE), Tensor.fromArray(gpu, dy, BIG_SHAPE)];
+      const wT = Tensor.fromArray(gpu, weight, [64]);
+      expect(dyT.byteLength).toBeGreaterThan(gpu.maxBindingBytes); // really chunked
+      // A training step: the forward saves its statistics, the backward differentiates through them.
+      const fwd = batchNorm(gpu, xT, { training: true, weight: wT });
+      fwd.y.destroy(); // the test above checks y; only the saved statistics matter here
+      const grads = batchNormBackward(gpu, dyT, xT, { weight: wT, saveMean: fwd.saveMean!, saveInvstd: fwd.saveInvstd!, training: true });
+      const saved = { saveMean: await fwd.saveMean!.toArray(), saveInvstd: await fwd.saveInvstd!.toArray() };
+      const { mean, variance } = channelMoments(x, BIG_SHAPE);
+      compareTrainingStatistics('160 MiB', saved, { mean, invstd: variance.map((v) => 1 / Math.sqrt(v + 1e-5)) });
+      // The reference takes the float32 statistics the GPU saved, so dx is compared for the same problem.
+      const ref = batchNormBackwardReference(dy, x, BIG_SHAPE, { weight, ...saved, training: true });
+      const ratios = await compareBackward('160 MiB', grads, ref, { dy, x, shape: BIG_SHAPE, weight, training: true });
+      console.log(`160 MiB backward in 128 MiB windows: worst error/tolerance ${JSON.stringify(ratios)}`);
+      for (const t of [xT, dyT, wT, fwd.saveMean, fwd.saveInvstd, grads.dx, grads.dweight, grads.dbias]) t?.destroy();
+    });
   });
 });

@@ -3,19 +3,14 @@
 // or null (cumulative average).
 import { afterAll, describe, expect, it } from 'vitest';
 import { batchNorm, batchNormReference, Tensor, type Gpu } from '../../src/index.js';
-import { compareElements } from '../support/compare.js';
+import { compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { shapeSweep, type SweepCase } from '../support/shape-sweep.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
-// Tolerances, stated once. y is x*scale + shift in float32, so its error scales with the terms added:
-// |dy| <= Y_RTOL * (|x*scale| + |shift|) + Y_ATOL. Statistics are relative to the channel's spread.
-const Y_RTOL = 4e-6;
-const Y_ATOL = 1e-6;
-const STAT_RTOL = 1e-6;
-
+// Tolerances: test/support/tolerances.ts.
 const CASES = shapeSweep(200);
-const worst = { y: 0, mean: 0, invstd: 0, running: 0, checked: 0 };
+const worst = { y: 0, stats: 0, checked: 0 };
 
 interface Config {
   training: boolean;
@@ -36,7 +31,8 @@ async function runCase(gpu: Gpu, c: SweepCase, config: Config): Promise<void> {
   const weight = affine ? uniform(rnd, channels, -2, 2) : null;
   const bias = affine ? uniform(rnd, channels, -1, 1) : null;
   const momentumPick = rnd();
-  const momentum = momentumPick < 0.25 ? null : momentumPick < 0.6 ? 0.1 : rnd();
+  // The GPU receives momentum as a float32 uniform; give the reference the same value.
+  const momentum = momentumPick < 0.25 ? null : Math.fround(momentumPick < 0.6 ? 0.1 : rnd());
   const numBatchesTracked = 1 + Math.floor(rnd() * 5);
   const eps = [1e-5, 1e-3, 1e-8][Math.floor(rnd() * 3)]!;
   const runningMean = uniform(rnd, channels, c.mean - c.spread, c.mean + c.spread);
@@ -52,34 +48,12 @@ async function runCase(gpu: Gpu, c: SweepCase, config: Config): Promise<void> {
   const ref = batchNormReference(x, c.shape, options);
   const out = batchNorm(gpu, xT, { ...options, weight: wT, bias: bT, runningMean: rmT, runningVar: rvT });
 
-  const y = await out.y.toArray();
-  const spatial = size / (c.shape[0]! * channels);
-  const channelOf = (i: number) => Math.floor(i / spatial) % channels;
-  const scale = (ch: number) => (weight ? weight[ch]! : 1) * ref.invstd[ch]!;
-  const shift = (ch: number) => (bias ? bias[ch]! : 0) - ref.mean[ch]! * scale(ch);
-  const yCmp = compareElements(`${c.name} y`, y, ref.y, (i) => {
-    const ch = channelOf(i);
-    return Y_RTOL * (Math.abs(x[i]! * scale(ch)) + Math.abs(shift(ch))) + Y_ATOL;
-  });
+  const yCmp = compareY(`${c.name} y`, await out.y.toArray(), x, c.shape, ref, weight, bias);
   worst.y = Math.max(worst.y, yCmp.worstRatio);
 
   if (config.training) {
-    const std = (ch: number) => 1 / ref.invstd[ch]!;
-    const mean = compareElements(`${c.name} saveMean`, await out.saveMean!.toArray(), ref.mean, (ch) =>
-      STAT_RTOL * (Math.abs(ref.mean[ch]!) + std(ch)),
-    );
-    const invstd = compareElements(`${c.name} saveInvstd`, await out.saveInvstd!.toArray(), ref.invstd, (ch) =>
-      STAT_RTOL * ref.invstd[ch]!,
-    );
-    const rm = compareElements(`${c.name} runningMean`, await rmT.toArray(), ref.runningMean!, (ch) =>
-      STAT_RTOL * (Math.abs(ref.runningMean![ch]!) + std(ch)),
-    );
-    const rv = compareElements(`${c.name} runningVar`, await rvT.toArray(), ref.runningVar!, (ch) =>
-      STAT_RTOL * ref.runningVar![ch]!,
-    );
-    worst.mean = Math.max(worst.mean, mean.worstRatio);
-    worst.invstd = Math.max(worst.invstd, invstd.worstRatio);
-    worst.running = Math.max(worst.running, rm.worstRatio, rv.worstRatio);
+    const saved = { saveMean: await out.saveMean!.toArray(), saveInvstd: await out.saveInvstd!.toArray() };
+    worst.stats = Math.max(worst.stats, compareTrainingStatistics(c.name, { ...saved, runningMean: await rmT.toArray(), runningVar: await rvT.toArray() }, ref));
   } else {
     expect(out.saveMean).toBeNull();
     expect(out.saveInvstd).toBeNull();

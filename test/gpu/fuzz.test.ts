@@ -1,49 +1,69 @@
-// Seeded fuzzing of the forward pass against the float64 reference: 500 random problems in CI
-// (`npm test`), any number locally with `npm run fuzz -- --cases 20000 [--seed S]`.
+// Seeded fuzzing of the forward and backward passes against the float64 reference: 500 random problems
+// in CI (`npm test`), any number locally with `npm run fuzz -- --cases 20000 [--seed S]`.
 import { afterAll, describe, inject, it } from 'vitest';
-import { batchNorm, batchNormReference, Tensor } from '../../src/index.js';
-import { compareElements } from '../support/compare.js';
+import { batchNorm, batchNormBackward, batchNormBackwardReference, batchNormReference, Tensor } from '../../src/index.js';
 import { fuzzCase, type FuzzCase } from '../support/fuzz-case.js';
+import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
-// As in forward.test.ts: y within Y_RTOL of the terms the fused pass adds; statistics relative to spread.
-const Y_RTOL = 4e-6;
-const Y_ATOL = 1e-6;
-const STAT_RTOL = 1e-6;
-
+// Tolerances (Y_RTOL/Y_ATOL, STAT_RTOL, DX_RTOL, SUM_RTOL) are those of the forward and backward sweeps,
+// stated in test/support/tolerances.ts. The tally keeps the worst error as a fraction of its tolerance.
 const cases = inject('fuzzCases');
 const firstSeed = inject('fuzzSeed');
-const tally = { cases: 0, training: 0, inference: 0, worstRatio: 0 };
+const tally = {
+  cases: 0,
+  training: 0,
+  inference: 0,
+  backwardWithWeight: 0,
+  backwardWithoutWeight: 0,
+  worstRatio: { y: 0, statistics: 0, dx: 0, dweight: 0, dbias: 0 },
+};
 
 async function check(c: FuzzCase): Promise<void> {
   const gpu = await testGpu(c.seed % 2 === 0); // alternate the two reduction paths
   const channels = c.shape[1]!;
-  const spatial = c.x.length / (c.shape[0]! * channels);
   const options = { weight: c.weight, bias: c.bias, runningMean: c.runningMean, runningVar: c.runningVar, training: c.training, momentum: c.momentum, numBatchesTracked: c.numBatchesTracked, eps: c.eps };
   const ref = batchNormReference(c.x, c.shape, options);
   await inErrorScopes(gpu, async () => {
     const tensor = (data: Float32Array | null, shape: readonly number[]) => (data ? Tensor.fromArray(gpu, data, shape) : null);
     const inputs = {
       x: tensor(c.x, c.shape)!,
+      dy: tensor(c.dy, c.shape)!,
       weight: tensor(c.weight, [channels]),
       bias: tensor(c.bias, [channels]),
       runningMean: tensor(c.runningMean, [channels])!,
       runningVar: tensor(c.runningVar, [channels])!,
     };
     const out = batchNorm(gpu, inputs.x, { ...options, ...inputs });
-    const scale = (ch: number) => (c.weight ? c.weight[ch]! : 1) * ref.invstd[ch]!;
-    const shift = (ch: number) => (c.bias ? c.bias[ch]! : 0) - ref.mean[ch]! * scale(ch);
-    const y = compareElements('y', await out.y.toArray(), ref.y, (i) => {
-      const ch = Math.floor(i / spatial) % channels;
-      return Y_RTOL * (Math.abs(c.x[i]! * scale(ch)) + Math.abs(shift(ch))) + Y_ATOL;
-    });
-    tally.worstRatio = Math.max(tally.worstRatio, y.worstRatio);
+    const worst = tally.worstRatio;
+    worst.y = Math.max(worst.y, compareY('y', await out.y.toArray(), c.x, c.shape, ref, c.weight, c.bias).worstRatio);
+    let saved: { saveMean: Float32Array; saveInvstd: Float32Array } | null = null;
     if (c.training) {
-      const spread = (ch: number) => 1 / ref.invstd[ch]!;
-      compareElements('saveMean', await out.saveMean!.toArray(), ref.mean, (ch) => STAT_RTOL * (Math.abs(ref.mean[ch]!) + spread(ch)));
-      compareElements('saveInvstd', await out.saveInvstd!.toArray(), ref.invstd, (ch) => STAT_RTOL * ref.invstd[ch]!);
-      compareElements('runningMean', await inputs.runningMean.toArray(), ref.runningMean!, (ch) => STAT_RTOL * (Math.abs(ref.runningMean![ch]!) + spread(ch)));
-      compareElements('runningVar', await inputs.runningVar.toArray(), ref.runningVar!, (ch) => STAT_RTOL * ref.runningVar![ch]!);
+      saved = { saveMean: await out.saveMean!.toArray(), saveInvstd: await out.saveInvstd!.toArray() };
+      const running = { runningMean: await inputs.runningMean.toArray(), runningVar: await inputs.runningVar.toArray() };
+      worst.statistics = Math.max(worst.statistics, compareTrainingStatistics('forward', { ...saved, ...running }, ref));
+    }
+
+    // The backward of this forward in its mode: training through the statistics the GPU saved (the
+    // reference takes the same float32 values), inference through the case's running statistics and
+    // eps. With the case's weight when it has one, and always without.
+    for (const weighted of c.weight ? [true, false] : [false]) {
+      const weight = weighted ? c.weight : null;
+      const weightT = weighted ? inputs.weight : null;
+      const grads = saved
+        ? batchNormBackward(gpu, inputs.dy, inputs.x, { weight: weightT, saveMean: out.saveMean!, saveInvstd: out.saveInvstd!, training: true })
+        : batchNormBackward(gpu, inputs.dy, inputs.x, { weight: weightT, runningMean: inputs.runningMean, runningVar: inputs.runningVar, eps: c.eps, training: false });
+      const gradsRef = saved
+        ? batchNormBackwardReference(c.dy, c.x, c.shape, { weight, ...saved, training: true })
+        : batchNormBackwardReference(c.dy, c.x, c.shape, { weight, runningMean: c.runningMean, runningVar: c.runningVar, eps: c.eps, training: false });
+      const ratios = await compareBackward(weighted ? 'backward with weight' : 'backward without weight', grads, gradsRef, {
+        dy: c.dy, x: c.x, shape: c.shape, weight, training: c.training,
+      });
+      worst.dx = Math.max(worst.dx, ratios.dx);
+      worst.dweight = Math.max(worst.dweight, ratios.dweight);
+      worst.dbias = Math.max(worst.dbias, ratios.dbias);
+      tally[weighted ? 'backwardWithWeight' : 'backwardWithoutWeight']++;
+      for (const t of [grads.dx, grads.dweight, grads.dbias]) t?.destroy();
     }
     for (const t of [...Object.values(inputs), out.y, out.saveMean, out.saveInvstd]) t?.destroy();
   });

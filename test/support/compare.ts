@@ -9,8 +9,8 @@ export interface Comparison {
 }
 
 /**
- * Checks |actual[i] - expected[i]| <= tolerance(i) for every i (NaN must match NaN) and throws a message
- * naming the five worst elements otherwise.
+ * Checks |actual[i] - expected[i]| <= tolerance(i) for every i (NaN must match NaN, an infinity the same
+ * infinity) and throws a message naming the five worst elements otherwise.
  */
 export function compareElements(
   what: string,
@@ -31,6 +31,7 @@ export function compareElements(
       if (Number.isNaN(e) !== Number.isNaN(a)) failures.push({ i, ratio: Infinity });
       continue;
     }
+    if (a === e) continue; // exact, which is the only way an infinity matches (Inf - Inf is NaN)
     const err = Math.abs(a - e);
     const ratio = err / tolerance(i);
     maxAbsError = Math.max(maxAbsError, err);
