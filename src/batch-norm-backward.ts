@@ -83,6 +83,17 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormB
     assertEps(eps);
   }
 
+  const out = p.out ?? {};
+  if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
+  assertTimestampWrites(gpu, p.timestampWrites);
+  const inputs = [
+    { name: 'dy', tensor: dy },
+    { name: 'x', tensor: x },
+    { name: 'weight', tensor: weight },
+    { name: p.training ? 'saveMean' : 'runningMean', tensor: mean },
+    { name: p.training ? 'saveInvstd' : 'runningVar', tensor: spread },
+  ];
+
   // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
   const plan = planOperation(gpu, layout);
   // Inference needs the sums only for dweight and dbias.
@@ -97,16 +108,6 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormB
     : scratch.placeholder('partials');
   const coefficients = scratch.storage('backward coefficients', channels * COEFFICIENT_BYTES);
 
-  const out = p.out ?? {};
-  if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
-  assertTimestampWrites(gpu, p.timestampWrites);
-  const inputs = [
-    { name: 'dy', tensor: dy },
-    { name: 'x', tensor: x },
-    { name: 'weight', tensor: weight },
-    { name: p.training ? 'saveMean' : 'runningMean', tensor: mean },
-    { name: p.training ? 'saveInvstd' : 'runningVar', tensor: spread },
-  ];
   const [dx, dweight = null, dbias = null] = outputTensors(gpu, inputs, [
     { name: 'out.dx', provided: out.dx, shape: x.shape, label: 'batchNormBackward dx' },
     ...(weight

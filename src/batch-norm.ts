@@ -8,7 +8,7 @@ import { FLAG_HAS_BIAS, FLAG_HAS_WEIGHT, FLAG_TRAINING, FLAG_UPDATE_RUNNING, pac
 import { scratchFor } from './scratch.js';
 import { channelLayout } from './shape.js';
 import { outputTensors, recordOperation, type Tensor } from './tensor.js';
-import { assertEps, assertMomentum, assertPerChannel, assertTimestampWrites, assertUsableTensor } from './validate.js';
+import { assertEps, assertMomentum, assertNotAliased, assertPerChannel, assertTimestampWrites, assertUsableTensor } from './validate.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -70,6 +70,22 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   if (training && batch * spatial <= 1) {
     throw new RangeError(`Expected more than 1 value per channel when training, got input size [${x.shape.join(',')}]`);
   }
+  const out = options.out ?? {};
+  if (!training && (out.saveMean || out.saveInvstd)) throw new Error('out.saveMean and out.saveInvstd are written in training only');
+  assertTimestampWrites(gpu, options.timestampWrites);
+  const inputs = [
+    { name: 'x', tensor: x },
+    { name: 'weight', tensor: weight },
+    { name: 'bias', tensor: bias },
+    { name: 'runningMean', tensor: runningMean },
+    { name: 'runningVar', tensor: runningVar },
+  ];
+  // The finalize binds the running statistics writable (training updates them in place).
+  if (runningMean && runningVar) {
+    assertNotAliased(runningMean, 'runningMean', inputs.filter((i) => i.name !== 'runningMean'));
+    assertNotAliased(runningVar, 'runningVar', inputs.filter((i) => i.name !== 'runningVar'));
+  }
+
   const plan = planOperation(gpu, layout);
   const flags =
     (training ? FLAG_TRAINING : 0) |
@@ -83,16 +99,6 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   const partials = scratch.storage('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
   const scaleShift = scratch.storage('forward scale-shift', channels * SCALE_SHIFT_BYTES);
 
-  const out = options.out ?? {};
-  if (!training && (out.saveMean || out.saveInvstd)) throw new Error('out.saveMean and out.saveInvstd are written in training only');
-  assertTimestampWrites(gpu, options.timestampWrites);
-  const inputs = [
-    { name: 'x', tensor: x },
-    { name: 'weight', tensor: weight },
-    { name: 'bias', tensor: bias },
-    { name: 'runningMean', tensor: runningMean },
-    { name: 'runningVar', tensor: runningVar },
-  ];
   const [y, saveMean = null, saveInvstd = null] = outputTensors(gpu, inputs, [
     { name: 'out.y', provided: out.y, shape: x.shape, label: 'batchNorm y' },
     ...(training

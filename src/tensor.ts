@@ -4,7 +4,7 @@ import { BufferUsage, type Gpu } from './gpu.js';
 import { fromHalfBits, toHalfBits } from './half.js';
 import { readBuffer } from './readback.js';
 import { assertValidShape, numElements } from './shape.js';
-import { assertOutput } from './validate.js';
+import { assertOutput, type NamedTensor } from './validate.js';
 
 export type DType = 'f32' | 'f16';
 
@@ -157,12 +157,6 @@ export function recordOperation(outputs: readonly (Tensor | null)[], inputs: rea
   for (const t of outputs) t?.recordWork(verdict);
 }
 
-/** A tensor an operation reads or writes, with the name its messages use. */
-export interface NamedTensor {
-  readonly name: string;
-  readonly tensor: Tensor | null;
-}
-
 /** One output of an operation: a caller's tensor to write (`provided`) or one to allocate. */
 export interface OutputSpec {
   readonly name: string;
@@ -172,15 +166,16 @@ export interface OutputSpec {
 }
 
 /**
- * The tensors an operation writes, in the order of `specs`: each provided one checked (live, of its
- * shape, aliasing neither `inputs` nor the outputs before it), the others allocated.
+ * The tensors an operation writes, in the order of `specs`: the provided ones checked first (live, of
+ * their shape, aliasing neither `inputs` nor each other), so that a bad one throws before anything is
+ * allocated; then the others allocated.
  */
 export function outputTensors(gpu: Gpu, inputs: readonly NamedTensor[], specs: readonly OutputSpec[]): Tensor[] {
   const taken: NamedTensor[] = [...inputs];
-  return specs.map(({ name, provided, shape, label }) => {
-    if (provided) assertOutput(gpu, provided, name, shape, taken);
-    const tensor = provided ?? Tensor.empty(gpu, shape, { label });
-    taken.push({ name, tensor });
-    return tensor;
-  });
+  for (const { name, provided, shape } of specs) {
+    if (!provided) continue;
+    assertOutput(gpu, provided, name, shape, taken);
+    taken.push({ name, tensor: provided });
+  }
+  return specs.map(({ provided, shape, label }) => provided ?? Tensor.empty(gpu, shape, { label }));
 }

@@ -26,23 +26,28 @@ export function assertMomentum(momentum: number): void {
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new RangeError(`momentum must be in [0, 1] or null, got ${momentum}`);
 }
 
+/** A tensor an operation reads or writes, with the name its messages use. */
+export interface NamedTensor {
+  readonly name: string;
+  readonly tensor: Tensor | null;
+}
+
 /**
- * Checks a caller-provided output tensor: usable, of `shape`, and none of the operation's inputs or other
- * outputs (one dispatch cannot read and write the same buffer).
+ * Checks that `t`, which the operation writes, is none of `others` (a dispatch cannot read and write
+ * the same buffer, and two writers of one buffer race).
  */
-export function assertOutput(
-  gpu: Gpu,
-  t: Tensor,
-  name: string,
-  shape: readonly number[],
-  others: readonly { readonly name: string; readonly tensor: Tensor | null }[],
-): void {
+export function assertNotAliased(t: Tensor, name: string, others: readonly NamedTensor[]): void {
+  const clash = others.find((o) => o.tensor !== null && o.tensor !== undefined && o.tensor.buffer === t.buffer);
+  if (clash) throw new Error(`${name} is the same tensor as ${clash.name}; a tensor the operation writes must not alias its other tensors`);
+}
+
+/** Checks a caller-provided output tensor: usable, of `shape`, and none of `others`. */
+export function assertOutput(gpu: Gpu, t: Tensor, name: string, shape: readonly number[], others: readonly NamedTensor[]): void {
   assertUsableTensor(gpu, t, name);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new RangeError(`${name} has shape [${t.shape.join(',')}] but the operation writes shape [${shape.join(',')}]`);
   }
-  const clash = others.find((o) => o.tensor?.buffer === t.buffer);
-  if (clash) throw new Error(`${name} is the same tensor as ${clash.name}; outputs must not alias the operation's other tensors`);
+  assertNotAliased(t, name, others);
 }
 
 /** timestampWrites need the 'timestamp-query' feature; say so instead of failing validation later. */

@@ -19,7 +19,7 @@ function problem(gpu: Gpu) {
   };
 }
 
-describe('out', () => {
+describe('out and in-place tensors', () => {
   it('writes the given tensors, bit-identical to allocated outputs, and allocates nothing in a steady state', async () => {
     const gpu = await testGpu(true);
     await inErrorScopes(gpu, async () => {
@@ -45,7 +45,7 @@ describe('out', () => {
     });
   });
 
-  it('names a wrong shape, an alias of an input, and outputs the mode does not write', async () => {
+  it('names a wrong shape, an alias of another tensor, and outputs the mode does not write', async () => {
     const gpu = await testGpu(true);
     const { x, dy, weight } = problem(gpu);
     const rm = Tensor.fromArray(gpu, new Float32Array(C), [C]);
@@ -55,6 +55,10 @@ describe('out', () => {
       'out.y has shape [6,5,28] but the operation writes shape [6,5,7,4]',
     );
     expect(() => batchNorm(gpu, x, { training: true, out: { y: x } })).toThrow('out.y is the same tensor as x');
+    expect(() => batchNorm(gpu, x, { training: true, runningMean: rm, runningVar: rm })).toThrow('runningMean is the same tensor as runningVar');
+    expect(() => batchNorm(gpu, x, { training: false, weight, runningMean: weight, runningVar: rv })).toThrow(
+      'runningMean is the same tensor as weight',
+    );
     expect(() => batchNorm(gpu, x, { training: true, weight, out: { saveMean: weight } })).toThrow('out.saveMean is the same tensor as weight');
     expect(() => batchNorm(gpu, x, { training: false, runningMean: rm, runningVar: rv, out: { saveMean: Tensor.empty(gpu, [C]) } })).toThrow(
       'out.saveMean and out.saveInvstd are written in training only',
