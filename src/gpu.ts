@@ -74,6 +74,9 @@ export class Gpu {
   #lostError: DeviceLostError | null = null;
   #liveBuffers = 0;
   readonly #onDestroy: (() => void)[] = [];
+  // Waiters to fail when the device is lost, each removed when its own work settles (reactions attached
+  // to `lost` itself would pile up for the device's whole life, one per readback).
+  readonly #lossListeners = new Set<(error: DeviceLostError) => void>();
 
   private constructor(device: GPUDevice, entryPoint: GPU | null, ownsDevice: boolean, options: GpuOptions) {
     this.device = device;
@@ -89,8 +92,11 @@ export class Gpu {
       timestampQuery: on('timestamp-query'),
     });
     this.lost = device.lost.then((info) => {
-      this.#lostError = new DeviceLostError(info.reason, info.message || 'no message');
-      return this.#lostError;
+      const error = new DeviceLostError(info.reason, info.message || 'no message');
+      this.#lostError = error;
+      for (const listener of this.#lossListeners) listener(error);
+      this.#lossListeners.clear();
+      return error;
     });
   }
 
@@ -162,20 +168,28 @@ export class Gpu {
   }
 
   /** Waits for `work`, rejecting with the device-lost error if the device is lost first. */
-  async untilLost<T>(work: Promise<T>): Promise<T> {
+  untilLost<T>(work: Promise<T>): Promise<T> {
     this.assertAlive();
-    return Promise.race([work, this.lost.then((error) => Promise.reject(error))]);
+    return new Promise<T>((resolve, reject) => {
+      this.#lossListeners.add(reject);
+      work.then(resolve, reject).finally(() => this.#lossListeners.delete(reject));
+    });
   }
 
   /** The device-lost error if the device is lost within `ms` milliseconds, else null. */
-  async lossWithin(ms: number): Promise<DeviceLostError | null> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((resolve) => (timer = setTimeout(resolve, ms, null)));
-    try {
-      return await Promise.race([this.lost, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  lossWithin(ms: number): Promise<DeviceLostError | null> {
+    if (this.#lostError) return Promise.resolve(this.#lostError);
+    return new Promise((resolve) => {
+      const listener = (error: DeviceLostError) => {
+        clearTimeout(timer);
+        resolve(error);
+      };
+      const timer = setTimeout(() => {
+        this.#lossListeners.delete(listener);
+        resolve(null);
+      }, ms);
+      this.#lossListeners.add(listener);
+    });
   }
 
   /** Registers cleanup (scratch buffers) to run when this wrapper is destroyed. */
