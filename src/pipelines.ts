@@ -45,6 +45,7 @@ const KERNEL_BINDINGS: Record<KernelVariant['kernel'], readonly GPUBufferBinding
 
 export function variantKey(variant: KernelVariant): string {
   return Object.entries(variant)
+    .sort(([a], [b]) => (a < b ? -1 : 1)) // the same variant gives the same key whatever its field order
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(',');
 }

@@ -1,9 +1,9 @@
 // The forward API beyond the numeric sweep: bad input gives clear synchronous errors, the module follows
 // nn.BatchNorm semantics, steady-state calls allocate nothing, lost devices reject instead of hanging.
 import { describe, expect, it } from 'vitest';
-import { batchNorm, batchNormReference, BatchNorm, Gpu, requestGpu, Tensor } from '../../src/index.js';
+import { batchNorm, batchNormBackward, batchNormBackwardReference, batchNormReference, BatchNorm, Gpu, requestGpu, Tensor } from '../../src/index.js';
 import { compareElements } from '../support/compare.js';
-import { compareTrainingStatistics, compareY } from '../support/tolerances.js';
+import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom } from '../support/random.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
@@ -194,5 +194,32 @@ describe('resources', () => {
     const again = await requestGpu();
     expect(again.isLost).toBe(false);
     again.destroy();
+  });
+});
+
+describe('folded dispatches', () => {
+  // More elementwise workgroups than maxComputeWorkgroupsPerDimension (scalar path: one value per
+  // invocation), so the apply passes of forward and backward fold into 2-D. (Many channels would fold the
+  // per-channel passes too, but cost half a minute on SwiftShader; they share foldGrid and linearGroup.)
+  it('an elementwise pass above maxComputeWorkgroupsPerDimension folds into 2-D', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const length = gpu.device.limits.maxComputeWorkgroupsPerDimension * 256 + 1; // odd: scalar elements
+      const shape = [1, 1, length];
+      const rnd = seededRandom(65535);
+      const x = gaussian(rnd, length, 1, 2);
+      const dy = gaussian(rnd, length);
+      const xT = Tensor.fromArray(gpu, x, shape);
+      const out = batchNorm(gpu, xT, { training: true });
+      const ref = batchNormReference(x, shape, { training: true });
+      compareY('folded y', await out.y.toArray(), x, shape, ref, null, null);
+      const saveMean = await out.saveMean!.toArray();
+      const saveInvstd = await out.saveInvstd!.toArray();
+      const dyT = Tensor.fromArray(gpu, dy, shape);
+      const grads = batchNormBackward(gpu, dyT, xT, { training: true, saveMean: out.saveMean!, saveInvstd: out.saveInvstd! });
+      const refGrads = batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd });
+      await compareBackward('folded', grads, refGrads, { dy, x, shape, weight: null, training: true });
+      for (const t of [xT, dyT, out.y, out.saveMean, out.saveInvstd, grads.dx]) t?.destroy();
+    });
   });
 });
