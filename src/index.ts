@@ -1,5 +1,5 @@
-export { Gpu, requestGpu, DeviceLostError } from './gpu.js';
-export type { GpuFeatures, OptionalFeature, RequestGpuOptions } from './gpu.js';
+export { DeviceLostError, Gpu, GpuOperationError, requestGpu } from './gpu.js';
+export type { GpuFeatures, GpuOptions, OptionalFeature, RequestGpuOptions } from './gpu.js';
 export { Tensor } from './tensor.js';
 export type { DType } from './tensor.js';
 export { batchNorm, DEFAULT_EPS, DEFAULT_MOMENTUM } from './batch-norm.js';

@@ -1,5 +1,5 @@
-// The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates, up to
-// the batch-norm layers of ResNet-50 at batch 32 and one case above 3e7 elements.
+// The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates, a
+// BatchNorm1d case, up to the batch-norm layers of ResNet-50 at batch 32 and one case above 3e7 elements.
 
 export interface SweepShape {
   readonly label: string;
@@ -11,6 +11,8 @@ export const SWEEP: readonly SweepShape[] = [
   { label: 'small 4x16x12x12', shape: [4, 16, 12, 12] },
   { label: 'small 8x16x28x28', shape: [8, 16, 28, 28] },
   { label: 'mid 16x64x32x32', shape: [16, 64, 32, 32] },
+  // BatchNorm1d on (N, C): each channel is strided by C, the layout least kind to the reductions' loads.
+  { label: 'BatchNorm1d 4096x512', shape: [4096, 512, 1, 1] },
   { label: 'ResNet-50 layer4 (N=32)', shape: [32, 2048, 7, 7] },
   { label: 'ResNet-50 layer3 (N=32)', shape: [32, 1024, 14, 14] },
   { label: 'ResNet-50 layer2 (N=32)', shape: [32, 512, 28, 28] },
