@@ -1,16 +1,7 @@
 // Seeded random numbers, so every failing case can be replayed.
 
-/** mulberry32: a small, fast 32-bit generator; returns floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benchmark's seeded generator (mulberry32, floats in [0, 1)): one implementation for both. */
+export { seededUniform as seededRandom } from '../../src/bench/synthetic.js';
 
 export function randomInt(random: () => number, lo: number, hi: number): number {
   return lo + Math.floor(random() * (hi - lo + 1));
