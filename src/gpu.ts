@@ -68,7 +68,8 @@ export class Gpu {
   readonly lost: Promise<DeviceLostError>;
   /** Largest storage binding the library makes; tensors above it are processed in chunks. */
   readonly maxBindingBytes: number;
-  // Dawn for Node crashes natively if the GPU object is collected while its device is in use: hold it.
+  // Dawn for Node crashes natively if the GPU object is collected while its device is in use: held here,
+  // never read, for as long as this wrapper (which every tensor and module holds) lives.
   readonly #entryPoint: GPU | null;
   readonly #ownsDevice: boolean;
   #lostError: DeviceLostError | null = null;
@@ -108,11 +109,6 @@ export class Gpu {
   /** @internal used by requestGpu */
   static fromOwnedDevice(device: GPUDevice, entryPoint: GPU, options: GpuOptions): Gpu {
     return new Gpu(device, entryPoint, true, options);
-  }
-
-  /** The GPU entry point this device came from, when the library requested it. */
-  get entryPoint(): GPU | null {
-    return this.#entryPoint;
   }
 
   get isLost(): boolean {
