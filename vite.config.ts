@@ -21,6 +21,7 @@ const library: UserConfig = {
     outDir: 'dist',
     emptyOutDir: true,
     target: 'es2022',
+    minify: false, // a readable library; consumers' bundlers minify
   },
 };
 
