@@ -1,9 +1,6 @@
 // Pass 3: y = x * scale[c] + shift[c], one Elem per invocation.
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Elem>;
-@group(0) @binding(2) var<storage, read> scaleShift: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<Elem>;
+// Bindings, declared from their record in src/kernels.ts: params, x, scaleShift, y.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

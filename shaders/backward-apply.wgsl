@@ -1,11 +1,8 @@
-// Backward pass 3: dx = dy*k0 + (x - mean)*k1 + k2, one Elem per invocation. Inference has k1 = k2 = 0
-// and skips reading x, so it moves 8 bytes per element here instead of 12.
+// Backward pass 3: dx = k0 * (dy - (x - mean)*c1 - c2), one Elem per invocation. Inference has
+// c1 = c2 = 0 and skips reading x, so it moves 8 bytes per element here instead of 12.
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Elem>;
-@group(0) @binding(2) var<storage, read> dy: array<Elem>;
-@group(0) @binding(3) var<storage, read> coefficients: array<vec4<f32>>; // (k0, k1, k2, mean)
-@group(0) @binding(4) var<storage, read_write> dx: array<Elem>;
+// Bindings, declared from their record in src/kernels.ts: params, x, dy, coefficients, dx.
+// coefficients: (k0, c1, c2, mean)
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -14,7 +11,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let c = (i / params.spatial) % params.channels;
   let k = coefficients[c];
   let at = params.base + i;
-  var g = dy[at] * k.x;
-  if (hasFlag(params.flags, FLAG_TRAINING)) { g += (x[at] - k.w) * k.y + k.z; }
-  dx[at] = g;
+  var g = dy[at];
+  if (hasFlag(params.flags, FLAG_TRAINING)) { g -= (x[at] - k.w) * k.y + k.z; }
+  dx[at] = g * k.x;
 }

@@ -1,22 +1,20 @@
 // Backward pass 2: one workgroup per channel. Merges the channel's partial sums (of every window),
 // writes dbias = sum(dy) and dweight = invstd * sum(dy*(x - mean)) when there is a weight, and folds
-// the rest into per-channel coefficients for the elementwise pass: dx = dy*k0 + (x - mean)*k1 + k2.
+// the rest into per-channel coefficients for the elementwise pass: dx = k0 * (dy - (x - mean)*c1 - c2).
 //   training:  dx = w*invstd * (dy - mean(dy) - xhat*mean(dy*xhat)),  xhat = (x - mean)*invstd
 //   inference: dx = w*invstd * dy,  invstd from runningVar + eps
-// Keeping x - mean (not x*k1 + k2') avoids cancelling two large terms when the mean is large.
+// Keeping x - mean (not x*c1 + c2') avoids cancelling two large terms when the mean is large, and
+// scaling by k0 last keeps every coefficient near the scale of dy: with a spread of 1e19, k0*invstd^2
+// would underflow to 0 where c1 = invstd*(invstd*mean(dy*(x - mean))) stays normal.
 
 struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
 
 const FINALIZE_SIZE: u32 = 64u;
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> partials: array<Partial>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> mean: array<f32>;   // saveMean (training) or runningMean
-@group(0) @binding(4) var<storage, read> spread: array<f32>; // saveInvstd (training) or runningVar
-@group(0) @binding(5) var<storage, read_write> dweight: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dbias: array<f32>;
-@group(0) @binding(7) var<storage, read_write> coefficients: array<vec4<f32>>; // (k0, k1, k2, mean)
+// Bindings, declared from their record in src/kernels.ts: params, partials, weight, mean, spread, dweight, dbias, coefficients.
+// mean: saveMean (training) or runningMean
+// spread: saveInvstd (training) or runningVar
+// coefficients: (k0, c1, c2, mean)
 
 var<workgroup> merged: array<Partial, FINALIZE_SIZE>;
 
@@ -49,9 +47,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let m = mean[c];
   let invstd = select(1.0 / sqrt(spread[c] + params.eps), spread[c], training);
   let w = select(1.0, weight[c], hasWeight);
-  let k0 = w * invstd;
-  var k1 = 0.0;
-  var k2 = 0.0;
+  var c1 = 0.0;
+  var c2 = 0.0;
   if (training || hasWeight) {
     let sums = merged[0];
     if (hasWeight) {
@@ -59,9 +56,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       dweight[c] = sums.sumDyCentered * invstd;
     }
     if (training) {
-      k1 = -k0 * invstd * invstd * (sums.sumDyCentered / sums.count);
-      k2 = -k0 * (sums.sumDy / sums.count);
+      c1 = invstd * (invstd * (sums.sumDyCentered / sums.count));
+      c2 = sums.sumDy / sums.count;
     }
   }
-  coefficients[c] = vec4<f32>(k0, k1, k2, m);
+  coefficients[c] = vec4<f32>(w * invstd, c1, c2, m);
 }

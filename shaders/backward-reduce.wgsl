@@ -5,11 +5,7 @@
 
 struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Elem>;
-@group(0) @binding(2) var<storage, read> dy: array<Elem>;
-@group(0) @binding(3) var<storage, read> mean: array<f32>;
-@group(0) @binding(4) var<storage, read_write> partials: array<Partial>;
+// Bindings, declared from their record in src/kernels.ts: params, x, dy, mean, partials.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -4,18 +4,9 @@
 
 struct Partial { count: f32, mean: f32, m2: f32, pivot: f32 } // mean is relative to pivot
 
-
 const FINALIZE_SIZE: u32 = 64u;
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> partials: array<Partial>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> runningMean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> runningVar: array<f32>;
-@group(0) @binding(6) var<storage, read_write> saveMean: array<f32>;
-@group(0) @binding(7) var<storage, read_write> saveInvstd: array<f32>;
-@group(0) @binding(8) var<storage, read_write> scaleShift: array<vec2<f32>>;
+// Bindings, declared from their record in src/kernels.ts: params, partials, weight, bias, runningMean, runningVar, saveMean, saveInvstd, scaleShift.
 
 var<workgroup> merged: array<Partial, FINALIZE_SIZE>;
 
@@ -25,7 +16,8 @@ fn chanMerge(a: Partial, b: Partial) -> Partial {
   let count = a.count + b.count;
   let delta = (b.pivot - a.pivot) + (b.mean - a.mean); // windows of a chunked tensor have their own pivots
   let wb = b.count / count;
-  return Partial(count, a.mean + delta * wb, a.m2 + b.m2 + delta * delta * a.count * wb, a.pivot);
+  // delta^2 * a.count * b.count / count, as a product of two factors that stay finite wherever the result does.
+  return Partial(count, a.mean + delta * wb, a.m2 + b.m2 + (delta * a.count) * (delta * wb), a.pivot);
 }
 
 @compute @workgroup_size(FINALIZE_SIZE)

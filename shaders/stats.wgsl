@@ -7,9 +7,7 @@
 
 struct Partial { count: f32, mean: f32, m2: f32, pivot: f32 } // mean is relative to pivot
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<Elem>;
-@group(0) @binding(2) var<storage, read_write> partials: array<Partial>;
+// Bindings, declared from their record in src/kernels.ts: params, x, partials.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -27,7 +25,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let delta = vMean - mean;
     let merged = count + lanes;
     mean += delta * (lanes / merged);
-    m2 += elemSquaredDeviation(v, vMean) + delta * delta * (count * lanes / merged);
+    // delta * (delta * w), not delta * delta * w: when count is 0 the weight w is 0 and the term must be
+    // 0 even where delta^2 overflows (x = [1e19, -1e19] would otherwise give Inf * 0 = NaN).
+    m2 += elemSquaredDeviation(v, vMean) + delta * (delta * (count * lanes / merged));
     count = merged;
     advance(&walk);
   }
@@ -37,6 +37,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let groupCount = f32(walk.end - walk.start) * lanes;
   let groupMean = workgroupSum(count * mean, lid) / groupCount;
   let d = mean - groupMean;
-  let groupM2 = workgroupSum(m2 + count * d * d, lid);
+  let groupM2 = workgroupSum(m2 + (count * d) * d, lid); // (count * d) first: 0, not 0 * Inf, for an idle invocation
   if (lid == 0u) { partials[partialIndex(walk.c, walk.slice)] = Partial(groupCount, groupMean, groupM2, pivot); }
 }

@@ -1,17 +1,16 @@
-// Batch-norm backward (PyTorch's native_batch_norm_backward): validates, plans and encodes the three
-// passes reduce -> finalize -> apply in one submit, over the forward's windows when x is larger than
-// one storage binding. Traffic per element in f32: training reads x and dy twice and writes dx
-// (20 bytes); inference with a weight reads x and dy once for dweight, then dy again and writes dx
-// (16 bytes); inference without a weight skips the reduction (8 bytes).
-import { DEFAULT_EPS } from './batch-norm.js';
-import { dispatch, planOperation, submitPass, tensorWindow } from './encode.js';
-import type { Gpu } from './gpu.js';
-import { FLAG_HAS_WEIGHT, FLAG_TRAINING, packParams, paramsSlot, windowParams } from './params.js';
-import { bindBuffers, getKernel } from './pipelines.js';
-import { scratchFor } from './scratch.js';
+// Batch-norm backward (PyTorch's native_batch_norm_backward) as a list of passes for the runner:
+// reduce -> finalize -> apply, over the forward's windows when x is larger than one storage binding.
+// Traffic per element in f32: training reads x and dy twice and writes dx (20 bytes); inference with a
+// weight reads x and dy once for dweight, then dy again and writes dx (16 bytes); inference without a
+// weight skips the reduction (8 bytes).
+import { DEFAULT_EPS } from './defaults.js';
+import { assertGpu, type Gpu } from './gpu.js';
+import { readOptions } from './options.js';
+import { FLAG_HAS_WEIGHT, FLAG_TRAINING } from './params.js';
+import { pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
 import { channelLayout } from './shape.js';
-import { outputTensors, recordOperation, type Tensor } from './tensor.js';
-import { assertEps, assertPerChannel, assertSameShapeAndDType, assertTimestampWrites, assertUsableTensor } from './validate.js';
+import type { Tensor } from './tensor.js';
+import { assertBoolean, assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor, optionalPerChannel } from './validate.js';
 
 /** Backward of a training forward: the batch statistics that forward saved. */
 export interface BatchNormBackwardTraining {
@@ -31,11 +30,9 @@ export interface BatchNormBackwardInference {
 }
 
 /** Options of both modes. */
-export interface BatchNormBackwardCommon {
+export interface BatchNormBackwardCommon extends Recording {
   /** Tensors to write instead of allocating new ones (dweight/dbias only with a weight). */
   out?: { dx?: Tensor; dweight?: Tensor; dbias?: Tensor };
-  /** Timestamps around the operation's compute pass (needs 'timestamp-query'). */
-  timestampWrites?: GPUComputePassTimestampWrites;
 }
 
 export type BatchNormBackwardOptions = (BatchNormBackwardTraining | BatchNormBackwardInference) & BatchNormBackwardCommon;
@@ -48,115 +45,83 @@ export interface BatchNormBackwardResult {
   dbias: Tensor | null;
 }
 
+const TRAINING_KEYS = ['weight', 'saveMean', 'saveInvstd', 'training', 'out', 'timestampWrites', 'encoder'] as const;
+const INFERENCE_KEYS = ['weight', 'runningMean', 'runningVar', 'eps', 'training', 'out', 'timestampWrites', 'encoder'] as const;
+const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
+
 // Mirrors struct Partial in shaders/backward-reduce.wgsl: count, sum(dy), sum(dy*(x - mean)).
 const PARTIAL_BYTES = 12;
 const COEFFICIENT_BYTES = 16;
 
-export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, p: BatchNormBackwardOptions): BatchNormBackwardResult {
+export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions): BatchNormBackwardResult {
+  assertGpu(gpu);
   gpu.assertAlive();
-  if (p === null || typeof p !== 'object' || typeof p.training !== 'boolean') {
-    throw new TypeError('batchNormBackward options must say training: true or false');
-  }
+  const training = readOptions(options, 'batchNormBackward options', [...TRAINING_KEYS, ...INFERENCE_KEYS], false).training;
+  assertBoolean(training, 'batchNormBackward options.training');
+  const o = readOptions(options, `batchNormBackward options (training: ${training})`, training ? TRAINING_KEYS : INFERENCE_KEYS, false);
   assertUsableTensor(gpu, x, 'x');
   const layout = channelLayout(x.shape);
   const { channels } = layout;
   assertSameShapeAndDType(dy, 'dy', x, 'x'); // before assertUsableTensor, so an f16 dy is named as a mismatch
   assertUsableTensor(gpu, dy, 'dy');
-  const { training } = p;
-  const weight = p.weight ?? null;
-  if (weight) assertPerChannel(gpu, weight, 'weight', channels, x.shape);
+  const weight = optionalPerChannel(gpu, o.weight, 'weight', channels, x.shape);
   // mean/spread are what the kernels read: saveMean/saveInvstd in training, runningMean/runningVar in inference.
-  let mean: Tensor;
-  let spread: Tensor;
-  let eps = 0;
-  if (p.training) {
-    mean = required(p.saveMean, 'saveMean', 'training: true', 'the saveMean of the training forward');
-    spread = required(p.saveInvstd, 'saveInvstd', 'training: true', 'the saveInvstd of the training forward');
-    assertPerChannel(gpu, mean, 'saveMean', channels, x.shape);
-    assertPerChannel(gpu, spread, 'saveInvstd', channels, x.shape);
-  } else {
-    mean = required(p.runningMean, 'runningMean', 'training: false', 'the running statistics of the inference forward');
-    spread = required(p.runningVar, 'runningVar', 'training: false', 'the running statistics of the inference forward');
-    assertPerChannel(gpu, mean, 'runningMean', channels, x.shape);
-    assertPerChannel(gpu, spread, 'runningVar', channels, x.shape);
-    eps = p.eps ?? DEFAULT_EPS;
-    assertEps(eps);
+  const [meanName, spreadName] = training ? (['saveMean', 'saveInvstd'] as const) : (['runningMean', 'runningVar'] as const);
+  const statistics = training ? 'the saveMean and saveInvstd of the training forward' : 'the running statistics of the inference forward';
+  const mean = o[meanName];
+  const spread = o[spreadName];
+  for (const [name, t] of [[meanName, mean], [spreadName, spread]] as const) {
+    if (t === undefined || t === null) throw new TypeError(`batchNormBackward with training: ${training} needs ${name} (${statistics}), got ${String(t)}`);
+    assertPerChannel(gpu, t, name, channels, x.shape);
   }
-
-  const out = p.out ?? {};
+  const eps = training ? 0 : (o.eps ?? DEFAULT_EPS);
+  assertEps(eps);
+  const out = readOptions(o.out, 'batchNormBackward options.out', OUT_KEYS);
   if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
-  assertTimestampWrites(gpu, p.timestampWrites);
-  const inputs = [
-    { name: 'dy', tensor: dy },
-    { name: 'x', tensor: x },
-    { name: 'weight', tensor: weight },
-    { name: p.training ? 'saveMean' : 'runningMean', tensor: mean },
-    { name: p.training ? 'saveInvstd' : 'runningVar', tensor: spread },
-  ];
 
-  // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
-  const plan = planOperation(gpu, layout);
   // Inference needs the sums only for dweight and dbias.
   const reduce = training || weight !== null;
   const flags = (training ? FLAG_TRAINING : 0) | (weight ? FLAG_HAS_WEIGHT : 0);
-  const params = packParams(windowParams(plan, layout, { flags, eps, momentum: 0 }));
-
-  const scratch = scratchFor(gpu);
-  const paramsBuffer = scratch.uniform('backward params', params.byteLength);
-  const partials = reduce
-    ? scratch.storage('backward partials', channels * plan.partialStride * PARTIAL_BYTES)
-    : scratch.placeholder('partials');
-  const coefficients = scratch.storage('backward coefficients', channels * COEFFICIENT_BYTES);
-
-  const [dx, dweight = null, dbias = null] = outputTensors(gpu, inputs, [
-    { name: 'out.dx', provided: out.dx, shape: x.shape, label: 'batchNormBackward dx' },
-    ...(weight
-      ? [
-          { name: 'out.dweight', provided: out.dweight, shape: [channels], label: 'batchNormBackward dweight' },
-          { name: 'out.dbias', provided: out.dbias, shape: [channels], label: 'batchNormBackward dbias' },
-        ]
-      : []),
-  ]) as [Tensor, Tensor?, Tensor?];
-
-  const submission = { label: 'batchNorm backward', paramsBuffer, params, timestampWrites: p.timestampWrites };
-  const error = submitPass(gpu, submission, (pass) => {
-    if (reduce) {
-      const kernel = getKernel(gpu, { kernel: 'backward-reduce', vec4: plan.vec4, subgroups: gpu.features.subgroups });
-      plan.windows.forEach((w, slot) => {
-        const bindings = [paramsSlot(paramsBuffer, slot), tensorWindow(x, w.chunk), tensorWindow(dy, w.chunk), mean.buffer, partials];
-        dispatch(pass, kernel, bindBuffers(gpu, kernel, bindings), w.reduceGrid);
-      });
-    }
-    const finalize = getKernel(gpu, { kernel: 'backward-finalize' });
-    dispatch(
-      pass,
-      finalize,
-      bindBuffers(gpu, finalize, [
-        paramsSlot(paramsBuffer, 0),
-        partials,
-        weight?.buffer ?? scratch.placeholder('weight'),
-        mean.buffer,
-        spread.buffer,
-        dweight?.buffer ?? scratch.placeholder('dweight'),
-        dbias?.buffer ?? scratch.placeholder('dbias'),
-        coefficients,
-      ]),
-      plan.finalizeGrid,
-    );
-    const apply = getKernel(gpu, { kernel: 'backward-apply', vec4: plan.vec4 });
-    plan.windows.forEach((w, slot) => {
-      const bindings = [
-        paramsSlot(paramsBuffer, slot), tensorWindow(x, w.chunk), tensorWindow(dy, w.chunk), coefficients, tensorWindow(dx, w.chunk),
+  const gradient = (name: 'dweight' | 'dbias') =>
+    ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(weight ? { output: { shape: [channels], label: `batchNormBackward ${name}` } } : {}) }) as const;
+  const tensors = runOperation(gpu, {
+    label: 'batchNorm backward',
+    layout,
+    encoder: o.encoder as GPUCommandEncoder | undefined,
+    timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
+    shared: { flags, eps, momentum: 0 },
+    roles: {
+      dy: { name: 'dy', tensor: dy, access: 'read' },
+      x: { name: 'x', tensor: x, access: 'read' },
+      weight: { name: 'weight', tensor: weight, access: 'read' },
+      mean: { name: meanName, tensor: mean as Tensor, access: 'read' },
+      spread: { name: spreadName, tensor: spread as Tensor, access: 'read' },
+      dx: { name: 'out.dx', tensor: (out.dx as Tensor | undefined) ?? null, access: 'write', output: { shape: x.shape, label: 'batchNormBackward dx' } },
+      dweight: gradient('dweight'),
+      dbias: gradient('dbias'),
+    },
+    passes: (plan) => {
+      // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
+      const partials = scratch('backward partials', reduce ? channels * plan.partialStride * PARTIAL_BYTES : 16);
+      const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
+      const subgroups = gpu.features.subgroups;
+      return [
+        ...(reduce
+          ? [pass({ kernel: 'backward-reduce', vec4: plan.vec4, subgroups }, 'reduce', { params, x: windowOf('x'), dy: windowOf('dy'), mean: whole('mean'), partials })]
+          : []),
+        pass({ kernel: 'backward-finalize' }, 'finalize', {
+          params,
+          partials,
+          weight: whole('weight'),
+          mean: whole('mean'),
+          spread: whole('spread'),
+          dweight: whole('dweight'),
+          dbias: whole('dbias'),
+          coefficients,
+        }),
+        pass({ kernel: 'backward-apply', vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') }),
       ];
-      dispatch(pass, apply, bindBuffers(gpu, apply, bindings), w.applyGrid);
-    });
+    },
   });
-  recordOperation([dx, dweight, dbias], [dy, x, weight, mean, spread], error);
-  return { dx, dweight, dbias };
-}
-
-/** The TypeScript types make these required; this catches plain-JavaScript callers with a clear message. */
-function required(t: Tensor | undefined | null, name: string, mode: string, what: string): Tensor {
-  if (t === undefined || t === null) throw new TypeError(`batchNormBackward with ${mode} needs ${name} (${what}), got ${String(t)}`);
-  return t;
+  return { dx: tensors.dx!, dweight: tensors.dweight, dbias: tensors.dbias };
 }

@@ -1,10 +1,13 @@
 // BatchNorm: the module (nn.BatchNorm1d/2d/3d): owns weight, bias and running statistics, tracks
 // numBatchesTracked, and keeps what its last forward saved for backward(dy).
-import { batchNorm, DEFAULT_EPS, DEFAULT_MOMENTUM } from './batch-norm.js';
-import { batchNormBackward, type BatchNormBackwardResult } from './batch-norm-backward.js';
-import type { Gpu } from './gpu.js';
+import { batchNorm } from './batch-norm.js';
+import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackwardResult } from './batch-norm-backward.js';
+import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
+import { assertGpu, type Gpu } from './gpu.js';
+import { readOptions } from './options.js';
+import type { Recording } from './runner.js';
 import { Tensor } from './tensor.js';
-import { assertEps, assertMomentum } from './validate.js';
+import { assertBoolean, assertEps, assertMomentum } from './validate.js';
 
 export interface BatchNormModuleOptions {
   eps?: number;
@@ -16,13 +19,23 @@ export interface BatchNormModuleOptions {
   trackRunningStats?: boolean;
 }
 
+/** Options of one forward call. */
+export interface BatchNormForwardOptions extends Recording {
+  /** Overrides the module's mode for this call. */
+  training?: boolean;
+}
+
 /**
  * What the last forward saved for backward: its input (a reference, as PyTorch's saved tensors; the
- * caller keeps it alive) and the statistics it normalized with.
+ * caller keeps it alive), the statistics it normalized with, and the version of every tensor backward
+ * reads, so that backward refuses a tensor written since (PyTorch's version counters).
  */
-type Saved =
+type Saved = (
   | { readonly x: Tensor; readonly training: true; readonly saveMean: Tensor; readonly saveInvstd: Tensor }
-  | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor };
+  | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor }
+) & { readonly versions: ReadonlyMap<Tensor, { name: string; version: number }> };
+
+const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats'] as const;
 
 export class BatchNorm {
   readonly gpu: Gpu;
@@ -40,21 +53,28 @@ export class BatchNorm {
   #saved: Saved | null = null;
 
   constructor(gpu: Gpu, numFeatures: number, options: BatchNormModuleOptions = {}) {
-    if (!Number.isInteger(numFeatures) || numFeatures <= 0) {
-      throw new RangeError(`numFeatures must be a positive integer, got ${numFeatures}`);
+    assertGpu(gpu, 'new BatchNorm(gpu, ...): gpu');
+    gpu.assertAlive();
+    if (typeof numFeatures !== 'number' || !Number.isInteger(numFeatures) || numFeatures <= 0) {
+      throw new RangeError(`numFeatures must be a positive integer, got ${String(numFeatures)}`);
     }
+    const o = readOptions(options, 'BatchNorm options', MODULE_OPTION_KEYS);
+    const eps = o.eps ?? DEFAULT_EPS;
+    assertEps(eps);
+    const momentum = o.momentum === undefined ? DEFAULT_MOMENTUM : o.momentum;
+    if (momentum !== null) assertMomentum(momentum);
+    const affine = o.affine ?? true;
+    assertBoolean(affine, 'BatchNorm options.affine');
+    const track = o.trackRunningStats ?? true;
+    assertBoolean(track, 'BatchNorm options.trackRunningStats');
     this.gpu = gpu;
     this.numFeatures = numFeatures;
-    this.eps = options.eps ?? DEFAULT_EPS;
-    assertEps(this.eps);
-    this.momentum = options.momentum === undefined ? DEFAULT_MOMENTUM : options.momentum;
-    if (this.momentum !== null) assertMomentum(this.momentum);
+    this.eps = eps;
+    this.momentum = momentum;
     const filled = (value: number, label: string) =>
       Tensor.fromArray(gpu, new Float32Array(numFeatures).fill(value), [numFeatures], { label });
-    const affine = options.affine ?? true;
     this.weight = affine ? filled(1, 'BatchNorm weight') : null;
     this.bias = affine ? filled(0, 'BatchNorm bias') : null;
-    const track = options.trackRunningStats ?? true;
     this.runningMean = track ? filled(0, 'BatchNorm runningMean') : null;
     this.runningVar = track ? filled(1, 'BatchNorm runningVar') : null;
   }
@@ -74,9 +94,11 @@ export class BatchNorm {
    * Normalizes x. Training (the module's mode unless overridden) uses batch statistics and updates the
    * running ones; eval uses the running statistics, or batch statistics without trackRunningStats.
    */
-  forward(x: Tensor, options: { training?: boolean } = {}): Tensor {
+  forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
-    const training = options.training ?? this.training;
+    const o = readOptions(options, 'BatchNorm.forward options', ['training', 'encoder', 'timestampWrites']);
+    const training = o.training ?? this.training;
+    assertBoolean(training, 'BatchNorm.forward options.training');
     const track = this.runningMean !== null;
     if (training && track) this.numBatchesTracked++;
     try {
@@ -90,12 +112,17 @@ export class BatchNorm {
         momentum: this.momentum,
         numBatchesTracked: Math.max(this.numBatchesTracked, 1),
         eps: this.eps,
+        ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
+        ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
       });
       this.#releaseSaved();
+      const versions = (named: Record<string, Tensor | null>) =>
+        new Map(Object.entries(named).flatMap(([name, t]) => (t ? [[t, { name, version: t.version }] as const] : [])));
       if (saveMean && saveInvstd) {
-        this.#saved = { x, training: true, saveMean, saveInvstd };
+        this.#saved = { x, training: true, saveMean, saveInvstd, versions: versions({ x, weight: this.weight, saveMean, saveInvstd }) };
       } else if (this.runningMean && this.runningVar) {
-        this.#saved = { x, training: false, runningMean: this.runningMean, runningVar: this.runningVar };
+        const { runningMean, runningVar } = this;
+        this.#saved = { x, training: false, runningMean, runningVar, versions: versions({ x, weight: this.weight, runningMean, runningVar }) };
       }
       return y;
     } catch (error) {
@@ -107,9 +134,11 @@ export class BatchNorm {
   /**
    * Gradients of the last forward's output: dx, and dweight/dbias when the module is affine. A training
    * forward is differentiated through its batch statistics, an eval forward through the running ones
-   * (as autograd of F.batch_norm). The input of that forward must still be alive.
+   * (as autograd of F.batch_norm). The input of that forward must still be alive, and neither it nor the
+   * weight nor the statistics used may have been written since (an `out` of another call, an optimizer
+   * step into the weight, a running-statistics update): backward refuses them, as PyTorch does.
    */
-  backward(dy: Tensor): BatchNormBackwardResult {
+  backward(dy: Tensor, options: BatchNormBackwardCommon = {}): BatchNormBackwardResult {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
     const saved = this.#saved;
     if (!saved) throw new Error('BatchNorm.backward needs a forward first: this module has not run forward yet');
@@ -119,11 +148,21 @@ export class BatchNorm {
           'which was destroyed; keep x alive until backward',
       );
     }
+    for (const [t, { name, version }] of saved.versions) {
+      if (t.version !== version) {
+        throw new Error(
+          `BatchNorm.backward: ${name} ('${t.label}', shape [${t.shape.join(',')}]) was written after the forward (now at version ` +
+            `${t.version}, saved at version ${version}); one of the tensors needed for gradient computation was modified in place. ` +
+            'Run the forward again, or write the new values into other tensors',
+        );
+      }
+    }
+    const o = readOptions(options, 'BatchNorm.backward options', ['out', 'encoder', 'timestampWrites']) as BatchNormBackwardCommon;
     const weight = this.weight;
     return saved.training
-      ? batchNormBackward(this.gpu, dy, saved.x, { weight, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })
+      ? batchNormBackward(this.gpu, dy, saved.x, { ...o, weight, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })
       : batchNormBackward(this.gpu, dy, saved.x, {
-          weight, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
+          ...o, weight, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
         });
   }
 

@@ -1,5 +1,6 @@
 // The device wrapper: owns (or borrows) a GPUDevice, knows its features and limits, counts the GPU
 // buffers the library keeps alive, and turns a lost device into clear errors instead of hangs.
+import { describeValue, readOptions } from './options.js';
 
 export interface GpuFeatures {
   readonly subgroups: boolean;
@@ -24,18 +25,19 @@ export interface RequestGpuOptions {
   maxBindingBytes?: number;
 }
 
-/** Options of the Gpu wrapper itself (requestGpu passes its own through). */
-export type GpuOptions = Pick<RequestGpuOptions, 'disableFeatures' | 'maxBindingBytes'>;
+/** Options of `Gpu.fromDevice`. */
+export interface GpuOptions {
+  /**
+   * The WebGPU entry point the device came from. In Node, pass Dawn's `create([])` object: the Gpu keeps
+   * it referenced, which dawn.node needs for as long as a device made from it is in use.
+   */
+  gpu?: GPU;
+  disableFeatures?: readonly OptionalFeature[];
+  maxBindingBytes?: number;
+}
 
-// Buffer usage bits are fixed by the WebGPU spec; spelling them here keeps the library working in Node,
-// where Dawn's `GPUBufferUsage` global exists only if the caller installed it.
-export const BufferUsage = {
-  MAP_READ: 0x0001,
-  COPY_SRC: 0x0004,
-  COPY_DST: 0x0008,
-  UNIFORM: 0x0040,
-  STORAGE: 0x0080,
-} as const;
+const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes'] as const;
+const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes'] as const;
 
 export class DeviceLostError extends Error {
   constructor(reason: string, message: string) {
@@ -79,13 +81,12 @@ export class Gpu {
   // to `lost` itself would pile up for the device's whole life, one per readback).
   readonly #lossListeners = new Set<(error: DeviceLostError) => void>();
 
-  private constructor(device: GPUDevice, entryPoint: GPU | null, ownsDevice: boolean, options: GpuOptions) {
+  private constructor(device: GPUDevice, ownsDevice: boolean, options: GpuOptions) {
     this.device = device;
-    this.#entryPoint = entryPoint;
+    this.#entryPoint = options.gpu ?? null;
     this.#ownsDevice = ownsDevice;
     const disabled = options.disableFeatures ?? [];
     const on = (f: OptionalFeature) => device.features.has(f) && !disabled.includes(f);
-    assertMaxBindingBytes(options.maxBindingBytes);
     this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     this.features = Object.freeze({
       subgroups: on('subgroups'),
@@ -101,14 +102,18 @@ export class Gpu {
     });
   }
 
-  /** Wraps a caller's device. The library never destroys it. */
+  /**
+   * Wraps a caller's device (one shared with TensorFlow.js, ONNX Runtime Web or the caller's own WebGPU
+   * work). The library never destroys it.
+   */
   static fromDevice(device: GPUDevice, options: GpuOptions = {}): Gpu {
-    return new Gpu(device, null, false, options);
+    assertDevice(device);
+    return new Gpu(device, false, readGpuOptions(options, 'Gpu.fromDevice options'));
   }
 
   /** @internal used by requestGpu */
-  static fromOwnedDevice(device: GPUDevice, entryPoint: GPU, options: GpuOptions): Gpu {
-    return new Gpu(device, entryPoint, true, options);
+  static fromOwnedDevice(device: GPUDevice, options: GpuOptions): Gpu {
+    return new Gpu(device, true, options);
   }
 
   get isLost(): boolean {
@@ -134,6 +139,16 @@ export class Gpu {
 
   destroyBuffer(buffer: GPUBuffer): void {
     buffer.destroy();
+    destroyedBuffers.add(buffer);
+    this.#liveBuffers--;
+  }
+
+  /**
+   * Stops counting `buffer` without destroying it: a caller's encoder may still hold work that uses it
+   * (scratch replaced by a larger one), so it is left to the garbage collector, which frees it once no
+   * command buffer refers to it.
+   */
+  releaseBuffer(_buffer: GPUBuffer): void {
     this.#liveBuffers--;
   }
 
@@ -208,16 +223,19 @@ export class Gpu {
  * turns on `subgroups`, `shader-f16` and `timestamp-query` where offered.
  */
 export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> {
-  assertMaxBindingBytes(options.maxBindingBytes);
-  const entryPoint = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
-  if (!entryPoint) {
-    throw new Error('WebGPU is not available: navigator.gpu is undefined (pass options.gpu in Node.js)');
+  const read = readOptions(options, 'requestGpu options', REQUEST_OPTION_KEYS);
+  const powerPreference = read.powerPreference;
+  if (powerPreference !== undefined && powerPreference !== 'low-power' && powerPreference !== 'high-performance') {
+    throw new TypeError(`powerPreference must be 'low-power' or 'high-performance', got ${describeValue(powerPreference)}`);
   }
-  const adapter = await entryPoint.requestAdapter(
-    options.powerPreference ? { powerPreference: options.powerPreference } : {},
-  );
-  if (!adapter) throw new Error('WebGPU is available but requestAdapter() returned no adapter');
-  const disabled = options.disableFeatures ?? [];
+  const gpuOptions = readGpuOptions(read, 'requestGpu options');
+  const entryPoint = gpuOptions.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!entryPoint) {
+    throw new Error('WebGPU is not available: navigator.gpu is undefined (in Node.js, pass options.gpu: create([]) from the webgpu package)');
+  }
+  const adapter = await entryPoint.requestAdapter(powerPreference ? { powerPreference } : {});
+  if (!adapter) throw new Error(NO_ADAPTER);
+  const disabled = gpuOptions.disableFeatures ?? [];
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.includes(f));
   const device = await adapter.requestDevice({
     label: 'webgpu-batchnorm',
@@ -228,11 +246,56 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> 
       maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
     },
   });
-  return Gpu.fromOwnedDevice(device, entryPoint, options);
+  return Gpu.fromOwnedDevice(device, { ...gpuOptions, gpu: entryPoint });
 }
 
-function assertMaxBindingBytes(value: number | undefined): void {
-  if (value !== undefined && !(Number.isInteger(value) && value >= 256 && value % 4 === 0)) {
-    throw new RangeError(`maxBindingBytes must be a multiple of 4 and at least 256, got ${value}`);
+const NO_ADAPTER =
+  'WebGPU is available but requestAdapter() returned no adapter. In a browser, WebGPU may be disabled or ' +
+  'the GPU blocklisted (see chrome://gpu). In Node.js on Dawn (the webgpu package), Dawn needs a Vulkan ' +
+  'loader (libvulkan.so.1, Debian package libvulkan1) and a Vulkan driver: a GPU\'s, or SwiftShader\'s ' +
+  'CPU driver named by VK_ICD_FILENAMES (Debian\'s chromium package ships /usr/lib/chromium/vk_swiftshader_icd.json).';
+
+/** Buffers the library destroyed; a tensor cannot wrap one. */
+const destroyedBuffers = new WeakSet<GPUBuffer>();
+
+/** Whether the library destroyed `buffer` (a destroyed tensor's buffer). */
+export function wasDestroyedByLibrary(buffer: GPUBuffer): boolean {
+  return destroyedBuffers.has(buffer);
+}
+
+/** Throws a clear error when plain-JavaScript callers pass something else where a Gpu goes. */
+export function assertGpu(gpu: unknown, what = 'gpu'): asserts gpu is Gpu {
+  if (!(gpu instanceof Gpu)) {
+    throw new TypeError(`${what} must be a Gpu (from requestGpu() or Gpu.fromDevice(device)), got ${describeValue(gpu)}`);
+  }
+}
+
+function readGpuOptions(options: unknown, what: string): GpuOptions {
+  const read = readOptions(options, what, GPU_OPTION_KEYS);
+  const { gpu, disableFeatures, maxBindingBytes } = read;
+  if (gpu !== undefined && typeof (gpu as Partial<GPU>).requestAdapter !== 'function') {
+    throw new TypeError(
+      `options.gpu must be a WebGPU entry point (navigator.gpu, or create([]) from the webgpu package in Node.js), got ${describeValue(gpu)}`,
+    );
+  }
+  if (disableFeatures !== undefined) {
+    if (!Array.isArray(disableFeatures) || disableFeatures.some((f) => !OPTIONAL_FEATURES.includes(f as OptionalFeature))) {
+      throw new TypeError(`disableFeatures must be an array of ${OPTIONAL_FEATURES.map((f) => `'${f}'`).join(', ')}, got ${describeValue(disableFeatures)}`);
+    }
+  }
+  if (maxBindingBytes !== undefined && !(Number.isInteger(maxBindingBytes) && (maxBindingBytes as number) >= 256 && (maxBindingBytes as number) % 4 === 0)) {
+    throw new RangeError(`maxBindingBytes must be a multiple of 4 and at least 256, got ${describeValue(maxBindingBytes)}`);
+  }
+  return {
+    ...(gpu === undefined ? {} : { gpu: gpu as GPU }),
+    ...(disableFeatures === undefined ? {} : { disableFeatures: disableFeatures as OptionalFeature[] }),
+    ...(maxBindingBytes === undefined ? {} : { maxBindingBytes: maxBindingBytes as number }),
+  };
+}
+
+function assertDevice(device: unknown): asserts device is GPUDevice {
+  const d = device as Partial<GPUDevice> | null | undefined;
+  if (d === null || typeof d !== 'object' || typeof d.createBuffer !== 'function' || typeof d.queue !== 'object' || !d.limits) {
+    throw new TypeError(`Gpu.fromDevice needs a GPUDevice (adapter.requestDevice(), or a library's device), got ${describeValue(device)}`);
   }
 }

@@ -1,9 +1,15 @@
 // The host side of shaders/params.wgsl: one Params record per dispatch window, each in its own
 // 256-byte slot of a uniform buffer (minUniformBufferOffsetAlignment) so that every window's dispatches
-// read their own values within one submit.
+// read their own values.
+//
+// A call's parameters must stay as they are until its work runs, which, when the call was recorded into
+// a caller's encoder, is whenever the caller submits. So parameter buffers are never rewritten: each
+// distinct content gets its own buffer, written once at creation and cached by content. A training loop
+// repeats the same few contents, so a steady state creates none and writes none.
 import type { PassPlan } from './dispatch.js';
+import type { Gpu } from './gpu.js';
 import type { ChannelLayout } from './shape.js';
-
+import { BufferUsage } from './webgpu-constants.js';
 
 export interface KernelParams {
   batch: number;
@@ -73,4 +79,44 @@ export function packParams(records: readonly KernelParams[]): ArrayBuffer {
 /** The binding of slot `slot` of a params buffer. */
 export function paramsSlot(buffer: GPUBuffer, slot: number): GPUBufferBinding {
   return { buffer, offset: slot * PARAMS_SLOT_BYTES, size: PARAMS_BYTES };
+}
+
+/** Distinct parameter contents kept per device; the least recently used beyond it is dropped. */
+export const PARAMS_CACHE_ENTRIES = 64;
+
+const caches = new WeakMap<Gpu, Map<string, GPUBuffer>>();
+
+/**
+ * The uniform buffer holding `params` (from packParams), created on first use of that content. A dropped
+ * entry is released, not destroyed: a caller's unsubmitted encoder may still refer to it, and the
+ * garbage collector frees it once nothing does.
+ */
+export function paramsBuffer(gpu: Gpu, params: ArrayBuffer): GPUBuffer {
+  let cache = caches.get(gpu);
+  if (!cache) {
+    const created = new Map<string, GPUBuffer>();
+    gpu.onDestroy(() => {
+      for (const buffer of created.values()) gpu.destroyBuffer(buffer);
+      created.clear();
+      caches.delete(gpu);
+    });
+    caches.set(gpu, (cache = created));
+  }
+  const key = new Uint32Array(params).join(',');
+  const cached = cache.get(key);
+  if (cached) {
+    cache.delete(key); // re-inserted below: Map order is the recency order
+    cache.set(key, cached);
+    return cached;
+  }
+  const buffer = gpu.createBuffer({ label: 'batchnorm params', size: params.byteLength, usage: BufferUsage.UNIFORM, mappedAtCreation: true });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(params));
+  buffer.unmap();
+  cache.set(key, buffer);
+  if (cache.size > PARAMS_CACHE_ENTRIES) {
+    const [oldestKey, oldest] = cache.entries().next().value as [string, GPUBuffer];
+    cache.delete(oldestKey);
+    gpu.releaseBuffer(oldest);
+  }
+  return buffer;
 }

@@ -1,7 +1,9 @@
-// Per-device scratch buffers reused across calls, so a steady-state call allocates no GPU memory.
-// Sharing them between calls is safe because every call writes and submits its work before it returns,
-// and the queue runs submissions (and writeBuffer) in order.
-import { BufferUsage, type Gpu } from './gpu.js';
+// Per-device scratch buffers (partials, per-channel coefficients) reused across calls, so a steady-state
+// call allocates no GPU memory. Sharing them between calls is safe because each call's passes write a
+// scratch buffer before they read it, all within one compute pass, and the GPU runs passes in the order
+// they were submitted (recorded calls included: a caller's encoder runs them in recording order).
+import type { Gpu } from './gpu.js';
+import { BufferUsage } from './webgpu-constants.js';
 
 export class Scratch {
   readonly #gpu: Gpu;
@@ -13,12 +15,15 @@ export class Scratch {
 
   /** A storage buffer of at least `bytes`, grown (to the next power of two) when a call needs more. */
   storage(name: string, bytes: number): GPUBuffer {
-    return this.#get(name, bytes, BufferUsage.STORAGE | BufferUsage.COPY_SRC);
-  }
-
-  /** A uniform buffer of at least `bytes`. */
-  uniform(name: string, bytes: number): GPUBuffer {
-    return this.#get(name, bytes, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
+    const existing = this.#buffers.get(name);
+    if (existing && existing.size >= bytes) return existing;
+    // The smaller buffer may still be used by work recorded into a caller's encoder and not yet
+    // submitted: release it to the garbage collector rather than destroy it.
+    if (existing) this.#gpu.releaseBuffer(existing);
+    const size = Math.max(16, 2 ** Math.ceil(Math.log2(bytes)));
+    const buffer = this.#gpu.createBuffer({ label: `scratch ${name}`, size, usage: BufferUsage.STORAGE });
+    this.#buffers.set(name, buffer);
+    return buffer;
   }
 
   /** A tiny storage buffer bound where an optional tensor is absent (the kernel ignores it). */
@@ -30,17 +35,6 @@ export class Scratch {
   release(): void {
     for (const buffer of this.#buffers.values()) this.#gpu.destroyBuffer(buffer);
     this.#buffers.clear();
-  }
-
-  #get(name: string, bytes: number, usage: number): GPUBuffer {
-    const existing = this.#buffers.get(name);
-    if (existing && existing.size >= bytes) return existing;
-    // Destroying a buffer that submitted work still uses is safe: WebGPU frees it after that work.
-    if (existing) this.#gpu.destroyBuffer(existing);
-    const size = Math.max(16, 2 ** Math.ceil(Math.log2(bytes)));
-    const buffer = this.#gpu.createBuffer({ label: `scratch ${name}`, size, usage });
-    this.#buffers.set(name, buffer);
-    return buffer;
   }
 }
 

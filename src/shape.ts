@@ -3,11 +3,13 @@
 /** Checks that every dimension is a positive integer; `what` names the tensor in the message. */
 export function assertValidShape(shape: readonly number[], what = 'shape'): void {
   if (!Array.isArray(shape)) throw new TypeError(`${what} must be an array of dimensions, got ${String(shape)}`);
-  shape.forEach((d, i) => {
-    if (!Number.isInteger(d) || d <= 0) {
-      throw new RangeError(`${what} [${shape.join(',')}] has dimension ${i} = ${d}; dimensions must be positive integers`);
+  // An index loop, not forEach: forEach skips the holes of a sparse array such as [4, , 4].
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d <= 0) {
+      throw new RangeError(`${what} [${Array.from(shape, String).join(',')}] has dimension ${i} = ${String(d)}; dimensions must be positive integers`);
     }
-  });
+  }
 }
 
 export function numElements(shape: readonly number[]): number {

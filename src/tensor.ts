@@ -1,30 +1,51 @@
-// Tensors: a GPU storage buffer with a shape and dtype, created from host data or empty, read back with
-// toArray(). Each tensor holds its Gpu, so the device (and Dawn's entry point) outlive it.
-import { BufferUsage, type Gpu } from './gpu.js';
+// Tensors: a region of a GPU storage buffer with a shape and a dtype. A tensor either owns its buffer
+// (created from host data or empty) or wraps a caller's buffer at an offset (Tensor.fromBuffer) without
+// copying; destroy() frees only what the tensor owns. Each tensor holds its Gpu, so the device (and
+// Dawn's entry point) outlive it.
+import { wasDestroyedByLibrary, type Gpu } from './gpu.js';
 import { fromHalfBits, toHalfBits } from './half.js';
+import { describeValue, readOptions } from './options.js';
 import { readBuffer } from './readback.js';
 import { assertValidShape, numElements } from './shape.js';
-import { assertOutput, type NamedTensor } from './validate.js';
+import { BufferUsage } from './webgpu-constants.js';
+import { lastWriteVerdict, recordCreation, writeVersion } from './write-log.js';
 
 export type DType = 'f32' | 'f16';
 
 const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, f16: 2 };
+
+export interface TensorOptions {
+  dtype?: DType;
+  label?: string;
+}
+
+export interface WrapOptions extends TensorOptions {
+  /** Where the tensor starts in the buffer: a multiple of the device's minStorageBufferOffsetAlignment. */
+  byteOffset?: number;
+}
+
+/** Host data a tensor can be made from. */
+export type TensorData = Float32Array | Float64Array | readonly number[];
 
 export class Tensor {
   readonly gpu: Gpu;
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly label: string;
+  /** Where the tensor's first element lies in `buffer` (0 unless it wraps a caller's buffer). */
+  readonly byteOffset: number;
+  /** False when the tensor wraps a caller's buffer, which destroy() then leaves alone. */
+  readonly ownsBuffer: boolean;
   #buffer: GPUBuffer | null;
-  // GPU errors of the work that created or wrote this tensor; toArray() and ready() surface them.
-  #pendingError: Promise<Error | null> = Promise.resolve(null);
 
-  private constructor(gpu: Gpu, buffer: GPUBuffer, shape: readonly number[], dtype: DType, label: string) {
+  private constructor(gpu: Gpu, buffer: GPUBuffer, shape: readonly number[], dtype: DType, label: string, byteOffset: number, owns: boolean) {
     this.gpu = gpu;
     this.#buffer = buffer;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.label = label;
+    this.byteOffset = byteOffset;
+    this.ownsBuffer = owns;
   }
 
   get size(): number {
@@ -39,143 +60,159 @@ export class Tensor {
     return this.#buffer === null;
   }
 
+  /** Writes to this tensor through the library so far (PyTorch's version counter). */
+  get version(): number {
+    return writeVersion(this);
+  }
+
   /** The storage buffer; throws if the tensor was destroyed. */
   get buffer(): GPUBuffer {
     if (!this.#buffer) throw new Error(`tensor '${this.label}' [${this.shape.join(',')}] was destroyed`);
     return this.#buffer;
   }
 
-  /** An uninitialised tensor (used for outputs). */
-  static empty(gpu: Gpu, shape: readonly number[], options: { dtype?: DType; label?: string } = {}): Tensor {
-    const { result, error } = gpu.scoped(`creating tensor '${options.label ?? 'tensor'}'`, () => Tensor.#allocate(gpu, shape, options));
-    result.recordWork(error);
+  /** The tensor's region of its buffer, as a binding resource. */
+  get binding(): GPUBufferBinding {
+    return { buffer: this.buffer, offset: this.byteOffset, size: paddedBytes(this.byteLength) };
+  }
+
+  /** An uninitialised tensor. */
+  static empty(gpu: Gpu, shape: readonly number[], options: TensorOptions = {}): Tensor {
+    const { dtype, label } = readTensorOptions(gpu, shape, options);
+    const { result, error } = gpu.scoped(`creating tensor '${label}'`, () => Tensor.allocate(gpu, shape, dtype, label));
+    recordCreation(result, error);
     return result;
   }
 
-  static fromArray(
-    gpu: Gpu,
-    data: Float32Array | readonly number[],
-    shape: readonly number[],
-    options: { dtype?: DType; label?: string } = {},
-  ): Tensor {
-    assertValidShape(shape);
-    const expected = numElements(shape);
-    if (data.length !== expected) {
-      throw new RangeError(`data has ${data.length} elements but shape [${shape.join(',')}] needs ${expected}`);
-    }
-    const { result, error } = gpu.scoped(`uploading tensor '${options.label ?? 'tensor'}'`, () => {
-      const tensor = Tensor.#allocate(gpu, shape, options);
-      const bytes = tensor.dtype === 'f16' ? packHalf(data) : data instanceof Float32Array ? data : Float32Array.from(data);
+  /** A tensor holding `data` (converted to the dtype; f16 rounds to nearest even). */
+  static fromArray(gpu: Gpu, data: TensorData, shape: readonly number[], options: TensorOptions = {}): Tensor {
+    const { dtype, label } = readTensorOptions(gpu, shape, options);
+    assertFitsBuffer(gpu, shape, dtype, label); // before the data is read: a size error comes at once
+    assertTensorData(data, shape);
+    const { result, error } = gpu.scoped(`uploading tensor '${label}'`, () => {
+      const tensor = Tensor.allocate(gpu, shape, dtype, label);
+      const bytes = dtype === 'f16' ? packHalf(data) : data instanceof Float32Array ? data : Float32Array.from(data);
       gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return tensor;
     });
-    result.recordWork(error);
+    recordCreation(result, error);
     return result;
   }
 
-  static #allocate(gpu: Gpu, shape: readonly number[], options: { dtype?: DType; label?: string }): Tensor {
-    assertValidShape(shape);
-    const dtype = options.dtype ?? 'f32';
-    assertDTypeSupported(gpu, dtype);
-    const label = options.label ?? 'tensor';
-    // Buffer sizes must be multiples of 4 to be copied and bound.
-    const byteLength = Math.ceil((numElements(shape) * BYTES_PER_ELEMENT[dtype]) / 4) * 4;
-    const limit = gpu.device.limits.maxBufferSize;
-    if (byteLength > limit) {
-      throw new RangeError(`tensor '${label}' [${shape.join(',')}] needs ${byteLength} bytes; the device's maxBufferSize is ${limit}`);
-    }
-    const buffer = gpu.createBuffer({
-      label,
-      size: byteLength,
-      usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
-    });
-    return new Tensor(gpu, buffer, shape, dtype, label);
-  }
-
   /**
-   * Adds GPU work that writes this tensor (an operation's error-scope verdict): ready() and toArray()
-   * reject with its error. Operations call this for their outputs and for tensors they update in place.
+   * Wraps `buffer` (the caller's, e.g. a TensorFlow.js or ONNX Runtime Web tensor's) without copying.
+   * It needs STORAGE usage (and COPY_SRC for toArray); destroy() never destroys it.
    */
-  recordWork(error: Promise<Error | null>): void {
-    const earlier = this.#pendingError;
-    this.#pendingError = Promise.all([earlier, error]).then(([a, b]) => a ?? b);
-  }
-
-  /** The first GPU error of the work that wrote this tensor, or null. */
-  get pendingError(): Promise<Error | null> {
-    return this.#pendingError;
+  static fromBuffer(gpu: Gpu, buffer: GPUBuffer, shape: readonly number[], options: WrapOptions = {}): Tensor {
+    const read = readOptions(options, 'Tensor.fromBuffer options', ['dtype', 'label', 'byteOffset']);
+    const { dtype, label } = readTensorOptions(gpu, shape, { ...(read as TensorOptions) });
+    const what = `Tensor.fromBuffer('${label}')`;
+    const b = buffer as Partial<GPUBuffer> | null;
+    if (b === null || typeof b !== 'object' || typeof b.usage !== 'number' || typeof b.size !== 'number') {
+      throw new TypeError(`${what} needs a GPUBuffer, got ${describeValue(buffer)}`);
+    }
+    if (wasDestroyedByLibrary(buffer)) throw new Error(`${what}: the buffer ('${buffer.label}') was destroyed`);
+    if ((buffer.usage & BufferUsage.STORAGE) === 0) {
+      throw new Error(`${what}: the buffer ('${buffer.label}') lacks STORAGE usage (usage = 0x${buffer.usage.toString(16)}); batch-norm kernels bind it as storage`);
+    }
+    const byteOffset = read.byteOffset ?? 0;
+    const alignment = gpu.device.limits.minStorageBufferOffsetAlignment;
+    if (typeof byteOffset !== 'number' || !Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % alignment !== 0) {
+      throw new RangeError(`${what}: byteOffset must be a non-negative multiple of the device's minStorageBufferOffsetAlignment (${alignment}), got ${describeValue(byteOffset)}`);
+    }
+    const needed = paddedBytes(numElements(shape) * BYTES_PER_ELEMENT[dtype]);
+    if (byteOffset + needed > buffer.size) {
+      throw new RangeError(
+        `${what}: shape [${shape.join(',')}] (${dtype}) needs ${needed} bytes from byteOffset ${byteOffset}, but the buffer has ${buffer.size} bytes`,
+      );
+    }
+    return new Tensor(gpu, buffer, shape, dtype, label, byteOffset, false);
   }
 
   /**
-   * Resolves when the GPU has accepted the work that wrote this tensor; rejects with its GPU error, or
-   * with the device-lost error once the device (and so the tensor's contents) is gone.
+   * Resolves when the GPU has accepted the work that last wrote this tensor; rejects with that work's
+   * GPU error, or with the device-lost error once the device (and so the tensor's contents) is gone.
    */
   async ready(): Promise<void> {
-    const error = await this.#pendingError;
+    const error = await lastWriteVerdict(this);
     if (error) throw error;
     this.gpu.assertAlive();
   }
 
-  /** Copies the tensor to the host (f16 is widened to f32). Rejects if the device is lost. */
+  /**
+   * Copies the tensor's region to the host (f16 widened to f32). Rejects with the GPU error of the work
+   * that last wrote it, if the device is lost, or if its buffer was destroyed.
+   */
   async toArray(): Promise<Float32Array> {
     const buffer = this.buffer;
-    const [error, bytes] = await Promise.all([this.#pendingError, readBuffer(this.gpu, buffer, this.byteLength)]);
+    if ((buffer.usage & BufferUsage.COPY_SRC) === 0) {
+      throw new Error(`tensor '${this.label}' wraps a buffer without COPY_SRC usage; toArray() copies from it`);
+    }
+    const [error, bytes] = await Promise.all([
+      lastWriteVerdict(this),
+      readBuffer(this.gpu, buffer, this.byteOffset, this.byteLength, `tensor '${this.label}'`),
+    ]);
     if (error) throw error;
     if (this.dtype === 'f32') return new Float32Array(bytes);
     return Float32Array.from(new Uint16Array(bytes), fromHalfBits);
   }
 
-  /** Frees the GPU buffer. Idempotent. */
+  /** Frees the GPU buffer if the tensor owns it; a wrapped buffer is left to its owner. Idempotent. */
   destroy(): void {
     if (!this.#buffer) return;
-    this.gpu.destroyBuffer(this.#buffer);
+    if (this.ownsBuffer) this.gpu.destroyBuffer(this.#buffer);
     this.#buffer = null;
+  }
+
+  /** @internal an owned, uninitialised tensor of checked shape and dtype (the operations' outputs). */
+  static allocate(gpu: Gpu, shape: readonly number[], dtype: DType, label: string): Tensor {
+    const byteLength = assertFitsBuffer(gpu, shape, dtype, label);
+    const buffer = gpu.createBuffer({ label, size: byteLength, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
+    return new Tensor(gpu, buffer, shape, dtype, label, 0, true);
   }
 }
 
-function assertDTypeSupported(gpu: Gpu, dtype: DType): void {
-  if (dtype !== 'f32' && dtype !== 'f16') throw new TypeError(`dtype must be 'f32' or 'f16', got '${String(dtype)}'`);
+/** The buffer size a tensor needs; throws if the device cannot make a buffer that large. */
+function assertFitsBuffer(gpu: Gpu, shape: readonly number[], dtype: DType, label: string): number {
+  const byteLength = paddedBytes(numElements(shape) * BYTES_PER_ELEMENT[dtype]);
+  const limit = gpu.device.limits.maxBufferSize;
+  if (byteLength > limit) {
+    throw new RangeError(`tensor '${label}' [${shape.join(',')}] needs ${byteLength} bytes; the device's maxBufferSize is ${limit}`);
+  }
+  return byteLength;
+}
+
+/** Bindings and copies come in multiples of 4 bytes. */
+function paddedBytes(bytes: number): number {
+  return Math.ceil(bytes / 4) * 4;
+}
+
+function readTensorOptions(gpu: Gpu, shape: readonly number[], options: TensorOptions): { dtype: DType; label: string } {
+  gpu.assertAlive();
+  const read = readOptions(options, 'tensor options', ['dtype', 'label', 'byteOffset']);
+  assertValidShape(shape);
+  const dtype = read.dtype ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') throw new TypeError(`dtype must be 'f32' or 'f16', got ${describeValue(dtype)}`);
   if (dtype === 'f16' && !gpu.features.shaderF16) {
     throw new Error("dtype 'f16' needs the WebGPU feature 'shader-f16', which this adapter/device does not offer");
   }
+  const label = read.label ?? 'tensor';
+  if (typeof label !== 'string') throw new TypeError(`label must be a string, got ${describeValue(label)}`);
+  return { dtype, label };
 }
 
-function packHalf(data: Float32Array | readonly number[]): Uint16Array {
+function assertTensorData(data: unknown, shape: readonly number[]): asserts data is TensorData {
+  const numeric = data instanceof Float32Array || data instanceof Float64Array || (Array.isArray(data) && data.every((v) => typeof v === 'number'));
+  if (!numeric) {
+    throw new TypeError(`tensor data must be a Float32Array, a Float64Array or an array of numbers, got ${describeValue(data)}`);
+  }
+  const expected = numElements(shape);
+  if (data.length !== expected) throw new RangeError(`data has ${data.length} elements but shape [${shape.join(',')}] needs ${expected}`);
+}
+
+function packHalf(data: TensorData): Uint16Array {
   // One spare element keeps the byte length a multiple of 4 for writeBuffer.
   const out = new Uint16Array(data.length + (data.length % 2));
   for (let i = 0; i < data.length; i++) out[i] = toHalfBits(data[i]!);
   return out;
-}
-
-/**
- * Marks `outputs` (including tensors updated in place) as written by work whose GPU verdict is `error`
- * and which read `inputs`: an error in either surfaces from the outputs' toArray() and ready().
- */
-export function recordOperation(outputs: readonly (Tensor | null)[], inputs: readonly (Tensor | null)[], error: Promise<Error | null>): void {
-  const upstream = inputs.filter((t): t is Tensor => t !== null).map((t) => t.pendingError);
-  const verdict = Promise.all([...upstream, error]).then((errors) => errors.find((e) => e !== null) ?? null);
-  for (const t of outputs) t?.recordWork(verdict);
-}
-
-/** One output of an operation: a caller's tensor to write (`provided`) or one to allocate. */
-export interface OutputSpec {
-  readonly name: string;
-  readonly provided: Tensor | undefined;
-  readonly shape: readonly number[];
-  readonly label: string;
-}
-
-/**
- * The tensors an operation writes, in the order of `specs`: the provided ones checked first (live, of
- * their shape, aliasing neither `inputs` nor each other), so that a bad one throws before anything is
- * allocated; then the others allocated.
- */
-export function outputTensors(gpu: Gpu, inputs: readonly NamedTensor[], specs: readonly OutputSpec[]): Tensor[] {
-  const taken: NamedTensor[] = [...inputs];
-  for (const { name, provided, shape } of specs) {
-    if (!provided) continue;
-    assertOutput(gpu, provided, name, shape, taken);
-    taken.push({ name, tensor: provided });
-  }
-  return specs.map(({ provided, shape, label }) => provided ?? Tensor.empty(gpu, shape, { label }));
 }

@@ -34,7 +34,8 @@ async function check(c: FuzzCase): Promise<void> {
       runningMean: tensor(c.runningMean, [channels])!,
       runningVar: tensor(c.runningVar, [channels])!,
     };
-    const out = batchNorm(gpu, inputs.x, { ...options, ...inputs });
+    const { weight: w, bias: b, runningMean: rm, runningVar: rv } = inputs;
+    const out = batchNorm(gpu, inputs.x, { ...options, weight: w, bias: b, runningMean: rm, runningVar: rv });
     const worst = tally.worstRatio;
     worst.y = Math.max(worst.y, compareY('y', await out.y.toArray(), c.x, c.shape, ref, c.weight, c.bias).worstRatio);
     let saved: { saveMean: Float32Array; saveInvstd: Float32Array } | null = null;

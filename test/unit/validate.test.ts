@@ -1,23 +1,38 @@
-// Argument checks that need no GPU: a gradient against its input.
+// Argument checks that need no GPU: reading options once, with unknown keys named.
 import { describe, expect, it } from 'vitest';
-import { assertSameShapeAndDType } from '../../src/validate.js';
+import { describeValue, readOptions } from '../../src/options.js';
 
-describe('assertSameShapeAndDType', () => {
-  const x = { shape: [2, 3, 4], dtype: 'f32' } as const;
-
-  it('names a dtype mismatch (SwiftShader has no f16 tensors to show it on the GPU)', () => {
-    expect(() => assertSameShapeAndDType({ shape: [2, 3, 4], dtype: 'f16' }, 'dy', x, 'x')).toThrow("dy has dtype 'f16' but x has dtype 'f32'");
-  });
-
-  it('names a shape or rank mismatch', () => {
-    expect(() => assertSameShapeAndDType({ shape: [2, 4, 3], dtype: 'f32' }, 'dy', x, 'x')).toThrow(
-      'dy has shape [2,4,3] but x has shape [2,3,4]; they must match',
+describe('readOptions', () => {
+  it('names an unknown key and the known ones (a typo must not run with a default)', () => {
+    expect(() => readOptions({ momemtum: 0.2 }, 'batchNorm options', ['momentum', 'eps'])).toThrow(
+      "batchNorm options has an unknown key 'momemtum'; the known keys are 'momentum', 'eps'",
     );
-    expect(() => assertSameShapeAndDType({ shape: [2, 3, 2, 2], dtype: 'f32' }, 'dy', x, 'x')).toThrow('dy has shape [2,3,2,2]');
   });
 
-  it('rejects what is not a tensor and accepts a match', () => {
-    expect(() => assertSameShapeAndDType(null as never, 'dy', x, 'x')).toThrow('dy must be a Tensor, got null');
-    expect(() => assertSameShapeAndDType({ shape: [2, 3, 4], dtype: 'f32' }, 'dy', x, 'x')).not.toThrow();
+  it('reads each key once, leaves undefined ones out, and refuses what is not an object', () => {
+    let reads = 0;
+    const options = {
+      get eps() {
+        reads++;
+        return reads === 1 ? 1e-3 : -1;
+      },
+      momentum: undefined,
+    };
+    expect(readOptions(options, 'o', ['eps', 'momentum'])).toEqual({ eps: 1e-3 });
+    expect(reads).toBe(1);
+    expect(readOptions(undefined, 'o', ['eps'])).toEqual({});
+    expect(() => readOptions(undefined, 'o', ['eps'], false)).toThrow('o must be an object, got undefined');
+    expect(() => readOptions([1], 'o', ['eps'])).toThrow('o must be an object, got an array of length 1');
+  });
+});
+
+describe('describeValue', () => {
+  it('says what a value is, briefly', () => {
+    expect(describeValue(null)).toBe('null');
+    expect(describeValue(3)).toBe('3');
+    expect(describeValue(4n)).toBe('4n');
+    expect(describeValue('a')).toBe("'a'");
+    expect(describeValue({ shape: [1] })).toBe('an object with keys [shape]');
+    expect(describeValue(new Map())).toBe('a Map');
   });
 });

@@ -1,7 +1,7 @@
 // The substitution step: the WGSL of every variant comes from its typed variant object, and so does its
 // cache key, so two variants never share a key and a key never names two shaders.
 import { describe, expect, it } from 'vitest';
-import { composeShader, variantKey, type KernelVariant } from '../../src/pipelines.js';
+import { composeShader, variantKey, type KernelVariant } from '../../src/kernels.js';
 
 const VARIANTS: KernelVariant[] = [
   { kernel: 'stats', vec4: true, subgroups: true },

@@ -1,0 +1,254 @@
+// The operation runner: every batch-norm operation is a declarative list of passes (kernel variant,
+// grid, bindings by name) over named tensors, and this is the one piece of code that runs such a list.
+// It checks the tensors the operation writes, plans windows, finds parameters and scratch, allocates
+// outputs, records the passes into one compute pass, and then either submits (inside error scopes, whose
+// verdict the outputs' readbacks report) or leaves the submit to the caller who passed an encoder.
+import { planChunks, type Chunk } from './chunking.js';
+import { planPasses, type Grid, type PassPlan } from './dispatch.js';
+import type { Gpu } from './gpu.js';
+import { bindGroup, getKernel, isWritable, type BindingName, type KernelName, type KernelVariant } from './kernels.js';
+import { describeValue } from './options.js';
+import { packParams, paramsBuffer, paramsSlot, windowParams } from './params.js';
+import { scratchFor } from './scratch.js';
+import type { ChannelLayout } from './shape.js';
+import { Tensor } from './tensor.js';
+import { assertOutput } from './validate.js';
+import { firstError, lastWriteVerdict, recordWrite } from './write-log.js';
+
+/** How an operation uses a tensor: reads it, writes it, or updates it in place (running statistics). */
+export type Access = 'read' | 'write' | 'update';
+
+export interface TensorRole {
+  /** The name messages use ('x', 'out.y', 'runningMean'). */
+  readonly name: string;
+  /** The tensor; null for an absent optional tensor, or for an output to allocate. */
+  readonly tensor: Tensor | null;
+  readonly access: Access;
+  /** For an output: the shape to write, and the label of the tensor allocated when none was given. */
+  readonly output?: { readonly shape: readonly number[]; readonly label: string };
+}
+
+/** What a binding is bound to. */
+export type Resource =
+  | { readonly kind: 'params' }
+  | { readonly kind: 'tensor'; readonly role: string; readonly window: boolean }
+  | { readonly kind: 'scratch'; readonly name: string; readonly bytes: number };
+
+export const params: Resource = { kind: 'params' };
+/** A per-channel tensor, bound whole (a placeholder when it is absent). */
+export const whole = (role: string): Resource => ({ kind: 'tensor', role, window: false });
+/** A tensor of x's shape, bound one window at a time. */
+export const windowOf = (role: string): Resource => ({ kind: 'tensor', role, window: true });
+export const scratch = (name: string, bytes: number): Resource => ({ kind: 'scratch', name, bytes });
+
+/** 'reduce' and 'apply' passes dispatch once per window of x, with that window's grid; 'finalize' once. */
+export type GridKind = 'reduce' | 'apply' | 'finalize';
+
+export interface PassSpec {
+  readonly variant: KernelVariant;
+  readonly grid: GridKind;
+  readonly bindings: Readonly<Record<string, Resource>>;
+}
+
+/** A pass of kernel K, with a resource for each of K's bindings (the type checker holds them in step). */
+export function pass<K extends KernelName>(
+  variant: Extract<KernelVariant, { kernel: K }>,
+  grid: GridKind,
+  bindings: Readonly<Record<BindingName<K>, Resource>>,
+): PassSpec {
+  return { variant, grid, bindings };
+}
+
+export interface Recording {
+  /** Record into this encoder and submit nothing (the caller submits); otherwise submit at once. */
+  readonly encoder?: GPUCommandEncoder | undefined;
+  /** Timestamps around the operation's compute pass (needs 'timestamp-query'). */
+  readonly timestampWrites?: GPUComputePassTimestampWrites | undefined;
+}
+
+export interface OperationSpec<R extends string> extends Recording {
+  readonly label: string;
+  /** x's view as (N, C, spatial); windows and grids are planned from it. */
+  readonly layout: ChannelLayout;
+  readonly roles: Readonly<Record<R, TensorRole>>;
+  readonly shared: { readonly flags: number; readonly eps: number; readonly momentum: number };
+  readonly passes: (plan: PassPlan) => readonly PassSpec[];
+}
+
+/** Windows (chunks of whole samples that fit one binding) and the dispatches of each pass over them. */
+export function planOperation(gpu: Gpu, layout: ChannelLayout): PassPlan {
+  const { limits } = gpu.device;
+  const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment);
+  return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension);
+}
+
+/**
+ * Runs `spec` and returns its tensors by role: the given ones, and the outputs it allocated. Nothing is
+ * allocated before every check has passed, and what was allocated is freed if a later step throws.
+ */
+export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>): Record<R, Tensor | null> {
+  gpu.assertAlive();
+  const roles = spec.roles as Readonly<Record<string, TensorRole>>;
+  const plan = planOperation(gpu, spec.layout);
+  const passes = spec.passes(plan);
+  checkWrittenTensors(gpu, roles, passes);
+  checkBufferSharing(roles, passes);
+  checkRecording(gpu, spec);
+
+  const record = () => {
+    const tensors: Record<string, Tensor | null> = {};
+    const allocated: Tensor[] = [];
+    try {
+      for (const [role, { tensor, output }] of Object.entries(roles)) {
+        let t = tensor;
+        if (!t && output) allocated.push((t = Tensor.allocate(gpu, output.shape, 'f32', output.label)));
+        tensors[role] = t;
+      }
+      encodePasses(gpu, spec, plan, passes, tensors);
+    } catch (error) {
+      for (const t of allocated) t.destroy();
+      throw error;
+    }
+    return tensors;
+  };
+
+  // Verdicts of what this operation reads, taken now: a later write must not change them.
+  const upstream = firstError(
+    Object.values(roles)
+      .filter((r) => r.tensor && r.access !== 'write')
+      .map((r) => lastWriteVerdict(r.tensor!)),
+  );
+  let tensors: Record<string, Tensor | null>;
+  let own: Promise<Error | null>;
+  if (spec.encoder) {
+    // The caller's error scopes see this work's errors when they submit it.
+    tensors = record();
+    own = Promise.resolve(null);
+  } else {
+    const scoped = gpu.scoped(spec.label, record);
+    tensors = scoped.result;
+    own = scoped.error;
+  }
+  const written = firstError([own, upstream]);
+  for (const [role, { access }] of Object.entries(roles)) {
+    const t = tensors[role];
+    if (!t || access === 'read') continue;
+    // A failed submit runs none of its work, so a tensor updated in place keeps its good contents; only
+    // bad data it was computed from (upstream) spoils it. Outputs carry this call's verdict as well.
+    recordWrite(t, access === 'update' ? upstream : written);
+  }
+  return tensors as Record<R, Tensor | null>;
+}
+
+function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, passes: readonly PassSpec[], tensors: Record<string, Tensor | null>): void {
+  const params = paramsBuffer(gpu, packParams(windowParams(plan, spec.layout, spec.shared)));
+  const scratchBuffers = scratchFor(gpu);
+  const resolve = (resource: Resource, binding: string, slot: number, chunk: Chunk): GPUBufferBinding => {
+    switch (resource.kind) {
+      case 'params':
+        return paramsSlot(params, slot);
+      case 'scratch':
+        return { buffer: scratchBuffers.storage(resource.name, resource.bytes) };
+      case 'tensor': {
+        const t = tensors[resource.role];
+        if (!t) return { buffer: scratchBuffers.placeholder(binding) };
+        if (!resource.window) return t.binding;
+        return { buffer: t.buffer, offset: t.byteOffset + chunk.bindOffset, size: chunk.bindSize };
+      }
+    }
+  };
+  const encoder = spec.encoder ?? gpu.device.createCommandEncoder({ label: spec.label });
+  const computePass = encoder.beginComputePass(spec.timestampWrites ? { label: spec.label, timestampWrites: spec.timestampWrites } : { label: spec.label });
+  for (const p of passes) {
+    const kernel = getKernel(gpu, p.variant);
+    computePass.setPipeline(kernel.pipeline);
+    const dispatchOnce = (slot: number, chunk: Chunk, grid: Grid) => {
+      const resources: Record<string, GPUBufferBinding> = {};
+      for (const [binding, resource] of Object.entries(p.bindings)) resources[binding] = resolve(resource, binding, slot, chunk);
+      computePass.setBindGroup(0, bindGroup(gpu, kernel, resources));
+      computePass.dispatchWorkgroups(grid.x, grid.y);
+    };
+    if (p.grid === 'finalize') dispatchOnce(0, plan.windows[0]!.chunk, plan.finalizeGrid);
+    else plan.windows.forEach((w, slot) => dispatchOnce(slot, w.chunk, p.grid === 'reduce' ? w.reduceGrid : w.applyGrid));
+  }
+  computePass.end();
+  if (!spec.encoder) gpu.device.queue.submit([encoder.finish()]);
+}
+
+/**
+ * Given outputs must be usable and of their shape; nothing the operation writes, or binds writable
+ * (the inference finalize binds the running statistics read_write), may overlap another tensor.
+ */
+function checkWrittenTensors(gpu: Gpu, roles: Readonly<Record<string, TensorRole>>, passes: readonly PassSpec[]): void {
+  const present = Object.values(roles).filter((r): r is TensorRole & { tensor: Tensor } => r.tensor !== null);
+  for (const role of present) {
+    if (role.access === 'write' && role.output) assertOutput(gpu, role.tensor, role.name, role.output.shape);
+  }
+  const boundWritable = new Set<string>();
+  for (const p of passes) {
+    for (const [binding, resource] of Object.entries(p.bindings)) {
+      if (resource.kind === 'tensor' && isWritable(p.variant.kernel, binding)) boundWritable.add(resource.role);
+    }
+  }
+  const writable = new Set(present.filter((r) => r.access !== 'read' || [...boundWritable].some((name) => roles[name] === r)));
+  for (const written of writable) {
+    for (const other of present) {
+      if (other === written || !overlaps(written.tensor, other.tensor)) continue;
+      const how = other.tensor === written.tensor ? 'is the same tensor as' : 'overlaps';
+      throw new Error(`${written.name} ${how} ${other.name}; a tensor the operation writes must not alias its other tensors`);
+    }
+  }
+}
+
+function overlaps(a: Tensor, b: Tensor): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/**
+ * WebGPU forbids one dispatch from writing a buffer through one binding while reading it through
+ * another, even in disjoint ranges: refuse tensors that share a caller's buffer that way.
+ */
+function checkBufferSharing(roles: Readonly<Record<string, TensorRole>>, passes: readonly PassSpec[]): void {
+  for (const p of passes) {
+    const uses: { role: TensorRole; writable: boolean }[] = [];
+    for (const [binding, resource] of Object.entries(p.bindings)) {
+      if (resource.kind !== 'tensor') continue;
+      const role = roles[resource.role];
+      if (role?.tensor) uses.push({ role, writable: isWritable(p.variant.kernel, binding) });
+    }
+    for (const a of uses) {
+      for (const b of uses) {
+        if (a.role === b.role || !a.writable || b.writable || a.role.tensor!.buffer !== b.role.tensor!.buffer) continue;
+        throw new Error(
+          `${a.role.name} and ${b.role.name} are regions of one GPUBuffer ('${a.role.tensor!.buffer.label}'); WebGPU does not let one ` +
+            `dispatch (the ${p.variant.kernel} pass) write one region of a buffer while reading another: put them in separate buffers`,
+        );
+      }
+    }
+  }
+}
+
+/** The encoder and timestampWrites, checked before anything is recorded (a half-recorded pass would lock the caller's encoder). */
+function checkRecording(gpu: Gpu, { encoder, timestampWrites }: Recording): void {
+  if (encoder !== undefined && typeof (encoder as Partial<GPUCommandEncoder> | null)?.beginComputePass !== 'function') {
+    throw new TypeError(`encoder must be a GPUCommandEncoder, got ${describeValue(encoder)}`);
+  }
+  if (timestampWrites === undefined) return;
+  if (!gpu.features.timestampQuery) {
+    throw new Error("timestampWrites need the WebGPU feature 'timestamp-query', which this device does not have");
+  }
+  const { querySet, beginningOfPassWriteIndex: begin, endOfPassWriteIndex: end } = timestampWrites;
+  const set = querySet as Partial<GPUQuerySet> | undefined;
+  if (!set || typeof set.count !== 'number' || set.type !== 'timestamp') {
+    throw new TypeError(`timestampWrites.querySet must be a GPUQuerySet of type 'timestamp', got ${describeValue(querySet)}`);
+  }
+  if (begin === undefined && end === undefined) {
+    throw new TypeError('timestampWrites needs beginningOfPassWriteIndex, endOfPassWriteIndex or both');
+  }
+  for (const [name, index] of [['beginningOfPassWriteIndex', begin], ['endOfPassWriteIndex', end]] as const) {
+    if (index !== undefined && !(Number.isInteger(index) && index >= 0 && index < set.count)) {
+      throw new RangeError(`timestampWrites.${name} must be an integer in [0, ${set.count}) (the query set's count), got ${describeValue(index)}`);
+    }
+  }
+  if (begin !== undefined && begin === end) throw new RangeError(`timestampWrites writes both timestamps to index ${begin}; they must differ`);
+}
