@@ -15,6 +15,8 @@ export default defineConfig({
         test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 120_000 },
       },
       {
+        // Pre-bundled at start-up: found only when a test imports them, Vite would re-bundle and reload the page mid-run.
+        optimizeDeps: { include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web/webgpu'] },
         test: {
           name: 'gpu',
           include: ['test/gpu/**/*.test.ts'],

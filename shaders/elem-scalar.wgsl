@@ -3,4 +3,4 @@ alias Elem = f32;
 const LANES: u32 = 1u;
 fn elemFirst(v: Elem) -> f32 { return v; }
 fn elemSum(v: Elem) -> f32 { return v; }
-fn elemSquaredDeviation(v: Elem, m: f32) -> f32 { let d = v - m; return d * d; }
+fn elemVariance(v: Elem, m: f32) -> f32 { return 0.0; } // one value has none

@@ -3,5 +3,5 @@ alias Elem = vec4<f32>;
 const LANES: u32 = 4u;
 fn elemFirst(v: Elem) -> f32 { return v.x; }
 fn elemSum(v: Elem) -> f32 { return dot(v, vec4<f32>(1.0)); }
-// Sum of squared deviations of the lanes from m.
-fn elemSquaredDeviation(v: Elem, m: f32) -> f32 { let d = v - vec4<f32>(m); return dot(d, d); }
+// Mean squared deviation of the lanes from m, halved before squaring so no square overflows first.
+fn elemVariance(v: Elem, m: f32) -> f32 { let d = (v - vec4<f32>(m)) * 0.5; return dot(d, d); }

@@ -2,7 +2,7 @@
 // writes saveMean/saveInvstd and updates the running statistics; in inference it reads the running
 // statistics. Either way it folds normalization, weight and bias into y = x*scale + shift.
 
-struct Partial { count: f32, mean: f32, m2: f32, pivot: f32 } // mean is relative to pivot
+struct Partial { count: f32, mean: f32, variance: f32, pivot: f32 } // mean relative to pivot; biased variance
 
 const FINALIZE_SIZE: u32 = 64u;
 
@@ -15,9 +15,10 @@ fn chanMerge(a: Partial, b: Partial) -> Partial {
   if (a.count == 0.0) { return b; }
   let count = a.count + b.count;
   let delta = (b.pivot - a.pivot) + (b.mean - a.mean); // windows of a chunked tensor have their own pivots
+  let wa = a.count / count;
   let wb = b.count / count;
-  // delta^2 * a.count * b.count / count, as a product of two factors that stay finite wherever the result does.
-  return Partial(count, a.mean + delta * wb, a.m2 + b.m2 + (delta * a.count) * (delta * wb), a.pivot);
+  // Weighted averages (see stats.wgsl): finite wherever the merged variance is.
+  return Partial(count, a.mean + delta * wb, wa * a.variance + wb * b.variance + (delta * wa) * (delta * wb), a.pivot);
 }
 
 @compute @workgroup_size(FINALIZE_SIZE)
@@ -45,13 +46,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (training) {
     let stats = merged[0];
     mean = stats.pivot + stats.mean;
-    invstd = 1.0 / sqrt(stats.m2 / stats.count + params.eps); // biased variance normalizes
+    invstd = 1.0 / sqrt(stats.variance + params.eps); // the biased variance normalizes
     saveMean[c] = mean;
     saveInvstd[c] = invstd;
     if (hasFlag(params.flags, FLAG_UPDATE_RUNNING)) {
       let m = params.momentum;
       runningMean[c] = (1.0 - m) * runningMean[c] + m * mean;
-      runningVar[c] = (1.0 - m) * runningVar[c] + m * (stats.m2 / (stats.count - 1.0)); // unbiased
+      runningVar[c] = (1.0 - m) * runningVar[c] + m * (stats.variance * (stats.count / (stats.count - 1.0))); // unbiased
     }
   } else {
     mean = runningMean[c];

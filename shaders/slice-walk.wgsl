@@ -37,3 +37,9 @@ fn advance(w: ptr<function, SliceWalk>) {
     (*w).s -= runs * params.spatial;
   }
 }
+
+// Index in the bound window of element k (< batch * spatial) of channel c.
+fn channelElemIndex(c: u32, k: u32) -> u32 {
+  let n = k / params.spatial;
+  return params.base + (n * params.channels + c) * params.spatial + (k - n * params.spatial);
+}

@@ -1,5 +1,5 @@
 // workgroupSum with subgroup operations: one subgroupAdd per subgroup, then every invocation adds the
-// (few) subgroup totals. Slots are claimed with an atomic because WGSL does not promise how subgroups map
+// subgroup totals. Slots are claimed with an atomic because WGSL does not promise how subgroups map
 // onto local_invocation_index.
 var<workgroup> subgroupTotals: array<f32, WORKGROUP_SIZE>;
 var<workgroup> subgroupCount: atomic<u32>;
@@ -13,8 +13,16 @@ fn workgroupSum(value: f32, lid: u32) -> f32 {
   }
   workgroupBarrier();
   let count = atomicLoad(&subgroupCount);
+  // Compensated (Kahan) summation: with small subgroups there are up to 64 totals, and adding them one
+  // after another would lose up to 64 roundings (1e-6 relative when the terms are alike).
   var total = 0.0;
-  for (var i = 0u; i < count; i++) { total += subgroupTotals[i]; }
+  var lost = 0.0;
+  for (var i = 0u; i < count; i++) {
+    let term = subgroupTotals[i] - lost;
+    let next = total + term;
+    lost = (next - total) - term;
+    total = next;
+  }
   workgroupBarrier(); // every invocation has read the totals before a later call overwrites them
   return total;
 }

@@ -78,7 +78,7 @@ describe(`fuzz: ${cases} cases from seed ${firstSeed}`, () => {
     try {
       await check(c);
     } catch (error) {
-      const what = `shape [${c.shape.join(',')}] ${c.training ? 'training' : 'inference'} eps ${c.eps} momentum ${c.momentum} affine ${c.weight !== null} x ~ N(${c.offset}, ${c.scale}^2)`;
+      const what = `shape [${c.shape.join(',')}] ${c.training ? 'training' : 'inference'} eps ${c.eps} momentum ${c.momentum} affine ${c.weight !== null} x ~ N(${c.offset}, ${c.scale}^2)${c.farFromPivot ? ', first value of each channel far from the others' : ''}`;
       throw new Error(`fuzz seed ${seed} failed (replay: npm run fuzz -- --seed ${seed} --cases 1): ${what}\n${String(error)}`);
     }
   });

@@ -1,5 +1,6 @@
 // Random batch-norm problems for the fuzz test: each is fully determined by its seed, so a failure
 // printed as "seed S" replays with `npm run fuzz -- --seed S --cases 1`.
+import { channelLayout, numElements } from '../../src/shape.js';
 import { gaussian, randomInt, seededRandom, uniform } from './random.js';
 
 export interface FuzzCase {
@@ -18,6 +19,8 @@ export interface FuzzCase {
   /** Spread (standard deviation) and offset of x, for the messages. */
   readonly scale: number;
   readonly offset: number;
+  /** Each channel's first value (the kernels' pivot) is an outlier far from the others. */
+  readonly farFromPivot: boolean;
 }
 
 const MAX_ELEMENTS = 4096;
@@ -29,15 +32,17 @@ export function fuzzCase(seed: number): FuzzCase {
     const rank = randomInt(rnd, 2, 5);
     const maxDim = [0, 0, 64, 24, 12, 7][rank]!;
     shape = Array.from({ length: rank }, () => randomInt(rnd, 1, maxDim));
-  } while (shape.reduce((a, b) => a * b, 1) > MAX_ELEMENTS);
-  const size = shape.reduce((a, b) => a * b, 1);
-  const channels = shape[1]!;
-  const perChannel = size / channels;
+  } while (numElements(shape) > MAX_ELEMENTS);
+  const size = numElements(shape);
+  const { batch, channels, spatial } = channelLayout(shape);
+  const perChannel = batch * spatial;
   const training = perChannel > 1 && rnd() < 0.7; // training needs more than one value per channel
   const scale = 10 ** (rnd() * 7 - 3); // 1e-3 .. 1e4
   const offset = rnd() < 0.5 ? 0 : (rnd() - 0.5) * 20 * scale * (rnd() < 0.3 ? 1000 : 1);
   const affine = rnd() < 0.6;
   const x = gaussian(rnd, size, offset, scale);
+  const farFromPivot = rnd() < 0.15;
+  if (farFromPivot) makePivotsFar(rnd, x, shape, offset, scale);
   return {
     seed,
     shape,
@@ -55,5 +60,24 @@ export function fuzzCase(seed: number): FuzzCase {
     eps: rnd() < 0.2 ? 0 : 10 ** (rnd() * 6 - 8),
     scale,
     offset,
+    farFromPivot,
   };
+}
+
+/**
+ * The kernels shift each channel by its first value (the pivot). Make that value an outlier, from 10 to
+ * about 1e19 spreads away, so that every other value is far from the pivot: the sums, merges and
+ * finalize then carry huge deviations (where a product such as 0 * delta^2 once gave NaN). The outlier
+ * stays where the channel's variance fits float32 with room to spare: n * distance^2 < 1e37.
+ */
+function makePivotsFar(rnd: () => number, x: Float32Array, shape: readonly number[], offset: number, scale: number): void {
+  const { batch, channels, spatial } = channelLayout(shape);
+  const perChannel = batch * spatial;
+  const limit = Math.min(1e19, Math.sqrt(1e37 / perChannel));
+  const lo = Math.log10(10 * scale);
+  const hi = Math.log10(limit);
+  for (let c = 0; c < channels; c++) {
+    const distance = 10 ** (lo + rnd() * Math.max(0, hi - lo));
+    x[c * spatial] = offset + (rnd() < 0.5 ? -distance : distance);
+  }
 }
