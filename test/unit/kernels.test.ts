@@ -1,7 +1,10 @@
 // The substitution step: the WGSL of every variant comes from its typed variant object, and so does its
-// cache key, so two variants never share a key and a key never names two shaders.
+// cache key, so two variants never share a key and a key never names two shaders. Binding declarations
+// come from each kernel's record only.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { composeShader, variantKey, type KernelVariant } from '../../src/kernels.js';
+import { bindingsOf, composeShader, variantKey, type KernelVariant } from '../../src/kernels.js';
 
 const VARIANTS: KernelVariant[] = [
   { kernel: 'stats', vec4: true, subgroups: true },
@@ -36,7 +39,27 @@ describe('kernel variants', () => {
     expect(composeShader({ kernel: 'apply', vec4: false })).toContain('alias Elem = f32;');
   });
 
-  it('keep shape, eps and momentum out of the code (they are uniforms)', () => {
-    for (const v of VARIANTS) expect(composeShader(v)).not.toMatch(/1e-5|0\.1\b/);
+  it('declare each binding of the kernel\'s record, in its order, and use every one', () => {
+    for (const v of VARIANTS) {
+      const code = composeShader(v);
+      const declared = [...code.matchAll(/@group\(0\) @binding\((\d+)\) var<[^>]+> (\w+):/g)].map((m) => [Number(m[1]), m[2]]);
+      const record = bindingsOf(v.kernel).map(([name], i) => [i, name]);
+      expect(declared).toEqual(record);
+      const body = code.slice(code.lastIndexOf('@group(0)'));
+      for (const [, name] of record) expect(body, `${variantKey(v)} never uses '${name}'`).toMatch(new RegExp(`\\b${name}\\b[^:]`));
+    }
+  });
+
+  it('leave binding declarations to the records: no .wgsl file declares one', () => {
+    const dir = join(import.meta.dirname, '../../shaders');
+    for (const file of readdirSync(dir)) expect(readFileSync(join(dir, file), 'utf8'), file).not.toContain('@binding(');
+  });
+
+  it('take the workgroup size as a pipeline constant, not as text', () => {
+    for (const v of VARIANTS) {
+      const code = composeShader(v);
+      expect(code).toContain('override WORKGROUP_SIZE: u32;');
+      expect(code).not.toMatch(/WORKGROUP_SIZE\s*(:\s*u32\s*)?=/);
+    }
   });
 });
