@@ -3,9 +3,10 @@
 // final report as window events ('bench-progress', 'bench-done', 'bench-cancelled', 'bench-error'),
 // which `npm run bench` listens to.
 import type { Gpu } from '../src/index.js';
+import { numElements } from '../src/shape.js';
 import {
   adapterSlug,
-  elementCount,
+  formatComposition,
   formatNumber,
   formatSummary,
   reportToCsv,
@@ -44,9 +45,9 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment): void {
   });
   byId('charts-caption', HTMLParagraphElement).textContent = `${environment.adapter.label} · ${environment.runtime}`;
 
-  const sizes = [...new Set(SWEEP.map((s) => elementCount(s.shape)))];
+  const sizes = [...new Set(SWEEP.map((s) => numElements(s.shape)))];
   for (const size of sizes) {
-    const largest = SWEEP.filter((s) => elementCount(s.shape) === size).map((s) => s.shape.join('x'));
+    const largest = SWEEP.filter((s) => numElements(s.shape) === size).map((s) => s.shape.join('x'));
     maxSelect.append(new Option(`${size.toExponential(1)} elements (${sweepUpTo(size).length} sizes, up to ${largest.join(', ')})`, String(size)));
   }
   const defaultMax = environment.adapter.emulated ? Math.max(...sizes.filter((s) => s <= EMULATED_DEFAULT_MAX_ELEMENTS)) : Math.max(...sizes);
@@ -148,7 +149,8 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment): void {
         summary.textContent =
           `First call ${formatNumber(finished.compile.firstCallMs)} ms vs steady ${formatNumber(finished.compile.steadyMs)} ms ` +
           `(${finished.compile.label}: pipeline compilation and first use). Host-side time of one forward call ` +
-          `(validate + encode + submit, on an idle queue): ${formatNumber(finished.hostCallMs)} ms, median over sizes.`;
+          `(validate + encode + submit, on an idle queue): ${formatNumber(finished.hostCallMs)} ms, median over sizes. ` +
+          formatComposition(finished).map((line) => line.trim()).join(' ');
         refreshExport();
         window.dispatchEvent(new CustomEvent('bench-done', { detail: { report: finished, summary: formatSummary(finished), adapterSlug: adapterSlug(environment.adapter) } }));
       })

@@ -1,4 +1,5 @@
 // Per-channel histograms of a NCHW tensor, for the before/after picture of batch norm.
+import { channelLayout } from '../src/shape.js';
 
 export interface Histogram {
   readonly channel: number;
@@ -14,8 +15,7 @@ export function channelHistograms(
   range: readonly [number, number],
   bins = 48,
 ): Histogram[] {
-  const [batch = 1, channelCount = 1, ...rest] = shape;
-  const spatial = rest.reduce((a, b) => a * b, 1);
+  const { batch, channels: channelCount, spatial } = channelLayout(shape);
   const [lo, hi] = range;
   const width = (hi - lo) / bins;
   return channels.map((channel) => {
@@ -33,8 +33,7 @@ export function channelHistograms(
 
 /** The smallest and largest value over the given channels. */
 export function channelRange(values: Float32Array, shape: readonly number[], channels: readonly number[]): [number, number] {
-  const [batch = 1, channelCount = 1, ...rest] = shape;
-  const spatial = rest.reduce((a, b) => a * b, 1);
+  const { batch, channels: channelCount, spatial } = channelLayout(shape);
   let lo = Infinity;
   let hi = -Infinity;
   for (const channel of channels) {

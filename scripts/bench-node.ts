@@ -10,6 +10,8 @@ import { requestGpu } from '../src/index.js';
 import { adapterSlug, formatSummary, reportToJson, runBenchmark, SWEEP, sweepUpTo } from '../src/bench/index.js';
 import { describeAdapter } from '../src/bench/environment.js';
 
+// Ad-hoc runs write here, a folder git ignores, not over the committed results in bench-results/.
+const DEFAULT_OUT_DIR = 'bench-results/local';
 // SwiftShader runs the sweep's largest shapes for minutes; its default sweep stops here.
 const EMULATED_DEFAULT_MAX_ELEMENTS = 4e6;
 
@@ -19,7 +21,8 @@ const USAGE = `usage: node build-node/bench-node.js [options]
   --trials N        timed trials per measurement, median reported (default 5)
   --warmup N        warm-up trials dropped (default 1)
   --target-ms MS    length of one trial (default 100)
-  --out FILE        JSON output (default bench-results/<adapter>.json)
+  --out FILE        JSON output (default ${DEFAULT_OUT_DIR}/<adapter>.json, ignored by git;
+                    the committed reference results are in bench-results/)
   --help`;
 
 const { values } = parseArgs({
@@ -92,7 +95,7 @@ const report = await runBenchmark(gpu, {
 });
 if (interactive) process.stdout.write('\r\x1b[2K');
 
-const out = values.out ?? `bench-results/${adapterSlug(report.environment.adapter)}.json`;
+const out = values.out ?? `${DEFAULT_OUT_DIR}/${adapterSlug(report.environment.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, reportToJson(report));
 console.log(`${formatSummary(report)}\n\nwrote ${out}`);

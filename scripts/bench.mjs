@@ -1,22 +1,26 @@
 // `npm run bench`: builds and serves the demo, runs its benchmark in headless Chromium (system Chromium,
-// WebGPU on), shows progress here, writes bench-results/<adapter>.json and a PNG of the chart panel,
-// and prints the summary table. Options: --max-elements N (default: the page's default, which is short
-// on a CPU-emulated adapter), --trials N, --out-dir DIR.
+// WebGPU on), shows progress here, writes <out-dir>/<adapter>.json and a PNG of the chart panel, and
+// prints the summary table. Options: --max-elements N (default: the page's default, which is short on a
+// CPU-emulated adapter), --trials N, --out-dir DIR (default bench-results/local, ignored by git, so an
+// ad-hoc run leaves the committed reference results in bench-results/ alone; pass --out-dir
+// bench-results to replace them on purpose).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildDemo, launchChromium, serveDemo } from './demo-browser.mjs';
 
+const DEFAULT_OUT_DIR = 'bench-results/local';
+
 const { values } = parseArgs({
   options: {
     'max-elements': { type: 'string' },
     trials: { type: 'string' },
-    'out-dir': { type: 'string', default: 'bench-results' },
+    'out-dir': { type: 'string', default: DEFAULT_OUT_DIR },
     help: { type: 'boolean' },
   },
 });
 if (values.help) {
-  console.log('usage: npm run bench -- [--max-elements N] [--trials N] [--out-dir DIR]');
+  console.log(`usage: npm run bench -- [--max-elements N] [--trials N] [--out-dir DIR (default ${DEFAULT_OUT_DIR})]`);
   process.exit(0);
 }
 

@@ -1,4 +1,5 @@
-// Pass 3: y = x * scale[c] + shift[c], one Elem per invocation.
+// Pass 3: y = x * scale[c] + shift[c], one Elem per invocation, then a fused ReLU if asked for (NaN
+// passes through, as torch.relu).
 
 // Bindings, declared from their record in src/kernels.ts: params, x, scaleShift, y.
 
@@ -8,5 +9,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (i >= params.total) { return; }
   let c = (i / params.spatial) % params.channels;
   let k = scaleShift[c];
-  y[params.base + i] = x[params.base + i] * k.x + k.y;
+  let v = x[params.base + i] * k.x + k.y;
+  y[params.base + i] = select(v, select(Elem(0.0), v, !(v <= Elem(0.0))), hasFlag(params.flags, FLAG_RELU));
 }

@@ -1,4 +1,5 @@
-// Backward pass 2: one workgroup per channel. Merges the channel's partial sums (of every window),
+// Backward pass 2, per channel (a workgroup or an invocation each: merge-*.wgsl). Merges the channel's
+// partial sums (of every window),
 // writes dbias = sum(dy) and dweight = invstd * sum(dy*(x - mean)) when there is a weight, and folds
 // the rest into per-channel coefficients for the elementwise pass: dx = k0 * (dy - (x - mean)*c1 - c2).
 //   training:  dx = w*invstd * (dy - mean(dy) - xhat*mean(dy*xhat)),  xhat = (x - mean)*invstd
@@ -9,48 +10,36 @@
 
 struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
 
-const FINALIZE_SIZE: u32 = 64u;
+const EMPTY_PARTIAL = Partial(0.0, 0.0, 0.0);
 
-// Bindings, declared from their record in src/kernels.ts: params, partials, weight, mean, spread, dweight, dbias, coefficients.
+// Bindings, declared from their record in src/kernels.ts: params, partials, weight, bias, mean, spread, dweight, dbias, coefficients.
 // mean: saveMean (training) or runningMean
 // spread: saveInvstd (training) or runningVar
-// coefficients: (k0, c1, c2, mean)
+// coefficients: (k0, c1, c2, mean) and the forward's (scale, shift) for the ReLU mask
 
-var<workgroup> merged: array<Partial, FINALIZE_SIZE>;
+struct Coefficients { k: vec4<f32>, forward: vec2<f32> }
 
-fn add(a: Partial, b: Partial) -> Partial {
+fn combine(a: Partial, b: Partial) -> Partial {
   return Partial(a.count + b.count, a.sumDy + b.sumDy, a.sumDyCentered + b.sumDyCentered);
 }
 
 @compute @workgroup_size(FINALIZE_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = linearGroup(wid, params.finalizeGridX);
+  let c = finalizeChannel(linearGroup(wid, params.finalizeGridX), lid);
   if (c >= params.channels) { return; }
   let training = hasFlag(params.flags, FLAG_TRAINING);
   let hasWeight = hasFlag(params.flags, FLAG_HAS_WEIGHT);
-
   // Inference without a weight needs no sums, and the reduction pass did not run.
-  if (training || hasWeight) {
-    var acc = Partial(0.0, 0.0, 0.0);
-    for (var i = lid; i < params.partialStride; i += FINALIZE_SIZE) {
-      acc = add(acc, partials[c * params.partialStride + i]);
-    }
-    merged[lid] = acc;
-    workgroupBarrier();
-    for (var stride = FINALIZE_SIZE / 2u; stride > 0u; stride >>= 1u) {
-      if (lid < stride) { merged[lid] = add(merged[lid], merged[lid + stride]); }
-      workgroupBarrier();
-    }
-  }
-  if (lid != 0u) { return; }
+  var sums = EMPTY_PARTIAL;
+  if (training || hasWeight) { sums = mergeChannelPartials(c, lid); }
+  if (!isChannelWriter(lid)) { return; }
 
   let m = mean[c];
-  let invstd = select(1.0 / sqrt(spread[c] + params.eps), spread[c], training);
+  let invstd = spreadInvstd(c);
   let w = select(1.0, weight[c], hasWeight);
   var c1 = 0.0;
   var c2 = 0.0;
   if (training || hasWeight) {
-    let sums = merged[0];
     if (hasWeight) {
       dbias[c] = sums.sumDy;
       dweight[c] = sums.sumDyCentered * invstd;
@@ -60,5 +49,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       c2 = sums.sumDy / sums.count;
     }
   }
-  coefficients[c] = vec4<f32>(w * invstd, c1, c2, m);
+  coefficients[c] = Coefficients(vec4<f32>(w * invstd, c1, c2, m), forwardAffine(c, m, invstd));
 }

@@ -1,11 +1,12 @@
-// Backward pass 1: per-channel partial sums of dy and dy*(x - mean), read from NCHW in place with the
-// forward statistics' slicing (slice-walk.wgsl; one workgroup per (channel, slice) of each window of x
-// and dy). mean is saveMean in training and runningMean in inference. Summing dy*(x - mean) rather than dy*xhat keeps invstd out of the loop: the
-// finalize scales once, and x - mean is exact when x is close to a large mean.
+// Backward pass 1: per-channel partial sums of g and g*(x - mean), read in place from x and dy as
+// [outer, C, inner] with the forward statistics' slicing (slice-walk.wgsl; one workgroup per (channel,
+// slice) of each window). g is dy, masked where a fused ReLU clipped y (affine.wgsl). mean is saveMean in
+// training and runningMean in inference. Summing g*(x - mean) rather than g*xhat keeps invstd out of the
+// loop: the finalize scales once, and x - mean is exact when x is close to a large mean.
 
 struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
 
-// Bindings, declared from their record in src/kernels.ts: params, x, dy, mean, partials.
+// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, partials.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -13,13 +14,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (group >= params.channels * params.slices) { return; } // padding of a folded dispatch
   var walk = beginWalk(group, lid);
   let m = mean[walk.c];
+  let k = forwardAffine(walk.c, m, spreadInvstd(walk.c));
   var sumDy = 0.0;
   var sumDyCentered = 0.0;
   while (walk.k < walk.end) {
     let at = walkIndex(walk);
-    let g = dy[at];
+    let xv = x[at];
+    let g = reluMask(dy[at], xv, k);
     sumDy += elemSum(g);
-    sumDyCentered += elemSum(g * (x[at] - m));
+    sumDyCentered += elemSum(g * (xv - m));
     advance(&walk);
   }
 

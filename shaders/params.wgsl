@@ -12,7 +12,7 @@ struct Params {
   applyGridX: u32,
   finalizeGridX: u32,
   total: u32,            // batch*channels*spatial: elements of this window
-  flags: u32,            // FLAG_* bits below
+  flags: u32,            // FLAG_* bits, declared from their record in src/params.ts
   eps: f32,
   momentum: f32,         // running-statistics factor (1/numBatchesTracked for a cumulative average)
   base: u32,             // elements from the start of the bound window to its first value
@@ -20,11 +20,6 @@ struct Params {
   partialFirst: u32,     // index of this window's first slice among its channel's partials
   _pad: u32,
 }
-
-const FLAG_TRAINING: u32 = 1u;
-const FLAG_HAS_WEIGHT: u32 = 2u;
-const FLAG_HAS_BIAS: u32 = 4u;
-const FLAG_UPDATE_RUNNING: u32 = 8u;
 
 fn hasFlag(flags: u32, flag: u32) -> bool { return (flags & flag) != 0u; }
 

@@ -38,8 +38,3 @@ fn advance(w: ptr<function, SliceWalk>) {
   }
 }
 
-// Index in the bound window of element k (< batch * spatial) of channel c.
-fn channelElemIndex(c: u32, k: u32) -> u32 {
-  let n = k / params.spatial;
-  return params.base + (n * params.channels + c) * params.spatial + (k - n * params.spatial);
-}

@@ -20,7 +20,8 @@ fn workgroupSum(value: f32, lid: u32) -> f32 {
   for (var i = 0u; i < count; i++) {
     let term = subgroupTotals[i] - lost;
     let next = total + term;
-    lost = (next - total) - term;
+    // Once the total is infinite there is nothing to compensate (and Inf - Inf would turn it into NaN).
+    lost = select(0.0, (next - total) - term, abs(next) <= 0x1.fffffep+127f);
     total = next;
   }
   workgroupBarrier(); // every invocation has read the totals before a later call overwrites them

@@ -6,11 +6,11 @@
 import { DEFAULT_EPS } from './defaults.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { readOptions } from './options.js';
-import { FLAG_HAS_WEIGHT, FLAG_TRAINING } from './params.js';
+import { FLAGS } from './params.js';
 import { pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
-import { assertBoolean, assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor, optionalPerChannel } from './validate.js';
+import { assertActivation, assertBoolean, assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
 
 /** Backward of a training forward: the batch statistics that forward saved. */
 export interface BatchNormBackwardTraining {
@@ -33,6 +33,15 @@ export interface BatchNormBackwardInference {
 export interface BatchNormBackwardCommon extends Recording {
   /** Tensors to write instead of allocating new ones (dweight/dbias only with a weight). */
   out?: { dx?: Tensor; dweight?: Tensor; dbias?: Tensor };
+  /** The forward's channel axis (default 1). */
+  axis?: number;
+  /**
+   * The forward's fused activation: with 'relu', dy is masked where the forward's y was clipped. The mask
+   * is recomputed from x and the statistics (x is read anyway), so the forward's bias is needed too.
+   */
+  activation?: Activation | null;
+  /** With activation 'relu': the forward's bias. */
+  bias?: Tensor | null;
 }
 
 export type BatchNormBackwardOptions = (BatchNormBackwardTraining | BatchNormBackwardInference) & BatchNormBackwardCommon;
@@ -45,13 +54,15 @@ export interface BatchNormBackwardResult {
   dbias: Tensor | null;
 }
 
-const TRAINING_KEYS = ['weight', 'saveMean', 'saveInvstd', 'training', 'out', 'timestampWrites', 'encoder'] as const;
-const INFERENCE_KEYS = ['weight', 'runningMean', 'runningVar', 'eps', 'training', 'out', 'timestampWrites', 'encoder'] as const;
+const COMMON_KEYS = ['weight', 'training', 'out', 'timestampWrites', 'encoder', 'axis', 'activation', 'bias'] as const;
+const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
+const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
 const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
 
-// Mirrors struct Partial in shaders/backward-reduce.wgsl: count, sum(dy), sum(dy*(x - mean)).
+// Mirrors struct Partial in shaders/backward-reduce.wgsl (count, sum(dy), sum(dy*(x - mean))) and struct
+// Coefficients in backward-finalize.wgsl (a vec4 and a vec2: 32 bytes with WGSL's alignment).
 const PARTIAL_BYTES = 12;
-const COEFFICIENT_BYTES = 16;
+const COEFFICIENT_BYTES = 32;
 
 export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions): BatchNormBackwardResult {
   assertGpu(gpu);
@@ -60,7 +71,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
   assertBoolean(training, 'batchNormBackward options.training');
   const o = readOptions(options, `batchNormBackward options (training: ${training})`, training ? TRAINING_KEYS : INFERENCE_KEYS, false);
   assertUsableTensor(gpu, x, 'x');
-  const layout = channelLayout(x.shape);
+  const layout = channelLayout(x.shape, (o.axis ?? 1) as number);
   const { channels } = layout;
   assertSameShapeAndDType(dy, 'dy', x, 'x'); // before assertUsableTensor, so an f16 dy is named as a mismatch
   assertUsableTensor(gpu, dy, 'dy');
@@ -76,12 +87,17 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
   }
   const eps = training ? 0 : (o.eps ?? DEFAULT_EPS);
   assertEps(eps);
+  const activation = o.activation ?? null;
+  assertActivation(activation);
+  const bias = optionalPerChannel(gpu, o.bias, 'bias', channels, x.shape);
+  if (bias && activation !== 'relu') throw new Error("bias is read only with activation: 'relu' (to recompute the forward's ReLU mask)");
   const out = readOptions(o.out, 'batchNormBackward options.out', OUT_KEYS);
   if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
 
   // Inference needs the sums only for dweight and dbias.
   const reduce = training || weight !== null;
-  const flags = (training ? FLAG_TRAINING : 0) | (weight ? FLAG_HAS_WEIGHT : 0);
+  const flags =
+    (training ? FLAGS.TRAINING : 0) | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
   const gradient = (name: 'dweight' | 'dbias') =>
     ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(weight ? { output: { shape: [channels], label: `batchNormBackward ${name}` } } : {}) }) as const;
   const tensors = runOperation(gpu, {
@@ -90,10 +106,12 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
     encoder: o.encoder as GPUCommandEncoder | undefined,
     timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
     shared: { flags, eps, momentum: 0 },
+    reduces: reduce,
     roles: {
       dy: { name: 'dy', tensor: dy, access: 'read' },
       x: { name: 'x', tensor: x, access: 'read' },
       weight: { name: 'weight', tensor: weight, access: 'read' },
+      bias: { name: 'bias', tensor: bias, access: 'read' },
       mean: { name: meanName, tensor: mean as Tensor, access: 'read' },
       spread: { name: spreadName, tensor: spread as Tensor, access: 'read' },
       dx: { name: 'out.dx', tensor: (out.dx as Tensor | undefined) ?? null, access: 'write', output: { shape: x.shape, label: 'batchNormBackward dx' } },
@@ -105,14 +123,22 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
       const partials = scratch('backward partials', reduce ? channels * plan.partialStride * PARTIAL_BYTES : 16);
       const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
       const subgroups = gpu.features.subgroups;
+      const reduceBindings = {
+        params, x: windowOf('x'), dy: windowOf('dy'), weight: whole('weight'), bias: whole('bias'), mean: whole('mean'), spread: whole('spread'), partials,
+      };
       return [
         ...(reduce
-          ? [pass({ kernel: 'backward-reduce', vec4: plan.vec4, subgroups }, 'reduce', { params, x: windowOf('x'), dy: windowOf('dy'), mean: whole('mean'), partials })]
+          ? [
+              plan.rows
+                ? pass({ kernel: 'backward-reduce-rows' }, 'reduce', reduceBindings)
+                : pass({ kernel: 'backward-reduce', vec4: plan.vec4, subgroups }, 'reduce', reduceBindings),
+            ]
           : []),
-        pass({ kernel: 'backward-finalize' }, 'finalize', {
+        pass({ kernel: 'backward-finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', {
           params,
           partials,
           weight: whole('weight'),
+          bias: whole('bias'),
           mean: whole('mean'),
           spread: whole('spread'),
           dweight: whole('dweight'),

@@ -1,13 +1,15 @@
-// BatchNorm: the module (nn.BatchNorm1d/2d/3d): owns weight, bias and running statistics, tracks
-// numBatchesTracked, and keeps what its last forward saved for backward(dy).
+// BatchNorm: the module (nn.BatchNorm1d/2d/3d, or keras.layers.BatchNormalization through BatchNorm.keras):
+// owns weight, bias and running statistics, tracks numBatchesTracked, keeps what its last forward saved for
+// backward(dy), and moves its state in and out as PyTorch's state_dict and Keras's get_weights/set_weights.
 import { batchNorm } from './batch-norm.js';
 import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackwardResult } from './batch-norm-backward.js';
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
 import { assertGpu, type Gpu } from './gpu.js';
-import { readOptions } from './options.js';
+import { describeValue, readOptions } from './options.js';
 import type { Recording } from './runner.js';
 import { Tensor } from './tensor.js';
 import { assertBoolean, assertEps, assertMomentum } from './validate.js';
+import { recordWrite } from './write-log.js';
 
 export interface BatchNormModuleOptions {
   eps?: number;
@@ -17,6 +19,56 @@ export interface BatchNormModuleOptions {
   affine?: boolean;
   /** Keep running statistics and use them in eval mode; default true. */
   trackRunningStats?: boolean;
+  /** Index of the channel dimension of x, negative from the end; default 1 (PyTorch's (N, C, *)). */
+  axis?: number;
+}
+
+/** Options of BatchNorm.keras, as keras.layers.BatchNormalization's arguments (and its defaults). */
+export interface KerasBatchNormOptions {
+  /** Index of the channel dimension, negative from the end; default -1 (channels last). */
+  axis?: number;
+  /** Keras's convention: moving = momentum*moving + (1 - momentum)*batch; default 0.99. */
+  momentum?: number;
+  /** Added to the variance before the square root; default 1e-3. */
+  epsilon?: number;
+  /** Learnable offset beta (zeros); default true. */
+  center?: boolean;
+  /** Learnable scale gamma (ones); default true. */
+  scale?: boolean;
+}
+
+/** How a training forward's variance is blended into runningVar: unbiased (PyTorch) or biased (Keras 3). */
+export type RunningVarEstimator = 'unbiased' | 'biased';
+
+/** The module's state under PyTorch's state_dict keys; keys the module does not have are absent. */
+export interface BatchNormStateDict {
+  weight?: Float32Array;
+  bias?: Float32Array;
+  running_mean?: Float32Array;
+  running_var?: Float32Array;
+  num_batches_tracked?: number;
+}
+
+/** Per-channel values loadStateDict and setWeights take: plain arrays of numbers (JSON) or numeric typed arrays. */
+export type StateValues =
+  | readonly number[]
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array;
+
+/** What loadStateDict takes: a state_dict (e.g. PyTorch's, exported as JSON with plain arrays). */
+export interface BatchNormStateDictInput {
+  weight?: StateValues;
+  bias?: StateValues;
+  running_mean?: StateValues;
+  running_var?: StateValues;
+  num_batches_tracked?: number;
 }
 
 /** Options of one forward call. */
@@ -35,13 +87,46 @@ type Saved = (
   | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor }
 ) & { readonly versions: ReadonlyMap<Tensor, { name: string; version: number }> };
 
-const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats'] as const;
+const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis'] as const;
+const KERAS_OPTION_KEYS = ['axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
+/** PyTorch's state_dict keys of nn.BatchNorm, in its order. */
+const STATE_KEYS = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'] as const;
+type StateKey = (typeof STATE_KEYS)[number];
+type TensorStateKey = Exclude<StateKey, 'num_batches_tracked'>;
+/** Keras's weight names, in get_weights order, and the module tensor each one is. */
+const KERAS_WEIGHTS = [
+  ['gamma', 'weight'],
+  ['beta', 'bias'],
+  ['moving_mean', 'running_mean'],
+  ['moving_variance', 'running_var'],
+] as const satisfies readonly (readonly [string, TensorStateKey])[];
+
+/**
+ * What BatchNorm.keras sets beyond the public options: scale and offset separately (PyTorch's affine is
+ * both or neither) and the running-variance estimator. A symbol key, which readOptions does not see and
+ * callers cannot name.
+ */
+const INTERNAL = Symbol('BatchNorm internal options');
+interface InternalOptions {
+  readonly weight: boolean;
+  readonly bias: boolean;
+  readonly runningVarEstimator: RunningVarEstimator;
+  readonly what: string;
+}
 
 export class BatchNorm {
   readonly gpu: Gpu;
   readonly numFeatures: number;
   readonly eps: number;
+  /**
+   * PyTorch's convention: the weight of the batch statistics (running = (1 - momentum)*running +
+   * momentum*batch); null is a cumulative average. BatchNorm.keras stores 1 - Keras's momentum here.
+   */
   readonly momentum: number | null;
+  /** Index of the channel dimension of x, negative from the end (1 for new BatchNorm, -1 for BatchNorm.keras). */
+  readonly axis: number;
+  /** The variance a training forward blends into runningVar: 'unbiased' (PyTorch) or 'biased' (Keras 3). */
+  readonly runningVarEstimator: RunningVarEstimator;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor | null;
@@ -53,7 +138,9 @@ export class BatchNorm {
   #saved: Saved | null = null;
 
   constructor(gpu: Gpu, numFeatures: number, options: BatchNormModuleOptions = {}) {
-    assertGpu(gpu, 'new BatchNorm(gpu, ...): gpu');
+    const internal = (options as { [INTERNAL]?: InternalOptions } | undefined)?.[INTERNAL];
+    const what = internal?.what ?? 'new BatchNorm';
+    assertGpu(gpu, `${what}(gpu, ...): gpu`);
     gpu.assertAlive();
     if (typeof numFeatures !== 'number' || !Number.isInteger(numFeatures) || numFeatures <= 0) {
       throw new RangeError(`numFeatures must be a positive integer, got ${String(numFeatures)}`);
@@ -67,16 +154,53 @@ export class BatchNorm {
     assertBoolean(affine, 'BatchNorm options.affine');
     const track = o.trackRunningStats ?? true;
     assertBoolean(track, 'BatchNorm options.trackRunningStats');
+    const axis = o.axis ?? 1;
+    assertAxis(axis, 'BatchNorm options.axis');
     this.gpu = gpu;
     this.numFeatures = numFeatures;
     this.eps = eps;
     this.momentum = momentum;
+    this.axis = axis;
+    this.runningVarEstimator = internal?.runningVarEstimator ?? 'unbiased';
     const filled = (value: number, label: string) =>
       Tensor.fromArray(gpu, new Float32Array(numFeatures).fill(value), [numFeatures], { label });
-    this.weight = affine ? filled(1, 'BatchNorm weight') : null;
-    this.bias = affine ? filled(0, 'BatchNorm bias') : null;
+    this.weight = (internal?.weight ?? affine) ? filled(1, 'BatchNorm weight') : null;
+    this.bias = (internal?.bias ?? affine) ? filled(0, 'BatchNorm bias') : null;
     this.runningMean = track ? filled(0, 'BatchNorm runningMean') : null;
     this.runningVar = track ? filled(1, 'BatchNorm runningVar') : null;
+  }
+
+  /**
+   * A module as keras.layers.BatchNormalization(axis, momentum, epsilon, center, scale), with Keras's
+   * defaults (axis -1, momentum 0.99, epsilon 1e-3, center and scale true) and its conventions: Keras's
+   * momentum is the weight of the old moving statistics (this module's `momentum` is 1 - it), gamma and
+   * beta exist independently, and the moving variance blends the biased batch variance, as Keras 3 does
+   * (keras/src/layers/normalization/batch_normalization.py takes `variance` from ops.moments, which is
+   * biased on every backend). Running statistics are always kept, as Keras's moving_mean/moving_variance.
+   */
+  static keras(gpu: Gpu, numFeatures: number, options: KerasBatchNormOptions = {}): BatchNorm {
+    const o = readOptions(options, 'BatchNorm.keras options', KERAS_OPTION_KEYS);
+    const kerasMomentum = o.momentum ?? 0.99;
+    if (typeof kerasMomentum !== 'number' || !(kerasMomentum >= 0 && kerasMomentum <= 1)) {
+      throw new RangeError(
+        `BatchNorm.keras options.momentum must be in [0, 1] (Keras's convention: moving = momentum*moving + (1 - momentum)*batch), got ${describeValue(kerasMomentum)}`,
+      );
+    }
+    const epsilon = o.epsilon ?? 1e-3;
+    assertEps(epsilon);
+    const center = o.center ?? true;
+    assertBoolean(center, 'BatchNorm.keras options.center');
+    const scale = o.scale ?? true;
+    assertBoolean(scale, 'BatchNorm.keras options.scale');
+    const axis = o.axis ?? -1;
+    assertAxis(axis, 'BatchNorm.keras options.axis');
+    const internal: InternalOptions = { weight: scale, bias: center, runningVarEstimator: 'biased', what: 'BatchNorm.keras' };
+    return new BatchNorm(gpu, numFeatures, {
+      eps: epsilon,
+      momentum: 1 - kerasMomentum,
+      axis,
+      [INTERNAL]: internal,
+    } as BatchNormModuleOptions);
   }
 
   /** Sets training mode (like nn.Module.train); returns this. */
@@ -112,6 +236,8 @@ export class BatchNorm {
         momentum: this.momentum,
         numBatchesTracked: Math.max(this.numBatchesTracked, 1),
         eps: this.eps,
+        axis: this.axis,
+        runningVarEstimator: this.runningVarEstimator,
         ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
         ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
       });
@@ -159,11 +285,99 @@ export class BatchNorm {
     }
     const o = readOptions(options, 'BatchNorm.backward options', ['out', 'encoder', 'timestampWrites']) as BatchNormBackwardCommon;
     const weight = this.weight;
+    const axis = this.axis;
     return saved.training
-      ? batchNormBackward(this.gpu, dy, saved.x, { ...o, weight, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })
+      ? batchNormBackward(this.gpu, dy, saved.x, { ...o, axis, weight, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })
       : batchNormBackward(this.gpu, dy, saved.x, {
-          ...o, weight, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
+          ...o, axis, weight, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
         });
+  }
+
+  /**
+   * The module's state as PyTorch's `state_dict()`: weight and bias (when the module has them), running_mean,
+   * running_var and num_batches_tracked (when it tracks running statistics), read back from the GPU. Keys the
+   * module does not have are left out, as PyTorch leaves them out. Rejects with the GPU error of the last
+   * write of a tensor, as toArray() does.
+   */
+  async stateDict(): Promise<BatchNormStateDict> {
+    this.#assertUsable('stateDict');
+    const numBatchesTracked = this.numBatchesTracked; // as of the call, as the tensors' reads are
+    const entries = await Promise.all(
+      this.#stateTensors().map(async ([key, tensor]) => [key, await tensor.toArray()] as const),
+    );
+    const dict: BatchNormStateDict = Object.fromEntries(entries);
+    if (this.runningMean) dict.num_batches_tracked = numBatchesTracked;
+    return dict;
+  }
+
+  /**
+   * Loads a state as PyTorch's `load_state_dict(state_dict)` (strict): exactly the keys stateDict() gives
+   * (an unknown or a missing key is an error that names it), each per-channel value an array or typed
+   * array of numbers (NaN and infinities included) of numFeatures elements, num_batches_tracked a
+   * non-negative integer. Everything is checked before anything is written. The values are written into
+   * the module's tensors with queue.writeBuffer, which counts as a write of each (tensor.version), so a
+   * backward of an earlier forward that read them is refused; a GPU error of an upload rejects the tensor's
+   * toArray() and ready(). Like every queue.writeBuffer, the upload lands before any command buffer
+   * submitted after this call, including one recorded (with `encoder`) before it.
+   */
+  loadStateDict(stateDict: BatchNormStateDictInput): void {
+    this.#assertUsable('loadStateDict');
+    const what = 'BatchNorm.loadStateDict';
+    if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict) || ArrayBuffer.isView(stateDict)) {
+      throw new TypeError(`${what} takes an object with keys ${this.#stateKeys().map((k) => `'${k}'`).join(', ')}, got ${describeValue(stateDict)}`);
+    }
+    const expected = this.#stateKeys();
+    const given = Object.keys(stateDict);
+    const unexpected = given.filter((k) => !(expected as readonly string[]).includes(k));
+    const missing = expected.filter((k) => !Object.hasOwn(stateDict, k));
+    if (unexpected.length > 0 || missing.length > 0) {
+      const quote = (keys: readonly string[]) => keys.map((k) => `'${k}'`).join(', ');
+      const problems = [
+        ...(unexpected.length > 0 ? [`unexpected key(s) ${unexpected.map((k) => `'${k}'${this.#whyAbsent(k)}`).join(', ')}`] : []),
+        ...(missing.length > 0 ? [`missing key(s) ${quote(missing)}`] : []),
+      ];
+      throw new Error(`${what}: ${problems.join('; ')}. This module's keys are ${quote(expected)}`);
+    }
+    const values = stateDict as Record<string, unknown>;
+    const writes = this.#stateTensors().map(([key, tensor]) => [tensor, this.#perChannel(values[key], `${what}: state_dict['${key}']`)] as const);
+    let tracked: number | null = null;
+    if (this.runningMean) {
+      const n = values.num_batches_tracked;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+        throw new TypeError(`${what}: state_dict['num_batches_tracked'] must be a non-negative integer, got ${describeValue(n)}`);
+      }
+      tracked = n;
+    }
+    this.#upload(writes, what);
+    if (tracked !== null) this.numBatchesTracked = tracked;
+  }
+
+  /**
+   * The module's weights in Keras's `get_weights()` order, [gamma, beta, moving_mean, moving_variance],
+   * leaving out gamma without a scale (weight) and beta without a center (bias), as Keras does (and the
+   * moving statistics when the module keeps no running statistics).
+   */
+  async getWeights(): Promise<Float32Array[]> {
+    this.#assertUsable('getWeights');
+    return Promise.all(this.#kerasTensors().map(([, tensor]) => tensor.toArray()));
+  }
+
+  /**
+   * Sets the weights from a list in Keras's `set_weights()` order (as getWeights gives it): each an array or
+   * typed array of numFeatures numbers. Counts as a write of each tensor, as loadStateDict does;
+   * numBatchesTracked is left as it is (Keras has no counter).
+   */
+  setWeights(weights: readonly StateValues[]): void {
+    this.#assertUsable('setWeights');
+    const what = 'BatchNorm.setWeights';
+    const targets = this.#kerasTensors();
+    const names = `[${targets.map(([name]) => name).join(', ')}]`;
+    if (!Array.isArray(weights)) throw new TypeError(`${what} takes an array of ${targets.length} arrays ${names}, got ${describeValue(weights)}`);
+    if (weights.length !== targets.length) {
+      throw new RangeError(`${what} got a list of ${weights.length} weights, but this layer has ${targets.length}: ${names}`);
+    }
+    const writes = targets.map(([name, tensor], i) => [tensor, this.#perChannel(weights[i], `${what}: weights[${i}] (${name})`)] as const);
+    this.#upload(writes, what);
   }
 
   /** Frees the module's tensors and what its last forward saved (not that forward's input). Idempotent. */
@@ -174,11 +388,86 @@ export class BatchNorm {
     for (const t of [this.weight, this.bias, this.runningMean, this.runningVar]) t?.destroy();
   }
 
+  #assertUsable(method: string): void {
+    if (this.#destroyed) throw new Error(`BatchNorm.${method}: this BatchNorm module was destroyed`);
+    this.gpu.assertAlive();
+  }
+
+  /** The module's tensors under their state_dict keys, in PyTorch's order. */
+  #stateTensors(): [TensorStateKey, Tensor][] {
+    const all: [TensorStateKey, Tensor | null][] = [
+      ['weight', this.weight],
+      ['bias', this.bias],
+      ['running_mean', this.runningMean],
+      ['running_var', this.runningVar],
+    ];
+    return all.filter((entry): entry is [TensorStateKey, Tensor] => entry[1] !== null);
+  }
+
+  #stateKeys(): StateKey[] {
+    return [...this.#stateTensors().map(([key]) => key), ...(this.runningMean ? (['num_batches_tracked'] as const) : [])];
+  }
+
+  /** The module's tensors under their Keras names, in get_weights order. */
+  #kerasTensors(): [string, Tensor][] {
+    const byKey = new Map(this.#stateTensors());
+    return KERAS_WEIGHTS.flatMap(([name, key]) => {
+      const tensor = byKey.get(key);
+      return tensor ? [[name, tensor] as [string, Tensor]] : [];
+    });
+  }
+
+  /** Why a known state_dict key is not this module's, for the message of an unexpected key. */
+  #whyAbsent(key: string): string {
+    if (key === 'weight' || key === 'bias') return ` (this module has no ${key})`;
+    if ((STATE_KEYS as readonly string[]).includes(key)) return ' (this module keeps no running statistics)';
+    return '';
+  }
+
+  /** Checks one per-channel value (a plain array or a typed array of numbers, numFeatures long) and converts it. */
+  #perChannel(value: unknown, name: string): Float32Array {
+    const typedArray = ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+    if (!Array.isArray(value) && !typedArray) {
+      throw new TypeError(`${name} must be an array or a typed array of numbers, got ${describeValue(value)}`);
+    }
+    const values = value as ArrayLike<unknown>;
+    if (values.length !== this.numFeatures) {
+      throw new RangeError(`${name} has ${values.length} elements but the module has numFeatures = ${this.numFeatures}`);
+    }
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'number') throw new TypeError(`${name}[${i}] must be a number, got ${describeValue(v)}`);
+    }
+    return Float32Array.from(values as ArrayLike<number>);
+  }
+
+  /**
+   * Writes checked values into the module's tensors in place (their buffers, at their byte offsets), each
+   * inside error scopes; each counts as a write with that upload's verdict.
+   */
+  #upload(writes: readonly (readonly [Tensor, Float32Array])[], what: string): void {
+    for (const [tensor] of writes) {
+      if (tensor.isDestroyed) throw new Error(`${what}: the module's tensor '${tensor.label}' was destroyed`);
+    }
+    for (const [tensor, data] of writes) {
+      const { error } = this.gpu.scoped(`${what} writing '${tensor.label}'`, () =>
+        this.gpu.device.queue.writeBuffer(tensor.buffer, tensor.byteOffset, data.buffer, data.byteOffset, data.byteLength),
+      );
+      recordWrite(tensor, error);
+    }
+  }
+
   #releaseSaved(): void {
     if (this.#saved?.training) {
       this.#saved.saveMean.destroy();
       this.#saved.saveInvstd.destroy();
     }
     this.#saved = null;
+  }
+}
+
+function assertAxis(axis: unknown, name: string): asserts axis is number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) {
+    throw new TypeError(`${name} must be an integer (the channel dimension, negative from the end), got ${describeValue(axis)}`);
   }
 }

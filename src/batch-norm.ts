@@ -4,11 +4,11 @@
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { readOptions } from './options.js';
-import { FLAG_HAS_BIAS, FLAG_HAS_WEIGHT, FLAG_TRAINING, FLAG_UPDATE_RUNNING } from './params.js';
+import { FLAGS } from './params.js';
 import { pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
-import { assertBoolean, assertEps, assertMomentum, assertUsableTensor, optionalPerChannel } from './validate.js';
+import { assertActivation, assertBoolean, assertEps, assertMomentum, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
 
 export interface BatchNormOptions extends Recording {
   weight?: Tensor | null;
@@ -24,6 +24,12 @@ export interface BatchNormOptions extends Recording {
   eps?: number;
   /** Tensors to write instead of allocating new ones (a steady state without allocations). */
   out?: { y?: Tensor; saveMean?: Tensor; saveInvstd?: Tensor };
+  /** Index of the channel dimension, negative from the end (Keras's name): 1 (PyTorch, default), -1 channels-last. */
+  axis?: number;
+  /** 'relu' applies a ReLU in the same pass: y = max(x*scale + shift, 0). */
+  activation?: Activation | null;
+  /** Which batch variance updates runningVar: 'unbiased' (PyTorch, default) or 'biased' (Keras 3). */
+  runningVarEstimator?: 'unbiased' | 'biased';
 }
 
 export interface BatchNormResult {
@@ -36,6 +42,7 @@ export interface BatchNormResult {
 
 const OPTION_KEYS = [
   'weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'numBatchesTracked', 'eps', 'out', 'timestampWrites', 'encoder',
+  'axis', 'activation', 'runningVarEstimator',
 ] as const;
 const OUT_KEYS = ['y', 'saveMean', 'saveInvstd'] as const;
 
@@ -50,7 +57,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   const training = o.training;
   assertBoolean(training, 'batchNorm options.training');
   assertUsableTensor(gpu, x, 'x');
-  const layout = channelLayout(x.shape);
+  const layout = channelLayout(x.shape, (o.axis ?? 1) as number);
   const { batch, channels, spatial } = layout;
   const weight = optionalPerChannel(gpu, o.weight, 'weight', channels, x.shape);
   const bias = optionalPerChannel(gpu, o.bias, 'bias', channels, x.shape);
@@ -69,8 +76,20 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   const out = readOptions(o.out, 'batchNorm options.out', OUT_KEYS);
   if (!training && (out.saveMean || out.saveInvstd)) throw new Error('out.saveMean and out.saveInvstd are written in training only');
 
+  const activation = o.activation ?? null;
+  assertActivation(activation);
+  const estimator = o.runningVarEstimator ?? 'unbiased';
+  if (estimator !== 'unbiased' && estimator !== 'biased') {
+    throw new TypeError(`runningVarEstimator must be 'unbiased' or 'biased', got ${String(estimator)}`);
+  }
+
   const flags =
-    (training ? FLAG_TRAINING : 0) | (weight ? FLAG_HAS_WEIGHT : 0) | (bias ? FLAG_HAS_BIAS : 0) | (training && runningMean ? FLAG_UPDATE_RUNNING : 0);
+    (training ? FLAGS.TRAINING : 0) |
+    (weight ? FLAGS.HAS_WEIGHT : 0) |
+    (bias ? FLAGS.HAS_BIAS : 0) |
+    (training && runningMean ? FLAGS.UPDATE_RUNNING : 0) |
+    (activation === 'relu' ? FLAGS.RELU : 0) |
+    (estimator === 'biased' ? FLAGS.BIASED_RUNNING_VAR : 0);
   const saved = (name: 'saveMean' | 'saveInvstd') =>
     ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(training ? { output: { shape: [channels], label: `batchNorm ${name}` } } : {}) }) as const;
   const running = training ? 'update' : 'read';
@@ -80,6 +99,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     encoder: o.encoder as GPUCommandEncoder | undefined,
     timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
     shared: { flags, eps, momentum: factor },
+    reduces: training,
     roles: {
       x: { name: 'x', tensor: x, access: 'read' },
       weight: { name: 'weight', tensor: weight, access: 'read' },
@@ -94,8 +114,14 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
       const scaleShift = scratch('forward scale-shift', channels * SCALE_SHIFT_BYTES);
       return [
-        ...(training ? [pass({ kernel: 'stats', vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', { params, x: windowOf('x'), partials })] : []),
-        pass({ kernel: 'finalize' }, 'finalize', {
+        ...(training
+          ? [
+              plan.rows
+                ? pass({ kernel: 'stats-rows' }, 'reduce', { params, x: windowOf('x'), partials })
+                : pass({ kernel: 'stats', vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', { params, x: windowOf('x'), partials }),
+            ]
+          : []),
+        pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', {
           params,
           partials,
           weight: whole('weight'),

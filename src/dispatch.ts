@@ -8,6 +8,22 @@ export const WORKGROUP_SIZE = 256;
 export const TARGET_STATS_WORKGROUPS = 1024;
 /** Each statistics invocation gets at least this many elements, so a workgroup does real work. */
 export const MIN_ELEMS_PER_INVOCATION = 8;
+/**
+ * Tensors with at most this many values after the channel axis (channels-last: 1; BatchNorm1d on (N, C):
+ * 1) reduce with the rows kernels, whose consecutive invocations take consecutive channels of a row:
+ * the slice kernels would have each workgroup read runs of this few values at a stride of C*inner.
+ * A first guess to tune on a GPU.
+ */
+export const ROWS_MAX_SPATIAL = 8;
+/** Channels per rows-kernel workgroup; the other WORKGROUP_SIZE / ROWS_CHANNEL_LANES invocations take rows. */
+export const ROWS_CHANNEL_LANES = 64;
+/** Invocations per finalize workgroup (a power of two). */
+export const FINALIZE_WORKGROUP_SIZE = 64;
+/**
+ * Channels with at most this many partials are finalized one invocation each (FINALIZE_WORKGROUP_SIZE
+ * channels a workgroup); more partials get a workgroup each, whose invocations merge them in a tree.
+ */
+export const FINALIZE_PER_INVOCATION_MAX_PARTIALS = 16;
 
 export interface Grid {
   readonly x: number;
@@ -27,7 +43,7 @@ export function foldGrid(groups: number, maxPerDimension: number): Grid {
 export interface SlicePlan {
   /** Slices per channel. */
   readonly slices: number;
-  /** Elements per slice (the last slice of a channel may be shorter). */
+  /** Elements per slice (the last slice of a channel may be shorter); for the rows kernels, rows per block. */
   readonly sliceLen: number;
 }
 
@@ -40,6 +56,19 @@ export function planSlices(channels: number, channelLen: number): SlicePlan {
   const wanted = Math.min(Math.ceil(TARGET_STATS_WORKGROUPS / channels), maxSlices);
   const sliceLen = Math.ceil(channelLen / wanted);
   return { slices: Math.ceil(channelLen / sliceLen), sliceLen };
+}
+
+/**
+ * Cuts a window's `rows` outer rows into blocks for the rows kernels: enough that channel groups times
+ * blocks fills the GPU, but each of a workgroup's row lanes gets at least MIN_ELEMS_PER_INVOCATION values.
+ */
+export function planRowBlocks(channels: number, rows: number, spatial: number): SlicePlan {
+  const channelGroups = Math.ceil(channels / ROWS_CHANNEL_LANES);
+  const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
+  const minRows = Math.ceil((rowLanes * MIN_ELEMS_PER_INVOCATION) / spatial);
+  const wanted = Math.min(Math.ceil(TARGET_STATS_WORKGROUPS / channelGroups), Math.max(1, Math.floor(rows / minRows)));
+  const sliceLen = Math.ceil(rows / wanted);
+  return { slices: Math.ceil(rows / sliceLen), sliceLen };
 }
 
 /** One window of x (a chunk of whole samples) as the reduction and apply passes see it. */
@@ -57,24 +86,36 @@ export interface WindowPlan {
 }
 
 export interface PassPlan {
-  /** vec4 loads when each contiguous run (H*W...) is a whole number of vec4s. */
+  /** Reduce with the rows kernels (few values after the channel axis) rather than the slice kernels. */
+  readonly rows: boolean;
+  /** vec4 loads when each contiguous run (H*W...) is a whole number of vec4s (slice kernels only). */
   readonly vec4: boolean;
   /** Elems per contiguous run. */
   readonly spatialElems: number;
   readonly windows: readonly WindowPlan[];
   /** Partials per channel over all windows. */
   readonly partialStride: number;
+  /** Finalize each channel in one invocation (few partials, or none to merge) rather than a workgroup. */
+  readonly finalizePerInvocation: boolean;
   readonly finalizeGrid: Grid;
 }
 
-/** Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x. */
-export function planPasses(layout: ChannelLayout, chunks: readonly Chunk[], maxPerDimension: number): PassPlan {
-  const vec4 = layout.spatial % 4 === 0;
+/**
+ * Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x; `reduces`
+ * says whether the operation runs the reduction (inference forward, and inference backward without a
+ * weight, do not).
+ */
+export function planPasses(layout: ChannelLayout, chunks: readonly Chunk[], maxPerDimension: number, reduces: boolean): PassPlan {
+  const rows = layout.spatial <= ROWS_MAX_SPATIAL;
+  const vec4 = !rows && layout.spatial % 4 === 0;
   const elemBytes = vec4 ? 16 : 4;
   const spatialElems = layout.spatial / (vec4 ? 4 : 1);
   let partialFirst = 0;
   const windows = chunks.map((chunk): WindowPlan => {
-    const { slices, sliceLen } = planSlices(layout.channels, chunk.batchCount * spatialElems);
+    const { slices, sliceLen } = rows
+      ? planRowBlocks(layout.channels, chunk.batchCount, layout.spatial)
+      : planSlices(layout.channels, chunk.batchCount * spatialElems);
+    const reduceGroups = (rows ? Math.ceil(layout.channels / ROWS_CHANNEL_LANES) : layout.channels) * slices;
     const total = chunk.batchCount * layout.channels * spatialElems;
     const window: WindowPlan = {
       chunk,
@@ -83,11 +124,13 @@ export function planPasses(layout: ChannelLayout, chunks: readonly Chunk[], maxP
       slices,
       sliceLen,
       partialFirst,
-      reduceGrid: foldGrid(layout.channels * slices, maxPerDimension),
+      reduceGrid: foldGrid(reduceGroups, maxPerDimension),
       applyGrid: foldGrid(Math.ceil(total / WORKGROUP_SIZE), maxPerDimension),
     };
     partialFirst += slices;
     return window;
   });
-  return { vec4, spatialElems, windows, partialStride: partialFirst, finalizeGrid: foldGrid(layout.channels, maxPerDimension) };
+  const finalizePerInvocation = !reduces || partialFirst <= FINALIZE_PER_INVOCATION_MAX_PARTIALS;
+  const finalizeGroups = finalizePerInvocation ? Math.ceil(layout.channels / FINALIZE_WORKGROUP_SIZE) : layout.channels;
+  return { rows, vec4, spatialElems, windows, partialStride: partialFirst, finalizePerInvocation, finalizeGrid: foldGrid(finalizeGroups, maxPerDimension) };
 }

@@ -15,7 +15,15 @@ export type {
   BatchNormBackwardTraining,
 } from './batch-norm-backward.js';
 export { BatchNorm } from './batch-norm-module.js';
-export type { BatchNormForwardOptions, BatchNormModuleOptions } from './batch-norm-module.js';
+export type {
+  BatchNormForwardOptions,
+  BatchNormModuleOptions,
+  BatchNormStateDict,
+  BatchNormStateDictInput,
+  KerasBatchNormOptions,
+  RunningVarEstimator,
+  StateValues,
+} from './batch-norm-module.js';
 export { batchNormReference, channelMoments } from './reference.js';
 export type { ReferenceForwardOptions, ReferenceForwardResult } from './reference.js';
 export { batchNormBackwardReference } from './reference-backward.js';

@@ -2,21 +2,48 @@
 // declarations, the bind group layout and the bind groups all come from that record, so nothing keeps
 // positional lists in step by hand. Pipelines are composed from a typed variant and cached per device
 // (a lost device takes its pipelines with it).
+import affineSource from '../shaders/affine.wgsl?raw';
 import applySource from '../shaders/apply.wgsl?raw';
 import backwardApplySource from '../shaders/backward-apply.wgsl?raw';
 import backwardFinalizeSource from '../shaders/backward-finalize.wgsl?raw';
+import backwardReduceRowsSource from '../shaders/backward-reduce-rows.wgsl?raw';
 import backwardReduceSource from '../shaders/backward-reduce.wgsl?raw';
 import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
 import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
 import finalizeSource from '../shaders/finalize.wgsl?raw';
+import mergeInvocationSource from '../shaders/merge-invocation.wgsl?raw';
+import mergeWorkgroupSource from '../shaders/merge-workgroup.wgsl?raw';
 import paramsSource from '../shaders/params.wgsl?raw';
+import pivotSource from '../shaders/pivot.wgsl?raw';
+import reluMaskSource from '../shaders/relu-mask.wgsl?raw';
 import sliceWalkSource from '../shaders/slice-walk.wgsl?raw';
+import spreadSource from '../shaders/spread.wgsl?raw';
+import statsRowsSource from '../shaders/stats-rows.wgsl?raw';
 import statsSource from '../shaders/stats.wgsl?raw';
+import welfordSource from '../shaders/welford.wgsl?raw';
 import sumSharedSource from '../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../shaders/workgroup-sum-subgroup.wgsl?raw';
-import { WORKGROUP_SIZE } from './dispatch.js';
+import { FINALIZE_WORKGROUP_SIZE, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
 import type { Gpu } from './gpu.js';
+import { FLAGS } from './params.js';
 import { ShaderStage } from './webgpu-constants.js';
+
+/**
+ * Shared WGSL a kernel is composed with. 'elem' is the element type (vec4 or scalar, by the variant;
+ * scalar for kernels without that choice), 'workgroup-sum' the reduction (subgroups or workgroup
+ * memory) and 'merge' the finalize's merge of a channel's partials (a workgroup or an invocation per
+ * channel), both by the variant; the others are fixed texts.
+ */
+type Part = 'elem' | 'workgroup-sum' | 'merge' | 'welford' | 'pivot' | 'slice-walk' | 'affine' | 'spread' | 'relu-mask';
+
+const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge'>, string> = {
+  welford: welfordSource,
+  pivot: pivotSource,
+  'slice-walk': sliceWalkSource,
+  affine: affineSource,
+  spread: spreadSource,
+  'relu-mask': reluMaskSource,
+};
 
 /** How a kernel sees one binding: its address space and access, and its WGSL type. */
 interface BindingDeclaration {
@@ -28,22 +55,32 @@ const uniform = (type: string): BindingDeclaration => ({ access: 'uniform', type
 const read = (type: string): BindingDeclaration => ({ access: 'read', type });
 const readWrite = (type: string): BindingDeclaration => ({ access: 'read_write', type });
 
+const windowed = read('array<Elem>');
+const perChannel = read('array<f32>');
+
 /**
- * Every kernel's source and bindings; binding n is the n-th entry. `Elem` is f32 or vec4<f32> (the
- * variant's), `Partial` and the coefficient layouts are declared by the kernels that use them.
+ * Every kernel's source, the shared parts it is composed with, and its bindings; binding n is the n-th
+ * entry. `Partial` and the coefficient layouts are declared by the kernels that use them.
  */
 const KERNELS = {
   stats: {
     source: statsSource,
-    bindings: { params: uniform('Params'), x: read('array<Elem>'), partials: readWrite('array<Partial>') },
+    parts: ['elem', 'welford', 'pivot', 'slice-walk', 'workgroup-sum'],
+    bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
+  },
+  'stats-rows': {
+    source: statsRowsSource,
+    parts: ['elem', 'welford', 'pivot'],
+    bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
   },
   finalize: {
     source: finalizeSource,
+    parts: ['merge', 'affine'],
     bindings: {
       params: uniform('Params'),
       partials: read('array<Partial>'),
-      weight: read('array<f32>'),
-      bias: read('array<f32>'),
+      weight: perChannel,
+      bias: perChannel,
       runningMean: readWrite('array<f32>'),
       runningVar: readWrite('array<f32>'),
       saveMean: readWrite('array<f32>'),
@@ -53,42 +90,64 @@ const KERNELS = {
   },
   apply: {
     source: applySource,
-    bindings: { params: uniform('Params'), x: read('array<Elem>'), scaleShift: read('array<vec2<f32>>'), y: readWrite('array<Elem>') },
+    parts: ['elem'],
+    bindings: { params: uniform('Params'), x: windowed, scaleShift: read('array<vec2<f32>>'), y: readWrite('array<Elem>') },
   },
   'backward-reduce': {
     source: backwardReduceSource,
+    parts: ['elem', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask'],
     bindings: {
       params: uniform('Params'),
-      x: read('array<Elem>'),
-      dy: read('array<Elem>'),
-      mean: read('array<f32>'),
+      x: windowed,
+      dy: windowed,
+      weight: perChannel,
+      bias: perChannel,
+      mean: perChannel,
+      spread: perChannel,
+      partials: readWrite('array<Partial>'),
+    },
+  },
+  'backward-reduce-rows': {
+    source: backwardReduceRowsSource,
+    parts: ['elem', 'affine', 'spread', 'relu-mask'],
+    bindings: {
+      params: uniform('Params'),
+      x: windowed,
+      dy: windowed,
+      weight: perChannel,
+      bias: perChannel,
+      mean: perChannel,
+      spread: perChannel,
       partials: readWrite('array<Partial>'),
     },
   },
   'backward-finalize': {
     source: backwardFinalizeSource,
+    parts: ['merge', 'affine', 'spread'],
     bindings: {
       params: uniform('Params'),
       partials: read('array<Partial>'),
-      weight: read('array<f32>'),
-      mean: read('array<f32>'),
-      spread: read('array<f32>'),
+      weight: perChannel,
+      bias: perChannel,
+      mean: perChannel,
+      spread: perChannel,
       dweight: readWrite('array<f32>'),
       dbias: readWrite('array<f32>'),
-      coefficients: readWrite('array<vec4<f32>>'),
+      coefficients: readWrite('array<Coefficients>'),
     },
   },
   'backward-apply': {
     source: backwardApplySource,
+    parts: ['elem', 'relu-mask'],
     bindings: {
       params: uniform('Params'),
-      x: read('array<Elem>'),
-      dy: read('array<Elem>'),
-      coefficients: read('array<vec4<f32>>'),
+      x: windowed,
+      dy: windowed,
+      coefficients: read('array<Coefficients>'),
       dx: readWrite('array<Elem>'),
     },
   },
-} as const satisfies Record<string, { source: string; bindings: Record<string, BindingDeclaration> }>;
+} as const satisfies Record<string, { source: string; parts: readonly Part[]; bindings: Record<string, BindingDeclaration> }>;
 
 export type KernelName = keyof typeof KERNELS;
 export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindings'] & string;
@@ -96,10 +155,12 @@ export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindi
 /** Every compiled kernel is one of these; the cache key and the WGSL both derive from it. */
 export type KernelVariant =
   | { readonly kernel: 'stats'; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'finalize' }
+  | { readonly kernel: 'stats-rows' }
+  | { readonly kernel: 'finalize'; readonly perInvocation: boolean }
   | { readonly kernel: 'apply'; readonly vec4: boolean }
   | { readonly kernel: 'backward-reduce'; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'backward-finalize' }
+  | { readonly kernel: 'backward-reduce-rows' }
+  | { readonly kernel: 'backward-finalize'; readonly perInvocation: boolean }
   | { readonly kernel: 'backward-apply'; readonly vec4: boolean };
 
 /** The declarations of a kernel's bindings, in binding order. */
@@ -121,12 +182,20 @@ export function variantKey(variant: KernelVariant): string {
 
 /** The substitution step: the variant picks the Elem type and the reduction, nothing else changes. */
 export function composeShader(variant: KernelVariant): string {
+  const kernel = KERNELS[variant.kernel];
   const parts: string[] = [];
   if ('subgroups' in variant && variant.subgroups) parts.push('enable subgroups;');
-  parts.push('override WORKGROUP_SIZE: u32;', paramsSource);
-  if ('vec4' in variant) parts.push(variant.vec4 ? elemVec4Source : elemScalarSource);
-  // The reduction kernels (the ones with a subgroup choice) walk channel slices and sum over workgroups.
-  if ('subgroups' in variant) parts.push(sliceWalkSource, variant.subgroups ? sumSubgroupSource : sumSharedSource);
+  parts.push(
+    'override WORKGROUP_SIZE: u32;\noverride FINALIZE_SIZE: u32;\noverride CHANNEL_LANES: u32;',
+    Object.entries(FLAGS).map(([name, bit]) => `const FLAG_${name}: u32 = ${bit}u;`).join('\n'),
+    paramsSource,
+  );
+  for (const part of kernel.parts as readonly Part[]) {
+    if (part === 'elem') parts.push('vec4' in variant && variant.vec4 ? elemVec4Source : elemScalarSource);
+    else if (part === 'workgroup-sum') parts.push('subgroups' in variant && variant.subgroups ? sumSubgroupSource : sumSharedSource);
+    else if (part === 'merge') parts.push('perInvocation' in variant && variant.perInvocation ? mergeInvocationSource : mergeWorkgroupSource);
+    else parts.push(FIXED_PARTS[part]);
+  }
   parts.push(
     bindingsOf(variant.kernel)
       .map(([name, { access, type }], binding) => {
@@ -134,7 +203,7 @@ export function composeShader(variant: KernelVariant): string {
         return `@group(0) @binding(${binding}) var<${space}> ${name}: ${type};`;
       })
       .join('\n'),
-    KERNELS[variant.kernel].source,
+    kernel.source,
   );
   return parts.join('\n');
 }
@@ -173,7 +242,7 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
       compute: {
         module: device.createShaderModule({ label, code: composeShader(variant) }),
         entryPoint: 'main',
-        constants: { WORKGROUP_SIZE },
+        constants: { WORKGROUP_SIZE, FINALIZE_SIZE: FINALIZE_WORKGROUP_SIZE, CHANNEL_LANES: ROWS_CHANNEL_LANES },
       },
     });
     kernel = { variant, pipeline, layout, label };

@@ -34,10 +34,17 @@ export const PARAMS_BYTES = 64;
 /** Distance between Params records in the uniform buffer (WebGPU's default uniform offset alignment). */
 export const PARAMS_SLOT_BYTES = 256;
 
-export const FLAG_TRAINING = 1;
-export const FLAG_HAS_WEIGHT = 2;
-export const FLAG_HAS_BIAS = 4;
-export const FLAG_UPDATE_RUNNING = 8;
+/** The bits of Params.flags; the kernels get them as WGSL constants FLAG_<name> (src/kernels.ts). */
+export const FLAGS = {
+  TRAINING: 1,
+  HAS_WEIGHT: 2,
+  HAS_BIAS: 4,
+  UPDATE_RUNNING: 8,
+  /** A ReLU fused after the affine transform (forward: applied; backward: dy masked where y <= 0). */
+  RELU: 16,
+  /** Blend the biased batch variance into runningVar (Keras 3) instead of the unbiased one (PyTorch). */
+  BIASED_RUNNING_VAR: 32,
+} as const;
 
 /** The Params of each window of `plan`; `shared` holds what every window has in common. */
 export function windowParams(

@@ -5,9 +5,20 @@ import { channelLayout } from './shape.js';
 
 type Values = Float32Array | Float64Array | readonly number[];
 
-export type ReferenceBackwardOptions =
-  | { weight?: Values | null; saveMean: Values; saveInvstd: Values; training: true }
-  | { weight?: Values | null; runningMean: Values; runningVar: Values; eps?: number; training: false };
+/** Options of both modes. */
+export interface ReferenceBackwardCommon {
+  weight?: Values | null;
+  /** Channel axis (default 1; -1 channels-last). */
+  axis?: number;
+  /**
+   * The output of a forward with a fused ReLU, as PyTorch saves it: dy passes where y > 0 and is 0
+   * elsewhere (threshold_backward). Absent without a ReLU.
+   */
+  reluOutput?: Values | null;
+}
+
+export type ReferenceBackwardOptions = ReferenceBackwardCommon &
+  ({ saveMean: Values; saveInvstd: Values; training: true } | { runningMean: Values; runningVar: Values; eps?: number; training: false });
 
 export interface ReferenceBackwardResult {
   dx: Float64Array;
@@ -26,8 +37,11 @@ export function batchNormBackwardReference(
   shape: readonly number[],
   options: ReferenceBackwardOptions,
 ): ReferenceBackwardResult {
-  const { batch, channels, spatial } = channelLayout(shape);
+  const { batch, channels, spatial } = channelLayout(shape, options.axis ?? 1);
   const count = batch * spatial;
+  const reluOutput = options.reluOutput ?? null;
+  // The gradient reaching the batch norm: dy, masked by the ReLU that followed it.
+  const g = reluOutput ? Float64Array.from(dy, (v, i) => (reluOutput[i]! > 0 ? v : 0)) : dy;
   const mean = new Float64Array(channels);
   const invstd = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
@@ -51,8 +65,8 @@ export function batchNormBackwardReference(
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
       for (let s = base, end = base + spatial; s < end; s++) {
-        sumDy += dy[s]!;
-        sumDyXhat += dy[s]! * (x[s]! - m) * is;
+        sumDy += g[s]!;
+        sumDyXhat += g[s]! * (x[s]! - m) * is;
       }
     }
     if (dweight && dbias) {
@@ -66,7 +80,7 @@ export function batchNormBackwardReference(
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
       for (let s = base, end = base + spatial; s < end; s++) {
-        dx[s] = scale * (dy[s]! - meanDy - (x[s]! - m) * is * meanDyXhat);
+        dx[s] = scale * (g[s]! - meanDy - (x[s]! - m) * is * meanDyXhat);
       }
     }
   }

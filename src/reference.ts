@@ -13,6 +13,12 @@ export interface ReferenceForwardOptions {
   momentum?: number | null;
   numBatchesTracked?: number;
   eps?: number;
+  /** Channel axis (default 1; -1 channels-last). */
+  axis?: number;
+  /** 'relu': y = max(x*scale + shift, 0), NaN passing through. */
+  activation?: 'relu' | null;
+  /** Which batch variance updates runningVar: 'unbiased' (PyTorch, default) or 'biased' (Keras 3). */
+  runningVarEstimator?: 'unbiased' | 'biased';
 }
 
 export interface ReferenceForwardResult {
@@ -26,8 +32,8 @@ export interface ReferenceForwardResult {
 }
 
 /** Per-channel mean and biased variance by two passes in float64. */
-export function channelMoments(x: Values, shape: readonly number[]): { mean: Float64Array; variance: Float64Array } {
-  const { batch, channels, spatial } = channelLayout(shape);
+export function channelMoments(x: Values, shape: readonly number[], axis = 1): { mean: Float64Array; variance: Float64Array } {
+  const { batch, channels, spatial } = channelLayout(shape, axis);
   const mean = new Float64Array(channels);
   const variance = new Float64Array(channels);
   const count = batch * spatial;
@@ -53,15 +59,17 @@ export function channelMoments(x: Values, shape: readonly number[]): { mean: Flo
 }
 
 export function batchNormReference(x: Values, shape: readonly number[], options: ReferenceForwardOptions): ReferenceForwardResult {
-  const { batch, channels, spatial } = channelLayout(shape);
+  const axis = options.axis ?? 1;
+  const { batch, channels, spatial } = channelLayout(shape, axis);
   const eps = options.eps ?? 1e-5;
   const mean = new Float64Array(channels);
   const invstd = new Float64Array(channels);
   let runningMean: Float64Array | null = null;
   let runningVar: Float64Array | null = null;
   if (options.training) {
-    const moments = channelMoments(x, shape);
     const count = batch * spatial;
+    const moments = channelMoments(x, shape, axis);
+    const correction = options.runningVarEstimator === 'biased' ? 1 : count / (count - 1);
     for (let c = 0; c < channels; c++) {
       mean[c] = moments.mean[c]!;
       invstd[c] = 1 / Math.sqrt(moments.variance[c]! + eps);
@@ -72,7 +80,7 @@ export function batchNormReference(x: Values, shape: readonly number[], options:
       runningVar = new Float64Array(channels);
       for (let c = 0; c < channels; c++) {
         runningMean[c] = (1 - m) * options.runningMean[c]! + m * moments.mean[c]!;
-        runningVar[c] = (1 - m) * options.runningVar[c]! + (m * moments.variance[c]! * count) / (count - 1);
+        runningVar[c] = (1 - m) * options.runningVar[c]! + m * moments.variance[c]! * correction;
       }
     }
   } else {
@@ -83,12 +91,16 @@ export function batchNormReference(x: Values, shape: readonly number[], options:
     }
   }
   const y = new Float64Array(batch * channels * spatial);
+  const relu = options.activation === 'relu';
   for (let c = 0; c < channels; c++) {
     const scale = (options.weight ? options.weight[c]! : 1) * invstd[c]!;
     const shift = (options.bias ? options.bias[c]! : 0) - mean[c]! * scale;
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
-      for (let s = base, end = base + spatial; s < end; s++) y[s] = x[s]! * scale + shift;
+      for (let s = base, end = base + spatial; s < end; s++) {
+        const v = x[s]! * scale + shift;
+        y[s] = relu && v <= 0 ? 0 : v;
+      }
     }
   }
   return { y, mean, invstd, runningMean, runningVar };

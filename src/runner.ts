@@ -72,14 +72,16 @@ export interface OperationSpec<R extends string> extends Recording {
   readonly layout: ChannelLayout;
   readonly roles: Readonly<Record<R, TensorRole>>;
   readonly shared: { readonly flags: number; readonly eps: number; readonly momentum: number };
+  /** Whether the operation runs a reduction pass (the plan sizes the finalize by it). */
+  readonly reduces: boolean;
   readonly passes: (plan: PassPlan) => readonly PassSpec[];
 }
 
 /** Windows (chunks of whole samples that fit one binding) and the dispatches of each pass over them. */
-export function planOperation(gpu: Gpu, layout: ChannelLayout): PassPlan {
+export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean): PassPlan {
   const { limits } = gpu.device;
   const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment);
-  return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension);
+  return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces);
 }
 
 /**
@@ -89,7 +91,7 @@ export function planOperation(gpu: Gpu, layout: ChannelLayout): PassPlan {
 export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>): Record<R, Tensor | null> {
   gpu.assertAlive();
   const roles = spec.roles as Readonly<Record<string, TensorRole>>;
-  const plan = planOperation(gpu, spec.layout);
+  const plan = planOperation(gpu, spec.layout, spec.reduces);
   const passes = spec.passes(plan);
   checkWrittenTensors(gpu, roles, passes);
   checkBufferSharing(roles, passes);

@@ -16,21 +16,36 @@ export function numElements(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** The batch-norm view of x: N batches of C channels, each a contiguous run of `spatial` values. */
+/**
+ * The batch-norm view of x as [outer, C, inner] in memory: `batch` runs (the product of the dimensions
+ * before the channel axis) of C channels, each a contiguous run of `spatial` values (the product of the
+ * dimensions after it). NCHW is (N, C, H*W); channels-last NHWC is (N*H*W, C, 1).
+ */
 export interface ChannelLayout {
   readonly batch: number;
   readonly channels: number;
   readonly spatial: number;
 }
 
-/** Splits (N, C, *) as torch.nn.functional.batch_norm does; rank must be 2 to 5 (BatchNorm1d/2d/3d). */
-export function channelLayout(shape: readonly number[]): ChannelLayout {
+/** The channel axis as an index: negative values count from the end (axis -1 is the last dimension). */
+export function channelAxis(shape: readonly number[], axis: number): number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < -shape.length || axis >= shape.length) {
+    throw new RangeError(`axis must be an integer in [${-shape.length}, ${shape.length - 1}] for x of shape [${shape.join(',')}], got ${String(axis)}`);
+  }
+  return axis < 0 ? axis + shape.length : axis;
+}
+
+/**
+ * Splits x around its channel axis (default 1, PyTorch's (N, C, *); -1 is channels-last, Keras's default).
+ * Rank must be 2 to 5, as nn.BatchNorm1d/2d/3d (or their channels-last forms) take.
+ */
+export function channelLayout(shape: readonly number[], axis = 1): ChannelLayout {
   assertValidShape(shape, 'x shape');
   if (shape.length < 2 || shape.length > 5) {
     throw new RangeError(
-      `x has shape [${shape.join(',')}] (rank ${shape.length}); batch norm takes (N,C), (N,C,L), (N,C,H,W) or (N,C,D,H,W)`,
+      `x has shape [${shape.join(',')}] (rank ${shape.length}); batch norm takes rank 2 to 5: (N,C), (N,C,L), (N,C,H,W), (N,C,D,H,W) or their channels-last forms`,
     );
   }
-  const [batch, channels, ...rest] = shape as [number, number, ...number[]];
-  return { batch, channels, spatial: numElements(rest) };
+  const a = channelAxis(shape, axis);
+  return { batch: numElements(shape.slice(0, a)), channels: shape[a]!, spatial: numElements(shape.slice(a + 1)) };
 }

@@ -63,3 +63,10 @@ export function assertSameShapeAndDType(t: unknown, name: string, like: Pick<Ten
     throw new RangeError(`${name} has shape [${t.shape.join(',')}] but ${likeName} has shape [${like.shape.join(',')}]; they must match`);
   }
 }
+
+/** Activations fused into the apply pass. */
+export type Activation = 'relu';
+
+export function assertActivation(activation: unknown): asserts activation is Activation | null {
+  if (activation !== null && activation !== 'relu') throw new TypeError(`activation must be 'relu' or null, got ${describeValue(activation)}`);
+}

@@ -1,8 +1,8 @@
-// GPU output against the CPU reference, with the same tolerances as the GPU tests: y is x*scale + shift
-// in float32, so its error grows with the magnitude of the terms added.
+// GPU output against the float64 CPU reference under the tests' tolerance model (src/tolerances.ts).
+// Unlike the tests' compareElements, which throws, this returns the worst error, for a report or a badge.
+import { yTolerance, type ChannelStatistics } from '../tolerances.js';
 
-export const Y_RELATIVE_TOLERANCE = 4e-6;
-export const Y_ABSOLUTE_TOLERANCE = 1e-6;
+type Values = ArrayLike<number>;
 
 export interface Accuracy {
   /** Largest |gpu - reference|. */
@@ -14,52 +14,42 @@ export interface Accuracy {
 }
 
 /**
- * Compares y with the reference's; `scale` and `shift` are the reference's per-channel a[c], b[c]
- * (y = x*a + b), which set each element's tolerance.
+ * Compares a forward's y with the reference's; `stats` are the reference's per-channel mean and invstd,
+ * `weight` and `bias` the forward's (null: 1 and 0), which set each element's tolerance.
  */
 export function forwardAccuracy(
-  x: Float32Array,
+  x: Values,
   shape: readonly number[],
-  y: Float32Array,
-  expected: Float64Array,
-  scale: Float64Array,
-  shift: Float64Array,
+  y: Values,
+  expected: Values,
+  stats: ChannelStatistics,
+  weight: Values | null,
+  bias: Values | null,
 ): Accuracy {
-  const [, channels = 1, ...rest] = shape;
-  const spatial = rest.reduce((a, b) => a * b, 1);
-  const channelOf = (i: number) => Math.floor(i / spatial) % channels;
-  return scaledAccuracy(
-    y,
-    expected,
-    (i) => Math.abs(x[i]! * scale[channelOf(i)]!) + Math.abs(shift[channelOf(i)]!),
-    Y_RELATIVE_TOLERANCE,
-    Y_ABSOLUTE_TOLERANCE,
-  );
+  return elementAccuracy(y, expected, yTolerance(x, shape, stats, weight, bias));
 }
 
 /**
- * Worst error of `actual` against `expected` where each element's tolerance is
- * relativeTolerance * magnitude[i] + absoluteTolerance.
+ * Worst error of `actual` against `expected` where element i may be off by tolerance(i). As in the tests'
+ * compareElements, NaN matches only NaN and an infinity only the same infinity.
  */
-export function scaledAccuracy(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  magnitude: (i: number) => number,
-  relativeTolerance: number,
-  absoluteTolerance: number,
-): Accuracy {
+export function elementAccuracy(actual: Values, expected: Values, tolerance: (i: number) => number): Accuracy {
+  if (actual.length !== expected.length) throw new RangeError(`${actual.length} values against ${expected.length} expected`);
   let maxAbsError = 0;
   let worstRatio = 0;
   let worstIndex = -1;
   for (let i = 0; i < expected.length; i++) {
-    const error = Math.abs(actual[i]! - expected[i]!);
-    // An exact match passes even where the tolerance is 0 (0/0 would read as NaN, a failure).
-    const ratio = error === 0 ? 0 : error / (relativeTolerance * magnitude(i) + absoluteTolerance);
+    const a = actual[i]!;
+    const e = expected[i]!;
+    // Exact (the only way an infinity matches, and a pass even where the tolerance is 0) or both NaN.
+    if (a === e || (Number.isNaN(a) && Number.isNaN(e))) continue;
+    const error = Math.abs(a - e);
+    const ratio = error / tolerance(i);
     if (!(ratio <= worstRatio)) {
       worstRatio = Number.isNaN(ratio) ? Infinity : ratio;
       worstIndex = i;
     }
-    if (error > maxAbsError) maxAbsError = error;
+    if (!(error <= maxAbsError)) maxAbsError = Number.isNaN(error) ? Infinity : error;
   }
   return { maxAbsError, worstRatio, worstIndex, passed: worstRatio <= 1 };
 }

@@ -7,7 +7,13 @@
 // of the first call's pass to the end of the last one's (one span per trial, so browsers' 100 us timestamp
 // quantization does not matter); elsewhere it is wall time closed by one queue.onSubmittedWorkDone(), so
 // the ~0.1 ms submit-to-completion round trip is paid once per trial, not once per call.
-import { batchNorm, batchNormBackward, batchNormReference, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
+//
+// Composition (once per run, at one small shape): COMPOSITION_CALLS training forwards recorded into one
+// caller's GPUCommandEncoder (the `encoder` option) and submitted once, against as many separate calls that
+// each submit; both closed by one queue.onSubmittedWorkDone(), wall time. That is host + queue time on
+// the adapter at hand, not GPU time: on a CPU-emulated adapter the "GPU" work runs on the same cores.
+import { batchNorm, batchNormBackward, batchNormReference, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
+import { channelLayout, numElements } from '../shape.js';
 import { forwardAccuracy } from './accuracy.js';
 import { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
 import { describeEnvironment, type Environment } from './environment.js';
@@ -18,10 +24,16 @@ import {
   median,
   summarizeTrials,
 } from './statistics.js';
-import { elementCount, type SweepShape } from './sweep.js';
+import type { SweepShape } from './sweep.js';
 import { syntheticInput, unitNoise } from './synthetic.js';
 
-export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/1';
+// 2: adds `composition`.
+export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/2';
+
+/** The composition measurement: this many small training forwards (a ResNet-50 layer1 slice at batch 1)... */
+export const COMPOSITION_SHAPE = [1, 64, 56, 56] as const;
+/** ...recorded into one encoder and submitted once, against as many separate calls. */
+export const COMPOSITION_CALLS = 50;
 
 export interface BenchmarkSettings {
   /** Timed trials kept for the median. */
@@ -97,7 +109,28 @@ export interface BenchmarkReport {
   readonly compile: { readonly label: string; readonly firstCallMs: number; readonly steadyMs: number };
   /** Median over shapes of the host-side time of one forward call. */
   readonly hostCallMs: number;
+  readonly composition: CompositionResult;
   readonly rows: readonly BenchmarkRow[];
+}
+
+/** COMPOSITION_CALLS training forwards, recorded into one encoder vs submitted one by one (host + queue time). */
+export interface CompositionResult {
+  /** What the numbers are: wall-clock host + queue time on the named adapter. */
+  readonly method: string;
+  readonly shape: readonly number[];
+  readonly calls: number;
+  /** All calls recorded into one encoder, one submit, then onSubmittedWorkDone: median ms per trial. */
+  readonly recordedMs: number;
+  /** The same calls each submitting on their own, then onSubmittedWorkDone: median ms per trial. */
+  readonly separateMs: number;
+  /** Kept trials of each, in run order (the two alternate). */
+  readonly recordedTrialsMs: readonly number[];
+  readonly separateTrialsMs: readonly number[];
+  /** The host's part of each: from the first call until the last call (and the one submit) returned, median. */
+  readonly recordedHostMs: number;
+  readonly separateHostMs: number;
+  /** Host-side time of one call at this shape (validate + encode + submit, on an idle queue), median. */
+  readonly hostCallMs: number;
 }
 
 const GPU_TIMING_METHODS = {
@@ -111,12 +144,13 @@ export function gpuTimingMethod(gpu: Gpu): string {
 }
 
 const STEPS_PER_SHAPE = 5;
+const COMPOSITION_STEPS = 1;
 
 export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise<BenchmarkReport> {
   const settings = { ...DEFAULT_SETTINGS, ...options.settings };
   const environment = describeEnvironment(gpu, options.runtime);
   const rows: BenchmarkRow[] = [];
-  const total = options.shapes.length * STEPS_PER_SHAPE;
+  const total = options.shapes.length * STEPS_PER_SHAPE + COMPOSITION_STEPS;
   let completed = 0;
   const step = async (label: string, phase: string, row?: BenchmarkRow) => {
     options.onProgress?.({ completed, total, label, phase, ...(row ? { row } : {}) });
@@ -134,6 +168,11 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
   }
   const first = rows[0];
   if (!first) throw new RangeError('the benchmark needs at least one shape');
+  const compositionLabel = `composition ${COMPOSITION_SHAPE.join('x')}`;
+  await step(compositionLabel, `${COMPOSITION_CALLS} recorded into one encoder vs ${COMPOSITION_CALLS} separate calls`);
+  const composition = await measureComposition(gpu, settings, environment.adapter.label);
+  completed++;
+  await step(compositionLabel, 'done');
   return {
     schema: REPORT_SCHEMA,
     createdAt: new Date().toISOString(),
@@ -148,6 +187,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
     },
     compile: { label: first.label, firstCallMs: first.firstCallMs, steadyMs: first.gpuForwardMs },
     hostCallMs: median(rows.map((r) => r.hostCallMs)),
+    composition,
     rows,
   };
 }
@@ -159,8 +199,8 @@ async function benchmarkShape(
   settings: BenchmarkSettings,
   beginPhase: (phase: string) => Promise<void>,
 ): Promise<BenchmarkRow> {
-  const elements = elementCount(shape);
-  const channels = shape[1];
+  const elements = numElements(shape);
+  const { channels } = channelLayout(shape);
   await beginPhase('generate input');
   const { x } = syntheticInput(shape, seed);
   // PyTorch's initial parameters: weight 1, bias 0, running mean 0, running variance 1.
@@ -180,6 +220,8 @@ async function benchmarkShape(
       bias: upload(bias, [channels], 'bench bias'),
       runningMean: upload(new Float32Array(channels), [channels], 'bench runningMean'),
       runningVar: upload(new Float32Array(channels).fill(1), [channels], 'bench runningVar'),
+      eps: DEFAULT_EPS,
+      momentum: DEFAULT_MOMENTUM,
     };
 
     await beginPhase('GPU forward');
@@ -216,16 +258,16 @@ async function benchmarkShape(
       bias,
       runningMean: new Float32Array(channels),
       runningVar: new Float32Array(channels).fill(1),
+      eps: DEFAULT_EPS,
+      momentum: DEFAULT_MOMENTUM,
     };
     const reference = batchNormReference(x, shape, referenceOptions);
     const cpuReferenceMs = timeCpu(settings, () => batchNormReference(x, shape, referenceOptions));
-    const scale = reference.invstd.map((s, c) => s * weight[c]!);
-    const shift = reference.mean.map((m, c) => bias[c]! - m * scale[c]!);
-    const accuracy = forwardAccuracy(x, shape, y, reference.y, scale, shift);
+    const accuracy = forwardAccuracy(x, shape, y, reference.y, reference, weight, bias);
 
     await beginPhase('CPU float32 loop');
     const yCpu = new Float32Array(elements);
-    const cpuFloat32Ms = timeCpu(settings, () => cpuForwardFloat32(x, shape, { weight, bias, eps: 1e-5 }, yCpu));
+    const cpuFloat32Ms = timeCpu(settings, () => cpuForwardFloat32(x, shape, { weight, bias, eps: DEFAULT_EPS }, yCpu));
 
     return {
       label,
@@ -303,6 +345,83 @@ async function timeHostCall(gpu: Gpu, call: () => unknown): Promise<number> {
     await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
   }
   return median(samples);
+}
+
+/**
+ * COMPOSITION_CALLS training forwards of COMPOSITION_SHAPE, each into its own preallocated outputs (so
+ * nothing is allocated while timing): recorded into one encoder and submitted once, against as many
+ * calls that each submit. The two alternate trial by trial, so drift of the machine hits both alike.
+ */
+async function measureComposition(gpu: Gpu, settings: BenchmarkSettings, adapterLabel: string): Promise<CompositionResult> {
+  const shape = COMPOSITION_SHAPE;
+  const { channels } = channelLayout(shape);
+  const tensors: Tensor[] = [];
+  const zeros = (dims: readonly number[], label: string) => {
+    const tensor = Tensor.fromArray(gpu, new Float32Array(numElements(dims)), dims, { label });
+    tensors.push(tensor);
+    return tensor;
+  };
+  try {
+    const x = Tensor.fromArray(gpu, syntheticInput(shape, COMPOSITION_CALLS).x, shape, { label: 'composition x' });
+    tensors.push(x);
+    const options: BatchNormOptions = {
+      training: true,
+      weight: Tensor.fromArray(gpu, new Float32Array(channels).fill(1), [channels], { label: 'composition weight' }),
+      bias: zeros([channels], 'composition bias'),
+      runningMean: zeros([channels], 'composition runningMean'),
+      runningVar: Tensor.fromArray(gpu, new Float32Array(channels).fill(1), [channels], { label: 'composition runningVar' }),
+      eps: DEFAULT_EPS,
+      momentum: DEFAULT_MOMENTUM,
+    };
+    tensors.push(options.weight!, options.runningVar!);
+    const outs = Array.from({ length: COMPOSITION_CALLS }, (_, i) => ({
+      y: zeros(shape, `composition y ${i}`),
+      saveMean: zeros([channels], `composition saveMean ${i}`),
+      saveInvstd: zeros([channels], `composition saveInvstd ${i}`),
+    }));
+    const done = () => gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
+    // One trial: [host ms until the work is submitted, ms until the queue has finished it].
+    const recorded = async () => {
+      const start = performance.now();
+      const encoder = gpu.device.createCommandEncoder({ label: 'composition' });
+      for (const out of outs) batchNorm(gpu, x, { ...options, out, encoder });
+      gpu.device.queue.submit([encoder.finish()]);
+      const submitted = performance.now();
+      await done();
+      return [submitted - start, performance.now() - start] as const;
+    };
+    const separate = async () => {
+      const start = performance.now();
+      for (const out of outs) batchNorm(gpu, x, { ...options, out });
+      const submitted = performance.now();
+      await done();
+      return [submitted - start, performance.now() - start] as const;
+    };
+    const recordedTrials: (readonly [number, number])[] = [];
+    const separateTrials: (readonly [number, number])[] = [];
+    for (let t = 0; t < settings.warmupTrials + settings.trials; t++) {
+      recordedTrials.push(await recorded());
+      separateTrials.push(await separate());
+    }
+    const kept = (trials: readonly (readonly [number, number])[], part: 0 | 1) => summarizeTrials(trials.map((t) => t[part]), settings.warmupTrials);
+    const recordedSummary = kept(recordedTrials, 1);
+    const separateSummary = kept(separateTrials, 1);
+    const hostCallMs = await timeHostCall(gpu, () => batchNorm(gpu, x, { ...options, out: outs[0]! }));
+    return {
+      method: `host + queue time on ${adapterLabel}: wall clock from the first call to queue.onSubmittedWorkDone(), median of ${settings.trials} trials after ${settings.warmupTrials} warm-up`,
+      shape: [...shape],
+      calls: COMPOSITION_CALLS,
+      recordedMs: recordedSummary.medianMs,
+      separateMs: separateSummary.medianMs,
+      recordedTrialsMs: recordedSummary.keptMs,
+      separateTrialsMs: separateSummary.keptMs,
+      recordedHostMs: kept(recordedTrials, 0).medianMs,
+      separateHostMs: kept(separateTrials, 0).medianMs,
+      hostCallMs,
+    };
+  } finally {
+    for (const tensor of tensors) tensor.destroy();
+  }
 }
 
 /** Two timestamps (start of the first pass, end of the last) and the buffers that read them back. */

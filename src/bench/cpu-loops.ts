@@ -1,6 +1,7 @@
 // Plain float32 CPU batch norm, the "what a straightforward JavaScript port would do" side of the
 // GPU-vs-CPU comparison (the float64 reference in src/reference.ts is the other). Values live in
 // Float32Arrays; JavaScript does the arithmetic in doubles, as any JS loop would.
+import { channelLayout } from '../shape.js';
 
 export interface CpuForwardOptions {
   weight: Float32Array;
@@ -85,7 +86,6 @@ export function cpuBackwardFloat32(
 }
 
 function layout(shape: readonly number[]): [batch: number, channels: number, spatial: number] {
-  const [batch, channels, ...rest] = shape;
-  if (batch === undefined || channels === undefined) throw new RangeError(`shape [${shape.join(',')}] needs rank >= 2`);
-  return [batch, channels, rest.reduce((a, b) => a * b, 1)];
+  const { batch, channels, spatial } = channelLayout(shape);
+  return [batch, channels, spatial];
 }

@@ -1,15 +1,18 @@
 // The benchmark harness's surface for the demo page and the command-line runners. It sits on top of the
-// library and uses only its public index; nothing in the library imports it.
+// library: its public index and the pure modules shape.ts and tolerances.ts; nothing in the library
+// imports it.
 export { BACKWARD_BYTES_PER_ELEMENT, FORWARD_BYTES_PER_ELEMENT, gigabytesPerSecond, median, summarizeTrials } from './statistics.js';
 export type { TrialSummary } from './statistics.js';
-export { elementCount, INTERACTIVE_PRESETS, SWEEP, sweepUpTo } from './sweep.js';
+export { INTERACTIVE_PRESETS, SWEEP, sweepUpTo } from './sweep.js';
 export type { SweepShape } from './sweep.js';
 export { adapterSlug, describeAdapter, describeEnvironment, EMULATION_NOTE, RELEVANT_LIMITS } from './environment.js';
 export type { AdapterDescription, Environment } from './environment.js';
-export { DEFAULT_SETTINGS, gpuTimingMethod, REPORT_SCHEMA, runBenchmark } from './benchmark.js';
-export type { BenchmarkOptions, BenchmarkProgress, BenchmarkReport, BenchmarkRow, BenchmarkSettings } from './benchmark.js';
-export { formatNumber, formatSummary, reportToCsv, reportToJson } from './report-format.js';
-export { forwardAccuracy, scaledAccuracy } from './accuracy.js';
+export { COMPOSITION_CALLS, COMPOSITION_SHAPE, DEFAULT_SETTINGS, gpuTimingMethod, REPORT_SCHEMA, runBenchmark } from './benchmark.js';
+export type { BenchmarkOptions, BenchmarkProgress, BenchmarkReport, BenchmarkRow, BenchmarkSettings, CompositionResult } from './benchmark.js';
+export { formatComposition, formatNumber, formatSummary, reportToCsv, reportToJson } from './report-format.js';
+export { elementAccuracy, forwardAccuracy } from './accuracy.js';
+export { checkForwardBackward, runForwardBackward } from './check.js';
+export type { CaseCheck, CaseInputs, CaseOutputs } from './check.js';
 export type { Accuracy } from './accuracy.js';
 export { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
 export { seededUniform, syntheticInput, unitNoise } from './synthetic.js';

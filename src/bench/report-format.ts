@@ -48,6 +48,19 @@ export function formatNumber(value: number): string {
   return Number(value.toPrecision(3)).toString();
 }
 
+/** The composition measurement's lines: recorded into one encoder vs separate calls, host + queue time. */
+export function formatComposition({ composition: c, environment }: BenchmarkReport): string[] {
+  const shape = c.shape.join('x');
+  return [
+    `composition, host + queue time on ${environment.adapter.label}: ${c.calls} training forwards ${shape}, each into its own out tensors,`,
+    `  recorded into one encoder, one submit: ${formatNumber(c.recordedMs)} ms; ${c.calls} separate calls (${c.calls} submits): ` +
+      `${formatNumber(c.separateMs)} ms (separate / recorded = ${formatNumber(c.separateMs / c.recordedMs)}); both closed by ` +
+      `queue.onSubmittedWorkDone(), wall clock, median of trials`,
+    `  of which host until submitted: recorded ${formatNumber(c.recordedHostMs)} ms, separate ${formatNumber(c.separateHostMs)} ms; ` +
+      `host-side time of one call at ${shape} (idle queue): ${formatNumber(c.hostCallMs)} ms`,
+  ];
+}
+
 /** The header lines and a fixed-width table, as `npm run bench` and `bench:node` print them. */
 export function formatSummary(report: BenchmarkReport): string {
   const { environment, compile } = report;
@@ -81,6 +94,7 @@ export function formatSummary(report: BenchmarkReport): string {
       `${report.method.backwardBytesPerElement} bytes/element); x = CPU time / GPU time; max |err| of forward y vs float64`,
     `first call (pipeline compilation) ${formatNumber(compile.firstCallMs)} ms vs steady ${formatNumber(compile.steadyMs)} ms (${compile.label})`,
     `host-side time of one forward call (validate + encode + submit, on an idle queue): ${formatNumber(report.hostCallMs)} ms (median over shapes)`,
+    ...formatComposition(report),
     '',
     line(headers),
     line(widths.map((w) => '-'.repeat(w))),

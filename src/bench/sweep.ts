@@ -1,5 +1,6 @@
 // The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates, a
 // BatchNorm1d case, up to the batch-norm layers of ResNet-50 at batch 32 and one case above 3e7 elements.
+import { numElements } from '../shape.js';
 
 export interface SweepShape {
   readonly label: string;
@@ -33,11 +34,7 @@ export const INTERACTIVE_PRESETS: readonly SweepShape[] = [
   { label: 'ResNet-50 layer4 (N=8)', shape: [8, 2048, 7, 7] },
 ];
 
-export function elementCount(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /** The sweep cut at `maxElements` (inclusive). */
 export function sweepUpTo(maxElements: number): SweepShape[] {
-  return SWEEP.filter((s) => elementCount(s.shape) <= maxElements);
+  return SWEEP.filter((s) => numElements(s.shape) <= maxElements);
 }

@@ -1,5 +1,6 @@
 // Seeded synthetic inputs: every channel gets its own mean and spread, so that normalization is visible
 // (x's channels differ, y's all look alike) and the statistics kernels see more than zero-mean data.
+import { channelLayout } from '../shape.js';
 
 export interface SyntheticInput {
   readonly x: Float32Array;
@@ -25,8 +26,7 @@ export function seededUniform(seed: number): () => number {
 const IRWIN_HALL_SCALE = Math.sqrt(3);
 
 export function syntheticInput(shape: readonly number[], seed: number): SyntheticInput {
-  const [batch = 1, channels = 1, ...rest] = shape;
-  const spatial = rest.reduce((a, b) => a * b, 1);
+  const { batch, channels, spatial } = channelLayout(shape);
   const random = seededUniform(seed);
   const channelMean = new Float64Array(channels);
   const channelStd = new Float64Array(channels);

@@ -1,6 +1,7 @@
 // The seeded shape sweep shared by the forward and backward GPU tests: random shapes of rank 2 to 5 plus
 // the shapes that break kernels (H*W % 4 != 0, N=1, H*W=1, C=1, many channels, slice boundaries, a large
 // mean with unit spread, a tiny spread).
+import { channelLayout, numElements } from '../../src/shape.js';
 import { randomInt, seededRandom } from './random.js';
 
 export interface SweepCase {
@@ -46,9 +47,9 @@ export function shapeSweep(random: number, seed = 20261126): SweepCase[] {
     const rank = randomInt(rnd, 2, 5);
     const shape = [randomInt(rnd, 1, 12), randomInt(rnd, 1, 40)];
     for (let r = 2; r < rank; r++) shape.push(randomInt(rnd, 1, rank === 5 ? 6 : rank === 4 ? 14 : 40));
-    const size = shape.reduce((a, b) => a * b, 1);
-    const spatial = size / (shape[0]! * shape[1]!);
-    if (size > 24_000 || shape[0]! * spatial < 2) { i--; continue; } // keep the sweep quick; training needs 2 values
+    const size = numElements(shape);
+    const { batch, spatial } = channelLayout(shape);
+    if (size > 24_000 || batch * spatial < 2) { i--; continue; } // keep the sweep quick; training needs 2 values
     const scale = 10 ** (rnd() * 4 - 2);
     cases.push({ name: `random #${i}`, shape, mean: (rnd() - 0.5) * 20 * scale, spread: scale, seed: seed + 1000 + i });
   }

@@ -1,0 +1,150 @@
+// Tolerances of the GPU's float32 results against the float64 reference (src/reference*.ts), stated once
+// for the GPU tests (test/support/tolerances.ts), the benchmark's check (src/bench/accuracy.ts) and the
+// demo's (src/bench/check.ts). Each bound is relative to the size of the float32 terms a result is made
+// of, not to the result itself, so one bound holds from 1e-3 to 1e4 scales and through cancellation.
+//
+// The model has two halves. The forward (y, saved and running statistics) is compared with the float64
+// forward. The backward is compared with a float64 backward fed the statistics the GPU backward read (a
+// training forward's float32 saveMean/saveInvstd): rounding a mean to float32 moves xhat by up to
+// ~6e-8 * |mean| / spread, which STAT_RTOL already bounds and which is no error of the backward. Feeding
+// the float64 statistics instead fails correct results once the mean is ~100x the spread.
+import { channelLayout } from './shape.js';
+
+type Values = ArrayLike<number>;
+
+// y = x*scale + shift in float32: |error| <= Y_RTOL * (|x*scale| + |shift|) + Y_ATOL.
+export const Y_RTOL = 4e-6;
+export const Y_ATOL = 1e-6;
+// Saved and running statistics: relative to the channel's spread (means) or to the value (variances).
+export const STAT_RTOL = 1e-6;
+// dx = w*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)): its error scales with
+//   w*invstd*(|dy| + mean|dy| + |xhat|*mean|dy*xhat|)   (training; inference has the |dy| term only).
+export const DX_RTOL = 2e-6;
+// dbias = sum(dy) and dweight = sum(dy*xhat) are float32 sums: their error scales with sum|term|.
+export const SUM_RTOL = 2e-6;
+
+/** Per channel: the mean and 1/sqrt(var + eps) a result was normalized with. */
+export interface ChannelStatistics {
+  readonly mean: Values;
+  readonly invstd: Values;
+}
+
+/** The channel of each flat index of a tensor whose channel axis is `axis` (default 1: (N, C, *)). */
+export function channelOfIndex(shape: readonly number[], axis = 1): (i: number) => number {
+  const { channels, spatial } = channelLayout(shape, axis);
+  return (i) => Math.floor(i / spatial) % channels;
+}
+
+/**
+ * Tolerance of each element of y: the reference's statistics (batch ones in training, running ones in
+ * inference) give scale = weight*invstd and shift = bias - mean*scale; a null weight is 1, a null bias 0.
+ */
+export function yTolerance(
+  x: Values,
+  shape: readonly number[],
+  stats: ChannelStatistics,
+  weight: Values | null,
+  bias: Values | null,
+  axis = 1,
+): (i: number) => number {
+  const channelOf = channelOfIndex(shape, axis);
+  return (i) => {
+    const c = channelOf(i);
+    const scale = (weight ? weight[c]! : 1) * stats.invstd[c]!;
+    const shift = (bias ? bias[c]! : 0) - stats.mean[c]! * scale;
+    return Y_RTOL * (Math.abs(x[i]! * scale) + Math.abs(shift)) + Y_ATOL;
+  };
+}
+
+/** Tolerance of a per-channel mean (saved or running): relative to |mean| plus the channel's spread 1/invstd. */
+export function meanTolerance(mean: Values, invstd: Values): (c: number) => number {
+  return (c) => STAT_RTOL * (Math.abs(mean[c]!) + 1 / invstd[c]!);
+}
+
+/**
+ * Tolerance of an updated running mean, (1 - m)*runningMean + m*mean: relative to the terms blended,
+ * whose size |runningMean_new| + |mean| bounds, not to the result, which cancels when the two have
+ * opposite signs. `mean` and `invstd` are the batch's.
+ */
+export function runningMeanTolerance(runningMean: Values, mean: Values, invstd: Values): (c: number) => number {
+  return (c) => STAT_RTOL * (Math.abs(runningMean[c]!) + Math.abs(mean[c]!) + 1 / invstd[c]!);
+}
+
+/** Tolerance of a per-channel invstd or variance: relative to the value. */
+export function relativeTolerance(value: Values): (c: number) => number {
+  return (c) => STAT_RTOL * Math.abs(value[c]!);
+}
+
+/** Per channel: sum|dy| and sum|dy*xhat| and their means over the N*spatial values, the scales of the backward's bounds. */
+export interface BackwardMagnitudes {
+  readonly sumAbsDy: Float64Array;
+  readonly sumAbsDyXhat: Float64Array;
+  readonly meanAbsDy: Float64Array;
+  readonly meanAbsDyXhat: Float64Array;
+}
+
+/**
+ * `stats` are those the backward normalized x with (ReferenceBackwardResult's mean and invstd); `dy` is
+ * the gradient reaching the batch norm (masked by a fused ReLU's output where there is one).
+ */
+export function backwardMagnitudes(dy: Values, x: Values, shape: readonly number[], stats: ChannelStatistics, axis = 1): BackwardMagnitudes {
+  const { batch, channels, spatial } = channelLayout(shape, axis);
+  const sumAbsDy = new Float64Array(channels);
+  const sumAbsDyXhat = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const mean = stats.mean[c]!;
+    const invstd = stats.invstd[c]!;
+    let absDy = 0;
+    let absDyXhat = 0;
+    for (let n = 0; n < batch; n++) {
+      const base = (n * channels + c) * spatial;
+      for (let i = base; i < base + spatial; i++) {
+        absDy += Math.abs(dy[i]!);
+        absDyXhat += Math.abs(dy[i]! * (x[i]! - mean) * invstd);
+      }
+    }
+    sumAbsDy[c] = absDy;
+    sumAbsDyXhat[c] = absDyXhat;
+  }
+  const count = batch * spatial;
+  return { sumAbsDy, sumAbsDyXhat, meanAbsDy: sumAbsDy.map((v) => v / count), meanAbsDyXhat: sumAbsDyXhat.map((v) => v / count) };
+}
+
+export interface BackwardToleranceInputs {
+  readonly dy: Values;
+  readonly x: Values;
+  readonly shape: readonly number[];
+  readonly weight: Values | null;
+  readonly training: boolean;
+  /** The channel axis (default 1). */
+  readonly axis?: number;
+  /** With a fused ReLU: the forward's output, whose sign masks dy. */
+  readonly reluOutput?: Values | null;
+}
+
+export interface BackwardTolerances {
+  /** Per element of dx. */
+  readonly dx: (i: number) => number;
+  /** Per channel of dweight and dbias. */
+  readonly dweight: (c: number) => number;
+  readonly dbias: (c: number) => number;
+}
+
+/** Tolerances of dx, dweight and dbias; `stats` are those the backward normalized x with. */
+export function backwardTolerances(inputs: BackwardToleranceInputs, stats: ChannelStatistics): BackwardTolerances {
+  const { x, shape, weight, training, axis = 1, reluOutput } = inputs;
+  const dy = reluOutput ? Float64Array.from(inputs.dy, (v, i) => (reluOutput[i]! > 0 ? v : 0)) : inputs.dy;
+  const m = backwardMagnitudes(dy, x, shape, stats, axis);
+  const channelOf = channelOfIndex(shape, axis);
+  return {
+    dx: (i) => {
+      const c = channelOf(i);
+      const scale = Math.abs(weight ? weight[c]! : 1) * stats.invstd[c]!;
+      const xhat = Math.abs((x[i]! - stats.mean[c]!) * stats.invstd[c]!);
+      const terms = training ? Math.abs(dy[i]!) + m.meanAbsDy[c]! + xhat * m.meanAbsDyXhat[c]! : Math.abs(dy[i]!);
+      return DX_RTOL * scale * terms;
+    },
+    dweight: (c) => SUM_RTOL * m.sumAbsDyXhat[c]!,
+    dbias: (c) => SUM_RTOL * m.sumAbsDy[c]!,
+  };
+}
