@@ -9,6 +9,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (i >= params.total) { return; }
   let c = (i / params.spatial) % params.channels;
   let k = scaleShift[c];
-  let v = x[params.base + i] * k.x + k.y;
-  y[params.base + i] = select(v, select(Elem(0.0), v, !(v <= Elem(0.0))), hasFlag(params.flags, FLAG_RELU));
+  let v = loadX(params.base + i) * k.x + k.y;
+  storeY(params.base + i, select(v, select(Elem(0.0), v, !(v <= Elem(0.0))), hasFlag(params.flags, FLAG_RELU)));
 }

@@ -13,12 +13,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let c = (i / params.spatial) % params.channels;
   let k = coefficients[c].k;
   let at = params.base + i;
-  var g = dy[at];
+  var g = loadDy(at);
   let training = hasFlag(params.flags, FLAG_TRAINING);
   if (training || hasFlag(params.flags, FLAG_RELU)) {
-    let xv = x[at];
+    let xv = loadX(at);
     g = reluMask(g, xv, coefficients[c].forward);
     if (training) { g -= (xv - k.w) * k.y + k.z; }
   }
-  dx[at] = g * k.x;
+  storeDx(at, g * k.x);
 }

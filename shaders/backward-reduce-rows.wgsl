@@ -26,8 +26,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     for (var n = rowStart + rowLane; n < rowEnd; n += rowLanes) {
       let base = params.base + (n * params.channels + c) * params.spatial;
       for (var s = 0u; s < params.spatial; s++) {
-        let xv = x[base + s];
-        let g = reluMask(dy[base + s], xv, k);
+        let xv = loadX(base + s);
+        let g = reluMask(loadDy(base + s), xv, k);
         sums += vec2<f32>(g, g * (xv - m));
       }
     }

@@ -19,8 +19,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var sumDyCentered = 0.0;
   while (walk.k < walk.end) {
     let at = walkIndex(walk);
-    let xv = x[at];
-    let g = reluMask(dy[at], xv, k);
+    let xv = loadX(at);
+    let g = reluMask(loadDy(at), xv, k);
     sumDy += elemSum(g);
     sumDyCentered += elemSum(g * (xv - m));
     advance(&walk);

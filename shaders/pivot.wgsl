@@ -16,9 +16,9 @@ fn median3(a: f32, b: f32, c: f32) -> f32 { return max(min(a, b), min(max(a, b),
 fn channelPivot(c: u32) -> f32 {
   let last = params.batch * params.spatial - 1u;
   let pivot = median3(
-    elemFirst(x[channelElemIndex(c, 0u)]),
-    elemFirst(x[channelElemIndex(c, last / 2u)]),
-    elemFirst(x[channelElemIndex(c, last)]),
+    elemFirst(loadX(channelElemIndex(c, 0u))),
+    elemFirst(loadX(channelElemIndex(c, last / 2u))),
+    elemFirst(loadX(channelElemIndex(c, last))),
   );
   return select(0.0, pivot, abs(pivot) <= 0x1.fffffep+127f);
 }

@@ -28,7 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let rowEnd = min((block + 1u) * params.sliceLen, params.batch);
     for (var n = block * params.sliceLen + rowLane; n < rowEnd; n += rowLanes) {
       let base = params.base + (n * params.channels + c) * params.spatial;
-      for (var s = 0u; s < params.spatial; s++) { welfordAdd(&state, x[base + s] - pivot); }
+      for (var s = 0u; s < params.spatial; s++) { welfordAdd(&state, loadX(base + s) - pivot); }
     }
   }
   laneStates[lid] = state;

@@ -16,7 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let pivot = channelPivot(walk.c);
   var state = Welford(0.0, 0.0, 0.0);
   while (walk.k < walk.end) {
-    welfordAdd(&state, x[walkIndex(walk)] - pivot);
+    welfordAdd(&state, loadX(walkIndex(walk)) - pivot);
     advance(&walk);
   }
 

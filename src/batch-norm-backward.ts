@@ -4,6 +4,7 @@
 // weight reads x and dy once for dweight, then dy again and writes dx (16 bytes); inference without a
 // weight skips the reduction (8 bytes).
 import { DEFAULT_EPS } from './defaults.js';
+import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { readOptions } from './options.js';
 import { FLAGS } from './params.js';
@@ -96,10 +97,11 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
 
   // Inference needs the sums only for dweight and dbias.
   const reduce = training || weight !== null;
+  const storage = storageFor(x.dtype, gpu.features);
   const flags =
     (training ? FLAGS.TRAINING : 0) | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
   const gradient = (name: 'dweight' | 'dbias') =>
-    ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(weight ? { output: { shape: [channels], label: `batchNormBackward ${name}` } } : {}) }) as const;
+    ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(weight ? { output: { shape: [channels], dtype: 'f32' as const, label: `batchNormBackward ${name}` } } : {}) }) as const;
   const tensors = runOperation(gpu, {
     label: 'batchNorm backward',
     layout,
@@ -107,6 +109,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
     timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
     shared: { flags, eps, momentum: 0 },
     reduces: reduce,
+    storage,
     roles: {
       dy: { name: 'dy', tensor: dy, access: 'read' },
       x: { name: 'x', tensor: x, access: 'read' },
@@ -114,7 +117,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
       bias: { name: 'bias', tensor: bias, access: 'read' },
       mean: { name: meanName, tensor: mean as Tensor, access: 'read' },
       spread: { name: spreadName, tensor: spread as Tensor, access: 'read' },
-      dx: { name: 'out.dx', tensor: (out.dx as Tensor | undefined) ?? null, access: 'write', output: { shape: x.shape, label: 'batchNormBackward dx' } },
+      dx: { name: 'out.dx', tensor: (out.dx as Tensor | undefined) ?? null, access: 'write', output: { shape: x.shape, dtype: x.dtype, label: 'batchNormBackward dx' } },
       dweight: gradient('dweight'),
       dbias: gradient('dbias'),
     },
@@ -130,8 +133,8 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
         ...(reduce
           ? [
               plan.rows
-                ? pass({ kernel: 'backward-reduce-rows' }, 'reduce', reduceBindings)
-                : pass({ kernel: 'backward-reduce', vec4: plan.vec4, subgroups }, 'reduce', reduceBindings),
+                ? pass({ kernel: 'backward-reduce-rows', storage }, 'reduce', reduceBindings)
+                : pass({ kernel: 'backward-reduce', storage, vec4: plan.vec4, subgroups }, 'reduce', reduceBindings),
             ]
           : []),
         pass({ kernel: 'backward-finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', {
@@ -145,7 +148,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
           dbias: whole('dbias'),
           coefficients,
         }),
-        pass({ kernel: 'backward-apply', vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') }),
+        pass({ kernel: 'backward-apply', storage, vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') }),
       ];
     },
   });

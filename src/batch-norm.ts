@@ -2,6 +2,7 @@
 // statistics -> finalize -> apply (inference skips statistics). A tensor larger than one storage
 // binding runs the statistics and apply passes once per window of whole samples.
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
+import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { readOptions } from './options.js';
 import { FLAGS } from './params.js';
@@ -83,6 +84,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     throw new TypeError(`runningVarEstimator must be 'unbiased' or 'biased', got ${String(estimator)}`);
   }
 
+  const storage = storageFor(x.dtype, gpu.features);
   const flags =
     (training ? FLAGS.TRAINING : 0) |
     (weight ? FLAGS.HAS_WEIGHT : 0) |
@@ -91,7 +93,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     (activation === 'relu' ? FLAGS.RELU : 0) |
     (estimator === 'biased' ? FLAGS.BIASED_RUNNING_VAR : 0);
   const saved = (name: 'saveMean' | 'saveInvstd') =>
-    ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(training ? { output: { shape: [channels], label: `batchNorm ${name}` } } : {}) }) as const;
+    ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(training ? { output: { shape: [channels], dtype: 'f32' as const, label: `batchNorm ${name}` } } : {}) }) as const;
   const running = training ? 'update' : 'read';
   const tensors = runOperation(gpu, {
     label: 'batchNorm forward',
@@ -100,13 +102,14 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
     shared: { flags, eps, momentum: factor },
     reduces: training,
+    storage,
     roles: {
       x: { name: 'x', tensor: x, access: 'read' },
       weight: { name: 'weight', tensor: weight, access: 'read' },
       bias: { name: 'bias', tensor: bias, access: 'read' },
       runningMean: { name: 'runningMean', tensor: runningMean, access: running },
       runningVar: { name: 'runningVar', tensor: runningVar, access: running },
-      y: { name: 'out.y', tensor: (out.y as Tensor | undefined) ?? null, access: 'write', output: { shape: x.shape, label: 'batchNorm y' } },
+      y: { name: 'out.y', tensor: (out.y as Tensor | undefined) ?? null, access: 'write', output: { shape: x.shape, dtype: x.dtype, label: 'batchNorm y' } },
       saveMean: saved('saveMean'),
       saveInvstd: saved('saveInvstd'),
     },
@@ -117,8 +120,8 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
         ...(training
           ? [
               plan.rows
-                ? pass({ kernel: 'stats-rows' }, 'reduce', { params, x: windowOf('x'), partials })
-                : pass({ kernel: 'stats', vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', { params, x: windowOf('x'), partials }),
+                ? pass({ kernel: 'stats-rows', storage }, 'reduce', { params, x: windowOf('x'), partials })
+                : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', { params, x: windowOf('x'), partials }),
             ]
           : []),
         pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', {
@@ -132,7 +135,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
           saveInvstd: whole('saveInvstd'),
           scaleShift,
         }),
-        pass({ kernel: 'apply', vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), scaleShift, y: windowOf('y') }),
+        pass({ kernel: 'apply', storage, vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), scaleShift, y: windowOf('y') }),
       ];
     },
   });

@@ -14,17 +14,19 @@ export interface Chunk {
   readonly baseBytes: number;
 }
 
-const BYTES_PER_VALUE = 4; // f32
+/** Bindings come in multiples of 4 bytes (an f16 window may end mid-word; tensors are padded to 4). */
+const bindingSize = (bytes: number) => Math.ceil(bytes / 4) * 4;
 
 /**
- * Splits x into windows of whole samples, each as long as fits `maxBindingBytes` once its start is
- * rounded down to `offsetAlignment` (minStorageBufferOffsetAlignment). One window when x fits whole.
+ * Splits x (`bytesPerValue` bytes a value) into windows of whole samples (outer rows), each as long as
+ * fits `maxBindingBytes` (a multiple of 4) once its start is rounded down to `offsetAlignment`
+ * (minStorageBufferOffsetAlignment). One window when x fits whole.
  */
-export function planChunks(layout: ChannelLayout, maxBindingBytes: number, offsetAlignment: number): Chunk[] {
-  const sampleBytes = layout.channels * layout.spatial * BYTES_PER_VALUE;
+export function planChunks(layout: ChannelLayout, maxBindingBytes: number, offsetAlignment: number, bytesPerValue = 4): Chunk[] {
+  const sampleBytes = layout.channels * layout.spatial * bytesPerValue;
   const totalBytes = layout.batch * sampleBytes;
   if (totalBytes <= maxBindingBytes) {
-    return [{ batchStart: 0, batchCount: layout.batch, bindOffset: 0, bindSize: totalBytes, baseBytes: 0 }];
+    return [{ batchStart: 0, batchCount: layout.batch, bindOffset: 0, bindSize: bindingSize(totalBytes), baseBytes: 0 }];
   }
   const chunks: Chunk[] = [];
   for (let batchStart = 0; batchStart < layout.batch; ) {
@@ -41,7 +43,7 @@ export function planChunks(layout: ChannelLayout, maxBindingBytes: number, offse
       );
     }
     const batchCount = Math.min(fitting, layout.batch - batchStart);
-    chunks.push({ batchStart, batchCount, bindOffset, bindSize: baseBytes + batchCount * sampleBytes, baseBytes });
+    chunks.push({ batchStart, batchCount, bindOffset, bindSize: bindingSize(baseBytes + batchCount * sampleBytes), baseBytes });
     batchStart += batchCount;
   }
   return chunks;

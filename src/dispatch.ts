@@ -101,14 +101,20 @@ export interface PassPlan {
 }
 
 /**
- * Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x; `reduces`
- * says whether the operation runs the reduction (inference forward, and inference backward without a
- * weight, do not).
+ * Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x, whose
+ * values take `bytesPerValue` bytes; `reduces` says whether the operation runs the reduction (inference
+ * forward, and inference backward without a weight, do not).
  */
-export function planPasses(layout: ChannelLayout, chunks: readonly Chunk[], maxPerDimension: number, reduces: boolean): PassPlan {
+export function planPasses(
+  layout: ChannelLayout,
+  chunks: readonly Chunk[],
+  maxPerDimension: number,
+  reduces: boolean,
+  bytesPerValue = 4,
+): PassPlan {
   const rows = layout.spatial <= ROWS_MAX_SPATIAL;
   const vec4 = !rows && layout.spatial % 4 === 0;
-  const elemBytes = vec4 ? 16 : 4;
+  const elemBytes = (vec4 ? 4 : 1) * bytesPerValue;
   const spatialElems = layout.spatial / (vec4 ? 4 : 1);
   let partialFirst = 0;
   const windows = chunks.map((chunk): WindowPlan => {

@@ -24,6 +24,7 @@ import welfordSource from '../shaders/welford.wgsl?raw';
 import sumSharedSource from '../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../shaders/workgroup-sum-subgroup.wgsl?raw';
 import { FINALIZE_WORKGROUP_SIZE, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
+import { windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
 import type { Gpu } from './gpu.js';
 import { FLAGS } from './params.js';
 import { ShaderStage } from './webgpu-constants.js';
@@ -45,17 +46,23 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge'>, str
   'relu-mask': reluMaskSource,
 };
 
-/** How a kernel sees one binding: its address space and access, and its WGSL type. */
+/**
+ * How a kernel sees one binding: its address space and access, and its WGSL type. A windowed binding
+ * (a tensor of x's shape, bound one window at a time) has its type and accessor from its storage
+ * (src/element-storage.ts): kernels read and write it through loadX(i) / storeY(i, v).
+ */
 interface BindingDeclaration {
   readonly access: 'uniform' | 'read' | 'read_write';
   readonly type: string;
+  readonly windowed?: true;
 }
 
 const uniform = (type: string): BindingDeclaration => ({ access: 'uniform', type });
 const read = (type: string): BindingDeclaration => ({ access: 'read', type });
 const readWrite = (type: string): BindingDeclaration => ({ access: 'read_write', type });
 
-const windowed = read('array<Elem>');
+const windowed: BindingDeclaration = { access: 'read', type: 'array<Elem>', windowed: true };
+const windowedOutput: BindingDeclaration = { access: 'read_write', type: 'array<Elem>', windowed: true };
 const perChannel = read('array<f32>');
 
 /**
@@ -91,7 +98,7 @@ const KERNELS = {
   apply: {
     source: applySource,
     parts: ['elem'],
-    bindings: { params: uniform('Params'), x: windowed, scaleShift: read('array<vec2<f32>>'), y: readWrite('array<Elem>') },
+    bindings: { params: uniform('Params'), x: windowed, scaleShift: read('array<vec2<f32>>'), y: windowedOutput },
   },
   'backward-reduce': {
     source: backwardReduceSource,
@@ -144,7 +151,7 @@ const KERNELS = {
       x: windowed,
       dy: windowed,
       coefficients: read('array<Coefficients>'),
-      dx: readWrite('array<Elem>'),
+      dx: windowedOutput,
     },
   },
 } as const satisfies Record<string, { source: string; parts: readonly Part[]; bindings: Record<string, BindingDeclaration> }>;
@@ -152,16 +159,21 @@ const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindings'] & string;
 
-/** Every compiled kernel is one of these; the cache key and the WGSL both derive from it. */
+/**
+ * Every compiled kernel is one of these; the cache key and the WGSL both derive from it. Kernels that
+ * touch tensors of x's shape have a `storage` (f32, native f16 or packed f16); `vec4` picks four values
+ * per element where runs allow it, `subgroups` the workgroup reduction, `perInvocation` the finalize's
+ * merge.
+ */
 export type KernelVariant =
-  | { readonly kernel: 'stats'; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'stats-rows' }
+  | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'stats-rows'; readonly storage: Storage }
   | { readonly kernel: 'finalize'; readonly perInvocation: boolean }
-  | { readonly kernel: 'apply'; readonly vec4: boolean }
-  | { readonly kernel: 'backward-reduce'; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'backward-reduce-rows' }
+  | { readonly kernel: 'apply'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'backward-reduce'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'backward-reduce-rows'; readonly storage: Storage }
   | { readonly kernel: 'backward-finalize'; readonly perInvocation: boolean }
-  | { readonly kernel: 'backward-apply'; readonly vec4: boolean };
+  | { readonly kernel: 'backward-apply'; readonly storage: Storage; readonly vec4: boolean };
 
 /** The declarations of a kernel's bindings, in binding order. */
 export function bindingsOf(kernel: KernelName): readonly (readonly [string, BindingDeclaration])[] {
@@ -184,6 +196,9 @@ export function variantKey(variant: KernelVariant): string {
 export function composeShader(variant: KernelVariant): string {
   const kernel = KERNELS[variant.kernel];
   const parts: string[] = [];
+  const storage = 'storage' in variant ? variant.storage : 'f32';
+  const vec4 = 'vec4' in variant && variant.vec4;
+  if (storage === 'f16') parts.push('enable f16;');
   if ('subgroups' in variant && variant.subgroups) parts.push('enable subgroups;');
   parts.push(
     'override WORKGROUP_SIZE: u32;\noverride FINALIZE_SIZE: u32;\noverride CHANNEL_LANES: u32;',
@@ -191,20 +206,18 @@ export function composeShader(variant: KernelVariant): string {
     paramsSource,
   );
   for (const part of kernel.parts as readonly Part[]) {
-    if (part === 'elem') parts.push('vec4' in variant && variant.vec4 ? elemVec4Source : elemScalarSource);
+    if (part === 'elem') parts.push(vec4 ? elemVec4Source : elemScalarSource);
     else if (part === 'workgroup-sum') parts.push('subgroups' in variant && variant.subgroups ? sumSubgroupSource : sumSharedSource);
     else if (part === 'merge') parts.push('perInvocation' in variant && variant.perInvocation ? mergeInvocationSource : mergeWorkgroupSource);
     else parts.push(FIXED_PARTS[part]);
   }
-  parts.push(
-    bindingsOf(variant.kernel)
-      .map(([name, { access, type }], binding) => {
-        const space = access === 'uniform' ? 'uniform' : `storage, ${access}`;
-        return `@group(0) @binding(${binding}) var<${space}> ${name}: ${type};`;
-      })
-      .join('\n'),
-    kernel.source,
-  );
+  const declarations = bindingsOf(variant.kernel).map(([name, { access, type, windowed }], binding) => {
+    const space = access === 'uniform' ? 'uniform' : `storage, ${access}`;
+    const element = windowed ? { name, writable: access === 'read_write', storage, vec4 } : null;
+    const declaration = `@group(0) @binding(${binding}) var<${space}> ${name}: ${element ? windowedArrayType(element) : type};`;
+    return element ? `${declaration}\n${windowedAccessor(element)}` : declaration;
+  });
+  parts.push(declarations.join('\n'), kernel.source);
   return parts.join('\n');
 }
 
@@ -226,6 +239,9 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
   if (!kernel) {
     if ('subgroups' in variant && variant.subgroups && !gpu.features.subgroups) {
       throw new Error("the subgroup kernels need the WebGPU feature 'subgroups', which this device does not have");
+    }
+    if ('storage' in variant && variant.storage === 'f16' && !gpu.features.shaderF16) {
+      throw new Error("the native f16 kernels need the WebGPU feature 'shader-f16', which this device does not have");
     }
     const label = `batchnorm ${key}`;
     const layout = device.createBindGroupLayout({

@@ -11,7 +11,8 @@ import { describeValue } from './options.js';
 import { packParams, paramsBuffer, paramsSlot, windowParams } from './params.js';
 import { scratchFor } from './scratch.js';
 import type { ChannelLayout } from './shape.js';
-import { Tensor } from './tensor.js';
+import { Tensor, type DType } from './tensor.js';
+import { BYTES_PER_VALUE, type Storage } from './element-storage.js';
 import { assertOutput } from './validate.js';
 import { firstError, lastWriteVerdict, recordWrite } from './write-log.js';
 
@@ -24,8 +25,8 @@ export interface TensorRole {
   /** The tensor; null for an absent optional tensor, or for an output to allocate. */
   readonly tensor: Tensor | null;
   readonly access: Access;
-  /** For an output: the shape to write, and the label of the tensor allocated when none was given. */
-  readonly output?: { readonly shape: readonly number[]; readonly label: string };
+  /** For an output: its shape and dtype, and the label of the tensor allocated when none was given. */
+  readonly output?: { readonly shape: readonly number[]; readonly dtype: DType; readonly label: string };
 }
 
 /** What a binding is bound to. */
@@ -74,14 +75,17 @@ export interface OperationSpec<R extends string> extends Recording {
   readonly shared: { readonly flags: number; readonly eps: number; readonly momentum: number };
   /** Whether the operation runs a reduction pass (the plan sizes the finalize by it). */
   readonly reduces: boolean;
+  /** How the tensors of x's shape are stored (the plan's windows and elements follow it). */
+  readonly storage: Storage;
   readonly passes: (plan: PassPlan) => readonly PassSpec[];
 }
 
 /** Windows (chunks of whole samples that fit one binding) and the dispatches of each pass over them. */
-export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean): PassPlan {
+export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean, storage: Storage = 'f32'): PassPlan {
   const { limits } = gpu.device;
-  const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment);
-  return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces);
+  const bytes = BYTES_PER_VALUE[storage];
+  const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment, bytes);
+  return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, bytes);
 }
 
 /**
@@ -91,7 +95,7 @@ export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean)
 export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>): Record<R, Tensor | null> {
   gpu.assertAlive();
   const roles = spec.roles as Readonly<Record<string, TensorRole>>;
-  const plan = planOperation(gpu, spec.layout, spec.reduces);
+  const plan = planOperation(gpu, spec.layout, spec.reduces, spec.storage);
   const passes = spec.passes(plan);
   checkWrittenTensors(gpu, roles, passes);
   checkBufferSharing(roles, passes);
@@ -103,7 +107,7 @@ export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>)
     try {
       for (const [role, { tensor, output }] of Object.entries(roles)) {
         let t = tensor;
-        if (!t && output) allocated.push((t = Tensor.allocate(gpu, output.shape, 'f32', output.label)));
+        if (!t && output) allocated.push((t = Tensor.allocate(gpu, output.shape, output.dtype, output.label)));
         tensors[role] = t;
       }
       encodePasses(gpu, spec, plan, passes, tensors);
@@ -184,7 +188,7 @@ function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, pas
 function checkWrittenTensors(gpu: Gpu, roles: Readonly<Record<string, TensorRole>>, passes: readonly PassSpec[]): void {
   const present = Object.values(roles).filter((r): r is TensorRole & { tensor: Tensor } => r.tensor !== null);
   for (const role of present) {
-    if (role.access === 'write' && role.output) assertOutput(gpu, role.tensor, role.name, role.output.shape);
+    if (role.access === 'write' && role.output) assertOutput(gpu, role.tensor, role.name, role.output.shape, role.output.dtype);
   }
   const boundWritable = new Set<string>();
   for (const p of passes) {

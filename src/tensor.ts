@@ -193,9 +193,6 @@ function readTensorOptions(gpu: Gpu, shape: readonly number[], options: TensorOp
   assertValidShape(shape);
   const dtype = read.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new TypeError(`dtype must be 'f32' or 'f16', got ${describeValue(dtype)}`);
-  if (dtype === 'f16' && !gpu.features.shaderF16) {
-    throw new Error("dtype 'f16' needs the WebGPU feature 'shader-f16', which this adapter/device does not offer");
-  }
   const label = read.label ?? 'tensor';
   if (typeof label !== 'string') throw new TypeError(`label must be a string, got ${describeValue(label)}`);
   return { dtype, label };

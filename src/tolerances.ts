@@ -23,6 +23,18 @@ export const DX_RTOL = 2e-6;
 // dbias = sum(dy) and dweight = sum(dy*xhat) are float32 sums: their error scales with sum|term|.
 export const SUM_RTOL = 2e-6;
 
+// f16 outputs (y, dx) are computed in float32 and rounded once to half precision on the store:
+// round-to-nearest moves a value by at most half an ulp of its 11 significant bits, 2^-11 relative, or
+// half the subnormal spacing, 2^-25, near zero. That rounding adds to the float32 bound; statistics and
+// gradients of parameters stay float32 (they are never rounded to f16), so their bounds do not change.
+export const HALF_RTOL = 2 ** -11;
+export const HALF_ATOL = 2 ** -25;
+
+/** A float32 bound widened by one rounding of the `expected` value to f16. */
+export function withHalfRounding(tolerance: (i: number) => number, expected: Values): (i: number) => number {
+  return (i) => tolerance(i) + HALF_RTOL * Math.abs(expected[i]!) + HALF_ATOL;
+}
+
 /** Per channel: the mean and 1/sqrt(var + eps) a result was normalized with. */
 export interface ChannelStatistics {
   readonly mean: Values;

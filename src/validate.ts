@@ -1,19 +1,22 @@
 // Argument checks shared by the operations: every message names the offending value.
 import { describeValue } from './options.js';
-import { Tensor } from './tensor.js';
+import { Tensor, type DType } from './tensor.js';
 import type { Gpu } from './gpu.js';
 
-/** Checks that `t` is a live f32 tensor on `gpu`. */
+/** Checks that `t` is a live tensor on `gpu` (f32 or f16: x, dy and outputs of x's shape may be either). */
 export function assertUsableTensor(gpu: Gpu, t: unknown, name: string): asserts t is Tensor {
   assertTensorObject(t, name);
   if (t.isDestroyed) throw new Error(`${name} ('${t.label}', shape [${t.shape.join(',')}]) was destroyed`);
   if (t.gpu.device !== gpu.device) throw new Error(`${name} ('${t.label}') lives on another GPU device than the one passed`);
-  if (t.dtype !== 'f32') throw new TypeError(`${name} has dtype '${t.dtype}'; the batch-norm kernels take 'f32' only (f16 kernels are not written yet)`);
 }
 
-/** Checks a per-channel tensor (weight, bias, running statistics): live, f32, C elements. */
+/**
+ * Checks a per-channel tensor (weight, bias, running and saved statistics): live, f32, C elements. They
+ * stay float32 with f16 activations, as PyTorch's mixed precision keeps them.
+ */
 export function assertPerChannel(gpu: Gpu, t: unknown, name: string, channels: number, xShape: readonly number[]): asserts t is Tensor {
   assertUsableTensor(gpu, t, name);
+  if (t.dtype !== 'f32') throw new TypeError(`${name} has dtype '${t.dtype}'; per-channel tensors are 'f32' (with f16 activations too)`);
   if (t.size !== channels) {
     throw new RangeError(`${name} has ${t.size} elements but x has ${channels} channels (shape [${xShape.join(',')}])`);
   }
@@ -40,9 +43,10 @@ export function assertBoolean(value: unknown, name: string): asserts value is bo
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be true or false, got ${describeValue(value)}`);
 }
 
-/** Checks a caller-provided output tensor: usable and of `shape`. */
-export function assertOutput(gpu: Gpu, t: unknown, name: string, shape: readonly number[]): asserts t is Tensor {
+/** Checks a caller-provided output tensor: usable, of `shape` and `dtype`. */
+export function assertOutput(gpu: Gpu, t: unknown, name: string, shape: readonly number[], dtype: DType): asserts t is Tensor {
   assertUsableTensor(gpu, t, name);
+  if (t.dtype !== dtype) throw new TypeError(`${name} has dtype '${t.dtype}' but the operation writes '${dtype}'`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new RangeError(`${name} has shape [${t.shape.join(',')}] but the operation writes shape [${shape.join(',')}]`);
   }

@@ -44,16 +44,16 @@ describe('bad input', () => {
     });
   });
 
-  it("says when f16 needs 'shader-f16'", async () => {
+  it('names f16 where f32 is needed, and outputs of another dtype', async () => {
     const gpu = await testGpu(true);
-    if (gpu.features.shaderF16) {
-      const half = Tensor.fromArray(gpu, [1, 2, 3, 4], [2, 2], { dtype: 'f16' });
-      expect(await half.toArray()).toEqual(new Float32Array([1, 2, 3, 4]));
-      expect(() => batchNorm(gpu, half, { training: true })).toThrow(/dtype 'f16'.*'f32' only/);
-      half.destroy();
-    } else {
-      expect(() => Tensor.fromArray(gpu, [1, 2, 3, 4], [2, 2], { dtype: 'f16' })).toThrow(/'shader-f16'/);
-    }
+    const half = Tensor.fromArray(gpu, [1, 2, 3, 4], [2, 2], { dtype: 'f16' });
+    const halfWeight = Tensor.fromArray(gpu, [1, 1], [2], { dtype: 'f16' });
+    expect(await half.toArray()).toEqual(new Float32Array([1, 2, 3, 4]));
+    expect(() => batchNorm(gpu, half, { training: true, weight: halfWeight })).toThrow(
+      "weight has dtype 'f16'; per-channel tensors are 'f32' (with f16 activations too)",
+    );
+    expect(() => batchNorm(gpu, half, { training: true, out: { y: Tensor.empty(gpu, [2, 2]) } })).toThrow("out.y has dtype 'f32' but the operation writes 'f16'");
+    half.destroy();
   });
 
   it('rejects a tensor from another device', async () => {

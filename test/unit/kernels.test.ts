@@ -4,28 +4,31 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { storageFor, type Storage } from '../../src/element-storage.js';
 import { bindingsOf, composeShader, variantKey, type KernelVariant } from '../../src/kernels.js';
 
-const VARIANTS: KernelVariant[] = [
-  { kernel: 'stats', vec4: true, subgroups: true },
-  { kernel: 'stats', vec4: true, subgroups: false },
-  { kernel: 'stats', vec4: false, subgroups: true },
-  { kernel: 'stats', vec4: false, subgroups: false },
-  { kernel: 'stats-rows' },
-  { kernel: 'finalize', perInvocation: false },
-  { kernel: 'finalize', perInvocation: true },
-  { kernel: 'apply', vec4: true },
-  { kernel: 'apply', vec4: false },
-  { kernel: 'backward-reduce', vec4: true, subgroups: true },
-  { kernel: 'backward-reduce', vec4: true, subgroups: false },
-  { kernel: 'backward-reduce', vec4: false, subgroups: true },
-  { kernel: 'backward-reduce', vec4: false, subgroups: false },
-  { kernel: 'backward-reduce-rows' },
-  { kernel: 'backward-finalize', perInvocation: false },
-  { kernel: 'backward-finalize', perInvocation: true },
-  { kernel: 'backward-apply', vec4: true },
-  { kernel: 'backward-apply', vec4: false },
-];
+const STORAGES: Storage[] = ['f32', 'f16', 'f16-packed'];
+const BOOLS = [false, true];
+
+/** Every variant of every kernel. */
+const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] => [
+  ...BOOLS.flatMap((vec4) => BOOLS.flatMap((subgroups): KernelVariant[] => [
+    { kernel: 'stats', storage, vec4, subgroups },
+    { kernel: 'backward-reduce', storage, vec4, subgroups },
+  ])),
+  ...BOOLS.flatMap((vec4): KernelVariant[] => [
+    { kernel: 'apply', storage, vec4 },
+    { kernel: 'backward-apply', storage, vec4 },
+  ]),
+  { kernel: 'stats-rows', storage },
+  { kernel: 'backward-reduce-rows', storage },
+  ...(storage === 'f32'
+    ? BOOLS.flatMap((perInvocation): KernelVariant[] => [
+        { kernel: 'finalize', perInvocation },
+        { kernel: 'backward-finalize', perInvocation },
+      ])
+    : []),
+]);
 
 describe('kernel variants', () => {
   it('have distinct keys and distinct code', () => {
@@ -34,13 +37,30 @@ describe('kernel variants', () => {
   });
 
   it('enable subgroups only in the subgroup variant', () => {
-    expect(composeShader({ kernel: 'stats', vec4: true, subgroups: true })).toMatch(/^enable subgroups;/);
-    expect(composeShader({ kernel: 'stats', vec4: true, subgroups: false })).not.toMatch(/subgroupAdd|enable subgroups/);
+    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: true })).toMatch(/^enable subgroups;/);
+    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: false })).not.toMatch(/subgroupAdd|enable subgroups/);
   });
 
   it('pick the vec4 element type only for vec4 variants', () => {
-    expect(composeShader({ kernel: 'apply', vec4: true })).toContain('alias Elem = vec4<f32>;');
-    expect(composeShader({ kernel: 'apply', vec4: false })).toContain('alias Elem = f32;');
+    expect(composeShader({ kernel: 'apply', storage: 'f32', vec4: true })).toContain('alias Elem = vec4<f32>;');
+    expect(composeShader({ kernel: 'apply', storage: 'f32', vec4: false })).toContain('alias Elem = f32;');
+  });
+
+  it('store f16 natively where the device has shader-f16 and packed in u32 words elsewhere, always computing in f32', () => {
+    expect(storageFor('f32', { shaderF16: true })).toBe('f32');
+    expect(storageFor('f16', { shaderF16: true })).toBe('f16');
+    expect(storageFor('f16', { shaderF16: false })).toBe('f16-packed');
+    const native = composeShader({ kernel: 'apply', storage: 'f16', vec4: true });
+    expect(native).toMatch(/^enable f16;/);
+    expect(native).toContain('var<storage, read> x: array<vec4<f16>>;');
+    expect(native).toContain('alias Elem = vec4<f32>;');
+    const packed = composeShader({ kernel: 'apply', storage: 'f16-packed', vec4: false });
+    expect(packed).not.toContain('enable f16');
+    expect(packed).toContain('var<storage, read> x: array<u32>;');
+    // A scalar half is half a word: stores touch only their 16 bits, atomically.
+    expect(packed).toContain('var<storage, read_write> y: array<atomic<u32>>;');
+    expect(packed).toMatch(/atomicAnd\(&y\[i >> 1u\]/);
+    expect(composeShader({ kernel: 'apply', storage: 'f16-packed', vec4: true })).toContain('var<storage, read_write> y: array<vec2<u32>>;');
   });
 
   it('declare each binding of the kernel\'s record, in its order, and use every one', () => {

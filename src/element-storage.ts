@@ -1,0 +1,71 @@
+// How tensors of x's shape (x, y, dy, dx) are stored, and how kernels read and write them. The math is
+// always float32 (Elem is f32 or vec4<f32>); statistics, weight, bias and their gradients stay f32, as
+// PyTorch's mixed precision keeps them. Storage is f32, or f16: natively where the device has
+// 'shader-f16', and otherwise as pairs of halves packed into u32 words (unpack2x16float /
+// pack2x16float), so that f16 tensors work on every adapter.
+import type { GpuFeatures } from './gpu.js';
+import type { DType } from './tensor.js';
+
+export type Storage = 'f32' | 'f16' | 'f16-packed';
+
+/** The storage kernels use for `dtype` on a device with `features`. */
+export function storageFor(dtype: DType, features: Pick<GpuFeatures, 'shaderF16'>): Storage {
+  if (dtype === 'f32') return 'f32';
+  return features.shaderF16 ? 'f16' : 'f16-packed';
+}
+
+export const BYTES_PER_VALUE: Record<Storage, number> = { f32: 4, f16: 2, 'f16-packed': 2 };
+
+/** What composing a kernel needs to know of one windowed binding. */
+export interface WindowedBinding {
+  readonly name: string;
+  readonly writable: boolean;
+  readonly storage: Storage;
+  readonly vec4: boolean;
+}
+
+/** The WGSL type of a windowed binding's array. */
+export function windowedArrayType({ writable, storage, vec4 }: WindowedBinding): string {
+  switch (storage) {
+    case 'f32':
+      return 'array<Elem>';
+    case 'f16':
+      return vec4 ? 'array<vec4<f16>>' : 'array<f16>';
+    case 'f16-packed':
+      // A scalar element is half a word: writers update their 16 bits atomically (see windowedAccessor).
+      return vec4 ? 'array<vec2<u32>>' : writable ? 'array<atomic<u32>>' : 'array<u32>';
+  }
+}
+
+/** The accessor of a windowed binding: `fn loadX(i: u32) -> Elem` or `fn storeY(i: u32, v: Elem)`, by Elem index. */
+export function windowedAccessor(binding: WindowedBinding): string {
+  const { name, writable, storage, vec4 } = binding;
+  const fn = `${writable ? 'store' : 'load'}${name[0]!.toUpperCase()}${name.slice(1)}`;
+  if (!writable) {
+    const value = {
+      f32: `${name}[i]`,
+      f16: vec4 ? `vec4<f32>(${name}[i])` : `f32(${name}[i])`,
+      'f16-packed': vec4
+        ? `vec4<f32>(unpack2x16float(${name}[i].x), unpack2x16float(${name}[i].y))`
+        : `unpack2x16float(${name}[i >> 1u])[i & 1u]`,
+    }[storage];
+    return `fn ${fn}(i: u32) -> Elem { return ${value}; }`;
+  }
+  if (storage === 'f16-packed' && !vec4) {
+    // Two invocations may own the two halves of one word: each clears and then sets only its 16 bits,
+    // so neither can undo the other's store, in whatever order they run.
+    return [
+      `fn ${fn}(i: u32, v: Elem) {`,
+      '  let shift = (i & 1u) * 16u;',
+      `  atomicAnd(&${name}[i >> 1u], ~(0xffffu << shift));`,
+      `  atomicOr(&${name}[i >> 1u], (pack2x16float(vec2<f32>(v, 0.0)) & 0xffffu) << shift);`,
+      '}',
+    ].join('\n');
+  }
+  const value = {
+    f32: 'v',
+    f16: vec4 ? 'vec4<f16>(v)' : 'f16(v)',
+    'f16-packed': 'vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw))',
+  }[storage];
+  return `fn ${fn}(i: u32, v: Elem) { ${name}[i] = ${value}; }`;
+}
