@@ -185,10 +185,13 @@ export function isWritable(kernel: KernelName, binding: string): boolean {
   return (KERNELS[kernel].bindings as Record<string, BindingDeclaration>)[binding]?.access === 'read_write';
 }
 
+/** Every field a variant can have, in a fixed order: the same variant gives the same key whatever its field order. */
+const VARIANT_FIELDS = ['kernel', 'storage', 'vec4', 'subgroups', 'perInvocation'] as const;
+
 export function variantKey(variant: KernelVariant): string {
-  return Object.entries(variant)
-    .sort(([a], [b]) => (a < b ? -1 : 1)) // the same variant gives the same key whatever its field order
-    .map(([k, v]) => `${k}=${String(v)}`)
+  const fields = variant as Partial<Record<(typeof VARIANT_FIELDS)[number], string | boolean>>;
+  return VARIANT_FIELDS.filter((f) => f in variant)
+    .map((f) => `${f}=${String(fields[f])}`)
     .join(',');
 }
 
@@ -267,15 +270,40 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
   return kernel;
 }
 
-/** A bind group for `kernel` from its resources by binding name. */
+/** Bind groups kept per kernel, the least recently used beyond it dropped. */
+const BIND_GROUPS_PER_KERNEL = 64;
+const bindGroupCaches = new WeakMap<Kernel, Map<string, GPUBindGroup>>();
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 0;
+
+function bufferId(buffer: GPUBuffer): number {
+  let id = bufferIds.get(buffer);
+  if (id === undefined) bufferIds.set(buffer, (id = nextBufferId++));
+  return id;
+}
+
+/**
+ * A bind group for `kernel` from its resources by binding name. Creating one costs about 10 us in a
+ * browser (a round trip to its GPU process), a steady-state call needs the same few again and again, so
+ * they are cached by the identity, offset and size of each buffer bound. A buffer is never reused for
+ * another allocation, so a cached group never binds a buffer other than the one it was made for.
+ */
 export function bindGroup(gpu: Gpu, kernel: Kernel, resources: Readonly<Record<string, GPUBufferBinding>>): GPUBindGroup {
-  return gpu.device.createBindGroup({
-    label: kernel.label,
-    layout: kernel.layout,
-    entries: bindingsOf(kernel.variant.kernel).map(([name], binding) => {
-      const resource = resources[name];
-      if (!resource) throw new Error(`internal: no resource for binding '${name}' of ${kernel.label}`);
-      return { binding, resource };
-    }),
+  const entries = bindingsOf(kernel.variant.kernel).map(([name], binding) => {
+    const resource = resources[name];
+    if (!resource) throw new Error(`internal: no resource for binding '${name}' of ${kernel.label}`);
+    return { binding, resource };
   });
+  const key = entries.map(({ resource: r }) => `${bufferId(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`).join(',');
+  let groups = bindGroupCaches.get(kernel);
+  if (!groups) bindGroupCaches.set(kernel, (groups = new Map()));
+  let group = groups.get(key);
+  if (group) {
+    groups.delete(key); // re-inserted below: Map order is the recency order
+  } else {
+    group = gpu.device.createBindGroup({ label: kernel.label, layout: kernel.layout, entries });
+    if (groups.size >= BIND_GROUPS_PER_KERNEL) groups.delete(groups.keys().next().value!);
+  }
+  groups.set(key, group);
+  return group;
 }

@@ -94,11 +94,17 @@ export const PARAMS_CACHE_ENTRIES = 64;
 const caches = new WeakMap<Gpu, Map<string, GPUBuffer>>();
 
 /**
- * The uniform buffer holding `params` (from packParams), created on first use of that content. A dropped
- * entry is released, not destroyed: a caller's unsubmitted encoder may still refer to it, and the
- * garbage collector frees it once nothing does.
+ * The uniform buffer holding the Params of `plan` (whose windows `planKey` identifies) with `shared`,
+ * created on first use of that content. A dropped entry is released, not destroyed: a caller's
+ * unsubmitted encoder may still refer to it, and the garbage collector frees it once nothing does.
  */
-export function paramsBuffer(gpu: Gpu, params: ArrayBuffer): GPUBuffer {
+export function paramsBuffer(
+  gpu: Gpu,
+  planKey: string,
+  plan: PassPlan,
+  layout: ChannelLayout,
+  shared: { flags: number; eps: number; momentum: number },
+): GPUBuffer {
   let cache = caches.get(gpu);
   if (!cache) {
     const created = new Map<string, GPUBuffer>();
@@ -109,13 +115,15 @@ export function paramsBuffer(gpu: Gpu, params: ArrayBuffer): GPUBuffer {
     });
     caches.set(gpu, (cache = created));
   }
-  const key = new Uint32Array(params).join(',');
+  // eps and momentum as the float32 values the kernels get: contents that pack alike share a buffer.
+  const key = `${planKey}|${shared.flags}|${Math.fround(shared.eps)}|${Math.fround(shared.momentum)}`;
   const cached = cache.get(key);
   if (cached) {
     cache.delete(key); // re-inserted below: Map order is the recency order
     cache.set(key, cached);
     return cached;
   }
+  const params = packParams(windowParams(plan, layout, shared));
   const buffer = gpu.createBuffer({ label: 'batchnorm params', size: params.byteLength, usage: BufferUsage.UNIFORM, mappedAtCreation: true });
   new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(params));
   buffer.unmap();

@@ -8,7 +8,7 @@ import { planPasses, type Grid, type PassPlan } from './dispatch.js';
 import type { Gpu } from './gpu.js';
 import { bindGroup, getKernel, isWritable, type BindingName, type KernelName, type KernelVariant } from './kernels.js';
 import { describeValue } from './options.js';
-import { packParams, paramsBuffer, paramsSlot, windowParams } from './params.js';
+import { paramsBuffer, paramsSlot } from './params.js';
 import { scratchFor } from './scratch.js';
 import type { ChannelLayout } from './shape.js';
 import { Tensor, type DType } from './tensor.js';
@@ -82,11 +82,31 @@ export interface OperationSpec<R extends string> extends Recording {
 
 /** Windows (chunks of whole samples that fit one binding) and the dispatches of each pass over them. */
 export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean, storage: Storage = 'f32'): PassPlan {
-  const { limits } = gpu.device;
-  const bytes = BYTES_PER_VALUE[storage];
-  const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment, bytes);
-  return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, bytes);
+  // Plans depend only on these and the device, and a training loop repeats a few: keep the recent ones.
+  const key = planKey(layout, reduces, storage);
+  let plans = planCaches.get(gpu);
+  if (!plans) planCaches.set(gpu, (plans = new Map()));
+  let plan = plans.get(key);
+  if (plan) {
+    plans.delete(key); // re-inserted below: Map order is the recency order
+  } else {
+    const { limits } = gpu.device;
+    const bytes = BYTES_PER_VALUE[storage];
+    const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment, bytes);
+    plan = planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, bytes);
+    if (plans.size >= PLANS_PER_GPU) plans.delete(plans.keys().next().value!);
+  }
+  plans.set(key, plan);
+  return plan;
 }
+
+/** What a plan depends on besides the device. */
+function planKey(layout: ChannelLayout, reduces: boolean, storage: Storage): string {
+  return `${layout.batch},${layout.channels},${layout.spatial},${reduces},${storage}`;
+}
+
+const PLANS_PER_GPU = 64;
+const planCaches = new WeakMap<Gpu, Map<string, PassPlan>>();
 
 /**
  * Runs `spec` and returns its tensors by role: the given ones, and the outputs it allocated. Nothing is
@@ -147,7 +167,7 @@ export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>)
 }
 
 function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, passes: readonly PassSpec[], tensors: Record<string, Tensor | null>): void {
-  const params = paramsBuffer(gpu, packParams(windowParams(plan, spec.layout, spec.shared)));
+  const params = paramsBuffer(gpu, planKey(spec.layout, spec.reduces, spec.storage), plan, spec.layout, spec.shared);
   const scratchBuffers = scratchFor(gpu);
   const resolve = (resource: Resource, binding: string, slot: number, chunk: Chunk): GPUBufferBinding => {
     switch (resource.kind) {

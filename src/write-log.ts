@@ -34,16 +34,29 @@ export function lastWriteVerdict(tensor: object): Promise<Error | null> {
 export function recordWrite(tensor: object, verdict: Promise<Error | null>): void {
   const state = stateOf(tensor);
   state.version++;
-  state.verdict = verdict;
+  setVerdict(state, verdict);
 }
 
 /** The first error among `verdicts`, or null. */
 export function firstError(verdicts: readonly Promise<Error | null>[]): Promise<Error | null> {
-  if (verdicts.length === 0) return NO_ERROR;
-  return Promise.all(verdicts).then((errors) => errors.find((e) => e !== null) ?? null);
+  const pending = verdicts.filter((v) => v !== NO_ERROR);
+  if (pending.length <= 1) return pending[0] ?? NO_ERROR;
+  return Promise.all(pending).then((errors) => errors.find((e) => e !== null) ?? null);
+}
+
+/** Sets a verdict, and once it comes back clean, the shared clean one: later calls then skip waiting on it. */
+function setVerdict(state: WriteState, verdict: Promise<Error | null>): void {
+  state.verdict = verdict;
+  if (verdict === NO_ERROR) return;
+  verdict.then(
+    (error) => {
+      if (error === null && state.verdict === verdict) state.verdict = NO_ERROR;
+    },
+    () => undefined, // a rejected verdict stays, for readers to see
+  );
 }
 
 /** Sets the verdict of the work that created `tensor` (an upload), without counting a write. */
 export function recordCreation(tensor: object, verdict: Promise<Error | null>): void {
-  stateOf(tensor).verdict = verdict;
+  setVerdict(stateOf(tensor), verdict);
 }
