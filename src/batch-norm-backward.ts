@@ -55,6 +55,12 @@ export interface BatchNormBackwardResult {
   dbias: Tensor | null;
 }
 
+/** The gradients with a weight: dweight and dbias are there. */
+export interface BatchNormBackwardWeightedResult extends BatchNormBackwardResult {
+  dweight: Tensor;
+  dbias: Tensor;
+}
+
 const COMMON_KEYS = ['weight', 'training', 'out', 'timestampWrites', 'encoder', 'axis', 'activation', 'bias'] as const;
 const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
 const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
@@ -65,6 +71,9 @@ const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
 const PARTIAL_BYTES = 12;
 const COEFFICIENT_BYTES = 32;
 
+/** Batch norm backward, as native_batch_norm_backward; with a weight, dweight and dbias are typed as present. */
+export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions & { weight: Tensor }): BatchNormBackwardWeightedResult;
+export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions): BatchNormBackwardResult;
 export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions): BatchNormBackwardResult {
   assertGpu(gpu);
   gpu.assertAlive();

@@ -41,6 +41,30 @@ export interface BatchNormResult {
   saveInvstd: Tensor | null;
 }
 
+/** A training forward: batch statistics, saved for the backward. */
+export interface BatchNormTrainingOptions extends BatchNormOptions {
+  training: true;
+}
+
+/** An inference forward: the running statistics it normalizes with are required. */
+export interface BatchNormInferenceOptions extends BatchNormOptions {
+  training: false;
+  runningMean: Tensor;
+  runningVar: Tensor;
+}
+
+/** A training forward's outputs: saveMean and saveInvstd are there (what batchNormBackward's training mode takes). */
+export interface BatchNormTrainingResult extends BatchNormResult {
+  saveMean: Tensor;
+  saveInvstd: Tensor;
+}
+
+/** An inference forward's outputs: y only. */
+export interface BatchNormInferenceResult extends BatchNormResult {
+  saveMean: null;
+  saveInvstd: null;
+}
+
 const OPTION_KEYS = [
   'weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'numBatchesTracked', 'eps', 'out', 'timestampWrites', 'encoder',
   'axis', 'activation', 'runningVarEstimator',
@@ -51,6 +75,10 @@ const OUT_KEYS = ['y', 'saveMean', 'saveInvstd'] as const;
 const PARTIAL_BYTES = 16;
 const SCALE_SHIFT_BYTES = 8;
 
+/** Batch norm forward, as torch.nn.functional.batch_norm; the result's type follows `training`. */
+export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormTrainingOptions): BatchNormTrainingResult;
+export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormInferenceOptions): BatchNormInferenceResult;
+export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): BatchNormResult;
 export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): BatchNormResult {
   assertGpu(gpu);
   gpu.assertAlive();

@@ -5,13 +5,21 @@ export type { DType, TensorData, TensorOptions, WrapOptions } from './tensor.js'
 export { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
 export type { Recording } from './runner.js';
 export { batchNorm } from './batch-norm.js';
-export type { BatchNormOptions, BatchNormResult } from './batch-norm.js';
+export type {
+  BatchNormInferenceOptions,
+  BatchNormInferenceResult,
+  BatchNormOptions,
+  BatchNormResult,
+  BatchNormTrainingOptions,
+  BatchNormTrainingResult,
+} from './batch-norm.js';
 export { batchNormBackward } from './batch-norm-backward.js';
 export type {
   BatchNormBackwardCommon,
   BatchNormBackwardInference,
   BatchNormBackwardOptions,
   BatchNormBackwardResult,
+  BatchNormBackwardWeightedResult,
   BatchNormBackwardTraining,
 } from './batch-norm-backward.js';
 export { BatchNorm } from './batch-norm-module.js';
