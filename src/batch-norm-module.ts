@@ -8,7 +8,7 @@ import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
 import type { Recording } from './runner.js';
 import { Tensor } from './tensor.js';
-import { assertBoolean, assertEps, assertMomentum } from './validate.js';
+import { assertBoolean, assertEps, assertMomentum, type Activation } from './validate.js';
 import { recordWrite } from './write-log.js';
 
 export interface BatchNormModuleOptions {
@@ -21,6 +21,8 @@ export interface BatchNormModuleOptions {
   trackRunningStats?: boolean;
   /** Index of the channel dimension of x, negative from the end; default 1 (PyTorch's (N, C, *)). */
   axis?: number;
+  /** 'relu' fuses a ReLU after the normalization (y = max(x*scale + shift, 0)), forward and backward; default null. */
+  activation?: Activation | null;
 }
 
 /** Options of BatchNorm.keras, as keras.layers.BatchNormalization's arguments (and its defaults). */
@@ -87,7 +89,7 @@ type Saved = (
   | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor }
 ) & { readonly versions: ReadonlyMap<Tensor, { name: string; version: number }> };
 
-const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis'] as const;
+const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis', 'activation'] as const;
 const KERAS_OPTION_KEYS = ['axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
 /** PyTorch's state_dict keys of nn.BatchNorm, in its order. */
 const STATE_KEYS = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'] as const;
@@ -127,6 +129,8 @@ export class BatchNorm {
   readonly axis: number;
   /** The variance a training forward blends into runningVar: 'unbiased' (PyTorch) or 'biased' (Keras 3). */
   readonly runningVarEstimator: RunningVarEstimator;
+  /** The activation fused after the normalization: 'relu' or null (none). */
+  readonly activation: Activation | null;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor | null;
@@ -156,11 +160,16 @@ export class BatchNorm {
     assertBoolean(track, 'BatchNorm options.trackRunningStats');
     const axis = o.axis ?? 1;
     assertAxis(axis, 'BatchNorm options.axis');
+    const activation = o.activation ?? null;
+    if (activation !== null && activation !== 'relu') {
+      throw new TypeError(`BatchNorm options.activation must be 'relu' or null, got ${describeValue(activation)}`);
+    }
     this.gpu = gpu;
     this.numFeatures = numFeatures;
     this.eps = eps;
     this.momentum = momentum;
     this.axis = axis;
+    this.activation = activation;
     this.runningVarEstimator = internal?.runningVarEstimator ?? 'unbiased';
     const filled = (value: number, label: string) =>
       Tensor.fromArray(gpu, new Float32Array(numFeatures).fill(value), [numFeatures], { label });
@@ -237,6 +246,7 @@ export class BatchNorm {
         numBatchesTracked: Math.max(this.numBatchesTracked, 1),
         eps: this.eps,
         axis: this.axis,
+        activation: this.activation,
         runningVarEstimator: this.runningVarEstimator,
         ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
         ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
@@ -244,11 +254,13 @@ export class BatchNorm {
       this.#releaseSaved();
       const versions = (named: Record<string, Tensor | null>) =>
         new Map(Object.entries(named).flatMap(([name, t]) => (t ? [[t, { name, version: t.version }] as const] : [])));
+      // With a ReLU, backward recomputes the mask from x, the statistics, the weight and the bias.
+      const parameters = { weight: this.weight, ...(this.activation === 'relu' ? { bias: this.bias } : {}) };
       if (saveMean && saveInvstd) {
-        this.#saved = { x, training: true, saveMean, saveInvstd, versions: versions({ x, weight: this.weight, saveMean, saveInvstd }) };
+        this.#saved = { x, training: true, saveMean, saveInvstd, versions: versions({ x, ...parameters, saveMean, saveInvstd }) };
       } else if (this.runningMean && this.runningVar) {
         const { runningMean, runningVar } = this;
-        this.#saved = { x, training: false, runningMean, runningVar, versions: versions({ x, weight: this.weight, runningMean, runningVar }) };
+        this.#saved = { x, training: false, runningMean, runningVar, versions: versions({ x, ...parameters, runningMean, runningVar }) };
       }
       return y;
     } catch (error) {
@@ -262,7 +274,9 @@ export class BatchNorm {
    * forward is differentiated through its batch statistics, an eval forward through the running ones
    * (as autograd of F.batch_norm). The input of that forward must still be alive, and neither it nor the
    * weight nor the statistics used may have been written since (an `out` of another call, an optimizer
-   * step into the weight, a running-statistics update): backward refuses them, as PyTorch does.
+   * step into the weight, a running-statistics update): backward refuses them, as PyTorch does. With
+   * activation 'relu', dy is masked where the forward clipped y; the mask is recomputed from x, the
+   * statistics, the weight and the bias, so the bias may not have been written since either.
    */
   backward(dy: Tensor, options: BatchNormBackwardCommon = {}): BatchNormBackwardResult {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
@@ -284,12 +298,17 @@ export class BatchNorm {
       }
     }
     const o = readOptions(options, 'BatchNorm.backward options', ['out', 'encoder', 'timestampWrites']) as BatchNormBackwardCommon;
-    const weight = this.weight;
-    const axis = this.axis;
+    const common = {
+      ...o,
+      axis: this.axis,
+      weight: this.weight,
+      // The ReLU mask is recomputed from x and the statistics, which needs the forward's shift: its bias.
+      ...(this.activation === 'relu' ? { activation: this.activation, ...(this.bias ? { bias: this.bias } : {}) } : {}),
+    };
     return saved.training
-      ? batchNormBackward(this.gpu, dy, saved.x, { ...o, axis, weight, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })
+      ? batchNormBackward(this.gpu, dy, saved.x, { ...common, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })
       : batchNormBackward(this.gpu, dy, saved.x, {
-          ...o, axis, weight, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
+          ...common, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
         });
   }
 

@@ -1,5 +1,5 @@
-// The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates, a
-// BatchNorm1d case, up to the batch-norm layers of ResNet-50 at batch 32 and one case above 3e7 elements.
+// The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates, two
+// BatchNorm1d cases, up to the batch-norm layers of ResNet-50 at batch 32 and one case above 3e7 elements.
 import { numElements } from '../shape.js';
 
 export interface SweepShape {
@@ -10,6 +10,9 @@ export interface SweepShape {
 export const SWEEP: readonly SweepShape[] = [
   { label: 'small 2x8x8x8', shape: [2, 8, 8, 8] },
   { label: 'small 4x16x12x12', shape: [4, 16, 12, 12] },
+  // BatchNorm1d with many channels and two values each: one value per channel in each row, the shape the
+  // rows kernels and the per-invocation finalize exist for (10 s per call on SwiftShader before them).
+  { label: 'BatchNorm1d 2x16384', shape: [2, 16384, 1, 1] },
   { label: 'small 8x16x28x28', shape: [8, 16, 28, 28] },
   { label: 'mid 16x64x32x32', shape: [16, 64, 32, 32] },
   // BatchNorm1d on (N, C): each channel is strided by C, the layout least kind to the reductions' loads.

@@ -1,10 +1,12 @@
 // Backward batch norm on the GPU against the float64 reference over the seeded shape sweep: training and
 // inference, each on both reduction paths (subgroups and workgroup memory), with and without a weight;
-// then bad input, the module's backward, and the no-allocation steady state.
+// the same shapes channels-last (axis -1), training and inference, each shape with the fused ReLU in one
+// of the two modes; then bad input, the module's backward, and the no-allocation steady state.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BatchNorm,
   type Gpu,
+  batchNorm,
   batchNormBackward,
   batchNormBackwardReference,
   channelMoments,
@@ -14,7 +16,8 @@ import {
   type ReferenceBackwardResult,
 } from '../../src/index.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
-import { CHUNKED_CASES, shapeSweep, type SweepCase } from '../support/shape-sweep.js';
+import { channelLayout } from '../../src/shape.js';
+import { channelsLast, CHUNKED_CASES, shapeSweep, type SweepCase } from '../support/shape-sweep.js';
 import { compareBackward, type BackwardInputs } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
@@ -22,10 +25,14 @@ import { inErrorScopes, testGpu } from './gpu-context.js';
 // test/support/tolerances.ts (compareBackward) and shared with the fuzz, chunking and fault tests.
 const CASES = shapeSweep(200);
 const worst = { dx: 0, dweight: 0, dbias: 0, checked: 0, withWeight: 0 };
+const worstChannelsLast = { dx: 0, dweight: 0, dbias: 0, checked: 0, withWeight: 0, relu: 0 };
 
 interface Config {
   training: boolean;
   subgroups: boolean;
+  /** Channel axis (default 1); -1 for the channels-last cases. */
+  axis?: number;
+  relu?: boolean;
 }
 const CONFIGS: Config[] = [
   { training: true, subgroups: true },
@@ -35,9 +42,11 @@ const CONFIGS: Config[] = [
 ];
 
 async function runCase(gpu: Gpu, c: SweepCase, config: Config): Promise<void> {
+  const { axis = 1, relu = false } = config;
+  const tally = axis === 1 ? worst : worstChannelsLast;
   const rnd = seededRandom(c.seed);
   const size = c.shape.reduce((a, b) => a * b, 1);
-  const channels = c.shape[1]!;
+  const { channels } = channelLayout(c.shape, axis);
   const x = gaussian(rnd, size, c.mean, c.spread);
   const dy = gaussian(rnd, size, (rnd() - 0.5) * 4, 1); // a nonzero mean exercises the mean(dy) term
   const weight = rnd() < 0.5 ? uniform(rnd, channels, -2, 2) : null;
@@ -46,7 +55,7 @@ async function runCase(gpu: Gpu, c: SweepCase, config: Config): Promise<void> {
   // Training: the float32 statistics a forward would have saved; inference: running statistics.
   let stats: { a: Float32Array; b: Float32Array };
   if (config.training) {
-    const moments = channelMoments(x, c.shape);
+    const moments = channelMoments(x, c.shape, axis);
     stats = { a: Float32Array.from(moments.mean), b: Float32Array.from(moments.variance, (v) => 1 / Math.sqrt(v + eps)) };
   } else {
     stats = {
@@ -54,26 +63,48 @@ async function runCase(gpu: Gpu, c: SweepCase, config: Config): Promise<void> {
       b: uniform(rnd, channels, 0.5 * c.spread ** 2, 2 * c.spread ** 2),
     };
   }
-  const ref = batchNormBackwardReference(dy, x, c.shape, config.training
-    ? { weight, saveMean: stats.a, saveInvstd: stats.b, training: true }
-    : { weight, runningMean: stats.a, runningVar: stats.b, eps, training: false });
+  // With the ReLU the backward needs the forward's bias (so that the ReLU clips part of each channel).
+  const bias = relu ? uniform(rnd, channels, -1, 1) : null;
 
   const xT = Tensor.fromArray(gpu, x, c.shape);
   const dyT = Tensor.fromArray(gpu, dy, c.shape);
   const wT = weight ? Tensor.fromArray(gpu, weight, [channels]) : null;
-  const aT = Tensor.fromArray(gpu, stats.a, [channels]);
-  const bT = Tensor.fromArray(gpu, stats.b, [channels]);
+  const biasT = bias ? Tensor.fromArray(gpu, bias, [channels]) : null;
+  let aT = Tensor.fromArray(gpu, stats.a, [channels]);
+  let bT = Tensor.fromArray(gpu, stats.b, [channels]);
+  // With the ReLU: the GPU forward this backward differentiates, whose y masks dy in the reference (the GPU
+  // backward recomputes the mask from x, the statistics, the weight and the bias). In training its saved
+  // statistics replace the CPU ones, as the backward of a real forward reads them.
+  let reluOutput: Float32Array | null = null;
+  if (relu) {
+    const common = { eps, axis, activation: 'relu' as const, weight: wT, bias: biasT };
+    const forward = config.training
+      ? batchNorm(gpu, xT, { ...common, training: true })
+      : batchNorm(gpu, xT, { ...common, training: false, runningMean: aT, runningVar: bT });
+    reluOutput = await forward.y.toArray();
+    forward.y.destroy();
+    if (config.training) {
+      for (const t of [aT, bT]) t.destroy();
+      [aT, bT] = [forward.saveMean!, forward.saveInvstd!];
+      stats = { a: await aT.toArray(), b: await bT.toArray() };
+    }
+  }
+  const ref = batchNormBackwardReference(dy, x, c.shape, config.training
+    ? { weight, axis, reluOutput, saveMean: stats.a, saveInvstd: stats.b, training: true }
+    : { weight, axis, reluOutput, runningMean: stats.a, runningVar: stats.b, eps, training: false });
+  const common = { weight: wT, axis, ...(relu ? { activation: 'relu' as const, bias: biasT } : {}) };
   const out = batchNormBackward(gpu, dyT, xT, config.training
-    ? { weight: wT, saveMean: aT, saveInvstd: bT, training: true }
-    : { weight: wT, runningMean: aT, runningVar: bT, eps, training: false });
+    ? { ...common, saveMean: aT, saveInvstd: bT, training: true }
+    : { ...common, runningMean: aT, runningVar: bT, eps, training: false });
 
-  const ratios = await compareBackward(c.name, out, ref, { dy, x, shape: c.shape, weight, training: config.training });
-  worst.dx = Math.max(worst.dx, ratios.dx);
-  worst.dweight = Math.max(worst.dweight, ratios.dweight);
-  worst.dbias = Math.max(worst.dbias, ratios.dbias);
-  if (weight) worst.withWeight++;
-  worst.checked++;
-  for (const t of [xT, dyT, wT, aT, bT, out.dx, out.dweight, out.dbias]) t?.destroy();
+  const ratios = await compareBackward(c.name, out, ref, { dy, x, shape: c.shape, weight, training: config.training, axis, reluOutput });
+  tally.dx = Math.max(tally.dx, ratios.dx);
+  tally.dweight = Math.max(tally.dweight, ratios.dweight);
+  tally.dbias = Math.max(tally.dbias, ratios.dbias);
+  if (weight) tally.withWeight++;
+  tally.checked++;
+  if (relu) worstChannelsLast.relu++;
+  for (const t of [xT, dyT, wT, biasT, aT, bT, out.dx, out.dweight, out.dbias]) t?.destroy();
 }
 
 for (const config of CONFIGS) {
@@ -82,6 +113,20 @@ for (const config of CONFIGS) {
     it.each(CASES)('$name $shape', async (c) => {
       const gpu = await testGpu(config.subgroups);
       await inErrorScopes(gpu, () => runCase(gpu, c, config));
+    });
+  });
+}
+
+// Channels-last: the sweep's shapes as (N, *spatial, C) with axis -1. With nothing after the channel axis
+// they always reduce with the rows kernels, which have a single reduction path; the cases still alternate
+// the two devices. Each shape runs with the ReLU in one mode and without it in the other.
+const CHANNELS_LAST = CASES.map(channelsLast);
+for (const training of [true, false]) {
+  describe(`backward sweep, channels-last: ${training ? 'training' : 'inference'}`, () => {
+    const cases = CHANNELS_LAST.map((c, i) => ({ ...c, relu: (i + (training ? 0 : 1)) % 2 === 1, subgroups: i % 2 === 0 }));
+    it.each(cases)('$name $shape axis -1, relu $relu', async ({ relu, subgroups, ...c }) => {
+      const gpu = await testGpu(subgroups);
+      await inErrorScopes(gpu, () => runCase(gpu, c, { training, subgroups, axis: -1, relu }));
     });
   });
 }
@@ -273,4 +318,8 @@ describe('backward steady state', () => {
 afterAll(() => {
   // Worst error as a fraction of its tolerance (1 = at the limit), for the closing notes.
   console.log(`backward sweep: ${worst.checked} GPU cases checked (${worst.withWeight} with a weight); worst error/tolerance: ${JSON.stringify(worst)}`);
+  console.log(
+    `backward sweep, channels-last: ${worstChannelsLast.checked} GPU cases checked (${worstChannelsLast.withWeight} with a weight, ` +
+      `${worstChannelsLast.relu} with a ReLU); worst error/tolerance: ${JSON.stringify(worstChannelsLast)}`,
+  );
 });

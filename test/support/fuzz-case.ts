@@ -16,10 +16,16 @@ export interface FuzzCase {
   readonly momentum: number | null;
   readonly numBatchesTracked: number;
   readonly eps: number;
+  /** The channel axis as the ops take it (1, -1 channels-last, or another valid axis, maybe negative). */
+  readonly axis: number;
+  /** The fused activation of the forward (and so of its backward). */
+  readonly activation: 'relu' | null;
+  /** Which batch variance a training forward blends into runningVar. */
+  readonly runningVarEstimator: 'unbiased' | 'biased';
   /** Spread (standard deviation) and offset of x, for the messages. */
   readonly scale: number;
   readonly offset: number;
-  /** Each channel's first value (the kernels' pivot) is an outlier far from the others. */
+  /** Each channel's first value is an outlier far from the others (and so from the kernels' pivot). */
   readonly farFromPivot: boolean;
 }
 
@@ -34,7 +40,8 @@ export function fuzzCase(seed: number): FuzzCase {
     shape = Array.from({ length: rank }, () => randomInt(rnd, 1, maxDim));
   } while (numElements(shape) > MAX_ELEMENTS);
   const size = numElements(shape);
-  const { batch, channels, spatial } = channelLayout(shape);
+  const axis = drawAxis(rnd, shape.length);
+  const { batch, channels, spatial } = channelLayout(shape, axis);
   const perChannel = batch * spatial;
   const training = perChannel > 1 && rnd() < 0.7; // training needs more than one value per channel
   const scale = 10 ** (rnd() * 7 - 3); // 1e-3 .. 1e4
@@ -42,7 +49,7 @@ export function fuzzCase(seed: number): FuzzCase {
   const affine = rnd() < 0.6;
   const x = gaussian(rnd, size, offset, scale);
   const farFromPivot = rnd() < 0.15;
-  if (farFromPivot) makePivotsFar(rnd, x, shape, offset, scale);
+  if (farFromPivot) makePivotsFar(rnd, x, shape, axis, offset, scale);
   return {
     seed,
     shape,
@@ -58,6 +65,9 @@ export function fuzzCase(seed: number): FuzzCase {
     momentum: rnd() < 0.2 ? null : Math.fround(rnd()),
     numBatchesTracked: randomInt(rnd, 1, 100),
     eps: rnd() < 0.2 ? 0 : 10 ** (rnd() * 6 - 8),
+    axis,
+    activation: rnd() < 0.3 ? 'relu' : null,
+    runningVarEstimator: rnd() < 0.2 ? 'biased' : 'unbiased',
     scale,
     offset,
     farFromPivot,
@@ -65,13 +75,30 @@ export function fuzzCase(seed: number): FuzzCase {
 }
 
 /**
- * The kernels shift each channel by its first value (the pivot). Make that value an outlier, from 10 to
- * about 1e19 spreads away, so that every other value is far from the pivot: the sums, merges and
- * finalize then carry huge deviations (where a product such as 0 * delta^2 once gave NaN). The outlier
- * stays where the channel's variance fits float32 with room to spare: n * distance^2 < 1e37.
+ * The channel axis: 1 (PyTorch's (N, C, *)) in about half the cases, -1 (channels-last) in a third, and
+ * otherwise another valid axis (0, or one between the channel and the last), written positive or negative.
  */
-function makePivotsFar(rnd: () => number, x: Float32Array, shape: readonly number[], offset: number, scale: number): void {
-  const { batch, channels, spatial } = channelLayout(shape);
+function drawAxis(rnd: () => number, rank: number): number {
+  const pick = rnd();
+  if (pick < 0.5) return 1;
+  if (pick < 0.8) return -1;
+  const others = Array.from({ length: rank }, (_, a) => a).filter((a) => a !== 1 && a !== rank - 1);
+  const a = others[Math.floor(rnd() * others.length)]!;
+  return rnd() < 0.5 ? a : a - rank;
+}
+
+/**
+ * The kernels shift each channel by a pivot, the median of its first, middle and last values in memory
+ * order. Make the first value (k = 0) an outlier, from 10 to about 1e19 spreads away: the median stays
+ * with the bulk, so the sums, merges and finalize carry one huge deviation next to ordinary ones (where
+ * a product such as 0 * delta^2 once gave NaN). The outlier stays where the channel's variance fits
+ * float32 with room to spare: n * distance^2 < 1e37.
+ *
+ * In the (outer, C, inner) view of x around `axis`, element k of channel c is at
+ * ((k / inner) * C + c) * inner + k % inner, so its first value is at c * inner for any axis.
+ */
+function makePivotsFar(rnd: () => number, x: Float32Array, shape: readonly number[], axis: number, offset: number, scale: number): void {
+  const { batch, channels, spatial } = channelLayout(shape, axis);
   const perChannel = batch * spatial;
   const limit = Math.min(1e19, Math.sqrt(1e37 / perChannel));
   const lo = Math.log10(10 * scale);

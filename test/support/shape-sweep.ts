@@ -57,6 +57,15 @@ export function shapeSweep(random: number, seed = 20261126): SweepCase[] {
 }
 
 /**
+ * The case with its shape transposed to channels-last, (N, C, *spatial) -> (N, *spatial, C), to run with
+ * axis -1 (Keras's and TensorFlow's layout): the same channels, each a strided run of N*spatial values.
+ */
+export function channelsLast(c: SweepCase): SweepCase {
+  const [n, channels, ...spatial] = c.shape;
+  return { ...c, shape: [n!, ...spatial, channels!] };
+}
+
+/**
  * Tensors larger than one storage binding run in windows of whole samples: a small maxBindingBytes
  * forces many windows on small tensors (shapes whose samples start mid-way through a 256-byte offset slot).
  */
