@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { defineConfig, type UserConfig } from 'vite';
 
-// `vite build` makes the library (dist/index.js: ESM, no runtime dependencies, WGSL inlined);
+// `vite build` makes the library (dist/index.js and dist/reference.js: ESM, no runtime dependencies, WGSL inlined);
 // `vite` (npm start) serves the demo page from demo/, and `vite build --mode demo` builds it into demo-dist/.
 // Cross-origin isolation gives the page a 5 us performance.now() instead of 100 us: the benchmark's
 // host-side timings need it.
@@ -17,7 +17,12 @@ const demo: UserConfig = {
 
 const library: UserConfig = {
   build: {
-    lib: { entry: resolve(import.meta.dirname, 'src/index.ts'), formats: ['es'], fileName: 'index' },
+    // Two entries: the library and `webgpu-batchnorm/reference` (the float64 CPU references).
+    lib: {
+      entry: { index: resolve(import.meta.dirname, 'src/index.ts'), reference: resolve(import.meta.dirname, 'src/reference-entry.ts') },
+      formats: ['es'],
+      fileName: (_format, name) => `${name}.js`,
+    },
     outDir: 'dist',
     emptyOutDir: true,
     target: 'es2022',

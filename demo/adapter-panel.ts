@@ -1,6 +1,6 @@
 // The adapter panel: what WebGPU device the numbers on this page come from.
 import type { Environment } from '../src/bench/index.js';
-import { make } from './dom.js';
+import { formatBytes, make } from './dom.js';
 
 const FEATURES: readonly [name: string, key: keyof Environment['features']][] = [
   ['subgroups', 'subgroups'],
@@ -8,18 +8,26 @@ const FEATURES: readonly [name: string, key: keyof Environment['features']][] = 
   ['timestamp-query', 'timestampQuery'],
 ];
 
-function definitionList(entries: readonly (readonly [string, string | Node])[]): HTMLDListElement {
+function definitionList(entries: readonly (readonly [string | Node, string | Node])[]): HTMLDListElement {
   const list = make('dl');
   for (const [term, value] of entries) {
+    const dt = make('dt');
     const dd = make('dd');
+    dt.append(term);
     dd.append(value);
-    list.append(make('dt', term), dd);
+    list.append(dt, dd);
   }
   return list;
 }
 
-function formatBytes(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+/** A camel-case name with break opportunities before its humps: maxComputeWorkgroups<wbr>PerDimension. */
+function breakableName(name: string): DocumentFragment {
+  const fragment = document.createDocumentFragment();
+  name.split(/(?=[A-Z])/).forEach((part, i) => {
+    if (i > 0) fragment.append(make('wbr'));
+    fragment.append(part);
+  });
+  return fragment;
 }
 
 export function renderAdapterPanel(container: HTMLElement, environment: Environment): void {
@@ -37,7 +45,7 @@ export function renderAdapterPanel(container: HTMLElement, environment: Environm
     ['features', chips],
   ]);
   const limitList = definitionList(
-    Object.entries(limits).map(([name, value]) => [name, /Size$/.test(name) && value >= 2 ** 20 ? formatBytes(value) : String(value)] as const),
+    Object.entries(limits).map(([name, value]) => [breakableName(name), /Size$/.test(name) && value >= 2 ** 20 ? formatBytes(value) : String(value)] as const),
   );
   const grid = make('div', '', 'adapter-grid');
   grid.append(identity, limitList);

@@ -9,6 +9,7 @@ import {
   formatComposition,
   formatNumber,
   formatSummary,
+  gpuTimingMethod,
   reportToCsv,
   reportToJson,
   runBenchmark,
@@ -19,12 +20,56 @@ import {
   type Environment,
 } from '../src/bench/index.js';
 import { benchmarkCharts } from './charts.js';
-import { byId, fillTable, verdictCell } from './dom.js';
+import { formatStep, type PageClock } from './clock.js';
+import { byId, fillTable, make, verdictCell, type Header } from './dom.js';
 
 // On a software adapter the largest shapes take minutes each; the default stops below them.
 const EMULATED_DEFAULT_MAX_ELEMENTS = 4e6;
 
-export function setUpBenchmark(gpu: Gpu, environment: Environment): void {
+/**
+ * The paragraph above the benchmark: which clock times the GPU (the report's own method once a run has
+ * finished: GPU timestamps where the device has timestamp-query, wall time otherwise) and how fine the
+ * page's clock is for the host-side times.
+ */
+function methodText(gpuTiming: string, clock: PageClock, statistic = 'median of trials, warm-up dropped'): string {
+  const hostClock = clock.crossOriginIsolated
+    ? `performance.now(), steps of ${formatStep(clock.stepMs)} (cross-origin isolated)`
+    : `performance.now(), coarsened to steps of ${formatStep(clock.stepMs)} because this page is not cross-origin isolated`;
+  return (
+    `Training forward and backward for each size. GPU time: ${gpuTiming}; ${statistic}. CPU time: the float64 ` +
+    `reference and a plain float32 loop, single-threaded JavaScript. Host-side times (CPU loops, first call, host ` +
+    `call) use ${hostClock}. GB/s counts 12 bytes per element for the forward and 20 for the backward.`
+  );
+}
+
+/** The result table's columns: short words, with a tooltip that says in full what each holds. */
+const TABLE_HEADERS: readonly Header[] = [
+  { text: 'shape', title: "N×C×H×W and the sweep's name for it" },
+  'elements',
+  { text: 'GPU forward ms', title: 'GPU time of one training forward call, median of trials' },
+  { text: 'forward GB/s', title: '12 bytes per element (read x twice, write y) / GPU forward time' },
+  { text: 'first call ms', title: "this shape's first forward call, submit to completion: includes compiling the shaders when they are new" },
+  { text: 'host ms per call', title: 'host-side time of one forward call: validate, encode and submit, on an idle queue' },
+  { text: 'CPU float64 ms', title: 'the float64 reference forward on the CPU (single-threaded JavaScript)' },
+  { text: 'CPU float32 ms', title: 'a plain float32 forward loop on the CPU (single-threaded JavaScript)' },
+  { text: 'speed-up vs float64', title: 'CPU float64 time / GPU forward time: above 1 the GPU is faster' },
+  { text: 'speed-up vs float32', title: 'CPU float32 time / GPU forward time: above 1 the GPU is faster' },
+  { text: 'GPU backward ms', title: 'GPU time of one training backward call (dx, dweight, dbias), median of trials' },
+  { text: 'backward GB/s', title: '20 bytes per element / GPU backward time' },
+  { text: 'CPU backward float32 ms', title: 'a plain float32 backward loop on the CPU' },
+  { text: 'backward speed-up vs float32', title: 'CPU float32 backward time / GPU backward time: above 1 the GPU is faster' },
+  { text: 'max |error|', title: 'largest absolute difference of the GPU forward y from the float64 reference' },
+  { text: 'check', title: 'y within the tolerance of the float64 reference' },
+];
+
+/** The row's shape, and under it the sweep's name for it. */
+function shapeCell(row: BenchmarkRow): HTMLTableCellElement {
+  const cell = make('td', '', 'shape-cell');
+  cell.append(row.shape.join('×'), make('br'), make('small', row.label));
+  return cell;
+}
+
+export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageClock): void {
   const form = byId('bench-form', HTMLFormElement);
   const maxSelect = byId('bench-max', HTMLSelectElement);
   const trialsInput = byId('bench-trials', HTMLInputElement);
@@ -43,7 +88,14 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment): void {
     speedup: byId('chart-speedup', HTMLCanvasElement),
     bandwidth: byId('chart-bandwidth', HTMLCanvasElement),
   });
-  byId('charts-caption', HTMLParagraphElement).textContent = `${environment.adapter.label} · ${environment.runtime}`;
+  const method = byId('bench-method', HTMLParagraphElement);
+  const chartsCaption = byId('charts-caption', HTMLParagraphElement);
+  const showMethod = (gpuTiming: string, statistic?: string) => {
+    method.textContent = methodText(gpuTiming, clock, statistic);
+    method.dataset.gpuTiming = gpuTiming;
+    chartsCaption.textContent = `${environment.adapter.label} · ${environment.runtime} · GPU time: ${gpuTiming}`;
+  };
+  showMethod(gpuTimingMethod(gpu));
 
   const sizes = [...new Set(SWEEP.map((s) => numElements(s.shape)))];
   for (const size of sizes) {
@@ -89,11 +141,16 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment): void {
 
   const showRows = () => {
     drawCharts(rows);
+    if (rows.length === 0) {
+      table.replaceChildren();
+      refreshExport();
+      return;
+    }
     fillTable(
       table,
-      ['shape', 'elements', 'GPU fwd ms', 'fwd GB/s', 'first call ms', 'host call ms', 'CPU f64 ms', 'CPU f32 ms', '× f64', '× f32', 'GPU bwd ms', 'bwd GB/s', 'CPU bwd f32 ms', 'bwd ×', 'max |err|', 'check'],
+      TABLE_HEADERS,
       rows.map((r) => [
-        `${r.shape.join('×')} · ${r.label}`,
+        shapeCell(r),
         r.elements.toLocaleString('en-US'),
         formatNumber(r.gpuForwardMs),
         formatNumber(r.gpuForwardGBps),
@@ -144,11 +201,12 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment): void {
     })
       .then((finished) => {
         report = finished;
+        showMethod(finished.method.gpuTiming, finished.method.statistic);
         progress.value = 1;
         status.textContent = `done: ${finished.rows.length} sizes`;
         summary.textContent =
           `First call ${formatNumber(finished.compile.firstCallMs)} ms vs steady ${formatNumber(finished.compile.steadyMs)} ms ` +
-          `(${finished.compile.label}: pipeline compilation and first use). Host-side time of one forward call ` +
+          `(${finished.compile.label}: the run's first call includes compiling the shaders and their first use). Host-side time of one forward call ` +
           `(validate + encode + submit, on an idle queue): ${formatNumber(finished.hostCallMs)} ms, median over sizes. ` +
           formatComposition(finished).map((line) => line.trim()).join(' ');
         refreshExport();

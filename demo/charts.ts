@@ -1,6 +1,7 @@
 // Chart.js charts: the per-channel histograms and the benchmark's time, speed-up and bandwidth vs size.
 // Each canvas carries data-points="n,n,..." (points per dataset) so tests and scripts can see what is drawn.
-import { Chart, registerables, type ChartDataset, type ScatterDataPoint } from 'chart.js';
+// A chart without data shows its figure's "no data yet" note instead of empty axes (class "empty").
+import { Chart, registerables, type ChartDataset, type Plugin, type ScatterDataPoint } from 'chart.js';
 import type { BenchmarkRow } from '../src/bench/index.js';
 import type { Histogram } from './histogram.js';
 
@@ -15,6 +16,58 @@ type LineChart = Chart<'line', ScatterDataPoint[]>;
 
 function markPoints(chart: LineChart): void {
   chart.canvas.dataset.points = chart.data.datasets.map((d) => d.data.length).join(',');
+  const empty = chart.data.datasets.every((d) => d.data.length === 0);
+  chart.canvas.closest('figure')?.classList.toggle('empty', empty);
+}
+
+// Legend entries as line samples drawn with their series' dash pattern, so a dashed series shows dashed
+// in the legend too (Chart.js's default boxes, and its point-style items, drop the dash).
+const LINE_LEGEND = {
+  position: 'bottom',
+  labels: {
+    usePointStyle: true,
+    pointStyle: 'line',
+    pointStyleWidth: 26,
+    boxWidth: 26,
+    generateLabels: (chart: Chart) =>
+      Chart.defaults.plugins.legend.labels.generateLabels(chart).map((item) => {
+        const dataset = chart.data.datasets[item.datasetIndex ?? -1] as { borderDash?: number[]; borderColor?: unknown } | undefined;
+        return {
+          ...item,
+          lineDash: dataset?.borderDash ?? [],
+          lineWidth: 2,
+          ...(typeof dataset?.borderColor === 'string' ? { strokeStyle: dataset.borderColor } : {}),
+        };
+      }),
+  },
+} as const;
+
+/** A horizontal reference line at y = `value`, labelled, drawn under the data (the speed-up chart's 1×). */
+function referenceLine(value: number, label: string): Plugin<'line'> {
+  return {
+    id: 'referenceLine',
+    beforeDatasetsDraw(chart) {
+      const { ctx, chartArea, scales } = chart;
+      const y = scales.y?.getPixelForValue(value);
+      if (y === undefined || !Number.isFinite(y) || y < chartArea.top || y > chartArea.bottom) return;
+      ctx.save();
+      ctx.strokeStyle = '#c9d1d9';
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash([2, 3]);
+      ctx.beginPath();
+      ctx.moveTo(chartArea.left, y);
+      ctx.lineTo(chartArea.right, y);
+      ctx.stroke();
+      ctx.fillStyle = '#c9d1d9';
+      ctx.font = `12px ${String(Chart.defaults.font.family)}`;
+      ctx.textAlign = 'left';
+      // Above the line, or below it where the line runs along the top of the plot.
+      const above = y - chartArea.top > 16;
+      ctx.textBaseline = above ? 'bottom' : 'top';
+      ctx.fillText(label, chartArea.left + 4, above ? y - 3 : y + 3);
+      ctx.restore();
+    },
+  };
 }
 
 export function histogramChart(canvas: HTMLCanvasElement, xTitle: string): LineChart {
@@ -33,6 +86,11 @@ export function histogramChart(canvas: HTMLCanvasElement, xTitle: string): LineC
       elements: { point: { radius: 0 } },
     },
   });
+}
+
+/** Empties a histogram chart (after a failed run): its figure shows the "no data yet" note again. */
+export function clearHistograms(chart: LineChart): void {
+  showHistograms(chart, []);
 }
 
 export function showHistograms(chart: LineChart, histograms: readonly Histogram[]): void {
@@ -61,7 +119,14 @@ interface Series {
   readonly dashed?: boolean;
 }
 
-function sizeChart(canvas: HTMLCanvasElement, yTitle: string, yLog: boolean, series: readonly Series[]): (rows: readonly BenchmarkRow[]) => void {
+interface SizeChartOptions {
+  readonly yTitle: string;
+  readonly yLog: boolean;
+  /** A labelled horizontal line, always inside the y range. */
+  readonly reference?: { readonly value: number; readonly label: string };
+}
+
+function sizeChart(canvas: HTMLCanvasElement, { yTitle, yLog, reference }: SizeChartOptions, series: readonly Series[]): (rows: readonly BenchmarkRow[]) => void {
   const datasets: ChartDataset<'line', ScatterDataPoint[]>[] = series.map((s, i) => ({
     label: s.label,
     data: [],
@@ -81,15 +146,22 @@ function sizeChart(canvas: HTMLCanvasElement, yTitle: string, yLog: boolean, ser
       scales: {
         x: { type: 'logarithmic', title: { display: true, text: 'elements (N*C*H*W)' }, ticks: { callback: powerOfTenLabel } },
         y: yLog
-          ? { type: 'logarithmic', title: { display: true, text: yTitle }, ticks: { callback: powerOfTenLabel } }
+          ? {
+              type: 'logarithmic',
+              title: { display: true, text: yTitle },
+              ticks: { callback: powerOfTenLabel },
+              ...(reference ? { suggestedMin: reference.value, suggestedMax: reference.value } : {}),
+            }
           : { type: 'linear', title: { display: true, text: yTitle }, beginAtZero: true },
       },
       plugins: {
-        legend: { position: 'bottom', labels: { boxWidth: 12 } },
+        legend: LINE_LEGEND,
         tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${Number(item.parsed.y).toPrecision(3)}` } },
       },
     },
+    plugins: reference ? [referenceLine(reference.value, reference.label)] : [],
   });
+  if (reference) canvas.dataset.reference = String(reference.value);
   markPoints(chart);
   return (rows) => {
     series.forEach((s, i) => {
@@ -103,19 +175,19 @@ function sizeChart(canvas: HTMLCanvasElement, yTitle: string, yLog: boolean, ser
 /** The three benchmark charts; the returned function redraws them from the rows measured so far. */
 export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HTMLCanvasElement; bandwidth: HTMLCanvasElement }) {
   const updaters = [
-    sizeChart(canvases.time, 'ms per call (log)', true, [
+    sizeChart(canvases.time, { yTitle: 'ms per call (log)', yLog: true }, [
       { label: 'GPU forward', value: (r) => r.gpuForwardMs },
       { label: 'CPU forward, float64 reference', value: (r) => r.cpuReferenceMs },
       { label: 'CPU forward, float32 loop', value: (r) => r.cpuFloat32Ms },
       { label: 'GPU backward', value: (r) => r.gpuBackwardMs, dashed: true },
       { label: 'CPU backward, float32 loop', value: (r) => r.cpuBackwardFloat32Ms, dashed: true },
     ]),
-    sizeChart(canvases.speedup, 'CPU time / GPU time (log)', true, [
+    sizeChart(canvases.speedup, { yTitle: 'CPU time / GPU time (log)', yLog: true, reference: { value: 1, label: '1×: GPU as fast as the CPU' } }, [
       { label: 'forward vs float64 reference', value: (r) => r.speedupVsReference },
       { label: 'forward vs float32 loop', value: (r) => r.speedupVsFloat32 },
       { label: 'backward vs float32 loop', value: (r) => r.backwardSpeedupVsFloat32, dashed: true },
     ]),
-    sizeChart(canvases.bandwidth, 'GB/s', false, [
+    sizeChart(canvases.bandwidth, { yTitle: 'GB/s', yLog: false }, [
       { label: 'forward (12 B/element)', value: (r) => r.gpuForwardGBps },
       { label: 'backward (20 B/element)', value: (r) => r.gpuBackwardGBps, dashed: true },
     ]),

@@ -15,11 +15,21 @@ export function make<K extends keyof HTMLElementTagNameMap>(tag: K, text = '', c
   return element;
 }
 
+/** A column header: its text, and optionally a tooltip that says in full what the column holds. */
+export type Header = string | { readonly text: string; readonly title: string };
+
 /** Replaces a table's content with a header row and body rows of text cells. */
-export function fillTable(table: HTMLTableElement, headers: readonly string[], rows: readonly (readonly (string | HTMLTableCellElement)[])[]): void {
+export function fillTable(table: HTMLTableElement, headers: readonly Header[], rows: readonly (readonly (string | HTMLTableCellElement)[])[]): void {
   const head = make('thead');
   const headRow = make('tr');
-  for (const header of headers) headRow.append(make('th', header));
+  for (const header of headers) {
+    // The text in a span of limited width: a long header wraps onto lines of its own, a short one stays whole.
+    const th = make('th');
+    th.append(make('span', typeof header === 'string' ? header : header.text));
+    th.scope = 'col';
+    if (typeof header !== 'string') th.title = header.title;
+    headRow.append(th);
+  }
   head.append(headRow);
   const body = make('tbody');
   for (const cells of rows) {
@@ -41,4 +51,21 @@ export function browserName(): string {
 /** A table cell showing pass or fail. */
 export function verdictCell(passed: boolean): HTMLTableCellElement {
   return make('td', passed ? 'pass' : 'FAIL', passed ? 'ok' : 'not-ok');
+}
+
+/** Bytes in binary units: 512 B, 1.5 KiB, 1.00 GiB, 364 TiB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value >= 100 ? value.toFixed(0) : value.toFixed(2)} ${units[unit]!}`;
+}
+
+/** An integer with thousands separators: 536,870,912. */
+export function formatCount(count: number): string {
+  return count.toLocaleString('en-US');
 }

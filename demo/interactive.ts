@@ -1,8 +1,13 @@
 // The interactive run: one shape, forward (and backward in both modes) on the GPU, histograms of x and
 // y per channel, and a pass/fail badge from the comparison with the float64 CPU reference under the
 // tests' tolerance model (src/bench/check.ts, src/tolerances.ts).
-import { channelMoments, DEFAULT_EPS, DEFAULT_MOMENTUM, type Gpu } from '../src/index.js';
-import { channelLayout } from '../src/shape.js';
+//
+// Sizes are checked before anything is generated, in the submit handler itself: x must fit one buffer of
+// the device (maxBufferSize) and the run must fit the page's own host-memory cap (MAX_RUN_ELEMENTS), so a
+// shape that cannot run is answered at once instead of after seconds of generating data.
+import { DEFAULT_EPS, DEFAULT_MOMENTUM, type Gpu } from '../src/index.js';
+import { channelMoments } from '../src/reference-entry.js';
+import { channelLayout, numElements } from '../src/shape.js';
 import {
   checkForwardBackward,
   formatNumber,
@@ -13,24 +18,72 @@ import {
   type Accuracy,
   type CaseInputs,
 } from '../src/bench/index.js';
-import { histogramChart, showHistograms } from './charts.js';
-import { byId, fillTable } from './dom.js';
+import { clearHistograms, histogramChart, showHistograms } from './charts.js';
+import { formatStep, type PageClock } from './clock.js';
+import { byId, fillTable, formatBytes, formatCount, type Header } from './dom.js';
 import { channelHistograms, channelRange } from './histogram.js';
 
 const SHOWN_CHANNELS = 6;
 const TABLE_CHANNELS = 8;
 const SEED = 7;
 
-export function setUpInteractive(gpu: Gpu): void {
+/**
+ * Host memory an interactive run holds per element of x: x, dy and the GPU's y and dx read back as
+ * float32 (16 bytes), the float64 reference's y and dx (16 bytes), and a readback's staging copy (4).
+ */
+export const HOST_BYTES_PER_ELEMENT = 36;
+/** The page's cap on one interactive run: 2^25 elements, about 1.1 GiB of host memory at 36 bytes each. */
+export const MAX_RUN_ELEMENTS = 2 ** 25;
+const FLOAT32_BYTES = 4;
+
+/** Why `shape` cannot run here, in the page's words, or null if it can. Pure arithmetic: no allocation. */
+export function sizeProblem(shape: readonly number[], maxBufferSize: number): string | null {
+  try {
+    channelLayout(shape); // the library's shape rules and messages (positive integers, rank 2 to 5)
+  } catch (error) {
+    return `Not a valid shape: ${error instanceof Error ? error.message : String(error)}.`;
+  }
+  const elements = numElements(shape);
+  const name = `${shape.join('×')} is ${Number.isSafeInteger(elements) ? formatCount(elements) : elements.toExponential(2)} elements`;
+  const bytes = elements * FLOAT32_BYTES;
+  if (bytes > maxBufferSize) {
+    return (
+      `Too large for this device: ${name}, so x alone needs ${formatBytes(bytes)} as float32, more than the ` +
+      `device's maxBufferSize of ${formatBytes(maxBufferSize)} (${formatCount(Math.floor(maxBufferSize / FLOAT32_BYTES))} ` +
+      'float32 elements). Nothing was generated or run; choose a smaller shape.'
+    );
+  }
+  if (elements > MAX_RUN_ELEMENTS) {
+    return (
+      `Too large for this page: ${name}; an interactive run here takes at most ${formatCount(MAX_RUN_ELEMENTS)} ` +
+      `elements (2^25), because the page holds about ${HOST_BYTES_PER_ELEMENT} bytes per element in this tab ` +
+      `(${formatBytes(elements * HOST_BYTES_PER_ELEMENT)} for this shape). Nothing was generated or run; choose a smaller shape.`
+    );
+  }
+  return null;
+}
+
+export function setUpInteractive(gpu: Gpu, clock: PageClock): void {
   const form = byId('run-form', HTMLFormElement);
   const preset = byId('preset', HTMLSelectElement);
   const dims = ['dim-n', 'dim-c', 'dim-h', 'dim-w'].map((id) => byId(id, HTMLInputElement));
   const button = byId('run-button', HTMLButtonElement);
   const badge = byId('check-badge', HTMLSpanElement);
   const summary = byId('run-summary', HTMLSpanElement);
+  const timing = byId('run-timing', HTMLParagraphElement);
   const histX = histogramChart(byId('hist-x', HTMLCanvasElement), 'x');
   const histY = histogramChart(byId('hist-y', HTMLCanvasElement), 'y');
+  const shownCaptions = [...document.querySelectorAll<HTMLSpanElement>('#interactive-panel .channels-shown')];
   const table = byId('channel-table', HTMLTableElement);
+  const channelNote = byId('channel-note', HTMLParagraphElement);
+  const { maxBufferSize } = gpu.device.limits;
+
+  const deviceCap = Math.floor(maxBufferSize / FLOAT32_BYTES);
+  byId('size-limits', HTMLParagraphElement).textContent =
+    `Sizes are checked before anything is generated: x must fit one buffer of this device (maxBufferSize ` +
+    `${formatBytes(maxBufferSize)}: ${formatCount(deviceCap)} float32 elements), and this page runs at most ` +
+    `${formatCount(MAX_RUN_ELEMENTS)} elements (2^25) at a time, since it keeps about ${HOST_BYTES_PER_ELEMENT} bytes ` +
+    'per element in memory (inputs, GPU results and the float64 reference).';
 
   for (const [index, p] of INTERACTIVE_PRESETS.entries()) preset.append(new Option(`${p.label}`, String(index)));
   preset.append(new Option('custom', 'custom'));
@@ -43,28 +96,71 @@ export function setUpInteractive(gpu: Gpu): void {
   preset.addEventListener('change', applyPreset);
   for (const input of dims) input.addEventListener('input', () => (preset.value = 'custom'));
 
+  // Shapes and modes run before on this page: their shaders are compiled, so a repeat's time is steady.
+  const ranBefore = new Set<string>();
+
+  const clearResults = () => {
+    clearHistograms(histX);
+    clearHistograms(histY);
+    for (const caption of shownCaptions) caption.textContent = '';
+    table.replaceChildren();
+    channelNote.hidden = true;
+    channelNote.textContent = '';
+    timing.hidden = true;
+    timing.textContent = '';
+  };
+  const showFailure = (label: string, message: string, kind: 'size' | 'run') => {
+    badge.className = 'badge fail';
+    badge.textContent = label;
+    badge.dataset.error = kind;
+    delete badge.dataset.worstError;
+    summary.textContent = message;
+    clearResults();
+  };
+
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const shape = dims.map((input) => Number(input.value));
     const training = new FormData(form).get('mode') === 'training';
+    const problem = sizeProblem(shape, maxBufferSize);
+    if (problem) {
+      showFailure('TOO LARGE', problem, 'size');
+      return;
+    }
+    const key = `${shape.join('x')} ${training ? 'training' : 'inference'}`;
+    const firstRun = !ranBefore.has(key);
     button.disabled = true;
     badge.className = 'badge busy';
     badge.textContent = 'running…';
+    delete badge.dataset.error;
     summary.textContent = '';
-    runCase(gpu, shape, training)
+    // One frame first, so "running…" is on screen while the input is generated (seconds for large shapes).
+    new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))
+      .then(() => runCase(gpu, shape, training))
       .then((outcome) => {
+        ranBefore.add(key);
         badge.className = `badge ${outcome.passed ? 'pass' : 'fail'}`;
         badge.textContent = outcome.passed ? 'PASS' : 'FAIL';
         badge.dataset.worstError = String(outcome.forward.maxAbsError);
         summary.textContent = outcome.summary;
+        timing.hidden = false;
+        timing.textContent =
+          `GPU time: ${formatNumber(outcome.gpuMs)} ms for the forward, the backward and reading the results back, ` +
+          `by the page's wall clock (performance.now(), steps of ${formatStep(clock.stepMs)}). ` +
+          (firstRun
+            ? 'This is the first run of this shape and mode on this page, so the time includes compiling the shaders ' +
+              'it needs (pipeline compilation); run it again for the time without that.'
+            : 'A repeat of an earlier run of this shape and mode: its shaders were already compiled.');
+        timing.dataset.firstRun = String(firstRun);
         showHistograms(histX, outcome.histogramsX);
         showHistograms(histY, outcome.histogramsY);
+        for (const caption of shownCaptions) caption.textContent = `(${outcome.histogramNote})`;
         fillTable(table, outcome.tableHeaders, outcome.tableRows);
+        channelNote.hidden = false;
+        channelNote.textContent = outcome.tableNote;
       })
       .catch((error: unknown) => {
-        badge.className = 'badge fail';
-        badge.textContent = 'ERROR';
-        summary.textContent = error instanceof Error ? error.message : String(error);
+        showFailure('ERROR', error instanceof Error ? error.message : String(error), 'run');
         console.error(error);
       })
       .finally(() => (button.disabled = false));
@@ -75,17 +171,27 @@ export function setUpInteractive(gpu: Gpu): void {
 interface Outcome {
   passed: boolean;
   forward: Accuracy;
+  gpuMs: number;
   summary: string;
   histogramsX: ReturnType<typeof channelHistograms>;
   histogramsY: ReturnType<typeof channelHistograms>;
-  tableHeaders: string[];
+  histogramNote: string;
+  tableHeaders: Header[];
   tableRows: (string | HTMLTableCellElement)[][];
+  tableNote: string;
+}
+
+/** "channels 0–5 of 16", "all 4 channels", "channel 0 of 1". */
+function shownChannels(shown: number, channels: number): string {
+  if (shown === channels) return channels === 1 ? 'the only channel' : `all ${channels} channels`;
+  return `channels 0–${shown - 1} of ${channels}`;
 }
 
 async function runCase(gpu: Gpu, shape: number[], training: boolean): Promise<Outcome> {
   const { channels } = channelLayout(shape);
   const { x, channelMean, channelStd } = syntheticInput(shape, SEED);
-  // PyTorch's initial affine parameters; in inference, running statistics equal to the true ones.
+  // PyTorch's initial affine parameters and running statistics (mean 0, var 1) in training; in inference,
+  // running statistics equal to the true ones.
   const inputs: CaseInputs = {
     x,
     shape,
@@ -99,7 +205,7 @@ async function runCase(gpu: Gpu, shape: number[], training: boolean): Promise<Ou
     momentum: DEFAULT_MOMENTUM,
   };
   const actual = await runForwardBackward(gpu, inputs);
-  const { passed, checks, reference } = checkForwardBackward(inputs, actual);
+  const { passed, checks } = checkForwardBackward(inputs, actual);
   const forward = checks[0]!.accuracy;
   const y = actual.y;
 
@@ -108,26 +214,69 @@ async function runCase(gpu: Gpu, shape: number[], training: boolean): Promise<Ou
   const histogramsY = channelHistograms(y, shape, shown, [-4, 4]);
   const xMoments = channelMoments(x, shape);
   const yMoments = channelMoments(y, shape);
-  const tableRows = Array.from({ length: Math.min(channels, TABLE_CHANNELS) }, (_, c) => [
+  const tableChannels = Math.min(channels, TABLE_CHANNELS);
+  const statistics = (c: number): string[] =>
+    training
+      ? [
+          formatNumber(actual.saveMean![c]!),
+          formatNumber(actual.saveInvstd![c]!),
+          formatNumber(actual.runningMean![c]!),
+          formatNumber(actual.runningVar![c]!),
+        ]
+      : [formatNumber(inputs.runningMean[c]!), formatNumber(inputs.runningVar[c]!)];
+  const tableRows = Array.from({ length: tableChannels }, (_, c) => [
     String(c),
     formatNumber(xMoments.mean[c]!),
     formatNumber(Math.sqrt(xMoments.variance[c]!)),
     formatNumber(yMoments.mean[c]!),
     formatNumber(Math.sqrt(yMoments.variance[c]!)),
-    formatNumber(reference.mean[c]!),
-    formatNumber(reference.invstd[c]!),
+    ...statistics(c),
   ]);
-  const summary = checks
+  const statisticHeaders: Header[] = training
+    ? [
+        { text: 'batch mean (GPU)', title: "the channel's mean over the batch, as the GPU computed it (saveMean)" },
+        { text: '1/√(var + eps) (GPU)', title: 'the inverse standard deviation the GPU normalized with (saveInvstd)' },
+        {
+          text: 'running mean after',
+          title: `the running mean after this training step: ${1 - DEFAULT_MOMENTUM} × 0 + ${DEFAULT_MOMENTUM} × batch mean (GPU)`,
+        },
+        {
+          text: 'running var after',
+          title: `the running variance after this training step: ${1 - DEFAULT_MOMENTUM} × 1 + ${DEFAULT_MOMENTUM} × unbiased batch variance (GPU)`,
+        },
+      ]
+    : [
+        { text: 'running mean (used)', title: 'inference normalizes with the running mean: here the mean the channel was drawn with' },
+        { text: 'running var (used)', title: 'inference normalizes with the running variance: here the variance the channel was drawn with' },
+      ];
+  const checkSummary = checks
     .map(({ what, accuracy }) => `${what} max |err| ${accuracy.maxAbsError.toExponential(1)} (${formatNumber(accuracy.worstRatio)} of tolerance)`)
     .join(', ');
   const mode = training ? 'training' : 'inference';
+  const shownInTable = tableChannels === channels ? `all ${channels} channel${channels === 1 ? '' : 's'}` : `${tableChannels} of ${channels} channels`;
   return {
     passed,
     forward,
-    summary: `[${shape.join(',')}] ${mode}: forward + backward + readback ${formatNumber(actual.gpuMs)} ms on the GPU; vs float64 reference: ${summary}`,
+    gpuMs: actual.gpuMs,
+    summary: `[${shape.join(',')}] ${mode}, forward + backward against the float64 reference: ${checkSummary}`,
     histogramsX,
     histogramsY,
-    tableHeaders: ['channel', 'x mean', 'x std', 'y mean (GPU)', 'y std (GPU)', training ? 'batch mean' : 'running mean', 'invstd'],
+    histogramNote: shownChannels(shown.length, channels),
+    tableHeaders: [
+      'channel',
+      { text: 'x mean', title: "the mean of the input's channel" },
+      { text: 'x std', title: "the standard deviation of the input's channel" },
+      { text: 'y mean (GPU)', title: 'the mean of the normalized output: about 0' },
+      { text: 'y std (GPU)', title: 'the standard deviation of the normalized output: about 1' },
+      ...statisticHeaders,
+    ],
     tableRows,
+    tableNote:
+      `Showing ${shownInTable}. ` +
+      (training
+        ? `Running statistics start at PyTorch's initial values (mean 0, var 1) and are updated once by this ` +
+          `training forward with momentum ${DEFAULT_MOMENTUM}, on the GPU.`
+        : 'Inference normalizes with the running statistics instead of the batch ones; here they are the mean and ' +
+          'variance each channel was drawn with.'),
   };
 }

@@ -3,16 +3,22 @@ import { requestGpu } from '../src/index.js';
 import { describeEnvironment } from '../src/bench/index.js';
 import { renderAdapterPanel } from './adapter-panel.js';
 import { setUpBenchmark } from './bench-panel.js';
+import { pageClock } from './clock.js';
 import { browserName, byId } from './dom.js';
 import { setUpInteractive } from './interactive.js';
 
 const adapterBody = byId('adapter-body', HTMLDivElement);
+const clock = pageClock();
+const clockNote = byId('clock-note', HTMLParagraphElement);
+clockNote.textContent = clock.description;
+clockNote.dataset.crossOriginIsolated = String(clock.crossOriginIsolated);
+clockNote.classList.toggle('warn', !clock.crossOriginIsolated);
 try {
   const gpu = await requestGpu();
   const environment = describeEnvironment(gpu, browserName());
   renderAdapterPanel(adapterBody, environment);
-  setUpInteractive(gpu);
-  setUpBenchmark(gpu, environment);
+  setUpInteractive(gpu, clock);
+  setUpBenchmark(gpu, environment, clock);
   gpu.lost.then((error) => {
     adapterBody.prepend(`${error.message}. Reload the page to get a new device.`);
     console.error(error);

@@ -1,5 +1,6 @@
 // First step of `npm test` and `npm start`: installs what a fresh clone lacks, the npm packages and the
-// system Chromium that runs the WebGPU tests, or says exactly what is missing. Node built-ins only.
+// system Chromium that runs the WebGPU tests and the Vulkan loader Dawn needs, or says exactly what is
+// missing. Node built-ins only.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,15 +19,31 @@ if (missing.length > 0) {
   run('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund']);
 }
 
-if (!existsSync(CHROMIUM_PATH)) {
+// Debian packages: Chromium runs the WebGPU tests; the Vulkan loader (libvulkan1) lets Dawn (the `webgpu`
+// package, test/e2e/package.test.ts and `npm run bench:node`) reach a driver, here SwiftShader's ICD that
+// the chromium package ships.
+const hasVulkanLoader = () =>
+  ['x86_64-linux-gnu', 'aarch64-linux-gnu', ''].some((dir) => existsSync(join('/usr/lib', dir, 'libvulkan.so.1')));
+const packages = [
+  ...(existsSync(CHROMIUM_PATH) ? [] : ['chromium']),
+  ...(process.platform !== 'linux' || hasVulkanLoader() ? [] : ['libvulkan1']),
+];
+if (packages.length > 0) {
   if (process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    console.log("setup: installing Debian's chromium package (WebGPU tests run in headless Chromium)");
+    console.log(`setup: installing Debian's ${packages.join(' and ')} (WebGPU tests in headless Chromium; Dawn in Node.js needs a Vulkan loader)`);
     run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', 'chromium']);
-  } else {
+    run('apt-get', ['install', '-y', '-qq', ...packages]);
+  } else if (packages.includes('chromium')) {
     console.error(
       `setup: no Chromium at ${CHROMIUM_PATH}. Install Debian's 'chromium' package (sudo apt-get install chromium) ` +
-        'or set CHROMIUM_PATH to a Chromium with WebGPU; Playwright cannot download its own browser here.',
+        'or set CHROMIUM_PATH to a Chromium with WebGPU; Playwright cannot download its own browser here.' +
+        (packages.includes('libvulkan1') ? " Dawn's tests also need the Vulkan loader: sudo apt-get install libvulkan1." : ''),
+    );
+    process.exit(1);
+  } else {
+    console.error(
+      "setup: no Vulkan loader (libvulkan.so.1): Dawn (the webgpu package) finds no adapter without it, so the package " +
+        "test fails. Install Debian's 'libvulkan1' package (sudo apt-get install libvulkan1).",
     );
     process.exit(1);
   }

@@ -16,6 +16,19 @@ export function storageFor(dtype: DType, features: Pick<GpuFeatures, 'shaderF16'
 
 export const BYTES_PER_VALUE: Record<Storage, number> = { f32: 4, f16: 2, 'f16-packed': 2 };
 
+/**
+ * WGSL turning a float32 into binary16 bits, with IEEE overflow: pack2x16float leaves values outside the
+ * half range (and NaN) indeterminate, while PyTorch's .half() gives +-Inf (and NaN). Composed into every
+ * f16 kernel (src/kernels.ts).
+ */
+export const HALF_BITS_WGSL = `fn halfBits(v: f32) -> u32 {
+  if (!(abs(v) < 65520.0)) { // rounds to Inf, or NaN
+    return select(select(0x7c00u, 0xfc00u, v < 0.0), 0x7e00u, !(abs(v) >= 65520.0));
+  }
+  return pack2x16float(vec2<f32>(v, 0.0)) & 0xffffu;
+}
+fn halfPair(a: f32, b: f32) -> u32 { return halfBits(a) | (halfBits(b) << 16u); }`;
+
 /** What composing a kernel needs to know of one windowed binding. */
 export interface WindowedBinding {
   readonly name: string;
@@ -58,14 +71,14 @@ export function windowedAccessor(binding: WindowedBinding): string {
       `fn ${fn}(i: u32, v: Elem) {`,
       '  let shift = (i & 1u) * 16u;',
       `  atomicAnd(&${name}[i >> 1u], ~(0xffffu << shift));`,
-      `  atomicOr(&${name}[i >> 1u], (pack2x16float(vec2<f32>(v, 0.0)) & 0xffffu) << shift);`,
+      `  atomicOr(&${name}[i >> 1u], halfBits(v) << shift);`,
       '}',
     ].join('\n');
   }
   const value = {
     f32: 'v',
-    f16: vec4 ? 'vec4<f16>(v)' : 'f16(v)',
-    'f16-packed': 'vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw))',
+    f16: vec4 ? 'bitcast<vec4<f16>>(vec2<u32>(halfPair(v.x, v.y), halfPair(v.z, v.w)))' : 'bitcast<vec2<f16>>(halfBits(v)).x',
+    'f16-packed': 'vec2<u32>(halfPair(v.x, v.y), halfPair(v.z, v.w))',
   }[storage];
   return `fn ${fn}(i: u32, v: Elem) { ${name}[i] = ${value}; }`;
 }

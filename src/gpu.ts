@@ -54,7 +54,7 @@ export class GpuOperationError extends Error {
   }
 }
 
-/** What `Gpu.scoped` returns: the body's result and the GPU's verdict on the work it issued. */
+/** @internal What `Gpu.scoped` returns: the body's result and the GPU's verdict on the work it issued. */
 export interface Scoped<T> {
   readonly result: T;
   /** Resolves to the first GPU error of the body's work, or null when there was none. */
@@ -125,11 +125,12 @@ export class Gpu {
     return this.#liveBuffers;
   }
 
-  /** Throws the device-lost error if the device is gone. */
+  /** @internal Throws the device-lost error if the device is gone. */
   assertAlive(): void {
     if (this.#lostError) throw this.#lostError;
   }
 
+  /** @internal A buffer counted in liveBuffers (the library's own allocations). */
   createBuffer(descriptor: GPUBufferDescriptor): GPUBuffer {
     this.assertAlive();
     const buffer = this.device.createBuffer(descriptor);
@@ -137,6 +138,7 @@ export class Gpu {
     return buffer;
   }
 
+  /** @internal Destroys a buffer from createBuffer and stops counting it. */
   destroyBuffer(buffer: GPUBuffer): void {
     buffer.destroy();
     destroyedBuffers.add(buffer);
@@ -144,6 +146,7 @@ export class Gpu {
   }
 
   /**
+   * @internal
    * Stops counting `buffer` without destroying it: a caller's encoder may still hold work that uses it
    * (scratch replaced by a larger one), so it is left to the garbage collector, which frees it once no
    * command buffer refers to it.
@@ -153,6 +156,7 @@ export class Gpu {
   }
 
   /**
+   * @internal
    * Runs `body` (which creates or encodes and submits GPU work) inside validation, out-of-memory and
    * internal error scopes, so that GPU errors become a promise the caller can surface instead of a
    * silently wrong result.
@@ -187,7 +191,7 @@ export class Gpu {
     });
   }
 
-  /** The device-lost error if the device is lost within `ms` milliseconds, else null. */
+  /** @internal The device-lost error if the device is lost within `ms` milliseconds, else null. */
   lossWithin(ms: number): Promise<DeviceLostError | null> {
     if (this.#lostError) return Promise.resolve(this.#lostError);
     return new Promise((resolve) => {
@@ -203,7 +207,7 @@ export class Gpu {
     });
   }
 
-  /** Registers cleanup (scratch buffers) to run when this wrapper is destroyed. */
+  /** @internal Registers cleanup (scratch buffers) to run when this wrapper is destroyed. */
   onDestroy(release: () => void): void {
     this.#onDestroy.push(release);
   }
@@ -258,12 +262,12 @@ const NO_ADAPTER =
 /** Buffers the library destroyed; a tensor cannot wrap one. */
 const destroyedBuffers = new WeakSet<GPUBuffer>();
 
-/** Whether the library destroyed `buffer` (a destroyed tensor's buffer). */
+/** @internal Whether the library destroyed `buffer` (a destroyed tensor's buffer). */
 export function wasDestroyedByLibrary(buffer: GPUBuffer): boolean {
   return destroyedBuffers.has(buffer);
 }
 
-/** Throws a clear error when plain-JavaScript callers pass something else where a Gpu goes. */
+/** @internal Throws a clear error when plain-JavaScript callers pass something else where a Gpu goes. */
 export function assertGpu(gpu: unknown, what = 'gpu'): asserts gpu is Gpu {
   if (!(gpu instanceof Gpu)) {
     throw new TypeError(`${what} must be a Gpu (from requestGpu() or Gpu.fromDevice(device)), got ${describeValue(gpu)}`);

@@ -1,3 +1,6 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// The main entry. The float64 CPU references are the separate entry `webgpu-batchnorm/reference`
+// (src/reference-entry.ts).
 export { DeviceLostError, Gpu, GpuOperationError, requestGpu } from './gpu.js';
 export type { GpuFeatures, GpuOptions, OptionalFeature, RequestGpuOptions } from './gpu.js';
 export { Tensor } from './tensor.js';
@@ -32,7 +35,3 @@ export type {
   RunningVarEstimator,
   StateValues,
 } from './batch-norm-module.js';
-export { batchNormReference, channelMoments } from './reference.js';
-export type { ReferenceForwardOptions, ReferenceForwardResult } from './reference.js';
-export { batchNormBackwardReference } from './reference-backward.js';
-export type { ReferenceBackwardOptions, ReferenceBackwardResult } from './reference-backward.js';

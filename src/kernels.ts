@@ -16,6 +16,7 @@ import mergeWorkgroupSource from '../shaders/merge-workgroup.wgsl?raw';
 import paramsSource from '../shaders/params.wgsl?raw';
 import pivotSource from '../shaders/pivot.wgsl?raw';
 import reluMaskSource from '../shaders/relu-mask.wgsl?raw';
+import rowsWalkSource from '../shaders/rows-walk.wgsl?raw';
 import sliceWalkSource from '../shaders/slice-walk.wgsl?raw';
 import spreadSource from '../shaders/spread.wgsl?raw';
 import statsRowsSource from '../shaders/stats-rows.wgsl?raw';
@@ -24,8 +25,9 @@ import welfordSource from '../shaders/welford.wgsl?raw';
 import sumSharedSource from '../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../shaders/workgroup-sum-subgroup.wgsl?raw';
 import { FINALIZE_WORKGROUP_SIZE, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
-import { windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
+import { HALF_BITS_WGSL, windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
 import type { Gpu } from './gpu.js';
+import { LruMap } from './lru.js';
 import { FLAGS } from './params.js';
 import { ShaderStage } from './webgpu-constants.js';
 
@@ -35,12 +37,13 @@ import { ShaderStage } from './webgpu-constants.js';
  * memory) and 'merge' the finalize's merge of a channel's partials (a workgroup or an invocation per
  * channel), both by the variant; the others are fixed texts.
  */
-type Part = 'elem' | 'workgroup-sum' | 'merge' | 'welford' | 'pivot' | 'slice-walk' | 'affine' | 'spread' | 'relu-mask';
+type Part = 'elem' | 'workgroup-sum' | 'merge' | 'welford' | 'pivot' | 'slice-walk' | 'rows-walk' | 'affine' | 'spread' | 'relu-mask';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge'>, string> = {
   welford: welfordSource,
   pivot: pivotSource,
   'slice-walk': sliceWalkSource,
+  'rows-walk': rowsWalkSource,
   affine: affineSource,
   spread: spreadSource,
   'relu-mask': reluMaskSource,
@@ -65,6 +68,18 @@ const windowed: BindingDeclaration = { access: 'read', type: 'array<Elem>', wind
 const windowedOutput: BindingDeclaration = { access: 'read_write', type: 'array<Elem>', windowed: true };
 const perChannel = read('array<f32>');
 
+/** Both backward reductions (slices and rows) read the same. */
+const backwardReduceBindings = {
+  params: uniform('Params'),
+  x: windowed,
+  dy: windowed,
+  weight: perChannel,
+  bias: perChannel,
+  mean: perChannel,
+  spread: perChannel,
+  partials: readWrite('array<Partial>'),
+} as const;
+
 /**
  * Every kernel's source, the shared parts it is composed with, and its bindings; binding n is the n-th
  * entry. `Partial` and the coefficient layouts are declared by the kernels that use them.
@@ -77,7 +92,7 @@ const KERNELS = {
   },
   'stats-rows': {
     source: statsRowsSource,
-    parts: ['elem', 'welford', 'pivot'],
+    parts: ['elem', 'welford', 'pivot', 'rows-walk'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
   },
   finalize: {
@@ -103,30 +118,12 @@ const KERNELS = {
   'backward-reduce': {
     source: backwardReduceSource,
     parts: ['elem', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask'],
-    bindings: {
-      params: uniform('Params'),
-      x: windowed,
-      dy: windowed,
-      weight: perChannel,
-      bias: perChannel,
-      mean: perChannel,
-      spread: perChannel,
-      partials: readWrite('array<Partial>'),
-    },
+    bindings: backwardReduceBindings,
   },
   'backward-reduce-rows': {
     source: backwardReduceRowsSource,
-    parts: ['elem', 'affine', 'spread', 'relu-mask'],
-    bindings: {
-      params: uniform('Params'),
-      x: windowed,
-      dy: windowed,
-      weight: perChannel,
-      bias: perChannel,
-      mean: perChannel,
-      spread: perChannel,
-      partials: readWrite('array<Partial>'),
-    },
+    parts: ['elem', 'rows-walk', 'affine', 'spread', 'relu-mask'],
+    bindings: backwardReduceBindings,
   },
   'backward-finalize': {
     source: backwardFinalizeSource,
@@ -214,6 +211,7 @@ export function composeShader(variant: KernelVariant): string {
     else if (part === 'merge') parts.push('perInvocation' in variant && variant.perInvocation ? mergeInvocationSource : mergeWorkgroupSource);
     else parts.push(FIXED_PARTS[part]);
   }
+  if (storage !== 'f32') parts.push(HALF_BITS_WGSL);
   const declarations = bindingsOf(variant.kernel).map(([name, { access, type, windowed }], binding) => {
     const space = access === 'uniform' ? 'uniform' : `storage, ${access}`;
     const element = windowed ? { name, writable: access === 'read_write', storage, vec4 } : null;
@@ -272,7 +270,7 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
 
 /** Bind groups kept per kernel, the least recently used beyond it dropped. */
 const BIND_GROUPS_PER_KERNEL = 64;
-const bindGroupCaches = new WeakMap<Kernel, Map<string, GPUBindGroup>>();
+const bindGroupCaches = new WeakMap<Kernel, LruMap<string, GPUBindGroup>>();
 const bufferIds = new WeakMap<GPUBuffer, number>();
 let nextBufferId = 0;
 
@@ -296,14 +294,6 @@ export function bindGroup(gpu: Gpu, kernel: Kernel, resources: Readonly<Record<s
   });
   const key = entries.map(({ resource: r }) => `${bufferId(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`).join(',');
   let groups = bindGroupCaches.get(kernel);
-  if (!groups) bindGroupCaches.set(kernel, (groups = new Map()));
-  let group = groups.get(key);
-  if (group) {
-    groups.delete(key); // re-inserted below: Map order is the recency order
-  } else {
-    group = gpu.device.createBindGroup({ label: kernel.label, layout: kernel.layout, entries });
-    if (groups.size >= BIND_GROUPS_PER_KERNEL) groups.delete(groups.keys().next().value!);
-  }
-  groups.set(key, group);
-  return group;
+  if (!groups) bindGroupCaches.set(kernel, (groups = new LruMap(BIND_GROUPS_PER_KERNEL)));
+  return groups.getOrCreate(key, () => gpu.device.createBindGroup({ label: kernel.label, layout: kernel.layout, entries }));
 }

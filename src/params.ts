@@ -9,6 +9,7 @@
 import type { PassPlan } from './dispatch.js';
 import type { Gpu } from './gpu.js';
 import type { ChannelLayout } from './shape.js';
+import { LruMap } from './lru.js';
 import { BufferUsage } from './webgpu-constants.js';
 
 export interface KernelParams {
@@ -91,7 +92,7 @@ export function paramsSlot(buffer: GPUBuffer, slot: number): GPUBufferBinding {
 /** Distinct parameter contents kept per device; the least recently used beyond it is dropped. */
 export const PARAMS_CACHE_ENTRIES = 64;
 
-const caches = new WeakMap<Gpu, Map<string, GPUBuffer>>();
+const caches = new WeakMap<Gpu, LruMap<string, GPUBuffer>>();
 
 /**
  * The uniform buffer holding the Params of `plan` (whose windows `planKey` identifies) with `shared`,
@@ -107,7 +108,7 @@ export function paramsBuffer(
 ): GPUBuffer {
   let cache = caches.get(gpu);
   if (!cache) {
-    const created = new Map<string, GPUBuffer>();
+    const created = new LruMap<string, GPUBuffer>(PARAMS_CACHE_ENTRIES, (buffer) => gpu.releaseBuffer(buffer));
     gpu.onDestroy(() => {
       for (const buffer of created.values()) gpu.destroyBuffer(buffer);
       created.clear();
@@ -117,21 +118,11 @@ export function paramsBuffer(
   }
   // eps and momentum as the float32 values the kernels get: contents that pack alike share a buffer.
   const key = `${planKey}|${shared.flags}|${Math.fround(shared.eps)}|${Math.fround(shared.momentum)}`;
-  const cached = cache.get(key);
-  if (cached) {
-    cache.delete(key); // re-inserted below: Map order is the recency order
-    cache.set(key, cached);
-    return cached;
-  }
-  const params = packParams(windowParams(plan, layout, shared));
-  const buffer = gpu.createBuffer({ label: 'batchnorm params', size: params.byteLength, usage: BufferUsage.UNIFORM, mappedAtCreation: true });
-  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(params));
-  buffer.unmap();
-  cache.set(key, buffer);
-  if (cache.size > PARAMS_CACHE_ENTRIES) {
-    const [oldestKey, oldest] = cache.entries().next().value as [string, GPUBuffer];
-    cache.delete(oldestKey);
-    gpu.releaseBuffer(oldest);
-  }
-  return buffer;
+  return cache.getOrCreate(key, () => {
+    const params = packParams(windowParams(plan, layout, shared));
+    const buffer = gpu.createBuffer({ label: 'batchnorm params', size: params.byteLength, usage: BufferUsage.UNIFORM, mappedAtCreation: true });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(params));
+    buffer.unmap();
+    return buffer;
+  });
 }

@@ -6,6 +6,7 @@
 import { planChunks, type Chunk } from './chunking.js';
 import { planPasses, type Grid, type PassPlan } from './dispatch.js';
 import type { Gpu } from './gpu.js';
+import { LruMap } from './lru.js';
 import { bindGroup, getKernel, isWritable, type BindingName, type KernelName, type KernelVariant } from './kernels.js';
 import { describeValue } from './options.js';
 import { paramsBuffer, paramsSlot } from './params.js';
@@ -83,21 +84,14 @@ export interface OperationSpec<R extends string> extends Recording {
 /** Windows (chunks of whole samples that fit one binding) and the dispatches of each pass over them. */
 export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean, storage: Storage = 'f32'): PassPlan {
   // Plans depend only on these and the device, and a training loop repeats a few: keep the recent ones.
-  const key = planKey(layout, reduces, storage);
   let plans = planCaches.get(gpu);
-  if (!plans) planCaches.set(gpu, (plans = new Map()));
-  let plan = plans.get(key);
-  if (plan) {
-    plans.delete(key); // re-inserted below: Map order is the recency order
-  } else {
+  if (!plans) planCaches.set(gpu, (plans = new LruMap(PLANS_PER_GPU)));
+  return plans.getOrCreate(planKey(layout, reduces, storage), () => {
     const { limits } = gpu.device;
     const bytes = BYTES_PER_VALUE[storage];
     const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment, bytes);
-    plan = planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, bytes);
-    if (plans.size >= PLANS_PER_GPU) plans.delete(plans.keys().next().value!);
-  }
-  plans.set(key, plan);
-  return plan;
+    return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, bytes);
+  });
 }
 
 /** What a plan depends on besides the device. */
@@ -106,7 +100,7 @@ function planKey(layout: ChannelLayout, reduces: boolean, storage: Storage): str
 }
 
 const PLANS_PER_GPU = 64;
-const planCaches = new WeakMap<Gpu, Map<string, PassPlan>>();
+const planCaches = new WeakMap<Gpu, LruMap<string, PassPlan>>();
 
 /**
  * Runs `spec` and returns its tensors by role: the given ones, and the outputs it allocated. Nothing is

@@ -12,7 +12,8 @@
 // caller's GPUCommandEncoder (the `encoder` option) and submitted once, against as many separate calls that
 // each submit; both closed by one queue.onSubmittedWorkDone(), wall time. That is host + queue time on
 // the adapter at hand, not GPU time: on a CPU-emulated adapter the "GPU" work runs on the same cores.
-import { batchNorm, batchNormBackward, batchNormReference, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
+import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
+import { batchNormReference } from '../reference-entry.js';
 import { channelLayout, numElements } from '../shape.js';
 import { forwardAccuracy } from './accuracy.js';
 import { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';

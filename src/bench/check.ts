@@ -1,7 +1,8 @@
 // One forward and backward on the GPU checked against the float64 reference, as the demo's interactive
 // run does it: the GPU part (runForwardBackward) and the check under the tests' tolerance model
 // (checkForwardBackward, src/tolerances.ts), apart so a GPU test can run the demo's exact case.
-import { batchNorm, batchNormBackward, batchNormBackwardReference, batchNormReference, Tensor, type Gpu, type ReferenceForwardResult } from '../index.js';
+import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../index.js';
+import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../reference-entry.js';
 import { channelLayout } from '../shape.js';
 import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance } from '../tolerances.js';
 import { elementAccuracy, forwardAccuracy, type Accuracy } from './accuracy.js';

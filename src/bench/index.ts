@@ -1,6 +1,6 @@
 // The benchmark harness's surface for the demo page and the command-line runners. It sits on top of the
-// library: its public index and the pure modules shape.ts and tolerances.ts; nothing in the library
-// imports it.
+// library: its public entries (index.ts, reference-entry.ts) and the pure modules shape.ts and
+// tolerances.ts; nothing in the library imports it.
 export { BACKWARD_BYTES_PER_ELEMENT, FORWARD_BYTES_PER_ELEMENT, gigabytesPerSecond, median, summarizeTrials } from './statistics.js';
 export type { TrialSummary } from './statistics.js';
 export { INTERACTIVE_PRESETS, SWEEP, sweepUpTo } from './sweep.js';

@@ -1,13 +1,26 @@
 // End-to-end: the built demo page in headless Chromium (WebGPU on SwiftShader where there is no GPU).
-// One small interactive run and a short benchmark sweep; the page must log no errors, pass its check
-// against the CPU reference, draw a point per size in every chart series, and export one CSV row per size.
+// Small interactive runs and a short benchmark sweep; the page must log no errors, pass its check
+// against the CPU reference, draw a point per size in every chart series, and export one CSV row per
+// size. The document must never be wider than the viewport (390 px phone, 1280 px desktop), before and
+// after a run and a benchmark; a shape too large for the device or the page must be refused at once, with
+// the previous run's charts and table cleared. The built site must also work from a sub-path of a plain
+// static host (as GitHub Pages serves it), without cross-origin isolation.
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright';
 import { buildDemo, launchChromium, serveDemo } from '../../scripts/demo-browser.mjs';
+import { sweepUpTo } from '../../src/bench/sweep.js';
+import { serveStatic } from './static-server.js';
 
-// Sizes up to this many elements: the first three of the sweep, seconds on SwiftShader.
+// Sizes up to this many elements: the first few of the sweep, seconds on SwiftShader.
 const SHORT_SWEEP_MAX_ELEMENTS = '100352';
-const SHORT_SWEEP_SIZES = 3;
+const SHORT_SWEEP_SIZES = sweepUpTo(Number(SHORT_SWEEP_MAX_ELEMENTS)).length;
+const VIEWPORTS = [
+  { width: 390, height: 844 },
+  { width: 1280, height: 800 },
+] as const;
+const DEMO_DIST = join(import.meta.dirname, '..', '..', 'demo-dist');
+const SUB_PATH = '/webgpu-batchnorm/';
 
 let server: Awaited<ReturnType<typeof serveDemo>>;
 let browser: Browser;
@@ -18,7 +31,7 @@ beforeAll(async () => {
   await buildDemo();
   server = await serveDemo();
   browser = await launchChromium();
-  page = await browser.newPage();
+  page = await browser.newPage({ viewport: { ...VIEWPORTS[1] } });
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(message.text());
   });
@@ -32,15 +45,135 @@ afterAll(async () => {
   await server?.close();
 });
 
-it('runs a small interactive case and passes the check against the CPU reference', async () => {
-  await page.selectOption('#preset', { label: 'tiny 2x4x4x4' });
+/** The document's width at each viewport: never wider than the viewport (wide tables scroll in their own box). */
+async function expectFitsViewports(when: string): Promise<void> {
+  for (const viewport of VIEWPORTS) {
+    await page.setViewportSize(viewport);
+    // Chart.js resizes its canvases on a ResizeObserver callback: give the layout a few frames to settle.
+    await expect
+      .poll(() => page.evaluate(() => document.documentElement.scrollWidth), { timeout: 3_000, interval: 100 })
+      .toBeLessThanOrEqual(viewport.width);
+    expect(await page.evaluate(() => document.body.scrollWidth), `${when} at ${viewport.width} px`).toBeLessThanOrEqual(viewport.width);
+  }
+  await page.setViewportSize(VIEWPORTS[1]);
+}
+
+/** Fills the shape inputs and picks the mode. */
+async function setShape(shape: readonly number[], mode: 'training' | 'inference' = 'training'): Promise<void> {
+  for (const [i, id] of ['dim-n', 'dim-c', 'dim-h', 'dim-w'].entries()) await page.fill(`#${id}`, String(shape[i]));
+  await page.check(`input[name="mode"][value="${mode}"]`);
+}
+
+/** Clicks Run and waits for the badge to settle; returns its text. */
+async function runAndWait(): Promise<string> {
   await page.click('#run-button');
   const badge = page.locator('#check-badge');
   await expect.poll(() => badge.getAttribute('class'), { timeout: 30_000 }).toMatch(/\b(pass|fail)\b/);
-  expect(await badge.textContent(), (await page.textContent('#run-summary')) ?? '').toBe('PASS');
+  return (await badge.textContent()) ?? '';
+}
+
+it('fits a phone and a desktop on load, with "no data yet" in place of empty charts', async () => {
+  await expectFitsViewports('on load');
+  // No placeholder axes before any data: every chart's figure is in its empty state.
+  const figures = await page.$$eval('figure.chart-box', (list) => list.map((f) => f.classList.contains('empty')));
+  expect(figures).toEqual([true, true, true, true, true]);
+  // Adapter limits stay readable at 390 px: each value on one line, not a character per line.
+  await page.setViewportSize(VIEWPORTS[0]);
+  const limitLines = await page.$$eval('.adapter-grid dl:nth-of-type(2) dd', (list) =>
+    list.map((dd) => {
+      const text = document.createRange();
+      text.selectNodeContents(dd);
+      return text.getBoundingClientRect().height / parseFloat(getComputedStyle(dd).lineHeight);
+    }),
+  );
+  expect(limitLines.length).toBeGreaterThan(0);
+  expect(Math.max(...limitLines)).toBeLessThan(1.5);
+  await page.setViewportSize(VIEWPORTS[1]);
+  // Served by vite preview with COOP/COEP: the fine clock, and the page says so.
+  expect(await page.getAttribute('#clock-note', 'data-cross-origin-isolated')).toBe('true');
+});
+
+it('runs a small interactive case and passes the check against the CPU reference', async () => {
+  await page.selectOption('#preset', { label: 'tiny 2x4x4x4' });
+  const badge = page.locator('#check-badge');
+  expect(await runAndWait(), (await page.textContent('#run-summary')) ?? '').toBe('PASS');
   expect(Number(await badge.getAttribute('data-worst-error'))).toBeLessThan(1e-5);
   // Four channels in each histogram chart, 48 bins each.
   expect(await page.getAttribute('#hist-y', 'data-points')).toBe('48,48,48,48');
+  // The first run of a shape says its time includes shader compilation; a repeat says it does not.
+  expect(await page.getAttribute('#run-timing', 'data-first-run')).toBe('true');
+  expect(await page.textContent('#run-timing')).toMatch(/includes compiling the shaders/);
+  expect(await runAndWait()).toBe('PASS');
+  expect(await page.getAttribute('#run-timing', 'data-first-run')).toBe('false');
+  // Training shows the running statistics after the update.
+  const headers = await page.$$eval('#channel-table th', (list) => list.map((th) => th.textContent));
+  expect(headers).toContain('running mean after');
+  expect(headers).toContain('running var after');
+  expect(await page.textContent('#channel-note')).toMatch(/^Showing all 4 channels\./);
+  await expectFitsViewports('after a run');
+  expect(consoleErrors).toEqual([]);
+});
+
+it('passes a valid case with one value per channel and sample (N=2, C=4, H=W=1, training)', async () => {
+  await setShape([2, 4, 1, 1], 'training');
+  expect(await runAndWait(), (await page.textContent('#run-summary')) ?? '').toBe('PASS');
+  expect(consoleErrors).toEqual([]);
+});
+
+it('says how many channels it shows, and the running statistics follow momentum 0.1 from (0, 1)', async () => {
+  await page.selectOption('#preset', { label: 'small 8x16x14x14' });
+  await page.check('input[name="mode"][value="training"]');
+  expect(await runAndWait()).toBe('PASS');
+  expect(await page.textContent('#channel-note')).toMatch(/^Showing 8 of 16 channels\./);
+  expect(await page.$$eval('#interactive-panel .channels-shown', (list) => list.map((s) => s.textContent))).toEqual([
+    '(channels 0–5 of 16)',
+    '(channels 0–5 of 16)',
+  ]);
+  const table = await page.$$eval('#channel-table tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent ?? '')));
+  const column = (name: string) => table[0]!.indexOf(name);
+  expect(table).toHaveLength(1 + 8);
+  for (const row of table.slice(1)) {
+    const batchMean = Number(row[column('batch mean (GPU)')]);
+    expect(Number(row[column('running mean after')])).toBeCloseTo(0.1 * batchMean, 2);
+  }
+  expect(consoleErrors).toEqual([]);
+});
+
+it('refuses shapes too large for the device or the page at once, and clears the previous results', async () => {
+  expect(await page.getAttribute('#hist-x', 'data-points')).not.toBe('');
+  const cases = [
+    // 2 GiB of float32: over SwiftShader's 1 GiB maxBufferSize (it froze the tab for 48 s before).
+    { shape: [64, 512, 128, 128], message: /^Too large for this device: 64×512×128×128 is 536,870,912 elements.*maxBufferSize/ },
+    // 1e14 elements: used to end in "Invalid typed array length".
+    { shape: [100000, 100000, 100, 100], message: /^Too large for this device: 100000×100000×100×100 is 100,000,000,000,000 elements/ },
+    // Fits the device's buffers, but not the page's cap on host memory (2^25 elements).
+    { shape: [32, 1024, 32, 33], message: /^Too large for this page: 32×1024×32×33 is 34,603,008 elements; .*at most 33,554,432 elements/ },
+  ];
+  for (const { shape, message } of cases) {
+    await setShape(shape);
+    // In the page: the answer is there when the submit handler returns, well within one frame.
+    const inPage = await page.evaluate(() => {
+      const start = performance.now();
+      document.querySelector<HTMLFormElement>('#run-form')!.requestSubmit();
+      return { ms: performance.now() - start, badge: document.querySelector('#check-badge')!.textContent };
+    });
+    expect(inPage.badge).toBe('TOO LARGE');
+    expect(inPage.ms).toBeLessThan(50);
+    // From a real click, as a user sees it (Playwright's own round trips included).
+    const start = Date.now();
+    await page.click('#run-button');
+    await expect.poll(() => page.textContent('#run-summary'), { timeout: 1_000, interval: 10 }).toMatch(message);
+    expect(Date.now() - start).toBeLessThan(1_000);
+    expect(await page.textContent('#check-badge')).toBe('TOO LARGE');
+    expect(await page.getAttribute('#check-badge', 'data-error')).toBe('size');
+    // The previous run's charts and table are gone.
+    expect(await page.getAttribute('#hist-x', 'data-points')).toBe('');
+    expect(await page.getAttribute('#hist-y', 'data-points')).toBe('');
+    expect(await page.$$eval('#interactive-panel figure.chart-box', (list) => list.every((f) => f.classList.contains('empty')))).toBe(true);
+    expect(await page.$eval('#channel-table', (table) => (table as HTMLTableElement).rows.length)).toBe(0);
+    expect(await page.isVisible('#channel-note')).toBe(false);
+  }
+  await expectFitsViewports('after a size error');
   expect(consoleErrors).toEqual([]);
 });
 
@@ -56,14 +189,73 @@ it('runs a short sweep: a chart point per size in every series, one CSV row per 
     expect(points.length, id).toBeGreaterThan(0);
     expect(points, id).toEqual(points.map(() => SHORT_SWEEP_SIZES));
   }
+  expect(await page.$$eval('#bench-panel figure.chart-box', (list) => list.some((f) => f.classList.contains('empty')))).toBe(false);
+  // The speed-up chart has its 1x line, and the dashed series are explained.
+  expect(await page.getAttribute('#chart-speedup', 'data-reference')).toBe('1');
+  expect(await page.textContent('#charts-key')).toMatch(/Dashed lines: training backward/);
+  // Every abbreviated header has its tooltip.
+  const untitled = await page.$$eval('#bench-table th', (list) => (list as HTMLElement[]).filter((th) => !th.title && th.textContent !== 'elements').map((th) => th.textContent));
+  expect(untitled).toEqual([]);
+
   const csv = (await page.inputValue('#export-text')).trim().split('\n');
   expect(csv[0]).toMatch(/^label,shape,elements,gpu_forward_ms/);
   expect(csv.slice(1)).toHaveLength(SHORT_SWEEP_SIZES);
   expect(csv.slice(1).every((line) => line.endsWith(',true'))).toBe(true);
 
   await page.check('input[name="export-format"][value="json"]');
-  const report = JSON.parse(await page.inputValue('#export-text')) as { rows: unknown[]; environment: { adapter: { label: string } } };
+  const report = JSON.parse(await page.inputValue('#export-text')) as {
+    rows: unknown[];
+    environment: { adapter: { label: string } };
+    method: { gpuTiming: string };
+  };
   expect(report.rows).toHaveLength(SHORT_SWEEP_SIZES);
   expect(report.environment.adapter.label).not.toBe('');
+  // The page names the clock the report used (GPU timestamps where the device has timestamp-query).
+  expect(await page.textContent('#bench-method')).toContain(`GPU time: ${report.method.gpuTiming}`);
+
+  await expectFitsViewports('after a benchmark');
+  // At 390 px the result table is wider than its box and scrolls inside it.
+  await page.setViewportSize(VIEWPORTS[0]);
+  const wrap = await page.$eval('#bench-table', (table) => {
+    const box = table.parentElement!;
+    return { scroll: box.scrollWidth, client: box.clientWidth, overflow: getComputedStyle(box).overflowX };
+  });
+  expect(wrap.overflow).toBe('auto');
+  expect(wrap.scroll).toBeGreaterThan(wrap.client);
+  await page.setViewportSize(VIEWPORTS[1]);
   expect(consoleErrors).toEqual([]);
+});
+
+it('works from a sub-path of a static host without cross-origin isolation (as on GitHub Pages)', async () => {
+  const host = await serveStatic(DEMO_DIST, SUB_PATH);
+  const context = await browser.newContext({ viewport: { ...VIEWPORTS[0] } });
+  const errors: string[] = [];
+  try {
+    const subPage = await context.newPage();
+    subPage.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    subPage.on('pageerror', (error) => errors.push(error.message));
+    // "/webgpu-batchnorm" redirects to "/webgpu-batchnorm/", as GitHub Pages does.
+    await subPage.goto(`${host.origin}${SUB_PATH.slice(0, -1)}`);
+    expect(subPage.url()).toBe(host.url);
+    await subPage.waitForSelector('#run-button:not([disabled])', { timeout: 30_000 });
+    expect(await subPage.evaluate(() => crossOriginIsolated)).toBe(false);
+    expect(await subPage.getAttribute('#clock-note', 'data-cross-origin-isolated')).toBe('false');
+    expect(await subPage.textContent('#clock-note')).toMatch(/not cross-origin isolated .* coarsens performance\.now\(\)/);
+    expect(await subPage.textContent('#bench-method')).toMatch(/coarsened to steps of .* not cross-origin isolated/);
+
+    await subPage.selectOption('#preset', { label: 'tiny 2x4x4x4' });
+    await subPage.click('#run-button');
+    await expect.poll(() => subPage.getAttribute('#check-badge', 'class'), { timeout: 30_000 }).toMatch(/\b(pass|fail)\b/);
+    expect(await subPage.textContent('#check-badge')).toBe('PASS');
+    expect(await subPage.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(VIEWPORTS[0].width);
+    // Every request stayed under the sub-path and found its file.
+    expect(host.requests.filter((r) => !r.startsWith('200 ') && !r.startsWith('301 '))).toEqual([]);
+    expect(host.requests.every((r) => r.includes(SUB_PATH.slice(0, -1)))).toBe(true);
+    expect(errors).toEqual([]);
+  } finally {
+    await context.close();
+    await host.close();
+  }
 });

@@ -8,13 +8,11 @@ import {
   type Gpu,
   batchNorm,
   batchNormBackward,
-  batchNormBackwardReference,
-  channelMoments,
   Tensor,
   type BatchNormBackwardOptions,
   type BatchNormBackwardResult,
-  type ReferenceBackwardResult,
 } from '../../src/index.js';
+import { batchNormBackwardReference, channelMoments, type ReferenceBackwardResult } from '../../src/reference-entry.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { channelLayout } from '../../src/shape.js';
 import { channelsLast, CHUNKED_CASES, shapeSweep, type SweepCase } from '../support/shape-sweep.js';

@@ -6,13 +6,11 @@ import { describe, expect, it } from 'vitest';
 import {
   batchNorm,
   batchNormBackward,
-  batchNormBackwardReference,
-  batchNormReference,
   BatchNorm,
   Gpu,
   Tensor,
-  type ReferenceForwardResult,
 } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../../src/reference-entry.js';
 import { PARAMS_CACHE_ENTRIES } from '../../src/params.js';
 import { planOperation } from '../../src/runner.js';
 import { channelLayout } from '../../src/shape.js';

@@ -6,7 +6,8 @@
 // model (src/tolerances.ts: the backward reference reads the GPU's saved statistics, which are checked on
 // their own) every case passes.
 import { expect, it } from 'vitest';
-import { batchNormBackwardReference, batchNormReference, DEFAULT_EPS, DEFAULT_MOMENTUM } from '../../src/index.js';
+import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { checkForwardBackward, elementAccuracy, runForwardBackward, seededUniform, syntheticInput, unitNoise, type CaseInputs } from '../../src/bench/index.js';
 import { backwardTolerances, SUM_RTOL } from '../../src/tolerances.js';
 import { testGpu } from './gpu-context.js';

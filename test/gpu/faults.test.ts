@@ -6,13 +6,12 @@ import {
   BatchNorm,
   batchNorm,
   batchNormBackward,
-  batchNormBackwardReference,
-  batchNormReference,
   DeviceLostError,
   requestGpu,
   Tensor,
   type Gpu,
 } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';

@@ -3,7 +3,8 @@
 // or null (cumulative average). Then the same shapes channels-last (axis -1), in training and inference,
 // each shape with the fused ReLU in one of the two modes.
 import { afterAll, describe, expect, it } from 'vitest';
-import { batchNorm, batchNormReference, Tensor, type Gpu } from '../../src/index.js';
+import { batchNorm, Tensor, type Gpu } from '../../src/index.js';
+import { batchNormReference } from '../../src/reference-entry.js';
 import { channelLayout } from '../../src/shape.js';
 import { compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';

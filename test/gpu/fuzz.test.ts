@@ -1,9 +1,10 @@
 // Seeded fuzzing of the forward and backward passes against the float64 reference: 500 random problems
 // in CI (`npm test`), any number locally with `npm run fuzz -- --cases 20000 [--seed S]`. Each problem
-// draws its shape, mode, channel axis (1, channels-last or another), fused ReLU, running-variance
-// estimator, scales and outliers (test/support/fuzz-case.ts).
+// draws its shape, dtype (f32, or f16 on the packed path here), mode, channel axis (1, channels-last or
+// another), fused ReLU, running-variance estimator, scales and outliers (test/support/fuzz-case.ts).
 import { afterAll, describe, inject, it } from 'vitest';
-import { batchNorm, batchNormBackward, batchNormBackwardReference, batchNormReference, Tensor } from '../../src/index.js';
+import { batchNorm, batchNormBackward, Tensor } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { channelLayout } from '../../src/shape.js';
 import { fuzzCase, type FuzzCase } from '../support/fuzz-case.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
@@ -23,6 +24,7 @@ const tally = {
   otherAxis: 0,
   relu: 0,
   biasedRunningVar: 0,
+  f16: 0,
   worstRatio: { y: 0, statistics: 0, dx: 0, dweight: 0, dbias: 0 },
 };
 
@@ -38,8 +40,8 @@ async function check(c: FuzzCase): Promise<void> {
   await inErrorScopes(gpu, async () => {
     const tensor = (data: Float32Array | null, shape: readonly number[]) => (data ? Tensor.fromArray(gpu, data, shape) : null);
     const inputs = {
-      x: tensor(c.x, c.shape)!,
-      dy: tensor(c.dy, c.shape)!,
+      x: Tensor.fromArray(gpu, c.x, c.shape, { dtype: c.dtype }),
+      dy: Tensor.fromArray(gpu, c.dy, c.shape, { dtype: c.dtype }),
       weight: tensor(c.weight, [channels]),
       bias: tensor(c.bias, [channels]),
       runningMean: tensor(c.runningMean, [channels])!,
@@ -49,7 +51,7 @@ async function check(c: FuzzCase): Promise<void> {
     const out = batchNorm(gpu, inputs.x, { ...options, weight: w, bias: b, runningMean: rm, runningVar: rv });
     const worst = tally.worstRatio;
     const y = await out.y.toArray();
-    worst.y = Math.max(worst.y, compareY('y', y, c.x, c.shape, ref, c.weight, c.bias, axis).worstRatio);
+    worst.y = Math.max(worst.y, compareY('y', y, c.x, c.shape, ref, c.weight, c.bias, axis, c.dtype).worstRatio);
     // y of the case's forward without its weight (weight 1): what a weight-less backward with a ReLU
     // differentiates. Training: batch statistics again (the same x, so the same statistics), running
     // statistics left alone; inference: the running statistics, which the inference forward did not write.
@@ -87,7 +89,7 @@ async function check(c: FuzzCase): Promise<void> {
         ? batchNormBackwardReference(c.dy, c.x, c.shape, { axis, reluOutput, weight, ...saved, training: true })
         : batchNormBackwardReference(c.dy, c.x, c.shape, { axis, reluOutput, weight, runningMean: c.runningMean, runningVar: c.runningVar, eps: c.eps, training: false });
       const ratios = await compareBackward(weighted ? 'backward with weight' : 'backward without weight', grads, gradsRef, {
-        dy: c.dy, x: c.x, shape: c.shape, weight, training: c.training, axis, reluOutput,
+        dy: c.dy, x: c.x, shape: c.shape, weight, training: c.training, axis, reluOutput, dtype: c.dtype,
       });
       worst.dx = Math.max(worst.dx, ratios.dx);
       worst.dweight = Math.max(worst.dweight, ratios.dweight);
@@ -104,6 +106,7 @@ async function check(c: FuzzCase): Promise<void> {
   else if (axisIndex !== 1) tally.otherAxis++;
   if (activation === 'relu') tally.relu++;
   if (c.runningVarEstimator === 'biased') tally.biasedRunningVar++;
+  if (c.dtype === 'f16') tally.f16++;
 }
 
 describe(`fuzz: ${cases} cases from seed ${firstSeed}`, () => {
@@ -113,7 +116,7 @@ describe(`fuzz: ${cases} cases from seed ${firstSeed}`, () => {
       await check(c);
     } catch (error) {
       const what =
-        `shape [${c.shape.join(',')}] axis ${c.axis} ${c.training ? 'training' : 'inference'} activation ${c.activation} ` +
+        `shape [${c.shape.join(',')}] ${c.dtype} axis ${c.axis} ${c.training ? 'training' : 'inference'} activation ${c.activation} ` +
         `runningVarEstimator ${c.runningVarEstimator} eps ${c.eps} momentum ${c.momentum} affine ${c.weight !== null} ` +
         `x ~ N(${c.offset}, ${c.scale}^2)${c.farFromPivot ? ', first value of each channel far from the others' : ''}`;
       throw new Error(`fuzz seed ${seed} failed (replay: npm run fuzz -- --seed ${seed} --cases 1): ${what}\n${String(error)}`);

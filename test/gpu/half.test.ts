@@ -4,7 +4,8 @@
 // pack2x16float on store, 16-bit atomic stores where an odd run puts two channels' or two windows'
 // values in one word. The native path is selected and composed by test/unit/kernels.test.ts.
 import { describe, expect, it } from 'vitest';
-import { batchNorm, batchNormBackward, batchNormBackwardReference, batchNormReference, Tensor, type Gpu } from '../../src/index.js';
+import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { fromHalfBits, toHalfBits } from '../../src/half.js';
 import { planOperation } from '../../src/runner.js';
 import { channelLayout, numElements } from '../../src/shape.js';
@@ -108,6 +109,24 @@ describe('f16 activations (packed: this adapter has no shader-f16)', () => {
       const ref = batchNormReference(x, shape, { training: true });
       compareElements('wrapped f16 y', await yT.toArray(), ref.y, withHalfRounding(yTolerance(x, shape, ref, null, null), ref.y));
       buffer.destroy();
+    });
+  });
+});
+
+describe('f16 overflow', () => {
+  it('outputs beyond the half range become +-Inf, as PyTorch\'s .half() (pack2x16float would leave them indeterminate)', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      for (const shape of [[2, 2, 3], [2, 2, 4, 4]]) { // scalar (atomic 16-bit stores) and vec4 words
+        const n = numElements(shape);
+        const x = Tensor.fromArray(gpu, Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1) * (1 + i / n)), shape, { dtype: 'f16' });
+        const c = shape[1]!;
+        const runningMean = Tensor.fromArray(gpu, new Float32Array(c), [c]);
+        const runningVar = Tensor.fromArray(gpu, new Float32Array(c).fill(1e-12), [c]); // invstd 1e6: |y| up to 2e6
+        const y = await batchNorm(gpu, x, { training: false, runningMean, runningVar, eps: 0 }).y.toArray();
+        const expected = Array.from(await x.toArray(), (v) => (v > 0 ? Infinity : -Infinity));
+        expect(Array.from(y)).toEqual(expected);
+      }
     });
   });
 });

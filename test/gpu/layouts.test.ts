@@ -3,7 +3,8 @@
 // many channels), the fused ReLU and the biased running-variance estimator: forward and backward,
 // training and inference, chunked and not, against the float64 references.
 import { describe, expect, it } from 'vitest';
-import { batchNorm, batchNormBackward, batchNormBackwardReference, batchNormReference, Tensor, type Gpu } from '../../src/index.js';
+import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { planOperation } from '../../src/runner.js';
 import { channelLayout, numElements } from '../../src/shape.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';

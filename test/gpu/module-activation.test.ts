@@ -2,7 +2,8 @@
 // training and eval against the float64 references, as test/gpu/layouts.test.ts checks the functional
 // ops; the backward masks dy with the forward's output and needs the module's bias for the mask.
 import { describe, expect, it } from 'vitest';
-import { BatchNorm, batchNorm, batchNormBackward, batchNormBackwardReference, batchNormReference, Tensor, type Gpu } from '../../src/index.js';
+import { BatchNorm, batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { channelLayout, numElements } from '../../src/shape.js';
 import { relativeTolerance, runningMeanTolerance } from '../../src/tolerances.js';
 import { compareElements } from '../support/compare.js';

@@ -7,12 +7,11 @@ import {
   BatchNorm,
   batchNorm,
   batchNormBackward,
-  batchNormBackwardReference,
-  batchNormReference,
   Gpu,
   requestGpu,
   Tensor,
 } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom } from '../support/random.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';

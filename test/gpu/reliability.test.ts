@@ -7,14 +7,12 @@ import {
   BatchNorm,
   batchNorm,
   batchNormBackward,
-  batchNormBackwardReference,
-  batchNormReference,
-  channelMoments,
   Gpu,
   requestGpu,
   Tensor,
   type BatchNormBackwardResult,
 } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference-entry.js';
 import { gaussian, randomInt, seededRandom, uniform } from '../support/random.js';
 import { compareBackward, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';

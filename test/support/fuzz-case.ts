@@ -1,5 +1,6 @@
 // Random batch-norm problems for the fuzz test: each is fully determined by its seed, so a failure
 // printed as "seed S" replays with `npm run fuzz -- --seed S --cases 1`.
+import { fromHalfBits, toHalfBits } from '../../src/half.js';
 import { channelLayout, numElements } from '../../src/shape.js';
 import { gaussian, randomInt, seededRandom, uniform } from './random.js';
 
@@ -27,6 +28,8 @@ export interface FuzzCase {
   readonly offset: number;
   /** Each channel's first value is an outlier far from the others (and so from the kernels' pivot). */
   readonly farFromPivot: boolean;
+  /** The dtype of x, y, dy and dx; with 'f16', x and dy hold half-precision values. */
+  readonly dtype: 'f32' | 'f16';
 }
 
 const MAX_ELEMENTS = 4096;
@@ -44,12 +47,19 @@ export function fuzzCase(seed: number): FuzzCase {
   const { batch, channels, spatial } = channelLayout(shape, axis);
   const perChannel = batch * spatial;
   const training = perChannel > 1 && rnd() < 0.7; // training needs more than one value per channel
-  const scale = 10 ** (rnd() * 7 - 3); // 1e-3 .. 1e4
-  const offset = rnd() < 0.5 ? 0 : (rnd() - 0.5) * 20 * scale * (rnd() < 0.3 ? 1000 : 1);
+  // f16 cases keep x, y and dx inside half precision's range (65504) with room: spreads 0.1 .. 100,
+  // offsets up to 10 spreads, outliers up to 1000 spreads.
+  const dtype = rnd() < 0.2 ? 'f16' : 'f32';
+  const half = dtype === 'f16';
+  const scale = half ? 10 ** (rnd() * 3 - 1) : 10 ** (rnd() * 7 - 3); // f32: 1e-3 .. 1e4
+  const offset = rnd() < 0.5 ? 0 : (rnd() - 0.5) * 20 * scale * (!half && rnd() < 0.3 ? 1000 : 1);
   const affine = rnd() < 0.6;
-  const x = gaussian(rnd, size, offset, scale);
+  let x = gaussian(rnd, size, offset, scale);
   const farFromPivot = rnd() < 0.15;
-  if (farFromPivot) makePivotsFar(rnd, x, shape, axis, offset, scale);
+  // f16: outliers within 1000 spreads, so y (even against running statistics in inference) stays finite in half.
+  if (farFromPivot) makePivotsFar(rnd, x, shape, axis, offset, scale, half ? Math.min(6e4, 1000 * scale) : 1e19);
+  let dy = gaussian(rnd, size, 0, 10 ** (rnd() * 4 - 2));
+  if (half) [x, dy] = [asHalf(x), asHalf(dy)];
   return {
     seed,
     shape,
@@ -58,7 +68,7 @@ export function fuzzCase(seed: number): FuzzCase {
     bias: affine ? uniform(rnd, channels, -2, 2) : null,
     runningMean: uniform(rnd, channels, offset - scale, offset + scale),
     runningVar: uniform(rnd, channels, 0.25 * scale * scale, 4 * scale * scale),
-    dy: gaussian(rnd, size, 0, 10 ** (rnd() * 4 - 2)),
+    dy,
     training,
     // The GPU blends with a float32 momentum: draw one that float32 holds exactly, or the reference
     // blends with another factor (near m = 1, rounding m moves 1 - m by a relative 3e-8 / (1 - m)).
@@ -71,7 +81,13 @@ export function fuzzCase(seed: number): FuzzCase {
     scale,
     offset,
     farFromPivot,
+    dtype,
   };
+}
+
+/** The values an f16 tensor holds for `data` (round to nearest even). */
+function asHalf(data: Float32Array): Float32Array {
+  return data.map((v) => fromHalfBits(toHalfBits(v)));
 }
 
 /**
@@ -92,15 +108,23 @@ function drawAxis(rnd: () => number, rank: number): number {
  * order. Make the first value (k = 0) an outlier, from 10 to about 1e19 spreads away: the median stays
  * with the bulk, so the sums, merges and finalize carry one huge deviation next to ordinary ones (where
  * a product such as 0 * delta^2 once gave NaN). The outlier stays where the channel's variance fits
- * float32 with room to spare: n * distance^2 < 1e37.
+ * float32 with room to spare, n * distance^2 < 1e37, and within `maxDistance`.
  *
  * In the (outer, C, inner) view of x around `axis`, element k of channel c is at
  * ((k / inner) * C + c) * inner + k % inner, so its first value is at c * inner for any axis.
  */
-function makePivotsFar(rnd: () => number, x: Float32Array, shape: readonly number[], axis: number, offset: number, scale: number): void {
+function makePivotsFar(
+  rnd: () => number,
+  x: Float32Array,
+  shape: readonly number[],
+  axis: number,
+  offset: number,
+  scale: number,
+  maxDistance: number,
+): void {
   const { batch, channels, spatial } = channelLayout(shape, axis);
   const perChannel = batch * spatial;
-  const limit = Math.min(1e19, Math.sqrt(1e37 / perChannel));
+  const limit = Math.min(maxDistance, Math.sqrt(1e37 / perChannel));
   const lo = Math.log10(10 * scale);
   const hi = Math.log10(limit);
   for (let c = 0; c < channels; c++) {

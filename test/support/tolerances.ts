@@ -2,8 +2,9 @@
 // reliability). The tolerance model (constants and per-element bounds, with their reasoning) is
 // src/tolerances.ts, shared with the benchmark and the demo; this file applies it through vitest.
 import { expect } from 'vitest';
-import type { BatchNormBackwardResult, ReferenceBackwardResult, ReferenceForwardResult } from '../../src/index.js';
-import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance, yTolerance } from '../../src/tolerances.js';
+import type { BatchNormBackwardResult } from '../../src/index.js';
+import type { ReferenceBackwardResult, ReferenceForwardResult } from '../../src/reference-entry.js';
+import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance, withHalfRounding, yTolerance } from '../../src/tolerances.js';
 import { compareElements, type Comparison } from './compare.js';
 
 export { DX_RTOL, STAT_RTOL, SUM_RTOL, Y_ATOL, Y_RTOL } from '../../src/tolerances.js';
@@ -20,8 +21,10 @@ export function compareY(
   weight: Values | null,
   bias: Values | null,
   axis = 1,
+  dtype: 'f32' | 'f16' = 'f32',
 ): Comparison {
-  return compareElements(what, y, ref.y, yTolerance(x, shape, ref, weight, bias, axis));
+  const tolerance = yTolerance(x, shape, ref, weight, bias, axis);
+  return compareElements(what, y, ref.y, dtype === 'f16' ? withHalfRounding(tolerance, ref.y) : tolerance);
 }
 
 /** What a training forward produced besides y, read back; the running statistics when it had them. */
@@ -61,6 +64,8 @@ export interface BackwardInputs {
   axis?: number;
   /** With a fused ReLU: the forward's output (its sign masks dy). */
   reluOutput?: Values | null;
+  /** dx's dtype: with 'f16' its tolerance adds one rounding to half precision. */
+  dtype?: 'f32' | 'f16';
 }
 
 export interface BackwardRatios {
@@ -80,7 +85,8 @@ export async function compareBackward(
   inputs: BackwardInputs,
 ): Promise<BackwardRatios> {
   const tolerance = backwardTolerances(inputs, ref);
-  const dx = compareElements(`${what} dx`, await out.dx.toArray(), ref.dx, tolerance.dx);
+  const dxTolerance = inputs.dtype === 'f16' ? withHalfRounding(tolerance.dx, ref.dx) : tolerance.dx;
+  const dx = compareElements(`${what} dx`, await out.dx.toArray(), ref.dx, dxTolerance);
   if (!inputs.weight) {
     expect(out.dweight).toBeNull();
     expect(out.dbias).toBeNull();

@@ -1,0 +1,175 @@
+// The package as a consumer gets it: `npm pack` (prepack builds dist/), installed into a scratch project
+// with only its declared dependencies plus TypeScript, the @webgpu/types peer and Dawn (the `webgpu`
+// package), then
+// - the README's ```ts blocks type-checked under --strict against the installed package,
+// - the README's Node.js example run on Dawn, and a small forward checked against hand-computed values
+//   and the `webgpu-batchnorm/reference` entry.
+// npm installs from its cache (`--prefer-offline`, the exact versions in this repository's node_modules,
+// which `npm ci` put in that cache), so the install needs no network once the repository is set up.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readmeTsBlocks, writeReadmeExamples } from '../../scripts/readme-examples.mjs';
+
+const root = join(import.meta.dirname, '..', '..');
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** Packages the README's ecosystem examples import; their types are needed, nothing of them runs. */
+const ECOSYSTEM = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web'];
+const CONSUMER = ['typescript', '@webgpu/types', 'webgpu'];
+
+const version = (name: string): string =>
+  (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+
+let dir = '';
+let app = '';
+let tarball = '';
+const timings: Record<string, number> = {};
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+  try {
+    return execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`);
+  }
+}
+
+function timed<T>(what: string, body: () => T): T {
+  const start = performance.now();
+  try {
+    return body();
+  } finally {
+    timings[what] = Math.round(performance.now() - start);
+  }
+}
+
+/** Environment for Dawn: SwiftShader's Vulkan driver where Debian's chromium package ships it. */
+function dawnEnv(): NodeJS.ProcessEnv {
+  return existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES ? { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } : process.env;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'webgpu-batchnorm-package-'));
+  app = join(dir, 'app');
+  const packed = timed('npm pack (with prepack build)', () =>
+    run('npm', ['pack', '--json', '--pack-destination', dir], root),
+  );
+  const info = JSON.parse(packed.slice(packed.indexOf('\n[') + 1)) as [{ filename: string; files: { path: string }[] }];
+  tarball = join(dir, info[0].filename);
+  run('mkdir', ['-p', app], dir);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }, null, 2));
+  const specs = [...CONSUMER, ...ECOSYSTEM].map((name) => `${name}@${version(name)}`);
+  timed('npm install (scratch project)', () =>
+    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball, ...specs], app),
+  );
+}, 600_000);
+
+afterAll(() => {
+  console.log(`package test timings (ms): ${JSON.stringify(timings)}`);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the packed package', () => {
+  it('ships dist/, README.md, LICENSE and package.json only, with internals out of the public types', () => {
+    const files = run('tar', ['-tzf', tarball], dir).trim().split('\n').map((f) => f.replace(/^package\//, ''));
+    expect(files.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference-entry.d.ts']) expect(files).toContain(f);
+    expect(files.some((f) => f.endsWith('.wgsl') || f.startsWith('src/'))).toBe(false);
+
+    const installed = join(app, 'node_modules', 'webgpu-batchnorm');
+    const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(pkg.dependencies).toBeUndefined();
+    expect(pkg.sideEffects).toBe(false);
+    expect(Object.keys(pkg.peerDependencies as object)).toEqual(['@webgpu/types']);
+    const index = readFileSync(join(installed, 'dist', 'index.d.ts'), 'utf8');
+    expect(index.startsWith('/// <reference types="@webgpu/types"')).toBe(true);
+    expect(index).not.toMatch(/batchNormReference|channelMoments/);
+    const gpu = readFileSync(join(installed, 'dist', 'gpu.d.ts'), 'utf8');
+    for (const internal of ['fromOwnedDevice', 'createBuffer', 'destroyBuffer', 'releaseBuffer', 'scoped', 'lossWithin', 'onDestroy', 'assertAlive', 'assertGpu']) {
+      expect(gpu, internal).not.toMatch(new RegExp(`\\b${internal}\\b`));
+    }
+    expect(readFileSync(join(installed, 'dist', 'tensor.d.ts'), 'utf8')).not.toMatch(/\ballocate\b/);
+  });
+
+  it("type-checks every ```ts block of the README under --strict against the installed package", () => {
+    const blocks = readmeTsBlocks();
+    expect(blocks.length).toBeGreaterThanOrEqual(4);
+    const names = writeReadmeExamples(app, blocks);
+    const ecosystem = names.filter((_, i) => ECOSYSTEM.some((p) => blocks[i]!.code.includes(`'${p.split('/')[0]}`)));
+    const own = names.filter((n) => !ecosystem.includes(n));
+    expect(ecosystem.length).toBe(2); // TensorFlow.js and ONNX Runtime Web
+    const config = (include: string[], skipLibCheck: boolean) => ({
+      // No "types": @webgpu/types must come in through the package's own reference.
+      compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], noEmit: true, skipLibCheck },
+      include,
+    });
+    // The package's own examples with the declaration files checked too.
+    writeFileSync(join(app, 'tsconfig.own.json'), JSON.stringify(config(own, false), null, 2));
+    // tfjs-core pins @webgpu/types 0.1.38, whose globals clash with the current ones: a tfjs project needs
+    // skipLibCheck whatever else it uses.
+    writeFileSync(join(app, 'tsconfig.ecosystem.json'), JSON.stringify(config(ecosystem, true), null, 2));
+    const tsc = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
+    timed('tsc (README, own examples)', () => run(process.execPath, [tsc, '-p', 'tsconfig.own.json'], app));
+    timed('tsc (README, tfjs and ORT examples)', () => run(process.execPath, [tsc, '-p', 'tsconfig.ecosystem.json'], app));
+  });
+
+  it("runs the README's Node.js example on Dawn", () => {
+    const block = readmeTsBlocks().find((b) => b.code.includes("from 'webgpu'"));
+    expect(block).toBeDefined();
+    writeFileSync(join(app, 'app.mjs'), block!.code); // plain JavaScript: the block has no type annotations
+    const out = timed('node app.mjs (README)', () => run(process.execPath, ['app.mjs'], app, dawnEnv()));
+    const values = (out.match(/-?\d+\.\d+(e-?\d+)?/g) ?? []).map(Number);
+    const a = 1.5 / Math.sqrt(4.25 + 1e-5);
+    const b = 2.5 / Math.sqrt(4.25 + 1e-5);
+    const expected = [-b, -a, -b, -a, a, b, a, b];
+    expect(values).toHaveLength(8);
+    values.forEach((v, i) => expect(Math.abs(v - expected[i]!), `y[${i}] = ${v}`).toBeLessThan(1e-5));
+  });
+
+  it('runs a forward on Dawn whose y, saveMean and saveInvstd match hand-computed values and the reference entry', () => {
+    writeFileSync(
+      join(app, 'check.mjs'),
+      `import { create, globals } from 'webgpu';
+import { batchNorm, requestGpu, Tensor } from 'webgpu-batchnorm';
+import { batchNormReference } from 'webgpu-batchnorm/reference';
+
+Object.assign(globalThis, globals);
+const gpu = await requestGpu({ gpu: create([]) });
+// [N=2, C=3, L=2]: channel c holds c*10 + {0, 2, 4, 6}, mean c*10 + 3, biased variance 5
+const shape = [2, 3, 2];
+const data = [0, 2, 10, 12, 20, 22, 4, 6, 14, 16, 24, 26];
+const weight = [1, 2, -1], bias = [0, 1, 0.5];
+const t = (values, dims) => Tensor.fromArray(gpu, values, dims);
+const out = batchNorm(gpu, t(data, shape), { training: true, weight: t(weight, [3]), bias: t(bias, [3]), eps: 0 });
+const ref = batchNormReference(data, shape, { training: true, weight, bias, eps: 0 });
+console.log(JSON.stringify({
+  y: [...(await out.y.toArray())],
+  saveMean: [...(await out.saveMean.toArray())],
+  saveInvstd: [...(await out.saveInvstd.toArray())],
+  refY: [...ref.y],
+  liveBuffers: gpu.liveBuffers,
+}));
+gpu.destroy();
+`,
+    );
+    const out = timed('node check.mjs', () => run(process.execPath, ['check.mjs'], app, dawnEnv()));
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number[]>;
+    const s = 1 / Math.sqrt(5);
+    const data = [0, 2, 10, 12, 20, 22, 4, 6, 14, 16, 24, 26];
+    const [weight, bias, mean] = [[1, 2, -1], [0, 1, 0.5], [3, 13, 23]];
+    const expectedY = data.map((x, i) => {
+      const c = Math.floor(i / 2) % 3;
+      return weight[c]! * (x - mean[c]!) * s + bias[c]!;
+    });
+    const close = (actual: number[] | undefined, expected: number[], what: string) => {
+      expect(actual, what).toHaveLength(expected.length);
+      expected.forEach((e, i) => expect(Math.abs(actual![i]! - e), `${what}[${i}] = ${actual![i]}, expected ${e}`).toBeLessThan(1e-5));
+    };
+    close(result.y, expectedY, 'y');
+    close(result.refY, expectedY, 'reference y');
+    close(result.saveMean, [3, 13, 23], 'saveMean');
+    close(result.saveInvstd, [s, s, s], 'saveInvstd');
+  });
+});
