@@ -37,3 +37,21 @@ describe('planChunks', () => {
     );
   });
 });
+
+describe('planChunks with f16 values', () => {
+  it('starts windows on 2-byte values and binds whole 4-byte words within the limit', () => {
+    const layout = { batch: 40, channels: 3, spatial: 5 }; // 30-byte samples: windows start mid-word
+    const chunks = planChunks(layout, 512, 256, 2);
+    let next = 0;
+    for (const c of chunks) {
+      expect(c.bindOffset + c.baseBytes).toBe(c.batchStart * 30);
+      expect(c.baseBytes % 2).toBe(0);
+      expect(c.bindSize % 4).toBe(0);
+      expect(c.bindSize).toBeGreaterThanOrEqual(c.baseBytes + c.batchCount * 30);
+      expect(c.bindSize).toBeLessThanOrEqual(512);
+      next += c.batchCount;
+    }
+    expect(next).toBe(40);
+    expect(chunks.some((c) => c.baseBytes % 4 === 2)).toBe(true);
+  });
+});

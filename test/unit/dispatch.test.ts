@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { foldGrid, MIN_ELEMS_PER_INVOCATION, planSlices, TARGET_STATS_WORKGROUPS, WORKGROUP_SIZE } from '../../src/dispatch.js';
+import { planChunks } from '../../src/chunking.js';
+import {
+  FINALIZE_PER_INVOCATION_MAX_PARTIALS,
+  FINALIZE_WORKGROUP_SIZE,
+  foldGrid,
+  MIN_ELEMS_PER_INVOCATION,
+  planPasses,
+  planRowBlocks,
+  planSlices,
+  ROWS_CHANNEL_LANES,
+  ROWS_MAX_SPATIAL,
+  TARGET_STATS_WORKGROUPS,
+  WORKGROUP_SIZE,
+} from '../../src/dispatch.js';
 
 describe('foldGrid', () => {
   it('keeps 1-D dispatches within the limit', () => {
@@ -40,5 +53,47 @@ describe('planSlices', () => {
   it('does not split channels too short to keep every invocation busy', () => {
     expect(planSlices(1, minSlice * 2 - 1).slices).toBe(1);
     expect(planSlices(2048, 1_000_000).slices).toBe(1);
+  });
+});
+
+describe('planRowBlocks', () => {
+  const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
+
+  it('covers every row once, and gives each row lane at least MIN_ELEMS_PER_INVOCATION values', () => {
+    for (const [channels, rows, spatial] of [[3, 1000, 1], [16384, 2, 1], [130, 36, 1], [4, 100_000, 8], [64, 31, 2]]) {
+      const { slices, sliceLen } = planRowBlocks(channels!, rows!, spatial!);
+      expect(slices * sliceLen).toBeGreaterThanOrEqual(rows!);
+      expect((slices - 1) * sliceLen).toBeLessThan(rows!);
+      if (slices > 1) expect((sliceLen * spatial!) / rowLanes).toBeGreaterThanOrEqual(MIN_ELEMS_PER_INVOCATION);
+    }
+  });
+
+  it('splits many rows of few channels to fill the GPU, and keeps many channels in one block', () => {
+    expect(planRowBlocks(3, 10_000_000, 1).slices).toBe(TARGET_STATS_WORKGROUPS);
+    expect(planRowBlocks(16384, 2, 1).slices).toBe(1);
+  });
+});
+
+describe('planPasses', () => {
+  const plan = (layout: { batch: number; channels: number; spatial: number }, reduces = true) =>
+    planPasses(layout, planChunks(layout, 2 ** 27, 256), 65535, reduces);
+
+  it('reduces with the rows kernels where few values follow the channel, and with slices (vec4 where it can) elsewhere', () => {
+    expect(plan({ batch: 8, channels: 64, spatial: 1 })).toMatchObject({ rows: true, vec4: false });
+    expect(plan({ batch: 8, channels: 64, spatial: ROWS_MAX_SPATIAL })).toMatchObject({ rows: true, vec4: false });
+    expect(plan({ batch: 8, channels: 64, spatial: 12 })).toMatchObject({ rows: false, vec4: true });
+    expect(plan({ batch: 8, channels: 64, spatial: 49 })).toMatchObject({ rows: false, vec4: false });
+    const rows = plan({ batch: 2, channels: 16384, spatial: 1 });
+    expect(rows.windows[0]!.reduceGrid.x).toBe(16384 / ROWS_CHANNEL_LANES);
+  });
+
+  it('finalizes a channel per invocation with few partials or none to merge, per workgroup with many', () => {
+    const few = plan({ batch: 2, channels: 16384, spatial: 1 });
+    expect(few.partialStride).toBeLessThanOrEqual(FINALIZE_PER_INVOCATION_MAX_PARTIALS);
+    expect(few).toMatchObject({ finalizePerInvocation: true, finalizeGrid: { x: 16384 / FINALIZE_WORKGROUP_SIZE, y: 1 } });
+    const many = plan({ batch: 64, channels: 2, spatial: 112 * 112 });
+    expect(many.partialStride).toBeGreaterThan(FINALIZE_PER_INVOCATION_MAX_PARTIALS);
+    expect(many).toMatchObject({ finalizePerInvocation: false, finalizeGrid: { x: 2, y: 1 } });
+    expect(plan({ batch: 64, channels: 2, spatial: 112 * 112 }, false).finalizePerInvocation).toBe(true);
   });
 });
