@@ -3,6 +3,7 @@
 // come from each kernel's record only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NagaError, parseWgsl, validate } from 'naga-wasm';
 import { describe, expect, it } from 'vitest';
 import { storageFor, type Storage } from '../../src/element-storage.js';
 import { bindingsOf, composeShader, variantKey, type KernelVariant } from '../../src/kernels.js';
@@ -84,6 +85,32 @@ describe('kernel variants', () => {
       const code = composeShader(v);
       expect(code).toContain('override WORKGROUP_SIZE: u32;');
       expect(code).not.toMatch(/WORKGROUP_SIZE\s*(:\s*u32\s*)?=/);
+    }
+  });
+});
+
+describe('WGSL validity (naga, wgpu\'s WGSL validator, in Node: no GPU needed)', () => {
+  // Two constructs valid WGSL that naga 30 does not implement, which Tint (Chromium, Dawn) compiles: the
+  // `subgroups` enable-extension, and bitcasts from u32 words to vectors of f16 (the native f16 stores,
+  // which build IEEE half bits so that overflow gives +-Inf). Every other variant, the native f16 loads
+  // included, must parse and validate.
+  const nagaCanCheck = (v: KernelVariant) =>
+    !('subgroups' in v && v.subgroups) && !('storage' in v && v.storage === 'f16' && (v.kernel === 'apply' || v.kernel === 'backward-apply'));
+  const checked = VARIANTS.filter(nagaCanCheck);
+
+  it(`parse and validate (${checked.length} of ${VARIANTS.length} variants)`, () => {
+    expect(checked.length).toBeGreaterThan(VARIANTS.length / 2);
+    for (const v of checked) {
+      try {
+        const module = parseWgsl(composeShader(v));
+        try {
+          validate(module).free();
+        } finally {
+          module.free();
+        }
+      } catch (error) {
+        throw new Error(`${variantKey(v)}: ${error instanceof NagaError ? error.formatted : String(error)}`);
+      }
     }
   });
 });
