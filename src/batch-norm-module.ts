@@ -8,7 +8,7 @@ import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
 import type { Recording } from './runner.js';
 import { Tensor } from './tensor.js';
-import { assertBoolean, assertEps, assertMomentum, type Activation } from './validate.js';
+import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, type Activation } from './validate.js';
 import { recordWrite } from './write-log.js';
 
 export interface BatchNormModuleOptions {
@@ -161,9 +161,7 @@ export class BatchNorm {
     const axis = o.axis ?? 1;
     assertAxis(axis, 'BatchNorm options.axis');
     const activation = o.activation ?? null;
-    if (activation !== null && activation !== 'relu') {
-      throw new TypeError(`BatchNorm options.activation must be 'relu' or null, got ${describeValue(activation)}`);
-    }
+    assertActivation(activation, 'BatchNorm options.activation');
     this.gpu = gpu;
     this.numFeatures = numFeatures;
     this.eps = eps;
@@ -482,11 +480,5 @@ export class BatchNorm {
       this.#saved.saveInvstd.destroy();
     }
     this.#saved = null;
-  }
-}
-
-function assertAxis(axis: unknown, name: string): asserts axis is number {
-  if (typeof axis !== 'number' || !Number.isInteger(axis)) {
-    throw new TypeError(`${name} must be an integer (the channel dimension, negative from the end), got ${describeValue(axis)}`);
   }
 }

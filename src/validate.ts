@@ -71,6 +71,13 @@ export function assertSameShapeAndDType(t: unknown, name: string, like: Pick<Ten
 /** Activations fused into the apply pass. */
 export type Activation = 'relu';
 
-export function assertActivation(activation: unknown): asserts activation is Activation | null {
-  if (activation !== null && activation !== 'relu') throw new TypeError(`activation must be 'relu' or null, got ${describeValue(activation)}`);
+export function assertActivation(activation: unknown, name = 'activation'): asserts activation is Activation | null {
+  if (activation !== null && activation !== 'relu') throw new TypeError(`${name} must be 'relu' or null, got ${describeValue(activation)}`);
+}
+
+/** A channel axis given before x's rank is known (the module's): an integer, negative from the end. */
+export function assertAxis(axis: unknown, name: string): asserts axis is number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) {
+    throw new TypeError(`${name} must be an integer (the channel dimension, negative from the end), got ${describeValue(axis)}`);
+  }
 }
