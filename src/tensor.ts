@@ -105,7 +105,10 @@ export class Tensor {
    */
   static fromBuffer(gpu: Gpu, buffer: GPUBuffer, shape: readonly number[], options: WrapOptions = {}): Tensor {
     const read = readOptions(options, 'Tensor.fromBuffer options', ['dtype', 'label', 'byteOffset']);
-    const { dtype, label } = readTensorOptions(gpu, shape, { ...(read as TensorOptions) });
+    const { dtype, label } = readTensorOptions(gpu, shape, {
+      ...(read.dtype === undefined ? {} : { dtype: read.dtype as DType }),
+      ...(read.label === undefined ? {} : { label: read.label as string }),
+    });
     const what = `Tensor.fromBuffer('${label}')`;
     const b = buffer as Partial<GPUBuffer> | null;
     if (b === null || typeof b !== 'object' || typeof b.usage !== 'number' || typeof b.size !== 'number') {
@@ -189,7 +192,7 @@ function paddedBytes(bytes: number): number {
 
 function readTensorOptions(gpu: Gpu, shape: readonly number[], options: TensorOptions): { dtype: DType; label: string } {
   gpu.assertAlive();
-  const read = readOptions(options, 'tensor options', ['dtype', 'label', 'byteOffset']);
+  const read = readOptions(options, 'tensor options', ['dtype', 'label']); // byteOffset only wraps (fromBuffer)
   assertValidShape(shape);
   const dtype = read.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new TypeError(`dtype must be 'f32' or 'f16', got ${describeValue(dtype)}`);

@@ -170,6 +170,7 @@ describe('4. typos are named, not ignored', () => {
     expect(() => new BatchNorm(gpu, C, typo({ affine: true, track_running_stats: false }))).toThrow("BatchNorm options has an unknown key 'track_running_stats'");
     expect(() => new BatchNorm(gpu, C).forward(xT, typo({ train: false }))).toThrow("BatchNorm.forward options has an unknown key 'train'");
     expect(() => Tensor.fromArray(gpu, [1], [1], typo({ dtpye: 'f32' }))).toThrow("tensor options has an unknown key 'dtpye'");
+    expect(() => Tensor.fromArray(gpu, [1], [1], typo({ byteOffset: 256 }))).toThrow("tensor options has an unknown key 'byteOffset'");
     await expect(requestGpu(typo({ powerPrefernce: 'high-performance' }))).rejects.toThrow("requestGpu options has an unknown key 'powerPrefernce'");
   });
 
