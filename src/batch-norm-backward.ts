@@ -8,7 +8,7 @@ import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { readOptions } from './options.js';
 import { FLAGS } from './params.js';
-import { pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { assertActivation, assertBoolean, assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
@@ -110,7 +110,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
   const flags =
     (training ? FLAGS.TRAINING : 0) | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
   const gradient = (name: 'dweight' | 'dbias') =>
-    ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(weight ? { output: { shape: [channels], dtype: 'f32' as const, label: `batchNormBackward ${name}` } } : {}) }) as const;
+    outputRole(`out.${name}`, out[name], weight ? { shape: [channels], dtype: 'f32', label: `batchNormBackward ${name}` } : null);
   const tensors = runOperation(gpu, {
     label: 'batchNorm backward',
     layout,
@@ -126,7 +126,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
       bias: { name: 'bias', tensor: bias, access: 'read' },
       mean: { name: meanName, tensor: mean as Tensor, access: 'read' },
       spread: { name: spreadName, tensor: spread as Tensor, access: 'read' },
-      dx: { name: 'out.dx', tensor: (out.dx as Tensor | undefined) ?? null, access: 'write', output: { shape: x.shape, dtype: x.dtype, label: 'batchNormBackward dx' } },
+      dx: outputRole('out.dx', out.dx, { shape: x.shape, dtype: x.dtype, label: 'batchNormBackward dx' }),
       dweight: gradient('dweight'),
       dbias: gradient('dbias'),
     },

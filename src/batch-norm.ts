@@ -6,7 +6,7 @@ import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { readOptions } from './options.js';
 import { FLAGS } from './params.js';
-import { pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { assertActivation, assertBoolean, assertEps, assertMomentum, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
@@ -121,7 +121,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     (activation === 'relu' ? FLAGS.RELU : 0) |
     (estimator === 'biased' ? FLAGS.BIASED_RUNNING_VAR : 0);
   const saved = (name: 'saveMean' | 'saveInvstd') =>
-    ({ name: `out.${name}`, tensor: (out[name] as Tensor | undefined) ?? null, access: 'write', ...(training ? { output: { shape: [channels], dtype: 'f32' as const, label: `batchNorm ${name}` } } : {}) }) as const;
+    outputRole(`out.${name}`, out[name], training ? { shape: [channels], dtype: 'f32', label: `batchNorm ${name}` } : null);
   const running = training ? 'update' : 'read';
   const tensors = runOperation(gpu, {
     label: 'batchNorm forward',
@@ -137,7 +137,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       bias: { name: 'bias', tensor: bias, access: 'read' },
       runningMean: { name: 'runningMean', tensor: runningMean, access: running },
       runningVar: { name: 'runningVar', tensor: runningVar, access: running },
-      y: { name: 'out.y', tensor: (out.y as Tensor | undefined) ?? null, access: 'write', output: { shape: x.shape, dtype: x.dtype, label: 'batchNorm y' } },
+      y: outputRole('out.y', out.y, { shape: x.shape, dtype: x.dtype, label: 'batchNorm y' }),
       saveMean: saved('saveMean'),
       saveInvstd: saved('saveInvstd'),
     },

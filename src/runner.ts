@@ -15,7 +15,7 @@ import type { ChannelLayout } from './shape.js';
 import { Tensor, type DType } from './tensor.js';
 import { BYTES_PER_VALUE, type Storage } from './element-storage.js';
 import { assertOutput } from './validate.js';
-import { firstError, lastWriteVerdict, recordWrite } from './write-log.js';
+import { firstError, lastWriteVerdict, NO_ERROR, recordWrite } from './write-log.js';
 
 /** How an operation uses a tensor: reads it, writes it, or updates it in place (running statistics). */
 export type Access = 'read' | 'write' | 'update';
@@ -28,6 +28,19 @@ export interface TensorRole {
   readonly access: Access;
   /** For an output: its shape and dtype, and the label of the tensor allocated when none was given. */
   readonly output?: { readonly shape: readonly number[]; readonly dtype: DType; readonly label: string };
+}
+
+/**
+ * An output's role: written into the caller's `out` tensor when one was given, else into a tensor
+ * allocated with `allocate`; with `allocate` null the call does not write it (the caller's `out` was
+ * refused before), and the kernels get a placeholder.
+ */
+export function outputRole(
+  name: string,
+  provided: unknown,
+  allocate: { readonly shape: readonly number[]; readonly dtype: DType; readonly label: string } | null,
+): TensorRole {
+  return { name, tensor: (provided as Tensor | undefined) ?? null, access: 'write', ...(allocate ? { output: allocate } : {}) };
 }
 
 /** What a binding is bound to. */
@@ -143,7 +156,7 @@ export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>)
   if (spec.encoder) {
     // The caller's error scopes see this work's errors when they submit it.
     tensors = record();
-    own = Promise.resolve(null);
+    own = NO_ERROR;
   } else {
     const scoped = gpu.scoped(spec.label, record);
     tensors = scoped.result;

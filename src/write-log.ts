@@ -11,7 +11,8 @@ interface WriteState {
   verdict: Promise<Error | null>;
 }
 
-const NO_ERROR: Promise<Error | null> = Promise.resolve(null);
+/** The verdict of work known to be clean (or whose errors go elsewhere): one shared promise, which firstError skips. */
+export const NO_ERROR: Promise<Error | null> = Promise.resolve(null);
 const states = new WeakMap<object, WriteState>();
 
 function stateOf(tensor: object): WriteState {
