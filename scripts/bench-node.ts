@@ -1,14 +1,12 @@
 // `npm run bench:node`: the benchmark sweep in Node.js on Dawn (the `webgpu` package), for GPU servers
 // without a browser. Bundled by vite.bench-node.config.ts into build-node/bench-node.js, which needs only
 // `webgpu` at run time (see ../shared/gpu-kit/).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { create, globals } from 'webgpu';
-import { requestGpu } from '../src/index.js';
 import { adapterSlug, formatSummary, reportToJson, runBenchmark, SWEEP, sweepUpTo } from '../src/bench/index.js';
 import { describeAdapter } from '../src/bench/environment.js';
+import { reexecOnSwiftShaderWithoutGpu, requestDawnGpu } from './dawn.js';
 
 // Ad-hoc runs write here, a folder git ignores, not over the committed results in bench-results/.
 const DEFAULT_OUT_DIR = 'bench-results/local';
@@ -50,24 +48,8 @@ function positiveNumber(name: string, text: string | undefined): number | undefi
   return value;
 }
 
-// Without a GPU, Dawn's Vulkan backend needs an ICD and a loader: use Chromium's SwiftShader and its
-// libvulkan. The loader path is read at process start, so the script runs itself again with both set.
-const CHROMIUM_LIB = '/usr/lib/chromium';
-const SWIFTSHADER_ICD = `${CHROMIUM_LIB}/vk_swiftshader_icd.json`;
-const hasGpuDevice = ['/dev/nvidiactl', '/dev/dri'].some((path) => existsSync(path));
-if (!process.env.VK_ICD_FILENAMES && !hasGpuDevice && existsSync(SWIFTSHADER_ICD)) {
-  console.log(`bench:node: no GPU device node found; running on SwiftShader from ${CHROMIUM_LIB}`);
-  const env = {
-    ...process.env,
-    VK_ICD_FILENAMES: SWIFTSHADER_ICD,
-    LD_LIBRARY_PATH: [CHROMIUM_LIB, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
-  };
-  const child = spawnSync(process.execPath, process.argv.slice(1), { env, stdio: 'inherit' });
-  process.exit(child.status ?? 1);
-}
-Object.assign(globalThis, globals);
-// requestGpu keeps the entry point referenced in the Gpu wrapper (Dawn crashes if it is collected).
-const gpu = await requestGpu({ gpu: create([]) });
+reexecOnSwiftShaderWithoutGpu('bench:node');
+const gpu = await requestDawnGpu();
 const adapter = describeAdapter(gpu.device.adapterInfo);
 const maxElements = positiveNumber('max-elements', values['max-elements']) ?? (adapter.emulated ? EMULATED_DEFAULT_MAX_ELEMENTS : Infinity);
 const shapes = sweepUpTo(maxElements);

@@ -2,11 +2,14 @@
 // (float64 reference and plain float32 loop), training-backward time (GPU and float32 CPU loop), achieved
 // bandwidth, first-call (pipeline compilation) cost, host-side cost of one call, and a correctness check.
 //
-// GPU time comes from many calls submitted back to back into the same output tensors (`out`: nothing is
-// allocated while timing). Where the device has 'timestamp-query' it is the GPU's own clock from the start
-// of the first call's pass to the end of the last one's (one span per trial, so browsers' 100 us timestamp
-// quantization does not matter); elsewhere it is wall time closed by one queue.onSubmittedWorkDone(), so
-// the ~0.1 ms submit-to-completion round trip is paid once per trial, not once per call.
+// GPU time comes from many calls recorded back to back into one command encoder (the `encoder` option,
+// as a model's layers would be) and the same output tensors (`out`: nothing is allocated while timing),
+// submitted once per trial, as PyTorch's times are many launches in one stream between two CUDA events:
+// a separate submit per call would time the queue's round trip, not the kernels. Where the device has
+// 'timestamp-query' it is the GPU's own clock from the start of the first call's pass to the end of the
+// last one's (one span per trial, so browsers' 100 us timestamp quantization does not matter); elsewhere
+// it is wall time closed by one queue.onSubmittedWorkDone(). The host-side cost of a standalone call
+// (validate, encode and submit) is measured apart.
 //
 // Composition (once per run, at one small shape): COMPOSITION_CALLS training forwards recorded into one
 // caller's GPUCommandEncoder (the `encoder` option) and submitted once, against as many separate calls that
@@ -28,8 +31,8 @@ import {
 import type { SweepShape } from './sweep.js';
 import { syntheticInput, unitNoise } from './synthetic.js';
 
-// 2: adds `composition`.
-export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/2';
+// 2: adds `composition`. 3: GPU times from calls recorded into one encoder per trial (2: one submit per call).
+export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/3';
 
 /** The composition measurement: this many small training forwards (a ResNet-50 layer1 slice at batch 1)... */
 export const COMPOSITION_SHAPE = [1, 64, 56, 56] as const;
@@ -135,8 +138,8 @@ export interface CompositionResult {
 }
 
 const GPU_TIMING_METHODS = {
-  timestamps: 'GPU timestamps (timestamp-query) from the first to the last of many calls submitted back to back, per trial',
-  wall: 'wall time of many calls submitted back to back, one queue.onSubmittedWorkDone() per trial (no timestamp-query)',
+  timestamps: 'GPU timestamps (timestamp-query) from the first to the last of many calls recorded into one encoder, one submit per trial',
+  wall: 'wall time of many calls recorded into one encoder, one submit and one queue.onSubmittedWorkDone() per trial (no timestamp-query)',
 } as const;
 
 /** How this device's GPU times are measured. */
@@ -236,18 +239,14 @@ async function benchmarkShape(
     first.y.destroy();
     tensors.push(saveMean, saveInvstd);
     const forwardOut = { y: upload(new Float32Array(elements), shape, 'bench y'), saveMean: upload(new Float32Array(channels), [channels], 'bench saveMean out'), saveInvstd: upload(new Float32Array(channels), [channels], 'bench saveInvstd out') };
-    const forward = await timeGpu(gpu, settings, (timestampWrites) =>
-      batchNorm(gpu, xTensor, { ...forwardOptions, out: forwardOut, ...(timestampWrites ? { timestampWrites } : {}) }),
-    );
+    const forward = await timeGpu(gpu, settings, (recording) => batchNorm(gpu, xTensor, { ...forwardOptions, out: forwardOut, ...recording }));
 
     await beginPhase('GPU and CPU backward');
     const dy = unitNoise(elements, seed + 1000);
     const dyTensor = upload(dy, shape, 'bench dy');
     const backwardOptions = { training: true as const, weight: forwardOptions.weight ?? null, saveMean, saveInvstd };
     const backwardOut = { dx: upload(new Float32Array(elements), shape, 'bench dx'), dweight: upload(new Float32Array(channels), [channels], 'bench dweight'), dbias: upload(new Float32Array(channels), [channels], 'bench dbias') };
-    const backward = await timeGpu(gpu, settings, (timestampWrites) =>
-      batchNormBackward(gpu, dyTensor, xTensor, { ...backwardOptions, out: backwardOut, ...(timestampWrites ? { timestampWrites } : {}) }),
-    );
+    const backward = await timeGpu(gpu, settings, (recording) => batchNormBackward(gpu, dyTensor, xTensor, { ...backwardOptions, out: backwardOut, ...recording }));
     const [mean, invstd] = [await saveMean.toArray(), await saveInvstd.toArray()];
     const gradients = { dx: new Float32Array(elements), dweight: new Float32Array(channels), dbias: new Float32Array(channels) };
     const cpuBackwardFloat32Ms = timeCpu(settings, () => cpuBackwardFloat32(dy, x, shape, { weight, mean, invstd }, gradients));
@@ -307,17 +306,29 @@ interface GpuTiming {
   iterations: number;
 }
 
+/** Where a timed call records: the trial's encoder, and the span's timestamps on its first and last call. */
+interface Recording {
+  readonly encoder?: GPUCommandEncoder;
+  readonly timestampWrites?: GPUComputePassTimestampWrites;
+}
+
 /**
- * Median GPU time per call: each trial submits `iterations` calls and waits once at the end. With
- * timestamp-query, the first call's pass writes the start and the last call's pass the end of a GPU-clock
- * span. The host-side time of one call is measured separately (timeHostCall).
+ * Median GPU time per call: each trial records `iterations` calls into one encoder, submits it and waits
+ * once at the end. With timestamp-query, the first call's pass writes the start and the last call's pass
+ * the end of a GPU-clock span. The host-side time of one standalone call is measured separately
+ * (timeHostCall: no encoder, so it validates, encodes and submits).
  */
-async function timeGpu(gpu: Gpu, settings: BenchmarkSettings, call: (timestampWrites?: GPUComputePassTimestampWrites) => unknown): Promise<GpuTiming> {
+async function timeGpu(gpu: Gpu, settings: BenchmarkSettings, call: (recording: Recording) => unknown): Promise<GpuTiming> {
   const span = gpu.features.timestampQuery ? new TimestampSpan(gpu) : null;
   try {
     const trial = async (iterations: number) => {
       const start = performance.now();
-      for (let i = 0; i < iterations; i++) call(span?.writesFor(i, iterations));
+      const encoder = gpu.device.createCommandEncoder({ label: 'bench trial' });
+      for (let i = 0; i < iterations; i++) {
+        const timestampWrites = span?.writesFor(i, iterations);
+        call({ encoder, ...(timestampWrites ? { timestampWrites } : {}) });
+      }
+      gpu.device.queue.submit([encoder.finish()]);
       await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
       const wallMs = performance.now() - start;
       return (span ? await span.readMs() : wallMs) / iterations;
@@ -325,7 +336,7 @@ async function timeGpu(gpu: Gpu, settings: BenchmarkSettings, call: (timestampWr
     const iterations = iterationsFor(await trial(1), settings);
     const trials = [];
     for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
-    return { ms: summarizeTrials(trials, settings.warmupTrials).medianMs, hostMs: await timeHostCall(gpu, call), iterations };
+    return { ms: summarizeTrials(trials, settings.warmupTrials).medianMs, hostMs: await timeHostCall(gpu, () => call({})), iterations };
   } finally {
     span?.destroy();
   }

@@ -1,11 +1,13 @@
 // One forward and backward on the GPU checked against the float64 reference, as the demo's interactive
 // run does it: the GPU part (runForwardBackward) and the check under the tests' tolerance model
-// (checkForwardBackward, src/tolerances.ts), apart so a GPU test can run the demo's exact case.
-import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../index.js';
+// (checkForwardBackward, src/tolerances.ts), apart so a GPU test can run the demo's exact case. The same
+// pair checks a device from the command line (scripts/gpu-check.ts), in f32 and f16, any channel axis.
+import { fromHalfBits, toHalfBits } from '../half.js';
+import { batchNorm, batchNormBackward, Tensor, type DType, type Gpu } from '../index.js';
 import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../reference-entry.js';
 import { channelLayout } from '../shape.js';
-import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance } from '../tolerances.js';
-import { elementAccuracy, forwardAccuracy, type Accuracy } from './accuracy.js';
+import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance, withHalfRounding, yTolerance } from '../tolerances.js';
+import { elementAccuracy, type Accuracy } from './accuracy.js';
 
 export interface CaseInputs {
   readonly x: Float32Array;
@@ -21,6 +23,15 @@ export interface CaseInputs {
   /** Passed to the GPU and to the reference alike (the demo passes DEFAULT_EPS and DEFAULT_MOMENTUM). */
   readonly eps: number;
   readonly momentum: number;
+  /** The channel axis (default 1: (N, C, *)). */
+  readonly axis?: number;
+  /** The dtype of x, y, dy and dx (default 'f32'); statistics and parameters are always f32. */
+  readonly dtype?: DType;
+}
+
+/** The values an f16 tensor holds for `data` (what the GPU reads, so what the reference must read). */
+export function roundToHalf(data: Float32Array): Float32Array {
+  return data.map((v) => fromHalfBits(toHalfBits(v)));
 }
 
 /** What the GPU produced, read back. */
@@ -43,31 +54,32 @@ export interface CaseOutputs {
  * saveInvstd; inference: with the running statistics), all in GPU error scopes; throws on a GPU error.
  */
 export async function runForwardBackward(gpu: Gpu, inputs: CaseInputs): Promise<CaseOutputs> {
-  const { x, shape, training, eps, momentum } = inputs;
-  const { channels } = channelLayout(shape);
+  const { x, shape, training, eps, momentum, axis = 1, dtype = 'f32' } = inputs;
+  const { channels } = channelLayout(shape, axis);
   const tensors: Tensor[] = [];
   const keep = <T extends Tensor | null>(tensor: T): T => {
     if (tensor) tensors.push(tensor);
     return tensor;
   };
-  const upload = (data: Float32Array, dims: readonly number[]) => keep(Tensor.fromArray(gpu, data, dims));
+  const upload = (data: Float32Array, dims: readonly number[], activationDtype?: DType) =>
+    keep(Tensor.fromArray(gpu, data, dims, activationDtype ? { dtype: activationDtype } : {}));
   const filters: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
   for (const filter of filters) gpu.device.pushErrorScope(filter);
   try {
-    const xTensor = upload(x, shape);
+    const xTensor = upload(x, shape, dtype);
     const weight = upload(inputs.weight, [channels]);
     const runningMean = upload(inputs.runningMean, [channels]);
     const runningVar = upload(inputs.runningVar, [channels]);
     const start = performance.now();
-    const forward = batchNorm(gpu, xTensor, { training, weight, bias: upload(inputs.bias, [channels]), runningMean, runningVar, eps, momentum });
+    const forward = batchNorm(gpu, xTensor, { training, axis, weight, bias: upload(inputs.bias, [channels]), runningMean, runningVar, eps, momentum });
     keep(forward.y);
     const saveMean = keep(forward.saveMean);
     const saveInvstd = keep(forward.saveInvstd);
-    const dy = upload(inputs.dy, shape);
+    const dy = upload(inputs.dy, shape, dtype);
     const gradients =
       saveMean && saveInvstd
-        ? batchNormBackward(gpu, dy, xTensor, { training: true, weight, saveMean, saveInvstd })
-        : batchNormBackward(gpu, dy, xTensor, { training: false, weight, runningMean, runningVar, eps });
+        ? batchNormBackward(gpu, dy, xTensor, { training: true, axis, weight, saveMean, saveInvstd })
+        : batchNormBackward(gpu, dy, xTensor, { training: false, axis, weight, runningMean, runningVar, eps });
     keep(gradients.dx);
     const read = (tensor: Tensor | null) => (tensor ? tensor.toArray() : Promise.resolve(null));
     const [y, dx, dweight, dbias, mean, invstd, newRunningMean, newRunningVar] = await Promise.all([
@@ -103,10 +115,14 @@ export interface CaseCheck {
  * saveInvstd, which are themselves checked against the float64 ones).
  */
 export function checkForwardBackward(inputs: CaseInputs, actual: CaseOutputs): CaseCheck {
-  const { x, shape, training, weight, bias, dy, eps, momentum } = inputs;
-  const reference = batchNormReference(x, shape, { training, weight, bias, runningMean: inputs.runningMean, runningVar: inputs.runningVar, eps, momentum });
+  const { shape, training, weight, bias, eps, momentum, axis = 1 } = inputs;
+  const half = inputs.dtype === 'f16';
+  // f16: the reference reads the rounded values the GPU held; y and dx get one more rounding (to f16).
+  const [x, dy] = half ? [roundToHalf(inputs.x), roundToHalf(inputs.dy)] : [inputs.x, inputs.dy];
+  const stored = (tolerance: (i: number) => number, expected: ArrayLike<number>) => (half ? withHalfRounding(tolerance, expected) : tolerance);
+  const reference = batchNormReference(x, shape, { training, axis, weight, bias, runningMean: inputs.runningMean, runningVar: inputs.runningVar, eps, momentum });
   const checks: { what: string; accuracy: Accuracy }[] = [
-    { what: 'y', accuracy: forwardAccuracy(x, shape, actual.y, reference.y, reference, weight, bias) },
+    { what: 'y', accuracy: elementAccuracy(actual.y, reference.y, stored(yTolerance(x, shape, reference, weight, bias, axis), reference.y)) },
   ];
   let backwardReference;
   if (training) {
@@ -122,19 +138,20 @@ export function checkForwardBackward(inputs: CaseInputs, actual: CaseOutputs): C
     if (runningVar && reference.runningVar) {
       checks.push({ what: 'runningVar', accuracy: elementAccuracy(runningVar, reference.runningVar, relativeTolerance(reference.runningVar)) });
     }
-    backwardReference = batchNormBackwardReference(dy, x, shape, { training: true, weight, saveMean, saveInvstd });
+    backwardReference = batchNormBackwardReference(dy, x, shape, { training: true, axis, weight, saveMean, saveInvstd });
   } else {
     backwardReference = batchNormBackwardReference(dy, x, shape, {
       training: false,
+      axis,
       weight,
       runningMean: inputs.runningMean,
       runningVar: inputs.runningVar,
       eps,
     });
   }
-  const tolerance = backwardTolerances({ dy, x, shape, weight, training }, backwardReference);
+  const tolerance = backwardTolerances({ dy, x, shape, weight, training, axis }, backwardReference);
   checks.push(
-    { what: 'dx', accuracy: elementAccuracy(actual.dx, backwardReference.dx, tolerance.dx) },
+    { what: 'dx', accuracy: elementAccuracy(actual.dx, backwardReference.dx, stored(tolerance.dx, backwardReference.dx)) },
     { what: 'dweight', accuracy: elementAccuracy(actual.dweight, backwardReference.dweight!, tolerance.dweight) },
     { what: 'dbias', accuracy: elementAccuracy(actual.dbias, backwardReference.dbias!, tolerance.dbias) },
   );

@@ -11,7 +11,7 @@ export { COMPOSITION_CALLS, COMPOSITION_SHAPE, DEFAULT_SETTINGS, gpuTimingMethod
 export type { BenchmarkOptions, BenchmarkProgress, BenchmarkReport, BenchmarkRow, BenchmarkSettings, CompositionResult } from './benchmark.js';
 export { formatComposition, formatNumber, formatSummary, reportToCsv, reportToJson } from './report-format.js';
 export { elementAccuracy, forwardAccuracy } from './accuracy.js';
-export { checkForwardBackward, runForwardBackward } from './check.js';
+export { checkForwardBackward, roundToHalf, runForwardBackward } from './check.js';
 export type { CaseCheck, CaseInputs, CaseOutputs } from './check.js';
 export type { Accuracy } from './accuracy.js';
 export { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';

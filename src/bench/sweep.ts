@@ -14,10 +14,15 @@ export const SWEEP: readonly SweepShape[] = [
   // rows kernels and the per-invocation finalize exist for (10 s per call on SwiftShader before them).
   { label: 'BatchNorm1d 2x16384', shape: [2, 16384, 1, 1] },
   { label: 'small 8x16x28x28', shape: [8, 16, 28, 28] },
+  // One ResNet-50 layer1 block at batch 1: latency, a few microseconds of memory traffic on a GPU.
+  { label: 'ResNet-50 layer1 (N=1)', shape: [1, 64, 56, 56] },
   { label: 'mid 16x64x32x32', shape: [16, 64, 32, 32] },
   // BatchNorm1d on (N, C): each channel is strided by C, the layout least kind to the reductions' loads.
   { label: 'BatchNorm1d 4096x512', shape: [4096, 512, 1, 1] },
+  { label: 'many channels 64x512x8x8', shape: [64, 512, 8, 8] },
   { label: 'ResNet-50 layer4 (N=32)', shape: [32, 2048, 7, 7] },
+  { label: '512 channels 32x512x14x14', shape: [32, 512, 14, 14] },
+  { label: 'wide 8x32x128x128', shape: [8, 32, 128, 128] },
   { label: 'ResNet-50 layer3 (N=32)', shape: [32, 1024, 14, 14] },
   { label: 'ResNet-50 layer2 (N=32)', shape: [32, 512, 28, 28] },
   { label: 'ResNet-50 layer1 (N=32)', shape: [32, 256, 56, 56] },
