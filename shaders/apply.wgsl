@@ -1,14 +1,14 @@
-// Pass 3: y = x * scale[c] + shift[c], one Elem per invocation, then a fused ReLU if asked for (NaN
-// passes through, as torch.relu).
+// The forward's normalization, y = x * scale[c] + shift[c], one Elem per invocation, then a fused ReLU
+// if asked for. In training the finalize has folded scale and shift (scale-shift-folded.wgsl); in
+// inference this is the whole forward, computing them from the running statistics
+// (scale-shift-running.wgsl): one dispatch, no reduction machinery.
 
-// Bindings, declared from their record in src/kernels.ts: params, x, scaleShift, y.
+// Bindings, declared from their record in src/kernels.ts: params, x, y, and what channelScaleShift reads.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linearGroup(wid, params.applyGridX) * WORKGROUP_SIZE + lid;
   if (i >= params.total) { return; }
-  let c = (i / params.spatial) % params.channels;
-  let k = scaleShift[c];
-  let v = loadX(params.base + i) * k.x + k.y;
-  storeY(params.base + i, select(v, select(Elem(0.0), v, !(v <= Elem(0.0))), hasFlag(params.flags, FLAG_RELU)));
+  let k = channelScaleShift((i / params.spatial) % params.channels);
+  storeY(params.base + i, activate(loadX(params.base + i) * k.x + k.y));
 }

@@ -1,6 +1,7 @@
-// Batch-norm forward (torch.nn.functional.batch_norm) as a list of passes for the runner:
-// statistics -> finalize -> apply (inference skips statistics). A tensor larger than one storage
-// binding runs the statistics and apply passes once per window of whole samples.
+// Batch-norm forward (torch.nn.functional.batch_norm) as a list of passes for the runner. Training:
+// statistics -> finalize -> apply, or all three in one dispatch where a workgroup reaches a whole
+// channel (PassPlan.singlePass). Inference: one apply pass that reads the running statistics. A tensor
+// larger than one storage binding runs the statistics and apply passes once per window of whole samples.
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
 import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
@@ -142,28 +143,22 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       saveInvstd: saved('saveInvstd'),
     },
     passes: (plan) => {
+      const { vec4 } = plan;
+      const subgroups = gpu.features.subgroups;
+      const x = windowOf('x');
+      const y = windowOf('y');
+      const [weight, bias, runningMean, runningVar] = [whole('weight'), whole('bias'), whole('runningMean'), whole('runningVar')];
+      if (!training) return [pass({ kernel: 'apply-running', storage, vec4 }, 'apply', { params, x, weight, bias, runningMean, runningVar, y })];
+      const statistics = { weight, bias, runningMean, runningVar, saveMean: whole('saveMean'), saveInvstd: whole('saveInvstd') };
+      if (plan.singlePass) return [pass({ kernel: 'stats-apply', storage, vec4, subgroups }, 'reduce', { params, x, ...statistics, y })];
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
       const scaleShift = scratch('forward scale-shift', channels * SCALE_SHIFT_BYTES);
       return [
-        ...(training
-          ? [
-              plan.rows
-                ? pass({ kernel: 'stats-rows', storage }, 'reduce', { params, x: windowOf('x'), partials })
-                : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', { params, x: windowOf('x'), partials }),
-            ]
-          : []),
-        pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', {
-          params,
-          partials,
-          weight: whole('weight'),
-          bias: whole('bias'),
-          runningMean: whole('runningMean'),
-          runningVar: whole('runningVar'),
-          saveMean: whole('saveMean'),
-          saveInvstd: whole('saveInvstd'),
-          scaleShift,
-        }),
-        pass({ kernel: 'apply', storage, vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), scaleShift, y: windowOf('y') }),
+        plan.rows
+          ? pass({ kernel: 'stats-rows', storage }, 'reduce', { params, x, partials })
+          : pass({ kernel: 'stats', storage, vec4, subgroups }, 'reduce', { params, x, partials }),
+        pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', { params, partials, ...statistics, scaleShift }),
+        pass({ kernel: 'apply', storage, vec4 }, 'apply', { params, x, scaleShift, y }),
       ];
     },
   });

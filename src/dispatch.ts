@@ -97,6 +97,11 @@ export interface PassPlan {
   readonly partialStride: number;
   /** Finalize each channel in one invocation (few partials, or none to merge) rather than a workgroup. */
   readonly finalizePerInvocation: boolean;
+  /**
+   * Every channel is one slice of one window (a workgroup reaches all of its values): the training
+   * forward reduces, finalizes and applies in one dispatch (stats-apply.wgsl), a workgroup per channel.
+   */
+  readonly singlePass: boolean;
   readonly finalizeGrid: Grid;
 }
 
@@ -138,5 +143,15 @@ export function planPasses(
   });
   const finalizePerInvocation = !reduces || partialFirst <= FINALIZE_PER_INVOCATION_MAX_PARTIALS;
   const finalizeGroups = finalizePerInvocation ? Math.ceil(layout.channels / FINALIZE_WORKGROUP_SIZE) : layout.channels;
-  return { rows, vec4, spatialElems, windows, partialStride: partialFirst, finalizePerInvocation, finalizeGrid: foldGrid(finalizeGroups, maxPerDimension) };
+  const singlePass = !rows && windows.length === 1 && windows[0]!.slices === 1;
+  return {
+    rows,
+    vec4,
+    spatialElems,
+    windows,
+    partialStride: partialFirst,
+    finalizePerInvocation,
+    finalizeGrid: foldGrid(finalizeGroups, maxPerDimension),
+    singlePass,
+  };
 }

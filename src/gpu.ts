@@ -61,7 +61,15 @@ export interface Scoped<T> {
   readonly error: Promise<Error | null>;
 }
 
-const SCOPE_FILTERS: readonly GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+// What creating a buffer or a pipeline can raise besides validation errors. A steady-state call creates
+// nothing (outputs given, pipelines, parameters and scratch cached), so Gpu.scoped pushes these scopes
+// only once its body creates something: one scope to push and pop per call instead of three.
+const CREATION_SCOPE_FILTERS: readonly GPUErrorFilter[] = ['out-of-memory', 'internal'];
+
+/** The creation scopes of the Gpu.scoped body being run: pushed yet or not. */
+interface ScopeFrame {
+  creationScopesPushed: boolean;
+}
 
 export class Gpu {
   readonly device: GPUDevice;
@@ -80,6 +88,7 @@ export class Gpu {
   // Waiters to fail when the device is lost, each removed when its own work settles (reactions attached
   // to `lost` itself would pile up for the device's whole life, one per readback).
   readonly #lossListeners = new Set<(error: DeviceLostError) => void>();
+  #scopeFrame: ScopeFrame | null = null;
 
   private constructor(device: GPUDevice, ownsDevice: boolean, options: GpuOptions) {
     this.device = device;
@@ -133,6 +142,7 @@ export class Gpu {
   /** @internal A buffer counted in liveBuffers (the library's own allocations). */
   createBuffer(descriptor: GPUBufferDescriptor): GPUBuffer {
     this.assertAlive();
+    this.beforeCreating();
     const buffer = this.device.createBuffer(descriptor);
     this.#liveBuffers++;
     return buffer;
@@ -157,20 +167,42 @@ export class Gpu {
 
   /**
    * @internal
-   * Runs `body` (which creates or encodes and submits GPU work) inside validation, out-of-memory and
-   * internal error scopes, so that GPU errors become a promise the caller can surface instead of a
-   * silently wrong result.
+   * Called before creating a GPU object (a buffer, a pipeline): inside a scoped body, pushes the
+   * out-of-memory and internal scopes the first time, so that the creation's errors are caught too.
+   */
+  beforeCreating(): void {
+    const frame = this.#scopeFrame;
+    if (!frame || frame.creationScopesPushed) return;
+    for (const filter of CREATION_SCOPE_FILTERS) this.device.pushErrorScope(filter);
+    frame.creationScopesPushed = true;
+  }
+
+  /**
+   * @internal
+   * Runs `body` (which creates or encodes and submits GPU work) inside a validation error scope, and
+   * out-of-memory and internal ones from its first creation of a buffer or pipeline on (beforeCreating),
+   * so that GPU errors become a promise the caller can surface instead of a silently wrong result.
    */
   scoped<T>(operation: string, body: () => T): Scoped<T> {
     this.assertAlive();
-    for (const filter of SCOPE_FILTERS) this.device.pushErrorScope(filter);
-    const popAll = () => Promise.all(SCOPE_FILTERS.map(() => this.device.popErrorScope()));
+    this.device.pushErrorScope('validation');
+    const outerFrame = this.#scopeFrame;
+    const frame: ScopeFrame = { creationScopesPushed: false };
+    this.#scopeFrame = frame;
+    // Innermost first: the creation scopes (if pushed), then the validation scope.
+    const popAll = () => {
+      const pops = frame.creationScopesPushed ? CREATION_SCOPE_FILTERS.map(() => this.device.popErrorScope()) : [];
+      pops.push(this.device.popErrorScope());
+      return Promise.all(pops);
+    };
     let result: T;
     try {
       result = body();
     } catch (thrown) {
       void popAll().catch(() => undefined); // the body's own error is the one to report
       throw thrown;
+    } finally {
+      this.#scopeFrame = outerFrame;
     }
     const error = popAll().then(
       (errors) => {

@@ -2,12 +2,14 @@
 // declarations, the bind group layout and the bind groups all come from that record, so nothing keeps
 // positional lists in step by hand. Pipelines are composed from a typed variant and cached per device
 // (a lost device takes its pipelines with it).
+import activationSource from '../shaders/activation.wgsl?raw';
 import affineSource from '../shaders/affine.wgsl?raw';
 import applySource from '../shaders/apply.wgsl?raw';
 import backwardApplySource from '../shaders/backward-apply.wgsl?raw';
 import backwardFinalizeSource from '../shaders/backward-finalize.wgsl?raw';
 import backwardReduceRowsSource from '../shaders/backward-reduce-rows.wgsl?raw';
 import backwardReduceSource from '../shaders/backward-reduce.wgsl?raw';
+import channelStatisticsSource from '../shaders/channel-statistics.wgsl?raw';
 import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
 import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
 import finalizeSource from '../shaders/finalize.wgsl?raw';
@@ -17,8 +19,12 @@ import paramsSource from '../shaders/params.wgsl?raw';
 import pivotSource from '../shaders/pivot.wgsl?raw';
 import reluMaskSource from '../shaders/relu-mask.wgsl?raw';
 import rowsWalkSource from '../shaders/rows-walk.wgsl?raw';
+import scaleShiftFoldedSource from '../shaders/scale-shift-folded.wgsl?raw';
+import scaleShiftRunningSource from '../shaders/scale-shift-running.wgsl?raw';
+import sliceStatisticsSource from '../shaders/slice-statistics.wgsl?raw';
 import sliceWalkSource from '../shaders/slice-walk.wgsl?raw';
 import spreadSource from '../shaders/spread.wgsl?raw';
+import statsApplySource from '../shaders/stats-apply.wgsl?raw';
 import statsRowsSource from '../shaders/stats-rows.wgsl?raw';
 import statsSource from '../shaders/stats.wgsl?raw';
 import welfordSource from '../shaders/welford.wgsl?raw';
@@ -37,16 +43,23 @@ import { ShaderStage } from './webgpu-constants.js';
  * memory) and 'merge' the finalize's merge of a channel's partials (a workgroup or an invocation per
  * channel), both by the variant; the others are fixed texts.
  */
-type Part = 'elem' | 'workgroup-sum' | 'merge' | 'welford' | 'pivot' | 'slice-walk' | 'rows-walk' | 'affine' | 'spread' | 'relu-mask';
+type Part =
+  | 'elem' | 'workgroup-sum' | 'merge' | 'welford' | 'pivot' | 'slice-walk' | 'slice-statistics' | 'rows-walk' | 'channel-statistics'
+  | 'affine' | 'spread' | 'relu-mask' | 'activation' | 'scale-shift-folded' | 'scale-shift-running';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge'>, string> = {
   welford: welfordSource,
   pivot: pivotSource,
   'slice-walk': sliceWalkSource,
+  'slice-statistics': sliceStatisticsSource,
   'rows-walk': rowsWalkSource,
+  'channel-statistics': channelStatisticsSource,
   affine: affineSource,
   spread: spreadSource,
   'relu-mask': reluMaskSource,
+  activation: activationSource,
+  'scale-shift-folded': scaleShiftFoldedSource,
+  'scale-shift-running': scaleShiftRunningSource,
 };
 
 /**
@@ -68,6 +81,16 @@ const windowed: BindingDeclaration = { access: 'read', type: 'array<Elem>', wind
 const windowedOutput: BindingDeclaration = { access: 'read_write', type: 'array<Elem>', windowed: true };
 const perChannel = read('array<f32>');
 
+/** What the training forward's statistics step writes: saved and running statistics. */
+const trainingStatisticsBindings = {
+  weight: perChannel,
+  bias: perChannel,
+  runningMean: readWrite('array<f32>'),
+  runningVar: readWrite('array<f32>'),
+  saveMean: readWrite('array<f32>'),
+  saveInvstd: readWrite('array<f32>'),
+} as const;
+
 /** Both backward reductions (slices and rows) read the same. */
 const backwardReduceBindings = {
   params: uniform('Params'),
@@ -87,8 +110,13 @@ const backwardReduceBindings = {
 const KERNELS = {
   stats: {
     source: statsSource,
-    parts: ['elem', 'welford', 'pivot', 'slice-walk', 'workgroup-sum'],
+    parts: ['elem', 'welford', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
+  },
+  'stats-apply': {
+    source: statsApplySource,
+    parts: ['elem', 'welford', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-statistics', 'affine', 'activation'],
+    bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, y: windowedOutput },
   },
   'stats-rows': {
     source: statsRowsSource,
@@ -97,23 +125,18 @@ const KERNELS = {
   },
   finalize: {
     source: finalizeSource,
-    parts: ['merge', 'affine'],
-    bindings: {
-      params: uniform('Params'),
-      partials: read('array<Partial>'),
-      weight: perChannel,
-      bias: perChannel,
-      runningMean: readWrite('array<f32>'),
-      runningVar: readWrite('array<f32>'),
-      saveMean: readWrite('array<f32>'),
-      saveInvstd: readWrite('array<f32>'),
-      scaleShift: readWrite('array<vec2<f32>>'),
-    },
+    parts: ['merge', 'channel-statistics', 'affine'],
+    bindings: { params: uniform('Params'), partials: read('array<Partial>'), ...trainingStatisticsBindings, scaleShift: readWrite('array<vec2<f32>>') },
   },
   apply: {
     source: applySource,
-    parts: ['elem'],
+    parts: ['elem', 'activation', 'scale-shift-folded'],
     bindings: { params: uniform('Params'), x: windowed, scaleShift: read('array<vec2<f32>>'), y: windowedOutput },
+  },
+  'apply-running': {
+    source: applySource,
+    parts: ['elem', 'activation', 'affine', 'scale-shift-running'],
+    bindings: { params: uniform('Params'), x: windowed, weight: perChannel, bias: perChannel, runningMean: perChannel, runningVar: perChannel, y: windowedOutput },
   },
   'backward-reduce': {
     source: backwardReduceSource,
@@ -164,9 +187,11 @@ export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindi
  */
 export type KernelVariant =
   | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'stats-apply'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'stats-rows'; readonly storage: Storage }
   | { readonly kernel: 'finalize'; readonly perInvocation: boolean }
   | { readonly kernel: 'apply'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'apply-running'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'backward-reduce'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'backward-reduce-rows'; readonly storage: Storage }
   | { readonly kernel: 'backward-finalize'; readonly perInvocation: boolean }
@@ -245,6 +270,7 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
       throw new Error("the native f16 kernels need the WebGPU feature 'shader-f16', which this device does not have");
     }
     const label = `batchnorm ${key}`;
+    gpu.beforeCreating();
     const layout = device.createBindGroupLayout({
       label,
       entries: bindingsOf(variant.kernel).map(([, { access }], binding) => ({

@@ -40,6 +40,24 @@ const since = (before: DeviceLog, log: DeviceLog) => ({
 });
 
 describe('what reaches the device', () => {
+  it('a steady-state call pushes one error scope (validation); a call that creates buffers or pipelines adds out-of-memory and internal', async () => {
+    const { gpu, log } = await recorded();
+    const shape = [3, 5, 2, 2];
+    const x = Tensor.fromArray(gpu, gaussian(seededRandom(3), size(shape)), shape);
+    const out = { y: Tensor.empty(gpu, shape), saveMean: Tensor.empty(gpu, [5]), saveInvstd: Tensor.empty(gpu, [5]) };
+    let before = log.errorScopes;
+    const first = batchNorm(gpu, x, { training: true, eps: 1e-3 }); // new pipeline, parameters and outputs
+    expect(log.errorScopes - before).toBe(3);
+    before = log.errorScopes;
+    batchNorm(gpu, x, { training: true, eps: 1e-3, out }); // everything cached, outputs given
+    expect(log.errorScopes - before).toBe(1);
+    // A GPU error in the steady state still reaches the outputs' readback: x destroyed behind the library's back.
+    x.buffer.destroy();
+    batchNorm(gpu, x, { training: true, eps: 1e-3, out });
+    await expect(out.y.toArray()).rejects.toThrow(/destroyed/);
+    for (const t of [first.y, first.saveMean, first.saveInvstd, out.y, out.saveMean, out.saveInvstd]) t.destroy();
+  });
+
   // Windows of the shape under each binding size, so the expected dispatches follow the plan.
   const cases = [
     { what: 'one window', shape: [4, 3, 6, 6], maxBindingBytes: undefined },
@@ -49,8 +67,12 @@ describe('what reaches the device', () => {
     it(`standalone calls submit once each; recorded calls submit nothing (${what})`, async () => {
       const { gpu, log, unwrapped } = await recorded(maxBindingBytes);
       const channels = shape[1]!;
-      const windows = planOperation(gpu, channelLayout(shape), true).windows.length;
+      const plan = planOperation(gpu, channelLayout(shape), true);
+      const windows = plan.windows.length;
       expect(windows).toBe(maxBindingBytes ? 3 : 1);
+      // One window whose channels each fit one workgroup: the training forward is one dispatch.
+      expect(plan.singlePass).toBe(!maxBindingBytes);
+      const trainingForward = plan.singlePass ? 1 : 2 * windows + 1;
       const rnd = seededRandom(8);
       const x = Tensor.fromArray(gpu, gaussian(rnd, size(shape)), shape);
       const dy = Tensor.fromArray(gpu, gaussian(rnd, size(shape)), shape);
@@ -59,14 +81,14 @@ describe('what reaches the device', () => {
       const rv = Tensor.fromArray(gpu, new Float32Array(channels).fill(1), [channels]);
       await gpu.device.queue.onSubmittedWorkDone();
 
-      // Training forward: statistics and apply per window, one finalize.
+      // Training forward: statistics and apply per window, one finalize (or all in one dispatch).
       let before = counts(log);
       const fwd = batchNorm(gpu, x, { training: true, weight, runningMean: rm, runningVar: rv });
-      expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: 2 * windows + 1, writeBuffers: 0 });
-      // Inference: no statistics pass.
+      expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: trainingForward, writeBuffers: 0 });
+      // Inference: one apply per window, reading the running statistics.
       before = counts(log);
       const inf = batchNorm(gpu, x, { training: false, runningMean: rm, runningVar: rv });
-      expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: windows + 1, writeBuffers: 0 });
+      expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: windows, writeBuffers: 0 });
       // Training backward: reduce and apply per window, one finalize; inference without a weight skips the reduce.
       before = counts(log);
       const grads = batchNormBackward(gpu, dy, x, { training: true, weight, saveMean: fwd.saveMean!, saveInvstd: fwd.saveInvstd! });
@@ -76,14 +98,14 @@ describe('what reaches the device', () => {
       expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: windows + 1, writeBuffers: 0 });
 
       // Into a caller's encoder: the same dispatches, in the caller's encoder, and no submit.
-      const callerLog: DeviceLog = { submits: 0, encoders: 0, passes: 0, dispatches: 0, writeBuffers: 0 };
+      const callerLog: DeviceLog = { submits: 0, encoders: 0, passes: 0, dispatches: 0, writeBuffers: 0, errorScopes: 0 };
       const encoder = recordingEncoder(unwrapped.createCommandEncoder(), callerLog);
       before = counts(log);
       const recordedFwd = batchNorm(gpu, x, { training: true, weight, encoder });
       batchNormBackward(gpu, dy, x, { training: true, weight, saveMean: recordedFwd.saveMean!, saveInvstd: recordedFwd.saveInvstd!, encoder });
       batchNorm(gpu, x, { training: false, runningMean: rm, runningVar: rv, encoder });
       expect(since(before, log)).toEqual({ submits: 0, passes: 0, dispatches: 0, writeBuffers: 0 });
-      expect(callerLog).toMatchObject({ passes: 3, dispatches: 2 * windows + 1 + (2 * windows + 1) + (windows + 1) });
+      expect(callerLog).toMatchObject({ passes: 3, dispatches: trainingForward + (2 * windows + 1) + windows });
       gpu.device.queue.submit([encoder.finish()]);
       for (const t of [x, dy, weight, rm, rv, fwd.y, fwd.saveMean, fwd.saveInvstd, inf.y, grads.dx, grads.dweight, grads.dbias, infGrads.dx]) t?.destroy();
     });

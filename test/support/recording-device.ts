@@ -1,6 +1,6 @@
 // A recording wrapper around a real GPUDevice: everything passes through to the device, while the
 // wrapper counts what reaches it (queue submits, command encoders created, compute passes and their
-// dispatches), so host-side tests can assert how an operation drives the device.
+// dispatches, error scopes pushed), so host-side tests can assert how an operation drives the device.
 
 export interface DeviceLog {
   submits: number;
@@ -8,11 +8,12 @@ export interface DeviceLog {
   passes: number;
   dispatches: number;
   writeBuffers: number;
+  errorScopes: number;
 }
 
 /** The device as a Proxy that counts into the returned log; pass it to Gpu.fromDevice. */
 export function recordingDevice(device: GPUDevice): { device: GPUDevice; log: DeviceLog } {
-  const log: DeviceLog = { submits: 0, encoders: 0, passes: 0, dispatches: 0, writeBuffers: 0 };
+  const log: DeviceLog = { submits: 0, encoders: 0, passes: 0, dispatches: 0, writeBuffers: 0, errorScopes: 0 };
   const queue = passThrough(device.queue, {
     submit: (real) => (buffers: Iterable<GPUCommandBuffer>) => {
       log.submits++;
@@ -25,6 +26,10 @@ export function recordingDevice(device: GPUDevice): { device: GPUDevice; log: De
   });
   const wrapped = passThrough(device, {
     queue: () => queue,
+    pushErrorScope: (real) => (filter: GPUErrorFilter) => {
+      log.errorScopes++;
+      real.pushErrorScope(filter);
+    },
     createCommandEncoder: (real) => (descriptor?: GPUCommandEncoderDescriptor) => {
       log.encoders++;
       return recordingEncoder(real.createCommandEncoder(descriptor), log);

@@ -96,4 +96,18 @@ describe('planPasses', () => {
     expect(many).toMatchObject({ finalizePerInvocation: false, finalizeGrid: { x: 2, y: 1 } });
     expect(plan({ batch: 64, channels: 2, spatial: 112 * 112 }, false).finalizePerInvocation).toBe(true);
   });
+
+  it('runs the training forward in one dispatch where every channel is one slice of one window', () => {
+    // ResNet-50's later layers and small tensors: a workgroup reaches a whole channel.
+    for (const layout of [{ batch: 32, channels: 2048, spatial: 49 }, { batch: 1, channels: 64, spatial: 56 * 56 }, { batch: 2, channels: 8, spatial: 64 }]) {
+      const p = plan(layout);
+      expect(p, JSON.stringify(layout)).toMatchObject({ singlePass: true, partialStride: 1 });
+      expect(p.windows[0]!.reduceGrid.x).toBe(layout.channels);
+    }
+    // Channels long enough to be sliced, the rows layouts, and windowed tensors keep three passes.
+    expect(plan({ batch: 32, channels: 64, spatial: 112 * 112 }).singlePass).toBe(false);
+    expect(plan({ batch: 4096, channels: 512, spatial: 1 }).singlePass).toBe(false);
+    const layout = { batch: 8, channels: 4, spatial: 16 };
+    expect(planPasses(layout, planChunks(layout, 256, 256), 65535, true)).toMatchObject({ singlePass: false, windows: { length: 8 } });
+  });
 });

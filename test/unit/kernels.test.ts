@@ -15,10 +15,12 @@ const BOOLS = [false, true];
 const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] => [
   ...BOOLS.flatMap((vec4) => BOOLS.flatMap((subgroups): KernelVariant[] => [
     { kernel: 'stats', storage, vec4, subgroups },
+    { kernel: 'stats-apply', storage, vec4, subgroups },
     { kernel: 'backward-reduce', storage, vec4, subgroups },
   ])),
   ...BOOLS.flatMap((vec4): KernelVariant[] => [
     { kernel: 'apply', storage, vec4 },
+    { kernel: 'apply-running', storage, vec4 },
     { kernel: 'backward-apply', storage, vec4 },
   ]),
   { kernel: 'stats-rows', storage },
@@ -70,8 +72,16 @@ describe('kernel variants', () => {
       const declared = [...code.matchAll(/@group\(0\) @binding\((\d+)\) var<[^>]+> (\w+):/g)].map((m) => [Number(m[1]), m[2]]);
       const record = bindingsOf(v.kernel).map(([name], i) => [i, name]);
       expect(declared).toEqual(record);
-      const body = code.slice(code.lastIndexOf('@group(0)'));
-      for (const [, name] of record) expect(body, `${variantKey(v)} never uses '${name}'`).toMatch(new RegExp(`\\b${name}\\b[^:]`));
+      // Uses in the kernel and its parts: the code without the declarations and their generated accessors,
+      // and without comments. A windowed binding is used through its accessor (loadX, storeY).
+      const body = code
+        .replace(/^@group\(0\).*$/gm, '')
+        .replace(/^fn (?:load|store)[A-Z]\w*\(.*?(?:\}$|\{\n[\s\S]*?\n\})/gm, '')
+        .replace(/\/\/.*$/gm, '');
+      for (const [, name] of record) {
+        const accessor = `(load|store)${String(name)[0]!.toUpperCase()}${String(name).slice(1)}\\(`;
+        expect(body, `${variantKey(v)} never uses '${name}'`).toMatch(new RegExp(`\\b${name}\\b[^:]|${accessor}`));
+      }
     }
   });
 
@@ -95,7 +105,7 @@ describe('WGSL validity (naga, wgpu\'s WGSL validator, in Node: no GPU needed)',
   // which build IEEE half bits so that overflow gives +-Inf). Every other variant, the native f16 loads
   // included, must parse and validate.
   const nagaCanCheck = (v: KernelVariant) =>
-    !('subgroups' in v && v.subgroups) && !('storage' in v && v.storage === 'f16' && (v.kernel === 'apply' || v.kernel === 'backward-apply'));
+    !('subgroups' in v && v.subgroups) && !('storage' in v && v.storage === 'f16' && ['apply', 'apply-running', 'stats-apply', 'backward-apply'].includes(v.kernel));
   const checked = VARIANTS.filter(nagaCanCheck);
 
   it(`parse and validate (${checked.length} of ${VARIANTS.length} variants)`, () => {
