@@ -1,5 +1,6 @@
 // Batch-norm backward (PyTorch's native_batch_norm_backward) as a list of passes for the runner:
-// reduce -> finalize -> apply, over the forward's windows when x is larger than one storage binding.
+// reduce -> finalize -> apply, over the forward's windows when x is larger than one storage binding, or
+// all three in one dispatch where a workgroup reaches a whole channel (PassPlan.singlePass).
 // Traffic per element in f32: training reads x and dy twice and writes dx (20 bytes); inference with a
 // weight reads x and dy once for dweight, then dy again and writes dx (16 bytes); inference without a
 // weight skips the reduction (8 bytes).
@@ -7,6 +8,7 @@ import { DEFAULT_EPS } from './defaults.js';
 import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { readOptions } from './options.js';
+import { fitsDevice } from './kernels.js';
 import { FLAGS } from './params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
 import { channelLayout } from './shape.js';
@@ -131,13 +133,20 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
       dbias: gradient('dbias'),
     },
     passes: (plan) => {
+      const subgroups = gpu.features.subgroups;
+      const inputs = { params, x: windowOf('x'), dy: windowOf('dy'), weight: whole('weight'), bias: whole('bias'), mean: whole('mean'), spread: whole('spread') };
+      if (plan.singlePass && fitsDevice(gpu, plan.rows ? 'backward-fused-rows' : 'backward-fused')) {
+        const bindings = { ...inputs, dweight: whole('dweight'), dbias: whole('dbias'), dx: windowOf('dx') };
+        return [
+          plan.rows
+            ? pass({ kernel: 'backward-fused-rows', storage }, 'reduce', bindings)
+            : pass({ kernel: 'backward-fused', storage, vec4: plan.vec4, subgroups }, 'reduce', bindings),
+        ];
+      }
       // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
       const partials = scratch('backward partials', reduce ? channels * plan.partialStride * PARTIAL_BYTES : 16);
       const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
-      const subgroups = gpu.features.subgroups;
-      const reduceBindings = {
-        params, x: windowOf('x'), dy: windowOf('dy'), weight: whole('weight'), bias: whole('bias'), mean: whole('mean'), spread: whole('spread'), partials,
-      };
+      const reduceBindings = { ...inputs, partials };
       return [
         ...(reduce
           ? [

@@ -150,7 +150,10 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       const [weight, bias, runningMean, runningVar] = [whole('weight'), whole('bias'), whole('runningMean'), whole('runningVar')];
       if (!training) return [pass({ kernel: 'apply-running', storage, vec4 }, 'apply', { params, x, weight, bias, runningMean, runningVar, y })];
       const statistics = { weight, bias, runningMean, runningVar, saveMean: whole('saveMean'), saveInvstd: whole('saveInvstd') };
-      if (plan.singlePass) return [pass({ kernel: 'stats-apply', storage, vec4, subgroups }, 'reduce', { params, x, ...statistics, y })];
+      if (plan.singlePass) {
+        const bindings = { params, x, ...statistics, y };
+        return [plan.rows ? pass({ kernel: 'stats-apply-rows', storage }, 'reduce', bindings) : pass({ kernel: 'stats-apply', storage, vec4, subgroups }, 'reduce', bindings)];
+      }
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
       const scaleShift = scratch('forward scale-shift', channels * SCALE_SHIFT_BYTES);
       return [

@@ -98,8 +98,9 @@ export interface PassPlan {
   /** Finalize each channel in one invocation (few partials, or none to merge) rather than a workgroup. */
   readonly finalizePerInvocation: boolean;
   /**
-   * Every channel is one slice of one window (a workgroup reaches all of its values): the training
-   * forward reduces, finalizes and applies in one dispatch (stats-apply.wgsl), a workgroup per channel.
+   * One window, and one slice (one block of rows) per channel: a workgroup reaches all of its channels'
+   * values, so the training forward and the backward reduce, finalize and apply in one dispatch
+   * (stats-apply*.wgsl, backward-fused*.wgsl) with the reduction's grid.
    */
   readonly singlePass: boolean;
   readonly finalizeGrid: Grid;
@@ -143,7 +144,7 @@ export function planPasses(
   });
   const finalizePerInvocation = !reduces || partialFirst <= FINALIZE_PER_INVOCATION_MAX_PARTIALS;
   const finalizeGroups = finalizePerInvocation ? Math.ceil(layout.channels / FINALIZE_WORKGROUP_SIZE) : layout.channels;
-  const singlePass = !rows && windows.length === 1 && windows[0]!.slices === 1;
+  const singlePass = windows.length === 1 && windows[0]!.slices === 1;
   return {
     rows,
     vec4,

@@ -6,24 +6,32 @@ import activationSource from '../shaders/activation.wgsl?raw';
 import affineSource from '../shaders/affine.wgsl?raw';
 import applySource from '../shaders/apply.wgsl?raw';
 import backwardApplySource from '../shaders/backward-apply.wgsl?raw';
+import backwardCoefficientsSource from '../shaders/backward-coefficients.wgsl?raw';
 import backwardFinalizeSource from '../shaders/backward-finalize.wgsl?raw';
+import backwardFusedRowsSource from '../shaders/backward-fused-rows.wgsl?raw';
+import backwardFusedSource from '../shaders/backward-fused.wgsl?raw';
 import backwardReduceRowsSource from '../shaders/backward-reduce-rows.wgsl?raw';
 import backwardReduceSource from '../shaders/backward-reduce.wgsl?raw';
 import channelStatisticsSource from '../shaders/channel-statistics.wgsl?raw';
 import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
 import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
 import finalizeSource from '../shaders/finalize.wgsl?raw';
+import inputGradientSource from '../shaders/input-gradient.wgsl?raw';
 import mergeInvocationSource from '../shaders/merge-invocation.wgsl?raw';
 import mergeWorkgroupSource from '../shaders/merge-workgroup.wgsl?raw';
 import paramsSource from '../shaders/params.wgsl?raw';
 import pivotSource from '../shaders/pivot.wgsl?raw';
 import reluMaskSource from '../shaders/relu-mask.wgsl?raw';
+import rowsGradientSumsSource from '../shaders/rows-gradient-sums.wgsl?raw';
+import rowsStatisticsSource from '../shaders/rows-statistics.wgsl?raw';
 import rowsWalkSource from '../shaders/rows-walk.wgsl?raw';
 import scaleShiftFoldedSource from '../shaders/scale-shift-folded.wgsl?raw';
 import scaleShiftRunningSource from '../shaders/scale-shift-running.wgsl?raw';
+import sliceGradientSumsSource from '../shaders/slice-gradient-sums.wgsl?raw';
 import sliceStatisticsSource from '../shaders/slice-statistics.wgsl?raw';
 import sliceWalkSource from '../shaders/slice-walk.wgsl?raw';
 import spreadSource from '../shaders/spread.wgsl?raw';
+import statsApplyRowsSource from '../shaders/stats-apply-rows.wgsl?raw';
 import statsApplySource from '../shaders/stats-apply.wgsl?raw';
 import statsRowsSource from '../shaders/stats-rows.wgsl?raw';
 import statsSource from '../shaders/stats.wgsl?raw';
@@ -45,7 +53,8 @@ import { ShaderStage } from './webgpu-constants.js';
  */
 type Part =
   | 'elem' | 'workgroup-sum' | 'merge' | 'welford' | 'pivot' | 'slice-walk' | 'slice-statistics' | 'rows-walk' | 'channel-statistics'
-  | 'affine' | 'spread' | 'relu-mask' | 'activation' | 'scale-shift-folded' | 'scale-shift-running';
+  | 'affine' | 'spread' | 'relu-mask' | 'activation' | 'scale-shift-folded' | 'scale-shift-running' | 'slice-gradient-sums'
+  | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge'>, string> = {
   welford: welfordSource,
@@ -60,6 +69,11 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge'>, str
   activation: activationSource,
   'scale-shift-folded': scaleShiftFoldedSource,
   'scale-shift-running': scaleShiftRunningSource,
+  'slice-gradient-sums': sliceGradientSumsSource,
+  'backward-coefficients': backwardCoefficientsSource,
+  'input-gradient': inputGradientSource,
+  'rows-statistics': rowsStatisticsSource,
+  'rows-gradient-sums': rowsGradientSumsSource,
 };
 
 /**
@@ -91,8 +105,8 @@ const trainingStatisticsBindings = {
   saveInvstd: readWrite('array<f32>'),
 } as const;
 
-/** Both backward reductions (slices and rows) read the same. */
-const backwardReduceBindings = {
+/** What every backward reduction reads: x and dy, and what recomputes the forward's ReLU mask. */
+const backwardInputBindings = {
   params: uniform('Params'),
   x: windowed,
   dy: windowed,
@@ -100,8 +114,10 @@ const backwardReduceBindings = {
   bias: perChannel,
   mean: perChannel,
   spread: perChannel,
-  partials: readWrite('array<Partial>'),
 } as const;
+
+/** Both backward reductions (slices and rows) read the same. */
+const backwardReduceBindings = { ...backwardInputBindings, partials: readWrite('array<Partial>') } as const;
 
 /**
  * Every kernel's source, the shared parts it is composed with, and its bindings; binding n is the n-th
@@ -120,8 +136,13 @@ const KERNELS = {
   },
   'stats-rows': {
     source: statsRowsSource,
-    parts: ['elem', 'welford', 'pivot', 'rows-walk'],
+    parts: ['elem', 'welford', 'pivot', 'rows-walk', 'rows-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
+  },
+  'stats-apply-rows': {
+    source: statsApplyRowsSource,
+    parts: ['elem', 'welford', 'pivot', 'rows-walk', 'rows-statistics', 'channel-statistics', 'affine', 'activation'],
+    bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, y: windowedOutput },
   },
   finalize: {
     source: finalizeSource,
@@ -140,17 +161,27 @@ const KERNELS = {
   },
   'backward-reduce': {
     source: backwardReduceSource,
-    parts: ['elem', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask'],
+    parts: ['elem', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask', 'slice-gradient-sums'],
     bindings: backwardReduceBindings,
+  },
+  'backward-fused': {
+    source: backwardFusedSource,
+    parts: ['elem', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask', 'slice-gradient-sums', 'backward-coefficients', 'input-gradient'],
+    bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-reduce-rows': {
     source: backwardReduceRowsSource,
-    parts: ['elem', 'rows-walk', 'affine', 'spread', 'relu-mask'],
+    parts: ['elem', 'rows-walk', 'affine', 'spread', 'relu-mask', 'rows-gradient-sums'],
     bindings: backwardReduceBindings,
+  },
+  'backward-fused-rows': {
+    source: backwardFusedRowsSource,
+    parts: ['elem', 'rows-walk', 'affine', 'spread', 'relu-mask', 'rows-gradient-sums', 'backward-coefficients', 'input-gradient'],
+    bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-finalize': {
     source: backwardFinalizeSource,
-    parts: ['merge', 'affine', 'spread'],
+    parts: ['merge', 'affine', 'spread', 'backward-coefficients'],
     bindings: {
       params: uniform('Params'),
       partials: read('array<Partial>'),
@@ -165,7 +196,7 @@ const KERNELS = {
   },
   'backward-apply': {
     source: backwardApplySource,
-    parts: ['elem', 'relu-mask'],
+    parts: ['elem', 'relu-mask', 'input-gradient'],
     bindings: {
       params: uniform('Params'),
       x: windowed,
@@ -189,17 +220,29 @@ export type KernelVariant =
   | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'stats-apply'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'stats-rows'; readonly storage: Storage }
+  | { readonly kernel: 'stats-apply-rows'; readonly storage: Storage }
   | { readonly kernel: 'finalize'; readonly perInvocation: boolean }
   | { readonly kernel: 'apply'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'apply-running'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'backward-reduce'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'backward-fused'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'backward-reduce-rows'; readonly storage: Storage }
+  | { readonly kernel: 'backward-fused-rows'; readonly storage: Storage }
   | { readonly kernel: 'backward-finalize'; readonly perInvocation: boolean }
   | { readonly kernel: 'backward-apply'; readonly storage: Storage; readonly vec4: boolean };
 
 /** The declarations of a kernel's bindings, in binding order. */
 export function bindingsOf(kernel: KernelName): readonly (readonly [string, BindingDeclaration])[] {
   return Object.entries(KERNELS[kernel].bindings);
+}
+
+/**
+ * Whether the device allows as many storage buffers in one shader as the kernel binds (the one-dispatch
+ * backwards bind 9; WebGPU's default limit is 8, which requestGpu raises to the adapter's).
+ */
+export function fitsDevice(gpu: Gpu, kernel: KernelName): boolean {
+  const storageBuffers = bindingsOf(kernel).filter(([, { access }]) => access !== 'uniform').length;
+  return storageBuffers <= gpu.device.limits.maxStorageBuffersPerShaderStage;
 }
 
 /** Whether the kernel writes the binding (storage, read_write). */

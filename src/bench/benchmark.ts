@@ -1,5 +1,5 @@
 // The GPU-vs-CPU benchmark: for each shape of the sweep, training-forward time on the GPU and on the CPU
-// (float64 reference and plain float32 loop), training-backward time (GPU and float32 CPU loop), achieved
+// (float64 reference and plain float32 loop), inference-forward time on the GPU, training-backward time (GPU and float32 CPU loop), achieved
 // bandwidth, first-call (pipeline compilation) cost, host-side cost of one call, and a correctness check.
 //
 // GPU time comes from many calls recorded back to back into one command encoder (the `encoder` option,
@@ -24,6 +24,7 @@ import { describeEnvironment, type Environment } from './environment.js';
 import {
   BACKWARD_BYTES_PER_ELEMENT,
   FORWARD_BYTES_PER_ELEMENT,
+  INFERENCE_BYTES_PER_ELEMENT,
   gigabytesPerSecond,
   median,
   summarizeTrials,
@@ -77,6 +78,9 @@ export interface BenchmarkRow {
   /** GPU training forward, median ms per call. */
   readonly gpuForwardMs: number;
   readonly gpuForwardGBps: number;
+  /** GPU inference forward (the running statistics), median ms per call. */
+  readonly gpuInferenceMs: number;
+  readonly gpuInferenceGBps: number;
   /** Iterations per GPU forward trial. */
   readonly gpuIterations: number;
   /** The first forward call of this shape, submit to completion (includes pipeline compilation when new). */
@@ -106,6 +110,7 @@ export interface BenchmarkReport {
     readonly cpuTiming: string;
     readonly statistic: string;
     readonly forwardBytesPerElement: number;
+    readonly inferenceBytesPerElement: number;
     readonly backwardBytesPerElement: number;
     readonly settings: BenchmarkSettings;
   };
@@ -186,6 +191,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
       cpuTiming: 'wall time of repeated calls on the calling thread (single-threaded JavaScript)',
       statistic: `median of ${settings.trials} trials after ${settings.warmupTrials} warm-up trial(s)`,
       forwardBytesPerElement: FORWARD_BYTES_PER_ELEMENT,
+      inferenceBytesPerElement: INFERENCE_BYTES_PER_ELEMENT,
       backwardBytesPerElement: BACKWARD_BYTES_PER_ELEMENT,
       settings,
     },
@@ -241,6 +247,10 @@ async function benchmarkShape(
     const forwardOut = { y: upload(new Float32Array(elements), shape, 'bench y'), saveMean: upload(new Float32Array(channels), [channels], 'bench saveMean out'), saveInvstd: upload(new Float32Array(channels), [channels], 'bench saveInvstd out') };
     const forward = await timeGpu(gpu, settings, (recording) => batchNorm(gpu, xTensor, { ...forwardOptions, out: forwardOut, ...recording }));
 
+    const inference = await timeGpu(gpu, settings, (recording) =>
+      batchNorm(gpu, xTensor, { ...forwardOptions, training: false, out: { y: forwardOut.y }, ...recording }),
+    );
+
     await beginPhase('GPU and CPU backward');
     const dy = unitNoise(elements, seed + 1000);
     const dyTensor = upload(dy, shape, 'bench dy');
@@ -275,6 +285,8 @@ async function benchmarkShape(
       elements,
       gpuForwardMs: forward.ms,
       gpuForwardGBps: gigabytesPerSecond(elements, FORWARD_BYTES_PER_ELEMENT, forward.ms),
+      gpuInferenceMs: inference.ms,
+      gpuInferenceGBps: gigabytesPerSecond(elements, INFERENCE_BYTES_PER_ELEMENT, inference.ms),
       gpuIterations: forward.iterations,
       firstCallMs,
       hostCallMs: forward.hostMs,

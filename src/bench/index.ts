@@ -1,7 +1,7 @@
 // The benchmark harness's surface for the demo page and the command-line runners. It sits on top of the
 // library: its public entries (index.ts, reference-entry.ts) and the pure modules shape.ts and
 // tolerances.ts; nothing in the library imports it.
-export { BACKWARD_BYTES_PER_ELEMENT, FORWARD_BYTES_PER_ELEMENT, gigabytesPerSecond, median, summarizeTrials } from './statistics.js';
+export { BACKWARD_BYTES_PER_ELEMENT, FORWARD_BYTES_PER_ELEMENT, INFERENCE_BYTES_PER_ELEMENT, gigabytesPerSecond, median, summarizeTrials } from './statistics.js';
 export type { TrialSummary } from './statistics.js';
 export { INTERACTIVE_PRESETS, SWEEP, sweepUpTo } from './sweep.js';
 export type { SweepShape } from './sweep.js';

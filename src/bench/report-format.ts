@@ -12,6 +12,8 @@ const COLUMNS: readonly Column[] = [
   { header: 'elements', value: (r) => r.elements },
   { header: 'gpu_forward_ms', value: (r) => r.gpuForwardMs },
   { header: 'gpu_forward_gbps', value: (r) => r.gpuForwardGBps },
+  { header: 'gpu_inference_ms', value: (r) => r.gpuInferenceMs },
+  { header: 'gpu_inference_gbps', value: (r) => r.gpuInferenceGBps },
   { header: 'gpu_iterations', value: (r) => r.gpuIterations },
   { header: 'first_call_ms', value: (r) => r.firstCallMs },
   { header: 'host_call_ms', value: (r) => r.hostCallMs },
@@ -64,7 +66,7 @@ export function formatComposition({ composition: c, environment }: BenchmarkRepo
 /** The header lines and a fixed-width table, as `npm run bench` and `bench:node` print them. */
 export function formatSummary(report: BenchmarkReport): string {
   const { environment, compile } = report;
-  const headers = ['shape', 'elements', 'GPU ms', 'GB/s', 'CPU f64 ms', 'CPU f32 ms', 'x f64', 'x f32'];
+  const headers = ['shape', 'elements', 'GPU ms', 'GB/s', 'inf GPU ms', 'inf GB/s', 'CPU f64 ms', 'CPU f32 ms', 'x f64', 'x f32'];
   headers.push('bwd GPU ms', 'bwd GB/s', 'bwd CPU f32', 'bwd x f32', 'max |err|', 'ok');
   const body = report.rows.map((r) => {
     return [
@@ -72,6 +74,8 @@ export function formatSummary(report: BenchmarkReport): string {
       String(r.elements),
       formatNumber(r.gpuForwardMs),
       formatNumber(r.gpuForwardGBps),
+      formatNumber(r.gpuInferenceMs),
+      formatNumber(r.gpuInferenceGBps),
       formatNumber(r.cpuReferenceMs),
       formatNumber(r.cpuFloat32Ms),
       formatNumber(r.speedupVsReference),
@@ -90,7 +94,8 @@ export function formatSummary(report: BenchmarkReport): string {
     `adapter: ${environment.adapter.label}`,
     `runtime: ${environment.runtime}`,
     `GPU timing: ${report.method.gpuTiming}; ${report.method.statistic}`,
-    `training forward (GB/s at ${report.method.forwardBytesPerElement} bytes/element) and backward (bwd, ` +
+    `training forward (GB/s at ${report.method.forwardBytesPerElement} bytes/element), inference forward (inf, ` +
+      `${report.method.inferenceBytesPerElement} bytes/element) and backward (bwd, ` +
       `${report.method.backwardBytesPerElement} bytes/element); x = CPU time / GPU time; max |err| of forward y vs float64`,
     `first call (pipeline compilation) ${formatNumber(compile.firstCallMs)} ms vs steady ${formatNumber(compile.steadyMs)} ms (${compile.label})`,
     `host-side time of one forward call (validate + encode + submit, on an idle queue): ${formatNumber(report.hostCallMs)} ms (median over shapes)`,

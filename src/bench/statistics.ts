@@ -3,6 +3,8 @@
 
 /** Bytes a training forward must move per element: read x twice (statistics, apply), write y once. */
 export const FORWARD_BYTES_PER_ELEMENT = 12;
+/** Bytes an inference forward must move per element: read x, write y. */
+export const INFERENCE_BYTES_PER_ELEMENT = 8;
 /** Bytes a backward must move per element: read dy and x twice (reductions, dx), write dx once. */
 export const BACKWARD_BYTES_PER_ELEMENT = 20;
 

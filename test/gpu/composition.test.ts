@@ -11,6 +11,7 @@ import {
   Tensor,
 } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../../src/reference-entry.js';
+import { checkForwardBackward, runForwardBackward } from '../../src/bench/check.js';
 import { PARAMS_CACHE_ENTRIES } from '../../src/params.js';
 import { planOperation } from '../../src/runner.js';
 import { channelLayout } from '../../src/shape.js';
@@ -40,6 +41,26 @@ const since = (before: DeviceLog, log: DeviceLog) => ({
 });
 
 describe('what reaches the device', () => {
+  it('a device with WebGPU\'s default 8 storage buffers per shader runs the backward in three passes (the one-dispatch backward binds 9), and right', async () => {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) throw new Error('no WebGPU adapter');
+    const { device, log } = recordingDevice(await adapter.requestDevice());
+    expect(device.limits.maxStorageBuffersPerShaderStage).toBe(8);
+    const gpu = Gpu.fromDevice(device);
+    const shape = [4, 3, 12];
+    expect(planOperation(gpu, channelLayout(shape), true).singlePass).toBe(true);
+    const rnd = seededRandom(21);
+    const inputs = {
+      x: gaussian(rnd, size(shape), 1, 2), shape, training: true, weight: uniform(rnd, 3, 0.5, 2), bias: uniform(rnd, 3, -1, 1),
+      runningMean: new Float32Array(3), runningVar: new Float32Array(3).fill(1), dy: gaussian(rnd, size(shape)), eps: 1e-5, momentum: 0.1,
+    };
+    const before = log.dispatches;
+    const { passed, checks } = checkForwardBackward(inputs, await runForwardBackward(gpu, inputs));
+    expect(passed, checks.map((c) => `${c.what} ${c.accuracy.worstRatio}`).join(', ')).toBe(true);
+    expect(log.dispatches - before).toBe(1 + 3); // the forward in one dispatch, the backward in three
+    device.destroy();
+  });
+
   it('a steady-state call pushes one error scope (validation); a call that creates buffers or pipelines adds out-of-memory and internal', async () => {
     const { gpu, log } = await recorded();
     const shape = [3, 5, 2, 2];
@@ -73,6 +94,8 @@ describe('what reaches the device', () => {
       // One window whose channels each fit one workgroup: the training forward is one dispatch.
       expect(plan.singlePass).toBe(!maxBindingBytes);
       const trainingForward = plan.singlePass ? 1 : 2 * windows + 1;
+      const trainingBackward = plan.singlePass ? 1 : 2 * windows + 1;
+      const inferenceBackward = plan.singlePass ? 1 : windows + 1;
       const rnd = seededRandom(8);
       const x = Tensor.fromArray(gpu, gaussian(rnd, size(shape)), shape);
       const dy = Tensor.fromArray(gpu, gaussian(rnd, size(shape)), shape);
@@ -89,13 +112,14 @@ describe('what reaches the device', () => {
       before = counts(log);
       const inf = batchNorm(gpu, x, { training: false, runningMean: rm, runningVar: rv });
       expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: windows, writeBuffers: 0 });
-      // Training backward: reduce and apply per window, one finalize; inference without a weight skips the reduce.
+      // Training backward: reduce and apply per window, one finalize (or all in one dispatch); inference
+      // without a weight skips the reduce.
       before = counts(log);
       const grads = batchNormBackward(gpu, dy, x, { training: true, weight, saveMean: fwd.saveMean!, saveInvstd: fwd.saveInvstd! });
-      expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: 2 * windows + 1, writeBuffers: 0 });
+      expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: trainingBackward, writeBuffers: 0 });
       before = counts(log);
       const infGrads = batchNormBackward(gpu, dy, x, { training: false, runningMean: rm, runningVar: rv });
-      expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: windows + 1, writeBuffers: 0 });
+      expect(since(before, log)).toEqual({ submits: 1, passes: 1, dispatches: inferenceBackward, writeBuffers: 0 });
 
       // Into a caller's encoder: the same dispatches, in the caller's encoder, and no submit.
       const callerLog: DeviceLog = { submits: 0, encoders: 0, passes: 0, dispatches: 0, writeBuffers: 0, errorScopes: 0 };
@@ -105,7 +129,7 @@ describe('what reaches the device', () => {
       batchNormBackward(gpu, dy, x, { training: true, weight, saveMean: recordedFwd.saveMean!, saveInvstd: recordedFwd.saveInvstd!, encoder });
       batchNorm(gpu, x, { training: false, runningMean: rm, runningVar: rv, encoder });
       expect(since(before, log)).toEqual({ submits: 0, passes: 0, dispatches: 0, writeBuffers: 0 });
-      expect(callerLog).toMatchObject({ passes: 3, dispatches: trainingForward + (2 * windows + 1) + windows });
+      expect(callerLog).toMatchObject({ passes: 3, dispatches: trainingForward + trainingBackward + windows });
       gpu.device.queue.submit([encoder.finish()]);
       for (const t of [x, dy, weight, rm, rv, fwd.y, fwd.saveMean, fwd.saveInvstd, inf.y, grads.dx, grads.dweight, grads.dbias, infGrads.dx]) t?.destroy();
     });
@@ -278,7 +302,7 @@ describe('Tensor.fromBuffer', () => {
     const x = Tensor.fromBuffer(gpu, arena, shape, { label: 'x' });
     const y = Tensor.fromBuffer(gpu, arena, shape, { byteOffset: align });
     expect(() => batchNorm(gpu, x, { training: true, out: { y } })).toThrow(
-      "out.y and x are regions of one GPUBuffer ('arena'); WebGPU does not let one dispatch (the apply pass) write one region of a buffer while reading another",
+      "out.y and x are regions of one GPUBuffer ('arena'); WebGPU does not let one dispatch (the stats-apply-rows pass) write one region of a buffer while reading another",
     );
     const wide = Tensor.fromBuffer(gpu, arena, [2, 2, 8]);
     expect(() => batchNorm(gpu, wide, { training: true, out: { y: Tensor.fromBuffer(gpu, arena, [2, 2, 8]) } })).toThrow('out.y is the same tensor as x'.replace('is the same tensor as', 'overlaps'));

@@ -97,14 +97,20 @@ describe('planPasses', () => {
     expect(plan({ batch: 64, channels: 2, spatial: 112 * 112 }, false).finalizePerInvocation).toBe(true);
   });
 
-  it('runs the training forward in one dispatch where every channel is one slice of one window', () => {
+  it('runs the training forward and the backward in one dispatch where every channel is one slice (one row block) of one window', () => {
     // ResNet-50's later layers and small tensors: a workgroup reaches a whole channel.
     for (const layout of [{ batch: 32, channels: 2048, spatial: 49 }, { batch: 1, channels: 64, spatial: 56 * 56 }, { batch: 2, channels: 8, spatial: 64 }]) {
       const p = plan(layout);
-      expect(p, JSON.stringify(layout)).toMatchObject({ singlePass: true, partialStride: 1 });
+      expect(p, JSON.stringify(layout)).toMatchObject({ singlePass: true, rows: false, partialStride: 1 });
       expect(p.windows[0]!.reduceGrid.x).toBe(layout.channels);
     }
-    // Channels long enough to be sliced, the rows layouts, and windowed tensors keep three passes.
+    // BatchNorm1d with few rows: a workgroup reaches CHANNEL_LANES whole channels.
+    for (const layout of [{ batch: 60, channels: 100, spatial: 1 }, { batch: 2, channels: 16384, spatial: 1 }]) {
+      const p = plan(layout);
+      expect(p, JSON.stringify(layout)).toMatchObject({ singlePass: true, rows: true, partialStride: 1 });
+      expect(p.windows[0]!.reduceGrid.x).toBe(Math.ceil(layout.channels / ROWS_CHANNEL_LANES));
+    }
+    // Channels long enough to be sliced (or rows to be blocked), and windowed tensors keep three passes.
     expect(plan({ batch: 32, channels: 64, spatial: 112 * 112 }).singlePass).toBe(false);
     expect(plan({ batch: 4096, channels: 512, spatial: 1 }).singlePass).toBe(false);
     const layout = { batch: 8, channels: 4, spatial: 16 };

@@ -17,6 +17,7 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     { kernel: 'stats', storage, vec4, subgroups },
     { kernel: 'stats-apply', storage, vec4, subgroups },
     { kernel: 'backward-reduce', storage, vec4, subgroups },
+    { kernel: 'backward-fused', storage, vec4, subgroups },
   ])),
   ...BOOLS.flatMap((vec4): KernelVariant[] => [
     { kernel: 'apply', storage, vec4 },
@@ -24,7 +25,9 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     { kernel: 'backward-apply', storage, vec4 },
   ]),
   { kernel: 'stats-rows', storage },
+  { kernel: 'stats-apply-rows', storage },
   { kernel: 'backward-reduce-rows', storage },
+  { kernel: 'backward-fused-rows', storage },
   ...(storage === 'f32'
     ? BOOLS.flatMap((perInvocation): KernelVariant[] => [
         { kernel: 'finalize', perInvocation },
@@ -105,7 +108,7 @@ describe('WGSL validity (naga, wgpu\'s WGSL validator, in Node: no GPU needed)',
   // which build IEEE half bits so that overflow gives +-Inf). Every other variant, the native f16 loads
   // included, must parse and validate.
   const nagaCanCheck = (v: KernelVariant) =>
-    !('subgroups' in v && v.subgroups) && !('storage' in v && v.storage === 'f16' && ['apply', 'apply-running', 'stats-apply', 'backward-apply'].includes(v.kernel));
+    !('subgroups' in v && v.subgroups) && !('storage' in v && v.storage === 'f16' && ['apply', 'apply-running', 'stats-apply', 'stats-apply-rows', 'backward-apply', 'backward-fused', 'backward-fused-rows'].includes(v.kernel));
   const checked = VARIANTS.filter(nagaCanCheck);
 
   it(`parse and validate (${checked.length} of ${VARIANTS.length} variants)`, () => {

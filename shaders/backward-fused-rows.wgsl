@@ -1,0 +1,32 @@
+// The whole backward in one dispatch for the rows layouts (channels-last, BatchNorm1d), where one block
+// of rows covers the tensor (src/dispatch.ts): row lane 0 of each channel lane merges the channel's sums
+// (rows-gradient-sums.wgsl), writes dweight and dbias and the channel's coefficients, and every lane
+// then computes dx for its rows.
+
+struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
+struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
+
+// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx.
+
+var<workgroup> laneCoefficients: array<Coefficients, CHANNEL_LANES>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = linearGroup(wid, params.reduceGridX);
+  if (group >= rowsGroups()) { return; } // padding of a folded dispatch
+  let walk = beginRows(group, lid);
+  var sums = Partial(0.0, 0.0, 0.0);
+  // Inference without a weight needs no sums (a uniform branch: every invocation takes the same way).
+  if (needsGradientSums()) { sums = reduceGradientRows(walk, lid); }
+  if (walk.rowLane == 0u && walk.c < params.channels) {
+    recordParameterGradients(walk.c, sums);
+    laneCoefficients[lid] = channelCoefficients(walk.c, sums); // row lane 0: lid is the channel lane
+  }
+  workgroupBarrier();
+  if (walk.c >= params.channels) { return; }
+  let coefficients = laneCoefficients[lid % CHANNEL_LANES];
+  for (var n = walk.rowStart + walk.rowLane; n < walk.rowEnd; n += walk.rowLanes) {
+    let base = params.base + (n * params.channels + walk.c) * params.spatial;
+    for (var s = 0u; s < params.spatial; s++) { storeDx(base + s, inputGradient(base + s, coefficients)); }
+  }
+}

@@ -1,0 +1,30 @@
+// The whole training forward in one dispatch for the rows layouts (channels-last, BatchNorm1d), where
+// one block of rows covers the tensor (src/dispatch.ts): row lane 0 of each channel lane merges the
+// channel's statistics (rows-statistics.wgsl) and records them (channel-statistics.wgsl), and every
+// lane then normalizes its rows with the channel's scale and shift.
+
+struct Partial { count: f32, mean: f32, variance: f32, pivot: f32 } // mean relative to pivot; biased variance
+
+// Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y.
+
+var<workgroup> laneScaleShift: array<vec2<f32>, CHANNEL_LANES>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = linearGroup(wid, params.reduceGridX);
+  if (group >= rowsGroups()) { return; } // padding of a folded dispatch
+  let walk = beginRows(group, lid);
+  let stats = reduceRows(walk, lid);
+  if (walk.rowLane == 0u && walk.c < params.channels) {
+    let moments = channelMoments(stats);
+    recordChannelStatistics(walk.c, stats, moments);
+    laneScaleShift[lid] = forwardAffine(walk.c, moments.x, moments.y); // row lane 0: lid is the channel lane
+  }
+  workgroupBarrier();
+  if (walk.c >= params.channels) { return; }
+  let k = laneScaleShift[lid % CHANNEL_LANES];
+  for (var n = walk.rowStart + walk.rowLane; n < walk.rowEnd; n += walk.rowLanes) {
+    let base = params.base + (n * params.channels + walk.c) * params.spatial;
+    for (var s = 0u; s < params.spatial; s++) { storeY(base + s, activate(loadX(base + s) * k.x + k.y)); }
+  }
+}
