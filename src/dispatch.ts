@@ -27,8 +27,6 @@ import type { ChannelLayout } from './shape.js';
 
 /** Invocations per workgroup of the statistics and apply kernels (a power of two). */
 export const WORKGROUP_SIZE = 256;
-/** Aim for this many statistics workgroups: enough to fill a large GPU (an H100 has 132 SMs). */
-export const TARGET_STATS_WORKGROUPS = 1024;
 /** Each statistics invocation gets at least this many elements, so a workgroup does real work. */
 export const MIN_ELEMS_PER_INVOCATION = 8;
 /**
@@ -71,25 +69,27 @@ export interface SlicePlan {
 }
 
 /**
- * Cuts each channel's `channelLen` elements into slices: enough of them that C*slices fills the GPU,
- * but never so many that an invocation has fewer than MIN_ELEMS_PER_INVOCATION elements to reduce.
+ * Cuts each channel's `channelLen` elements into slices: enough of them that C*slices reaches
+ * `targetWorkgroups` (Gpu.reductionWorkgroups: from the adapter), but never so many that an invocation
+ * has fewer than MIN_ELEMS_PER_INVOCATION elements to reduce.
  */
-export function planSlices(channels: number, channelLen: number): SlicePlan {
+export function planSlices(channels: number, channelLen: number, targetWorkgroups: number): SlicePlan {
   const maxSlices = Math.max(1, Math.floor(channelLen / (WORKGROUP_SIZE * MIN_ELEMS_PER_INVOCATION)));
-  const wanted = Math.min(Math.ceil(TARGET_STATS_WORKGROUPS / channels), maxSlices);
+  const wanted = Math.min(Math.ceil(targetWorkgroups / channels), maxSlices);
   const sliceLen = Math.ceil(channelLen / wanted);
   return { slices: Math.ceil(channelLen / sliceLen), sliceLen };
 }
 
 /**
  * Cuts a window's `rows` outer rows into blocks for the rows kernels: enough that channel groups times
- * blocks fills the GPU, but each of a workgroup's row lanes gets at least MIN_ELEMS_PER_INVOCATION values.
+ * blocks reaches `targetWorkgroups`, but each of a workgroup's row lanes gets at least
+ * MIN_ELEMS_PER_INVOCATION values.
  */
-export function planRowBlocks(channels: number, rows: number, spatial: number): SlicePlan {
+export function planRowBlocks(channels: number, rows: number, spatial: number, targetWorkgroups: number): SlicePlan {
   const channelGroups = Math.ceil(channels / ROWS_CHANNEL_LANES);
   const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
   const minRows = Math.ceil((rowLanes * MIN_ELEMS_PER_INVOCATION) / spatial);
-  const wanted = Math.min(Math.ceil(TARGET_STATS_WORKGROUPS / channelGroups), Math.max(1, Math.floor(rows / minRows)));
+  const wanted = Math.min(Math.ceil(targetWorkgroups / channelGroups), Math.max(1, Math.floor(rows / minRows)));
   const sliceLen = Math.ceil(rows / wanted);
   return { slices: Math.ceil(rows / sliceLen), sliceLen };
 }
@@ -132,13 +132,14 @@ export interface PassPlan {
 /**
  * Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x, whose
  * values take `bytesPerValue` bytes; `reduces` says whether the operation runs the reduction (inference
- * forward, and inference backward without a weight, do not).
+ * forward, and inference backward without a weight, do not); reductions aim for `targetWorkgroups`.
  */
 export function planPasses(
   layout: ChannelLayout,
   chunks: readonly Chunk[],
   maxPerDimension: number,
   reduces: boolean,
+  targetWorkgroups: number,
   bytesPerValue = 4,
 ): PassPlan {
   const rows = layout.spatial <= ROWS_MAX_SPATIAL;
@@ -148,8 +149,8 @@ export function planPasses(
   let partialFirst = 0;
   const windows = chunks.map((chunk): WindowPlan => {
     const { slices, sliceLen } = rows
-      ? planRowBlocks(layout.channels, chunk.batchCount, layout.spatial)
-      : planSlices(layout.channels, chunk.batchCount * spatialElems);
+      ? planRowBlocks(layout.channels, chunk.batchCount, layout.spatial, targetWorkgroups)
+      : planSlices(layout.channels, chunk.batchCount * spatialElems, targetWorkgroups);
     const reduceGroups = (rows ? Math.ceil(layout.channels / ROWS_CHANNEL_LANES) : layout.channels) * slices;
     const total = chunk.batchCount * layout.channels * spatialElems;
     const window: WindowPlan = {

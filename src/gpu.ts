@@ -1,5 +1,6 @@
 // The device wrapper: owns (or borrows) a GPUDevice, knows its features and limits, counts the GPU
 // buffers the library keeps alive, and turns a lost device into clear errors instead of hangs.
+import { reductionWorkgroupsFor } from './adapter.js';
 import { describeValue, readOptions } from './options.js';
 
 export interface GpuFeatures {
@@ -23,6 +24,12 @@ export interface RequestGpuOptions {
    * maxStorageBufferBindingSize). Larger tensors are processed in chunks; tests set it small.
    */
   maxBindingBytes?: number;
+  /**
+   * Workgroups each reduction aims for (default from the adapter: 1024 on a GPU, or where the adapter
+   * says nothing; 16 on a software adapter such as SwiftShader). Channels short enough for one
+   * workgroup each run the one-dispatch plans.
+   */
+  reductionWorkgroups?: number;
 }
 
 /** Options of `Gpu.fromDevice`. */
@@ -34,10 +41,11 @@ export interface GpuOptions {
   gpu?: GPU;
   disableFeatures?: readonly OptionalFeature[];
   maxBindingBytes?: number;
+  reductionWorkgroups?: number;
 }
 
-const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes'] as const;
-const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes'] as const;
+const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
+const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
 
 export class DeviceLostError extends Error {
   constructor(reason: string, message: string) {
@@ -78,6 +86,8 @@ export class Gpu {
   readonly lost: Promise<DeviceLostError>;
   /** Largest storage binding the library makes; tensors above it are processed in chunks. */
   readonly maxBindingBytes: number;
+  /** Workgroups each reduction aims for (from the option, else from the adapter). */
+  readonly reductionWorkgroups: number;
   // Dawn for Node crashes natively if the GPU object is collected while its device is in use: held here,
   // never read, for as long as this wrapper (which every tensor and module holds) lives.
   readonly #entryPoint: GPU | null;
@@ -97,6 +107,8 @@ export class Gpu {
     const disabled = options.disableFeatures ?? [];
     const on = (f: OptionalFeature) => device.features.has(f) && !disabled.includes(f);
     this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
+    // adapterInfo is on GPUDevice since 2024 (Chromium 131, Dawn); older runtimes get the GPU default.
+    this.reductionWorkgroups = options.reductionWorkgroups ?? reductionWorkgroupsFor((device as { adapterInfo?: GPUAdapterInfo }).adapterInfo);
     this.features = Object.freeze({
       subgroups: on('subgroups'),
       shaderF16: on('shader-f16'),
@@ -308,7 +320,7 @@ export function assertGpu(gpu: unknown, what = 'gpu'): asserts gpu is Gpu {
 
 function readGpuOptions(options: unknown, what: string): GpuOptions {
   const read = readOptions(options, what, GPU_OPTION_KEYS);
-  const { gpu, disableFeatures, maxBindingBytes } = read;
+  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups } = read;
   if (gpu !== undefined && typeof (gpu as Partial<GPU>).requestAdapter !== 'function') {
     throw new TypeError(
       `options.gpu must be a WebGPU entry point (navigator.gpu, or create([]) from the webgpu package in Node.js), got ${describeValue(gpu)}`,
@@ -322,8 +334,12 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
   if (maxBindingBytes !== undefined && !(Number.isInteger(maxBindingBytes) && (maxBindingBytes as number) >= 256 && (maxBindingBytes as number) % 4 === 0)) {
     throw new RangeError(`maxBindingBytes must be a multiple of 4 and at least 256, got ${describeValue(maxBindingBytes)}`);
   }
+  if (reductionWorkgroups !== undefined && !(Number.isInteger(reductionWorkgroups) && (reductionWorkgroups as number) >= 1)) {
+    throw new RangeError(`reductionWorkgroups must be a positive integer, got ${describeValue(reductionWorkgroups)}`);
+  }
   return {
     ...(gpu === undefined ? {} : { gpu: gpu as GPU }),
+    ...(reductionWorkgroups === undefined ? {} : { reductionWorkgroups: reductionWorkgroups as number }),
     ...(disableFeatures === undefined ? {} : { disableFeatures: disableFeatures as OptionalFeature[] }),
     ...(maxBindingBytes === undefined ? {} : { maxBindingBytes: maxBindingBytes as number }),
   };

@@ -103,7 +103,7 @@ export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean,
     const { limits } = gpu.device;
     const bytes = BYTES_PER_VALUE[storage];
     const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment, bytes);
-    return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, bytes);
+    return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, gpu.reductionWorkgroups, bytes);
   });
 }
 

@@ -1,5 +1,6 @@
 // What a result was measured on: the adapter (from the device's adapterInfo), whether it is a software
 // rasterizer (SwiftShader, llvmpipe, WARP), the features and limits that matter for batch norm, and the runtime.
+import { isSoftwareAdapter } from '../adapter.js';
 import type { Gpu } from '../index.js';
 
 export const EMULATION_NOTE = 'CPU emulation, not a GPU timing';
@@ -35,13 +36,10 @@ export const RELEVANT_LIMITS = [
   'maxSubgroupSize',
 ] as const;
 
-const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
-
 export function describeAdapter(info: GPUAdapterInfo): AdapterDescription {
   // Dawn for Node and older browsers may lack isFallbackAdapter; treat absent as false.
   const isFallbackAdapter = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-  const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
-  const emulated = isFallbackAdapter || SOFTWARE_ADAPTER.test(text);
+  const emulated = isSoftwareAdapter(info);
   const name = [info.vendor, info.architecture, info.device || info.description].filter((s) => s).join(' ') || 'unknown adapter';
   return {
     vendor: info.vendor,

@@ -1,20 +1,25 @@
 // Shared GPU set-up for the browser tests: one device per reduction path, and error scopes around each test.
+import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
 import { requestGpu, type Gpu } from '../../src/index.js';
 
 const devices = new Map<string, Promise<Gpu>>();
 
 /**
  * A device with subgroups on (the adapter must offer them: SwiftShader and current GPUs do) or forced off
- * (the workgroup-memory fallback), optionally with a small maxBindingBytes that forces chunking. Devices
- * are shared by the tests of a file. A missing adapter throws, failing the run.
+ * (the workgroup-memory fallback), optionally with a small maxBindingBytes that forces chunking. Its
+ * reductions are planned as on a GPU (GPU_REDUCTION_WORKGROUPS), so the sweeps cover the multi-pass
+ * plans that GPUs run, unless `plans` is 'adapter' (this adapter's own default: SwiftShader's is small,
+ * and most shapes take the one-dispatch plans). Devices are shared by the tests of a file. A missing
+ * adapter throws, failing the run.
  */
-export function testGpu(subgroups: boolean, maxBindingBytes?: number): Promise<Gpu> {
-  const key = `${subgroups}/${maxBindingBytes}`;
+export function testGpu(subgroups: boolean, maxBindingBytes?: number, plans: 'gpu' | 'adapter' = 'gpu'): Promise<Gpu> {
+  const key = `${subgroups}/${maxBindingBytes}/${plans}`;
   let gpu = devices.get(key);
   if (!gpu) {
     gpu = requestGpu({
       disableFeatures: subgroups ? [] : ['subgroups'],
       ...(maxBindingBytes === undefined ? {} : { maxBindingBytes }),
+      ...(plans === 'gpu' ? { reductionWorkgroups: GPU_REDUCTION_WORKGROUPS } : {}),
     }).then((g) => {
       if (subgroups && !g.features.subgroups) throw new Error("this adapter has no 'subgroups'; the subgroup path cannot be tested");
       return g;

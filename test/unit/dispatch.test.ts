@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { GPU_REDUCTION_WORKGROUPS, isSoftwareAdapter, reductionWorkgroupsFor, SOFTWARE_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
 import { planChunks } from '../../src/chunking.js';
 import {
   FINALIZE_PER_INVOCATION_MAX_PARTIALS,
@@ -10,7 +11,6 @@ import {
   planSlices,
   ROWS_CHANNEL_LANES,
   ROWS_MAX_SPATIAL,
-  TARGET_STATS_WORKGROUPS,
   WORKGROUP_SIZE,
 } from '../../src/dispatch.js';
 
@@ -39,20 +39,20 @@ describe('planSlices', () => {
 
   it('covers every element of a channel exactly once', () => {
     for (const [channels, len] of [[1, 1], [1, minSlice - 1], [1, minSlice + 1], [3, 10_000_000], [64, 100_352], [2048, 9]]) {
-      const { slices, sliceLen } = planSlices(channels!, len!);
+      const { slices, sliceLen } = planSlices(channels!, len!, GPU_REDUCTION_WORKGROUPS);
       expect(slices * sliceLen).toBeGreaterThanOrEqual(len!);
       expect((slices - 1) * sliceLen).toBeLessThan(len!);
     }
   });
 
   it('splits small-C, large channels to fill the GPU', () => {
-    const { slices } = planSlices(1, 50_000_000);
-    expect(slices).toBe(TARGET_STATS_WORKGROUPS);
+    expect(planSlices(1, 50_000_000, GPU_REDUCTION_WORKGROUPS).slices).toBe(GPU_REDUCTION_WORKGROUPS);
+    expect(planSlices(1, 50_000_000, SOFTWARE_REDUCTION_WORKGROUPS).slices).toBe(SOFTWARE_REDUCTION_WORKGROUPS);
   });
 
   it('does not split channels too short to keep every invocation busy', () => {
-    expect(planSlices(1, minSlice * 2 - 1).slices).toBe(1);
-    expect(planSlices(2048, 1_000_000).slices).toBe(1);
+    expect(planSlices(1, minSlice * 2 - 1, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
+    expect(planSlices(2048, 1_000_000, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
   });
 });
 
@@ -61,7 +61,7 @@ describe('planRowBlocks', () => {
 
   it('covers every row once, and gives each row lane at least MIN_ELEMS_PER_INVOCATION values', () => {
     for (const [channels, rows, spatial] of [[3, 1000, 1], [16384, 2, 1], [130, 36, 1], [4, 100_000, 8], [64, 31, 2]]) {
-      const { slices, sliceLen } = planRowBlocks(channels!, rows!, spatial!);
+      const { slices, sliceLen } = planRowBlocks(channels!, rows!, spatial!, GPU_REDUCTION_WORKGROUPS);
       expect(slices * sliceLen).toBeGreaterThanOrEqual(rows!);
       expect((slices - 1) * sliceLen).toBeLessThan(rows!);
       if (slices > 1) expect((sliceLen * spatial!) / rowLanes).toBeGreaterThanOrEqual(MIN_ELEMS_PER_INVOCATION);
@@ -69,14 +69,14 @@ describe('planRowBlocks', () => {
   });
 
   it('splits many rows of few channels to fill the GPU, and keeps many channels in one block', () => {
-    expect(planRowBlocks(3, 10_000_000, 1).slices).toBe(TARGET_STATS_WORKGROUPS);
-    expect(planRowBlocks(16384, 2, 1).slices).toBe(1);
+    expect(planRowBlocks(3, 10_000_000, 1, GPU_REDUCTION_WORKGROUPS).slices).toBe(GPU_REDUCTION_WORKGROUPS);
+    expect(planRowBlocks(16384, 2, 1, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
   });
 });
 
 describe('planPasses', () => {
-  const plan = (layout: { batch: number; channels: number; spatial: number }, reduces = true) =>
-    planPasses(layout, planChunks(layout, 2 ** 27, 256), 65535, reduces);
+  const plan = (layout: { batch: number; channels: number; spatial: number }, reduces = true, target = GPU_REDUCTION_WORKGROUPS) =>
+    planPasses(layout, planChunks(layout, 2 ** 27, 256), 65535, reduces, target);
 
   it('reduces with the rows kernels where few values follow the channel, and with slices (vec4 where it can) elsewhere', () => {
     expect(plan({ batch: 8, channels: 64, spatial: 1 })).toMatchObject({ rows: true, vec4: false });
@@ -114,6 +114,27 @@ describe('planPasses', () => {
     expect(plan({ batch: 32, channels: 64, spatial: 112 * 112 }).singlePass).toBe(false);
     expect(plan({ batch: 4096, channels: 512, spatial: 1 }).singlePass).toBe(false);
     const layout = { batch: 8, channels: 4, spatial: 16 };
-    expect(planPasses(layout, planChunks(layout, 256, 256), 65535, true)).toMatchObject({ singlePass: false, windows: { length: 8 } });
+    expect(planPasses(layout, planChunks(layout, 256, 256), 65535, true, GPU_REDUCTION_WORKGROUPS)).toMatchObject({ singlePass: false, windows: { length: 8 } });
+  });
+
+  it('aims reductions at fewer workgroups on a software adapter, where more channels fit one slice each', () => {
+    const layout = { batch: 16, channels: 64, spatial: 32 * 32 };
+    expect(plan(layout).singlePass).toBe(false);
+    expect(plan(layout, true, SOFTWARE_REDUCTION_WORKGROUPS).singlePass).toBe(true);
+  });
+});
+
+describe('adapter classes', () => {
+  const info = (fields: Partial<GPUAdapterInfo>) => ({ vendor: '', architecture: '', device: '', description: '', ...fields }) as GPUAdapterInfo;
+
+  it('take SwiftShader, llvmpipe, WARP and fallback adapters for software; GPUs and absent info for hardware', () => {
+    expect(isSoftwareAdapter(info({ vendor: 'google', architecture: 'swiftshader' }))).toBe(true);
+    expect(isSoftwareAdapter(info({ description: 'llvmpipe (LLVM 15.0.7, 256 bits)' }))).toBe(true);
+    expect(isSoftwareAdapter(info({ description: 'Microsoft Basic Render Driver' }))).toBe(true);
+    expect(isSoftwareAdapter(info({ vendor: 'nvidia', isFallbackAdapter: true } as Partial<GPUAdapterInfo>))).toBe(true);
+    expect(isSoftwareAdapter(info({ vendor: 'nvidia', device: 'nvidia-h200' }))).toBe(false);
+    expect(isSoftwareAdapter(undefined)).toBe(false);
+    expect(reductionWorkgroupsFor(undefined)).toBe(GPU_REDUCTION_WORKGROUPS);
+    expect(reductionWorkgroupsFor(info({ architecture: 'swiftshader' }))).toBe(SOFTWARE_REDUCTION_WORKGROUPS);
   });
 });

@@ -1,0 +1,30 @@
+// What the adapter says about itself that the plans use: whether it is a software rasterizer (a CPU
+// running the "GPU" work: SwiftShader, llvmpipe, WARP), and from that how many workgroups a reduction
+// should aim for.
+
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
+
+/** A software adapter: its "GPU" work runs on the CPU. Absent info (older runtimes) reads as hardware. */
+export function isSoftwareAdapter(info: GPUAdapterInfo | undefined): boolean {
+  if (!info) return false;
+  // Dawn for Node and older browsers may lack isFallbackAdapter; treat absent as false.
+  if ((info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true) return true;
+  return SOFTWARE_ADAPTER.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+}
+
+/**
+ * Workgroups a reduction aims for on a GPU: enough to fill a large one (an H100 has 132 SMs, each
+ * holding 8 workgroups of 256). This is the default wherever the adapter says nothing: too many
+ * workgroups cost a GPU little, too few leave it idle.
+ */
+export const GPU_REDUCTION_WORKGROUPS = 1024;
+/**
+ * On a software adapter a few workgroups keep every core busy, and each one more costs its scheduling
+ * and its share of the merge; with so few, most channels fit one slice and take the one-dispatch plans.
+ */
+export const SOFTWARE_REDUCTION_WORKGROUPS = 16;
+
+/** The reduction target for the adapter a device came from. */
+export function reductionWorkgroupsFor(info: GPUAdapterInfo | undefined): number {
+  return isSoftwareAdapter(info) ? SOFTWARE_REDUCTION_WORKGROUPS : GPU_REDUCTION_WORKGROUPS;
+}
