@@ -2,13 +2,27 @@
 // invocation walks its share of the slice (slice-walk.wgsl) keeping a Welford state (welford.wgsl) of
 // values shifted by the channel's pivot (pivot.wgsl); the workgroup then merges the invocations. Every
 // invocation gets the merged result. Invocations merge whole Elems, so float32 never forms E[x^2] - E[x]^2.
+// Loads in flight per invocation: the loop issues this many loads before it folds any of them in, in
+// the same order as one at a time (the same float32 result), so the GPU overlaps their latencies; with
+// one load per step an invocation would wait out each one.
+const PREFETCH = 4u;
+
 fn reduceSlice(group: u32, lid: u32) -> Partial {
   var walk = beginWalk(group, lid);
   let pivot = channelPivot(walk.c);
   var state = Welford(0.0, 0.0, 0.0);
   while (walk.k < walk.end) {
-    welfordAdd(&state, loadX(walkIndex(walk)) - pivot);
-    advance(&walk);
+    var valid: array<bool, PREFETCH>;
+    var values: array<Elem, PREFETCH>;
+    let first = walkIndex(walk);
+    for (var j = 0u; j < PREFETCH; j++) {
+      valid[j] = walk.k < walk.end;
+      values[j] = loadX(select(first, walkIndex(walk), valid[j])); // past the end: a harmless reload
+      advance(&walk);
+    }
+    for (var j = 0u; j < PREFETCH; j++) {
+      if (valid[j]) { welfordAdd(&state, values[j] - pivot); }
+    }
   }
 
   // Merge the invocations, each weighted by its share s_i of the slice: mean = sum(s_i * mean_i), and
