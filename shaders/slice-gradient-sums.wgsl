@@ -3,6 +3,10 @@
 // (declared by the kernel). mean is saveMean in training and runningMean in inference. Summing
 // g*(x - mean) rather than g*xhat keeps invstd out of the loop: the coefficients scale once, and x - mean
 // is exact when x is close to a large mean.
+// Elements whose loads are in flight at once per invocation (two loads each), summed in the same order
+// as one at a time (the same float32 result); see slice-statistics.wgsl.
+const GRADIENT_PREFETCH = 2u;
+
 fn reduceGradientSlice(group: u32, lid: u32) -> Partial {
   var walk = beginWalk(group, lid);
   let m = mean[walk.c];
@@ -10,12 +14,23 @@ fn reduceGradientSlice(group: u32, lid: u32) -> Partial {
   var sumDy = 0.0;
   var sumDyCentered = 0.0;
   while (walk.k < walk.end) {
-    let at = walkIndex(walk);
-    let xv = loadX(at);
-    let g = reluMask(loadDy(at), xv, k);
-    sumDy += elemSum(g);
-    sumDyCentered += elemSum(g * (xv - m));
-    advance(&walk);
+    var valid: array<bool, GRADIENT_PREFETCH>;
+    var xs: array<Elem, GRADIENT_PREFETCH>;
+    var dys: array<Elem, GRADIENT_PREFETCH>;
+    let first = walkIndex(walk);
+    for (var j = 0u; j < GRADIENT_PREFETCH; j++) {
+      valid[j] = walk.k < walk.end;
+      let at = select(first, walkIndex(walk), valid[j]); // past the end: a harmless reload
+      xs[j] = loadX(at);
+      dys[j] = loadDy(at);
+      advance(&walk);
+    }
+    for (var j = 0u; j < GRADIENT_PREFETCH; j++) {
+      if (!valid[j]) { continue; }
+      let g = reluMask(dys[j], xs[j], k);
+      sumDy += elemSum(g);
+      sumDyCentered += elemSum(g * (xs[j] - m));
+    }
   }
   let count = f32(walk.end - walk.start) * f32(LANES);
   return Partial(count, workgroupSum(sumDy, lid), workgroupSum(sumDyCentered, lid));
