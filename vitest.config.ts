@@ -11,8 +11,16 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
       },
       {
-        // The built demo page driven by Playwright from Node (scripts/demo-browser.mjs launches Chromium).
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 120_000 },
+        // The built demo page driven by Playwright from Node (scripts/demo-browser.mjs launches Chromium),
+        // built once for all files by the global set-up.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/build-demo.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
       },
       {
         // Pre-bundled at start-up: found only when a test imports them, Vite would re-bundle and reload the page mid-run.

@@ -1,4 +1,5 @@
-// Chart.js charts: the per-channel histograms and the benchmark's time, speed-up and bandwidth vs size.
+// Chart.js charts: the per-channel histograms, the benchmark's time, speed-up and bandwidth vs size, and the
+// training panel's test accuracy and percentile bands against steps.
 // Each canvas carries data-points="n,n,..." (points per dataset) so tests and scripts can see what is drawn.
 // A chart without data shows its figure's "no data yet" note instead of empty axes (class "empty").
 import { Chart, registerables, type ChartDataset, type Plugin, type ScatterDataPoint } from 'chart.js';
@@ -194,5 +195,93 @@ export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HT
   ];
   return (rows: readonly BenchmarkRow[]) => {
     for (const update of updaters) update(rows);
+  };
+}
+
+// The training panel's charts, after Ioffe and Szegedy (2015), Figure 1: (a) test accuracy against training
+// steps for both networks, (b, c) the 15th, 50th and 85th percentiles of one sigmoid's input over training,
+// without and with batch norm, on one shared y range so that the two bands compare at a glance.
+const NETWORK_COLORS = { plain: '#f78166', batchNorm: '#58a6ff' } as const;
+type NetworkKey = keyof typeof NETWORK_COLORS;
+
+function stepChart(canvas: HTMLCanvasElement, yTitle: string, datasets: ChartDataset<'line', ScatterDataPoint[]>[], yTicks?: (value: number | string) => string): LineChart {
+  const chart: LineChart = new Chart(canvas, {
+    type: 'line',
+    data: { datasets },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      parsing: false,
+      elements: { point: { radius: 0 } },
+      scales: {
+        x: { type: 'linear', min: 0, title: { display: true, text: 'training steps' } },
+        y: { type: 'linear', title: { display: true, text: yTitle }, ...(yTicks ? { ticks: { callback: yTicks } } : {}) },
+      },
+      plugins: {
+        legend: LINE_LEGEND,
+        tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${Number(item.parsed.y).toPrecision(3)}` } },
+      },
+    },
+  });
+  markPoints(chart);
+  return chart;
+}
+
+/** The percentile bands: 85th, median and 15th, the band between the outer two filled. */
+function percentileDatasets(color: string): ChartDataset<'line', ScatterDataPoint[]>[] {
+  return [
+    { label: '85th percentile', data: [], borderColor: color, backgroundColor: `${color}33`, borderWidth: 1, fill: '+2' },
+    { label: 'median', data: [], borderColor: color, backgroundColor: color, borderWidth: 2.5 },
+    { label: '15th percentile', data: [], borderColor: color, backgroundColor: color, borderWidth: 1, borderDash: [4, 3] },
+  ];
+}
+
+/** One evaluation as the charts need it: the step, and per network its test accuracy and the percentiles (none before the first step). */
+export interface TrainingPoint {
+  readonly step: number;
+  readonly networks: Readonly<Record<NetworkKey, { readonly testAccuracy: number; readonly percentiles: readonly number[] | null }>>;
+}
+
+export function trainingCharts(canvases: { accuracy: HTMLCanvasElement; plain: HTMLCanvasElement; batchNorm: HTMLCanvasElement }) {
+  const percent = (value: number | string) => `${Math.round(Number(value) * 100)}%`;
+  const accuracy = stepChart(
+    canvases.accuracy,
+    'test accuracy',
+    [
+      { label: 'without batch norm', data: [], borderColor: NETWORK_COLORS.plain, backgroundColor: NETWORK_COLORS.plain, borderWidth: 2 },
+      { label: 'with batch norm', data: [], borderColor: NETWORK_COLORS.batchNorm, backgroundColor: NETWORK_COLORS.batchNorm, borderWidth: 2 },
+    ],
+    percent,
+  );
+  accuracy.options.scales!.y!.min = 0;
+  accuracy.options.scales!.y!.max = 1;
+  const bands: Record<NetworkKey, LineChart> = {
+    plain: stepChart(canvases.plain, 'sigmoid input', percentileDatasets(NETWORK_COLORS.plain)),
+    batchNorm: stepChart(canvases.batchNorm, 'sigmoid input', percentileDatasets(NETWORK_COLORS.batchNorm)),
+  };
+  const all = [accuracy, bands.plain, bands.batchNorm];
+
+  /** Redraws every chart from the evaluations so far, with the step axis running to `lastStep`. */
+  return (points: readonly TrainingPoint[], lastStep: number) => {
+    (['plain', 'batchNorm'] as const).forEach((key, i) => {
+      accuracy.data.datasets[i]!.data = points.map((p) => ({ x: p.step, y: p.networks[key].testAccuracy }));
+      // Datasets run 85th, 50th, 15th: the percentiles' order reversed.
+      bands[key].data.datasets.forEach((dataset, d) => {
+        dataset.data = points.flatMap((p) => (p.networks[key].percentiles ? [{ x: p.step, y: p.networks[key].percentiles[2 - d]! }] : []));
+      });
+    });
+    const values = points.flatMap((p) => [...(p.networks.plain.percentiles ?? []), ...(p.networks.batchNorm.percentiles ?? [])]);
+    const low = values.reduce((a, b) => Math.min(a, b), Infinity);
+    const high = values.reduce((a, b) => Math.max(a, b), -Infinity);
+    for (const chart of [bands.plain, bands.batchNorm]) {
+      // Whole halves around every value of both networks.
+      chart.options.scales!.y!.min = values.length > 0 ? Math.floor(low * 2) / 2 : undefined;
+      chart.options.scales!.y!.max = values.length > 0 ? Math.ceil(high * 2) / 2 : undefined;
+    }
+    for (const chart of all) {
+      chart.options.scales!.x!.max = Math.max(lastStep, 1);
+      chart.update();
+      markPoints(chart);
+    }
   };
 }

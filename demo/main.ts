@@ -1,4 +1,4 @@
-// The demo page: adapter panel, interactive run and benchmark, all on the device from requestGpu().
+// The demo page: adapter panel, interactive run, training and benchmark, all on the device from requestGpu().
 import { requestGpu } from '../src/index.js';
 import { describeEnvironment } from '../src/bench/index.js';
 import { renderAdapterPanel } from './adapter-panel.js';
@@ -6,6 +6,7 @@ import { setUpBenchmark } from './bench-panel.js';
 import { pageClock } from './clock.js';
 import { browserName, byId } from './dom.js';
 import { setUpInteractive } from './interactive.js';
+import { setUpTraining } from './training-panel.js';
 
 const adapterBody = byId('adapter-body', HTMLDivElement);
 const clock = pageClock();
@@ -18,6 +19,7 @@ try {
   const environment = describeEnvironment(gpu, browserName());
   renderAdapterPanel(adapterBody, environment);
   setUpInteractive(gpu, clock);
+  setUpTraining(gpu, environment.adapter);
   setUpBenchmark(gpu, environment, clock);
   gpu.lost.then((error) => {
     adapterBody.prepend(`${error.message}. Reload the page to get a new device.`);

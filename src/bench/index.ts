@@ -15,5 +15,5 @@ export { checkForwardBackward, roundToHalf, runForwardBackward } from './check.j
 export type { CaseCheck, CaseInputs, CaseOutputs } from './check.js';
 export type { Accuracy } from './accuracy.js';
 export { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
-export { seededUniform, syntheticInput, unitNoise } from './synthetic.js';
+export { gaussian, seededUniform, syntheticInput, unitNoise } from './synthetic.js';
 export type { SyntheticInput } from './synthetic.js';

@@ -21,6 +21,18 @@ export function seededUniform(seed: number): () => number {
   };
 }
 
+/** Normal samples (Box-Muller) with the given mean and standard deviation, as float32. */
+export function gaussian(random: () => number, length: number, mean = 0, std = 1): Float32Array {
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - random()));
+    const t = 2 * Math.PI * random();
+    out[i] = mean + std * r * Math.cos(t);
+    if (i + 1 < length) out[i + 1] = mean + std * r * Math.sin(t);
+  }
+  return out;
+}
+
 // The sum of four uniforms, centered and scaled to unit variance: close enough to a normal for
 // histograms, and fast enough for 4e7 values.
 const IRWIN_HALL_SCALE = Math.sqrt(3);

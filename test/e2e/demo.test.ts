@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright';
-import { buildDemo, launchChromium, serveDemo } from '../../scripts/demo-browser.mjs';
+import { launchChromium, serveDemo } from '../../scripts/demo-browser.mjs';
 import { sweepUpTo } from '../../src/bench/sweep.js';
 import { serveStatic } from './static-server.js';
 
@@ -28,8 +28,7 @@ let page: Page;
 const consoleErrors: string[] = [];
 
 beforeAll(async () => {
-  await buildDemo();
-  server = await serveDemo();
+  server = await serveDemo(); // demo-dist/, built by the project's global set-up (build-demo.ts)
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { ...VIEWPORTS[1] } });
   page.on('console', (message) => {
@@ -76,7 +75,7 @@ it('fits a phone and a desktop on load, with "no data yet" in place of empty cha
   await expectFitsViewports('on load');
   // No placeholder axes before any data: every chart's figure is in its empty state.
   const figures = await page.$$eval('figure.chart-box', (list) => list.map((f) => f.classList.contains('empty')));
-  expect(figures).toEqual([true, true, true, true, true]);
+  expect(figures).toEqual(new Array(8).fill(true)); // 2 histograms, 3 training charts, 3 benchmark charts
   // Adapter limits stay readable at 390 px: each value on one line, not a character per line.
   await page.setViewportSize(VIEWPORTS[0]);
   const limitLines = await page.$$eval('.adapter-grid dl:nth-of-type(2) dd', (list) =>
