@@ -24,7 +24,9 @@ export default defineConfig({
       },
       {
         // Pre-bundled at start-up: found only when a test imports them, Vite would re-bundle and reload the page mid-run.
-        optimizeDeps: { include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web/webgpu'] },
+        optimizeDeps: {
+          include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web/webgpu'],
+        },
         test: {
           name: 'gpu',
           include: ['test/gpu/**/*.test.ts'],

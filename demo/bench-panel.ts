@@ -2,14 +2,20 @@
 // table as sizes finish, and offers the results as CSV or JSON. It also announces progress and the
 // final report as window events ('bench-progress', 'bench-done', 'bench-cancelled', 'bench-error'),
 // which `npm run bench` listens to.
+/// <reference types="vite/client" />
+import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import type { Gpu } from '../src/index.js';
 import { numElements } from '../src/shape.js';
 import {
   adapterSlug,
+  caseLabel,
+  findComparison,
   formatComposition,
   formatNumber,
   formatSummary,
   gpuTimingMethod,
+  PEER_CASES,
+  ratioCell,
   reportToCsv,
   reportToJson,
   runBenchmark,
@@ -38,7 +44,11 @@ function methodText(gpuTiming: string, clock: PageClock, statistic = 'median of 
   return (
     `Training forward and backward for each size. GPU time: ${gpuTiming}; ${statistic}. CPU time: the float64 ` +
     `reference and a plain float32 loop, single-threaded JavaScript. Host-side times (CPU loops, first call, host ` +
-    `call) use ${hostClock}. GB/s counts 12 bytes per element for the forward and 20 for the backward.`
+    `call) use ${hostClock}. GB/s counts 12 bytes per element for the forward and 20 for the backward. ` +
+    'With the peers, training forward, inference forward and forward+backward in NCHW and NHWC are also run with ' +
+    'TensorFlow.js (webgpu backend) and ONNX Runtime Web (WebGPU EP, inference) on this same device, every library ' +
+    'timed alike (wall time of calls made back to back as its users make them, one flush, one ' +
+    'onSubmittedWorkDone) and checked against the float64 reference.'
   );
 }
 
@@ -58,6 +68,12 @@ const TABLE_HEADERS: readonly Header[] = [
   { text: 'backward GB/s', title: '20 bytes per element / GPU backward time' },
   { text: 'CPU backward float32 ms', title: 'a plain float32 backward loop on the CPU' },
   { text: 'backward speed-up vs float32', title: 'CPU float32 backward time / GPU backward time: above 1 the GPU is faster' },
+  ...PEER_CASES.map((peerCase) => ({
+    text: `vs best peer, ${caseLabel(peerCase)}`,
+    title:
+      `${peerCase.mode} in ${peerCase.layout}: our time / the fastest peer (TensorFlow.js, ONNX Runtime Web) that passed its check, ` +
+      'all timed alike (wall time of standalone calls); below 1 webgpu-batchnorm is faster. The JSON export has every time.',
+  })),
   { text: 'max |error|', title: 'largest absolute difference of the GPU forward y from the float64 reference' },
   { text: 'check', title: 'y within the tolerance of the float64 reference' },
 ];
@@ -87,7 +103,9 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
     time: byId('chart-time', HTMLCanvasElement),
     speedup: byId('chart-speedup', HTMLCanvasElement),
     bandwidth: byId('chart-bandwidth', HTMLCanvasElement),
+    peers: byId('chart-peers', HTMLCanvasElement),
   });
+  const peersBox = byId('bench-peers', HTMLInputElement);
   const method = byId('bench-method', HTMLParagraphElement);
   const chartsCaption = byId('charts-caption', HTMLParagraphElement);
   const showMethod = (gpuTiming: string, statistic?: string) => {
@@ -164,6 +182,7 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
         formatNumber(r.gpuBackwardGBps),
         formatNumber(r.cpuBackwardFloat32Ms),
         formatNumber(r.backwardSpeedupVsFloat32),
+        ...PEER_CASES.map((peerCase) => ratioCell(findComparison(r.peers, peerCase))),
         r.maxAbsError.toExponential(1),
         verdictCell(r.passed),
       ]),
@@ -188,6 +207,9 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
       shapes,
       runtime: environment.runtime,
       settings: { trials },
+      // The ORT wasm's URL from Vite (served from node_modules, or emitted by the build); TensorFlow.js and
+      // ONNX Runtime Web themselves load only when a run reaches the peers.
+      peers: peersBox.checked ? { ortWasm: ortWasmUrl } : null,
       signal: controller.signal,
       onProgress: (p) => {
         progress.value = p.completed / p.total;

@@ -1,9 +1,10 @@
-// Chart.js charts: the per-channel histograms, the benchmark's time, speed-up and bandwidth vs size, and the
-// training panel's test accuracy and percentile bands against steps.
+// Chart.js charts: the per-channel histograms, the benchmark's time, speed-up, bandwidth and time relative
+// to the best peer (TensorFlow.js, ONNX Runtime Web) vs size, and the training panel's test accuracy and
+// percentile bands against steps.
 // Each canvas carries data-points="n,n,..." (points per dataset) so tests and scripts can see what is drawn.
 // A chart without data shows its figure's "no data yet" note instead of empty axes (class "empty").
 import { Chart, registerables, type ChartDataset, type Plugin, type ScatterDataPoint } from 'chart.js';
-import type { BenchmarkRow } from '../src/bench/index.js';
+import { caseLabel, findComparison, PEER_CASES, type BenchmarkRow } from '../src/bench/index.js';
 import type { Histogram } from './histogram.js';
 
 Chart.register(...registerables);
@@ -114,25 +115,38 @@ function powerOfTenLabel(value: number | string): string {
   return Math.abs(exponent - Math.round(exponent)) < 1e-9 ? `1e${Math.round(exponent)}` : '';
 }
 
+// A ratio's log axis spans less than a decade or two: label 1, 2 and 5 times each power of ten (0.5, 1, 2).
+function oneTwoFiveLabel(value: number | string): string {
+  const v = Number(value);
+  const exponent = Math.floor(Math.log10(v) + 1e-9);
+  const mantissa = v / 10 ** exponent;
+  return [1, 2, 5].some((m) => Math.abs(mantissa - m) < 1e-6) ? String(Number(v.toPrecision(1))) : '';
+}
+
 interface Series {
   readonly label: string;
-  readonly value: (row: BenchmarkRow) => number;
+  /** The point of a row; null draws none (a ratio without a peer that passed, a run without peers). */
+  readonly value: (row: BenchmarkRow) => number | null;
   readonly dashed?: boolean;
+  /** Default: the palette's color at the series' index. */
+  readonly color?: string;
 }
 
 interface SizeChartOptions {
   readonly yTitle: string;
   readonly yLog: boolean;
+  /** Log axis labels at 1, 2 and 5 times the powers of ten, not only the powers. */
+  readonly yOneTwoFive?: boolean;
   /** A labelled horizontal line, always inside the y range. */
   readonly reference?: { readonly value: number; readonly label: string };
 }
 
-function sizeChart(canvas: HTMLCanvasElement, { yTitle, yLog, reference }: SizeChartOptions, series: readonly Series[]): (rows: readonly BenchmarkRow[]) => void {
+function sizeChart(canvas: HTMLCanvasElement, { yTitle, yLog, yOneTwoFive, reference }: SizeChartOptions, series: readonly Series[]): (rows: readonly BenchmarkRow[]) => void {
   const datasets: ChartDataset<'line', ScatterDataPoint[]>[] = series.map((s, i) => ({
     label: s.label,
     data: [],
-    borderColor: PALETTE[i % PALETTE.length]!,
-    backgroundColor: PALETTE[i % PALETTE.length]!,
+    borderColor: s.color ?? PALETTE[i % PALETTE.length]!,
+    backgroundColor: s.color ?? PALETTE[i % PALETTE.length]!,
     borderDash: s.dashed ? [6, 4] : [],
     pointRadius: 3,
     borderWidth: 2,
@@ -150,7 +164,7 @@ function sizeChart(canvas: HTMLCanvasElement, { yTitle, yLog, reference }: SizeC
           ? {
               type: 'logarithmic',
               title: { display: true, text: yTitle },
-              ticks: { callback: powerOfTenLabel },
+              ticks: { callback: yOneTwoFive ? oneTwoFiveLabel : powerOfTenLabel },
               ...(reference ? { suggestedMin: reference.value, suggestedMax: reference.value } : {}),
             }
           : { type: 'linear', title: { display: true, text: yTitle }, beginAtZero: true },
@@ -166,15 +180,21 @@ function sizeChart(canvas: HTMLCanvasElement, { yTitle, yLog, reference }: SizeC
   markPoints(chart);
   return (rows) => {
     series.forEach((s, i) => {
-      chart.data.datasets[i]!.data = rows.map((row) => ({ x: row.elements, y: s.value(row) }));
+      chart.data.datasets[i]!.data = rows.flatMap((row) => {
+        const y = s.value(row);
+        return y === null || !Number.isFinite(y) ? [] : [{ x: row.elements, y }];
+      });
     });
     chart.update();
     markPoints(chart);
   };
 }
 
-/** The three benchmark charts; the returned function redraws them from the rows measured so far. */
-export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HTMLCanvasElement; bandwidth: HTMLCanvasElement }) {
+/** One color per mode; NCHW solid, NHWC dashed. */
+const MODE_COLORS = { training: PALETTE[0]!, inference: PALETTE[2]!, 'forward+backward': PALETTE[1]! } as const;
+
+/** The four benchmark charts; the returned function redraws them from the rows measured so far. */
+export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HTMLCanvasElement; bandwidth: HTMLCanvasElement; peers: HTMLCanvasElement }) {
   const updaters = [
     sizeChart(canvases.time, { yTitle: 'ms per call (log)', yLog: true }, [
       { label: 'GPU forward', value: (r) => r.gpuForwardMs },
@@ -192,6 +212,16 @@ export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HT
       { label: 'forward (12 B/element)', value: (r) => r.gpuForwardGBps },
       { label: 'backward (20 B/element)', value: (r) => r.gpuBackwardGBps, dashed: true },
     ]),
+    sizeChart(
+      canvases.peers,
+      { yTitle: 'our time / best peer (log)', yLog: true, yOneTwoFive: true, reference: { value: 1, label: '1×: as fast as the best peer' } },
+      PEER_CASES.map((peerCase) => ({
+        label: caseLabel(peerCase),
+        value: (r) => findComparison(r.peers, peerCase)?.ratio ?? null,
+        dashed: peerCase.layout === 'NHWC',
+        color: MODE_COLORS[peerCase.mode],
+      })),
+    ),
   ];
   return (rows: readonly BenchmarkRow[]) => {
     for (const update of updaters) update(rows);

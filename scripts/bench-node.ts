@@ -1,17 +1,23 @@
 // `npm run bench:node`: the benchmark sweep in Node.js on Dawn (the `webgpu` package), for GPU servers
 // without a browser. Bundled by vite.bench-node.config.ts into build-node/bench-node.js, which needs only
-// `webgpu` at run time (see ../shared/gpu-kit/).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// `webgpu` at run time (see ../shared/gpu-kit/): TensorFlow.js and ONNX Runtime Web (the peers) are in
+// the bundle, and ONNX Runtime Web's wasm lies gzipped beside it (ORT_WASM_GZ).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { adapterSlug, formatSummary, reportToJson, runBenchmark, SWEEP, sweepUpTo } from '../src/bench/index.js';
 import { describeAdapter } from '../src/bench/environment.js';
-import { reexecOnSwiftShaderWithoutGpu, requestDawnGpu } from './dawn.js';
+import { copySharedWritesOnDawn, installNavigatorGpu, reexecOnSwiftShaderWithoutGpu, requestDawnGpu } from './dawn.js';
 
 // Ad-hoc runs write here, a folder git ignores, not over the committed results in bench-results/.
 const DEFAULT_OUT_DIR = 'bench-results/local';
 // SwiftShader runs the sweep's largest shapes for minutes; its default sweep stops here.
 const EMULATED_DEFAULT_MAX_ELEMENTS = 4e6;
+// ONNX Runtime Web's wasm, which vite.bench-node.config.ts gzips into build-node/ beside this bundle. Its
+// bytes go to ort.env.wasm.wasmBinary: ORT's web build fetch()es a URL, and Node's fetch() reads no file: URL.
+const ORT_WASM_GZ = 'ort-wasm-simd-threaded.asyncify.wasm.gz';
 
 const USAGE = `usage: node build-node/bench-node.js [options]
   --max-elements N  largest tensor of the sweep (default: all, up to ${SWEEP.at(-1)!.shape.join('x')};
@@ -21,6 +27,8 @@ const USAGE = `usage: node build-node/bench-node.js [options]
   --target-ms MS    length of one trial (default 100)
   --out FILE        JSON output (default ${DEFAULT_OUT_DIR}/<adapter>.json, ignored by git;
                     the committed reference results are in bench-results/)
+  --no-peers        leave out the comparison with TensorFlow.js and ONNX Runtime Web (six more
+                    measurements per shape per library; ORT's wasm takes seconds to load)
   --help`;
 
 const { values } = parseArgs({
@@ -30,6 +38,7 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     'target-ms': { type: 'string' },
     out: { type: 'string' },
+    'no-peers': { type: 'boolean' },
     help: { type: 'boolean' },
   },
 });
@@ -49,7 +58,11 @@ function positiveNumber(name: string, text: string | undefined): number | undefi
 }
 
 reexecOnSwiftShaderWithoutGpu('bench:node');
+const withPeers = !values['no-peers'];
+// Before TensorFlow.js is imported (the benchmark imports it when the first shape reaches the peers).
+if (withPeers) installNavigatorGpu();
 const gpu = await requestDawnGpu();
+if (withPeers) copySharedWritesOnDawn(gpu.device);
 const adapter = describeAdapter(gpu.device.adapterInfo);
 const maxElements = positiveNumber('max-elements', values['max-elements']) ?? (adapter.emulated ? EMULATED_DEFAULT_MAX_ELEMENTS : Infinity);
 const shapes = sweepUpTo(maxElements);
@@ -69,6 +82,7 @@ const report = await runBenchmark(gpu, {
   shapes,
   runtime: `Node.js ${process.version} (${process.platform}-${process.arch}), Dawn from the webgpu npm package`,
   settings,
+  peers: withPeers ? { ortWasm: gunzipSync(readFileSync(fileURLToPath(new URL(ORT_WASM_GZ, import.meta.url)))) } : null,
   onProgress: ({ completed, total, label, phase }) => {
     const text = `[${String(completed).padStart(3)}/${total}] ${label}: ${phase}`;
     if (interactive) process.stdout.write(`\r\x1b[2K${text}`);

@@ -3,7 +3,8 @@
 // prints the summary table. Options: --max-elements N (default: the page's default, which is short on a
 // CPU-emulated adapter), --trials N, --out-dir DIR (default bench-results/local, ignored by git, so an
 // ad-hoc run leaves the committed reference results in bench-results/ alone; pass --out-dir
-// bench-results to replace them on purpose).
+// bench-results to replace them on purpose), --no-peers (leave out the comparison with TensorFlow.js and ONNX
+// Runtime Web, which adds six measurements per shape and per library and a few seconds to load ORT's wasm).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,11 +17,12 @@ const { values } = parseArgs({
     'max-elements': { type: 'string' },
     trials: { type: 'string' },
     'out-dir': { type: 'string', default: DEFAULT_OUT_DIR },
+    'no-peers': { type: 'boolean' },
     help: { type: 'boolean' },
   },
 });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--max-elements N] [--trials N] [--out-dir DIR (default ${DEFAULT_OUT_DIR})]`);
+  console.log(`usage: npm run bench -- [--max-elements N] [--trials N] [--out-dir DIR (default ${DEFAULT_OUT_DIR})] [--no-peers]`);
   process.exit(0);
 }
 
@@ -59,6 +61,7 @@ try {
     await page.selectOption('#bench-max', String(chosen));
   }
   if (values.trials) await page.fill('#bench-trials', values.trials);
+  await page.setChecked('#bench-peers', !values['no-peers']);
   console.log(`bench: ${await page.$eval('#bench-max', (select) => select.selectedOptions[0]?.textContent ?? '')}`);
   await page.click('#bench-run');
   const { report, summary, adapterSlug } = await finished;

@@ -27,11 +27,48 @@ export function reexecOnSwiftShaderWithoutGpu(scriptName: string): void {
 // natively once it is collected while a device made from it is in use).
 let entryPoint: GPU | undefined;
 
-/** A device on Dawn; WebGPU's globals (GPUBufferUsage, ...) are installed on first use. */
-export function requestDawnGpu(options: Omit<RequestGpuOptions, 'gpu'> = {}): Promise<Gpu> {
+function dawnEntryPoint(): GPU {
   if (!entryPoint) {
     Object.assign(globalThis, globals);
     entryPoint = create([]);
   }
-  return requestGpu({ ...options, gpu: entryPoint });
+  return entryPoint;
+}
+
+/** A device on Dawn; WebGPU's globals (GPUBufferUsage, ...) are installed on first use. */
+export function requestDawnGpu(options: Omit<RequestGpuOptions, 'gpu'> = {}): Promise<Gpu> {
+  return requestGpu({ ...options, gpu: dawnEntryPoint() });
+}
+
+/**
+ * `navigator.gpu` as a browser has it, from Dawn: TensorFlow.js's webgpu backend refuses to start without
+ * it (Node.js 20 has no navigator at all). Call before TensorFlow.js is imported.
+ */
+export function installNavigatorGpu(): void {
+  const scope = globalThis as { navigator?: { gpu?: GPU } };
+  if (!scope.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+  if (!scope.navigator!.gpu) Object.defineProperty(scope.navigator!, 'gpu', { value: dawnEntryPoint(), configurable: true });
+}
+
+/**
+ * Dawn's queue.writeBuffer rejects a view into a SharedArrayBuffer ("Invalid argument"), which is what
+ * ONNX Runtime Web's wasm memory is: such data is copied into an ArrayBuffer first. Only the Node.js
+ * runner installs this, on its own device.
+ */
+export function copySharedWritesOnDawn(device: GPUDevice): void {
+  const queue = device.queue;
+  const writeBuffer = queue.writeBuffer.bind(queue);
+  const unshared = (data: GPUAllowSharedBufferSource): GPUAllowSharedBufferSource => {
+    if (data instanceof SharedArrayBuffer) return new Uint8Array(data).slice().buffer;
+    if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
+      // A typed array keeps its type (dataOffset and size count its elements); a DataView becomes bytes.
+      return data instanceof DataView ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() : (data as Uint8Array).slice();
+    }
+    return data;
+  };
+  // The arguments as given (an explicit undefined for an optional one is not what Dawn's binding expects).
+  queue.writeBuffer = (...args: Parameters<GPUQueue['writeBuffer']>) => {
+    args[2] = unshared(args[2]);
+    return writeBuffer(...args);
+  };
 }

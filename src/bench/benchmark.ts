@@ -15,25 +15,42 @@
 // caller's GPUCommandEncoder (the `encoder` option) and submitted once, against as many separate calls that
 // each submit; both closed by one queue.onSubmittedWorkDone(), wall time. That is host + queue time on
 // the adapter at hand, not GPU time: on a CPU-emulated adapter the "GPU" work runs on the same cores.
+//
+// Peers (with `peers` options; src/bench/peers.ts, peer-harness.ts): per shape, training forward,
+// inference forward and forward+backward in NCHW and NHWC, ours against TensorFlow.js and ONNX Runtime Web
+// on the same device, every library timed by one method (wall time of standalone calls, PEER_TIMING_METHOD)
+// and checked against the float64 reference; the ratio is ours / the fastest peer that passed.
 import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
 import { batchNormReference } from '../reference-entry.js';
 import { channelLayout, numElements } from '../shape.js';
 import { forwardAccuracy } from './accuracy.js';
 import { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
 import { describeEnvironment, type Environment } from './environment.js';
+import { comparePeerCase, loadPeers, ourContender, ShapeInputs, type Contender, type PeerOptions } from './peer-harness.js';
+import { caseLabel, PEER_CASES, type PeerComparison } from './peers.js';
 import {
   BACKWARD_BYTES_PER_ELEMENT,
   FORWARD_BYTES_PER_ELEMENT,
   INFERENCE_BYTES_PER_ELEMENT,
   gigabytesPerSecond,
+  iterationsFor,
   median,
   summarizeTrials,
 } from './statistics.js';
 import type { SweepShape } from './sweep.js';
 import { syntheticInput, unitNoise } from './synthetic.js';
 
-// 2: adds `composition`. 3: GPU times from calls recorded into one encoder per trial (2: one submit per call).
-export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/3';
+// 2: adds `composition`. 3: GPU times from calls recorded into one encoder per trial (2: one submit per call),
+// and the inference forward's GPU time.
+// 4: adds `peers` (the report's method and libraries, each row's comparisons with TensorFlow.js and ONNX
+// Runtime Web: src/bench/peers.ts), null / absent when run without peers.
+export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/4';
+
+/** How every library of the peer comparison is timed, ours included (src/bench/peer-harness.ts). */
+export const PEER_TIMING_METHOD =
+  'wall time of calls made back to back as each library is used (ours: standalone calls, each submitting, into out tensors; ' +
+  "TensorFlow.js: ops in tf.tidy; ONNX Runtime Web: await session.run), one flush of work a library holds back (TensorFlow.js's " +
+  'pending dispatches), then one queue.onSubmittedWorkDone(), per call; after one call checked against the float64 reference';
 
 /** The composition measurement: this many small training forwards (a ResNet-50 layer1 slice at batch 1)... */
 export const COMPOSITION_SHAPE = [1, 64, 56, 56] as const;
@@ -59,6 +76,8 @@ export interface BenchmarkOptions {
   readonly settings?: Partial<BenchmarkSettings>;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: BenchmarkProgress) => void;
+  /** Compare with TensorFlow.js and ONNX Runtime Web on the same device (absent or null: no peers). */
+  readonly peers?: PeerOptions | null;
 }
 
 export interface BenchmarkProgress {
@@ -99,6 +118,8 @@ export interface BenchmarkRow {
   /** Forward y against the float64 reference. */
   readonly maxAbsError: number;
   readonly passed: boolean;
+  /** With peers: one comparison per case of PEER_CASES (mode and layout). */
+  readonly peers?: readonly PeerComparison[];
 }
 
 export interface BenchmarkReport {
@@ -119,7 +140,18 @@ export interface BenchmarkReport {
   /** Median over shapes of the host-side time of one forward call. */
   readonly hostCallMs: number;
   readonly composition: CompositionResult;
+  /** The peer comparison's method and the libraries compared; null when run without peers. */
+  readonly peers: PeerSummary | null;
   readonly rows: readonly BenchmarkRow[];
+}
+
+export interface PeerSummary {
+  readonly timing: string;
+  readonly statistic: string;
+  /** What each ratio is. */
+  readonly ratio: string;
+  /** Ours and the peers, with versions, as the rows name them. */
+  readonly libraries: readonly string[];
 }
 
 /** COMPOSITION_CALLS training forwards, recorded into one encoder vs submitted one by one (host + queue time). */
@@ -159,7 +191,8 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
   const settings = { ...DEFAULT_SETTINGS, ...options.settings };
   const environment = describeEnvironment(gpu, options.runtime);
   const rows: BenchmarkRow[] = [];
-  const total = options.shapes.length * STEPS_PER_SHAPE + COMPOSITION_STEPS;
+  const peerSteps = options.peers ? PEER_CASES.length : 0;
+  const total = options.shapes.length * (STEPS_PER_SHAPE + peerSteps) + COMPOSITION_STEPS;
   let completed = 0;
   const step = async (label: string, phase: string, row?: BenchmarkRow) => {
     options.onProgress?.({ completed, total, label, phase, ...(row ? { row } : {}) });
@@ -167,13 +200,30 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
     await new Promise((resolve) => setTimeout(resolve, 0));
     options.signal?.throwIfAborted();
   };
-  for (const [index, sweepShape] of options.shapes.entries()) {
-    const row = await benchmarkShape(gpu, sweepShape, index + 1, settings, async (phase) => {
-      await step(sweepShape.label, phase);
-      completed++;
-    });
-    rows.push(row);
-    await step(sweepShape.label, 'done', row);
+  // Loaded at the first shape's peer step (ONNX Runtime Web's wasm takes seconds), disposed at the end.
+  let peers: { ours: Contender; others: Contender[] } | null = null;
+  try {
+    for (const [index, sweepShape] of options.shapes.entries()) {
+      const beginPhase = async (phase: string) => {
+        await step(sweepShape.label, phase);
+        completed++;
+      };
+      let row: BenchmarkRow = await benchmarkShape(gpu, sweepShape, index + 1, settings, beginPhase);
+      if (options.peers) {
+        const inputs = new ShapeInputs(sweepShape.shape, index + 1);
+        const comparisons: PeerComparison[] = [];
+        for (const peerCase of PEER_CASES) {
+          await beginPhase(`peers, ${caseLabel(peerCase)}${peers ? '' : ' (loading TensorFlow.js and ONNX Runtime Web)'}`);
+          peers ??= { ours: ourContender(gpu), others: await loadPeers(gpu, options.peers) };
+          comparisons.push(await comparePeerCase(gpu, settings, inputs.data(peerCase), peers.ours, peers.others));
+        }
+        row = { ...row, peers: comparisons };
+      }
+      rows.push(row);
+      await step(sweepShape.label, 'done', row);
+    }
+  } finally {
+    for (const peer of peers?.others ?? []) await peer.dispose();
   }
   const first = rows[0];
   if (!first) throw new RangeError('the benchmark needs at least one shape');
@@ -198,8 +248,26 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
     compile: { label: first.label, firstCallMs: first.firstCallMs, steadyMs: first.gpuForwardMs },
     hostCallMs: median(rows.map((r) => r.hostCallMs)),
     composition,
+    peers: options.peers
+      ? {
+          timing: PEER_TIMING_METHOD,
+          statistic: `median of ${settings.trials} trials after ${settings.warmupTrials} warm-up trial(s), calls per trial sized to about ${settings.targetTrialMs} ms`,
+          ratio: 'ours / the fastest peer that passed its check, per shape, mode and layout: below 1 webgpu-batchnorm is faster',
+          libraries: librariesOf(rows),
+        }
+      : null,
     rows,
   };
+}
+
+/** Every library named in the rows' comparisons, ours first. */
+function librariesOf(rows: readonly BenchmarkRow[]): string[] {
+  const names = new Set<string>();
+  for (const comparison of rows.flatMap((r) => r.peers ?? [])) {
+    names.add(comparison.ours.library);
+    for (const peer of comparison.peers) names.add(peer.library);
+  }
+  return [...names];
 }
 
 async function benchmarkShape(
@@ -304,12 +372,6 @@ async function benchmarkShape(
   } finally {
     for (const tensor of tensors) tensor.destroy();
   }
-}
-
-/** Iterations per trial so that one trial lasts about `targetTrialMs`, given one call's time. */
-export function iterationsFor(callMs: number, settings: BenchmarkSettings): number {
-  const wanted = Math.round(settings.targetTrialMs / Math.max(callMs, 1e-3));
-  return Math.min(settings.maxIterations, Math.max(1, wanted));
 }
 
 interface GpuTiming {

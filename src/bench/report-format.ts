@@ -1,5 +1,6 @@
 // Text forms of a benchmark report: the terminal summary table, CSV (one row per shape) and JSON.
 import type { BenchmarkReport, BenchmarkRow } from './benchmark.js';
+import { caseKey, caseLabel, findComparison, PEER_CASES, shortLibraryName, type PeerComparison, type PeerTiming } from './peers.js';
 
 interface Column {
   readonly header: string;
@@ -25,6 +26,8 @@ const COLUMNS: readonly Column[] = [
   { header: 'gpu_backward_gbps', value: (r) => r.gpuBackwardGBps },
   { header: 'cpu_backward_f32_ms', value: (r) => r.cpuBackwardFloat32Ms },
   { header: 'backward_speedup_vs_f32', value: (r) => r.backwardSpeedupVsFloat32 },
+  // ours / the fastest peer that passed its check, per mode and layout; empty without peers.
+  ...PEER_CASES.map((peerCase) => ({ header: `peer_ratio_${caseKey(peerCase)}`, value: (r: BenchmarkRow) => findComparison(r.peers, peerCase)?.ratio ?? '' })),
   { header: 'max_abs_error', value: (r) => r.maxAbsError },
   { header: 'passed', value: (r) => String(r.passed) },
 ];
@@ -63,6 +66,72 @@ export function formatComposition({ composition: c, environment }: BenchmarkRepo
   ];
 }
 
+/** Columns of text under a rule: the first `leftColumns` left-aligned (names), the others right-aligned (numbers). */
+function textTable(headers: readonly string[], body: readonly (readonly string[])[], leftColumns = 1): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((cell, i) => (i < leftColumns ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
+}
+
+/** A ratio cell: the ratio and the peer it is against, or why there is none. */
+export function ratioCell(comparison: PeerComparison | undefined): string {
+  if (!comparison) return '-';
+  if (comparison.ratio === null) {
+    if (!comparison.ours.passed) return 'ours failed';
+    return comparison.peers.length > 0 ? 'peers failed' : 'no peer';
+  }
+  return `${formatNumber(comparison.ratio)} ${shortLibraryName(comparison.bestPeer!)}`;
+}
+
+/** A library's time in a case: ms when it passed, marked FAIL when its output failed the check, 'error' when it did not run. */
+export function timingCell(timing: PeerTiming | undefined): string {
+  if (!timing) return '-';
+  if (timing.ms === null) return 'error';
+  return timing.passed ? formatNumber(timing.ms) : `${formatNumber(timing.ms)} FAIL`;
+}
+
+/**
+ * The peer comparison: ours / best peer per shape and case, then each library's time per case, then any
+ * failure's reason. Empty when the report has no peers.
+ */
+export function formatPeers(report: BenchmarkReport): string[] {
+  const { peers } = report;
+  if (!peers) return [];
+  const rows = report.rows.filter((r) => r.peers);
+  const ratioTable = textTable(
+    ['shape', ...PEER_CASES.map(caseLabel)],
+    rows.map((r) => [r.shape.join('x'), ...PEER_CASES.map((c) => ratioCell(findComparison(r.peers, c)))]),
+  );
+  const libraries = peers.libraries;
+  const timeTable = textTable(
+    ['shape', 'case', ...libraries.map((l) => `${shortLibraryName(l)} ms`)],
+    rows.flatMap((r) =>
+      (r.peers ?? []).map((c) => {
+        const timings = [c.ours, ...c.peers];
+        return [r.shape.join('x'), caseLabel(c), ...libraries.map((l) => timingCell(timings.find((t) => t.library === l)))];
+      }),
+    ),
+    2,
+  );
+  const failures = rows.flatMap((r) =>
+    (r.peers ?? []).flatMap((c) =>
+      [c.ours, ...c.peers]
+        .filter((t) => !t.passed)
+        .map((t) => `  ${r.shape.join('x')} ${caseLabel(c)}, ${t.library}: ${t.error ?? `${t.worstOutput} off by ${formatNumber(t.worstRatio)}x its tolerance`}`),
+    ),
+  );
+  return [
+    `peers: ${libraries.join(', ')}`,
+    `  timing: ${peers.timing}; ${peers.statistic}`,
+    `  ratio: ${peers.ratio}; checks: y (and dx, dweight, dbias) against the float64 reference, tolerances of src/tolerances.ts`,
+    '',
+    ...ratioTable,
+    '',
+    ...timeTable,
+    ...(failures.length > 0 ? ['', 'failed (not counted as best peer):', ...failures] : []),
+  ];
+}
+
 /** The header lines and a fixed-width table, as `npm run bench` and `bench:node` print them. */
 export function formatSummary(report: BenchmarkReport): string {
   const { environment, compile } = report;
@@ -88,8 +157,7 @@ export function formatSummary(report: BenchmarkReport): string {
       r.passed ? 'yes' : 'NO',
     ];
   });
-  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const peers = formatPeers(report);
   return [
     `adapter: ${environment.adapter.label}`,
     `runtime: ${environment.runtime}`,
@@ -101,8 +169,7 @@ export function formatSummary(report: BenchmarkReport): string {
     `host-side time of one forward call (validate + encode + submit, on an idle queue): ${formatNumber(report.hostCallMs)} ms (median over shapes)`,
     ...formatComposition(report),
     '',
-    line(headers),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...body.map(line),
+    ...textTable(headers, body),
+    ...(peers.length > 0 ? ['', ...peers] : []),
   ].join('\n');
 }

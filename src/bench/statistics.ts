@@ -42,3 +42,9 @@ export function summarizeTrials(trialMs: readonly number[], warmupTrials: number
 export function gigabytesPerSecond(elements: number, bytesPerElement: number, ms: number): number {
   return (elements * bytesPerElement) / (ms * 1e6);
 }
+
+/** Iterations per trial so that one trial lasts about `targetTrialMs`, given one call's time. */
+export function iterationsFor(callMs: number, settings: { readonly targetTrialMs: number; readonly maxIterations: number }): number {
+  const wanted = Math.round(settings.targetTrialMs / Math.max(callMs, 1e-3));
+  return Math.min(settings.maxIterations, Math.max(1, wanted));
+}

@@ -75,7 +75,7 @@ it('fits a phone and a desktop on load, with "no data yet" in place of empty cha
   await expectFitsViewports('on load');
   // No placeholder axes before any data: every chart's figure is in its empty state.
   const figures = await page.$$eval('figure.chart-box', (list) => list.map((f) => f.classList.contains('empty')));
-  expect(figures).toEqual(new Array(8).fill(true)); // 2 histograms, 3 training charts, 3 benchmark charts
+  expect(figures).toEqual(new Array(9).fill(true)); // 2 histograms, 3 training charts, 4 benchmark charts
   // Adapter limits stay readable at 390 px: each value on one line, not a character per line.
   await page.setViewportSize(VIEWPORTS[0]);
   const limitLines = await page.$$eval('.adapter-grid dl:nth-of-type(2) dd', (list) =>
@@ -179,6 +179,9 @@ it('refuses shapes too large for the device or the page at once, and clears the 
 it('runs a short sweep: a chart point per size in every series, one CSV row per size', async () => {
   await page.selectOption('#bench-max', SHORT_SWEEP_MAX_ELEMENTS);
   await page.fill('#bench-trials', '2');
+  // Without the peers here (the next test runs them on one size): they add six measurements per size and library.
+  expect(await page.isChecked('#bench-peers')).toBe(true);
+  await page.uncheck('#bench-peers');
   await page.click('#bench-run');
   await expect.poll(() => page.textContent('#bench-status'), { timeout: 90_000, interval: 500 }).toMatch(/^(done|failed|cancelled)/);
   expect(await page.textContent('#bench-status')).toBe(`done: ${SHORT_SWEEP_SIZES} sizes`);
@@ -188,7 +191,8 @@ it('runs a short sweep: a chart point per size in every series, one CSV row per 
     expect(points.length, id).toBeGreaterThan(0);
     expect(points, id).toEqual(points.map(() => SHORT_SWEEP_SIZES));
   }
-  expect(await page.$$eval('#bench-panel figure.chart-box', (list) => list.some((f) => f.classList.contains('empty')))).toBe(false);
+  const emptyFigures = await page.$$eval('#bench-panel figure.chart-box', (list) => list.filter((f) => f.classList.contains('empty')).map((f) => f.querySelector('canvas')!.id));
+  expect(emptyFigures).toEqual(['chart-peers']);
   // The speed-up chart has its 1x line, and the dashed series are explained.
   expect(await page.getAttribute('#chart-speedup', 'data-reference')).toBe('1');
   expect(await page.textContent('#charts-key')).toMatch(/Dashed lines: training backward/);
@@ -224,6 +228,45 @@ it('runs a short sweep: a chart point per size in every series, one CSV row per 
   await page.setViewportSize(VIEWPORTS[1]);
   expect(consoleErrors).toEqual([]);
 });
+
+it('compares with TensorFlow.js and ONNX Runtime Web on one size: every peer checked, a ratio per case', async () => {
+  const smallest = await page.$eval('#bench-max', (select) => (select as HTMLSelectElement).options[0]!.value);
+  await page.selectOption('#bench-max', smallest);
+  await page.fill('#bench-trials', '1');
+  await page.check('#bench-peers');
+  await page.click('#bench-run');
+  // ORT's wasm (from the build's assets) takes seconds to load and compile on this machine.
+  await expect.poll(() => page.textContent('#bench-status'), { timeout: 150_000, interval: 500 }).toMatch(/^(done|failed|cancelled)/);
+  expect(await page.textContent('#bench-status')).toBe('done: 1 sizes');
+
+  // Six series (three modes, two layouts), one point each; the 1x line.
+  expect(await page.getAttribute('#chart-peers', 'data-points')).toBe('1,1,1,1,1,1');
+  expect(await page.getAttribute('#chart-peers', 'data-reference')).toBe('1');
+  expect(await page.$$eval('#bench-panel figure.chart-box', (list) => list.some((f) => f.classList.contains('empty')))).toBe(false);
+  expect(await page.textContent('#charts-key')).toMatch(/Relative to the best peer/);
+
+  await page.check('input[name="export-format"][value="csv"]');
+  const [head, line] = (await page.inputValue('#export-text')).trim().split('\n');
+  const ratios = head!.split(',').flatMap((name, i) => (name.startsWith('peer_ratio_') ? [Number(line!.split(',')[i])] : []));
+  expect(ratios).toHaveLength(6);
+  for (const ratio of ratios) expect(ratio).toBeGreaterThan(0);
+
+  await page.check('input[name="export-format"][value="json"]');
+  const report = JSON.parse(await page.inputValue('#export-text')) as {
+    schema: string;
+    peers: { libraries: string[] };
+    rows: { peers: { ours: { passed: boolean }; peers: { library: string; passed: boolean; ms: number }[] }[] }[];
+  };
+  expect(report.schema).toBe('webgpu-batchnorm-bench/4');
+  expect(report.peers.libraries.map((l) => l.split(' ')[0])).toEqual(['webgpu-batchnorm', 'TensorFlow.js', 'ONNX']);
+  const comparisons = report.rows[0]!.peers;
+  expect(comparisons).toHaveLength(6);
+  // TensorFlow.js in all six cases, ONNX Runtime Web in inference NCHW; every output passed its check.
+  expect(comparisons.flatMap((c) => c.peers).map((p) => p.library.split(' ')[0]).sort()).toEqual([...Array(6).fill('TensorFlow.js'), 'ONNX'].sort());
+  expect(comparisons.flatMap((c) => [c.ours, ...c.peers]).filter((t) => !t.passed)).toEqual([]);
+  await expectFitsViewports('after a benchmark with peers');
+  expect(consoleErrors).toEqual([]);
+}, 180_000);
 
 it('works from a sub-path of a static host without cross-origin isolation (as on GitHub Pages)', async () => {
   const host = await serveStatic(DEMO_DIST, SUB_PATH);

@@ -18,7 +18,7 @@ import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchNorm, Gpu, Tensor } from '../../src/index.js';
 import { batchNormReference } from '../../src/reference-entry.js';
-import { onnxModel } from '../support/onnx-model.js';
+import { onnxModel } from '../../src/bench/onnx-model.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { inErrorScopes } from './gpu-context.js';

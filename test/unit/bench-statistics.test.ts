@@ -1,9 +1,10 @@
 // Timing statistics of the benchmark harness: median, warm-up exclusion, GB/s arithmetic, and the
 // iteration count that sizes a trial.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, iterationsFor } from '../../src/bench/benchmark.js';
+import { DEFAULT_SETTINGS } from '../../src/bench/benchmark.js';
 import {
   gigabytesPerSecond,
+  iterationsFor,
   median,
   summarizeTrials,
 } from '../../src/bench/statistics.js';

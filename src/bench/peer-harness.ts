@@ -1,0 +1,347 @@
+// The peer comparison's machinery: the inputs of each case, our contender, the check against the float64
+// reference, and the one timing method every library is measured by.
+//
+// Timing (the same for every library, ours included): after a checked call (which also compiles), calls
+// are made back to back, each as the library's users make it (ours: a standalone batchNorm call that
+// validates, encodes and submits, writing `out` tensors so nothing is allocated; TensorFlow.js: its ops
+// inside tf.tidy, which disposes their outputs; ONNX Runtime Web: `await session.run(...)`, which submits),
+// then one flush (TensorFlow.js batches its dispatches into a command encoder it submits every 15 of
+// them: its pending ones are submitted; the others have nothing pending), then one
+// `await device.queue.onSubmittedWorkDone()`. Wall time of the trial / calls. The first trial of one call
+// sizes the trials (src/bench/statistics.ts iterationsFor), the warm-up trials are dropped, the median of
+// the rest is the result (summarizeTrials, the settings of src/bench/benchmark.ts).
+import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type Gpu } from '../index.js';
+import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../reference-entry.js';
+import { numElements } from '../shape.js';
+import { backwardTolerances, yTolerance } from '../tolerances.js';
+import { elementAccuracy } from './accuracy.js';
+import { comparePeers, ortSupports, tfjsSupports, type PeerCase, type PeerComparison, type PeerTiming } from './peers.js';
+import { iterationsFor, summarizeTrials } from './statistics.js';
+import { seededUniform, syntheticInput, unitNoise } from './synthetic.js';
+
+/** One case's inputs on the host, in the case's layout. */
+export interface PeerCaseData extends PeerCase {
+  /** Dimensions in memory order: [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC). */
+  readonly dims: readonly number[];
+  readonly channels: number;
+  /** The channel axis of `dims`: 1 or -1. */
+  readonly axis: 1 | -1;
+  readonly x: Float32Array;
+  /** The upstream gradient (forward+backward). */
+  readonly dy: Float32Array;
+  readonly weight: Float32Array;
+  readonly bias: Float32Array;
+  /** Read by inference (ours also blends a training forward's batch statistics into copies of them). */
+  readonly runningMean: Float32Array;
+  readonly runningVar: Float32Array;
+  readonly eps: number;
+}
+
+/** One call's outputs, read back for the check. */
+export interface PeerOutputs {
+  readonly y: ArrayLike<number>;
+  /** forward+backward: the gradients. */
+  readonly dx?: ArrayLike<number>;
+  readonly dweight?: ArrayLike<number>;
+  readonly dbias?: ArrayLike<number>;
+  /**
+   * forward+backward: the batch statistics the library normalized with (float32, as it computed them), which
+   * the float64 backward is fed (src/tolerances.ts explains why); absent: the float64 ones.
+   */
+  readonly mean?: Float32Array | Float64Array;
+  readonly invstd?: Float32Array | Float64Array;
+}
+
+/** A case set up on the device by one library. */
+export interface PreparedPeerCase {
+  /** What is timed, as that library's users write it. */
+  readonly code: string;
+  /** One call, its outputs disposed (or written in place); a promise is awaited before the next call. */
+  run(): unknown;
+  /** Submits work the library has recorded but not yet submitted. */
+  flush(): void;
+  /** One call whose outputs are read back. */
+  outputs(): Promise<PeerOutputs>;
+  /** Frees what `prepare` made; throws if the library leaked memory while timing. */
+  dispose(): void | Promise<void>;
+}
+
+/** A library in the comparison. */
+export interface Contender {
+  /** Name and version, e.g. "TensorFlow.js 4.22.0 (webgpu backend)". */
+  readonly name: string;
+  supports(peerCase: PeerCase): boolean;
+  prepare(data: PeerCaseData): Promise<PreparedPeerCase>;
+  dispose(): void | Promise<void>;
+}
+
+export interface PeerOptions {
+  /**
+   * ONNX Runtime Web's ort-wasm-simd-threaded.asyncify.wasm: its URL in a page (a `?url` import), its bytes
+   * in Node.js, where ORT's web build can only fetch() and Node's fetch() reads no file: URLs
+   * (scripts/bench-node.ts reads the copy the build puts beside the bundle).
+   */
+  readonly ortWasm: string | Uint8Array;
+}
+
+/** The inputs of every case of one shape ([N, C, H, W]); NHWC ones are the same values transposed. */
+export class ShapeInputs {
+  readonly #shape: readonly number[];
+  readonly #nchw: Omit<PeerCaseData, 'mode' | 'layout'>;
+  #nhwc: Omit<PeerCaseData, 'mode' | 'layout'> | null = null;
+
+  constructor(shape: readonly [number, number, number, number], seed: number) {
+    this.#shape = shape;
+    const [, channels] = shape;
+    const { x, channelMean, channelStd } = syntheticInput(shape, seed);
+    const random = seededUniform(seed + 3000);
+    // Parameters away from PyTorch's (1, 0, 0, 1), so that a library dropping one would fail its check.
+    const weight = Float32Array.from({ length: channels }, () => 0.5 + random());
+    const bias = Float32Array.from({ length: channels }, () => random() - 0.5);
+    const runningMean = Float32Array.from(channelMean, (m, c) => m + 0.2 * channelStd[c]! * (random() - 0.5));
+    const runningVar = Float32Array.from(channelStd, (s) => s * s * (0.8 + 0.4 * random()));
+    const dy = unitNoise(x.length, seed + 2000);
+    this.#nchw = { dims: [...shape], channels, axis: 1, x, dy, weight, bias, runningMean, runningVar, eps: DEFAULT_EPS };
+  }
+
+  data(peerCase: PeerCase): PeerCaseData {
+    if (peerCase.layout === 'NCHW') return { ...peerCase, ...this.#nchw };
+    if (!this.#nhwc) {
+      const [n, c, h, w] = this.#shape as [number, number, number, number];
+      this.#nhwc = { ...this.#nchw, dims: [n, h, w, c], axis: -1, x: toNhwc(this.#nchw.x, n, c, h * w), dy: toNhwc(this.#nchw.dy, n, c, h * w) };
+    }
+    return { ...peerCase, ...this.#nhwc };
+  }
+}
+
+/** [N, C, S] to [N, S, C]. */
+export function toNhwc(values: Float32Array, batch: number, channels: number, spatial: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      const from = (n * channels + c) * spatial;
+      const to = n * spatial * channels + c;
+      for (let s = 0; s < spatial; s++) out[to + s * channels] = values[from + s]!;
+    }
+  }
+  return out;
+}
+
+/** The float64 forward of a case (batch statistics in training and forward+backward, running ones in inference). */
+export function caseReference(data: PeerCaseData): ReferenceForwardResult {
+  const { x, dims, axis, weight, bias, runningMean, runningVar, eps } = data;
+  return batchNormReference(x, dims, { training: data.mode !== 'inference', axis, weight, bias, runningMean, runningVar, eps });
+}
+
+export interface PeerCheck {
+  readonly passed: boolean;
+  readonly worstRatio: number;
+  readonly worstOutput: string;
+}
+
+/**
+ * A library's outputs against the float64 reference under src/tolerances.ts: y against the forward; for
+ * forward+backward dx, dweight and dbias against the float64 backward fed the statistics the library
+ * normalized with (its own float32 ones where it hands them over).
+ */
+export function checkCase(data: PeerCaseData, reference: ReferenceForwardResult, outputs: PeerOutputs): PeerCheck {
+  const { x, dy, dims, axis, weight, bias } = data;
+  const results = [{ what: 'y', accuracy: elementAccuracy(outputs.y, reference.y, yTolerance(x, dims, reference, weight, bias, axis)) }];
+  if (data.mode === 'forward+backward') {
+    const { dx, dweight, dbias } = outputs;
+    if (!dx || !dweight || !dbias) throw new Error('a forward+backward case must hand over dx, dweight and dbias');
+    const saveMean = outputs.mean ?? reference.mean;
+    const saveInvstd = outputs.invstd ?? reference.invstd;
+    const backward = batchNormBackwardReference(dy, x, dims, { training: true, axis, weight, saveMean, saveInvstd });
+    const tolerance = backwardTolerances({ dy, x, shape: dims, weight, training: true, axis }, backward);
+    results.push(
+      { what: 'dx', accuracy: elementAccuracy(dx, backward.dx, tolerance.dx) },
+      { what: 'dweight', accuracy: elementAccuracy(dweight, backward.dweight!, tolerance.dweight) },
+      { what: 'dbias', accuracy: elementAccuracy(dbias, backward.dbias!, tolerance.dbias) },
+    );
+  }
+  const worst = results.reduce((a, b) => (b.accuracy.worstRatio > a.accuracy.worstRatio ? b : a));
+  return { passed: results.every((r) => r.accuracy.passed), worstRatio: worst.accuracy.worstRatio, worstOutput: worst.what };
+}
+
+export interface Timing {
+  readonly ms: number;
+  readonly iterations: number;
+}
+
+export interface TimingSettings {
+  readonly trials: number;
+  readonly warmupTrials: number;
+  readonly targetTrialMs: number;
+  readonly maxIterations: number;
+}
+
+/** The one timing method (see the top of this file): median wall ms per call of back-to-back calls. */
+export async function timeCalls(gpu: Gpu, settings: TimingSettings, prepared: PreparedPeerCase): Promise<Timing> {
+  const trial = async (iterations: number) => {
+    const start = performance.now();
+    for (let i = 0; i < iterations; i++) {
+      const pending = prepared.run();
+      if (pending instanceof Promise) await pending;
+    }
+    prepared.flush();
+    await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
+    return (performance.now() - start) / iterations;
+  };
+  const iterations = iterationsFor(await trial(1), settings);
+  const trials = [];
+  for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
+  return { ms: summarizeTrials(trials, settings.warmupTrials).medianMs, iterations };
+}
+
+/** Runs `body` in validation, out-of-memory and internal error scopes; a GPU error rejects with its messages. */
+async function inErrorScopes<T>(gpu: Gpu, body: () => Promise<T>): Promise<T> {
+  const filters: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+  for (const filter of filters) gpu.device.pushErrorScope(filter);
+  let result: T | undefined;
+  let failure: unknown = null;
+  try {
+    result = await body();
+  } catch (error) {
+    failure = error;
+  }
+  const errors = await Promise.all(filters.map(() => gpu.device.popErrorScope()));
+  const messages = errors.filter((e): e is GPUError => e !== null).map((e) => e.message);
+  if (messages.length > 0) throw new Error(`GPU error(s): ${messages.join(' | ')}`);
+  if (failure !== null) throw failure;
+  return result as T;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * One contender in one case: set up, one checked call (in error scopes), timed calls, disposed. Never
+ * throws: a failure is a result (ms null where the case could not be timed).
+ */
+export async function measureContender(gpu: Gpu, settings: TimingSettings, contender: Contender, data: PeerCaseData, reference: ReferenceForwardResult): Promise<PeerTiming> {
+  let prepared: PreparedPeerCase | undefined;
+  let result: PeerTiming;
+  try {
+    const check = await inErrorScopes(gpu, async () => {
+      prepared = await contender.prepare(data);
+      return checkCase(data, reference, await prepared.outputs());
+    });
+    const timing = await timeCalls(gpu, settings, prepared!);
+    result = { library: contender.name, code: prepared!.code, ms: timing.ms, iterations: timing.iterations, ...check };
+  } catch (error) {
+    result = { library: contender.name, code: prepared?.code ?? '', ms: null, iterations: 0, passed: false, worstRatio: Infinity, worstOutput: '', error: message(error) };
+  }
+  try {
+    await prepared?.dispose();
+  } catch (error) {
+    result = { ...result, passed: false, error: [result.error, message(error)].filter(Boolean).join('; ') };
+  }
+  return result;
+}
+
+/** One case of one shape: ours and every peer that supports it, by the same method. */
+export async function comparePeerCase(gpu: Gpu, settings: TimingSettings, data: PeerCaseData, ours: Contender, peers: readonly Contender[]): Promise<PeerComparison> {
+  const reference = caseReference(data);
+  const oursTiming = await measureContender(gpu, settings, ours, data, reference);
+  const peerTimings: PeerTiming[] = [];
+  for (const peer of peers) if (peer.supports(data)) peerTimings.push(await measureContender(gpu, settings, peer, data, reference));
+  return comparePeers(data, oursTiming, peerTimings);
+}
+
+/** webgpu-batchnorm as a contender: standalone calls (each validates, encodes and submits) into `out` tensors. */
+export function ourContender(gpu: Gpu): Contender {
+  return {
+    name: 'webgpu-batchnorm',
+    supports: () => true,
+    async prepare(data) {
+      const { dims, channels, axis, eps, mode } = data;
+      const tensors: Tensor[] = [];
+      const upload = (values: Float32Array, tensorDims: readonly number[], label: string) => {
+        const tensor = Tensor.fromArray(gpu, values, tensorDims, { label: `peers ${label}` });
+        tensors.push(tensor);
+        return tensor;
+      };
+      const zeros = (tensorDims: readonly number[], label: string) => upload(new Float32Array(numElements(tensorDims)), tensorDims, label);
+      try {
+        const x = upload(data.x, dims, 'x');
+        const weight = upload(data.weight, [channels], 'weight');
+        const bias = upload(data.bias, [channels], 'bias');
+        const runningMean = upload(data.runningMean, [channels], 'runningMean');
+        const runningVar = upload(data.runningVar, [channels], 'runningVar');
+        const out = { y: zeros(dims, 'y'), saveMean: zeros([channels], 'saveMean'), saveInvstd: zeros([channels], 'saveInvstd') };
+        const common = { axis, weight, bias, runningMean, runningVar, eps };
+        const axisText = axis === 1 ? '' : ', axis: -1';
+        let run: () => void;
+        let code: string;
+        let gradients: { dx: Tensor; dweight: Tensor; dbias: Tensor } | null = null;
+        if (mode === 'inference') {
+          run = () => void batchNorm(gpu, x, { ...common, training: false, out: { y: out.y } });
+          code = `batchNorm(gpu, x, { training: false, weight, bias, runningMean, runningVar${axisText}, out: { y } })`;
+        } else {
+          const forward = () => batchNorm(gpu, x, { ...common, training: true, momentum: DEFAULT_MOMENTUM, out });
+          code = `batchNorm(gpu, x, { training: true, weight, bias, runningMean, runningVar${axisText}, out: { y, saveMean, saveInvstd } })`;
+          run = forward;
+          if (mode === 'forward+backward') {
+            const dy = upload(data.dy, dims, 'dy');
+            const grads = { dx: zeros(dims, 'dx'), dweight: zeros([channels], 'dweight'), dbias: zeros([channels], 'dbias') };
+            gradients = grads;
+            const backward = { training: true as const, axis, weight, saveMean: out.saveMean, saveInvstd: out.saveInvstd, out: grads };
+            run = () => {
+              forward();
+              batchNormBackward(gpu, dy, x, backward);
+            };
+            code += `; batchNormBackward(gpu, dy, x, { training: true, weight, saveMean, saveInvstd${axisText}, out: { dx, dweight, dbias } })`;
+          }
+        }
+        return {
+          code,
+          run,
+          flush: () => {},
+          async outputs() {
+            run();
+            const y = await out.y.toArray();
+            if (!gradients) return { y };
+            const [dx, dweight, dbias, mean, invstd] = await Promise.all(
+              [gradients.dx, gradients.dweight, gradients.dbias, out.saveMean, out.saveInvstd].map((t) => t.toArray()),
+            );
+            return { y, dx: dx!, dweight: dweight!, dbias: dbias!, mean: mean!, invstd: invstd! };
+          },
+          dispose() {
+            for (const tensor of tensors) tensor.destroy();
+          },
+        };
+      } catch (error) {
+        for (const tensor of tensors) tensor.destroy();
+        throw error;
+      }
+    },
+    dispose() {},
+  };
+}
+
+/** A library that could not be loaded: each case it would have run reports why. */
+function unavailable(name: string, supports: (peerCase: PeerCase) => boolean, error: unknown): Contender {
+  return {
+    name,
+    supports,
+    prepare: () => Promise.reject(new Error(`${name} could not be loaded: ${message(error)}`)),
+    dispose() {},
+  };
+}
+
+/**
+ * TensorFlow.js and ONNX Runtime Web on `gpu`'s device, imported only now (the library never imports
+ * them; a page loads them when its benchmark runs). A library that fails to load stays in the list and
+ * fails its cases with the reason.
+ */
+export async function loadPeers(gpu: Gpu, options: PeerOptions): Promise<Contender[]> {
+  const [tfjs, ort] = await Promise.all([
+    import('./peer-tfjs.js')
+      .then((m) => m.tfjsContender(gpu))
+      .catch((error: unknown) => unavailable('TensorFlow.js', tfjsSupports, error)),
+    import('./peer-ort.js')
+      .then((m) => m.ortContender(gpu, options.ortWasm))
+      .catch((error: unknown) => unavailable('ONNX Runtime Web', ortSupports, error)),
+  ]);
+  return [tfjs, ort];
+}
