@@ -16,6 +16,7 @@ import {
   gpuTimingMethod,
   PEER_CASES,
   ratioCell,
+  REPORT_SCHEMA,
   reportToCsv,
   reportToJson,
   runBenchmark,
@@ -58,6 +59,7 @@ const TABLE_HEADERS: readonly Header[] = [
   'elements',
   { text: 'GPU forward ms', title: 'GPU time of one training forward call, median of trials' },
   { text: 'forward GB/s', title: '12 bytes per element (read x twice, write y) / GPU forward time' },
+  { text: 'GPU inference ms', title: 'GPU time of one inference forward call (running statistics), median of trials' },
   { text: 'first call ms', title: "this shape's first forward call, submit to completion: includes compiling the shaders when they are new" },
   { text: 'host ms per call', title: 'host-side time of one forward call: validate, encode and submit, on an idle queue' },
   { text: 'CPU float64 ms', title: 'the float64 reference forward on the CPU (single-threaded JavaScript)' },
@@ -108,10 +110,10 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
   const peersBox = byId('bench-peers', HTMLInputElement);
   const method = byId('bench-method', HTMLParagraphElement);
   const chartsCaption = byId('charts-caption', HTMLParagraphElement);
-  const showMethod = (gpuTiming: string, statistic?: string) => {
+  const showMethod = (gpuTiming: string, statistic?: string, measuredOn: Environment = environment) => {
     method.textContent = methodText(gpuTiming, clock, statistic);
     method.dataset.gpuTiming = gpuTiming;
-    chartsCaption.textContent = `${environment.adapter.label} · ${environment.runtime} · GPU time: ${gpuTiming}`;
+    chartsCaption.textContent = `${measuredOn.adapter.label} · ${measuredOn.runtime} · GPU time: ${gpuTiming}`;
   };
   showMethod(gpuTimingMethod(gpu));
 
@@ -172,6 +174,7 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
         r.elements.toLocaleString('en-US'),
         formatNumber(r.gpuForwardMs),
         formatNumber(r.gpuForwardGBps),
+        formatNumber(r.gpuInferenceMs),
         formatNumber(r.firstCallMs),
         formatNumber(r.hostCallMs),
         formatNumber(r.cpuReferenceMs),
@@ -248,6 +251,30 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
         runButton.disabled = false;
         cancelButton.disabled = true;
         controller = null;
+      });
+  });
+  // A saved report (from this page, `npm run bench` or `npm run bench:node` on a GPU server) drawn as if
+  // it had just run here, captioned with the adapter and runtime it was measured on.
+  const openInput = byId('bench-open', HTMLInputElement);
+  openInput.addEventListener('change', () => {
+    const file = openInput.files?.[0];
+    if (!file) return;
+    file
+      .text()
+      .then((text) => {
+        const opened = JSON.parse(text) as BenchmarkReport;
+        if (opened.schema !== REPORT_SCHEMA) throw new Error(`${file.name} is not a ${REPORT_SCHEMA} report (schema: ${String(opened.schema)})`);
+        report = opened;
+        rows = [...opened.rows];
+        showMethod(opened.method.gpuTiming, opened.method.statistic, opened.environment);
+        summary.textContent = formatComposition(opened).map((line) => line.trim()).join(' ');
+        status.textContent = `opened ${file.name}: ${rows.length} sizes measured on ${opened.environment.adapter.label}, ${opened.createdAt}`;
+        showRows();
+        window.dispatchEvent(new CustomEvent('bench-opened', { detail: { adapterSlug: adapterSlug(opened.environment.adapter) } }));
+      })
+      .catch((error: unknown) => {
+        status.textContent = `could not open ${file.name}: ${error instanceof Error ? error.message : String(error)}`;
+        window.dispatchEvent(new CustomEvent('bench-error', { detail: { message: status.textContent } }));
       });
   });
   cancelButton.addEventListener('click', () => {

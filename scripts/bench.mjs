@@ -5,6 +5,8 @@
 // ad-hoc run leaves the committed reference results in bench-results/ alone; pass --out-dir
 // bench-results to replace them on purpose), --no-peers (leave out the comparison with TensorFlow.js and ONNX
 // Runtime Web, which adds six measurements per shape and per library and a few seconds to load ORT's wasm).
+// `--render FILE.json` runs nothing: it opens a saved report (from `bench:node` on a GPU server, say) in
+// the page and writes the chart panel beside it as FILE.png.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,11 +20,15 @@ const { values } = parseArgs({
     trials: { type: 'string' },
     'out-dir': { type: 'string', default: DEFAULT_OUT_DIR },
     'no-peers': { type: 'boolean' },
+    render: { type: 'string' },
     help: { type: 'boolean' },
   },
 });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--max-elements N] [--trials N] [--out-dir DIR (default ${DEFAULT_OUT_DIR})] [--no-peers]`);
+  console.log(
+    `usage: npm run bench -- [--max-elements N] [--trials N] [--out-dir DIR (default ${DEFAULT_OUT_DIR})] [--no-peers]\n` +
+      '       npm run bench -- --render REPORT.json   (charts of a saved report, written as REPORT.png)',
+  );
   process.exit(0);
 }
 
@@ -36,6 +42,25 @@ try {
     if (message.type() === 'error') console.error(`page: ${message.text()}`);
   });
   page.on('pageerror', (error) => console.error(`page: ${error.message}`));
+  if (values.render) {
+    await page.goto(server.url);
+    await page.waitForSelector('#bench-run:not([disabled])', { timeout: 60_000 });
+    const opened = page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          window.addEventListener('bench-opened', () => resolve(undefined));
+          window.addEventListener('bench-error', (e) => reject(new Error(e.detail.message)));
+        }),
+    );
+    await page.setInputFiles('#bench-open', values.render);
+    await opened;
+    const pngPath = values.render.replace(/\.json$/, '') + '.png';
+    await page.locator('#charts').screenshot({ path: pngPath });
+    console.log(`wrote ${pngPath}`);
+    await browser.close();
+    await server.close();
+    process.exit(0);
+  }
   const interactive = process.stdout.isTTY;
   await page.exposeFunction('benchProgress', ({ completed, total, label, phase }) => {
     const text = `[${String(completed).padStart(3)}/${total}] ${label}: ${phase}`;

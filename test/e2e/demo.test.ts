@@ -5,57 +5,33 @@
 // after a run and a benchmark; a shape too large for the device or the page must be refused at once, with
 // the previous run's charts and table cleared. The built site must also work from a sub-path of a plain
 // static host (as GitHub Pages serves it), without cross-origin isolation.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright';
-import { launchChromium, serveDemo } from '../../scripts/demo-browser.mjs';
+import type { Page } from 'playwright';
+import { expectFitsViewports, openDemo, VIEWPORTS, type DemoPage } from './demo-page.js';
 import { sweepUpTo } from '../../src/bench/sweep.js';
 import { serveStatic } from './static-server.js';
 
 // Sizes up to this many elements: the first few of the sweep, seconds on SwiftShader.
 const SHORT_SWEEP_MAX_ELEMENTS = '100352';
 const SHORT_SWEEP_SIZES = sweepUpTo(Number(SHORT_SWEEP_MAX_ELEMENTS)).length;
-const VIEWPORTS = [
-  { width: 390, height: 844 },
-  { width: 1280, height: 800 },
-] as const;
 const DEMO_DIST = join(import.meta.dirname, '..', '..', 'demo-dist');
 const SUB_PATH = '/webgpu-batchnorm/';
 
-let server: Awaited<ReturnType<typeof serveDemo>>;
-let browser: Browser;
+let demo: DemoPage;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 beforeAll(async () => {
-  server = await serveDemo(); // demo-dist/, built by the project's global set-up (build-demo.ts)
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { ...VIEWPORTS[1] } });
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  await page.goto(server.url);
-  await page.waitForSelector('#run-button:not([disabled])', { timeout: 30_000 });
+  demo = await openDemo('#run-button:not([disabled])');
+  ({ page, consoleErrors } = demo);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await demo?.close();
 });
 
-/** The document's width at each viewport: never wider than the viewport (wide tables scroll in their own box). */
-async function expectFitsViewports(when: string): Promise<void> {
-  for (const viewport of VIEWPORTS) {
-    await page.setViewportSize(viewport);
-    // Chart.js resizes its canvases on a ResizeObserver callback: give the layout a few frames to settle.
-    await expect
-      .poll(() => page.evaluate(() => document.documentElement.scrollWidth), { timeout: 3_000, interval: 100 })
-      .toBeLessThanOrEqual(viewport.width);
-    expect(await page.evaluate(() => document.body.scrollWidth), `${when} at ${viewport.width} px`).toBeLessThanOrEqual(viewport.width);
-  }
-  await page.setViewportSize(VIEWPORTS[1]);
-}
 
 /** Fills the shape inputs and picks the mode. */
 async function setShape(shape: readonly number[], mode: 'training' | 'inference' = 'training'): Promise<void> {
@@ -72,7 +48,7 @@ async function runAndWait(): Promise<string> {
 }
 
 it('fits a phone and a desktop on load, with "no data yet" in place of empty charts', async () => {
-  await expectFitsViewports('on load');
+  await expectFitsViewports(page, 'on load');
   // No placeholder axes before any data: every chart's figure is in its empty state.
   const figures = await page.$$eval('figure.chart-box', (list) => list.map((f) => f.classList.contains('empty')));
   expect(figures).toEqual(new Array(9).fill(true)); // 2 histograms, 3 training charts, 4 benchmark charts
@@ -109,7 +85,7 @@ it('runs a small interactive case and passes the check against the CPU reference
   expect(headers).toContain('running mean after');
   expect(headers).toContain('running var after');
   expect(await page.textContent('#channel-note')).toMatch(/^Showing all 4 channels\./);
-  await expectFitsViewports('after a run');
+  await expectFitsViewports(page, 'after a run');
   expect(consoleErrors).toEqual([]);
 });
 
@@ -172,7 +148,7 @@ it('refuses shapes too large for the device or the page at once, and clears the 
     expect(await page.$eval('#channel-table', (table) => (table as HTMLTableElement).rows.length)).toBe(0);
     expect(await page.isVisible('#channel-note')).toBe(false);
   }
-  await expectFitsViewports('after a size error');
+  await expectFitsViewports(page, 'after a size error');
   expect(consoleErrors).toEqual([]);
 });
 
@@ -216,7 +192,7 @@ it('runs a short sweep: a chart point per size in every series, one CSV row per 
   // The page names the clock the report used (GPU timestamps where the device has timestamp-query).
   expect(await page.textContent('#bench-method')).toContain(`GPU time: ${report.method.gpuTiming}`);
 
-  await expectFitsViewports('after a benchmark');
+  await expectFitsViewports(page, 'after a benchmark');
   // At 390 px the result table is wider than its box and scrolls inside it.
   await page.setViewportSize(VIEWPORTS[0]);
   const wrap = await page.$eval('#bench-table', (table) => {
@@ -264,13 +240,26 @@ it('compares with TensorFlow.js and ONNX Runtime Web on one size: every peer che
   // TensorFlow.js in all six cases, ONNX Runtime Web in inference NCHW; every output passed its check.
   expect(comparisons.flatMap((c) => c.peers).map((p) => p.library.split(' ')[0]).sort()).toEqual([...Array(6).fill('TensorFlow.js'), 'ONNX'].sort());
   expect(comparisons.flatMap((c) => [c.ours, ...c.peers]).filter((t) => !t.passed)).toEqual([]);
-  await expectFitsViewports('after a benchmark with peers');
+  await expectFitsViewports(page, 'after a benchmark with peers');
   expect(consoleErrors).toEqual([]);
 }, 180_000);
 
+it('opens a saved report (the committed H200 run) and draws it, captioned with the adapter it was measured on', async () => {
+  const saved = join(import.meta.dirname, '..', '..', 'bench-results', 'nvidia-nvidia-h200.json');
+  const report = JSON.parse(readFileSync(saved, 'utf8')) as { rows: unknown[]; environment: { adapter: { label: string } } };
+  await page.setInputFiles('#bench-open', saved);
+  await expect.poll(() => page.textContent('#bench-status'), { timeout: 10_000 }).toMatch(/^opened nvidia-nvidia-h200\.json/);
+  const points = (await page.getAttribute('#chart-time', 'data-points'))!.split(',').map(Number);
+  expect(points.every((n) => n === report.rows.length)).toBe(true);
+  expect(await page.textContent('#charts-caption')).toContain(report.environment.adapter.label);
+  expect(await page.$$eval('#bench-table tbody tr', (list) => list.length)).toBe(report.rows.length);
+  await expectFitsViewports(page, 'after opening a report');
+  expect(consoleErrors).toEqual([]);
+});
+
 it('works from a sub-path of a static host without cross-origin isolation (as on GitHub Pages)', async () => {
   const host = await serveStatic(DEMO_DIST, SUB_PATH);
-  const context = await browser.newContext({ viewport: { ...VIEWPORTS[0] } });
+  const context = await page.context().browser()!.newContext({ viewport: { ...VIEWPORTS[0] } });
   const errors: string[] = [];
   try {
     const subPage = await context.newPage();

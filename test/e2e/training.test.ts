@@ -4,34 +4,22 @@
 // points, the page fits a phone and a desktop; then Start resumes the run and Stop ends it. The page must
 // log no errors. Nothing here asserts a time: on SwiftShader a step takes about half a second.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright';
+import type { Page } from 'playwright';
 import { EVALUATE_EVERY } from '../../demo/mnist/experiment.js';
 import type { Readout } from '../../demo/mnist/trainer.js';
-import { launchChromium, serveDemo } from '../../scripts/demo-browser.mjs';
+import { expectFitsViewports, openDemo, type DemoPage } from './demo-page.js';
 
 const STEPS = 2 * EVALUATE_EVERY;
-const VIEWPORTS = [
-  { width: 390, height: 844 },
-  { width: 1280, height: 800 },
-] as const;
 /** SwiftShader: about half a second a step, and loading the digits. */
 const RUN_TIMEOUT = 240_000;
 
-let server: Awaited<ReturnType<typeof serveDemo>>;
-let browser: Browser;
+let demo: DemoPage;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 beforeAll(async () => {
-  server = await serveDemo(); // demo-dist/, built by the project's global set-up (build-demo.ts)
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { ...VIEWPORTS[1] } });
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(error.message));
-  await page.goto(server.url);
-  await page.waitForSelector('#training-start:not([disabled])', { timeout: 30_000 });
+  demo = await openDemo('#training-start:not([disabled])');
+  ({ page, consoleErrors } = demo);
   // Every evaluation the page announces, in order.
   await page.evaluate(() => {
     const readouts: unknown[] = [];
@@ -41,8 +29,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await demo?.close();
 });
 
 const readouts = () => page.evaluate(() => (window as unknown as { trainingReadouts: Readout[] }).trainingReadouts);
@@ -53,17 +40,6 @@ async function waitUntilIdle(): Promise<void> {
   await expect.poll(state, { timeout: RUN_TIMEOUT, interval: 500 }).toMatch(/^(done|stopped|error)$/);
 }
 
-async function expectFitsViewports(when: string): Promise<void> {
-  for (const viewport of VIEWPORTS) {
-    await page.setViewportSize(viewport);
-    // Chart.js resizes its canvases on a ResizeObserver callback: give the layout a few frames to settle.
-    await expect
-      .poll(() => page.evaluate(() => document.documentElement.scrollWidth), { timeout: 3_000, interval: 100 })
-      .toBeLessThanOrEqual(viewport.width);
-    expect(await page.evaluate(() => document.body.scrollWidth), `${when} at ${viewport.width} px`).toBeLessThanOrEqual(viewport.width);
-  }
-  await page.setViewportSize(VIEWPORTS[1]);
-}
 
 it(`trains both networks ${STEPS} steps: the loss falls, batch norm is ahead, every chart gets its points`, async () => {
   expect(await state()).toBe('idle');
@@ -103,7 +79,7 @@ it(`trains both networks ${STEPS} steps: the loss falls, batch norm is ahead, ev
   expect(rows).toEqual(['without batch norm', 'with batch norm']);
   expect(Number(await page.getAttribute('#training-rate', 'data-steps-per-second'))).toBeGreaterThan(0);
   expect(await page.textContent('#training-rate')).toMatch(/steps per second .* on .+\.$/);
-  await expectFitsViewports('after training');
+  await expectFitsViewports(page, 'after training');
   expect(consoleErrors).toEqual([]);
 });
 
