@@ -77,6 +77,8 @@ export interface BatchNormStateDictInput {
 export interface BatchNormForwardOptions extends Recording {
   /** Overrides the module's mode for this call. */
   training?: boolean;
+  /** A tensor of x's shape and dtype to write y into (and return) instead of allocating one. */
+  out?: { y?: Tensor };
 }
 
 /**
@@ -227,7 +229,8 @@ export class BatchNorm {
    */
   forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
-    const o = readOptions(options, 'BatchNorm.forward options', ['training', 'encoder', 'timestampWrites']);
+    const o = readOptions(options, 'BatchNorm.forward options', ['training', 'encoder', 'timestampWrites', 'out']);
+    const out = readOptions(o.out, 'BatchNorm.forward options.out', ['y']);
     const training = o.training ?? this.training;
     assertBoolean(training, 'BatchNorm.forward options.training');
     const track = this.runningMean !== null;
@@ -246,6 +249,7 @@ export class BatchNorm {
         axis: this.axis,
         activation: this.activation,
         runningVarEstimator: this.runningVarEstimator,
+        ...(out.y === undefined ? {} : { out: { y: out.y as Tensor } }),
         ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
         ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
       });
