@@ -3,10 +3,8 @@
 // sigmoid, the batch norm being the library's BatchNorm module (BatchNorm1d on [batch, 100], axis 1) with
 // its learnable scale and shift trained by the same SGD. recordTrainingStep records a whole step (forward,
 // backward, update) into the caller's encoder: the demo's kernels in compute passes of their own, the batch
-// norms through the library's `encoder` option. Buffers and bind groups are made once, except around the
-// batch norms' outputs: those are new tensors at each call (the module's forward has no `out`), which the
-// caller destroys once it has submitted, so the launches that read a sigmoid's input (the sigmoid, the
-// watched column) get their bind groups per call.
+// norms through the library's `encoder` option, each writing its output into a tensor of the network's
+// (`out`). Buffers and bind groups are made once (the watched column's per step, for its ring slot).
 import { BatchNorm, Tensor, type Gpu } from '../../src/index.js';
 import { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM, BATCH_SIZE, CLASSES, HIDDEN_LAYERS, LAYER_SIZES, WATCHED_UNIT, type InitialParameters } from './experiment.js';
 import { PassRecorder, prepareDispatch, storageBuffer, uniformBuffer, type Dispatch } from './kernels.js';
@@ -48,6 +46,12 @@ interface ForwardPass {
   /** Per hidden layer: the dense layer's output (the batch norm's input, or the sigmoid's without one). */
   readonly dense: GPUBuffer[];
   readonly denseTensors: Tensor[];
+  /** Per hidden layer: the sigmoid's input (the batch norm's output, or the dense output without one). */
+  readonly preActivations: GPUBufferBinding[];
+  /** Per hidden layer, with batch norm: its output tensor, written in place at every call. */
+  readonly normOutputs: Tensor[];
+  /** Per hidden layer: the sigmoid's launch. */
+  readonly sigmoidForward: Dispatch[];
   /** Per hidden layer: the sigmoid's output. */
   readonly activations: GPUBuffer[];
   readonly logits: GPUBuffer;
@@ -126,14 +130,10 @@ export class Network {
     this.testLogits = this.#test.logits;
   }
 
-  /**
-   * Records one SGD step on the current mini-batch into `encoder`. Returns the batch norms' outputs, new
-   * tensors to destroy once the encoder is submitted.
-   */
-  recordTrainingStep(encoder: GPUCommandEncoder): Tensor[] {
+  /** Records one SGD step on the current mini-batch into `encoder`. */
+  recordTrainingStep(encoder: GPUCommandEncoder): void {
     const recorder = new PassRecorder(encoder, `${this.label} step`);
-    const outputs: Tensor[] = [];
-    const lastPreActivation = this.#recordForward(recorder, this.#training, true, outputs);
+    const lastPreActivation = this.#recordForward(recorder, this.#training, true);
     const slot = this.#watchedSlots[this.#steps % this.#watchedSlots.length]!;
     recorder.dispatch(prepareDispatch(this.#device, 'column', { dims: slot, matrixValues: lastPreActivation, columnValues: this.watchedInputs }, BATCH_SIZE));
     this.#steps++;
@@ -156,46 +156,32 @@ export class Network {
     // Parameters move only after every gradient is taken (dx of a layer reads its weight).
     for (const update of backward.update) recorder.dispatch(update);
     recorder.end();
-    return outputs;
   }
 
-  /**
-   * Records the test digits' forward pass in evaluation mode (batch norm with its running statistics) into
-   * testLogits. Returns the batch norms' outputs, to destroy once the encoder is submitted.
-   */
-  recordEvaluation(encoder: GPUCommandEncoder): Tensor[] {
+  /** Records the test digits' forward pass in evaluation mode (batch norm with its running statistics) into testLogits. */
+  recordEvaluation(encoder: GPUCommandEncoder): void {
     const recorder = new PassRecorder(encoder, `${this.label} evaluation`);
-    const outputs: Tensor[] = [];
-    this.#recordForward(recorder, this.#test, false, outputs);
+    this.#recordForward(recorder, this.#test, false);
     recorder.end();
-    return outputs;
   }
 
   /** Frees the network's buffers and batch norm modules. */
   destroy(): void {
     for (const norm of this.norms) norm.destroy();
+    for (const output of [...this.#training.normOutputs, ...this.#test.normOutputs]) output.destroy();
     for (const buffer of this.#buffers) buffer.destroy();
     this.#buffers.length = 0;
   }
 
   /** The forward pass up to the logits; returns the last hidden layer's sigmoid input. */
-  #recordForward(recorder: PassRecorder, pass: ForwardPass, training: boolean, outputs: Tensor[]): GPUBufferBinding {
-    let preActivation: GPUBufferBinding = { buffer: pass.dense[0]! };
+  #recordForward(recorder: PassRecorder, pass: ForwardPass, training: boolean): GPUBufferBinding {
     for (let k = 0; k < HIDDEN_LAYERS; k++) {
       recorder.dispatch(pass.denseForward[k]!);
-      const norm = this.norms[k];
-      if (norm) {
-        const y = norm.forward(pass.denseTensors[k]!, { training, encoder: recorder.encoder });
-        outputs.push(y);
-        preActivation = y.binding;
-      } else {
-        preActivation = { buffer: pass.dense[k]! };
-      }
-      // Made per call: with batch norm, its input is the module's new output tensor.
-      recorder.dispatch(prepareDispatch(this.#device, 'sigmoidForward', { preActivation, activation: pass.activations[k]! }, pass.batch * this.layers[k]!.outFeatures));
+      this.norms[k]?.forward(pass.denseTensors[k]!, { training, encoder: recorder.encoder, out: { y: pass.normOutputs[k]! } });
+      recorder.dispatch(pass.sigmoidForward[k]!);
     }
     recorder.dispatch(pass.denseForward[HIDDEN_LAYERS]!);
-    return preActivation;
+    return pass.preActivations[HIDDEN_LAYERS - 1]!;
   }
 
   #forwardPass(batch: number, images: GPUBuffer, name: string): ForwardPass {
@@ -218,10 +204,17 @@ export class Network {
         batch * layer.outFeatures,
       ),
     );
+    const normOutputs = this.norms.map((_, k) => Tensor.empty(this.#gpu, [batch, widths[k]!], { label: `${this.label} ${name} layer ${k + 1} batch norm output` }));
+    const preActivations = dense.map((buffer, k) => normOutputs[k]?.binding ?? { buffer });
     return {
       batch,
       dense,
       denseTensors: dense.map((buffer, k) => Tensor.fromBuffer(this.#gpu, buffer, [batch, widths[k]!], { label: `${this.label} ${name} layer ${k + 1} dense output` })),
+      preActivations,
+      normOutputs,
+      sigmoidForward: preActivations.map((preActivation, k) =>
+        prepareDispatch(this.#device, 'sigmoidForward', { preActivation, activation: activations[k]! }, batch * widths[k]!),
+      ),
       activations,
       logits,
       dims,

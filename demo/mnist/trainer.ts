@@ -155,9 +155,8 @@ export class Trainer {
     const labelBytes = BATCH_SIZE * FLOAT_BYTES;
     encoder.copyBufferToBuffer(this.#epochImages, batch * imageBytes, this.#batchImages, 0, imageBytes);
     encoder.copyBufferToBuffer(this.#epochLabels, batch * labelBytes, this.#batchLabels, 0, labelBytes);
-    const outputs = this.#networks.flatMap((network) => network.recordTrainingStep(encoder));
+    for (const network of this.#networks) network.recordTrainingStep(encoder);
     this.#device.queue.submit([encoder.finish()]);
-    for (const output of outputs) output.destroy();
     this.#step++;
   }
 
@@ -174,17 +173,15 @@ export class Trainer {
       ['watchedInputs', EVALUATE_EVERY * BATCH_SIZE],
     ] as const;
     const encoder = this.#device.createCommandEncoder({ label: `mnist evaluation at step ${step}` });
-    const outputs = this.#networks.flatMap((network, i) => {
-      const recorded = network.recordEvaluation(encoder);
+    this.#networks.forEach((network, i) => {
+      network.recordEvaluation(encoder);
       let offset = i * this.#floatsPerNetwork * FLOAT_BYTES;
       for (const [name, floats] of regions) {
         encoder.copyBufferToBuffer(network[name], 0, staging, offset, floats * FLOAT_BYTES);
         offset += floats * FLOAT_BYTES;
       }
-      return recorded;
     });
     this.#device.queue.submit([encoder.finish()]);
-    for (const output of outputs) output.destroy();
     return staging.mapAsync(MapMode.READ).then(() => {
       const values = new Float32Array(staging.getMappedRange().slice(0));
       staging.unmap();
