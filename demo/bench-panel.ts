@@ -8,12 +8,15 @@ import type { Gpu } from '../src/index.js';
 import { numElements } from '../src/shape.js';
 import {
   adapterSlug,
+  BACKWARD_BYTES_PER_ELEMENT,
   caseLabel,
   findComparison,
   formatComposition,
   formatNumber,
   formatSummary,
+  FORWARD_BYTES_PER_ELEMENT,
   gpuTimingMethod,
+  INFERENCE_BYTES_PER_ELEMENT,
   PEER_CASES,
   ratioCell,
   REPORT_SCHEMA,
@@ -43,9 +46,10 @@ function methodText(gpuTiming: string, clock: PageClock, statistic = 'median of 
     ? `performance.now(), steps of ${formatStep(clock.stepMs)} (cross-origin isolated)`
     : `performance.now(), coarsened to steps of ${formatStep(clock.stepMs)} because this page is not cross-origin isolated`;
   return (
-    `Training forward and backward for each size. GPU time: ${gpuTiming}; ${statistic}. CPU time: the float64 ` +
-    `reference and a plain float32 loop, single-threaded JavaScript. Host-side times (CPU loops, first call, host ` +
-    `call) use ${hostClock}. GB/s counts 12 bytes per element for the forward and 20 for the backward. ` +
+    `Training forward, inference forward and training backward for each size. GPU time: ${gpuTiming}; ${statistic}. ` +
+    'CPU time: the float64 reference and a plain float32 loop, single-threaded JavaScript. Host-side times (CPU loops, ' +
+    `first call, host call) use ${hostClock}. GB/s counts ${FORWARD_BYTES_PER_ELEMENT} bytes per element for the training ` +
+    `forward, ${INFERENCE_BYTES_PER_ELEMENT} for the inference forward and ${BACKWARD_BYTES_PER_ELEMENT} for the backward. ` +
     'With the peers, training forward, inference forward and forward+backward in NCHW and NHWC are also run with ' +
     'TensorFlow.js (webgpu backend) and ONNX Runtime Web (WebGPU EP, inference) on this same device, every library ' +
     'timed alike (wall time of calls made back to back as its users make them, one flush, one ' +
