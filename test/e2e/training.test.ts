@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright';
 import { EVALUATE_EVERY } from '../../demo/mnist/experiment.js';
 import type { Readout } from '../../demo/mnist/trainer.js';
-import { expectFitsViewports, openDemo, type DemoPage } from './demo-page.js';
+import { expectFitsViewports, openDemo, VIEWPORTS, type DemoPage } from './demo-page.js';
 
 const STEPS = 2 * EVALUATE_EVERY;
 /** SwiftShader: about half a second a step, and loading the digits. */
@@ -80,6 +80,12 @@ it(`trains both networks ${STEPS} steps: the loss falls, batch norm is ahead, ev
   expect(Number(await page.getAttribute('#training-rate', 'data-steps-per-second'))).toBeGreaterThan(0);
   expect(await page.textContent('#training-rate')).toMatch(/steps per second .* on .+\.$/);
   await expectFitsViewports(page, 'after training');
+  // On a desktop the three charts stand side by side, as the paper's Figure 1 does; on a phone, one above another.
+  const chartTops = () => page.$$eval('#training-panel .grid.three figure', (list) => list.map((f) => Math.round(f.getBoundingClientRect().top)));
+  expect(new Set(await chartTops()).size).toBe(1);
+  await page.setViewportSize(VIEWPORTS[0]);
+  expect(new Set(await chartTops()).size).toBe(3);
+  await page.setViewportSize(VIEWPORTS[1]);
   expect(consoleErrors).toEqual([]);
 });
 
