@@ -35,3 +35,8 @@ export function fromHalfBits(h: number): number {
   if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
+
+/** The values an f16 tensor holds for `data` (round to nearest even): what the GPU reads, so what a reference must read. */
+export function roundToHalf(data: Float32Array): Float32Array {
+  return data.map((v) => fromHalfBits(toHalfBits(v)));
+}

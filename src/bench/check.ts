@@ -2,7 +2,7 @@
 // run does it: the GPU part (runForwardBackward) and the check under the tests' tolerance model
 // (checkForwardBackward, src/tolerances.ts), apart so a GPU test can run the demo's exact case. The same
 // pair checks a device from the command line (scripts/gpu-check.ts), in f32 and f16, any channel axis.
-import { fromHalfBits, toHalfBits } from '../half.js';
+import { roundToHalf } from '../half.js';
 import { batchNorm, batchNormBackward, Tensor, type DType, type Gpu } from '../index.js';
 import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../reference-entry.js';
 import { channelLayout } from '../shape.js';
@@ -27,11 +27,6 @@ export interface CaseInputs {
   readonly axis?: number;
   /** The dtype of x, y, dy and dx (default 'f32'); statistics and parameters are always f32. */
   readonly dtype?: DType;
-}
-
-/** The values an f16 tensor holds for `data` (what the GPU reads, so what the reference must read). */
-export function roundToHalf(data: Float32Array): Float32Array {
-  return data.map((v) => fromHalfBits(toHalfBits(v)));
 }
 
 /** What the GPU produced, read back. */

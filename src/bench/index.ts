@@ -15,7 +15,7 @@ export type { PeerCase, PeerComparison, PeerLayout, PeerMode, PeerTiming } from 
 export { comparePeerCase, loadPeers, ourContender, ShapeInputs } from './peer-harness.js';
 export type { Contender, PeerCaseData, PeerOptions, PeerOutputs, PreparedPeerCase } from './peer-harness.js';
 export { elementAccuracy, forwardAccuracy } from './accuracy.js';
-export { checkForwardBackward, roundToHalf, runForwardBackward } from './check.js';
+export { checkForwardBackward, runForwardBackward } from './check.js';
 export type { CaseCheck, CaseInputs, CaseOutputs } from './check.js';
 export type { Accuracy } from './accuracy.js';
 export { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';

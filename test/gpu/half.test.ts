@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { fromHalfBits, toHalfBits } from '../../src/half.js';
+import { roundToHalf, toHalfBits } from '../../src/half.js';
 import { planOperation } from '../../src/runner.js';
 import { channelLayout, numElements } from '../../src/shape.js';
 import { backwardTolerances, withHalfRounding, yTolerance } from '../../src/tolerances.js';
@@ -18,8 +18,6 @@ import { inErrorScopes, testGpu } from './gpu-context.js';
 // Tolerances: the float32 bounds of src/tolerances.ts widened by one rounding of y and dx to f16
 // (HALF_RTOL = 2^-11 relative, HALF_ATOL = 2^-25); statistics and dweight/dbias keep the float32 bounds.
 
-/** The values an f16 tensor holds for `data` (round to nearest even). */
-const asHalf = (data: Float32Array) => data.map((v) => fromHalfBits(toHalfBits(v)));
 
 interface HalfCase {
   readonly what: string;
@@ -42,8 +40,8 @@ async function checkHalf(gpu: Gpu, c: HalfCase, training: boolean, relu: boolean
   const { shape, axis } = c;
   const { channels } = channelLayout(shape, axis);
   const rnd = seededRandom(seed);
-  const x = asHalf(gaussian(rnd, numElements(shape), 2, 3));
-  const dy = asHalf(gaussian(rnd, numElements(shape)));
+  const x = roundToHalf(gaussian(rnd, numElements(shape), 2, 3));
+  const dy = roundToHalf(gaussian(rnd, numElements(shape)));
   const host = { weight: uniform(rnd, channels, 0.5, 2), bias: uniform(rnd, channels, -1, 1), runningMean: uniform(rnd, channels, 1, 3), runningVar: uniform(rnd, channels, 4, 12) };
   const f32 = (data: Float32Array) => Tensor.fromArray(gpu, data, [channels]);
   const xT = Tensor.fromArray(gpu, x, shape, { dtype: 'f16' });
@@ -96,7 +94,7 @@ describe('f16 activations (packed: this adapter has no shader-f16)', () => {
     const gpu = await testGpu(true);
     await inErrorScopes(gpu, async () => {
       const shape = [3, 2, 5];
-      const x = asHalf(gaussian(seededRandom(9), 30, 1, 2));
+      const x = roundToHalf(gaussian(seededRandom(9), 30, 1, 2));
       const align = gpu.device.limits.minStorageBufferOffsetAlignment;
       const buffer = gpu.device.createBuffer({ size: 3 * align, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
       const bits = Uint16Array.from(x, toHalfBits);

@@ -1,6 +1,6 @@
 // Random batch-norm problems for the fuzz test: each is fully determined by its seed, so a failure
 // printed as "seed S" replays with `npm run fuzz -- --seed S --cases 1`.
-import { fromHalfBits, toHalfBits } from '../../src/half.js';
+import { roundToHalf } from '../../src/half.js';
 import { channelLayout, numElements } from '../../src/shape.js';
 import { gaussian, randomInt, seededRandom, uniform } from './random.js';
 
@@ -59,7 +59,7 @@ export function fuzzCase(seed: number): FuzzCase {
   // f16: outliers within 1000 spreads, so y (even against running statistics in inference) stays finite in half.
   if (farFromPivot) makePivotsFar(rnd, x, shape, axis, offset, scale, half ? Math.min(6e4, 1000 * scale) : 1e19);
   let dy = gaussian(rnd, size, 0, 10 ** (rnd() * 4 - 2));
-  if (half) [x, dy] = [asHalf(x), asHalf(dy)];
+  if (half) [x, dy] = [roundToHalf(x), roundToHalf(dy)];
   return {
     seed,
     shape,
@@ -83,11 +83,6 @@ export function fuzzCase(seed: number): FuzzCase {
     farFromPivot,
     dtype,
   };
-}
-
-/** The values an f16 tensor holds for `data` (round to nearest even). */
-function asHalf(data: Float32Array): Float32Array {
-  return data.map((v) => fromHalfBits(toHalfBits(v)));
 }
 
 /**
