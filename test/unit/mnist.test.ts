@@ -2,7 +2,6 @@
 // bindings their records name; the float64 references' gradients agree with finite differences of their
 // forwards; the digits split as the page says; the epoch order is a seeded permutation; the readback
 // statistics match hand-computed values.
-import { NagaError, parseWgsl, validate } from 'naga-wasm';
 import { describe, expect, it } from 'vitest';
 import { epochOrder, loadMnist, PIXELS, reorder, TEST_DIGITS_PER_CLASS } from '../../demo/mnist/data.js';
 import { accuracy, mean, meanCrossEntropy, percentiles } from '../../demo/mnist/evaluation.js';
@@ -15,22 +14,12 @@ import {
   sigmoidReference,
   softmaxCrossEntropyReference,
 } from '../../demo/mnist/reference.js';
+import { validateWgsl } from '../support/naga.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 
 describe('WGSL modules', () => {
   for (const name of Object.keys(MODULES) as (keyof typeof MODULES)[]) {
-    it(`${name}: parses and validates (naga)`, () => {
-      try {
-        const module = parseWgsl(moduleCode(name));
-        try {
-          validate(module).free();
-        } finally {
-          module.free();
-        }
-      } catch (error) {
-        throw new Error(`${name}: ${error instanceof NagaError ? error.formatted : String(error)}`);
-      }
-    });
+    it(`${name}: parses and validates (naga)`, () => validateWgsl(moduleCode(name), name));
   }
 
   it('each kernel names bindings of its module, and each binding is used by some kernel', () => {
