@@ -4,12 +4,15 @@
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
 
+/** Whether the adapter says it is a fallback adapter; Dawn for Node and older browsers may not say (false). */
+export function isFallbackAdapter(info: GPUAdapterInfo): boolean {
+  return (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+}
+
 /** A software adapter: its "GPU" work runs on the CPU. Absent info (older runtimes) reads as hardware. */
 export function isSoftwareAdapter(info: GPUAdapterInfo | undefined): boolean {
   if (!info) return false;
-  // Dawn for Node and older browsers may lack isFallbackAdapter; treat absent as false.
-  if ((info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true) return true;
-  return SOFTWARE_ADAPTER.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+  return isFallbackAdapter(info) || SOFTWARE_ADAPTER.test([info.vendor, info.architecture, info.device, info.description].join(' '));
 }
 
 /**

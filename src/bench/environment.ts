@@ -1,6 +1,6 @@
 // What a result was measured on: the adapter (from the device's adapterInfo), whether it is a software
 // rasterizer (SwiftShader, llvmpipe, WARP), the features and limits that matter for batch norm, and the runtime.
-import { isSoftwareAdapter } from '../adapter.js';
+import { isFallbackAdapter, isSoftwareAdapter } from '../adapter.js';
 import type { Gpu } from '../index.js';
 
 export const EMULATION_NOTE = 'CPU emulation, not a GPU timing';
@@ -37,8 +37,6 @@ export const RELEVANT_LIMITS = [
 ] as const;
 
 export function describeAdapter(info: GPUAdapterInfo): AdapterDescription {
-  // Dawn for Node and older browsers may lack isFallbackAdapter; treat absent as false.
-  const isFallbackAdapter = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   const emulated = isSoftwareAdapter(info);
   const name = [info.vendor, info.architecture, info.device || info.description].filter((s) => s).join(' ') || 'unknown adapter';
   return {
@@ -46,7 +44,7 @@ export function describeAdapter(info: GPUAdapterInfo): AdapterDescription {
     architecture: info.architecture,
     device: info.device,
     description: info.description,
-    isFallbackAdapter,
+    isFallbackAdapter: isFallbackAdapter(info),
     emulated,
     label: emulated ? `${name} (${EMULATION_NOTE})` : name,
   };
