@@ -9,6 +9,7 @@ import { checkForwardBackward, runForwardBackward, seededUniform, unitNoise, typ
 import { describeAdapter } from '../src/bench/environment.js';
 import { DEFAULT_EPS, DEFAULT_MOMENTUM, type DType, type Gpu } from '../src/index.js';
 import { channelLayout, numElements } from '../src/shape.js';
+import { channelOfIndex } from '../src/tolerances.js';
 import { reexecOnSwiftShaderWithoutGpu, requestDawnGpu } from './dawn.js';
 
 interface CheckShape {
@@ -44,10 +45,13 @@ function caseInputs({ shape, axis }: CheckShape, training: boolean, seed: number
   const perChannel = (low: number, high: number) => Float32Array.from({ length: channels }, () => low + (high - low) * random());
   const channelMean = perChannel(-3, 3);
   const channelScale = perChannel(0.5, 3);
-  const channelOf = (i: number) => Math.floor(i / channelLayout(shape, axis).spatial) % channels;
+  const channelOf = channelOfIndex(shape, axis);
   const noise = unitNoise(numElements(shape), seed + 1);
   return {
-    x: noise.map((v, i) => channelMean[channelOf(i)]! + channelScale[channelOf(i)]! * v),
+    x: noise.map((v, i) => {
+      const c = channelOf(i);
+      return channelMean[c]! + channelScale[c]! * v;
+    }),
     shape,
     axis,
     training,
