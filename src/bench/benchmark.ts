@@ -33,9 +33,10 @@ import {
   FORWARD_BYTES_PER_ELEMENT,
   INFERENCE_BYTES_PER_ELEMENT,
   gigabytesPerSecond,
-  iterationsFor,
   median,
+  medianOfTrials,
   summarizeTrials,
+  type BenchmarkSettings,
 } from './statistics.js';
 import type { SweepShape } from './sweep.js';
 import { syntheticInput, unitNoise } from './synthetic.js';
@@ -56,16 +57,6 @@ export const PEER_TIMING_METHOD =
 export const COMPOSITION_SHAPE = [1, 64, 56, 56] as const;
 /** ...recorded into one encoder and submitted once, against as many separate calls. */
 export const COMPOSITION_CALLS = 50;
-
-export interface BenchmarkSettings {
-  /** Timed trials kept for the median. */
-  readonly trials: number;
-  /** Trials run first and dropped. */
-  readonly warmupTrials: number;
-  /** Iterations per trial are chosen so that a trial lasts about this long. */
-  readonly targetTrialMs: number;
-  readonly maxIterations: number;
-}
 
 export const DEFAULT_SETTINGS: BenchmarkSettings = { trials: 5, warmupTrials: 1, targetTrialMs: 100, maxIterations: 1000 };
 
@@ -327,7 +318,7 @@ async function benchmarkShape(
     const backward = await timeGpu(gpu, settings, (recording) => batchNormBackward(gpu, dyTensor, xTensor, { ...backwardOptions, out: backwardOut, ...recording }));
     const [mean, invstd] = [await saveMean.toArray(), await saveInvstd.toArray()];
     const gradients = { dx: new Float32Array(elements), dweight: new Float32Array(channels), dbias: new Float32Array(channels) };
-    const cpuBackwardFloat32Ms = timeCpu(settings, () => cpuBackwardFloat32(dy, x, shape, { weight, mean, invstd }, gradients));
+    const cpuBackwardFloat32Ms = await timeCpu(settings, () => cpuBackwardFloat32(dy, x, shape, { weight, mean, invstd }, gradients));
 
     await beginPhase('CPU float64 reference');
     const referenceOptions = {
@@ -340,12 +331,12 @@ async function benchmarkShape(
       momentum: DEFAULT_MOMENTUM,
     };
     const reference = batchNormReference(x, shape, referenceOptions);
-    const cpuReferenceMs = timeCpu(settings, () => batchNormReference(x, shape, referenceOptions));
+    const cpuReferenceMs = await timeCpu(settings, () => batchNormReference(x, shape, referenceOptions));
     const accuracy = forwardAccuracy(x, shape, y, reference.y, reference, weight, bias);
 
     await beginPhase('CPU float32 loop');
     const yCpu = new Float32Array(elements);
-    const cpuFloat32Ms = timeCpu(settings, () => cpuForwardFloat32(x, shape, { weight, bias, eps: DEFAULT_EPS }, yCpu));
+    const cpuFloat32Ms = await timeCpu(settings, () => cpuForwardFloat32(x, shape, { weight, bias, eps: DEFAULT_EPS }, yCpu));
 
     return {
       label,
@@ -407,10 +398,8 @@ async function timeGpu(gpu: Gpu, settings: BenchmarkSettings, call: (recording: 
       const wallMs = performance.now() - start;
       return (span ? await span.readMs() : wallMs) / iterations;
     };
-    const iterations = iterationsFor(await trial(1), settings);
-    const trials = [];
-    for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
-    return { ms: summarizeTrials(trials, settings.warmupTrials).medianMs, hostMs: await timeHostCall(gpu, () => call({})), iterations };
+    const { ms, iterations } = await medianOfTrials(settings, trial);
+    return { ms, hostMs: await timeHostCall(gpu, () => call({})), iterations };
   } finally {
     span?.destroy();
   }
@@ -557,14 +546,11 @@ class TimestampSpan {
 }
 
 /** Median CPU time per call, trials of repeated calls sized like the GPU's. */
-function timeCpu(settings: BenchmarkSettings, call: () => void): number {
-  const trial = (iterations: number) => {
+async function timeCpu(settings: BenchmarkSettings, call: () => void): Promise<number> {
+  const { ms } = await medianOfTrials(settings, (iterations) => {
     const start = performance.now();
     for (let i = 0; i < iterations; i++) call();
     return (performance.now() - start) / iterations;
-  };
-  const iterations = iterationsFor(trial(1), settings);
-  const trials = [];
-  for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(trial(iterations));
-  return summarizeTrials(trials, settings.warmupTrials).medianMs;
+  });
+  return ms;
 }

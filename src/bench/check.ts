@@ -8,6 +8,7 @@ import { batchNormBackwardReference, batchNormReference, type ReferenceForwardRe
 import { channelLayout } from '../shape.js';
 import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance, withHalfRounding, yTolerance } from '../tolerances.js';
 import { elementAccuracy, type Accuracy } from './accuracy.js';
+import { inErrorScopes } from './error-scopes.js';
 
 export interface CaseInputs {
   readonly x: Float32Array;
@@ -48,7 +49,7 @@ export interface CaseOutputs {
  * Runs the forward and then the backward of the same mode (training: with the forward's saveMean and
  * saveInvstd; inference: with the running statistics), all in GPU error scopes; throws on a GPU error.
  */
-export async function runForwardBackward(gpu: Gpu, inputs: CaseInputs): Promise<CaseOutputs> {
+export function runForwardBackward(gpu: Gpu, inputs: CaseInputs): Promise<CaseOutputs> {
   const { x, shape, training, eps, momentum, axis = 1, dtype = 'f32' } = inputs;
   const { channels } = channelLayout(shape, axis);
   const tensors: Tensor[] = [];
@@ -58,43 +59,40 @@ export async function runForwardBackward(gpu: Gpu, inputs: CaseInputs): Promise<
   };
   const upload = (data: Float32Array, dims: readonly number[], activationDtype?: DType) =>
     keep(Tensor.fromArray(gpu, data, dims, activationDtype ? { dtype: activationDtype } : {}));
-  const filters: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
-  for (const filter of filters) gpu.device.pushErrorScope(filter);
-  try {
-    const xTensor = upload(x, shape, dtype);
-    const weight = upload(inputs.weight, [channels]);
-    const runningMean = upload(inputs.runningMean, [channels]);
-    const runningVar = upload(inputs.runningVar, [channels]);
-    const start = performance.now();
-    const forward = batchNorm(gpu, xTensor, { training, axis, weight, bias: upload(inputs.bias, [channels]), runningMean, runningVar, eps, momentum });
-    keep(forward.y);
-    const saveMean = keep(forward.saveMean);
-    const saveInvstd = keep(forward.saveInvstd);
-    const dy = upload(inputs.dy, shape, dtype);
-    const gradients =
-      saveMean && saveInvstd
-        ? batchNormBackward(gpu, dy, xTensor, { training: true, axis, weight, saveMean, saveInvstd })
-        : batchNormBackward(gpu, dy, xTensor, { training: false, axis, weight, runningMean, runningVar, eps });
-    keep(gradients.dx);
-    const read = (tensor: Tensor | null) => (tensor ? tensor.toArray() : Promise.resolve(null));
-    const [y, dx, dweight, dbias, mean, invstd, newRunningMean, newRunningVar] = await Promise.all([
-      forward.y.toArray(),
-      gradients.dx.toArray(),
-      keep(gradients.dweight)!.toArray(),
-      keep(gradients.dbias)!.toArray(),
-      read(saveMean),
-      read(saveInvstd),
-      read(training ? runningMean : null),
-      read(training ? runningVar : null),
-    ]);
-    const gpuMs = performance.now() - start;
-    return { y, saveMean: mean, saveInvstd: invstd, runningMean: newRunningMean, runningVar: newRunningVar, dx, dweight, dbias, gpuMs };
-  } finally {
-    for (const tensor of tensors) tensor.destroy();
-    const errors = await Promise.all(filters.map(() => gpu.device.popErrorScope()));
-    const messages = errors.filter((e): e is GPUError => e !== null).map((e) => e.message);
-    if (messages.length > 0) throw new Error(`GPU error(s): ${messages.join(' | ')}`);
-  }
+  return inErrorScopes(gpu, async () => {
+    try {
+      const xTensor = upload(x, shape, dtype);
+      const weight = upload(inputs.weight, [channels]);
+      const runningMean = upload(inputs.runningMean, [channels]);
+      const runningVar = upload(inputs.runningVar, [channels]);
+      const start = performance.now();
+      const forward = batchNorm(gpu, xTensor, { training, axis, weight, bias: upload(inputs.bias, [channels]), runningMean, runningVar, eps, momentum });
+      keep(forward.y);
+      const saveMean = keep(forward.saveMean);
+      const saveInvstd = keep(forward.saveInvstd);
+      const dy = upload(inputs.dy, shape, dtype);
+      const gradients =
+        saveMean && saveInvstd
+          ? batchNormBackward(gpu, dy, xTensor, { training: true, axis, weight, saveMean, saveInvstd })
+          : batchNormBackward(gpu, dy, xTensor, { training: false, axis, weight, runningMean, runningVar, eps });
+      keep(gradients.dx);
+      const read = (tensor: Tensor | null) => (tensor ? tensor.toArray() : Promise.resolve(null));
+      const [y, dx, dweight, dbias, mean, invstd, newRunningMean, newRunningVar] = await Promise.all([
+        forward.y.toArray(),
+        gradients.dx.toArray(),
+        keep(gradients.dweight)!.toArray(),
+        keep(gradients.dbias)!.toArray(),
+        read(saveMean),
+        read(saveInvstd),
+        read(training ? runningMean : null),
+        read(training ? runningVar : null),
+      ]);
+      const gpuMs = performance.now() - start;
+      return { y, saveMean: mean, saveInvstd: invstd, runningMean: newRunningMean, runningVar: newRunningVar, dx, dweight, dbias, gpuMs };
+    } finally {
+      for (const tensor of tensors) tensor.destroy();
+    }
+  });
 }
 
 export interface CaseCheck {

@@ -2,13 +2,13 @@
 // library: its public entries (index.ts, reference-entry.ts) and the pure modules shape.ts and
 // tolerances.ts; nothing in the library imports it.
 export { BACKWARD_BYTES_PER_ELEMENT, FORWARD_BYTES_PER_ELEMENT, INFERENCE_BYTES_PER_ELEMENT, gigabytesPerSecond, median, summarizeTrials } from './statistics.js';
-export type { TrialSummary } from './statistics.js';
+export type { BenchmarkSettings, TrialSummary } from './statistics.js';
 export { INTERACTIVE_PRESETS, SWEEP, sweepUpTo } from './sweep.js';
 export type { SweepShape } from './sweep.js';
 export { adapterSlug, describeAdapter, describeEnvironment, EMULATION_NOTE, RELEVANT_LIMITS } from './environment.js';
 export type { AdapterDescription, Environment } from './environment.js';
 export { COMPOSITION_CALLS, COMPOSITION_SHAPE, DEFAULT_SETTINGS, gpuTimingMethod, PEER_TIMING_METHOD, REPORT_SCHEMA, runBenchmark } from './benchmark.js';
-export type { BenchmarkOptions, BenchmarkProgress, BenchmarkReport, BenchmarkRow, BenchmarkSettings, CompositionResult, PeerSummary } from './benchmark.js';
+export type { BenchmarkOptions, BenchmarkProgress, BenchmarkReport, BenchmarkRow, CompositionResult, PeerSummary } from './benchmark.js';
 export { formatComposition, formatNumber, formatPeers, formatSummary, ratioCell, reportToCsv, reportToJson, timingCell } from './report-format.js';
 export { caseKey, caseLabel, comparePeers, findComparison, ortSupports, PEER_CASES, shortLibraryName, tfjsSupports } from './peers.js';
 export type { PeerCase, PeerComparison, PeerLayout, PeerMode, PeerTiming } from './peers.js';

@@ -16,7 +16,8 @@ import { numElements } from '../shape.js';
 import { backwardTolerances, yTolerance } from '../tolerances.js';
 import { elementAccuracy } from './accuracy.js';
 import { comparePeers, ortSupports, tfjsSupports, type PeerCase, type PeerComparison, type PeerTiming } from './peers.js';
-import { iterationsFor, summarizeTrials } from './statistics.js';
+import { inErrorScopes } from './error-scopes.js';
+import { medianOfTrials, type BenchmarkSettings } from './statistics.js';
 import { seededUniform, syntheticInput, unitNoise } from './synthetic.js';
 
 /** One case's inputs on the host, in the case's layout. */
@@ -169,16 +170,9 @@ export interface Timing {
   readonly iterations: number;
 }
 
-export interface TimingSettings {
-  readonly trials: number;
-  readonly warmupTrials: number;
-  readonly targetTrialMs: number;
-  readonly maxIterations: number;
-}
-
 /** The one timing method (see the top of this file): median wall ms per call of back-to-back calls. */
-export async function timeCalls(gpu: Gpu, settings: TimingSettings, prepared: PreparedPeerCase): Promise<Timing> {
-  const trial = async (iterations: number) => {
+export function timeCalls(gpu: Gpu, settings: BenchmarkSettings, prepared: PreparedPeerCase): Promise<Timing> {
+  return medianOfTrials(settings, async (iterations) => {
     const start = performance.now();
     for (let i = 0; i < iterations; i++) {
       const pending = prepared.run();
@@ -187,29 +181,7 @@ export async function timeCalls(gpu: Gpu, settings: TimingSettings, prepared: Pr
     prepared.flush();
     await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
     return (performance.now() - start) / iterations;
-  };
-  const iterations = iterationsFor(await trial(1), settings);
-  const trials = [];
-  for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
-  return { ms: summarizeTrials(trials, settings.warmupTrials).medianMs, iterations };
-}
-
-/** Runs `body` in validation, out-of-memory and internal error scopes; a GPU error rejects with its messages. */
-async function inErrorScopes<T>(gpu: Gpu, body: () => Promise<T>): Promise<T> {
-  const filters: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
-  for (const filter of filters) gpu.device.pushErrorScope(filter);
-  let result: T | undefined;
-  let failure: unknown = null;
-  try {
-    result = await body();
-  } catch (error) {
-    failure = error;
-  }
-  const errors = await Promise.all(filters.map(() => gpu.device.popErrorScope()));
-  const messages = errors.filter((e): e is GPUError => e !== null).map((e) => e.message);
-  if (messages.length > 0) throw new Error(`GPU error(s): ${messages.join(' | ')}`);
-  if (failure !== null) throw failure;
-  return result as T;
+  });
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -218,7 +190,7 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
  * One contender in one case: set up, one checked call (in error scopes), timed calls, disposed. Never
  * throws: a failure is a result (ms null where the case could not be timed).
  */
-export async function measureContender(gpu: Gpu, settings: TimingSettings, contender: Contender, data: PeerCaseData, reference: ReferenceForwardResult): Promise<PeerTiming> {
+export async function measureContender(gpu: Gpu, settings: BenchmarkSettings, contender: Contender, data: PeerCaseData, reference: ReferenceForwardResult): Promise<PeerTiming> {
   let prepared: PreparedPeerCase | undefined;
   let result: PeerTiming;
   try {
@@ -240,7 +212,7 @@ export async function measureContender(gpu: Gpu, settings: TimingSettings, conte
 }
 
 /** One case of one shape: ours and every peer that supports it, by the same method. */
-export async function comparePeerCase(gpu: Gpu, settings: TimingSettings, data: PeerCaseData, ours: Contender, peers: readonly Contender[]): Promise<PeerComparison> {
+export async function comparePeerCase(gpu: Gpu, settings: BenchmarkSettings, data: PeerCaseData, ours: Contender, peers: readonly Contender[]): Promise<PeerComparison> {
   const reference = caseReference(data);
   const oursTiming = await measureContender(gpu, settings, ours, data, reference);
   const peerTimings: PeerTiming[] = [];

@@ -43,8 +43,30 @@ export function gigabytesPerSecond(elements: number, bytesPerElement: number, ms
   return (elements * bytesPerElement) / (ms * 1e6);
 }
 
+/** How every measurement of the benchmark is trialled. */
+export interface BenchmarkSettings {
+  /** Timed trials kept for the median. */
+  readonly trials: number;
+  /** Trials run first and dropped. */
+  readonly warmupTrials: number;
+  /** Iterations per trial are chosen so that a trial lasts about this long. */
+  readonly targetTrialMs: number;
+  readonly maxIterations: number;
+}
+
 /** Iterations per trial so that one trial lasts about `targetTrialMs`, given one call's time. */
-export function iterationsFor(callMs: number, settings: { readonly targetTrialMs: number; readonly maxIterations: number }): number {
+export function iterationsFor(callMs: number, settings: Pick<BenchmarkSettings, 'targetTrialMs' | 'maxIterations'>): number {
   const wanted = Math.round(settings.targetTrialMs / Math.max(callMs, 1e-3));
   return Math.min(settings.maxIterations, Math.max(1, wanted));
+}
+
+/**
+ * The one trial scheme: `trial(n)` runs n iterations and returns ms per iteration. One iteration sizes
+ * the trials (iterationsFor), then warm-up and timed trials run; the median of the timed ones is the result.
+ */
+export async function medianOfTrials(settings: BenchmarkSettings, trial: (iterations: number) => number | Promise<number>): Promise<{ ms: number; iterations: number }> {
+  const iterations = iterationsFor(await trial(1), settings);
+  const trials = [];
+  for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
+  return { ms: summarizeTrials(trials, settings.warmupTrials).medianMs, iterations };
 }

@@ -2,6 +2,9 @@
 import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
 import { requestGpu, type Gpu } from '../../src/index.js';
 
+/** Runs a test's body inside validation, out-of-memory and internal error scopes: any GPU error fails it. */
+export { inErrorScopes } from '../../src/bench/error-scopes.js';
+
 const devices = new Map<string, Promise<Gpu>>();
 
 /**
@@ -27,19 +30,4 @@ export function testGpu(subgroups: boolean, maxBindingBytes?: number, plans: 'gp
     devices.set(key, gpu);
   }
   return gpu;
-}
-
-/** Runs `body` inside validation, out-of-memory and internal error scopes; any GPU error fails the test. */
-export async function inErrorScopes<T>(gpu: Gpu, body: () => Promise<T>): Promise<T> {
-  const filters: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
-  for (const filter of filters) gpu.device.pushErrorScope(filter);
-  let result: T;
-  try {
-    result = await body();
-  } finally {
-    const errors = await Promise.all(filters.map(() => gpu.device.popErrorScope()));
-    const messages = errors.filter((e): e is GPUError => e !== null).map((e) => e.message);
-    if (messages.length > 0) throw new Error(`GPU error(s): ${messages.join(' | ')}`);
-  }
-  return result;
 }
