@@ -64,9 +64,12 @@ export interface BatchNormBackwardWeightedResult extends BatchNormBackwardResult
 }
 
 const COMMON_KEYS = ['weight', 'training', 'out', 'timestampWrites', 'encoder', 'axis', 'activation', 'bias'] as const;
-const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
-const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
-const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
+/** @internal The keys of each mode's options (test/unit/options-types.test.ts checks them against the types). */
+export const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
+/** @internal */
+export const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
+/** @internal */
+export const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
 
 // Mirrors struct Partial in shaders/backward-reduce.wgsl (count, sum(dy), sum(dy*(x - mean))) and struct
 // Coefficients in backward-finalize.wgsl (a vec4 and a vec2: 32 bytes with WGSL's alignment).

@@ -81,6 +81,9 @@ export interface BatchNormForwardOptions extends Recording {
   out?: { y?: Tensor };
 }
 
+/** Options of one backward call: where to write and record (the module knows its axis, weight and activation). */
+export type BatchNormModuleBackwardOptions = Pick<BatchNormBackwardCommon, 'out' | 'encoder' | 'timestampWrites'>;
+
 /**
  * What the last forward saved for backward: its input (a reference, as PyTorch's saved tensors; the
  * caller keeps it alive), the statistics it normalized with, and the version of every tensor backward
@@ -91,8 +94,16 @@ type Saved = (
   | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor }
 ) & { readonly versions: ReadonlyMap<Tensor, { name: string; version: number }> };
 
-const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis', 'activation'] as const;
-const KERAS_OPTION_KEYS = ['axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
+/** @internal The keys each options type has (test/unit/options-types.test.ts checks them against the types). */
+export const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis', 'activation'] as const;
+/** @internal */
+export const KERAS_OPTION_KEYS = ['axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
+/** @internal */
+export const FORWARD_OPTION_KEYS = ['training', 'encoder', 'timestampWrites', 'out'] as const;
+/** @internal */
+export const FORWARD_OUT_KEYS = ['y'] as const;
+/** @internal */
+export const BACKWARD_OPTION_KEYS = ['out', 'encoder', 'timestampWrites'] as const;
 /** PyTorch's state_dict keys of nn.BatchNorm, in its order. */
 const STATE_KEYS = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'] as const;
 type StateKey = (typeof STATE_KEYS)[number];
@@ -229,8 +240,8 @@ export class BatchNorm {
    */
   forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
-    const o = readOptions(options, 'BatchNorm.forward options', ['training', 'encoder', 'timestampWrites', 'out']);
-    const out = readOptions(o.out, 'BatchNorm.forward options.out', ['y']);
+    const o = readOptions(options, 'BatchNorm.forward options', FORWARD_OPTION_KEYS);
+    const out = readOptions(o.out, 'BatchNorm.forward options.out', FORWARD_OUT_KEYS);
     const training = o.training ?? this.training;
     assertBoolean(training, 'BatchNorm.forward options.training');
     const track = this.runningMean !== null;
@@ -280,7 +291,7 @@ export class BatchNorm {
    * activation 'relu', dy is masked where the forward clipped y; the mask is recomputed from x, the
    * statistics, the weight and the bias, so the bias may not have been written since either.
    */
-  backward(dy: Tensor, options: BatchNormBackwardCommon = {}): BatchNormBackwardResult {
+  backward(dy: Tensor, options: BatchNormModuleBackwardOptions = {}): BatchNormBackwardResult {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
     const saved = this.#saved;
     if (!saved) throw new Error('BatchNorm.backward needs a forward first: this module has not run forward yet');
@@ -299,7 +310,7 @@ export class BatchNorm {
         );
       }
     }
-    const o = readOptions(options, 'BatchNorm.backward options', ['out', 'encoder', 'timestampWrites']) as BatchNormBackwardCommon;
+    const o = readOptions(options, 'BatchNorm.backward options', BACKWARD_OPTION_KEYS) as BatchNormModuleBackwardOptions;
     const common = {
       ...o,
       axis: this.axis,

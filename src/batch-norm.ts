@@ -66,11 +66,13 @@ export interface BatchNormInferenceResult extends BatchNormResult {
   saveInvstd: null;
 }
 
-const OPTION_KEYS = [
+/** @internal The keys of BatchNormOptions (test/unit/options-types.test.ts checks them against the type). */
+export const OPTION_KEYS = [
   'weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'numBatchesTracked', 'eps', 'out', 'timestampWrites', 'encoder',
   'axis', 'activation', 'runningVarEstimator',
 ] as const;
-const OUT_KEYS = ['y', 'saveMean', 'saveInvstd'] as const;
+/** @internal */
+export const OUT_KEYS = ['y', 'saveMean', 'saveInvstd'] as const;
 
 // Mirrors struct Partial in shaders/stats.wgsl and the scale-shift pairs of shaders/finalize.wgsl.
 const PARTIAL_BYTES = 16;

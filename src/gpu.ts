@@ -44,8 +44,10 @@ export interface GpuOptions {
   reductionWorkgroups?: number;
 }
 
-const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
-const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
+/** @internal The keys of RequestGpuOptions and GpuOptions (test/unit/options-types.test.ts checks them against the types). */
+export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
+/** @internal */
+export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
 
 export class DeviceLostError extends Error {
   constructor(reason: string, message: string) {

@@ -28,6 +28,7 @@ export type {
 export { BatchNorm } from './batch-norm-module.js';
 export type {
   BatchNormForwardOptions,
+  BatchNormModuleBackwardOptions,
   BatchNormModuleOptions,
   BatchNormStateDict,
   BatchNormStateDictInput,

@@ -24,6 +24,11 @@ export interface WrapOptions extends TensorOptions {
   byteOffset?: number;
 }
 
+/** @internal The keys of TensorOptions and WrapOptions (test/unit/options-types.test.ts checks them against the types). */
+export const TENSOR_OPTION_KEYS = ['dtype', 'label'] as const;
+/** @internal */
+export const WRAP_OPTION_KEYS = [...TENSOR_OPTION_KEYS, 'byteOffset'] as const;
+
 /** Host data a tensor can be made from. */
 export type TensorData = Float32Array | Float64Array | readonly number[];
 
@@ -104,7 +109,7 @@ export class Tensor {
    * It needs STORAGE usage (and COPY_SRC for toArray); destroy() never destroys it.
    */
   static fromBuffer(gpu: Gpu, buffer: GPUBuffer, shape: readonly number[], options: WrapOptions = {}): Tensor {
-    const read = readOptions(options, 'Tensor.fromBuffer options', ['dtype', 'label', 'byteOffset']);
+    const read = readOptions(options, 'Tensor.fromBuffer options', WRAP_OPTION_KEYS);
     const { dtype, label } = readTensorOptions(gpu, shape, {
       ...(read.dtype === undefined ? {} : { dtype: read.dtype as DType }),
       ...(read.label === undefined ? {} : { label: read.label as string }),
@@ -192,7 +197,7 @@ function paddedBytes(bytes: number): number {
 
 function readTensorOptions(gpu: Gpu, shape: readonly number[], options: TensorOptions): { dtype: DType; label: string } {
   gpu.assertAlive();
-  const read = readOptions(options, 'tensor options', ['dtype', 'label']); // byteOffset only wraps (fromBuffer)
+  const read = readOptions(options, 'tensor options', TENSOR_OPTION_KEYS); // byteOffset only wraps (fromBuffer)
   assertValidShape(shape);
   const dtype = read.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new TypeError(`dtype must be 'f32' or 'f16', got ${describeValue(dtype)}`);

@@ -1,0 +1,60 @@
+// Compile-time: every options type lists exactly the keys its run-time check (readOptions) accepts, so a
+// key the types offer is never refused at run time as unknown, and a key the check accepts is typed.
+// `tsc --noEmit` (the first step of `npm test`) fails on a mismatch; the test bodies only carry the checks.
+import { describe, expectTypeOf, it } from 'vitest';
+import { INFERENCE_KEYS, OUT_KEYS as BACKWARD_OUT_KEYS, TRAINING_KEYS } from '../../src/batch-norm-backward.js';
+import {
+  BACKWARD_OPTION_KEYS,
+  FORWARD_OPTION_KEYS,
+  FORWARD_OUT_KEYS,
+  KERAS_OPTION_KEYS,
+  MODULE_OPTION_KEYS,
+} from '../../src/batch-norm-module.js';
+import { OPTION_KEYS, OUT_KEYS } from '../../src/batch-norm.js';
+import { GPU_OPTION_KEYS, REQUEST_OPTION_KEYS } from '../../src/gpu.js';
+import type {
+  BatchNormBackwardCommon,
+  BatchNormBackwardInference,
+  BatchNormBackwardTraining,
+  BatchNormForwardOptions,
+  BatchNormModuleBackwardOptions,
+  BatchNormModuleOptions,
+  BatchNormOptions,
+  GpuOptions,
+  KerasBatchNormOptions,
+  RequestGpuOptions,
+  TensorOptions,
+  WrapOptions,
+} from '../../src/index.js';
+import { TENSOR_OPTION_KEYS, WRAP_OPTION_KEYS } from '../../src/tensor.js';
+
+type Keys<T> = keyof T & string;
+type Listed<L extends readonly string[]> = L[number];
+type OutKeys<T extends { out?: unknown }> = Keys<NonNullable<T['out']>>;
+
+describe('options types list exactly the keys the run-time checks accept', () => {
+  it('batchNorm', () => {
+    expectTypeOf<Keys<BatchNormOptions>>().toEqualTypeOf<Listed<typeof OPTION_KEYS>>();
+    expectTypeOf<OutKeys<BatchNormOptions>>().toEqualTypeOf<Listed<typeof OUT_KEYS>>();
+  });
+  it('batchNormBackward', () => {
+    expectTypeOf<Keys<BatchNormBackwardTraining & BatchNormBackwardCommon>>().toEqualTypeOf<Listed<typeof TRAINING_KEYS>>();
+    expectTypeOf<Keys<BatchNormBackwardInference & BatchNormBackwardCommon>>().toEqualTypeOf<Listed<typeof INFERENCE_KEYS>>();
+    expectTypeOf<OutKeys<BatchNormBackwardCommon>>().toEqualTypeOf<Listed<typeof BACKWARD_OUT_KEYS>>();
+  });
+  it('BatchNorm: constructor, keras, forward and backward', () => {
+    expectTypeOf<Keys<BatchNormModuleOptions>>().toEqualTypeOf<Listed<typeof MODULE_OPTION_KEYS>>();
+    expectTypeOf<Keys<KerasBatchNormOptions>>().toEqualTypeOf<Listed<typeof KERAS_OPTION_KEYS>>();
+    expectTypeOf<Keys<BatchNormForwardOptions>>().toEqualTypeOf<Listed<typeof FORWARD_OPTION_KEYS>>();
+    expectTypeOf<OutKeys<BatchNormForwardOptions>>().toEqualTypeOf<Listed<typeof FORWARD_OUT_KEYS>>();
+    expectTypeOf<Keys<BatchNormModuleBackwardOptions>>().toEqualTypeOf<Listed<typeof BACKWARD_OPTION_KEYS>>();
+    // The module's backward writes the functional backward's outputs.
+    expectTypeOf<OutKeys<BatchNormModuleBackwardOptions>>().toEqualTypeOf<Listed<typeof BACKWARD_OUT_KEYS>>();
+  });
+  it('requestGpu, Gpu.fromDevice, Tensor.fromArray/empty and Tensor.fromBuffer', () => {
+    expectTypeOf<Keys<RequestGpuOptions>>().toEqualTypeOf<Listed<typeof REQUEST_OPTION_KEYS>>();
+    expectTypeOf<Keys<GpuOptions>>().toEqualTypeOf<Listed<typeof GPU_OPTION_KEYS>>();
+    expectTypeOf<Keys<TensorOptions>>().toEqualTypeOf<Listed<typeof TENSOR_OPTION_KEYS>>();
+    expectTypeOf<Keys<WrapOptions>>().toEqualTypeOf<Listed<typeof WRAP_OPTION_KEYS>>();
+  });
+});
