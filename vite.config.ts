@@ -31,9 +31,14 @@ const demo: UserConfig = {
 
 const library: UserConfig = {
   build: {
-    // Two entries: the library and `webgpu-batchnorm/reference` (the float64 CPU references).
+    // Three entries: the library, `webgpu-batchnorm/reference` (the float64 CPU references) and
+    // `webgpu-batchnorm/dawn` (a device on Dawn in Node.js; 'webgpu' stays an import of the caller's install).
     lib: {
-      entry: { index: resolve(import.meta.dirname, 'src/index.ts'), reference: resolve(import.meta.dirname, 'src/reference-entry.ts') },
+      entry: {
+        index: resolve(import.meta.dirname, 'src/index.ts'),
+        reference: resolve(import.meta.dirname, 'src/reference-entry.ts'),
+        dawn: resolve(import.meta.dirname, 'src/dawn.ts'),
+      },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
     },
@@ -41,6 +46,7 @@ const library: UserConfig = {
     emptyOutDir: true,
     target: 'es2022',
     minify: false, // a readable library; consumers' bundlers minify
+    rolldownOptions: { external: ['webgpu'] },
   },
 };
 

@@ -1,8 +1,10 @@
-// Dawn (the `webgpu` npm package) for the Node.js scripts: bench-node.ts and gpu-check.ts.
+// Dawn (the `webgpu` npm package) for the Node.js scripts: bench-node.ts and gpu-check.ts. The device comes
+// from the library's own `webgpu-batchnorm/dawn` entry (src/dawn.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { create, globals } from 'webgpu';
-import { requestGpu, type Gpu, type RequestGpuOptions } from '../src/index.js';
+import { dawnEntryPoint } from '../src/dawn.js';
+
+export { requestDawnGpu } from '../src/dawn.js';
 
 // Without a GPU, Dawn's Vulkan backend needs an ICD and a loader: use Chromium's SwiftShader and its
 // libvulkan. The loader path is read at process start, so the script runs itself again with both set.
@@ -21,23 +23,6 @@ export function reexecOnSwiftShaderWithoutGpu(scriptName: string): void {
   };
   const child = spawnSync(process.execPath, process.argv.slice(1), { env, stdio: 'inherit' });
   process.exit(child.status ?? 1);
-}
-
-// One entry point for the process: requestGpu keeps it referenced in each Gpu wrapper (Dawn crashes
-// natively once it is collected while a device made from it is in use).
-let entryPoint: GPU | undefined;
-
-function dawnEntryPoint(): GPU {
-  if (!entryPoint) {
-    Object.assign(globalThis, globals);
-    entryPoint = create([]);
-  }
-  return entryPoint;
-}
-
-/** A device on Dawn; WebGPU's globals (GPUBufferUsage, ...) are installed on first use. */
-export function requestDawnGpu(options: Omit<RequestGpuOptions, 'gpu'> = {}): Promise<Gpu> {
-  return requestGpu({ ...options, gpu: dawnEntryPoint() });
 }
 
 /**

@@ -1,6 +1,7 @@
-/// <reference types="@webgpu/types" preserve="true" />
 // The main entry. The float64 CPU references are the separate entry `webgpu-batchnorm/reference`
-// (src/reference-entry.ts).
+// (src/reference-entry.ts). Its declarations reference no WebGPU types package: TypeScript 7's DOM library
+// declares WebGPU itself; TypeScript before 7 gets index-with-webgpu-types.d.ts instead (package.json's
+// `types@<7` condition).
 export { DeviceLostError, Gpu, GpuOperationError, requestGpu } from './gpu.js';
 export type { GpuFeatures, GpuOptions, OptionalFeature, RequestGpuOptions } from './gpu.js';
 export { Tensor } from './tensor.js';

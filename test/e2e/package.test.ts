@@ -1,7 +1,9 @@
 // The package as a consumer gets it: `npm pack` (prepack builds dist/), installed into a scratch project
-// with only its declared dependencies plus TypeScript, the @webgpu/types peer and Dawn (the `webgpu`
-// package), then
-// - the README's ```ts blocks type-checked under --strict against the installed package,
+// with only its declared dependencies plus TypeScript 5.9 and 7, the @webgpu/types peer and Dawn (the
+// `webgpu` package), then
+// - the README's ```ts blocks type-checked under --strict, without skipLibCheck, against the installed
+//   package by both compilers (TypeScript 7's DOM library declares WebGPU; 5.9 gets @webgpu/types through
+//   the package's `types@<7` condition),
 // - the README's Node.js example run on Dawn, and a small forward checked against hand-computed values
 //   and the `webgpu-batchnorm/reference` entry.
 // npm installs from its cache (`--prefer-offline`, the exact versions in this repository's node_modules,
@@ -18,6 +20,13 @@ const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 /** Packages the README's ecosystem examples import; their types are needed, nothing of them runs. */
 const ECOSYSTEM = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web'];
 const CONSUMER = ['typescript', '@webgpu/types', 'webgpu'];
+/**
+ * TypeScript 7 beside 5.9 (`typescript`, this repository's compiler), under an alias. Not a devDependency
+ * here: both packages install a `tsc` bin, and which one node_modules/.bin/tsc runs would depend on the order
+ * of installation. npm fetches it once, then reads it from its cache.
+ */
+const TYPESCRIPT_7 = 'typescript-7';
+const TYPESCRIPT_7_VERSION = '7.0.2';
 
 const version = (name: string): string =>
   (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
@@ -61,6 +70,7 @@ beforeAll(() => {
   run('mkdir', ['-p', app], dir);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }, null, 2));
   const specs = [...CONSUMER, ...ECOSYSTEM].map((name) => `${name}@${version(name)}`);
+  specs.push(`${TYPESCRIPT_7}@npm:typescript@${TYPESCRIPT_7_VERSION}`);
   timed('npm install (scratch project)', () =>
     run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball, ...specs], app),
   );
@@ -75,16 +85,25 @@ describe('the packed package', () => {
   it('ships dist/, README.md, LICENSE and package.json only, with internals out of the public types', () => {
     const files = run('tar', ['-tzf', tarball], dir).trim().split('\n').map((f) => f.replace(/^package\//, ''));
     expect(files.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference-entry.d.ts']) expect(files).toContain(f);
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference-entry.d.ts', 'dist/dawn.js', 'dist/dawn.d.ts']) {
+      expect(files).toContain(f);
+    }
     expect(files.some((f) => f.endsWith('.wgsl') || f.startsWith('src/'))).toBe(false);
 
     const installed = join(app, 'node_modules', 'webgpu-batchnorm');
     const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg.dependencies).toBeUndefined();
     expect(pkg.sideEffects).toBe(false);
-    expect(Object.keys(pkg.peerDependencies as object)).toEqual(['@webgpu/types']);
+    expect(Object.keys(pkg.peerDependencies as object)).toEqual(['@webgpu/types', 'webgpu']);
+    expect(pkg.peerDependenciesMeta).toEqual({ webgpu: { optional: true } }); // only Node.js users need Dawn
+    // TypeScript 7's DOM library declares WebGPU: the main declarations must not bring @webgpu/types too;
+    // the `types@<7` ones must.
     const index = readFileSync(join(installed, 'dist', 'index.d.ts'), 'utf8');
-    expect(index.startsWith('/// <reference types="@webgpu/types"')).toBe(true);
+    expect(index).not.toMatch(/@webgpu\/types/);
+    for (const entry of ['index', 'dawn']) {
+      const before7 = readFileSync(join(installed, 'dist', `${entry}-with-webgpu-types.d.ts`), 'utf8');
+      expect(before7.startsWith('/// <reference types="@webgpu/types"'), entry).toBe(true);
+    }
     expect(index).not.toMatch(/batchNormReference|channelMoments/);
     const gpu = readFileSync(join(installed, 'dist', 'gpu.d.ts'), 'utf8');
     for (const internal of ['fromOwnedDevice', 'createBuffer', 'destroyBuffer', 'releaseBuffer', 'scoped', 'lossWithin', 'onDestroy', 'assertAlive', 'assertGpu']) {
@@ -93,7 +112,7 @@ describe('the packed package', () => {
     expect(readFileSync(join(installed, 'dist', 'tensor.d.ts'), 'utf8')).not.toMatch(/\ballocate\b/);
   });
 
-  it("type-checks every ```ts block of the README under --strict against the installed package", () => {
+  it("type-checks every ```ts block of the README under --strict against the installed package, with TypeScript 5.9 and 7", () => {
     const blocks = readmeTsBlocks();
     expect(blocks.length).toBeGreaterThanOrEqual(4);
     const names = writeReadmeExamples(app, blocks);
@@ -101,22 +120,27 @@ describe('the packed package', () => {
     const own = names.filter((n) => !ecosystem.includes(n));
     expect(ecosystem.length).toBe(2); // TensorFlow.js and ONNX Runtime Web
     const config = (include: string[], skipLibCheck: boolean) => ({
-      // No "types": @webgpu/types must come in through the package's own reference.
+      // No "types": WebGPU's types come from TypeScript 7's DOM library, or from the package's `types@<7` entry.
       compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], noEmit: true, skipLibCheck },
       include,
     });
     // The package's own examples with the declaration files checked too.
     writeFileSync(join(app, 'tsconfig.own.json'), JSON.stringify(config(own, false), null, 2));
-    // tfjs-core pins @webgpu/types 0.1.38, whose globals clash with the current ones: a tfjs project needs
-    // skipLibCheck whatever else it uses.
+    // tfjs-core pins @webgpu/types 0.1.38 and references it from its declarations: its globals clash with
+    // the current ones (and with TypeScript 7's DOM library), so a tfjs project needs skipLibCheck whatever
+    // else it uses.
     writeFileSync(join(app, 'tsconfig.ecosystem.json'), JSON.stringify(config(ecosystem, true), null, 2));
-    const tsc = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
-    timed('tsc (README, own examples)', () => run(process.execPath, [tsc, '-p', 'tsconfig.own.json'], app));
-    timed('tsc (README, tfjs and ORT examples)', () => run(process.execPath, [tsc, '-p', 'tsconfig.ecosystem.json'], app));
+    for (const compiler of ['typescript', TYPESCRIPT_7]) {
+      const tsc = join(app, 'node_modules', compiler, 'bin', 'tsc');
+      const name = `TypeScript ${run(process.execPath, [tsc, '--version'], app).trim().replace(/^Version /, '')}`;
+      expect(name).toMatch(compiler === TYPESCRIPT_7 ? /^TypeScript 7\./ : /^TypeScript 5\.9\./);
+      timed(`tsc (README, own examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.own.json'], app));
+      timed(`tsc (README, tfjs and ORT examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.ecosystem.json'], app));
+    }
   });
 
   it("runs the README's Node.js example on Dawn", () => {
-    const block = readmeTsBlocks().find((b) => b.code.includes("from 'webgpu'"));
+    const block = readmeTsBlocks().find((b) => b.code.includes("from 'webgpu-batchnorm/dawn'"));
     expect(block).toBeDefined();
     writeFileSync(join(app, 'app.mjs'), block!.code); // plain JavaScript: the block has no type annotations
     const out = timed('node app.mjs (README)', () => run(process.execPath, ['app.mjs'], app, dawnEnv()));
@@ -131,12 +155,11 @@ describe('the packed package', () => {
   it('runs a forward on Dawn whose y, saveMean and saveInvstd match hand-computed values and the reference entry', () => {
     writeFileSync(
       join(app, 'check.mjs'),
-      `import { create, globals } from 'webgpu';
-import { batchNorm, requestGpu, Tensor } from 'webgpu-batchnorm';
+      `import { batchNorm, Tensor } from 'webgpu-batchnorm';
+import { requestDawnGpu } from 'webgpu-batchnorm/dawn';
 import { batchNormReference } from 'webgpu-batchnorm/reference';
 
-Object.assign(globalThis, globals);
-const gpu = await requestGpu({ gpu: create([]) });
+const gpu = await requestDawnGpu();
 // [N=2, C=3, L=2]: channel c holds c*10 + {0, 2, 4, 6}, mean c*10 + 3, biased variance 5
 const shape = [2, 3, 2];
 const data = [0, 2, 10, 12, 20, 22, 4, 6, 14, 16, 24, 26];
