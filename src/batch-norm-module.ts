@@ -51,9 +51,18 @@ export interface BatchNormStateDict {
   num_batches_tracked?: number;
 }
 
-/** Per-channel values loadStateDict and setWeights take: plain arrays of numbers (JSON) or numeric typed arrays. */
+/**
+ * How a state dict's JSON writes a value that JSON has no number for (JSON.stringify would write null for
+ * each, losing which it was); Python's float() reads these strings back.
+ */
+export type NonFiniteName = 'NaN' | 'Infinity' | '-Infinity';
+
+/**
+ * Per-channel values loadStateDict and setWeights take: plain arrays of numbers (JSON, where NaN and the
+ * infinities may be written as their names) or numeric typed arrays.
+ */
 export type StateValues =
-  | readonly number[]
+  | readonly (number | NonFiniteName)[]
   | Float32Array
   | Float64Array
   | Int8Array
@@ -104,6 +113,14 @@ export const FORWARD_OPTION_KEYS = ['training', 'encoder', 'timestampWrites', 'o
 export const FORWARD_OUT_KEYS = ['y'] as const;
 /** @internal */
 export const BACKWARD_OPTION_KEYS = ['out', 'encoder', 'timestampWrites'] as const;
+const NON_FINITE: Readonly<Record<NonFiniteName, number>> = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+/** A state dict as JSON carries it: plain arrays, with NaN and the infinities named (JSON has no number for them). */
+function stateDictJson(dict: BatchNormStateDict): Record<string, number | (number | NonFiniteName)[]> {
+  const named = (v: number): number | NonFiniteName => (Number.isFinite(v) ? v : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity');
+  return Object.fromEntries(Object.entries(dict).map(([key, v]) => [key, typeof v === 'number' ? v : Array.from(v as Float32Array, named)]));
+}
+
 /** PyTorch's state_dict keys of nn.BatchNorm, in its order. */
 const STATE_KEYS = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'] as const;
 type StateKey = (typeof STATE_KEYS)[number];
@@ -330,6 +347,11 @@ export class BatchNorm {
    * running_var and num_batches_tracked (when it tracks running statistics), read back from the GPU. Keys the
    * module does not have are left out, as PyTorch leaves them out. Rejects with the GPU error of the last
    * write of a tensor, as toArray() does.
+   *
+   * `JSON.stringify` writes it as loadStateDict (and Python's `{k: torch.tensor(v)}`) reads it: each
+   * Float32Array as a plain array of numbers, NaN and the infinities as the strings 'NaN', 'Infinity' and
+   * '-Infinity' (the dict's own toJSON, not enumerable; a typed array on its own would be written as an
+   * object with keys "0", "1", ...).
    */
   async stateDict(): Promise<BatchNormStateDict> {
     this.#assertUsable('stateDict');
@@ -339,6 +361,7 @@ export class BatchNorm {
     );
     const dict: BatchNormStateDict = Object.fromEntries(entries);
     if (this.runningMean) dict.num_batches_tracked = numBatchesTracked;
+    Object.defineProperty(dict, 'toJSON', { value: () => stateDictJson(dict) });
     return dict;
   }
 
@@ -460,17 +483,21 @@ export class BatchNorm {
   #perChannel(value: unknown, name: string): Float32Array {
     const typedArray = ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
     if (!Array.isArray(value) && !typedArray) {
-      throw new TypeError(`${name} must be an array or a typed array of numbers, got ${describeValue(value)}`);
+      const indexKeyed = value !== null && typeof value === 'object' && Object.hasOwn(value, '0');
+      const hint = indexKeyed ? ' (JSON.stringify writes a typed array so: write Array.from(values) instead)' : '';
+      throw new TypeError(`${name} must be an array or a typed array of numbers, got ${describeValue(value)}${hint}`);
     }
     const values = value as ArrayLike<unknown>;
     if (values.length !== this.numFeatures) {
       throw new RangeError(`${name} has ${values.length} elements but the module has numFeatures = ${this.numFeatures}`);
     }
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (typeof v !== 'number') throw new TypeError(`${name}[${i}] must be a number, got ${describeValue(v)}`);
-    }
-    return Float32Array.from(values as ArrayLike<number>);
+    return Float32Array.from(values, (v, i) => {
+      if (typeof v === 'number') return v;
+      if (typeof v === 'string' && Object.hasOwn(NON_FINITE, v)) return NON_FINITE[v as NonFiniteName];
+      const lost = v === null ? ' (JSON.stringify writes NaN and the infinities as null: write them as the strings ' +
+        "'NaN', 'Infinity' and '-Infinity', as stateDict()'s JSON does)" : '';
+      throw new TypeError(`${name}[${i}] must be a number, got ${describeValue(v)}${lost}`);
+    });
   }
 
   /**

@@ -34,6 +34,7 @@ export type {
   BatchNormStateDict,
   BatchNormStateDictInput,
   KerasBatchNormOptions,
+  NonFiniteName,
   RunningVarEstimator,
   StateValues,
 } from './batch-norm-module.js';

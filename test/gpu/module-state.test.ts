@@ -6,7 +6,6 @@ import {
   BatchNorm,
   Tensor,
   requestGpu,
-  type BatchNormStateDict,
 } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference-entry.js';
 import { meanTolerance, relativeTolerance } from '../../src/tolerances.js';
@@ -42,11 +41,6 @@ function originBatch(rnd: () => number, step: number): Float32Array {
     const ch = Math.floor(i / (h * w)) % c;
     return v * ORIGIN_STDS[ch]! * (1 + 0.1 * step) + ORIGIN_MEANS[ch]! + 0.25 * step;
   });
-}
-
-/** A state dict as JSON carries it: plain arrays of numbers. */
-function plain(dict: BatchNormStateDict): Record<string, number | number[]> {
-  return Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, typeof v === 'number' ? v : Array.from(v as Float32Array)]));
 }
 
 describe('BatchNorm.stateDict / loadStateDict (PyTorch)', () => {
@@ -131,7 +125,7 @@ describe('BatchNorm.stateDict / loadStateDict (PyTorch)', () => {
         expect(Object.keys(stateA), JSON.stringify(options)).toEqual(keys);
         if (a.runningMean) expect(stateA.num_batches_tracked).toBe(2);
 
-        const json = JSON.stringify(plain(stateA));
+        const json = JSON.stringify(stateA); // as it is: the dict writes its typed arrays as plain arrays
         const b = new BatchNorm(gpu, 3, options);
         b.loadStateDict(JSON.parse(json));
         expect(await b.stateDict()).toEqual(stateA);
@@ -156,6 +150,53 @@ describe('BatchNorm.stateDict / loadStateDict (PyTorch)', () => {
         await expect(a.stateDict()).rejects.toThrow('BatchNorm.stateDict: this BatchNorm module was destroyed');
         expect(() => a.loadStateDict(stateA)).toThrow('BatchNorm.loadStateDict: this BatchNorm module was destroyed');
       }
+    });
+  });
+
+  it('round-trips NaN and the infinities through JSON as their names, and reads a state dumped by Python', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const a = new BatchNorm(gpu, 4);
+      a.loadStateDict({
+        weight: [1.5, Number.NaN, -0, 3e-39], // -0 and a subnormal survive too
+        bias: [Infinity, -Infinity, 0.1, -2],
+        running_mean: [0, 1, 2, 3],
+        running_var: [1, Number.NaN, 0.25, 4],
+        num_batches_tracked: 7,
+      });
+      const state = await a.stateDict();
+      const json = JSON.stringify(state);
+      expect(json).toContain('"weight":[1.5,"NaN",0,');
+      expect(json).toContain('"bias":["Infinity","-Infinity",');
+      const b = new BatchNorm(gpu, 4);
+      b.loadStateDict(JSON.parse(json));
+      const back = await b.stateDict();
+      for (const key of ['weight', 'bias', 'running_mean', 'running_var'] as const) {
+        // Bit for bit, but for the sign of zero, which JSON does not write.
+        expect(Array.from(back[key]!, (v) => (Object.is(v, -0) ? 0 : v)), key).toEqual(Array.from(state[key]!, (v) => (Object.is(v, -0) ? 0 : v)));
+      }
+      expect(back.num_batches_tracked).toBe(7);
+
+      // What `json.dump({k: v.tolist() for k, v in bn.state_dict().items()}, f)` writes for nn.BatchNorm1d(3):
+      // floats with a decimal point, num_batches_tracked an int.
+      const python = '{"weight": [1.0, 0.5, -2.0], "bias": [0.0, 0.125, 1.0], "running_mean": [0.10000000149011612, -0.5, 3.0], ' +
+        '"running_var": [0.9900000095367432, 1.0, 4.5], "num_batches_tracked": 12}';
+      const c = new BatchNorm(gpu, 3);
+      c.loadStateDict(JSON.parse(python));
+      const loaded = await c.stateDict();
+      expect(Array.from(loaded.running_mean!)).toEqual([0.10000000149011612, -0.5, 3]);
+      expect(Array.from(loaded.running_var!)).toEqual([0.9900000095367432, 1, 4.5]);
+      expect(c.numBatchesTracked).toBe(12);
+
+      // What JSON makes of a typed array on its own, and of NaN written as a number: refused, saying why.
+      const own = JSON.parse(JSON.stringify({ ...state, weight: state.weight })); // the spread drops the dict's toJSON
+      expect(() => b.loadStateDict(own)).toThrow(
+        /state_dict\['weight'\] must be an array or a typed array of numbers, got an object with keys \[0, 1, 2, 3\] \(JSON\.stringify writes a typed array so: write Array\.from\(values\) instead\)/,
+      );
+      const nulls = JSON.parse(JSON.stringify({ ...JSON.parse(json), running_var: [1, Number.NaN, 0.25, 4] }));
+      expect(() => b.loadStateDict(nulls)).toThrow(/state_dict\['running_var'\]\[1\] must be a number, got null \(JSON\.stringify writes NaN/);
+      expect(() => b.loadStateDict({ ...JSON.parse(json), bias: ['inf', 0, 0, 0] })).toThrow("state_dict['bias'][0] must be a number, got 'inf'");
+      for (const m of [a, b, c]) m.destroy();
     });
   });
 
