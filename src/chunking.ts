@@ -34,11 +34,17 @@ export function planChunks(layout: ChannelLayout, maxBindingBytes: number, offse
     const bindOffset = Math.floor(start / offsetAlignment) * offsetAlignment;
     const baseBytes = start - bindOffset; // the window starts this far past its aligned binding offset
     const fitting = Math.floor((maxBindingBytes - baseBytes) / sampleBytes);
+    // Taking as many samples as fit never strands a later window that a shorter one would have saved:
+    // a sample that no aligned binding holds whole (it straddles an alignment boundary too late) cannot be
+    // bound by any plan (test/unit/chunking.test.ts checks this against an exhaustive search).
     if (fitting < 1) {
       throw new RangeError(
         `one sample of x (C*spatial = ${layout.channels}*${layout.spatial} values, ${sampleBytes} bytes) does not fit ` +
           `in one storage binding of ${maxBindingBytes} bytes` +
-          (baseBytes > 0 ? ` when it starts ${baseBytes} bytes past a ${offsetAlignment}-byte aligned offset` : '') +
+          (baseBytes > 0
+            ? ` when it starts ${baseBytes} bytes past a ${offsetAlignment}-byte aligned offset (sample ${batchStart}, ` +
+              `bytes ${start} to ${start + sampleBytes}: no binding that starts at an aligned offset holds it whole)`
+            : '') +
           '; batch norm chunks x by whole samples',
       );
     }

@@ -31,6 +31,50 @@ describe('planChunks', () => {
     expect(chunks.length).toBeGreaterThan(1);
   });
 
+  it('finds a plan whenever one exists: as an exhaustive search over window ends decides', () => {
+    // Whether x can be cut into windows of whole samples, each bound at an aligned offset within maxBytes.
+    const exists = (batch: number, sampleBytes: number, maxBytes: number, alignment: number): boolean => {
+      const reaches = new Array<boolean>(batch + 1).fill(false);
+      reaches[batch] = true;
+      for (let s = batch - 1; s >= 0; s--) {
+        const base = (s * sampleBytes) % alignment;
+        for (let end = s + 1; end <= batch && base + (end - s) * sampleBytes <= maxBytes; end++) {
+          if (reaches[end]) {
+            reaches[s] = true;
+            break;
+          }
+        }
+      }
+      return reaches[0]!;
+    };
+    let refused = 0;
+    for (const bytesPerValue of [2, 4]) {
+      for (let values = 1; values <= 150; values++) {
+        for (const maxBytes of [256, 260, 300, 512, 1000]) {
+          for (const batch of [5, 30, 81]) {
+            const layout = { batch, channels: values, spatial: 1 };
+            const sampleBytes = values * bytesPerValue;
+            if (batch * sampleBytes <= maxBytes) continue;
+            const plan = () => planChunks(layout, maxBytes, 256, bytesPerValue);
+            if (exists(batch, sampleBytes, maxBytes, 256)) {
+              expect(plan, `${JSON.stringify(layout)} ${bytesPerValue} bytes a value, ${maxBytes}`).not.toThrow();
+            } else {
+              expect(plan).toThrow(RangeError);
+              refused++;
+            }
+          }
+        }
+      }
+    }
+    expect(refused).toBeGreaterThan(0); // the grid has shapes that no plan can bind
+  });
+
+  it('names the sample that no aligned binding holds (f32 [30,3] channels-last in 256 bytes: sample 21 straddles byte 256)', () => {
+    expect(() => planChunks({ batch: 30, channels: 3, spatial: 1 }, 256, 256)).toThrow(
+      'when it starts 252 bytes past a 256-byte aligned offset (sample 21, bytes 252 to 264: no binding that starts at an aligned offset holds it whole)',
+    );
+  });
+
   it('says when one sample is larger than a binding', () => {
     expect(() => planChunks({ batch: 2, channels: 64, spatial: 1024 }, 65536, 256)).toThrow(
       'one sample of x (C*spatial = 64*1024 values, 262144 bytes) does not fit in one storage binding of 65536 bytes',
