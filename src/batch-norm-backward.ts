@@ -7,7 +7,7 @@
 import { DEFAULT_EPS } from './defaults.js';
 import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
-import { readOptions } from './options.js';
+import { describeValue, readOptions } from './options.js';
 import { fitsDevice } from './kernels.js';
 import { FLAGS } from './params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
@@ -97,7 +97,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
   const mean = o[meanName];
   const spread = o[spreadName];
   for (const [name, t] of [[meanName, mean], [spreadName, spread]] as const) {
-    if (t === undefined || t === null) throw new TypeError(`batchNormBackward with training: ${training} needs ${name} (${statistics}), got ${String(t)}`);
+    if (t === undefined || t === null) throw new TypeError(`batchNormBackward with training: ${training} needs ${name} (${statistics}), got ${describeValue(t)}`);
     assertPerChannel(gpu, t, name, channels, x.shape);
   }
   const eps = training ? 0 : (o.eps ?? DEFAULT_EPS);

@@ -177,7 +177,7 @@ export class BatchNorm {
     assertGpu(gpu, `${what}(gpu, ...): gpu`);
     gpu.assertAlive();
     if (typeof numFeatures !== 'number' || !Number.isInteger(numFeatures) || numFeatures <= 0) {
-      throw new RangeError(`numFeatures must be a positive integer, got ${String(numFeatures)}`);
+      throw new RangeError(`numFeatures must be a positive integer, got ${describeValue(numFeatures)}`);
     }
     const o = readOptions(options, 'BatchNorm options', MODULE_OPTION_KEYS);
     const eps = o.eps ?? DEFAULT_EPS;

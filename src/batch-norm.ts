@@ -5,7 +5,7 @@
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
 import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
-import { readOptions } from './options.js';
+import { describeValue, readOptions } from './options.js';
 import { FLAGS } from './params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
 import { channelLayout } from './shape.js';
@@ -112,7 +112,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   assertActivation(activation);
   const estimator = o.runningVarEstimator ?? 'unbiased';
   if (estimator !== 'unbiased' && estimator !== 'biased') {
-    throw new TypeError(`runningVarEstimator must be 'unbiased' or 'biased', got ${String(estimator)}`);
+    throw new TypeError(`runningVarEstimator must be 'unbiased' or 'biased', got ${describeValue(estimator)}`);
   }
 
   const storage = storageFor(x.dtype, gpu.features);
@@ -172,14 +172,17 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
 
 /** The factor that blends batch statistics into the running ones (PyTorch's exponential_average_factor). */
 function runningFactor(training: boolean, hasRunning: boolean, momentumOption: unknown, tracked: unknown): number {
+  if (tracked !== undefined && (typeof tracked !== 'number' || !Number.isInteger(tracked) || tracked < 1)) {
+    throw new RangeError(`numBatchesTracked must be an integer >= 1 (batches seen including this one), got ${describeValue(tracked)}`);
+  }
   const momentum = momentumOption === undefined ? DEFAULT_MOMENTUM : momentumOption;
   if (momentum !== null) {
     assertMomentum(momentum);
     return momentum;
   }
   if (!training || !hasRunning) return 0; // nothing is updated
-  if (typeof tracked !== 'number' || !Number.isInteger(tracked) || tracked < 1) {
-    throw new RangeError(`momentum: null (cumulative average) needs numBatchesTracked >= 1 including this batch, got ${String(tracked)}`);
+  if (tracked === undefined) {
+    throw new RangeError('momentum: null (cumulative average) needs numBatchesTracked >= 1 including this batch, got undefined');
   }
   return 1 / tracked;
 }

@@ -272,6 +272,8 @@ export class Gpu {
  * Requests an adapter and a device with the adapter's largest storage-binding and buffer sizes, and
  * turns on `subgroups`, `shader-f16` and `timestamp-query` where offered.
  */
+let devicesRequested = 0;
+
 export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> {
   const read = readOptions(options, 'requestGpu options', REQUEST_OPTION_KEYS);
   const powerPreference = read.powerPreference;
@@ -288,7 +290,8 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> 
   const disabled = gpuOptions.disableFeatures ?? [];
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.includes(f));
   const device = await adapter.requestDevice({
-    label: 'webgpu-batchnorm',
+    // Numbered, so that WebGPU's messages about a resource of another device tell the two apart.
+    label: `webgpu-batchnorm #${++devicesRequested}`,
     requiredFeatures,
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,

@@ -1,13 +1,14 @@
 // Shape rules of batch norm: which shapes are allowed and how NCHW splits into (N, C, spatial).
+import { describeValue } from './options.js';
 
 /** Checks that every dimension is a positive integer; `what` names the tensor in the message. */
 export function assertValidShape(shape: readonly number[], what = 'shape'): void {
-  if (!Array.isArray(shape)) throw new TypeError(`${what} must be an array of dimensions, got ${String(shape)}`);
+  if (!Array.isArray(shape)) throw new TypeError(`${what} must be an array of dimensions, got ${describeValue(shape)}`);
   // An index loop, not forEach: forEach skips the holes of a sparse array such as [4, , 4].
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d <= 0) {
-      throw new RangeError(`${what} [${Array.from(shape, String).join(',')}] has dimension ${i} = ${String(d)}; dimensions must be positive integers`);
+      throw new RangeError(`${what} [${Array.from(shape, String).join(',')}] has dimension ${i} = ${describeValue(d)}; dimensions must be positive integers`);
     }
   }
 }
@@ -30,7 +31,7 @@ export interface ChannelLayout {
 /** The channel axis as an index: negative values count from the end (axis -1 is the last dimension). */
 export function channelAxis(shape: readonly number[], axis: number): number {
   if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < -shape.length || axis >= shape.length) {
-    throw new RangeError(`axis must be an integer in [${-shape.length}, ${shape.length - 1}] for x of shape [${shape.join(',')}], got ${String(axis)}`);
+    throw new RangeError(`axis must be an integer in [${-shape.length}, ${shape.length - 1}] for x of shape [${shape.join(',')}], got ${describeValue(axis)}`);
   }
   return axis < 0 ? axis + shape.length : axis;
 }

@@ -57,12 +57,36 @@ describe('bad input', () => {
     half.destroy();
   });
 
-  it('rejects a tensor from another device', async () => {
+  it('rejects a tensor from another device; each device has its own label, so WebGPU\'s messages tell them apart', async () => {
     const a = await testGpu(true);
     const b = await testGpu(false);
     const x = Tensor.fromArray(a, new Float32Array(8), [4, 2]);
     expect(() => batchNorm(b, x, { training: true })).toThrow(/x .* lives on another GPU device/);
+    expect(a.device.label).toMatch(/^webgpu-batchnorm #\d+$/);
+    expect(b.device.label).toMatch(/^webgpu-batchnorm #\d+$/);
+    expect(a.device.label).not.toBe(b.device.label);
     x.destroy();
+  });
+
+  it('names the type of a value of the wrong type, and checks numBatchesTracked whatever the momentum', async () => {
+    const gpu = await testGpu(true);
+    const x = Tensor.fromArray(gpu, new Float32Array(2 * 3 * 2), [2, 3, 2]);
+    const c3 = () => Tensor.fromArray(gpu, [0, 0, 0], [3]);
+    const [runningMean, runningVar] = [c3(), c3()];
+    expect(() => batchNorm(gpu, x, { training: true, axis: '1' as never })).toThrow("for x of shape [2,3,2], got '1'");
+    expect(() => new BatchNorm(gpu, '3' as never)).toThrow("numFeatures must be a positive integer, got '3'");
+    expect(() => batchNorm(gpu, x, { training: true, runningVarEstimator: {} as never })).toThrow(
+      "runningVarEstimator must be 'unbiased' or 'biased', got an object with keys []",
+    );
+    for (const numBatchesTracked of ['junk', 0, 1.5]) {
+      expect(() => batchNorm(gpu, x, { training: true, momentum: 0.1, runningMean, runningVar, numBatchesTracked: numBatchesTracked as never })).toThrow(
+        /^numBatchesTracked must be an integer >= 1 \(batches seen including this one\), got/,
+      );
+    }
+    expect(() => batchNorm(gpu, x, { training: true, momentum: null, runningMean, runningVar })).toThrow(
+      'momentum: null (cumulative average) needs numBatchesTracked >= 1 including this batch, got undefined',
+    );
+    for (const t of [x, runningMean, runningVar]) t.destroy();
   });
 });
 
