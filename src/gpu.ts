@@ -139,6 +139,7 @@ export class Gpu {
     return new Gpu(device, true, options);
   }
 
+  /** True once the device is lost or destroyed (Gpu.destroy of a requestGpu device): the library's calls on it then throw DeviceLostError. */
   get isLost(): boolean {
     return this.#lostError !== null;
   }
@@ -260,19 +261,24 @@ export class Gpu {
 
   /**
    * Frees what the library keeps on this device (scratch buffers) and destroys the device if the library
-   * created it; a device from `fromDevice` is left alone. Idempotent.
+   * created it: from then on `isLost` is true and the library's calls on this Gpu throw. A device from
+   * `fromDevice` is left alone, and the caller's tensors on it stay readable. Idempotent.
    */
   destroy(): void {
     for (const release of this.#onDestroy.splice(0)) release();
-    if (this.#ownsDevice) this.device.destroy();
+    if (!this.#ownsDevice) return;
+    // At once: device.lost settles only later.
+    this.#lostError ??= new DeviceLostError('destroyed', 'Gpu.destroy() was called');
+    this.device.destroy();
   }
 }
+
+let devicesRequested = 0;
 
 /**
  * Requests an adapter and a device with the adapter's largest storage-binding and buffer sizes, and
  * turns on `subgroups`, `shader-f16` and `timestamp-query` where offered.
  */
-let devicesRequested = 0;
 
 export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> {
   const read = readOptions(options, 'requestGpu options', REQUEST_OPTION_KEYS);

@@ -164,7 +164,10 @@ describe('destroy', () => {
     expect(x.isDestroyed).toBe(false); // the forward's input belongs to the caller
 
     await gpu.device.queue.onSubmittedWorkDone();
+    expect(gpu.isLost).toBe(false);
     gpu.destroy(); // frees the scratch buffers and the device the library requested
+    expect(gpu.isLost).toBe(true); // at once, before device.lost settles
+    expect(() => batchNorm(gpu, x, { training: true })).toThrow('WebGPU device was lost (destroyed): Gpu.destroy() was called');
     gpu.destroy();
     expect(gpu.liveBuffers).toBe(2); // x and dy, the caller's
     destroyAll([x, dy, x]);
@@ -181,6 +184,7 @@ describe('destroy', () => {
     destroyAll([out.y, out.saveMean, out.saveInvstd]);
     wrapped.destroy();
     wrapped.destroy();
+    expect(wrapped.isLost).toBe(false); // the caller's device lives on
     expect(wrapped.liveBuffers).toBe(1); // x, the caller's
     expect(await x.toArray()).toEqual(new Float32Array([1, 2, 3, 4]));
     x.destroy();
