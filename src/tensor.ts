@@ -167,6 +167,17 @@ export class Tensor {
     this.#buffer = null;
   }
 
+  /**
+   * @internal
+   * Lets go of the buffer without destroying it: work recorded into a caller's encoder and not yet
+   * submitted may still use it, so it is left to the garbage collector (Gpu.releaseBuffer). Idempotent.
+   */
+  release(): void {
+    if (!this.#buffer) return;
+    if (this.ownsBuffer) this.gpu.releaseBuffer(this.#buffer);
+    this.#buffer = null;
+  }
+
   /** @internal an owned, uninitialised tensor of checked shape and dtype (the operations' outputs). */
   static allocate(gpu: Gpu, shape: readonly number[], dtype: DType, label: string): Tensor {
     const byteLength = assertFitsBuffer(gpu, shape, dtype, label);
