@@ -8,7 +8,7 @@ import { describeValue, readOptions } from './options.js';
 import { readBuffer } from './readback.js';
 import { assertValidShape, numElements } from './shape.js';
 import { BufferUsage } from './webgpu-constants.js';
-import { lastWriteVerdict, recordCreation, writeVersion } from './write-log.js';
+import { lastWriteVerdict, recordCreation, registerRegion, writeVersion } from './write-log.js';
 
 export type DType = 'f32' | 'f16';
 
@@ -46,6 +46,7 @@ export class Tensor {
     this.label = label;
     this.byteOffset = byteOffset;
     this.ownsBuffer = owns;
+    registerRegion(this);
   }
 
   get size(): number {
@@ -60,7 +61,10 @@ export class Tensor {
     return this.#buffer === null;
   }
 
-  /** Writes to this tensor through the library so far (PyTorch's version counter). */
+  /**
+   * Writes to this tensor through the library so far (PyTorch's version counter), through it or through
+   * any tensor overlapping its bytes of the buffer.
+   */
   get version(): number {
     return writeVersion(this);
   }
