@@ -93,10 +93,17 @@ export class Tensor {
     const { dtype, label } = readTensorOptions(gpu, shape, options);
     assertFitsBuffer(gpu, shape, dtype, label); // before the data is read: a size error comes at once
     assertTensorData(data, shape);
+    // Data to upload as it is: an f32 array over an ArrayBuffer. Others are converted, and so is a view of
+    // a SharedArrayBuffer (shared wasm memory), which Dawn's writeBuffer does not take.
+    const bytes = dtype === 'f16' ? packHalf(data) : data instanceof Float32Array && data.buffer instanceof ArrayBuffer ? data : Float32Array.from(data);
     const { result, error } = gpu.scoped(`uploading tensor '${label}'`, () => {
       const tensor = Tensor.allocate(gpu, shape, dtype, label);
-      const bytes = dtype === 'f16' ? packHalf(data) : data instanceof Float32Array ? data : Float32Array.from(data);
-      gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      try {
+        gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      } catch (thrown) {
+        tensor.destroy();
+        throw thrown;
+      }
       return tensor;
     });
     recordCreation(result, error);

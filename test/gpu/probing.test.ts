@@ -11,6 +11,7 @@ import {
   requestGpu,
   Tensor,
 } from '../../src/index.js';
+import { roundToHalf } from '../../src/half.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom } from '../support/random.js';
@@ -287,6 +288,39 @@ describe('5. bad calls leak nothing', () => {
     expect(() => Tensor.fromArray(gpu, ['1', 2] as never, [2])).toThrow('got an array of length 2');
     expect(gpu.liveBuffers).toBe(before);
     querySet.destroy();
+  });
+
+  it('Tensor.fromArray frees its buffer when the upload throws', async () => {
+    const base = await testGpu(true);
+    // queue.writeBuffer throwing, as Dawn's does for data it cannot take.
+    const member = (real: object, key: PropertyKey) => {
+      const value = Reflect.get(real, key, real) as unknown;
+      return typeof value === 'function' ? (value as () => unknown).bind(real) : value;
+    };
+    const throwing = () => {
+      throw new TypeError('no overload matched for writeBuffer');
+    };
+    const queue = new Proxy(base.device.queue, { get: (real, key) => (key === 'writeBuffer' ? throwing : member(real, key)) });
+    const device = new Proxy(base.device, { get: (real, key) => (key === 'queue' ? queue : member(real, key)) });
+    const gpu = Gpu.fromDevice(device);
+    for (const dtype of ['f32', 'f16'] as const) {
+      expect(() => Tensor.fromArray(gpu, new Float32Array(4), [4], { dtype })).toThrow('no overload matched for writeBuffer');
+      expect(gpu.liveBuffers, dtype).toBe(0);
+    }
+  });
+
+  it('Tensor.fromArray uploads a Float32Array over shared memory (wasm\'s; Dawn\'s case is in test/e2e/dawn.test.ts)', async () => {
+    const gpu = await testGpu(true);
+    // The page is not cross-origin isolated, so there is no SharedArrayBuffer constructor, but shared wasm memory still is one.
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    expect(Object.prototype.toString.call(memory.buffer)).toBe('[object SharedArrayBuffer]');
+    const values = [1.5, -2.25, 3, 1e-3, 65504, -7.125];
+    const view = new Float32Array(memory.buffer, 64, values.length);
+    view.set(values);
+    await inErrorScopes(gpu, async () => {
+      expect(await Tensor.fromArray(gpu, view, [2, 3]).toArray()).toEqual(Float32Array.from(values));
+      expect(await Tensor.fromArray(gpu, view, [2, 3], { dtype: 'f16' }).toArray()).toEqual(roundToHalf(Float32Array.from(values)));
+    });
   });
 });
 
