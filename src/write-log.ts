@@ -34,14 +34,17 @@ interface Resident {
 }
 
 // The tensors over each buffer, so that a write finds the ones it overlaps; a buffer's entry goes with
-// the buffer, and a tensor's once it is collected.
+// the buffer, and a tensor's once it is collected (a caller may wrap one buffer anew every step).
 const residents = new WeakMap<GPUBuffer, Set<Resident>>();
+const evictions = new FinalizationRegistry<{ set: Set<Resident>; resident: Resident }>(({ set, resident }) => set.delete(resident));
 
 /** Registers a tensor as a region of its buffer (each tensor once, when it is made). */
 export function registerRegion(tensor: Region): void {
   let set = residents.get(tensor.buffer);
   if (!set) residents.set(tensor.buffer, (set = new Set()));
-  set.add({ tensor: new WeakRef(tensor), start: tensor.byteOffset, end: tensor.byteOffset + tensor.byteLength });
+  const resident = { tensor: new WeakRef(tensor), start: tensor.byteOffset, end: tensor.byteOffset + tensor.byteLength };
+  set.add(resident);
+  evictions.register(tensor, { set, resident });
 }
 
 /** Whether two regions share a byte. */
@@ -57,9 +60,8 @@ function overlapping(written: Region): Region[] {
   const start = written.byteOffset;
   const end = start + written.byteLength;
   for (const resident of set) {
-    const tensor = resident.tensor.deref();
-    if (!tensor) set.delete(resident);
-    else if (tensor !== written && resident.start < end && start < resident.end) found.push(tensor);
+    const tensor = resident.tensor.deref(); // undefined once collected, until the eviction runs
+    if (tensor && tensor !== written && resident.start < end && start < resident.end) found.push(tensor);
   }
   return found;
 }
