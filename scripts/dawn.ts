@@ -11,10 +11,15 @@ export { requestDawnGpu } from '../src/dawn.js';
 const CHROMIUM_LIB = '/usr/lib/chromium';
 const SWIFTSHADER_ICD = `${CHROMIUM_LIB}/vk_swiftshader_icd.json`;
 
+/** No GPU device node, no ICD set, and SwiftShader's at hand. */
+function needsSwiftShader(): boolean {
+  const hasGpuDevice = ['/dev/nvidiactl', '/dev/dri'].some((path) => existsSync(path));
+  return !process.env.VK_ICD_FILENAMES && !hasGpuDevice && existsSync(SWIFTSHADER_ICD);
+}
+
 /** Re-runs this script on SwiftShader (and exits with its status) when there is no GPU and no ICD is set. */
 export function reexecOnSwiftShaderWithoutGpu(scriptName: string): void {
-  const hasGpuDevice = ['/dev/nvidiactl', '/dev/dri'].some((path) => existsSync(path));
-  if (process.env.VK_ICD_FILENAMES || hasGpuDevice || !existsSync(SWIFTSHADER_ICD)) return;
+  if (!needsSwiftShader()) return;
   console.log(`${scriptName}: no GPU device node found; running on SwiftShader from ${CHROMIUM_LIB}`);
   const env = {
     ...process.env,
@@ -23,6 +28,15 @@ export function reexecOnSwiftShaderWithoutGpu(scriptName: string): void {
   };
   const child = spawnSync(process.execPath, process.argv.slice(1), { env, stdio: 'inherit' });
   process.exit(child.status ?? 1);
+}
+
+/**
+ * Points this process's Vulkan loader at SwiftShader when there is no GPU and no ICD is set, without a
+ * re-run: enough where the system has a Vulkan loader (libvulkan1), which tests on Dawn (test/e2e) need.
+ * Call before the first device.
+ */
+export function useSwiftShaderWithoutGpu(): void {
+  if (needsSwiftShader()) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
 }
 
 /**

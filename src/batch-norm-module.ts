@@ -96,12 +96,13 @@ export type BatchNormModuleBackwardOptions = Pick<BatchNormBackwardCommon, 'out'
 /**
  * What the last forward saved for backward: its input (a reference, as PyTorch's saved tensors; the
  * caller keeps it alive), the statistics it normalized with, and the version of every tensor backward
- * reads, so that backward refuses a tensor written since (PyTorch's version counters).
+ * reads, so that backward refuses a tensor written since (PyTorch's version counters). `recorded`: a call
+ * that read the saved statistics went into a caller's encoder, which may not have been submitted yet.
  */
 type Saved = (
   | { readonly x: Tensor; readonly training: true; readonly saveMean: Tensor; readonly saveInvstd: Tensor }
   | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor }
-) & { readonly versions: ReadonlyMap<Tensor, { name: string; version: number }> };
+) & { readonly versions: ReadonlyMap<Tensor, { name: string; version: number }>; recorded: boolean };
 
 /** @internal The keys each options type has (test/unit/options-types.test.ts checks them against the types). */
 export const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis', 'activation'] as const;
@@ -281,16 +282,17 @@ export class BatchNorm {
         ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
         ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
       });
-      this.#releaseSaved();
+      this.#releaseSaved(false);
+      const recorded = o.encoder !== undefined;
       const versions = (named: Record<string, Tensor | null>) =>
         new Map(Object.entries(named).flatMap(([name, t]) => (t ? [[t, { name, version: t.version }] as const] : [])));
       // With a ReLU, backward recomputes the mask from x, the statistics, the weight and the bias.
       const parameters = { weight: this.weight, ...(this.activation === 'relu' ? { bias: this.bias } : {}) };
       if (saveMean && saveInvstd) {
-        this.#saved = { x, training: true, saveMean, saveInvstd, versions: versions({ x, ...parameters, saveMean, saveInvstd }) };
+        this.#saved = { x, training: true, saveMean, saveInvstd, versions: versions({ x, ...parameters, saveMean, saveInvstd }), recorded };
       } else if (this.runningMean && this.runningVar) {
         const { runningMean, runningVar } = this;
-        this.#saved = { x, training: false, runningMean, runningVar, versions: versions({ x, ...parameters, runningMean, runningVar }) };
+        this.#saved = { x, training: false, runningMean, runningVar, versions: versions({ x, ...parameters, runningMean, runningVar }), recorded };
       }
       return y;
     } catch (error) {
@@ -328,6 +330,7 @@ export class BatchNorm {
       }
     }
     const o = readOptions(options, 'BatchNorm.backward options', BACKWARD_OPTION_KEYS) as BatchNormModuleBackwardOptions;
+    if (o.encoder !== undefined) saved.recorded = true;
     const common = {
       ...o,
       axis: this.axis,
@@ -435,11 +438,14 @@ export class BatchNorm {
     this.#upload(writes, what);
   }
 
-  /** Frees the module's tensors and what its last forward saved (not that forward's input). Idempotent. */
+  /**
+   * Frees the module's tensors and what its last forward saved (not that forward's input). Idempotent.
+   * Calls recorded into an encoder not yet submitted use them: submit it first, or its submit fails.
+   */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    this.#releaseSaved();
+    this.#releaseSaved(true);
     for (const t of [this.weight, this.bias, this.runningMean, this.runningVar]) t?.destroy();
   }
 
@@ -516,11 +522,18 @@ export class BatchNorm {
     }
   }
 
-  #releaseSaved(): void {
-    if (this.#saved?.training) {
-      this.#saved.saveMean.destroy();
-      this.#saved.saveInvstd.destroy();
-    }
+  /**
+   * Drops what the last forward saved. Statistics that a recorded call reads may be used whenever the
+   * caller submits, so unless the module is destroyed they go to the garbage collector (as scratch that
+   * grows does) instead of being destroyed under the caller's encoder.
+   */
+  #releaseSaved(destroying: boolean): void {
+    const saved = this.#saved;
     this.#saved = null;
+    if (!saved?.training) return;
+    for (const t of [saved.saveMean, saved.saveInvstd]) {
+      if (saved.recorded && !destroying) t.release();
+      else t.destroy();
+    }
   }
 }

@@ -173,7 +173,8 @@ export class Gpu {
   /**
    * @internal
    * Stops counting `buffer` without destroying it: a caller's encoder may still hold work that uses it
-   * (scratch replaced by a larger one), so it is left to the garbage collector, which frees it once no
+   * (scratch replaced by a larger one, a module's saved statistics replaced by its next forward's), so it
+   * is left to the garbage collector, which frees it once no
    * command buffer refers to it.
    */
   releaseBuffer(_buffer: GPUBuffer): void {

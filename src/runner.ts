@@ -15,7 +15,7 @@ import type { ChannelLayout } from './shape.js';
 import { Tensor, type DType } from './tensor.js';
 import { BYTES_PER_VALUE, type Storage } from './element-storage.js';
 import { assertOutput } from './validate.js';
-import { firstError, lastWriteVerdict, NO_ERROR, recordWrite } from './write-log.js';
+import { firstError, lastWriteVerdict, NO_ERROR, overlaps, recordWrite } from './write-log.js';
 
 /** How an operation uses a tensor: reads it, writes it, or updates it in place (running statistics). */
 export type Access = 'read' | 'write' | 'update';
@@ -231,10 +231,6 @@ function checkWrittenTensors(gpu: Gpu, roles: Readonly<Record<string, TensorRole
       throw new Error(`${written.name} ${how} ${other.name}; a tensor the operation writes must not alias its other tensors`);
     }
   }
-}
-
-function overlaps(a: Tensor, b: Tensor): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /**

@@ -8,7 +8,7 @@ import { describeValue, readOptions } from './options.js';
 import { readBuffer } from './readback.js';
 import { assertValidShape, numElements } from './shape.js';
 import { BufferUsage } from './webgpu-constants.js';
-import { lastWriteVerdict, recordCreation, writeVersion } from './write-log.js';
+import { lastWriteVerdict, recordCreation, registerRegion, writeVersion } from './write-log.js';
 
 export type DType = 'f32' | 'f16';
 
@@ -51,6 +51,7 @@ export class Tensor {
     this.label = label;
     this.byteOffset = byteOffset;
     this.ownsBuffer = owns;
+    registerRegion(this);
   }
 
   get size(): number {
@@ -65,7 +66,10 @@ export class Tensor {
     return this.#buffer === null;
   }
 
-  /** Writes to this tensor through the library so far (PyTorch's version counter). */
+  /**
+   * Writes to this tensor through the library so far (PyTorch's version counter), through it or through
+   * any tensor overlapping its bytes of the buffer.
+   */
   get version(): number {
     return writeVersion(this);
   }
@@ -94,10 +98,17 @@ export class Tensor {
     const { dtype, label } = readTensorOptions(gpu, shape, options);
     assertFitsBuffer(gpu, shape, dtype, label); // before the data is read: a size error comes at once
     assertTensorData(data, shape);
+    // Data to upload as it is: an f32 array over an ArrayBuffer. Others are converted, and so is a view of
+    // a SharedArrayBuffer (shared wasm memory), which Dawn's writeBuffer does not take.
+    const bytes = dtype === 'f16' ? packHalf(data) : data instanceof Float32Array && data.buffer instanceof ArrayBuffer ? data : Float32Array.from(data);
     const { result, error } = gpu.scoped(`uploading tensor '${label}'`, () => {
       const tensor = Tensor.allocate(gpu, shape, dtype, label);
-      const bytes = dtype === 'f16' ? packHalf(data) : data instanceof Float32Array ? data : Float32Array.from(data);
-      gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      try {
+        gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      } catch (thrown) {
+        tensor.destroy();
+        throw thrown;
+      }
       return tensor;
     });
     recordCreation(result, error);
@@ -169,6 +180,17 @@ export class Tensor {
   destroy(): void {
     if (!this.#buffer) return;
     if (this.ownsBuffer) this.gpu.destroyBuffer(this.#buffer);
+    this.#buffer = null;
+  }
+
+  /**
+   * @internal
+   * Lets go of the buffer without destroying it: work recorded into a caller's encoder and not yet
+   * submitted may still use it, so it is left to the garbage collector (Gpu.releaseBuffer). Idempotent.
+   */
+  release(): void {
+    if (!this.#buffer) return;
+    if (this.ownsBuffer) this.gpu.releaseBuffer(this.#buffer);
     this.#buffer = null;
   }
 

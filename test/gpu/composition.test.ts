@@ -221,6 +221,60 @@ describe('recording into the caller\'s encoder', () => {
     });
   });
 
+  it('the module recorded many times into one encoder (training, backward, eval, backward, training, backward) runs everything, right', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [5, 3, 4];
+      const [p1, p2, p3] = [forwardProblem(gpu, shape, 11), forwardProblem(gpu, shape, 12), forwardProblem(gpu, shape, 13)];
+      const bn = new BatchNorm(gpu, 3);
+      const ones = new Float32Array(3).fill(1);
+      const encoder = gpu.device.createCommandEncoder({ label: 'one training step with an evaluation' });
+      // Each forward replaces what the previous one saved while the encoder still refers to it.
+      const y1 = bn.forward(p1.xT, { encoder });
+      const grads1 = bn.backward(p1.dyT, { encoder });
+      bn.eval();
+      const y2 = bn.forward(p2.xT, { encoder });
+      const grads2 = bn.backward(p2.dyT, { encoder });
+      bn.train();
+      const y3 = bn.forward(p3.xT, { encoder });
+      const grads3 = bn.backward(p3.dyT, { encoder });
+      gpu.device.pushErrorScope('validation');
+      gpu.device.queue.submit([encoder.finish()]);
+      expect((await gpu.device.popErrorScope())?.message ?? null).toBeNull();
+      expect(bn.numBatchesTracked).toBe(2);
+
+      // Each call against the float64 reference, fed the running statistics the previous calls left.
+      const ref1 = batchNormReference(p1.x, shape, { training: true, runningMean: new Float32Array(3), runningVar: ones });
+      const ref2 = batchNormReference(p2.x, shape, { training: false, runningMean: ref1.runningMean!, runningVar: ref1.runningVar! });
+      const ref3 = batchNormReference(p3.x, shape, { training: true, runningMean: ref1.runningMean!, runningVar: ref1.runningVar! });
+      compareY('recorded training forward', await y1.toArray(), p1.x, shape, ref1, null, null);
+      compareY('recorded eval forward', await y2.toArray(), p2.x, shape, ref2, null, null);
+      compareY('recorded second training forward', await y3.toArray(), p3.x, shape, ref3, null, null);
+      const trainingGradients = (p: typeof p1, ref: ReferenceForwardResult) =>
+        batchNormBackwardReference(p.dy, p.x, shape, { training: true, weight: ones, saveMean: Float32Array.from(ref.mean), saveInvstd: Float32Array.from(ref.invstd) });
+      await compareBackward('recorded training backward', grads1, trainingGradients(p1, ref1), { dy: p1.dy, x: p1.x, shape, weight: ones, training: true });
+      const evalGradients = batchNormBackwardReference(p2.dy, p2.x, shape, { training: false, weight: ones, runningMean: ref1.runningMean!, runningVar: ref1.runningVar! });
+      await compareBackward('recorded eval backward', grads2, evalGradients, { dy: p2.dy, x: p2.x, shape, weight: ones, training: false });
+      await compareBackward('recorded second training backward', grads3, trainingGradients(p3, ref3), { dy: p3.dy, x: p3.x, shape, weight: ones, training: true });
+      compareTrainingStatistics('after two recorded training forwards', {
+        saveMean: Float32Array.from(ref3.mean), saveInvstd: Float32Array.from(ref3.invstd), runningMean: await bn.runningMean!.toArray(), runningVar: await bn.runningVar!.toArray(),
+      }, ref3);
+
+      // A standalone forward while a recorded backward still waits for its submit leaves the statistics it reads alive.
+      const later = gpu.device.createCommandEncoder();
+      bn.forward(p1.xT);
+      const laterGrads = bn.backward(p1.dyT, { encoder: later });
+      bn.forward(p2.xT);
+      gpu.device.pushErrorScope('validation');
+      gpu.device.queue.submit([later.finish()]);
+      expect((await gpu.device.popErrorScope())?.message ?? null).toBeNull();
+      await compareBackward('recorded backward submitted after a standalone forward', laterGrads, trainingGradients(p1, ref1), { dy: p1.dy, x: p1.x, shape, weight: ones, training: true });
+      const live = gpu.liveBuffers;
+      bn.destroy();
+      expect(gpu.liveBuffers).toBe(live - 6); // weight, bias, running statistics and the last forward's saveMean and saveInvstd
+    });
+  });
+
   it('refuses what is not an encoder', async () => {
     const gpu = await testGpu(true);
     const x = Tensor.fromArray(gpu, [1, 2, 3, 4], [2, 2]);

@@ -11,6 +11,7 @@ import {
   requestGpu,
   Tensor,
 } from '../../src/index.js';
+import { roundToHalf } from '../../src/half.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom } from '../support/random.js';
@@ -63,6 +64,76 @@ describe('1. backward refuses saved tensors written since the forward', () => {
     bn.forward(xT);
     batchNorm(gpu, xT, { training: true, runningMean: bn.runningMean, runningVar: bn.runningVar });
     expect(() => bn.backward(dyT)).toThrow(/BatchNorm.backward: runningMean \('BatchNorm runningMean', shape \[3\]\) was written after the forward/);
+  });
+
+  it('x overwritten through a second wrapper of its memory (versions count per buffer region)', async () => {
+    const gpu = await testGpu(true);
+    const { x, dyT } = tensors(gpu, 11);
+    const buffer = gpu.device.createBuffer({ label: 'caller x', size: 240, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    gpu.device.queue.writeBuffer(buffer, 0, x.buffer as ArrayBuffer, x.byteOffset, x.byteLength);
+    const xT = Tensor.fromBuffer(gpu, buffer, SHAPE, { label: 'x' });
+    const alias = Tensor.fromBuffer(gpu, buffer, SHAPE, { label: 'alias' });
+    const bn = new BatchNorm(gpu, C);
+    bn.forward(xT);
+    batchNorm(gpu, Tensor.fromArray(gpu, gaussian(seededRandom(12), 60), SHAPE), { training: true, out: { y: alias } });
+    expect([xT.version, alias.version]).toEqual([1, 1]);
+    expect(() => bn.backward(dyT)).toThrow(/BatchNorm.backward: x \('x', shape \[4,3,5\]\) was written after the forward \(now at version 1, saved at version 0\)/);
+    buffer.destroy();
+  });
+
+  it('regions of one buffer: a write reaches every tensor overlapping it, and only those', async () => {
+    const gpu = await testGpu(true);
+    const align = gpu.device.limits.minStorageBufferOffsetAlignment;
+    const shape = [4, 3, align / 16]; // 3*align bytes
+    const n = shape.reduce((a, b) => a * b, 1);
+    const rnd = seededRandom(13);
+    const [x, dy] = [gaussian(rnd, n, 1, 2), gaussian(rnd, n)];
+    const dyT = Tensor.fromArray(gpu, dy, shape);
+    const arena = gpu.device.createBuffer({ label: 'arena', size: 6 * align, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const xT = Tensor.fromBuffer(gpu, arena, shape, { byteOffset: align, label: 'x' }); // bytes [align, 4*align)
+    const region = (byteOffset: number, blocks: number) => Tensor.fromBuffer(gpu, arena, [2, 2, (blocks * align) / 16], { byteOffset });
+    const writeThrough = (t: Tensor) =>
+      batchNorm(gpu, Tensor.fromArray(gpu, gaussian(rnd, t.size), t.shape), { training: true, out: { y: t } });
+    const cases = [
+      { what: 'over its start', region: region(0, 2), overlaps: true },
+      { what: 'over its end', region: region(3 * align, 2), overlaps: true },
+      { what: 'just before it', region: region(0, 1), overlaps: false },
+      { what: 'just after it', region: region(4 * align, 2), overlaps: false },
+    ];
+    const bn = new BatchNorm(gpu, 3);
+    for (const c of cases) {
+      gpu.device.queue.writeBuffer(arena, align, x.buffer as ArrayBuffer, x.byteOffset, x.byteLength);
+      bn.forward(xT);
+      const version = xT.version;
+      writeThrough(c.region);
+      expect(xT.version, c.what).toBe(version + (c.overlaps ? 1 : 0));
+      if (c.overlaps) {
+        expect(() => bn.backward(dyT), c.what).toThrow(/BatchNorm.backward: x \('x', shape \[4,3,\d+\]\) was written after the forward/);
+        continue;
+      }
+      const grads = bn.backward(dyT);
+      const ref = batchNormReference(x, shape, { training: true });
+      const gradRef = batchNormBackwardReference(dy, x, shape, { training: true, weight: [1, 1, 1], saveMean: Float32Array.from(ref.mean), saveInvstd: Float32Array.from(ref.invstd) });
+      await compareBackward(`a write ${c.what}`, grads, gradRef, { dy, x, shape, weight: [1, 1, 1], training: true });
+    }
+    // A write through x reaches the regions over it, not the one beside it.
+    const [over, beside] = [cases[0]!.region, cases[3]!.region];
+    const before = [over.version, beside.version];
+    writeThrough(xT);
+    expect([over.version, beside.version]).toEqual([before[0]! + 1, before[1]]);
+    arena.destroy();
+  });
+
+  it('a failed write through a second wrapper reaches the first one\'s readback too', async () => {
+    const gpu = await requestGpu(); // its own device: the failing call leaves GPU errors on it
+    const buffer = gpu.device.createBuffer({ size: 240, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const [xT, alias] = [Tensor.fromBuffer(gpu, buffer, SHAPE), Tensor.fromBuffer(gpu, buffer, SHAPE)];
+    const doomed = gpu.device.createBuffer({ size: 240, usage: GPUBufferUsage.STORAGE });
+    const bad = Tensor.fromBuffer(gpu, doomed, SHAPE);
+    doomed.destroy();
+    batchNorm(gpu, bad, { training: true, out: { y: alias } });
+    await expect(xT.toArray()).rejects.toThrow(/batchNorm forward failed on the GPU/);
+    gpu.destroy();
   });
 
   it('counts every write through the library: outputs, out tensors, running statistics updated in place', async () => {
@@ -217,6 +288,39 @@ describe('5. bad calls leak nothing', () => {
     expect(() => Tensor.fromArray(gpu, ['1', 2] as never, [2])).toThrow('got an array of length 2');
     expect(gpu.liveBuffers).toBe(before);
     querySet.destroy();
+  });
+
+  it('Tensor.fromArray frees its buffer when the upload throws', async () => {
+    const base = await testGpu(true);
+    // queue.writeBuffer throwing, as Dawn's does for data it cannot take.
+    const member = (real: object, key: PropertyKey) => {
+      const value = Reflect.get(real, key, real) as unknown;
+      return typeof value === 'function' ? (value as () => unknown).bind(real) : value;
+    };
+    const throwing = () => {
+      throw new TypeError('no overload matched for writeBuffer');
+    };
+    const queue = new Proxy(base.device.queue, { get: (real, key) => (key === 'writeBuffer' ? throwing : member(real, key)) });
+    const device = new Proxy(base.device, { get: (real, key) => (key === 'queue' ? queue : member(real, key)) });
+    const gpu = Gpu.fromDevice(device);
+    for (const dtype of ['f32', 'f16'] as const) {
+      expect(() => Tensor.fromArray(gpu, new Float32Array(4), [4], { dtype })).toThrow('no overload matched for writeBuffer');
+      expect(gpu.liveBuffers, dtype).toBe(0);
+    }
+  });
+
+  it('Tensor.fromArray uploads a Float32Array over shared memory (wasm\'s; Dawn\'s case is in test/e2e/dawn.test.ts)', async () => {
+    const gpu = await testGpu(true);
+    // The page is not cross-origin isolated, so there is no SharedArrayBuffer constructor, but shared wasm memory still is one.
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    expect(Object.prototype.toString.call(memory.buffer)).toBe('[object SharedArrayBuffer]');
+    const values = [1.5, -2.25, 3, 1e-3, 65504, -7.125];
+    const view = new Float32Array(memory.buffer, 64, values.length);
+    view.set(values);
+    await inErrorScopes(gpu, async () => {
+      expect(await Tensor.fromArray(gpu, view, [2, 3]).toArray()).toEqual(Float32Array.from(values));
+      expect(await Tensor.fromArray(gpu, view, [2, 3], { dtype: 'f16' }).toArray()).toEqual(roundToHalf(Float32Array.from(values)));
+    });
   });
 });
 
