@@ -1,4 +1,5 @@
-// Dawn (the `webgpu` npm package) for the Node.js scripts: bench-node.ts and gpu-check.ts.
+// Dawn (the `webgpu` npm package) for the Node.js scripts, bench-node.ts and gpu-check.ts, and the native
+// f16 tests (test/dawn/).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
