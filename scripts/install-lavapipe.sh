@@ -8,7 +8,7 @@
 # bookworm-backports is taken, offers shader-f16 and runs the native f16 kernels.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=$(mkdir -p "${1:-$root/.lavapipe}" && cd "${1:-$root/.lavapipe}" && pwd)
+dir=$(realpath -m "${1:-$root/.lavapipe}")
 icd=$dir/lvp_icd.json
 lib_relative=mesa/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so
 if [ -f "$icd" ] && [ -f "$dir/$lib_relative" ]; then echo "$icd"; exit 0; fi
@@ -50,7 +50,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chown _apt "$tmp" 2>/dev/null || true # apt downloads as its own user
 (cd "$tmp" && "${apt[@]}" download mesa-vulkan-drivers/bookworm-backports)
-rm -rf "$dir/mesa"
+rm -rf "$dir/mesa" && mkdir -p "$dir"
 dpkg-deb -x "$tmp"/mesa-vulkan-drivers_*.deb "$dir/mesa"
 [ -f "$dir/$lib_relative" ] || fail "$lib_relative not found in the package"
 missing=$(ldd "$dir/$lib_relative" | awk '/not found/{print $1}')
