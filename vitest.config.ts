@@ -1,14 +1,27 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './scripts/chromium.mjs';
+import { LAVAPIPE_ICD } from './scripts/lavapipe.mjs';
 
-// GPU tests run in headless Chromium with WebGPU (SwiftShader on machines without a GPU).
+// GPU tests run in headless Chromium with WebGPU (SwiftShader on machines without a GPU), and the native
+// f16 ones in Node.js on Dawn over lavapipe (scripts/lavapipe.mjs), the one adapter here with shader-f16.
 
 export default defineConfig({
   test: {
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
+      },
+      {
+        // Dawn's Vulkan loader reads VK_ICD_FILENAMES when the first device is requested: lavapipe only.
+        test: {
+          name: 'dawn',
+          include: ['test/dawn/**/*.test.ts'],
+          environment: 'node',
+          env: { VK_ICD_FILENAMES: LAVAPIPE_ICD },
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
       },
       {
         // The built demo page driven by Playwright from Node (scripts/demo-browser.mjs launches Chromium),

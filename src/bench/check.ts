@@ -1,7 +1,7 @@
 // One forward and backward on the GPU checked against the float64 reference, as the demo's interactive
 // run does it: the GPU part (runForwardBackward) and the check under the tests' tolerance model
 // (checkForwardBackward, src/tolerances.ts), apart so a GPU test can run the demo's exact case. The same
-// pair checks a device from the command line (scripts/gpu-check.ts), in f32 and f16, any channel axis.
+// pair checks every kernel path of a device (kernel-paths.ts), in f32 and f16, any channel axis.
 import { roundToHalf } from '../half.js';
 import { batchNorm, batchNormBackward, Tensor, type DType, type Gpu } from '../index.js';
 import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../reference-entry.js';

@@ -17,6 +17,8 @@ export type { Contender, PeerCaseData, PeerOptions, PeerOutputs, PreparedPeerCas
 export { elementAccuracy, forwardAccuracy } from './accuracy.js';
 export { checkForwardBackward, runForwardBackward } from './check.js';
 export type { CaseCheck, CaseInputs, CaseOutputs } from './check.js';
+export { formatKernelPathCheck, KERNEL_PATHS, kernelPathCaseName, kernelPathCases, runKernelPathCase } from './kernel-paths.js';
+export type { KernelPath, KernelPathCase, KernelPathDevices } from './kernel-paths.js';
 export type { Accuracy } from './accuracy.js';
 export { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
 export { gaussian, seededUniform, syntheticInput, unitNoise } from './synthetic.js';

@@ -1,0 +1,3 @@
+export const LAVAPIPE_INSTALLER: string;
+export const LAVAPIPE_ICD: string;
+export const LAVAPIPE_MISSING: string;
