@@ -31,15 +31,6 @@ export function reexecOnSwiftShaderWithoutGpu(scriptName: string): void {
 }
 
 /**
- * Points this process's Vulkan loader at SwiftShader when there is no GPU and no ICD is set, without a
- * re-run: enough where the system has a Vulkan loader (libvulkan1), which tests on Dawn (test/e2e) need.
- * Call before the first device.
- */
-export function useSwiftShaderWithoutGpu(): void {
-  if (needsSwiftShader()) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-}
-
-/**
  * `navigator.gpu` as a browser has it, from Dawn: TensorFlow.js's webgpu backend refuses to start without
  * it (Node.js 20 has no navigator at all). Call before TensorFlow.js is imported.
  */

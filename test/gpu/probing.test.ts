@@ -309,7 +309,7 @@ describe('5. bad calls leak nothing', () => {
     }
   });
 
-  it('Tensor.fromArray uploads a Float32Array over shared memory (wasm\'s; Dawn\'s case is in test/e2e/dawn.test.ts)', async () => {
+  it('Tensor.fromArray uploads a Float32Array over shared memory (wasm\'s; Dawn\'s case is in test/dawn/node-dawn.test.ts)', async () => {
     const gpu = await testGpu(true);
     // The page is not cross-origin isolated, so there is no SharedArrayBuffer constructor, but shared wasm memory still is one.
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });

@@ -1,9 +1,9 @@
-// The library in Node.js on Dawn (the `webgpu` package), in this process, where Dawn differs from
+// The library in Node.js on Dawn (the `webgpu` package; the `dawn` project runs it over lavapipe), where Dawn differs from
 // Chromium's WebGPU: Dawn's queue.writeBuffer takes no view of a SharedArrayBuffer (Chromium's does),
 // and such views are what shared wasm memory (ONNX Runtime Web's) and arrays shared with workers are;
 // and what a module recorded several times into one encoder leaves for Dawn's submit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestDawnGpu, useSwiftShaderWithoutGpu } from '../../scripts/dawn.js';
+import { requestDawnGpu } from '../../scripts/dawn.js';
 import { roundToHalf } from '../../src/half.js';
 import { BatchNorm, Tensor, type Gpu } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
@@ -13,7 +13,6 @@ import { compareBackward, compareY } from '../support/tolerances.js';
 let gpu: Gpu;
 
 beforeAll(async () => {
-  useSwiftShaderWithoutGpu();
   gpu = await requestDawnGpu();
 });
 
