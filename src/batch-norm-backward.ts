@@ -10,7 +10,7 @@ import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
 import { fitsDevice } from './kernels.js';
 import { FLAGS } from './params.js';
-import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { assertActivation, assertBoolean, assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
@@ -33,7 +33,7 @@ export interface BatchNormBackwardInference {
 }
 
 /** Options of both modes. */
-export interface BatchNormBackwardCommon extends Recording {
+export interface BatchNormBackwardCommon extends EncoderOptions {
   /** Tensors to write instead of allocating new ones (dweight/dbias only with a weight). */
   out?: { dx?: Tensor; dweight?: Tensor; dbias?: Tensor };
   /** The forward's channel axis (default 1). */

@@ -6,7 +6,7 @@ import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackward
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
-import type { Recording } from './runner.js';
+import type { EncoderOptions } from './runner.js';
 import { Tensor } from './tensor.js';
 import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, type Activation } from './validate.js';
 import { recordWrite } from './write-log.js';
@@ -83,7 +83,7 @@ export interface BatchNormStateDictInput {
 }
 
 /** Options of one forward call. */
-export interface BatchNormForwardOptions extends Recording {
+export interface BatchNormForwardOptions extends EncoderOptions {
   /** Overrides the module's mode for this call. */
   training?: boolean;
   /** A tensor of x's shape and dtype to write y into (and return) instead of allocating one. */

@@ -7,12 +7,12 @@ import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
 import { FLAGS } from './params.js';
-import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { assertActivation, assertBoolean, assertEps, assertMomentum, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
 
-export interface BatchNormOptions extends Recording {
+export interface BatchNormOptions extends EncoderOptions {
   weight?: Tensor | null;
   bias?: Tensor | null;
   runningMean?: Tensor | null;

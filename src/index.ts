@@ -7,7 +7,7 @@ export type { GpuFeatures, GpuOptions, OptionalFeature, RequestGpuOptions } from
 export { Tensor } from './tensor.js';
 export type { DType, TensorData, TensorOptions, WrapOptions } from './tensor.js';
 export { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
-export type { Recording } from './runner.js';
+export type { EncoderOptions } from './runner.js';
 export { batchNorm } from './batch-norm.js';
 export type {
   BatchNormInferenceOptions,

@@ -74,14 +74,14 @@ export function pass<K extends KernelName>(
   return { variant, grid, bindings };
 }
 
-export interface Recording {
+export interface EncoderOptions {
   /** Record into this encoder and submit nothing (the caller submits); otherwise submit at once. */
   readonly encoder?: GPUCommandEncoder | undefined;
   /** Timestamps around the operation's compute pass (needs 'timestamp-query'). */
   readonly timestampWrites?: GPUComputePassTimestampWrites | undefined;
 }
 
-export interface OperationSpec<R extends string> extends Recording {
+export interface OperationSpec<R extends string> extends EncoderOptions {
   readonly label: string;
   /** x's view as (N, C, spatial); windows and grids are planned from it. */
   readonly layout: ChannelLayout;
@@ -258,7 +258,7 @@ function checkBufferSharing(roles: Readonly<Record<string, TensorRole>>, passes:
 }
 
 /** The encoder and timestampWrites, checked before anything is recorded (a half-recorded pass would lock the caller's encoder). */
-function checkRecording(gpu: Gpu, { encoder, timestampWrites }: Recording): void {
+function checkRecording(gpu: Gpu, { encoder, timestampWrites }: EncoderOptions): void {
   if (encoder !== undefined && typeof (encoder as Partial<GPUCommandEncoder> | null)?.beginComputePass !== 'function') {
     throw new TypeError(`encoder must be a GPUCommandEncoder, got ${describeValue(encoder)}`);
   }
