@@ -74,10 +74,24 @@ export function pass<K extends KernelName>(
   return { variant, grid, bindings };
 }
 
+/**
+ * Where an operation's GPU work goes: every operation's options take these. Without `encoder` the
+ * operation submits its own command buffer at once, and a GPU error of it rejects its outputs'
+ * `toArray()` and `ready()`.
+ */
 export interface EncoderOptions {
-  /** Record into this encoder and submit nothing (the caller submits); otherwise submit at once. */
+  /**
+   * Record the operation's one compute pass into this encoder of yours and submit nothing: you call
+   * `queue.submit([encoder.finish()])`, once, after any number of calls. Outputs hold their results only
+   * after that submit; GPU errors of the recorded work surface in your error scopes, not in `toArray()`.
+   * Argument errors still throw at once, before anything is recorded. Default: none (submit at once).
+   */
   readonly encoder?: GPUCommandEncoder | undefined;
-  /** Timestamps around the operation's compute pass (needs 'timestamp-query'). */
+  /**
+   * GPU timestamps written at the beginning and/or end of the operation's compute pass, as WebGPU's
+   * `GPUComputePassTimestampWrites`. Needs the 'timestamp-query' feature ({@link GpuFeatures.timestampQuery}).
+   * Default: none.
+   */
   readonly timestampWrites?: GPUComputePassTimestampWrites | undefined;
 }
 
