@@ -117,8 +117,9 @@ const SCALE_SHIFT_BYTES = 8;
 /**
  * Batch norm forward, as torch.nn.functional.batch_norm (or torch.native_batch_norm, which also returns
  * the saved statistics): y = (x - mean) / sqrt(var + eps) * weight + bias per channel. The result's type
- * follows `training`. The work is submitted at once (or recorded into `options.encoder`); `toArray()` of an
- * output waits for it. The running statistics are updated in place.
+ * follows `training`. The work is submitted at once, and `toArray()` of an output waits for it; with
+ * `options.encoder` it is recorded instead ({@link EncoderOptions}). The running statistics are updated
+ * in place.
  *
  * Ownership: the returned tensors are yours (destroy() them when done), unless they are the `out`
  * tensors you passed; x, the weight, bias and running statistics stay yours too.
