@@ -7,7 +7,7 @@
 //   TypeScript 7's DOM library (TS2300 duplicate identifiers) in a program that has both.
 /**
  * WebGPU in Node.js through Dawn (the npm package `webgpu`, an optional peer dependency):
- * `import { requestDawnGpu } from 'webgpu-batchnorm/dawn'`. Dawn's Vulkan backend needs a Vulkan loader
+ * `import { requestDawnGpu } from 'webgpu-batchnorm/dawn'`. On Linux, Dawn's Vulkan backend needs a Vulkan loader
  * (`libvulkan.so.1`) and a driver: a GPU's, or SwiftShader's CPU driver named by `VK_ICD_FILENAMES`.
  *
  * @module webgpu-batchnorm/dawn
