@@ -10,50 +10,78 @@ import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
 import { fitsDevice } from './kernels.js';
 import { FLAGS } from './params.js';
-import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { assertActivation, assertBoolean, assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
 
-/** Backward of a training forward: the batch statistics that forward saved. */
+/**
+ * Backward of a training forward: the batch statistics that forward saved. The gradient flows through
+ * them too (dx has the terms of the batch mean and variance), as autograd of F.batch_norm in training.
+ */
 export interface BatchNormBackwardTraining {
+  /** The forward's weight, f32 [C]; default none (scale 1, and no dweight or dbias). */
   weight?: Tensor | null;
+  /** The forward's `saveMean` (its batch mean), f32 [C]. */
   saveMean: Tensor;
+  /** The forward's `saveInvstd` (1/sqrt(biased batch variance + eps)), f32 [C]. */
   saveInvstd: Tensor;
+  /** Differentiates a training forward. */
   training: true;
 }
 
-/** Backward of an inference forward: the running statistics and eps it normalized with. */
+/**
+ * Backward of an inference forward: the running statistics and eps it normalized with, which are
+ * constants here (dx = dy * weight / sqrt(runningVar + eps)).
+ */
 export interface BatchNormBackwardInference {
+  /** The forward's weight, f32 [C]; default none (scale 1, and no dweight or dbias). */
   weight?: Tensor | null;
+  /** The running mean the forward normalized with, f32 [C]. */
   runningMean: Tensor;
+  /** The running variance the forward normalized with, f32 [C]. */
   runningVar: Tensor;
+  /** The forward's eps; default {@link DEFAULT_EPS}. */
   eps?: number;
+  /** Differentiates an inference forward. */
   training: false;
 }
 
 /** Options of both modes. */
-export interface BatchNormBackwardCommon extends Recording {
-  /** Tensors to write instead of allocating new ones (dweight/dbias only with a weight). */
-  out?: { dx?: Tensor; dweight?: Tensor; dbias?: Tensor };
-  /** The forward's channel axis (default 1). */
+export interface BatchNormBackwardCommon extends EncoderOptions {
+  /** Tensors of yours to write instead of allocating new ones; each is returned in the result. */
+  out?: {
+    /** Written with the gradient of x: x's shape and dtype. */
+    dx?: Tensor;
+    /** With a weight only: written with dweight, f32 [C]. */
+    dweight?: Tensor;
+    /** With a weight only: written with dbias, f32 [C]. */
+    dbias?: Tensor;
+  };
+  /** The forward's channel axis; default 1. */
   axis?: number;
   /**
    * The forward's fused activation: with 'relu', dy is masked where the forward's y was clipped. The mask
    * is recomputed from x and the statistics (x is read anyway), so the forward's bias is needed too.
    */
   activation?: Activation | null;
-  /** With activation 'relu': the forward's bias. */
+  /** With activation 'relu': the forward's bias, f32 [C] (none if the forward had none); refused otherwise. */
   bias?: Tensor | null;
 }
 
+/** Options of {@link batchNormBackward}: one mode's statistics, and what both modes take. */
 export type BatchNormBackwardOptions = (BatchNormBackwardTraining | BatchNormBackwardInference) & BatchNormBackwardCommon;
 
+/**
+ * What {@link batchNormBackward} returns. Each tensor is yours: a new one (destroy() it when done), or the
+ * `out` tensor you passed.
+ */
 export interface BatchNormBackwardResult {
+  /** The gradient of the loss with respect to x: x's shape and dtype. */
   dx: Tensor;
-  /** sum(dy * xhat) per channel; null without a weight. */
+  /** The gradient of the weight, sum(dy * xhat) per channel, f32 [C]; null without a weight. */
   dweight: Tensor | null;
-  /** sum(dy) per channel; null without a weight. */
+  /** The gradient of the bias, sum(dy) per channel, f32 [C]; null without a weight. */
   dbias: Tensor | null;
 }
 
@@ -76,7 +104,20 @@ export const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
 const PARTIAL_BYTES = 12;
 const COEFFICIENT_BYTES = 32;
 
-/** Batch norm backward, as native_batch_norm_backward; with a weight, dweight and dbias are typed as present. */
+/**
+ * Batch norm backward, as PyTorch's native_batch_norm_backward: the gradients of a forward's inputs
+ * from dy, the gradient of its output. With a weight, dweight and dbias are computed (and typed as
+ * present). f32 or f16 dy and x; the sums accumulate in f32.
+ *
+ * Ownership: the returned tensors are yours (destroy() them when done), unless they are the `out`
+ * tensors you passed.
+ *
+ * @param gpu - The Gpu that every tensor lives on.
+ * @param dy - The gradient of the loss with respect to the forward's y: x's shape and dtype.
+ * @param x - The forward's input.
+ * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument (the
+ * message names it).
+ */
 export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions & { weight: Tensor }): BatchNormBackwardWeightedResult;
 export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions): BatchNormBackwardResult;
 export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions): BatchNormBackwardResult {

@@ -6,14 +6,19 @@ import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackward
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
-import type { Recording } from './runner.js';
+import type { EncoderOptions } from './runner.js';
 import { Tensor } from './tensor.js';
 import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, type Activation } from './validate.js';
 import { recordWrite } from './write-log.js';
 
+/** Options of `new BatchNorm`: nn.BatchNorm2d's arguments (PyTorch's names, camel-cased), and the fused activation. */
 export interface BatchNormModuleOptions {
+  /** Added to the variance before the square root, a finite number >= 0; default {@link DEFAULT_EPS}. */
   eps?: number;
-  /** Default 0.1; null means a cumulative moving average (factor 1/numBatchesTracked). */
+  /**
+   * Weight of the batch statistics in the running ones, in [0, 1]; default {@link DEFAULT_MOMENTUM}. null
+   * means a cumulative moving average (factor 1/numBatchesTracked).
+   */
   momentum?: number | null;
   /** Learnable weight (ones) and bias (zeros); default true. */
   affine?: boolean;
@@ -44,10 +49,15 @@ export type RunningVarEstimator = 'unbiased' | 'biased';
 
 /** The module's state under PyTorch's state_dict keys; keys the module does not have are absent. */
 export interface BatchNormStateDict {
+  /** The weight, numFeatures values; absent when the module has none. */
   weight?: Float32Array;
+  /** The bias, numFeatures values; absent when the module has none. */
   bias?: Float32Array;
+  /** The running mean, numFeatures values; absent without running statistics. */
   running_mean?: Float32Array;
+  /** The running variance, numFeatures values; absent without running statistics. */
   running_var?: Float32Array;
+  /** {@link BatchNorm.numBatchesTracked}; absent without running statistics. */
   num_batches_tracked?: number;
 }
 
@@ -75,19 +85,27 @@ export type StateValues =
 
 /** What loadStateDict takes: a state_dict (e.g. PyTorch's, exported as JSON with plain arrays). */
 export interface BatchNormStateDictInput {
+  /** The weight, numFeatures values; required exactly when the module has one. */
   weight?: StateValues;
+  /** The bias, numFeatures values; required exactly when the module has one. */
   bias?: StateValues;
+  /** The running mean, numFeatures values; required exactly when the module keeps running statistics. */
   running_mean?: StateValues;
+  /** The running variance, numFeatures values; required exactly when the module keeps running statistics. */
   running_var?: StateValues;
+  /** A non-negative integer; required exactly when the module keeps running statistics. */
   num_batches_tracked?: number;
 }
 
 /** Options of one forward call. */
-export interface BatchNormForwardOptions extends Recording {
+export interface BatchNormForwardOptions extends EncoderOptions {
   /** Overrides the module's mode for this call. */
   training?: boolean;
-  /** A tensor of x's shape and dtype to write y into (and return) instead of allocating one. */
-  out?: { y?: Tensor };
+  /** A tensor of yours to write y into (and return) instead of allocating one. */
+  out?: {
+    /** x's shape and dtype; must not overlap x. */
+    y?: Tensor;
+  };
 }
 
 /** Options of one backward call: where to write and record (the module knows its axis, weight and activation). */
@@ -147,9 +165,35 @@ interface InternalOptions {
   readonly what: string;
 }
 
+/**
+ * Batch normalization as a module: PyTorch's nn.BatchNorm1d/2d/3d (one class; the rank of x decides), or
+ * Keras's layers.BatchNormalization through {@link BatchNorm.keras}. It holds its learnable weight and
+ * bias and its running statistics, counts {@link BatchNorm.numBatchesTracked}, and keeps what its last
+ * forward saved so that {@link BatchNorm.backward} needs only dy. Its state moves in and out as PyTorch's
+ * state_dict ({@link BatchNorm.stateDict}, {@link BatchNorm.loadStateDict}) or Keras's weights
+ * ({@link BatchNorm.getWeights}, {@link BatchNorm.setWeights}).
+ *
+ * Ownership: the module owns `weight`, `bias`, `runningMean`, `runningVar` and the statistics its last
+ * forward saved; read them and update them in place, but do not destroy them: {@link BatchNorm.destroy}
+ * frees them all when you are done with the module. What forward and backward return (y, dx, dweight,
+ * dbias) is yours to destroy. The module refers to the last forward's x (as PyTorch's saved tensors)
+ * without owning it: keep x alive until that forward's backward.
+ *
+ * @example
+ * ```ts
+ * const bn = new BatchNorm(gpu, 64); // nn.BatchNorm2d(64): weight 1, bias 0, running mean 0, running var 1
+ * const y = bn.forward(x);           // training mode: batch statistics; the running ones are updated
+ * const { dx, dweight, dbias } = bn.backward(dy);
+ * bn.eval();
+ * const inferred = bn.forward(x);    // the running statistics
+ * ```
+ */
 export class BatchNorm {
+  /** The Gpu the module's tensors live on; forward takes tensors of this Gpu. */
   readonly gpu: Gpu;
+  /** C, the number of channels (PyTorch's num_features); per-channel tensors have this many elements. */
   readonly numFeatures: number;
+  /** Added to the variance before the square root: {@link DEFAULT_EPS} unless the options said otherwise (1e-3 from BatchNorm.keras). */
   readonly eps: number;
   /**
    * PyTorch's convention: the weight of the batch statistics (running = (1 - momentum)*running +
@@ -162,16 +206,48 @@ export class BatchNorm {
   readonly runningVarEstimator: RunningVarEstimator;
   /** The activation fused after the normalization: 'relu' or null (none). */
   readonly activation: Activation | null;
+  /**
+   * The learnable scale (PyTorch's weight, Keras's gamma), f32 [numFeatures], initialized to ones; owned by
+   * the module. null when the module has none: `affine: false`, or `scale: false` in BatchNorm.keras.
+   * The type says `| null` because that is a run-time option; a module made with the default
+   * `affine: true` always has one, so `bn.weight!` is safe there (or narrow it: `if (!bn.weight) throw ...`).
+   */
   readonly weight: Tensor | null;
+  /**
+   * The learnable shift (PyTorch's bias, Keras's beta), f32 [numFeatures], initialized to zeros; owned by
+   * the module. null when the module has none: `affine: false`, or `center: false` in BatchNorm.keras.
+   */
   readonly bias: Tensor | null;
+  /**
+   * The running mean (Keras's moving_mean), f32 [numFeatures], initialized to zeros; owned by the module.
+   * A training forward updates it in place; an eval forward normalizes with it. null with
+   * `trackRunningStats: false`.
+   */
   readonly runningMean: Tensor | null;
+  /**
+   * The running variance (Keras's moving_variance), f32 [numFeatures], initialized to ones; owned by the
+   * module. Updated and used as runningMean is; null with `trackRunningStats: false`.
+   */
   readonly runningVar: Tensor | null;
+  /**
+   * Training forwards run with running statistics (PyTorch's num_batches_tracked), counted at each such
+   * call (a recorded one too). With `momentum: null` a training forward blends its statistics into the
+   * running ones with the factor 1/numBatchesTracked. Initially 0; set by loadStateDict.
+   */
   numBatchesTracked = 0;
-  /** Module mode, as nn.Module.training. */
+  /** Module mode, as nn.Module.training: initially true; set by {@link BatchNorm.train} and {@link BatchNorm.eval}. */
   training = true;
   #destroyed = false;
   #saved: Saved | null = null;
 
+  /**
+   * A module as nn.BatchNorm2d(numFeatures, eps, momentum, affine, track_running_stats), with PyTorch's
+   * defaults. Its tensors are created on `gpu` at once.
+   *
+   * @param gpu - The Gpu its tensors live on.
+   * @param numFeatures - C, the number of channels: a positive integer.
+   * @param options - See {@link BatchNormModuleOptions}; every key is optional.
+   */
   constructor(gpu: Gpu, numFeatures: number, options: BatchNormModuleOptions = {}) {
     const internal = (options as { [INTERNAL]?: InternalOptions } | undefined)?.[INTERNAL];
     const what = internal?.what ?? 'new BatchNorm';
@@ -253,8 +329,15 @@ export class BatchNorm {
   }
 
   /**
-   * Normalizes x. Training (the module's mode unless overridden) uses batch statistics and updates the
-   * running ones; eval uses the running statistics, or batch statistics without trackRunningStats.
+   * Normalizes x and returns y. Training (the module's mode unless overridden) uses batch statistics and
+   * updates the running ones; eval uses the running statistics, or batch statistics without
+   * trackRunningStats. What the forward used is saved for {@link BatchNorm.backward}, replacing the last
+   * forward's.
+   *
+   * Ownership: y is yours, a new tensor each call (destroy() it when done) unless you pass `out.y`. x stays
+   * yours; keep it alive until this forward's backward.
+   *
+   * @param x - The input, x.shape[axis] = numFeatures, of rank 2 to 5; f32 or f16.
    */
   forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
@@ -309,6 +392,11 @@ export class BatchNorm {
    * step into the weight, a running-statistics update): backward refuses them, as PyTorch does. With
    * activation 'relu', dy is masked where the forward clipped y; the mask is recomputed from x, the
    * statistics, the weight and the bias, so the bias may not have been written since either.
+   *
+   * Ownership: dx, dweight and dbias are yours, new tensors each call (destroy() them when done) unless
+   * you pass them in `out`.
+   *
+   * @param dy - The gradient of the loss with respect to the last forward's y: its shape and dtype.
    */
   backward(dy: Tensor, options: BatchNormModuleBackwardOptions = {}): BatchNormBackwardResult {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
@@ -439,8 +527,10 @@ export class BatchNorm {
   }
 
   /**
-   * Frees the module's tensors and what its last forward saved (not that forward's input). Idempotent.
-   * Calls recorded into an encoder not yet submitted use them: submit it first, or its submit fails.
+   * Frees the module's tensors (weight, bias, running statistics) and what its last forward saved; not
+   * that forward's input, nor the outputs it returned, which are yours. Call it when done with the
+   * module; later calls on it throw. Calls recorded into an encoder not yet submitted use its tensors:
+   * submit it first, or its submit fails. Idempotent.
    */
   destroy(): void {
     if (this.#destroyed) return;

@@ -7,38 +7,74 @@ import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
 import { FLAGS } from './params.js';
-import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type Recording } from './runner.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { assertActivation, assertBoolean, assertEps, assertMomentum, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
 
-export interface BatchNormOptions extends Recording {
+/**
+ * Options of {@link batchNorm}: torch.nn.functional.batch_norm's arguments, and where to write and record.
+ * Per-channel tensors have C elements (C = x.shape[axis]), are 'f32' (with f16 x too) and live on the same Gpu.
+ */
+export interface BatchNormOptions extends EncoderOptions {
+  /** Per-channel scale (PyTorch's weight, Keras's gamma), f32 [C]; default none (scale 1). */
   weight?: Tensor | null;
+  /** Per-channel shift (PyTorch's bias, Keras's beta), f32 [C]; default none (shift 0). */
   bias?: Tensor | null;
+  /**
+   * Running mean, f32 [C]: a training forward updates it in place, an inference forward normalizes with
+   * it. Given together with runningVar, or neither; default none.
+   */
   runningMean?: Tensor | null;
+  /** Running variance, f32 [C]: updated and used as runningMean is. */
   runningVar?: Tensor | null;
-  /** Normalize with the batch statistics (and update the running ones) or with the running ones. */
+  /**
+   * true: normalize with the batch statistics (biased variance) and blend them into the running ones
+   * when given. false: normalize with runningMean and runningVar, which are then required.
+   */
   training: boolean;
-  /** Running-statistics factor, default 0.1; null means a cumulative average over `numBatchesTracked`. */
+  /**
+   * Weight of the batch statistics in the running ones (running = (1 - momentum)*running + momentum*batch),
+   * in [0, 1]; default {@link DEFAULT_MOMENTUM}. null: a cumulative average, factor 1/numBatchesTracked.
+   */
   momentum?: number | null;
-  /** With `momentum: null`: batches seen including this one (the factor is 1/numBatchesTracked). */
+  /** With `momentum: null`: batches seen including this one (the factor is 1/numBatchesTracked), an integer >= 1. */
   numBatchesTracked?: number;
+  /** Added to the variance before the square root, a finite number >= 0; default {@link DEFAULT_EPS}. */
   eps?: number;
-  /** Tensors to write instead of allocating new ones (a steady state without allocations). */
-  out?: { y?: Tensor; saveMean?: Tensor; saveInvstd?: Tensor };
-  /** Index of the channel dimension, negative from the end (Keras's name): 1 (PyTorch, default), -1 channels-last. */
+  /**
+   * Tensors of yours to write instead of allocating new ones (a steady state without allocations): each
+   * is returned in the result. They must not overlap x or each other.
+   */
+  out?: {
+    /** Written with the normalized x: x's shape and dtype. */
+    y?: Tensor;
+    /** Training only: written with the batch mean, f32 [C]. */
+    saveMean?: Tensor;
+    /** Training only: written with 1/sqrt(biased batch variance + eps), f32 [C]. */
+    saveInvstd?: Tensor;
+  };
+  /**
+   * Index of the channel dimension, negative from the end (Keras's name); default 1 (PyTorch's (N, C, *)),
+   * -1 for channels-last (NHWC).
+   */
   axis?: number;
-  /** 'relu' applies a ReLU in the same pass: y = max(x*scale + shift, 0). */
+  /** 'relu' applies a ReLU in the same pass: y = max(x*scale + shift, 0); default null (none). */
   activation?: Activation | null;
   /** Which batch variance updates runningVar: 'unbiased' (PyTorch, default) or 'biased' (Keras 3). */
   runningVarEstimator?: 'unbiased' | 'biased';
 }
 
+/**
+ * What {@link batchNorm} returns. Each tensor is yours: a new one (destroy() it when done), or the `out`
+ * tensor you passed.
+ */
 export interface BatchNormResult {
+  /** The normalized x (PyTorch's output, Keras's call result): x's shape and dtype. */
   y: Tensor;
-  /** Training only: the batch mean per channel. */
+  /** Training: the batch mean, f32 [C] (what {@link batchNormBackward} takes as saveMean); inference: null. */
   saveMean: Tensor | null;
-  /** Training only: 1/sqrt(biased batch variance + eps) per channel. */
+  /** Training: 1/sqrt(biased batch variance + eps), f32 [C] (batchNormBackward's saveInvstd); inference: null. */
   saveInvstd: Tensor | null;
 }
 
@@ -78,7 +114,22 @@ export const OUT_KEYS = ['y', 'saveMean', 'saveInvstd'] as const;
 const PARTIAL_BYTES = 16;
 const SCALE_SHIFT_BYTES = 8;
 
-/** Batch norm forward, as torch.nn.functional.batch_norm; the result's type follows `training`. */
+/**
+ * Batch norm forward, as torch.nn.functional.batch_norm (or torch.native_batch_norm, which also returns
+ * the saved statistics): y = (x - mean) / sqrt(var + eps) * weight + bias per channel. The result's type
+ * follows `training`. The work is submitted at once, and `toArray()` of an output waits for it; with
+ * `options.encoder` it is recorded instead ({@link EncoderOptions}). The running statistics are updated
+ * in place.
+ *
+ * Ownership: the returned tensors are yours (destroy() them when done), unless they are the `out`
+ * tensors you passed; x, the weight, bias and running statistics stay yours too.
+ *
+ * @param gpu - The Gpu that x and every tensor of the options live on.
+ * @param x - The input, of rank 2 to 5: (N, C), (N, C, L), (N, C, H, W), (N, C, D, H, W), or channels-last
+ * with `axis: -1`; f32 or f16. Training needs more than one value per channel.
+ * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument (the
+ * message names it); Error for a destroyed or foreign tensor.
+ */
 export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormTrainingOptions): BatchNormTrainingResult;
 export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormInferenceOptions): BatchNormInferenceResult;
 export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): BatchNormResult;

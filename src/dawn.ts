@@ -5,6 +5,13 @@
 //   once it is garbage-collected while a device made from it is in use;
 // - the caller never imports 'webgpu', whose declarations import @webgpu/types and therefore clash with
 //   TypeScript 7's DOM library (TS2300 duplicate identifiers) in a program that has both.
+/**
+ * WebGPU in Node.js through Dawn (the npm package `webgpu`, an optional peer dependency):
+ * `import { requestDawnGpu } from 'webgpu-batchnorm/dawn'`. On Linux, Dawn's Vulkan backend needs a Vulkan loader
+ * (`libvulkan.so.1`) and a driver: a GPU's, or SwiftShader's CPU driver named by `VK_ICD_FILENAMES`.
+ *
+ * @module webgpu-batchnorm/dawn
+ */
 import { create, globals } from 'webgpu';
 import { requestGpu, type Gpu, type RequestGpuOptions } from './gpu.js';
 
@@ -19,7 +26,12 @@ export function dawnEntryPoint(): GPU {
   return entryPoint;
 }
 
-/** `requestGpu` on Dawn: a device of the first adapter Dawn finds (a GPU through Vulkan, Metal or D3D12). */
+/**
+ * `requestGpu` on Dawn: a device of the first adapter Dawn finds (a GPU through Vulkan, Metal or D3D12).
+ * The Gpu owns the device: {@link Gpu.destroy} destroys it.
+ *
+ * @param options - As requestGpu's, without `gpu` (the entry point is Dawn's).
+ */
 export function requestDawnGpu(options: Omit<RequestGpuOptions, 'gpu'> = {}): Promise<Gpu> {
   if (options !== null && typeof options === 'object' && 'gpu' in options) {
     throw new TypeError("requestDawnGpu options have no 'gpu': the entry point is Dawn's (use requestGpu to pass your own)");

@@ -3,9 +3,16 @@
 import { reductionWorkgroupsFor } from './adapter.js';
 import { describeValue, readOptions } from './options.js';
 
+/** The optional WebGPU features the library uses on a device: those the device has and the caller did not disable. */
 export interface GpuFeatures {
+  /** WebGPU's `subgroups`: reductions add within a subgroup before going through workgroup memory. */
   readonly subgroups: boolean;
+  /**
+   * WebGPU's `shader-f16`: f16 tensors are read and written as WGSL's f16. Without it they are stored as
+   * pairs of halves packed into 32-bit words, so f16 works on every adapter; the math is f32 either way.
+   */
   readonly shaderF16: boolean;
+  /** WebGPU's `timestamp-query`: needed by the `timestampWrites` option ({@link EncoderOptions}). */
   readonly timestampQuery: boolean;
 }
 
@@ -13,21 +20,27 @@ export interface GpuFeatures {
 export type OptionalFeature = 'subgroups' | 'shader-f16' | 'timestamp-query';
 const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['subgroups', 'shader-f16', 'timestamp-query'];
 
+/** Options of {@link requestGpu}. */
 export interface RequestGpuOptions {
-  /** The WebGPU entry point; defaults to `navigator.gpu`. In Node, pass Dawn's `create([])`. */
+  /**
+   * The WebGPU entry point; default `navigator.gpu`. In Node.js use `requestDawnGpu` from
+   * `webgpu-batchnorm/dawn`, or pass Dawn's `create([])` here (the Gpu keeps it referenced).
+   */
   gpu?: GPU;
+  /** Passed to `requestAdapter`: 'low-power' or 'high-performance'; default none (the browser chooses). */
   powerPreference?: GPUPowerPreference;
-  /** Features to leave off even when offered (tests use it to exercise fallback paths). */
+  /** Features to leave off even when offered (tests use it to exercise fallback paths); default none. */
   disableFeatures?: readonly OptionalFeature[];
   /**
-   * Largest storage binding the library makes, in bytes (default: the device's
-   * maxStorageBufferBindingSize). Larger tensors are processed in chunks; tests set it small.
+   * Largest storage binding the library makes, in bytes: a multiple of 4, at least 256; default (and at
+   * most) the device's maxStorageBufferBindingSize. Larger tensors are processed in windows of whole
+   * samples; tests set it small.
    */
   maxBindingBytes?: number;
   /**
-   * Workgroups each reduction aims for (default from the adapter: 1024 on a GPU, or where the adapter
-   * says nothing; 16 on a software adapter such as SwiftShader). Channels short enough for one
-   * workgroup each run the one-dispatch plans.
+   * Workgroups each reduction aims for, a positive integer (default from the adapter: 1024 on a GPU, or
+   * where the adapter says nothing; 16 on a software adapter such as SwiftShader). Channels short enough
+   * for one workgroup each run the one-dispatch plans.
    */
   reductionWorkgroups?: number;
 }
@@ -39,8 +52,11 @@ export interface GpuOptions {
    * it referenced, which dawn.node needs for as long as a device made from it is in use.
    */
   gpu?: GPU;
+  /** {@inheritDoc RequestGpuOptions.disableFeatures} */
   disableFeatures?: readonly OptionalFeature[];
+  /** {@inheritDoc RequestGpuOptions.maxBindingBytes} */
   maxBindingBytes?: number;
+  /** {@inheritDoc RequestGpuOptions.reductionWorkgroups} */
   reductionWorkgroups?: number;
 }
 
@@ -49,7 +65,18 @@ export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures',
 /** @internal */
 export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
 
+/**
+ * The device is gone (lost, or destroyed by {@link Gpu.destroy}): pending readbacks reject with it, and so do
+ * later calls on its Gpu. Its tensors' contents are gone too; request a new Gpu to go on.
+ */
 export class DeviceLostError extends Error {
+  /**
+   * The library makes these when the device's `lost` promise settles or {@link Gpu.destroy} destroys it; the message reads
+   * `WebGPU device was lost (reason): message`.
+   *
+   * @param reason - WebGPU's `GPUDeviceLostInfo.reason` ('destroyed' or 'unknown').
+   * @param message - WebGPU's message.
+   */
   constructor(reason: string, message: string) {
     super(`WebGPU device was lost (${reason}): ${message}`);
     this.name = 'DeviceLostError';
@@ -58,6 +85,13 @@ export class DeviceLostError extends Error {
 
 /** A validation, out-of-memory or internal error that the GPU reported for one of the library's operations. */
 export class GpuOperationError extends Error {
+  /**
+   * The library makes these from the error scopes around its own work; the message reads
+   * `operation failed on the GPU: gpuMessage`.
+   *
+   * @param operation - The library's operation, e.g. 'batchNorm forward'.
+   * @param gpuMessage - The GPU's message.
+   */
   constructor(operation: string, gpuMessage: string) {
     super(`${operation} failed on the GPU: ${gpuMessage}`);
     this.name = 'GpuOperationError';
@@ -81,8 +115,20 @@ interface ScopeFrame {
   creationScopesPushed: boolean;
 }
 
+/**
+ * A WebGPU device as the library uses it: made by {@link requestGpu} (or `requestDawnGpu` in Node.js), or
+ * wrapping a device of yours with {@link Gpu.fromDevice}. Every tensor and module is made on one Gpu and
+ * holds it. It caches pipelines, parameters and scratch buffers for the device, and turns a lost device
+ * into {@link DeviceLostError}s instead of hangs.
+ *
+ * Ownership: call {@link Gpu.destroy} when done with the library on this device. On a device from
+ * requestGpu that destroys the device, and with it every tensor made on it; on a device from fromDevice
+ * it frees only the library's scratch buffers and leaves the device and its buffers to you.
+ */
 export class Gpu {
+  /** The WebGPU device; share it with your own work (record into an encoder from it, wrap its buffers). */
   readonly device: GPUDevice;
+  /** The optional features the library uses on this device. */
   readonly features: GpuFeatures;
   /** Resolves with the error once the device is lost; never resolves otherwise. */
   readonly lost: Promise<DeviceLostError>;
@@ -127,7 +173,10 @@ export class Gpu {
 
   /**
    * Wraps a caller's device (one shared with TensorFlow.js, ONNX Runtime Web or the caller's own WebGPU
-   * work). The library never destroys it.
+   * work). The library never destroys it; the device's features and limits are used as they are.
+   *
+   * @param device - Your device. Tensors of this Gpu can wrap its buffers ({@link Tensor.fromBuffer}).
+   * @param options - The entry point to keep referenced (Dawn) and limits; see {@link GpuOptions}.
    */
   static fromDevice(device: GPUDevice, options: GpuOptions = {}): Gpu {
     assertDevice(device);
@@ -230,7 +279,11 @@ export class Gpu {
     return { result, error };
   }
 
-  /** Waits for `work`, rejecting with the device-lost error if the device is lost first. */
+  /**
+   * Waits for `work` (e.g. `buffer.mapAsync(...)` or `queue.onSubmittedWorkDone()` of your own), rejecting
+   * with the {@link DeviceLostError} if the device is lost first: a lost device can leave such promises
+   * pending forever.
+   */
   untilLost<T>(work: Promise<T>): Promise<T> {
     this.assertAlive();
     return new Promise<T>((resolve, reject) => {
@@ -262,8 +315,11 @@ export class Gpu {
 
   /**
    * Frees what the library keeps on this device (scratch buffers) and destroys the device if the library
-   * created it: from then on `isLost` is true and the library's calls on this Gpu throw. A device from
-   * `fromDevice` is left alone, and the caller's tensors on it stay readable. Idempotent.
+   * created it (requestGpu): from then on `isLost` is true, the library's calls on this Gpu throw
+   * {@link DeviceLostError}, and every tensor and module on it is gone (their destroy() is then not needed).
+   * A device from `fromDevice` is left alone, and the caller's tensors on it stay readable (a later call
+   * recreates the scratch it needs). Call it after the last use, once the work recorded into your own
+   * encoders is submitted. Idempotent.
    */
   destroy(): void {
     for (const release of this.#onDestroy.splice(0)) release();
@@ -278,7 +334,11 @@ let devicesRequested = 0;
 
 /**
  * Requests an adapter and a device with the adapter's largest storage-binding and buffer sizes, and
- * turns on `subgroups`, `shader-f16` and `timestamp-query` where offered.
+ * turns on `subgroups`, `shader-f16` and `timestamp-query` where offered. The device is the returned
+ * Gpu's: {@link Gpu.destroy} destroys it.
+ *
+ * @throws Error when WebGPU is missing (no `navigator.gpu` and no `options.gpu`) or there is no adapter;
+ * the message names the likely cause.
  */
 
 export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> {

@@ -2,12 +2,38 @@
 // (src/reference-entry.ts). Its declarations reference no WebGPU types package: TypeScript 7's DOM library
 // declares WebGPU itself; TypeScript before 7 gets index-with-webgpu-types.d.ts instead (package.json's
 // `types@<7` condition).
+/**
+ * Batch normalization over WebGPU with PyTorch's semantics: the functional forward {@link batchNorm} and
+ * backward {@link batchNormBackward}, and the module {@link BatchNorm} (nn.BatchNorm1d/2d/3d, or Keras's
+ * BatchNormalization through {@link BatchNorm.keras}), on {@link Tensor}s of a {@link Gpu} from
+ * {@link requestGpu}, `requestDawnGpu` (Node.js, `webgpu-batchnorm/dawn`) or {@link Gpu.fromDevice}.
+ *
+ * ## Ownership and cleanup
+ *
+ * | What | Whose | Freed by |
+ * | --- | --- | --- |
+ * | a tensor you make ({@link Tensor.fromArray}, {@link Tensor.empty}) | yours | {@link Tensor.destroy} |
+ * | a tensor wrapping your buffer ({@link Tensor.fromBuffer}) | the buffer stays yours | you: destroy() drops only the wrapper |
+ * | an output of {@link batchNorm}, {@link batchNormBackward}, {@link BatchNorm.forward}, {@link BatchNorm.backward} | yours (or the `out` tensor you passed) | {@link Tensor.destroy} |
+ * | a module's `weight`, `bias`, `runningMean`, `runningVar` and saved statistics | the module | {@link BatchNorm.destroy} |
+ * | a Gpu's device from {@link requestGpu} | the Gpu | {@link Gpu.destroy}, which also ends every tensor on it |
+ * | a Gpu's device from {@link Gpu.fromDevice} | yours | you; {@link Gpu.destroy} frees only the library's scratch |
+ *
+ * Call destroy() when you are done with a tensor or module: WebGPU frees GPU memory at once on destroy(),
+ * but only whenever the garbage collector gets to an object you merely drop. Destroy after submitting
+ * the work that uses it: work already submitted finishes first, while work recorded into your encoder
+ * and not yet submitted would fail at submit. Every destroy() is idempotent; {@link Gpu.liveBuffers}
+ * counts the buffers the library still holds.
+ *
+ * @module webgpu-batchnorm
+ */
 export { DeviceLostError, Gpu, GpuOperationError, requestGpu } from './gpu.js';
 export type { GpuFeatures, GpuOptions, OptionalFeature, RequestGpuOptions } from './gpu.js';
 export { Tensor } from './tensor.js';
 export type { DType, TensorData, TensorOptions, WrapOptions } from './tensor.js';
 export { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
-export type { Recording } from './runner.js';
+export type { EncoderOptions } from './runner.js';
+export type { Activation } from './validate.js';
 export { batchNorm } from './batch-norm.js';
 export type {
   BatchNormInferenceOptions,

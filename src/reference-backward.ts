@@ -1,39 +1,69 @@
 // CPU reference of the batch-norm backward (PyTorch's native_batch_norm_backward), accumulating in
 // float64: the truth the backward GPU tests compare against. Like the forward reference, tight passes
 // over typed arrays.
+import type { ReferenceValues } from './reference.js';
 import { channelLayout } from './shape.js';
-
-type Values = Float32Array | Float64Array | readonly number[];
 
 /** Options of both modes. */
 export interface ReferenceBackwardCommon {
-  weight?: Values | null;
+  /** The forward's per-channel scale, C values; default none (scale 1, and no dweight or dbias). */
+  weight?: ReferenceValues | null;
   /** Channel axis (default 1; -1 channels-last). */
   axis?: number;
   /**
    * The output of a forward with a fused ReLU, as PyTorch saves it: dy passes where y > 0 and is 0
    * elsewhere (threshold_backward). Absent without a ReLU.
    */
-  reluOutput?: Values | null;
+  reluOutput?: ReferenceValues | null;
 }
 
+/** Options of {@link batchNormBackwardReference}: those of the GPU's batchNormBackward, with arrays for tensors. */
 export type ReferenceBackwardOptions = ReferenceBackwardCommon &
-  ({ saveMean: Values; saveInvstd: Values; training: true } | { runningMean: Values; runningVar: Values; eps?: number; training: false });
+  (
+    | {
+        /** The training forward's batch mean, C values. */
+        saveMean: ReferenceValues;
+        /** The training forward's 1/sqrt(biased batch variance + eps), C values. */
+        saveInvstd: ReferenceValues;
+        /** Differentiates a training forward. */
+        training: true;
+      }
+    | {
+        /** The running mean the inference forward used, C values. */
+        runningMean: ReferenceValues;
+        /** The running variance the inference forward used, C values. */
+        runningVar: ReferenceValues;
+        /** The inference forward's eps; default 1e-5. */
+        eps?: number;
+        /** Differentiates an inference forward. */
+        training: false;
+      }
+  );
 
+/** What {@link batchNormBackwardReference} returns, all in float64. */
 export interface ReferenceBackwardResult {
+  /** The gradient of x, in x's layout. */
   dx: Float64Array;
   /** sum(dy * xhat) per channel; null without a weight (as the GPU op). */
   dweight: Float64Array | null;
   /** sum(dy) per channel; null without a weight. */
   dbias: Float64Array | null;
-  /** Per channel: the mean and invstd that xhat = (x - mean) * invstd used. */
+  /** Per channel: the mean that xhat = (x - mean) * invstd used. */
   mean: Float64Array;
+  /** Per channel: the invstd that xhat = (x - mean) * invstd used. */
   invstd: Float64Array;
 }
 
+/**
+ * Batch norm backward on the CPU in float64 (PyTorch's native_batch_norm_backward): the truth the GPU's
+ * backward is checked against.
+ *
+ * @param dy - The gradient of the forward's output, in x's layout.
+ * @param x - The forward's input, row-major values of `shape`.
+ */
 export function batchNormBackwardReference(
-  dy: Values,
-  x: Values,
+  dy: ReferenceValues,
+  x: ReferenceValues,
   shape: readonly number[],
   options: ReferenceBackwardOptions,
 ): ReferenceBackwardResult {

@@ -1,6 +1,13 @@
 // The `webgpu-batchnorm/reference` entry: float64 CPU references of the forward and backward passes (what
 // the tests, the demo's check and the benchmark compare the GPU against). Plain JavaScript, no WebGPU.
+/**
+ * Float64 CPU references of batch norm's forward and backward: what the tests, the demo's check and the
+ * benchmark compare the GPU against. Plain JavaScript, no WebGPU:
+ * `import { batchNormReference } from 'webgpu-batchnorm/reference'`.
+ *
+ * @module webgpu-batchnorm/reference
+ */
 export { batchNormReference, channelMoments } from './reference.js';
-export type { ReferenceForwardOptions, ReferenceForwardResult } from './reference.js';
+export type { ReferenceForwardOptions, ReferenceForwardResult, ReferenceValues } from './reference.js';
 export { batchNormBackwardReference } from './reference-backward.js';
 export type { ReferenceBackwardCommon, ReferenceBackwardOptions, ReferenceBackwardResult } from './reference-backward.js';

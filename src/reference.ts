@@ -2,16 +2,26 @@
 // CPU side of the GPU-vs-CPU benchmark, so its loops are tight passes over typed arrays.
 import { channelLayout } from './shape.js';
 
-type Values = Float32Array | Float64Array | readonly number[];
+/** Numbers the references take: a Float32Array (what `Tensor.toArray()` gives), a Float64Array or a plain array. */
+export type ReferenceValues = Float32Array | Float64Array | readonly number[];
 
+/** Options of {@link batchNormReference}: those of the GPU's batchNorm, with arrays for tensors. */
 export interface ReferenceForwardOptions {
-  weight?: Values | null;
-  bias?: Values | null;
-  runningMean?: Values | null;
-  runningVar?: Values | null;
+  /** Per-channel scale, C values; default none (scale 1). */
+  weight?: ReferenceValues | null;
+  /** Per-channel shift, C values; default none (shift 0). */
+  bias?: ReferenceValues | null;
+  /** Running mean, C values: read in inference, blended with the batch mean in training (the result's runningMean). */
+  runningMean?: ReferenceValues | null;
+  /** Running variance, C values: as runningMean. */
+  runningVar?: ReferenceValues | null;
+  /** Batch statistics (true) or the running ones (false, which then are required). */
   training: boolean;
+  /** Weight of the batch statistics in the running ones; default 0.1. null: factor 1/numBatchesTracked. */
   momentum?: number | null;
+  /** With `momentum: null`: batches seen including this one; default 1. */
   numBatchesTracked?: number;
+  /** Added to the variance before the square root; default 1e-5. */
   eps?: number;
   /** Channel axis (default 1; -1 channels-last). */
   axis?: number;
@@ -21,18 +31,36 @@ export interface ReferenceForwardOptions {
   runningVarEstimator?: 'unbiased' | 'biased';
 }
 
+/** What {@link batchNormReference} returns, all in float64. */
 export interface ReferenceForwardResult {
+  /** The normalized x, in x's layout. */
   y: Float64Array;
-  /** Per channel: the mean and 1/sqrt(var + eps) used to normalize (batch ones in training). */
+  /** Per channel: the mean used to normalize (the batch mean in training, the running mean in inference). */
   mean: Float64Array;
+  /** Per channel: 1/sqrt(var + eps) used to normalize (biased batch variance in training, running variance in inference). */
   invstd: Float64Array;
-  /** Training with running statistics: their updated values; otherwise null. */
+  /** Training with running statistics: the updated running mean; otherwise null. */
   runningMean: Float64Array | null;
+  /** Training with running statistics: the updated running variance; otherwise null. */
   runningVar: Float64Array | null;
 }
 
-/** Per-channel mean and biased variance by two passes in float64. */
-export function channelMoments(x: Values, shape: readonly number[], axis = 1): { mean: Float64Array; variance: Float64Array } {
+/**
+ * Per-channel mean and biased variance by two passes in float64.
+ *
+ * @param x - Row-major values of `shape`.
+ * @param axis - The channel axis, negative from the end; default 1.
+ */
+export function channelMoments(
+  x: ReferenceValues,
+  shape: readonly number[],
+  axis = 1,
+): {
+  /** Per channel: the mean. */
+  mean: Float64Array;
+  /** Per channel: the biased (population) variance. */
+  variance: Float64Array;
+} {
   const { batch, channels, spatial } = channelLayout(shape, axis);
   const mean = new Float64Array(channels);
   const variance = new Float64Array(channels);
@@ -58,7 +86,14 @@ export function channelMoments(x: Values, shape: readonly number[], axis = 1): {
   return { mean, variance };
 }
 
-export function batchNormReference(x: Values, shape: readonly number[], options: ReferenceForwardOptions): ReferenceForwardResult {
+/**
+ * Batch norm forward on the CPU in float64 (torch.nn.functional.batch_norm's semantics): the truth the
+ * GPU's {@link ReferenceForwardResult | results} are checked against.
+ *
+ * @param x - Row-major values of `shape`.
+ * @param shape - x's dimensions, rank 2 to 5.
+ */
+export function batchNormReference(x: ReferenceValues, shape: readonly number[], options: ReferenceForwardOptions): ReferenceForwardResult {
   const axis = options.axis ?? 1;
   const { batch, channels, spatial } = channelLayout(shape, axis);
   const eps = options.eps ?? 1e-5;

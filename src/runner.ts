@@ -74,14 +74,28 @@ export function pass<K extends KernelName>(
   return { variant, grid, bindings };
 }
 
-export interface Recording {
-  /** Record into this encoder and submit nothing (the caller submits); otherwise submit at once. */
+/**
+ * Where an operation's GPU work goes: every operation's options take these. Without `encoder` the
+ * operation submits its own command buffer at once, and a GPU error of it rejects its outputs'
+ * `toArray()` and `ready()`.
+ */
+export interface EncoderOptions {
+  /**
+   * Record the operation's one compute pass into this encoder of yours and submit nothing: you call
+   * `queue.submit([encoder.finish()])`, once, after any number of calls. Outputs hold their results only
+   * after that submit; GPU errors of the recorded work surface in your error scopes, not in `toArray()`.
+   * Argument errors still throw at once, before anything is recorded. Default: none (submit at once).
+   */
   readonly encoder?: GPUCommandEncoder | undefined;
-  /** Timestamps around the operation's compute pass (needs 'timestamp-query'). */
+  /**
+   * GPU timestamps written at the beginning and/or end of the operation's compute pass, as WebGPU's
+   * `GPUComputePassTimestampWrites`. Needs the 'timestamp-query' feature ({@link GpuFeatures.timestampQuery}).
+   * Default: none.
+   */
   readonly timestampWrites?: GPUComputePassTimestampWrites | undefined;
 }
 
-export interface OperationSpec<R extends string> extends Recording {
+export interface OperationSpec<R extends string> extends EncoderOptions {
   readonly label: string;
   /** x's view as (N, C, spatial); windows and grids are planned from it. */
   readonly layout: ChannelLayout;
@@ -258,7 +272,7 @@ function checkBufferSharing(roles: Readonly<Record<string, TensorRole>>, passes:
 }
 
 /** The encoder and timestampWrites, checked before anything is recorded (a half-recorded pass would lock the caller's encoder). */
-function checkRecording(gpu: Gpu, { encoder, timestampWrites }: Recording): void {
+function checkRecording(gpu: Gpu, { encoder, timestampWrites }: EncoderOptions): void {
   if (encoder !== undefined && typeof (encoder as Partial<GPUCommandEncoder> | null)?.beginComputePass !== 'function') {
     throw new TypeError(`encoder must be a GPUCommandEncoder, got ${describeValue(encoder)}`);
   }

@@ -10,17 +10,25 @@ import { assertValidShape, numElements } from './shape.js';
 import { BufferUsage } from './webgpu-constants.js';
 import { lastWriteVerdict, recordCreation, registerRegion, writeVersion } from './write-log.js';
 
+/**
+ * A tensor's element type in GPU memory: 'f32', or 'f16' (IEEE binary16, as torch.half). Arithmetic is
+ * f32 for both; per-channel tensors (weight, bias, statistics, their gradients) are always 'f32'.
+ */
 export type DType = 'f32' | 'f16';
 
 const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, f16: 2 };
 
+/** Options of {@link Tensor.fromArray} and {@link Tensor.empty}. */
 export interface TensorOptions {
+  /** The element type; default 'f32'. */
   dtype?: DType;
+  /** Names the tensor in error messages and in WebGPU's (the buffer's label); default 'tensor'. */
   label?: string;
 }
 
+/** Options of {@link Tensor.fromBuffer}. */
 export interface WrapOptions extends TensorOptions {
-  /** Where the tensor starts in the buffer: a multiple of the device's minStorageBufferOffsetAlignment. */
+  /** Where the tensor starts in the buffer: a multiple of the device's minStorageBufferOffsetAlignment; default 0. */
   byteOffset?: number;
 }
 
@@ -32,10 +40,26 @@ export const WRAP_OPTION_KEYS = [...TENSOR_OPTION_KEYS, 'byteOffset'] as const;
 /** Host data a tensor can be made from. */
 export type TensorData = Float32Array | Float64Array | readonly number[];
 
+/**
+ * A dense, row-major (C-contiguous) array of numbers in a GPU storage buffer: its own buffer
+ * ({@link Tensor.fromArray}, {@link Tensor.empty}, an operation's output), or a region of yours
+ * ({@link Tensor.fromBuffer}, no copy). Read it back with {@link Tensor.toArray}.
+ *
+ * Ownership: a tensor you create, and an output an operation allocates for you, is yours: call
+ * {@link Tensor.destroy} when done with it to free its GPU memory at once (otherwise WebGPU frees it only
+ * when the garbage collector collects the tensor, which may be much later). Destroy it only after
+ * submitting the work that uses it: work recorded into your encoder and not yet submitted fails at submit
+ * with a destroyed buffer, while work already submitted finishes first (WebGPU frees the memory after it).
+ * Tensors a {@link BatchNorm} module holds (`weight`, `runningMean`, ...) are the module's.
+ */
 export class Tensor {
+  /** The Gpu the tensor lives on; it keeps the device (and Dawn's entry point) alive. */
   readonly gpu: Gpu;
+  /** Dimensions, outermost first (e.g. [N, C, H, W]); frozen. */
   readonly shape: readonly number[];
+  /** The element type in GPU memory. */
   readonly dtype: DType;
+  /** Names the tensor in error messages and in WebGPU's (the label of a buffer the tensor created). */
   readonly label: string;
   /** Where the tensor's first element lies in `buffer` (0 unless it wraps a caller's buffer). */
   readonly byteOffset: number;
@@ -54,14 +78,17 @@ export class Tensor {
     registerRegion(this);
   }
 
+  /** Number of elements: the product of the shape (1 for shape []). */
   get size(): number {
     return numElements(this.shape);
   }
 
+  /** Bytes of the elements: size times 4 (f32) or 2 (f16); the buffer region is this, rounded up to 4. */
   get byteLength(): number {
     return this.size * BYTES_PER_ELEMENT[this.dtype];
   }
 
+  /** True after {@link Tensor.destroy} (or a module's destroy() for its tensors): the tensor can no longer be used. */
   get isDestroyed(): boolean {
     return this.#buffer === null;
   }
@@ -85,7 +112,11 @@ export class Tensor {
     return { buffer: this.buffer, offset: this.byteOffset, size: paddedBytes(this.byteLength) };
   }
 
-  /** An uninitialised tensor. */
+  /**
+   * A new tensor without data to upload, e.g. an `out` tensor for an operation to write. It reads as zeros:
+   * WebGPU zero-fills every new buffer (there is no uninitialized GPU memory to read), so unlike
+   * torch.empty its contents are defined, at no cost beyond the allocation.
+   */
   static empty(gpu: Gpu, shape: readonly number[], options: TensorOptions = {}): Tensor {
     const { dtype, label } = readTensorOptions(gpu, shape, options);
     const { result, error } = gpu.scoped(`creating tensor '${label}'`, () => Tensor.allocate(gpu, shape, dtype, label));
@@ -93,7 +124,13 @@ export class Tensor {
     return result;
   }
 
-  /** A tensor holding `data` (converted to the dtype; f16 rounds to nearest even). */
+  /**
+   * A new tensor holding `data`, uploaded with `queue.writeBuffer` (converted to the dtype; f16 rounds to
+   * nearest even, as torch.half).
+   *
+   * @param data - Row-major values, exactly as many as `shape` has elements.
+   * @param shape - Dimensions, each a positive integer.
+   */
   static fromArray(gpu: Gpu, data: TensorData, shape: readonly number[], options: TensorOptions = {}): Tensor {
     const { dtype, label } = readTensorOptions(gpu, shape, options);
     assertFitsBuffer(gpu, shape, dtype, label); // before the data is read: a size error comes at once
@@ -176,7 +213,11 @@ export class Tensor {
     return Float32Array.from(new Uint16Array(bytes), fromHalfBits);
   }
 
-  /** Frees the GPU buffer if the tensor owns it; a wrapped buffer is left to its owner. Idempotent. */
+  /**
+   * Frees the GPU buffer if the tensor owns it; a wrapped buffer ({@link Tensor.fromBuffer}) is left to its
+   * owner. From then on the tensor cannot be read or passed to an operation. Call it once the work that
+   * uses the tensor is submitted (see the class's ownership note). Idempotent.
+   */
   destroy(): void {
     if (!this.#buffer) return;
     if (this.ownsBuffer) this.gpu.destroyBuffer(this.#buffer);
