@@ -30,6 +30,7 @@ import { forwardAccuracy, type Accuracy } from './accuracy.js';
 import { CopyKernel } from './copy-kernel.js';
 import { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
 import { describeEnvironment, type Environment } from './environment.js';
+import { inErrorScopes } from './error-scopes.js';
 import {
   callTrial,
   gpuTimingMethod,
@@ -369,9 +370,10 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
   };
 }
 
-/** A fraction as a whole percentage. */
+/** A fraction as a percentage: whole from 10% up, two significant digits below. */
 export function formatPercent(fraction: number): string {
-  return `${Math.round(fraction * 100)}%`;
+  const percent = fraction * 100;
+  return `${Math.abs(percent) >= 10 ? Math.round(percent) : Number(percent.toPrecision(2))}%`;
 }
 
 /** Every library named in the rows' comparisons, ours first. */
@@ -444,9 +446,7 @@ async function benchmarkShape(
       if (i > 0) tensors.push(result.y, result.saveMean!, result.saveInvstd!);
       accuracies.push(forwardAccuracy(x, shape, await result.y.toArray(), reference.y, reference, weight, bias));
     }
-    copy = new CopyKernel(gpu, x);
-    await copy.check();
-    const copyKernel = copy;
+    const copyKernel = (copy = await CopyKernel.checked(gpu, x));
     const forwardOut = { y: upload(new Float32Array(elements), shape, 'bench y'), saveMean: upload(new Float32Array(channels), [channels], 'bench saveMean out'), saveInvstd: upload(new Float32Array(channels), [channels], 'bench saveInvstd out') };
     const forwardCalls = runs.map((run): GpuCall => (recording) => batchNorm(run.gpu, xTensor, { ...forwardOptions, out: forwardOut, ...recording }));
     const [copySeries, ...forwardSeries] = await timeSeries(gpu, settings, [(recording) => copyKernel.record(recording), ...forwardCalls]);
@@ -515,10 +515,13 @@ type PassSummaries = ReturnType<typeof summarizePasses>[] | null;
 async function timeSeries(gpu: Gpu, settings: BenchmarkSettings, calls: readonly GpuCall[]): Promise<SeriesResult<TrialResult>[]> {
   const spans = gpu.features.timestampQuery ? calls.map(() => new TimestampSpan(gpu)) : null;
   try {
-    return await interleavedTrials(
-      settings,
-      calls.map((call, i) => callTrial(gpu, spans?.[i] ?? null, call)),
-      'until-stable',
+    // A GPU error while timing fails the run: its times would be of work that did not run.
+    return await inErrorScopes(gpu, () =>
+      interleavedTrials(
+        settings,
+        calls.map((call, i) => callTrial(gpu, spans?.[i] ?? null, call)),
+        'until-stable',
+      ),
     );
   } finally {
     for (const span of spans ?? []) span.destroy();
@@ -530,10 +533,12 @@ async function timePasses(gpu: Gpu, settings: BenchmarkSettings, calls: readonly
   if (!gpu.features.timestampQuery) return null;
   const timers = calls.map(() => new PassTimestamps(gpu));
   try {
-    const series = await interleavedTrials(
-      settings,
-      calls.map((call, i) => passTrial(gpu, timers[i]!, call)),
-      'until-stable',
+    const series = await inErrorScopes(gpu, () =>
+      interleavedTrials(
+        settings,
+        calls.map((call, i) => passTrial(gpu, timers[i]!, call)),
+        'until-stable',
+      ),
     );
     return series.map((s) => summarizePasses(s.kept.map((trial) => trial.passes)));
   } finally {

@@ -3,6 +3,7 @@
 // fraction of what a plain copy of that size moves there. Its output is checked once, bit for bit.
 import type { Gpu, Recording } from '../index.js';
 import copySource from './copy.wgsl?raw';
+import { inErrorScopes } from './error-scopes.js';
 
 const WORKGROUP_SIZE = 256;
 const VEC4_BYTES = 16;
@@ -22,7 +23,22 @@ export class CopyKernel {
   readonly #pipeline: GPUComputePipeline;
   readonly #windows: CopyWindow[] = [];
 
-  constructor(gpu: Gpu, values: Float32Array) {
+  /** A copy kernel for `values`, made and checked inside error scopes; it throws rather than time a broken copy. */
+  static async checked(gpu: Gpu, values: Float32Array): Promise<CopyKernel> {
+    let kernel: CopyKernel | null = null;
+    try {
+      return await inErrorScopes(gpu, async () => {
+        kernel = new CopyKernel(gpu, values);
+        await kernel.check();
+        return kernel;
+      });
+    } catch (error) {
+      (kernel as CopyKernel | null)?.destroy();
+      throw error;
+    }
+  }
+
+  private constructor(gpu: Gpu, values: Float32Array) {
     const { device } = gpu;
     this.#gpu = gpu;
     this.#values = values;
@@ -30,7 +46,7 @@ export class CopyKernel {
     const vec4s = Math.ceil(values.length / 4);
     const bytes = vec4s * VEC4_BYTES;
     this.#source = device.createBuffer({ label: 'bench copy source', size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    this.#target = device.createBuffer({ label: 'bench copy target', size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    this.#target = device.createBuffer({ label: 'bench copy target', size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(this.#source, 0, values.buffer, values.byteOffset, values.byteLength);
     this.#pipeline = device.createComputePipeline({
       label: 'bench copy',

@@ -134,7 +134,8 @@ export interface SeriesResult<T extends TrialResult> {
 }
 
 /**
- * The one trial scheme. Each series' trials are sized so that one lasts about `targetTrialMs`; then
+ * The one trial scheme. Each series' trials are sized so that one lasts about `targetTrialMs` (from
+ * the faster of two single iterations); then
  * rounds run one trial of every series, in turn (reversed every other round, so that no series always
  * follows the same one): warm-up rounds, then `trials` timed rounds. A fixed warm-up runs
  * `warmupTrials` rounds; 'until-stable' runs at least that many, and more until the last `stableTrials`
@@ -147,7 +148,8 @@ export async function interleavedTrials<T extends TrialResult>(
 ): Promise<SeriesResult<T>[]> {
   if (series.length === 0) throw new RangeError('interleavedTrials needs at least one series');
   const iterations: number[] = [];
-  for (const trial of series) iterations.push(iterationsFor((await trial(1)).ms, settings));
+  // The faster of two single iterations: a first one can carry one-off costs (a pipeline's first use).
+  for (const trial of series) iterations.push(iterationsFor(Math.min((await trial(1)).ms, (await trial(1)).ms), settings));
   const results: T[][] = series.map(() => []);
   let round = 0;
   const runRound = async () => {
