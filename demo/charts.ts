@@ -16,6 +16,7 @@ import {
   type BenchmarkRow,
   type Operation,
 } from '../src/bench/index.js';
+import type { KernelName } from '../src/kernels.js';
 import type { Histogram } from './histogram.js';
 
 Chart.register(...registerables);
@@ -207,9 +208,13 @@ const COPY_COLOR = '#8b949e';
 /** One color per mode; NCHW solid, NHWC dashed. */
 const MODE_COLORS = { training: PALETTE[0]!, inference: PALETTE[2]!, 'forward+backward': PALETTE[1]! } as const;
 
+/** The kernels of the pass that reduces x (and dy), by kernel record, rows kernels included. */
+const FORWARD_REDUCING_KERNELS = ['stats', 'stats-rows', 'stats-apply', 'stats-apply-rows'] as const satisfies readonly KernelName[];
+const BACKWARD_REDUCING_KERNELS = ['backward-reduce', 'backward-reduce-rows', 'backward-fused', 'backward-fused-rows'] as const satisfies readonly KernelName[];
+
 /** The share of the copy kernel's bandwidth that the baseline's pass of one of `kernels` reaches in `operation`. */
-function passFraction(row: BenchmarkRow, operation: Operation, kernels: readonly string[]): number | null {
-  return baselineOf(row)[operation].passes?.find((p) => kernels.includes(p.kernel))?.copyFraction ?? null;
+function passFraction(row: BenchmarkRow, operation: Operation, kernels: readonly KernelName[]): number | null {
+  return baselineOf(row)[operation].passes?.find((p) => (kernels as readonly string[]).includes(p.kernel))?.copyFraction ?? null;
 }
 
 /** The four benchmark charts (of the baseline variant); the returned function redraws them from the rows measured so far. */
@@ -232,8 +237,9 @@ export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HT
       { label: `training forward (${FORWARD_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).forward.copyFraction },
       { label: `inference forward (${INFERENCE_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).inference.copyFraction, color: PALETTE[2]! },
       { label: `backward (${BACKWARD_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).backward.copyFraction, dashed: true, color: PALETTE[1]! },
-      { label: 'forward statistics pass (stats, stats-rows)', value: (r) => passFraction(r, 'forward', ['stats', 'stats-rows']), color: PALETTE[3]! },
-      { label: 'backward reduce pass (backward-reduce, -rows)', value: (r) => passFraction(r, 'backward', ['backward-reduce', 'backward-reduce-rows']), dashed: true, color: PALETTE[4]! },
+      // The pass that reduces: alone (three-pass plans) or fused with the apply (one-dispatch plans).
+      { label: 'forward, its reducing pass (stats, or one-dispatch stats-apply)', value: (r) => passFraction(r, 'forward', FORWARD_REDUCING_KERNELS), color: PALETTE[3]! },
+      { label: 'backward, its reducing pass (backward-reduce, or backward-fused)', value: (r) => passFraction(r, 'backward', BACKWARD_REDUCING_KERNELS), dashed: true, color: PALETTE[4]! },
     ]),
     sizeChart(
       canvases.peers,

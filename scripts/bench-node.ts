@@ -2,7 +2,7 @@
 // without a browser. Bundled by vite.bench-node.config.ts into build-node/bench-node.js, which needs only
 // `webgpu` at run time (see ../shared/gpu-kit/): TensorFlow.js and ONNX Runtime Web (the peers) are in
 // the bundle, and ONNX Runtime Web's wasm lies gzipped beside it (ORT_WASM_GZ).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,8 @@ const USAGE = `usage: node build-node/bench-node.js [options]
                     the first is the baseline
   --compare-statistics  the variants: the statistics kernels' old per-vec4 merge and the block merge
   --list-shapes     print the shapes this run would measure (NxCxHxW, one line) and exit
+  --rows-out FILE   also append each shape's row to FILE as it finishes, one JSON line each
+                    (what a run cut short leaves)
   --out FILE        JSON output (default ${DEFAULT_OUT_DIR}/<adapter>.json, ignored by git;
                     the committed reference results are in bench-results/)
   --no-peers        leave out the comparison with TensorFlow.js and ONNX Runtime Web (six more
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     variants: { type: 'string' },
     'compare-statistics': { type: 'boolean' },
     'list-shapes': { type: 'boolean' },
+    'rows-out': { type: 'string' },
     out: { type: 'string' },
     'no-peers': { type: 'boolean' },
     help: { type: 'boolean' },
@@ -103,6 +106,11 @@ const settings = {
 };
 console.log(`adapter: ${adapter.label}; ${shapes.length} shapes up to ${shapes.at(-1)!.shape.join('x')}`);
 
+const rowsOut = values['rows-out'];
+if (rowsOut) {
+  mkdirSync(dirname(rowsOut), { recursive: true });
+  writeFileSync(rowsOut, '');
+}
 const interactive = process.stdout.isTTY;
 const report = await runBenchmark(gpu, {
   shapes,
@@ -110,7 +118,8 @@ const report = await runBenchmark(gpu, {
   settings,
   ...(variants ? { variants } : {}),
   peers: withPeers ? { ortWasm: gunzipSync(readFileSync(fileURLToPath(new URL(ORT_WASM_GZ, import.meta.url)))) } : null,
-  onProgress: ({ completed, total, label, phase }) => {
+  onProgress: ({ completed, total, label, phase, row }) => {
+    if (row && rowsOut) appendFileSync(rowsOut, `${JSON.stringify(row)}\n`);
     const text = `[${String(completed).padStart(3)}/${total}] ${label}: ${phase}`;
     if (interactive) process.stdout.write(`\r\x1b[2K${text}`);
     else console.log(text);

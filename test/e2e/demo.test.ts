@@ -177,7 +177,7 @@ it('runs a short sweep: a chart point per size in every series, one CSV row per 
   expect(untitled).toEqual([]);
 
   const csv = (await page.inputValue('#export-text')).trim().split('\n');
-  expect(csv[0]).toMatch(/^label,shape,elements,gpu_forward_ms/);
+  expect(csv[0]).toMatch(/^label,shape,elements,variant,copy_ms,copy_min_ms,copy_gbps,gpu_forward_ms/);
   expect(csv.slice(1)).toHaveLength(SHORT_SWEEP_SIZES);
   expect(csv.slice(1).every((line) => line.endsWith(',true'))).toBe(true);
 
@@ -233,7 +233,7 @@ it('compares with TensorFlow.js and ONNX Runtime Web on one size: every peer che
     peers: { libraries: string[] };
     rows: { peers: { ours: { passed: boolean }; peers: { library: string; passed: boolean; ms: number }[] }[] }[];
   };
-  expect(report.schema).toBe('webgpu-batchnorm-bench/4');
+  expect(report.schema).toBe('webgpu-batchnorm-bench/5');
   expect(report.peers.libraries.map((l) => l.split(' ')[0])).toEqual(['webgpu-batchnorm', 'TensorFlow.js', 'ONNX']);
   const comparisons = report.rows[0]!.peers;
   expect(comparisons).toHaveLength(6);
