@@ -33,6 +33,7 @@ import { describeEnvironment, type Environment } from './environment.js';
 import { inErrorScopes } from './error-scopes.js';
 import {
   callTrial,
+  countPasses,
   gpuTimingMethod,
   PassTimestamps,
   passTimingMethod,
@@ -94,6 +95,12 @@ export const DEFAULT_SETTINGS: BenchmarkSettings = {
   stableTolerance: 0.05,
   maxWarmupTrials: 10,
 };
+
+/**
+ * Over DEFAULT_SETTINGS on a CPU-emulated adapter: a fixed warm-up, as there is no GPU clock to settle,
+ * and the times of a CPU shared with other work need not settle at all (explicit settings still win).
+ */
+export const EMULATED_SETTINGS: Partial<BenchmarkSettings> = { maxWarmupTrials: 0 };
 
 export interface BenchmarkOptions {
   readonly shapes: readonly SweepShape[];
@@ -282,8 +289,8 @@ interface VariantRun {
 }
 
 export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise<BenchmarkReport> {
-  const settings = { ...DEFAULT_SETTINGS, ...options.settings };
   const environment = describeEnvironment(gpu, options.runtime);
+  const settings = { ...DEFAULT_SETTINGS, ...(environment.adapter.emulated ? EMULATED_SETTINGS : {}), ...options.settings };
   const variants = checkVariants(options.variants ?? DEFAULT_VARIANTS);
   const rows: BenchmarkRow[] = [];
   const peerSteps = options.peers ? PEER_CASES.length : 0;
@@ -340,9 +347,11 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
       cpuTiming: 'wall time of repeated calls on the calling thread (single-threaded JavaScript)',
       statistic: `median (and minimum) of ${settings.trials} trials after the warm-up`,
       warmup:
-        `GPU: at least ${settings.warmupTrials} warm-up trial(s), more until the last ${settings.stableTrials} of every series compared ` +
-        `are within ${formatPercent(settings.stableTolerance)} of each other, at most ${Math.max(settings.warmupTrials, settings.maxWarmupTrials)}; ` +
-        `the series of a measurement (variants; the copy kernel with the training forward) interleaved trial by trial. ` +
+        (settings.maxWarmupTrials > settings.warmupTrials
+          ? `GPU: at least ${settings.warmupTrials} warm-up trial(s), more until the last ${settings.stableTrials} of every series compared ` +
+            `are within ${formatPercent(settings.stableTolerance)} of each other, at most ${settings.maxWarmupTrials}`
+          : `GPU: ${settings.warmupTrials} warm-up trial(s)${environment.adapter.emulated ? ' (a CPU-emulated adapter has no clock to settle)' : ''}`) +
+        '; the series of a measurement (variants; the copy kernel with the training forward) interleaved trial by trial. ' +
         `CPU loops and peers: ${settings.warmupTrials} warm-up trial(s)`,
       roofline:
         `the copy kernel (src/bench/copy.wgsl: one vec4 of f32 per invocation, ${COPY_BYTES_PER_ELEMENT} bytes per element) ` +
@@ -450,7 +459,7 @@ async function benchmarkShape(
     const forwardOut = { y: upload(new Float32Array(elements), shape, 'bench y'), saveMean: upload(new Float32Array(channels), [channels], 'bench saveMean out'), saveInvstd: upload(new Float32Array(channels), [channels], 'bench saveInvstd out') };
     const forwardCalls = runs.map((run): GpuCall => (recording) => batchNorm(run.gpu, xTensor, { ...forwardOptions, out: forwardOut, ...recording }));
     const [copySeries, ...forwardSeries] = await timeSeries(gpu, settings, [(recording) => copyKernel.record(recording), ...forwardCalls]);
-    const forwardPasses = await timePasses(gpu, settings, forwardCalls);
+    const forwardPasses = await timePasses(gpu, settings, forwardCalls, forwardSeries);
     const copyMeasurement: CopyMeasurement = {
       ms: copySeries!.summary.medianMs,
       minMs: copySeries!.summary.minMs,
@@ -465,7 +474,8 @@ async function benchmarkShape(
 
     await beginPhase('GPU inference forward');
     const inferenceCalls = runs.map((run): GpuCall => (recording) => batchNorm(run.gpu, xTensor, { ...forwardOptions, training: false, out: { y: forwardOut.y }, ...recording }));
-    const inference = measured(INFERENCE_BYTES_PER_ELEMENT, await timeSeries(gpu, settings, inferenceCalls), await timePasses(gpu, settings, inferenceCalls));
+    const inferenceSeries = await timeSeries(gpu, settings, inferenceCalls);
+    const inference = measured(INFERENCE_BYTES_PER_ELEMENT, inferenceSeries, await timePasses(gpu, settings, inferenceCalls, inferenceSeries));
 
     await beginPhase('GPU and CPU backward');
     const dy = unitNoise(elements, seed + 1000);
@@ -473,7 +483,8 @@ async function benchmarkShape(
     const backwardOptions = { training: true as const, weight: forwardOptions.weight ?? null, saveMean, saveInvstd };
     const backwardOut = { dx: upload(new Float32Array(elements), shape, 'bench dx'), dweight: upload(new Float32Array(channels), [channels], 'bench dweight'), dbias: upload(new Float32Array(channels), [channels], 'bench dbias') };
     const backwardCalls = runs.map((run): GpuCall => (recording) => batchNormBackward(run.gpu, dyTensor, xTensor, { ...backwardOptions, out: backwardOut, ...recording }));
-    const backward = measured(BACKWARD_BYTES_PER_ELEMENT, await timeSeries(gpu, settings, backwardCalls), await timePasses(gpu, settings, backwardCalls));
+    const backwardSeries = await timeSeries(gpu, settings, backwardCalls);
+    const backward = measured(BACKWARD_BYTES_PER_ELEMENT, backwardSeries, await timePasses(gpu, settings, backwardCalls, backwardSeries));
     const [mean, invstd] = [await saveMean.toArray(), await saveInvstd.toArray()];
     const gradients = { dx: new Float32Array(elements), dweight: new Float32Array(channels), dbias: new Float32Array(channels) };
     const cpuBackwardFloat32Ms = await timeCpu(settings, () => cpuBackwardFloat32(dy, x, shape, { weight, mean, invstd }, gradients));
@@ -528,16 +539,20 @@ async function timeSeries(gpu: Gpu, settings: BenchmarkSettings, calls: readonly
   }
 }
 
-/** The calls' GPU times pass by pass, interleaved and warmed like timeSeries; null without timestamp-query. */
-async function timePasses(gpu: Gpu, settings: BenchmarkSettings, calls: readonly GpuCall[]): Promise<PassSummaries> {
+/**
+ * The calls' GPU times pass by pass, interleaved and warmed like timeSeries, with the calls per trial
+ * `totals` had (as many as the query set holds); null without timestamp-query.
+ */
+async function timePasses(gpu: Gpu, settings: BenchmarkSettings, calls: readonly GpuCall[], totals: readonly SeriesResult<TrialResult>[]): Promise<PassSummaries> {
   if (!gpu.features.timestampQuery) return null;
   const timers = calls.map(() => new PassTimestamps(gpu));
   try {
     const series = await inErrorScopes(gpu, () =>
       interleavedTrials(
         settings,
-        calls.map((call, i) => passTrial(gpu, timers[i]!, call)),
+        calls.map((call, i) => passTrial(gpu, timers[i]!, call, countPasses(gpu, timers[i]!, call))),
         'until-stable',
+        totals.map((t) => t.iterations),
       ),
     );
     return series.map((s) => summarizePasses(s.kept.map((trial) => trial.passes)));

@@ -68,12 +68,11 @@ export interface PassTrialResult extends TrialResult {
 
 /**
  * The trials of one series timed pass by pass. A trial records as many calls as the query set holds
- * timestamps for (at most `iterations`); the first trial, of one call, counts the passes of a call.
+ * timestamps for, at most `iterations`; `passesPerCall` (countPasses) says how many that is.
  */
-export function passTrial(gpu: Gpu, timestamps: PassTimestamps, call: GpuCall): Trial<PassTrialResult> {
-  let passesPerCall: number | null = null;
+export function passTrial(gpu: Gpu, timestamps: PassTimestamps, call: GpuCall, passesPerCall: number): Trial<PassTrialResult> {
   return async (iterations) => {
-    const calls = passesPerCall === null ? 1 : Math.max(1, Math.min(iterations, Math.floor(MAX_QUERIES / 2 / passesPerCall)));
+    const calls = Math.max(1, Math.min(iterations, Math.floor(MAX_QUERIES / 2 / passesPerCall)));
     const encoder = gpu.device.createCommandEncoder({ label: 'bench pass trial' });
     withPassTimer(timestamps, () => {
       for (let i = 0; i < calls; i++) call({ encoder });
@@ -81,10 +80,17 @@ export function passTrial(gpu: Gpu, timestamps: PassTimestamps, call: GpuCall): 
     gpu.device.queue.submit([encoder.finish()]);
     await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
     const { kernels, ticks } = await timestamps.read();
-    passesPerCall = kernels.length / calls;
+    if (kernels.length !== calls * passesPerCall) throw new Error(`${calls} calls recorded ${kernels.length} passes, not ${passesPerCall} each`);
     const passes = perCallPassTimes(kernels, ticks, calls);
     return { ms: passes.reduce((sum, p) => sum + p.ms, 0), passes };
   };
+}
+
+/** The passes one call of `call` records (under the pass timer; recorded, never submitted). */
+export function countPasses(gpu: Gpu, timestamps: PassTimestamps, call: GpuCall): number {
+  const encoder = gpu.device.createCommandEncoder({ label: 'bench pass count' });
+  withPassTimer(timestamps, () => call({ encoder }));
+  return timestamps.discard();
 }
 
 /**
@@ -174,6 +180,13 @@ export class PassTimestamps implements PassTimer {
     if (2 * (pair + 1) > MAX_QUERIES) throw new RangeError(`more than ${MAX_QUERIES / 2} passes in one pass-timed trial`);
     this.#kernels.push(kernel);
     return { querySet: this.#querySet, beginningOfPassWriteIndex: 2 * pair, endOfPassWriteIndex: 2 * pair + 1 };
+  }
+
+  /** Forgets the passes recorded since the last read (they were not submitted): how many there were. */
+  discard(): number {
+    const count = this.#kernels.length;
+    this.#kernels = [];
+    return count;
   }
 
   /** The passes recorded since the last read and their timestamps, once submitted; then starts afresh. */

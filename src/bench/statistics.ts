@@ -135,7 +135,7 @@ export interface SeriesResult<T extends TrialResult> {
 
 /**
  * The one trial scheme. Each series' trials are sized so that one lasts about `targetTrialMs` (from
- * the faster of two single iterations); then
+ * the faster of two single iterations), unless `sized` gives their iterations; then
  * rounds run one trial of every series, in turn (reversed every other round, so that no series always
  * follows the same one): warm-up rounds, then `trials` timed rounds. A fixed warm-up runs
  * `warmupTrials` rounds; 'until-stable' runs at least that many, and more until the last `stableTrials`
@@ -145,11 +145,13 @@ export async function interleavedTrials<T extends TrialResult>(
   settings: BenchmarkSettings,
   series: readonly Trial<T>[],
   warmup: Warmup,
+  sized?: readonly number[],
 ): Promise<SeriesResult<T>[]> {
   if (series.length === 0) throw new RangeError('interleavedTrials needs at least one series');
+  if (sized && sized.length !== series.length) throw new RangeError(`${sized.length} iteration counts for ${series.length} series`);
   const iterations: number[] = [];
   // The faster of two single iterations: a first one can carry one-off costs (a pipeline's first use).
-  for (const trial of series) iterations.push(iterationsFor(Math.min((await trial(1)).ms, (await trial(1)).ms), settings));
+  for (const [i, trial] of series.entries()) iterations.push(sized?.[i] ?? iterationsFor(Math.min((await trial(1)).ms, (await trial(1)).ms), settings));
   const results: T[][] = series.map(() => []);
   let round = 0;
   const runRound = async () => {

@@ -5,7 +5,7 @@
 // across binding windows.
 import { describe, expect, it } from 'vitest';
 import { CopyKernel } from '../../src/bench/copy-kernel.js';
-import { callTrial, PassTimestamps, passTrial, TimestampSpan, type GpuCall } from '../../src/bench/gpu-timing.js';
+import { callTrial, countPasses, PassTimestamps, passTrial, TimestampSpan, type GpuCall } from '../../src/bench/gpu-timing.js';
 import { DEFAULT_SETTINGS } from '../../src/bench/benchmark.js';
 import { interleavedTrials, KERNEL_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
 import { variantGpu } from '../../src/bench/variants.js';
@@ -109,7 +109,7 @@ describe('the pass timer', () => {
     const timers = calls.map(() => new PassTimestamps(gpu));
     try {
       const totals = await inErrorScopes(gpu, () => interleavedTrials(settings, calls.map((c, i) => callTrial(gpu, spans[i]!, c)), 'until-stable'));
-      const passes = await inErrorScopes(gpu, () => interleavedTrials(settings, calls.map((c, i) => passTrial(gpu, timers[i]!, c)), 'until-stable'));
+      const passes = await inErrorScopes(gpu, () => interleavedTrials(settings, calls.map((c, i) => passTrial(gpu, timers[i]!, c, countPasses(gpu, timers[i]!, c))), 'until-stable'));
       for (const series of totals) expect(series.summary.medianMs).toBeGreaterThan(0);
       // The variant's one workgroup per channel makes this shape one dispatch; the GPU target, three passes.
       expect(passes.map((s) => s.kept[0]!.passes.map((p) => p.kernel))).toEqual([['stats', 'finalize', 'apply'], ['stats-apply']]);

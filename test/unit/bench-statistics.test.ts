@@ -135,6 +135,14 @@ describe('interleavedTrials', () => {
     expect(await medianOfTrials({ ...settings, warmupTrials: 1 }, () => times[t++]!)).toEqual({ ms: 5, iterations: 10 });
   });
 
+  it('takes the iterations it is given instead of sizing the trials', async () => {
+    const log: string[] = [];
+    const [r] = await interleavedTrials({ ...settings, warmupTrials: 1 }, [scripted('s', [1, 1, 1, 1], log, 0.001)], 'fixed', [7]);
+    expect(r!.iterations).toBe(7);
+    expect(log).toEqual(['s7', 's7', 's7', 's7']);
+    await expect(interleavedTrials(settings, [scripted('s', [1], [])], 'fixed', [1, 2])).rejects.toThrow(/2 iteration counts for 1 series/);
+  });
+
   it('refuses no series', async () => {
     await expect(interleavedTrials(settings, [], 'fixed')).rejects.toThrow(/at least one series/);
   });
