@@ -202,9 +202,6 @@ function sizeChart(canvas: HTMLCanvasElement, { yTitle, yLog, yOneTwoFive, refer
   };
 }
 
-/** The copy kernel, the roofline: grey. */
-const COPY_COLOR = '#8b949e';
-
 /** One color per mode; NCHW solid, NHWC dashed. */
 const MODE_COLORS = { training: PALETTE[0]!, inference: PALETTE[2]!, 'forward+backward': PALETTE[1]! } as const;
 
@@ -226,7 +223,6 @@ export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HT
       { label: 'CPU forward, float32 loop', value: (r) => r.cpuFloat32Ms },
       { label: 'GPU backward', value: (r) => baselineOf(r).backward.ms, dashed: true },
       { label: 'CPU backward, float32 loop', value: (r) => r.cpuBackwardFloat32Ms, dashed: true },
-      { label: 'GPU copy kernel, same size', value: (r) => r.copy?.ms ?? null, color: COPY_COLOR },
     ]),
     sizeChart(canvases.speedup, { yTitle: 'CPU time / GPU time (log)', yLog: true, reference: { value: 1, label: '1×: GPU as fast as the CPU' } }, [
       { label: 'forward vs float64 reference', value: (r) => speedups(r).vsReference },
