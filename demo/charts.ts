@@ -229,7 +229,7 @@ export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HT
       { label: 'forward vs float32 loop', value: (r) => speedups(r).vsFloat32 },
       { label: 'backward vs float32 loop', value: (r) => speedups(r).backwardVsFloat32, dashed: true },
     ]),
-    sizeChart(canvases.bandwidth, { yTitle: "share of the copy kernel's GB/s", yLog: false, reference: { value: 1, label: 'the copy kernel' } }, [
+    sizeChart(canvases.bandwidth, { yTitle: "share of the copy's GB/s", yLog: false, reference: { value: 1, label: 'the copy kernel' } }, [
       { label: `training forward (${FORWARD_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).forward.copyFraction },
       { label: `inference forward (${INFERENCE_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).inference.copyFraction, color: PALETTE[2]! },
       { label: `backward (${BACKWARD_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).backward.copyFraction, dashed: true, color: PALETTE[1]! },

@@ -125,10 +125,10 @@ export interface BenchmarkProgress {
   readonly row?: BenchmarkRow;
 }
 
-/** How a GPU measurement's warm-up ended: trials run before the timed ones, and whether their times had settled. */
+/** How a GPU measurement's warm-up ended: trials run before the timed ones, and whether their times had settled (null: a fixed warm-up). */
 export interface WarmupRecord {
   readonly trials: number;
-  readonly stable: boolean;
+  readonly stable: boolean | null;
 }
 
 /** One pass of a call: named by its kernel (its record in src/kernels.ts), median and least ms per call. */

@@ -158,7 +158,7 @@ export function fractionCell(fraction: number | null): string {
 function warmupCell(v: VariantRow): string {
   return OPERATIONS.map((op) => {
     const w = v[op].warmup;
-    return w === null ? '-' : `${w.trials}${w.stable ? '' : '*'}`;
+    return w === null ? '-' : `${w.trials}${w.stable === false ? '*' : ''}`;
   }).join('/');
 }
 

@@ -126,8 +126,8 @@ export interface SeriesResult<T extends TrialResult> {
   readonly iterations: number;
   /** Warm-up trials' ms per iteration, in run order. */
   readonly warmupMs: readonly number[];
-  /** Whether this series' last warm-up trials were within the tolerance (see isStable). */
-  readonly stable: boolean;
+  /** Whether this series' last warm-up trials were within the tolerance (see isStable); null where the warm-up was fixed. */
+  readonly stable: boolean | null;
   /** The timed trials, in run order. */
   readonly kept: readonly T[];
   readonly summary: TrialSummary;
@@ -170,7 +170,7 @@ export async function interleavedTrials<T extends TrialResult>(
     return {
       iterations: iterations[i]!,
       warmupMs,
-      stable: isStable(warmupMs, settings.stableTrials, settings.stableTolerance),
+      stable: maxWarmup > settings.warmupTrials ? isStable(warmupMs, settings.stableTrials, settings.stableTolerance) : null,
       kept: r.slice(warmupRounds),
       summary: summarizeTrials(
         r.map((t) => t.ms),

@@ -129,6 +129,7 @@ describe('interleavedTrials', () => {
     const log: string[] = [];
     const [r] = await interleavedTrials({ ...settings, warmupTrials: 2 }, [scripted('f', [50, 40, 3, 1, 2], log)], 'fixed');
     expect(r!.warmupMs).toEqual([50, 40]);
+    expect(r!.stable).toBeNull();
     expect(r!.summary.medianMs).toBe(2);
     let t = 0;
     const times = [1, 1, 30, 4, 6, 5];
