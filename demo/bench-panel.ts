@@ -9,20 +9,25 @@ import { numElements } from '../src/shape.js';
 import {
   adapterSlug,
   BACKWARD_BYTES_PER_ELEMENT,
+  baselineOf,
   caseLabel,
+  COPY_BYTES_PER_ELEMENT,
   findComparison,
   formatComposition,
   formatNumber,
   formatSummary,
   FORWARD_BYTES_PER_ELEMENT,
+  fractionCell,
   gpuTimingMethod,
   INFERENCE_BYTES_PER_ELEMENT,
+  passesText,
   PEER_CASES,
   ratioCell,
-  REPORT_SCHEMA,
+  readReport,
   reportToCsv,
   reportToJson,
   runBenchmark,
+  speedups,
   SWEEP,
   sweepUpTo,
   type BenchmarkReport,
@@ -49,7 +54,10 @@ function methodText(gpuTiming: string, clock: PageClock, statistic = 'median of 
     `Training forward, inference forward and training backward for each size. GPU time: ${gpuTiming}; ${statistic}. ` +
     'CPU time: the float64 reference and a plain float32 loop, single-threaded JavaScript. Host-side times (CPU loops, ' +
     `first call, host call) use ${hostClock}. GB/s counts ${FORWARD_BYTES_PER_ELEMENT} bytes per element for the training ` +
-    `forward, ${INFERENCE_BYTES_PER_ELEMENT} for the inference forward and ${BACKWARD_BYTES_PER_ELEMENT} for the backward. ` +
+    `forward, ${INFERENCE_BYTES_PER_ELEMENT} for the inference forward and ${BACKWARD_BYTES_PER_ELEMENT} for the backward, shown as a ` +
+    `share of what a plain vec4 copy kernel of as many values (${COPY_BYTES_PER_ELEMENT} bytes per element) moves, timed the same way ` +
+    'on this device in the same run. With timestamp-query, each pass (named by its kernel) is also timed on its own. ' +
+    'Before each measurement the GPU is warmed until its times settle. ' +
     'With the peers, training forward, inference forward and forward+backward in NCHW and NHWC are also run with ' +
     'TensorFlow.js (webgpu backend) and ONNX Runtime Web (WebGPU EP, inference) on this same device, every library ' +
     'timed alike (wall time of calls made back to back as its users make them, one flush, one ' +
@@ -61,17 +69,21 @@ function methodText(gpuTiming: string, clock: PageClock, statistic = 'median of 
 const TABLE_HEADERS: readonly Header[] = [
   { text: 'shape', title: "N×C×H×W and the sweep's name for it" },
   'elements',
-  { text: 'GPU forward ms', title: 'GPU time of one training forward call, median of trials' },
-  { text: 'forward GB/s', title: '12 bytes per element (read x twice, write y) / GPU forward time' },
+  { text: 'copy GB/s', title: 'a plain vec4 copy of as many values (8 bytes per element), timed like the rest on this device: the roofline' },
+  { text: 'GPU forward ms', title: 'GPU time of one training forward call, median of trials (minimum in the JSON)' },
+  { text: 'forward of copy', title: "12 bytes per element / GPU forward time, as a share of the copy kernel's GB/s" },
+  { text: 'forward passes', title: "each pass's ms per call (its share of the copy's bandwidth), named by its kernel: statistics, finalize and apply, or the one fused pass" },
   { text: 'GPU inference ms', title: 'GPU time of one inference forward call (running statistics), median of trials' },
+  { text: 'inference of copy', title: "8 bytes per element / GPU inference time, as a share of the copy kernel's GB/s" },
+  { text: 'GPU backward ms', title: 'GPU time of one training backward call (dx, dweight, dbias), median of trials' },
+  { text: 'backward of copy', title: "20 bytes per element / GPU backward time, as a share of the copy kernel's GB/s" },
+  { text: 'backward passes', title: "each pass's ms per call (its share of the copy's bandwidth): reduce, finalize and apply, or the one fused pass" },
   { text: 'first call ms', title: "this shape's first forward call, submit to completion: includes compiling the shaders when they are new" },
   { text: 'host ms per call', title: 'host-side time of one forward call: validate, encode and submit, on an idle queue' },
   { text: 'CPU float64 ms', title: 'the float64 reference forward on the CPU (single-threaded JavaScript)' },
   { text: 'CPU float32 ms', title: 'a plain float32 forward loop on the CPU (single-threaded JavaScript)' },
   { text: 'speed-up vs float64', title: 'CPU float64 time / GPU forward time: above 1 the GPU is faster' },
   { text: 'speed-up vs float32', title: 'CPU float32 time / GPU forward time: above 1 the GPU is faster' },
-  { text: 'GPU backward ms', title: 'GPU time of one training backward call (dx, dweight, dbias), median of trials' },
-  { text: 'backward GB/s', title: '20 bytes per element / GPU backward time' },
   { text: 'CPU backward float32 ms', title: 'a plain float32 backward loop on the CPU' },
   { text: 'backward speed-up vs float32', title: 'CPU float32 backward time / GPU backward time: above 1 the GPU is faster' },
   ...PEER_CASES.map((peerCase) => ({
@@ -173,26 +185,34 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
     fillTable(
       table,
       TABLE_HEADERS,
-      rows.map((r) => [
-        shapeCell(r),
-        r.elements.toLocaleString('en-US'),
-        formatNumber(r.gpuForwardMs),
-        formatNumber(r.gpuForwardGBps),
-        formatNumber(r.gpuInferenceMs),
-        formatNumber(r.firstCallMs),
-        formatNumber(r.hostCallMs),
-        formatNumber(r.cpuReferenceMs),
-        formatNumber(r.cpuFloat32Ms),
-        formatNumber(r.speedupVsReference),
-        formatNumber(r.speedupVsFloat32),
-        formatNumber(r.gpuBackwardMs),
-        formatNumber(r.gpuBackwardGBps),
-        formatNumber(r.cpuBackwardFloat32Ms),
-        formatNumber(r.backwardSpeedupVsFloat32),
-        ...PEER_CASES.map((peerCase) => ratioCell(findComparison(r.peers, peerCase))),
-        r.maxAbsError.toExponential(1),
-        verdictCell(r.passed),
-      ]),
+      rows.map((r) => {
+        const baseline = baselineOf(r);
+        const x = speedups(r);
+        return [
+          shapeCell(r),
+          r.elements.toLocaleString('en-US'),
+          r.copy ? formatNumber(r.copy.gbps) : '-',
+          formatNumber(baseline.forward.ms),
+          fractionCell(baseline.forward.copyFraction),
+          passesText(baseline.forward),
+          formatNumber(baseline.inference.ms),
+          fractionCell(baseline.inference.copyFraction),
+          formatNumber(baseline.backward.ms),
+          fractionCell(baseline.backward.copyFraction),
+          passesText(baseline.backward),
+          formatNumber(r.firstCallMs),
+          formatNumber(r.hostCallMs),
+          formatNumber(r.cpuReferenceMs),
+          formatNumber(r.cpuFloat32Ms),
+          formatNumber(x.vsReference),
+          formatNumber(x.vsFloat32),
+          formatNumber(r.cpuBackwardFloat32Ms),
+          formatNumber(x.backwardVsFloat32),
+          ...PEER_CASES.map((peerCase) => ratioCell(findComparison(r.peers, peerCase))),
+          baseline.maxAbsError.toExponential(1),
+          verdictCell(baseline.passed),
+        ];
+      }),
     );
     refreshExport();
   };
@@ -266,8 +286,7 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
     file
       .text()
       .then((text) => {
-        const opened = JSON.parse(text) as BenchmarkReport;
-        if (opened.schema !== REPORT_SCHEMA) throw new Error(`${file.name} is not a ${REPORT_SCHEMA} report (schema: ${String(opened.schema)})`);
+        const opened = readReport(JSON.parse(text));
         report = opened;
         rows = [...opened.rows];
         showMethod(opened.method.gpuTiming, opened.method.statistic, opened.environment);

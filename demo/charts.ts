@@ -4,7 +4,19 @@
 // Each canvas carries data-points="n,n,..." (points per dataset) so tests and scripts can see what is drawn.
 // A chart without data shows its figure's "no data yet" note instead of empty axes (class "empty").
 import { Chart, registerables, type ChartDataset, type Plugin, type ScatterDataPoint } from 'chart.js';
-import { caseLabel, findComparison, PEER_CASES, type BenchmarkRow } from '../src/bench/index.js';
+import {
+  BACKWARD_BYTES_PER_ELEMENT,
+  baselineOf,
+  caseLabel,
+  findComparison,
+  FORWARD_BYTES_PER_ELEMENT,
+  INFERENCE_BYTES_PER_ELEMENT,
+  PEER_CASES,
+  speedups,
+  type BenchmarkRow,
+  type Operation,
+} from '../src/bench/index.js';
+import type { KernelName } from '../src/kernels.js';
 import type { Histogram } from './histogram.js';
 
 Chart.register(...registerables);
@@ -193,24 +205,37 @@ function sizeChart(canvas: HTMLCanvasElement, { yTitle, yLog, yOneTwoFive, refer
 /** One color per mode; NCHW solid, NHWC dashed. */
 const MODE_COLORS = { training: PALETTE[0]!, inference: PALETTE[2]!, 'forward+backward': PALETTE[1]! } as const;
 
-/** The four benchmark charts; the returned function redraws them from the rows measured so far. */
+/** The kernels of the pass that reduces x (and dy), by kernel record, rows kernels included. */
+const FORWARD_REDUCING_KERNELS = ['stats', 'stats-rows', 'stats-apply', 'stats-apply-rows'] as const satisfies readonly KernelName[];
+const BACKWARD_REDUCING_KERNELS = ['backward-reduce', 'backward-reduce-rows', 'backward-fused', 'backward-fused-rows'] as const satisfies readonly KernelName[];
+
+/** The share of the copy kernel's bandwidth that the baseline's pass of one of `kernels` reaches in `operation`. */
+function passFraction(row: BenchmarkRow, operation: Operation, kernels: readonly KernelName[]): number | null {
+  return baselineOf(row)[operation].passes?.find((p) => (kernels as readonly string[]).includes(p.kernel))?.copyFraction ?? null;
+}
+
+/** The four benchmark charts (of the baseline variant); the returned function redraws them from the rows measured so far. */
 export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HTMLCanvasElement; bandwidth: HTMLCanvasElement; peers: HTMLCanvasElement }) {
   const updaters = [
     sizeChart(canvases.time, { yTitle: 'ms per call (log)', yLog: true }, [
-      { label: 'GPU forward', value: (r) => r.gpuForwardMs },
+      { label: 'GPU forward', value: (r) => baselineOf(r).forward.ms },
       { label: 'CPU forward, float64 reference', value: (r) => r.cpuReferenceMs },
       { label: 'CPU forward, float32 loop', value: (r) => r.cpuFloat32Ms },
-      { label: 'GPU backward', value: (r) => r.gpuBackwardMs, dashed: true },
+      { label: 'GPU backward', value: (r) => baselineOf(r).backward.ms, dashed: true },
       { label: 'CPU backward, float32 loop', value: (r) => r.cpuBackwardFloat32Ms, dashed: true },
     ]),
     sizeChart(canvases.speedup, { yTitle: 'CPU time / GPU time (log)', yLog: true, reference: { value: 1, label: '1×: GPU as fast as the CPU' } }, [
-      { label: 'forward vs float64 reference', value: (r) => r.speedupVsReference },
-      { label: 'forward vs float32 loop', value: (r) => r.speedupVsFloat32 },
-      { label: 'backward vs float32 loop', value: (r) => r.backwardSpeedupVsFloat32, dashed: true },
+      { label: 'forward vs float64 reference', value: (r) => speedups(r).vsReference },
+      { label: 'forward vs float32 loop', value: (r) => speedups(r).vsFloat32 },
+      { label: 'backward vs float32 loop', value: (r) => speedups(r).backwardVsFloat32, dashed: true },
     ]),
-    sizeChart(canvases.bandwidth, { yTitle: 'GB/s', yLog: false }, [
-      { label: 'forward (12 B/element)', value: (r) => r.gpuForwardGBps },
-      { label: 'backward (20 B/element)', value: (r) => r.gpuBackwardGBps, dashed: true },
+    sizeChart(canvases.bandwidth, { yTitle: "share of the copy's GB/s", yLog: false, reference: { value: 1, label: 'the copy kernel' } }, [
+      { label: `training forward (${FORWARD_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).forward.copyFraction },
+      { label: `inference forward (${INFERENCE_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).inference.copyFraction, color: PALETTE[2]! },
+      { label: `backward (${BACKWARD_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).backward.copyFraction, dashed: true, color: PALETTE[1]! },
+      // The pass that reduces: alone (three-pass plans) or fused with the apply (one-dispatch plans).
+      { label: 'forward, its reducing pass (stats, or one-dispatch stats-apply)', value: (r) => passFraction(r, 'forward', FORWARD_REDUCING_KERNELS), color: PALETTE[3]! },
+      { label: 'backward, its reducing pass (backward-reduce, or backward-fused)', value: (r) => passFraction(r, 'backward', BACKWARD_REDUCING_KERNELS), dashed: true, color: PALETTE[4]! },
     ]),
     sizeChart(
       canvases.peers,

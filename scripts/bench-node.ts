@@ -2,12 +2,12 @@
 // without a browser. Bundled by vite.bench-node.config.ts into build-node/bench-node.js, which needs only
 // `webgpu` at run time (see ../shared/gpu-kit/): TensorFlow.js and ONNX Runtime Web (the peers) are in
 // the bundle, and ONNX Runtime Web's wasm lies gzipped beside it (ORT_WASM_GZ).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { adapterSlug, formatSummary, reportToJson, runBenchmark, SWEEP, sweepUpTo } from '../src/bench/index.js';
+import { adapterSlug, formatSummary, parseVariants, reportToJson, runBenchmark, statisticsMergeVariants, SWEEP, sweepUpTo } from '../src/bench/index.js';
 import { describeAdapter } from '../src/bench/environment.js';
 import { copySharedWritesOnDawn, installNavigatorGpu, reexecOnSwiftShaderWithoutGpu, requestDawnGpu } from './dawn.js';
 
@@ -22,9 +22,18 @@ const ORT_WASM_GZ = 'ort-wasm-simd-threaded.asyncify.wasm.gz';
 const USAGE = `usage: node build-node/bench-node.js [options]
   --max-elements N  largest tensor of the sweep (default: all, up to ${SWEEP.at(-1)!.shape.join('x')};
                     ${EMULATED_DEFAULT_MAX_ELEMENTS} on a CPU-emulated adapter)
-  --trials N        timed trials per measurement, median reported (default 5)
-  --warmup N        warm-up trials dropped (default 1)
+  --trials N        timed trials per measurement, median and minimum reported (default 5)
+  --warmup N        warm-up trials dropped; for the GPU the least of them (default 1)
+  --max-warmup N    the GPU's warm-up goes on until its trials settle, at most N trials (default 10)
+  --stable-tolerance F  settled: the last 3 trials within F of each other, (max-min)/min (default 0.05)
   --target-ms MS    length of one trial (default 100)
+  --variants JSON   Gpu options to compare, interleaved at every shape: an object of labels to
+                    options, e.g. '{"1024":{"reductionWorkgroups":1024},"256":{"reductionWorkgroups":256}}';
+                    the first is the baseline
+  --compare-statistics  the variants: the statistics kernels' old per-vec4 merge and the block merge
+  --list-shapes     print the shapes this run would measure (NxCxHxW, one line) and exit
+  --rows-out FILE   also append each shape's row to FILE as it finishes, one JSON line each
+                    (what a run cut short leaves)
   --out FILE        JSON output (default ${DEFAULT_OUT_DIR}/<adapter>.json, ignored by git;
                     the committed reference results are in bench-results/)
   --no-peers        leave out the comparison with TensorFlow.js and ONNX Runtime Web (six more
@@ -37,6 +46,12 @@ const { values } = parseArgs({
     trials: { type: 'string' },
     warmup: { type: 'string' },
     'target-ms': { type: 'string' },
+    'max-warmup': { type: 'string' },
+    'stable-tolerance': { type: 'string' },
+    variants: { type: 'string' },
+    'compare-statistics': { type: 'boolean' },
+    'list-shapes': { type: 'boolean' },
+    'rows-out': { type: 'string' },
     out: { type: 'string' },
     'no-peers': { type: 'boolean' },
     help: { type: 'boolean' },
@@ -57,6 +72,13 @@ function positiveNumber(name: string, text: string | undefined): number | undefi
   return value;
 }
 
+if (values.variants !== undefined && values['compare-statistics']) {
+  console.error(`--variants and --compare-statistics both name the variants: give one\n${USAGE}`);
+  process.exit(2);
+}
+// Read before any GPU work, so that a bad list fails at once.
+const variants = values['compare-statistics'] ? statisticsMergeVariants() : values.variants !== undefined ? parseVariants(values.variants) : undefined;
+
 reexecOnSwiftShaderWithoutGpu('bench:node');
 const withPeers = !values['no-peers'];
 // Before TensorFlow.js is imported (the benchmark imports it when the first shape reaches the peers).
@@ -70,20 +92,34 @@ if (shapes.length === 0) {
   console.error(`no shape of the sweep has at most ${maxElements} elements`);
   process.exit(2);
 }
+if (values['list-shapes']) {
+  console.log(shapes.map((s) => s.shape.join('x')).join(' '));
+  gpu.destroy();
+  process.exit(0);
+}
 const settings = {
   ...(values.trials !== undefined ? { trials: Math.max(1, Math.round(positiveNumber('trials', values.trials)!)) } : {}),
   ...(values.warmup !== undefined ? { warmupTrials: Math.round(positiveNumber('warmup', values.warmup)!) } : {}),
+  ...(values['max-warmup'] !== undefined ? { maxWarmupTrials: Math.round(positiveNumber('max-warmup', values['max-warmup'])!) } : {}),
+  ...(values['stable-tolerance'] !== undefined ? { stableTolerance: positiveNumber('stable-tolerance', values['stable-tolerance'])! } : {}),
   ...(values['target-ms'] !== undefined ? { targetTrialMs: positiveNumber('target-ms', values['target-ms'])! } : {}),
 };
 console.log(`adapter: ${adapter.label}; ${shapes.length} shapes up to ${shapes.at(-1)!.shape.join('x')}`);
 
+const rowsOut = values['rows-out'];
+if (rowsOut) {
+  mkdirSync(dirname(rowsOut), { recursive: true });
+  writeFileSync(rowsOut, '');
+}
 const interactive = process.stdout.isTTY;
 const report = await runBenchmark(gpu, {
   shapes,
   runtime: `Node.js ${process.version} (${process.platform}-${process.arch}), Dawn from the webgpu npm package`,
   settings,
+  ...(variants ? { variants } : {}),
   peers: withPeers ? { ortWasm: gunzipSync(readFileSync(fileURLToPath(new URL(ORT_WASM_GZ, import.meta.url)))) } : null,
-  onProgress: ({ completed, total, label, phase }) => {
+  onProgress: ({ completed, total, label, phase, row }) => {
+    if (row && rowsOut) appendFileSync(rowsOut, `${JSON.stringify(row)}\n`);
     const text = `[${String(completed).padStart(3)}/${total}] ${label}: ${phase}`;
     if (interactive) process.stdout.write(`\r\x1b[2K${text}`);
     else console.log(text);

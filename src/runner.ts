@@ -187,7 +187,34 @@ export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>)
   return tensors as Record<R, Tensor | null>;
 }
 
+/**
+ * @internal
+ * The benchmark's per-pass timing (src/bench/pass-timing.ts), and nothing else: while `withPassTimer`'s
+ * body runs, each pass an operation on the timer's device records goes into a compute pass of its own,
+ * with the timestamps `writesFor` gives it. The pass is named by its kernel, the key of its record in
+ * kernels.ts. Outside that body an operation records one compute pass, as always.
+ */
+export interface PassTimer {
+  readonly device: GPUDevice;
+  writesFor(kernel: KernelName): GPUComputePassTimestampWrites;
+}
+
+let activePassTimer: PassTimer | null = null;
+
+/** @internal Runs `body` (which records operations, synchronously) with `timer` timing each pass. */
+export function withPassTimer<T>(timer: PassTimer, body: () => T): T {
+  if (activePassTimer) throw new Error('internal: pass timers do not nest');
+  activePassTimer = timer;
+  try {
+    return body();
+  } finally {
+    activePassTimer = null;
+  }
+}
+
 function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, passes: readonly PassSpec[], tensors: Record<string, Tensor | null>): void {
+  const timer = activePassTimer?.device === gpu.device ? activePassTimer : null;
+  if (timer && spec.timestampWrites) throw new Error('internal: timestampWrites and the per-pass timer both want the timestamps');
   const params = paramsBuffer(gpu, planKey(spec.layout, spec.reduces, spec.storage), plan, spec.layout, spec.shared);
   const scratchBuffers = scratchFor(gpu);
   const resolve = (resource: Resource, binding: string, slot: number, chunk: Chunk): GPUBufferBinding => {
@@ -204,9 +231,7 @@ function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, pas
       }
     }
   };
-  const encoder = spec.encoder ?? gpu.device.createCommandEncoder({ label: spec.label });
-  const computePass = encoder.beginComputePass(spec.timestampWrites ? { label: spec.label, timestampWrites: spec.timestampWrites } : { label: spec.label });
-  for (const p of passes) {
+  const record = (computePass: GPUComputePassEncoder, p: PassSpec) => {
     const kernel = getKernel(gpu, p.variant);
     computePass.setPipeline(kernel.pipeline);
     const dispatchOnce = (slot: number, chunk: Chunk, grid: Grid) => {
@@ -217,8 +242,19 @@ function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, pas
     };
     if (p.grid === 'finalize') dispatchOnce(0, plan.windows[0]!.chunk, plan.finalizeGrid);
     else plan.windows.forEach((w, slot) => dispatchOnce(slot, w.chunk, p.grid === 'reduce' ? w.reduceGrid : w.applyGrid));
+  };
+  const encoder = spec.encoder ?? gpu.device.createCommandEncoder({ label: spec.label });
+  if (timer) {
+    for (const p of passes) {
+      const computePass = encoder.beginComputePass({ label: `${spec.label}: ${p.variant.kernel}`, timestampWrites: timer.writesFor(p.variant.kernel) });
+      record(computePass, p);
+      computePass.end();
+    }
+  } else {
+    const computePass = encoder.beginComputePass(spec.timestampWrites ? { label: spec.label, timestampWrites: spec.timestampWrites } : { label: spec.label });
+    for (const p of passes) record(computePass, p);
+    computePass.end();
   }
-  computePass.end();
   if (!spec.encoder) gpu.device.queue.submit([encoder.finish()]);
 }
 

@@ -1,15 +1,17 @@
 // The GPU-vs-CPU benchmark: for each shape of the sweep, training-forward time on the GPU and on the CPU
-// (float64 reference and plain float32 loop), inference-forward time on the GPU, training-backward time (GPU and float32 CPU loop), achieved
-// bandwidth, first-call (pipeline compilation) cost, host-side cost of one call, and a correctness check.
+// (float64 reference and plain float32 loop), inference-forward time on the GPU, training-backward time
+// (GPU and float32 CPU loop), each GPU time also pass by pass, the copy kernel's time at that size (the
+// roofline every bandwidth figure is a fraction of), first-call (pipeline compilation) cost, host-side
+// cost of one call, and a correctness check of every variant's forward.
 //
-// GPU time comes from many calls recorded back to back into one command encoder (the `encoder` option,
-// as a model's layers would be) and the same output tensors (`out`: nothing is allocated while timing),
-// submitted once per trial, as PyTorch's times are many launches in one stream between two CUDA events:
-// a separate submit per call would time the queue's round trip, not the kernels. Where the device has
-// 'timestamp-query' it is the GPU's own clock from the start of the first call's pass to the end of the
-// last one's (one span per trial, so browsers' 100 us timestamp quantization does not matter); elsewhere
-// it is wall time closed by one queue.onSubmittedWorkDone(). The host-side cost of a standalone call
-// (validate, encode and submit) is measured apart.
+// GPU time (src/bench/gpu-timing.ts): many calls recorded back to back into one encoder and the same
+// output tensors (`out`: nothing is allocated while timing), one submit per trial, GPU timestamps where
+// the device has them. Clock discipline (src/bench/statistics.ts): before each measurement the trials
+// warm the GPU until their times are stable; the series compared at a shape (the variants, and the copy
+// kernel beside the training forward) run interleaved trial by trial; the median and the minimum are kept.
+//
+// Variants (src/bench/variants.ts): named Gpu options over the one device, each timed and checked at
+// every shape; the first is the baseline of the CPU speed-ups and of every ratio between variants.
 //
 // Composition (once per run, at one small shape): COMPOSITION_CALLS training forwards recorded into one
 // caller's GPUCommandEncoder (the `encoder` option) and submitted once, against as many separate calls that
@@ -17,35 +19,61 @@
 // the adapter at hand, not GPU time: on a CPU-emulated adapter the "GPU" work runs on the same cores.
 //
 // Peers (with `peers` options; src/bench/peers.ts, peer-harness.ts): per shape, training forward,
-// inference forward and forward+backward in NCHW and NHWC, ours against TensorFlow.js and ONNX Runtime Web
-// on the same device, every library timed by one method (wall time of standalone calls, PEER_TIMING_METHOD)
-// and checked against the float64 reference; the ratio is ours / the fastest peer that passed.
+// inference forward and forward+backward in NCHW and NHWC, ours (the run's Gpu, library defaults) against
+// TensorFlow.js and ONNX Runtime Web on the same device, every library timed by one method (wall time of
+// standalone calls, PEER_TIMING_METHOD) and checked against the float64 reference; the ratio is ours /
+// the fastest peer that passed.
 import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
 import { batchNormReference } from '../reference-entry.js';
 import { channelLayout, numElements } from '../shape.js';
-import { forwardAccuracy } from './accuracy.js';
+import { forwardAccuracy, type Accuracy } from './accuracy.js';
+import { CopyKernel } from './copy-kernel.js';
 import { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
 import { describeEnvironment, type Environment } from './environment.js';
+import { inErrorScopes } from './error-scopes.js';
+import {
+  callTrial,
+  countPasses,
+  gpuTimingMethod,
+  PassTimestamps,
+  passTimingMethod,
+  passTrial,
+  summarizePasses,
+  timeHostCall,
+  TimestampSpan,
+  type GpuCall,
+} from './gpu-timing.js';
 import { comparePeerCase, loadPeers, ourContender, ShapeInputs, type Contender, type PeerOptions } from './peer-harness.js';
 import { caseLabel, PEER_CASES, type PeerComparison } from './peers.js';
 import {
   BACKWARD_BYTES_PER_ELEMENT,
+  COPY_BYTES_PER_ELEMENT,
   FORWARD_BYTES_PER_ELEMENT,
   INFERENCE_BYTES_PER_ELEMENT,
+  KERNEL_BYTES_PER_ELEMENT,
   gigabytesPerSecond,
+  interleavedTrials,
   median,
   medianOfTrials,
   summarizeTrials,
   type BenchmarkSettings,
+  type SeriesResult,
+  type TrialResult,
 } from './statistics.js';
 import type { SweepShape } from './sweep.js';
 import { syntheticInput, unitNoise } from './synthetic.js';
+import { checkVariants, DEFAULT_VARIANTS, variantGpu, type GpuVariant } from './variants.js';
+import type { KernelName } from '../kernels.js';
 
 // 2: adds `composition`. 3: GPU times from calls recorded into one encoder per trial (2: one submit per call),
 // and the inference forward's GPU time.
 // 4: adds `peers` (the report's method and libraries, each row's comparisons with TensorFlow.js and ONNX
 // Runtime Web: src/bench/peers.ts), null / absent when run without peers.
-export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/4';
+// 5: per-pass times, the copy kernel (roofline) per row with every bandwidth also a fraction of it, min
+// beside median, warm-up until stable, and variants: the GPU times of a row move into rows[].variants[]
+// (one per report.variants entry), the CPU speed-ups are no longer stored (CPU ms / the baseline's ms).
+// Version 4 reports are read by src/bench/report-schema.ts.
+export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/5';
 
 /** How every library of the peer comparison is timed, ours included (src/bench/peer-harness.ts). */
 export const PEER_TIMING_METHOD =
@@ -58,13 +86,29 @@ export const COMPOSITION_SHAPE = [1, 64, 56, 56] as const;
 /** ...recorded into one encoder and submitted once, against as many separate calls. */
 export const COMPOSITION_CALLS = 50;
 
-export const DEFAULT_SETTINGS: BenchmarkSettings = { trials: 5, warmupTrials: 1, targetTrialMs: 100, maxIterations: 1000 };
+export const DEFAULT_SETTINGS: BenchmarkSettings = {
+  trials: 5,
+  warmupTrials: 1,
+  targetTrialMs: 100,
+  maxIterations: 1000,
+  stableTrials: 3,
+  stableTolerance: 0.05,
+  maxWarmupTrials: 10,
+};
+
+/**
+ * Over DEFAULT_SETTINGS on a CPU-emulated adapter: a fixed warm-up, as there is no GPU clock to settle,
+ * and the times of a CPU shared with other work need not settle at all (explicit settings still win).
+ */
+export const EMULATED_SETTINGS: Partial<BenchmarkSettings> = { maxWarmupTrials: 0 };
 
 export interface BenchmarkOptions {
   readonly shapes: readonly SweepShape[];
   /** Browser or Node/Dawn version, recorded with the results. */
   readonly runtime: string;
   readonly settings?: Partial<BenchmarkSettings>;
+  /** Gpu options to compare, interleaved at each shape (default: DEFAULT_VARIANTS, the library as is). */
+  readonly variants?: readonly GpuVariant[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: BenchmarkProgress) => void;
   /** Compare with TensorFlow.js and ONNX Runtime Web on the same device (absent or null: no peers). */
@@ -81,36 +125,95 @@ export interface BenchmarkProgress {
   readonly row?: BenchmarkRow;
 }
 
+/** How a GPU measurement's warm-up ended: trials run before the timed ones, and whether their times had settled (null: a fixed warm-up). */
+export interface WarmupRecord {
+  readonly trials: number;
+  readonly stable: boolean | null;
+}
+
+/** One pass of a call: named by its kernel (its record in src/kernels.ts), median and least ms per call. */
+export interface PassMeasurement {
+  readonly kernel: string;
+  readonly ms: number;
+  readonly minMs: number;
+  /** From KERNEL_BYTES_PER_ELEMENT; null for a pass over per-channel data only (a finalize), which has no bandwidth. */
+  readonly bytesPerElement: number | null;
+  readonly gbps: number | null;
+  /** gbps / the copy kernel's GB/s at this size. */
+  readonly copyFraction: number | null;
+}
+
+/** One operation's GPU time per call. Nulls only in reports read from schema 4, which had none of these. */
+export interface GpuMeasurement {
+  /** Median of the timed trials, ms per call. */
+  readonly ms: number;
+  readonly minMs: number | null;
+  /** At the operation's bytes per element and the median time. */
+  readonly gbps: number;
+  /** gbps / the copy kernel's GB/s at this size (both at their median times). */
+  readonly copyFraction: number | null;
+  /** Calls per trial. */
+  readonly iterations: number | null;
+  readonly warmup: WarmupRecord | null;
+  /** Pass by pass (timestamp-query only), in the order the passes run. */
+  readonly passes: readonly PassMeasurement[] | null;
+}
+
+/** The copy kernel (src/bench/copy.wgsl) at a row's size: the roofline. */
+export interface CopyMeasurement {
+  readonly ms: number;
+  readonly minMs: number;
+  /** COPY_BYTES_PER_ELEMENT per element at the median time. */
+  readonly gbps: number;
+  readonly iterations: number;
+  readonly warmup: WarmupRecord;
+}
+
+/** One variant at one shape. */
+export interface VariantRow {
+  readonly label: string;
+  readonly forward: GpuMeasurement;
+  readonly inference: GpuMeasurement;
+  readonly backward: GpuMeasurement;
+  /** This variant's forward y against the float64 reference. */
+  readonly maxAbsError: number;
+  readonly passed: boolean;
+}
+
 export interface BenchmarkRow {
   readonly label: string;
   readonly shape: readonly number[];
   readonly elements: number;
-  /** GPU training forward, median ms per call. */
-  readonly gpuForwardMs: number;
-  readonly gpuForwardGBps: number;
-  /** GPU inference forward (the running statistics), median ms per call. */
-  readonly gpuInferenceMs: number;
-  readonly gpuInferenceGBps: number;
-  /** Iterations per GPU forward trial. */
-  readonly gpuIterations: number;
-  /** The first forward call of this shape, submit to completion (includes pipeline compilation when new). */
+  /** The copy kernel at this size, timed interleaved with the training forwards; null in schema 4 reports. */
+  readonly copy: CopyMeasurement | null;
+  /** One per variant of the report, in its order; the first is the baseline. */
+  readonly variants: readonly VariantRow[];
+  /** The baseline's first forward call of this shape, submit to completion (includes pipeline compilation when new). */
   readonly firstCallMs: number;
-  /** Host-side time of one forward call (validate, encode and submit), median of calls on an idle queue. */
+  /** Host-side time of one baseline forward call (validate, encode and submit), median of calls on an idle queue. */
   readonly hostCallMs: number;
   readonly cpuReferenceMs: number;
   readonly cpuFloat32Ms: number;
-  readonly speedupVsReference: number;
-  readonly speedupVsFloat32: number;
-  /** GPU training backward (dx, dweight, dbias), median ms per call. */
-  readonly gpuBackwardMs: number;
-  readonly gpuBackwardGBps: number;
   readonly cpuBackwardFloat32Ms: number;
-  readonly backwardSpeedupVsFloat32: number;
-  /** Forward y against the float64 reference. */
-  readonly maxAbsError: number;
-  readonly passed: boolean;
   /** With peers: one comparison per case of PEER_CASES (mode and layout). */
   readonly peers?: readonly PeerComparison[];
+}
+
+/** The GPU operations a row times. */
+export const OPERATIONS = ['forward', 'inference', 'backward'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** The row's first variant: the one the CPU speed-ups compare with. */
+export function baselineOf(row: BenchmarkRow): VariantRow {
+  const baseline = row.variants[0];
+  if (!baseline) throw new Error(`row ${row.label} has no variant`);
+  return baseline;
+}
+
+/** CPU time / the baseline's GPU time: above 1 the GPU is faster. */
+export function speedups(row: BenchmarkRow): { vsReference: number; vsFloat32: number; backwardVsFloat32: number } {
+  const { forward, backward } = baselineOf(row);
+  return { vsReference: row.cpuReferenceMs / forward.ms, vsFloat32: row.cpuFloat32Ms / forward.ms, backwardVsFloat32: row.cpuBackwardFloat32Ms / backward.ms };
 }
 
 export interface BenchmarkReport {
@@ -119,13 +222,24 @@ export interface BenchmarkReport {
   readonly environment: Environment;
   readonly method: {
     readonly gpuTiming: string;
+    /** Null without timestamp-query: no per-pass times. */
+    readonly passTiming: string | null;
     readonly cpuTiming: string;
     readonly statistic: string;
+    /** How the GPU's warm-up ends; null in schema 4 reports (a fixed warm-up). */
+    readonly warmup: string | null;
+    /** What the bandwidth fractions are of; null in schema 4 reports. */
+    readonly roofline: string | null;
     readonly forwardBytesPerElement: number;
     readonly inferenceBytesPerElement: number;
     readonly backwardBytesPerElement: number;
-    readonly settings: BenchmarkSettings;
+    readonly copyBytesPerElement: number;
+    /** What each pass moves, by kernel. */
+    readonly kernelBytesPerElement: Readonly<Record<string, number | null>>;
+    readonly settings: Partial<BenchmarkSettings>;
   };
+  /** The variants compared, in the rows' order; the first is the baseline. */
+  readonly variants: readonly GpuVariant[];
   /** The first forward call of the run (pipeline compilation) against that shape's steady state. */
   readonly compile: { readonly label: string; readonly firstCallMs: number; readonly steadyMs: number };
   /** Median over shapes of the host-side time of one forward call. */
@@ -165,22 +279,19 @@ export interface CompositionResult {
   readonly hostCallMs: number;
 }
 
-const GPU_TIMING_METHODS = {
-  timestamps: 'GPU timestamps (timestamp-query) from the first to the last of many calls recorded into one encoder, one submit per trial',
-  wall: 'wall time of many calls recorded into one encoder, one submit and one queue.onSubmittedWorkDone() per trial (no timestamp-query)',
-} as const;
-
-/** How this device's GPU times are measured. */
-export function gpuTimingMethod(gpu: Gpu): string {
-  return gpu.features.timestampQuery ? GPU_TIMING_METHODS.timestamps : GPU_TIMING_METHODS.wall;
-}
-
 const STEPS_PER_SHAPE = 5;
 const COMPOSITION_STEPS = 1;
 
+/** A variant and its Gpu over the run's device. */
+interface VariantRun {
+  readonly variant: GpuVariant;
+  readonly gpu: Gpu;
+}
+
 export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise<BenchmarkReport> {
-  const settings = { ...DEFAULT_SETTINGS, ...options.settings };
   const environment = describeEnvironment(gpu, options.runtime);
+  const settings = { ...DEFAULT_SETTINGS, ...(environment.adapter.emulated ? EMULATED_SETTINGS : {}), ...options.settings };
+  const variants = checkVariants(options.variants ?? DEFAULT_VARIANTS);
   const rows: BenchmarkRow[] = [];
   const peerSteps = options.peers ? PEER_CASES.length : 0;
   const total = options.shapes.length * (STEPS_PER_SHAPE + peerSteps) + COMPOSITION_STEPS;
@@ -193,13 +304,15 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
   };
   // Loaded at the first shape's peer step (ONNX Runtime Web's wasm takes seconds), disposed at the end.
   let peers: { ours: Contender; others: Contender[] } | null = null;
+  const runs: VariantRun[] = [];
   try {
+    for (const variant of variants) runs.push({ variant, gpu: variantGpu(gpu, variant) });
     for (const [index, sweepShape] of options.shapes.entries()) {
       const beginPhase = async (phase: string) => {
         await step(sweepShape.label, phase);
         completed++;
       };
-      let row: BenchmarkRow = await benchmarkShape(gpu, sweepShape, index + 1, settings, beginPhase);
+      let row: BenchmarkRow = await benchmarkShape(gpu, runs, sweepShape, index + 1, settings, beginPhase);
       if (options.peers) {
         const inputs = new ShapeInputs(sweepShape.shape, index + 1);
         const comparisons: PeerComparison[] = [];
@@ -215,6 +328,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
     }
   } finally {
     for (const peer of peers?.others ?? []) await peer.dispose();
+    for (const run of runs) run.gpu.destroy();
   }
   const first = rows[0];
   if (!first) throw new RangeError('the benchmark needs at least one shape');
@@ -229,14 +343,28 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
     environment,
     method: {
       gpuTiming: gpuTimingMethod(gpu),
+      passTiming: passTimingMethod(gpu),
       cpuTiming: 'wall time of repeated calls on the calling thread (single-threaded JavaScript)',
-      statistic: `median of ${settings.trials} trials after ${settings.warmupTrials} warm-up trial(s)`,
+      statistic: `median (and minimum) of ${settings.trials} trials after the warm-up`,
+      warmup:
+        (settings.maxWarmupTrials > settings.warmupTrials
+          ? `GPU: at least ${settings.warmupTrials} warm-up trial(s), more until the last ${settings.stableTrials} of every series compared ` +
+            `are within ${formatPercent(settings.stableTolerance)} of each other, at most ${settings.maxWarmupTrials}`
+          : `GPU: ${settings.warmupTrials} warm-up trial(s)${environment.adapter.emulated ? ' (a CPU-emulated adapter has no clock to settle)' : ''}`) +
+        '; the series of a measurement (variants; the copy kernel with the training forward) interleaved trial by trial. ' +
+        `CPU loops and peers: ${settings.warmupTrials} warm-up trial(s)`,
+      roofline:
+        `the copy kernel (src/bench/copy.wgsl: one vec4 of f32 per invocation, ${COPY_BYTES_PER_ELEMENT} bytes per element) ` +
+        'copying as many values as the shape has, timed the same way on the same device; a fraction is GB/s / its GB/s',
       forwardBytesPerElement: FORWARD_BYTES_PER_ELEMENT,
       inferenceBytesPerElement: INFERENCE_BYTES_PER_ELEMENT,
       backwardBytesPerElement: BACKWARD_BYTES_PER_ELEMENT,
+      copyBytesPerElement: COPY_BYTES_PER_ELEMENT,
+      kernelBytesPerElement: KERNEL_BYTES_PER_ELEMENT,
       settings,
     },
-    compile: { label: first.label, firstCallMs: first.firstCallMs, steadyMs: first.gpuForwardMs },
+    variants,
+    compile: { label: first.label, firstCallMs: first.firstCallMs, steadyMs: baselineOf(first).forward.ms },
     hostCallMs: median(rows.map((r) => r.hostCallMs)),
     composition,
     peers: options.peers
@@ -251,6 +379,12 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
   };
 }
 
+/** A fraction as a percentage: whole from 10% up, two significant digits below. */
+export function formatPercent(fraction: number): string {
+  const percent = fraction * 100;
+  return `${Math.abs(percent) >= 10 ? Math.round(percent) : Number(percent.toPrecision(2))}%`;
+}
+
 /** Every library named in the rows' comparisons, ours first. */
 function librariesOf(rows: readonly BenchmarkRow[]): string[] {
   const names = new Set<string>();
@@ -263,6 +397,7 @@ function librariesOf(rows: readonly BenchmarkRow[]): string[] {
 
 async function benchmarkShape(
   gpu: Gpu,
+  runs: readonly VariantRun[],
   { label, shape }: SweepShape,
   seed: number,
   settings: BenchmarkSettings,
@@ -270,17 +405,29 @@ async function benchmarkShape(
 ): Promise<BenchmarkRow> {
   const elements = numElements(shape);
   const { channels } = channelLayout(shape);
-  await beginPhase('generate input');
+  await beginPhase('input and float64 reference');
   const { x } = syntheticInput(shape, seed);
   // PyTorch's initial parameters: weight 1, bias 0, running mean 0, running variance 1.
   const weight = new Float32Array(channels).fill(1);
   const bias = new Float32Array(channels);
+  const referenceOptions = {
+    training: true,
+    weight,
+    bias,
+    runningMean: new Float32Array(channels),
+    runningVar: new Float32Array(channels).fill(1),
+    eps: DEFAULT_EPS,
+    momentum: DEFAULT_MOMENTUM,
+  };
+  const reference = batchNormReference(x, shape, referenceOptions);
+  // The tensors live on the run's device, which every variant's Gpu shares.
   const tensors: Tensor[] = [];
   const upload = (data: Float32Array, dims: readonly number[], tensorLabel: string) => {
     const tensor = Tensor.fromArray(gpu, data, dims, { label: tensorLabel });
     tensors.push(tensor);
     return tensor;
   };
+  let copy: CopyKernel | null = null;
   try {
     const xTensor = upload(x, shape, 'bench x');
     const forwardOptions: BatchNormOptions = {
@@ -293,48 +440,57 @@ async function benchmarkShape(
       momentum: DEFAULT_MOMENTUM,
     };
 
-    await beginPhase('GPU forward');
+    await beginPhase(`GPU forward${runs.length > 1 ? `, ${runs.length} variants` : ''} and the copy kernel`);
+    // The baseline's first call (pipeline compilation when new), then every variant's output checked.
     const firstStart = performance.now();
-    const first = batchNorm(gpu, xTensor, forwardOptions);
+    const first = batchNorm(runs[0]!.gpu, xTensor, forwardOptions);
     await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
     const firstCallMs = performance.now() - firstStart;
-    const y = await first.y.toArray();
     const saveMean = first.saveMean!;
     const saveInvstd = first.saveInvstd!;
-    first.y.destroy();
-    tensors.push(saveMean, saveInvstd);
+    tensors.push(first.y, saveMean, saveInvstd);
+    const accuracies: Accuracy[] = [];
+    for (const [i, run] of runs.entries()) {
+      const result = i === 0 ? first : batchNorm(run.gpu, xTensor, forwardOptions);
+      if (i > 0) tensors.push(result.y, result.saveMean!, result.saveInvstd!);
+      accuracies.push(forwardAccuracy(x, shape, await result.y.toArray(), reference.y, reference, weight, bias));
+    }
+    const copyKernel = (copy = await CopyKernel.checked(gpu, x));
     const forwardOut = { y: upload(new Float32Array(elements), shape, 'bench y'), saveMean: upload(new Float32Array(channels), [channels], 'bench saveMean out'), saveInvstd: upload(new Float32Array(channels), [channels], 'bench saveInvstd out') };
-    const forward = await timeGpu(gpu, settings, (recording) => batchNorm(gpu, xTensor, { ...forwardOptions, out: forwardOut, ...recording }));
+    const forwardCalls = runs.map((run): GpuCall => (recording) => batchNorm(run.gpu, xTensor, { ...forwardOptions, out: forwardOut, ...recording }));
+    const [copySeries, ...forwardSeries] = await timeSeries(gpu, settings, [(recording) => copyKernel.record(recording), ...forwardCalls]);
+    const forwardPasses = await timePasses(gpu, settings, forwardCalls, forwardSeries);
+    const copyMeasurement: CopyMeasurement = {
+      ms: copySeries!.summary.medianMs,
+      minMs: copySeries!.summary.minMs,
+      gbps: gigabytesPerSecond(elements, COPY_BYTES_PER_ELEMENT, copySeries!.summary.medianMs),
+      iterations: copySeries!.iterations,
+      warmup: warmupOf(copySeries!),
+    };
+    const measured = (bytesPerElement: number, series: readonly SeriesResult<TrialResult>[], passes: PassSummaries) =>
+      series.map((s, i) => gpuMeasurement(elements, bytesPerElement, s, passes?.[i] ?? null, copyMeasurement.gbps));
+    const forward = measured(FORWARD_BYTES_PER_ELEMENT, forwardSeries, forwardPasses);
+    const hostCallMs = await timeHostCall(gpu, () => forwardCalls[0]!({}));
 
-    const inference = await timeGpu(gpu, settings, (recording) =>
-      batchNorm(gpu, xTensor, { ...forwardOptions, training: false, out: { y: forwardOut.y }, ...recording }),
-    );
+    await beginPhase('GPU inference forward');
+    const inferenceCalls = runs.map((run): GpuCall => (recording) => batchNorm(run.gpu, xTensor, { ...forwardOptions, training: false, out: { y: forwardOut.y }, ...recording }));
+    const inferenceSeries = await timeSeries(gpu, settings, inferenceCalls);
+    const inference = measured(INFERENCE_BYTES_PER_ELEMENT, inferenceSeries, await timePasses(gpu, settings, inferenceCalls, inferenceSeries));
 
     await beginPhase('GPU and CPU backward');
     const dy = unitNoise(elements, seed + 1000);
     const dyTensor = upload(dy, shape, 'bench dy');
     const backwardOptions = { training: true as const, weight: forwardOptions.weight ?? null, saveMean, saveInvstd };
     const backwardOut = { dx: upload(new Float32Array(elements), shape, 'bench dx'), dweight: upload(new Float32Array(channels), [channels], 'bench dweight'), dbias: upload(new Float32Array(channels), [channels], 'bench dbias') };
-    const backward = await timeGpu(gpu, settings, (recording) => batchNormBackward(gpu, dyTensor, xTensor, { ...backwardOptions, out: backwardOut, ...recording }));
+    const backwardCalls = runs.map((run): GpuCall => (recording) => batchNormBackward(run.gpu, dyTensor, xTensor, { ...backwardOptions, out: backwardOut, ...recording }));
+    const backwardSeries = await timeSeries(gpu, settings, backwardCalls);
+    const backward = measured(BACKWARD_BYTES_PER_ELEMENT, backwardSeries, await timePasses(gpu, settings, backwardCalls, backwardSeries));
     const [mean, invstd] = [await saveMean.toArray(), await saveInvstd.toArray()];
     const gradients = { dx: new Float32Array(elements), dweight: new Float32Array(channels), dbias: new Float32Array(channels) };
     const cpuBackwardFloat32Ms = await timeCpu(settings, () => cpuBackwardFloat32(dy, x, shape, { weight, mean, invstd }, gradients));
 
-    await beginPhase('CPU float64 reference');
-    const referenceOptions = {
-      training: true,
-      weight,
-      bias,
-      runningMean: new Float32Array(channels),
-      runningVar: new Float32Array(channels).fill(1),
-      eps: DEFAULT_EPS,
-      momentum: DEFAULT_MOMENTUM,
-    };
-    const reference = batchNormReference(x, shape, referenceOptions);
+    await beginPhase('CPU float64 reference and float32 loop');
     const cpuReferenceMs = await timeCpu(settings, () => batchNormReference(x, shape, referenceOptions));
-    const accuracy = forwardAccuracy(x, shape, y, reference.y, reference, weight, bias);
-
-    await beginPhase('CPU float32 loop');
     const yCpu = new Float32Array(elements);
     const cpuFloat32Ms = await timeCpu(settings, () => cpuForwardFloat32(x, shape, { weight, bias, eps: DEFAULT_EPS }, yCpu));
 
@@ -342,84 +498,96 @@ async function benchmarkShape(
       label,
       shape: [...shape],
       elements,
-      gpuForwardMs: forward.ms,
-      gpuForwardGBps: gigabytesPerSecond(elements, FORWARD_BYTES_PER_ELEMENT, forward.ms),
-      gpuInferenceMs: inference.ms,
-      gpuInferenceGBps: gigabytesPerSecond(elements, INFERENCE_BYTES_PER_ELEMENT, inference.ms),
-      gpuIterations: forward.iterations,
+      copy: copyMeasurement,
+      variants: runs.map(({ variant }, i) => ({
+        label: variant.label,
+        forward: forward[i]!,
+        inference: inference[i]!,
+        backward: backward[i]!,
+        maxAbsError: accuracies[i]!.maxAbsError,
+        passed: accuracies[i]!.passed,
+      })),
       firstCallMs,
-      hostCallMs: forward.hostMs,
+      hostCallMs,
       cpuReferenceMs,
       cpuFloat32Ms,
-      speedupVsReference: cpuReferenceMs / forward.ms,
-      speedupVsFloat32: cpuFloat32Ms / forward.ms,
-      gpuBackwardMs: backward.ms,
-      gpuBackwardGBps: gigabytesPerSecond(elements, BACKWARD_BYTES_PER_ELEMENT, backward.ms),
       cpuBackwardFloat32Ms,
-      backwardSpeedupVsFloat32: cpuBackwardFloat32Ms / backward.ms,
-      maxAbsError: accuracy.maxAbsError,
-      passed: accuracy.passed,
     };
   } finally {
+    copy?.destroy();
     for (const tensor of tensors) tensor.destroy();
   }
 }
 
-interface GpuTiming {
-  ms: number;
-  hostMs: number;
-  iterations: number;
-}
+/** Per series, its passes' median and least ms per call; null without timestamp-query. */
+type PassSummaries = ReturnType<typeof summarizePasses>[] | null;
 
-/** Where a timed call records: the trial's encoder, and the span's timestamps on its first and last call. */
-interface Recording {
-  readonly encoder?: GPUCommandEncoder;
-  readonly timestampWrites?: GPUComputePassTimestampWrites;
-}
-
-/**
- * Median GPU time per call: each trial records `iterations` calls into one encoder, submits it and waits
- * once at the end. With timestamp-query, the first call's pass writes the start and the last call's pass
- * the end of a GPU-clock span. The host-side time of one standalone call is measured separately
- * (timeHostCall: no encoder, so it validates, encodes and submits).
- */
-async function timeGpu(gpu: Gpu, settings: BenchmarkSettings, call: (recording: Recording) => unknown): Promise<GpuTiming> {
-  const span = gpu.features.timestampQuery ? new TimestampSpan(gpu) : null;
+/** The calls' GPU times, interleaved trial by trial, warmed until stable. */
+async function timeSeries(gpu: Gpu, settings: BenchmarkSettings, calls: readonly GpuCall[]): Promise<SeriesResult<TrialResult>[]> {
+  const spans = gpu.features.timestampQuery ? calls.map(() => new TimestampSpan(gpu)) : null;
   try {
-    const trial = async (iterations: number) => {
-      const start = performance.now();
-      const encoder = gpu.device.createCommandEncoder({ label: 'bench trial' });
-      for (let i = 0; i < iterations; i++) {
-        const timestampWrites = span?.writesFor(i, iterations);
-        call({ encoder, ...(timestampWrites ? { timestampWrites } : {}) });
-      }
-      gpu.device.queue.submit([encoder.finish()]);
-      await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
-      const wallMs = performance.now() - start;
-      return (span ? await span.readMs() : wallMs) / iterations;
-    };
-    const { ms, iterations } = await medianOfTrials(settings, trial);
-    return { ms, hostMs: await timeHostCall(gpu, () => call({})), iterations };
+    // A GPU error while timing fails the run: its times would be of work that did not run.
+    return await inErrorScopes(gpu, () =>
+      interleavedTrials(
+        settings,
+        calls.map((call, i) => callTrial(gpu, spans?.[i] ?? null, call)),
+        'until-stable',
+      ),
+    );
   } finally {
-    span?.destroy();
+    for (const span of spans ?? []) span.destroy();
   }
 }
 
-const HOST_CALL_SAMPLES = 25;
-
 /**
- * Host-side time of one call (validate, encode and submit), median of calls made on an idle queue: on
- * a CPU adapter the GPU's work competes for the same cores, and a backed-up queue can block a submit.
+ * The calls' GPU times pass by pass, interleaved and warmed like timeSeries, with the calls per trial
+ * `totals` had (as many as the query set holds); null without timestamp-query.
  */
-async function timeHostCall(gpu: Gpu, call: () => unknown): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < HOST_CALL_SAMPLES; i++) {
-    const start = performance.now();
-    call();
-    samples.push(performance.now() - start);
-    await gpu.untilLost(gpu.device.queue.onSubmittedWorkDone());
+async function timePasses(gpu: Gpu, settings: BenchmarkSettings, calls: readonly GpuCall[], totals: readonly SeriesResult<TrialResult>[]): Promise<PassSummaries> {
+  if (!gpu.features.timestampQuery) return null;
+  const timers = calls.map(() => new PassTimestamps(gpu));
+  try {
+    const series = await inErrorScopes(gpu, () =>
+      interleavedTrials(
+        settings,
+        calls.map((call, i) => passTrial(gpu, timers[i]!, call, countPasses(gpu, timers[i]!, call))),
+        'until-stable',
+        totals.map((t) => t.iterations),
+      ),
+    );
+    return series.map((s) => summarizePasses(s.kept.map((trial) => trial.passes)));
+  } finally {
+    for (const timer of timers) timer.destroy();
   }
-  return median(samples);
+}
+
+function warmupOf(series: SeriesResult<TrialResult>): WarmupRecord {
+  return { trials: series.warmupMs.length, stable: series.stable };
+}
+
+/** One operation's measurement: its time, bandwidth and fraction of the copy's, and its passes'. */
+function gpuMeasurement(
+  elements: number,
+  bytesPerElement: number,
+  series: SeriesResult<TrialResult>,
+  passes: ReturnType<typeof summarizePasses> | null,
+  copyGBps: number,
+): GpuMeasurement {
+  const gbps = gigabytesPerSecond(elements, bytesPerElement, series.summary.medianMs);
+  return {
+    ms: series.summary.medianMs,
+    minMs: series.summary.minMs,
+    gbps,
+    copyFraction: gbps / copyGBps,
+    iterations: series.iterations,
+    warmup: warmupOf(series),
+    passes:
+      passes?.map(({ kernel, medianMs, minMs }) => {
+        const bytes = KERNEL_BYTES_PER_ELEMENT[kernel as KernelName] ?? null;
+        const passGBps = bytes === null ? null : gigabytesPerSecond(elements, bytes, medianMs);
+        return { kernel, ms: medianMs, minMs, bytesPerElement: bytes, gbps: passGBps, copyFraction: passGBps === null ? null : passGBps / copyGBps };
+      }) ?? null,
+  };
 }
 
 /**
@@ -496,52 +664,6 @@ async function measureComposition(gpu: Gpu, settings: BenchmarkSettings, adapter
     };
   } finally {
     for (const tensor of tensors) tensor.destroy();
-  }
-}
-
-/** Two timestamps (start of the first pass, end of the last) and the buffers that read them back. */
-class TimestampSpan {
-  readonly #gpu: Gpu;
-  readonly #querySet: GPUQuerySet;
-  readonly #resolved: GPUBuffer;
-  readonly #readback: GPUBuffer;
-
-  constructor(gpu: Gpu) {
-    this.#gpu = gpu;
-    this.#querySet = gpu.device.createQuerySet({ label: 'bench timestamps', type: 'timestamp', count: 2 });
-    const usage = GPUBufferUsage;
-    this.#resolved = gpu.device.createBuffer({ label: 'bench timestamps resolved', size: 16, usage: usage.QUERY_RESOLVE | usage.COPY_SRC });
-    this.#readback = gpu.device.createBuffer({ label: 'bench timestamps readback', size: 16, usage: usage.MAP_READ | usage.COPY_DST });
-  }
-
-  /** What call `i` of `count` writes: the span's start on the first call, its end on the last. */
-  writesFor(i: number, count: number): GPUComputePassTimestampWrites | undefined {
-    const first = i === 0;
-    const last = i === count - 1;
-    if (!first && !last) return undefined;
-    return {
-      querySet: this.#querySet,
-      ...(first ? { beginningOfPassWriteIndex: 0 } : {}),
-      ...(last ? { endOfPassWriteIndex: 1 } : {}),
-    };
-  }
-
-  /** The span in milliseconds, once the calls have been submitted. */
-  async readMs(): Promise<number> {
-    const encoder = this.#gpu.device.createCommandEncoder({ label: 'bench timestamps' });
-    encoder.resolveQuerySet(this.#querySet, 0, 2, this.#resolved, 0);
-    encoder.copyBufferToBuffer(this.#resolved, 0, this.#readback, 0, 16);
-    this.#gpu.device.queue.submit([encoder.finish()]);
-    await this.#gpu.untilLost(this.#readback.mapAsync(GPUMapMode.READ));
-    const [start, end] = new BigUint64Array(this.#readback.getMappedRange());
-    this.#readback.unmap();
-    return Number(end! - start!) / 1e6;
-  }
-
-  destroy(): void {
-    this.#querySet.destroy();
-    this.#resolved.destroy();
-    this.#readback.destroy();
   }
 }
 

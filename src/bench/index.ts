@@ -1,15 +1,68 @@
 // The benchmark harness's surface for the demo page and the command-line runners. It sits on top of the
 // library: its public entries (index.ts, reference-entry.ts) and the pure modules shape.ts and
 // tolerances.ts; nothing in the library imports it.
-export { BACKWARD_BYTES_PER_ELEMENT, FORWARD_BYTES_PER_ELEMENT, INFERENCE_BYTES_PER_ELEMENT, gigabytesPerSecond, median, summarizeTrials } from './statistics.js';
+export {
+  BACKWARD_BYTES_PER_ELEMENT,
+  COPY_BYTES_PER_ELEMENT,
+  FORWARD_BYTES_PER_ELEMENT,
+  INFERENCE_BYTES_PER_ELEMENT,
+  KERNEL_BYTES_PER_ELEMENT,
+  gigabytesPerSecond,
+  median,
+  summarizeTrials,
+} from './statistics.js';
 export type { BenchmarkSettings, TrialSummary } from './statistics.js';
 export { INTERACTIVE_PRESETS, SWEEP, sweepUpTo } from './sweep.js';
 export type { SweepShape } from './sweep.js';
 export { adapterSlug, describeAdapter, describeEnvironment, EMULATION_NOTE, RELEVANT_LIMITS } from './environment.js';
 export type { AdapterDescription, Environment } from './environment.js';
-export { COMPOSITION_CALLS, COMPOSITION_SHAPE, DEFAULT_SETTINGS, gpuTimingMethod, PEER_TIMING_METHOD, REPORT_SCHEMA, runBenchmark } from './benchmark.js';
-export type { BenchmarkOptions, BenchmarkProgress, BenchmarkReport, BenchmarkRow, CompositionResult, PeerSummary } from './benchmark.js';
-export { formatComposition, formatNumber, formatPeers, formatSummary, ratioCell, reportToCsv, reportToJson, timingCell } from './report-format.js';
+export {
+  baselineOf,
+  COMPOSITION_CALLS,
+  COMPOSITION_SHAPE,
+  DEFAULT_SETTINGS,
+  EMULATED_SETTINGS,
+  formatPercent,
+  OPERATIONS,
+  PEER_TIMING_METHOD,
+  REPORT_SCHEMA,
+  runBenchmark,
+  speedups,
+} from './benchmark.js';
+export type {
+  BenchmarkOptions,
+  BenchmarkProgress,
+  BenchmarkReport,
+  BenchmarkRow,
+  CompositionResult,
+  CopyMeasurement,
+  GpuMeasurement,
+  Operation,
+  PassMeasurement,
+  PeerSummary,
+  VariantRow,
+  WarmupRecord,
+} from './benchmark.js';
+export { gpuTimingMethod, passTimingMethod } from './gpu-timing.js';
+export { readReport } from './report-schema.js';
+export { checkVariants, DEFAULT_VARIANTS, parseVariants, statisticsMergeVariants, variantGpu } from './variants.js';
+export type { GpuVariant, VariantOptions } from './variants.js';
+export {
+  formatComposition,
+  formatCpuTable,
+  formatGpuTable,
+  formatNumber,
+  formatPasses,
+  formatPeers,
+  formatSummary,
+  formatVariantRatios,
+  fractionCell,
+  passesText,
+  ratioCell,
+  reportToCsv,
+  reportToJson,
+  timingCell,
+} from './report-format.js';
 export { caseKey, caseLabel, comparePeers, findComparison, ortSupports, PEER_CASES, shortLibraryName, tfjsSupports } from './peers.js';
 export type { PeerCase, PeerComparison, PeerLayout, PeerMode, PeerTiming } from './peers.js';
 export { comparePeerCase, loadPeers, ourContender, ShapeInputs } from './peer-harness.js';

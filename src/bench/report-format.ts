@@ -1,44 +1,61 @@
-// Text forms of a benchmark report: the terminal summary table, CSV (one row per shape) and JSON.
-import type { BenchmarkReport, BenchmarkRow } from './benchmark.js';
+// Text forms of a benchmark report: the terminal summary tables, CSV (one row per shape and variant) and JSON.
+import { baselineOf, formatPercent, OPERATIONS, speedups, type BenchmarkReport, type BenchmarkRow, type GpuMeasurement, type Operation, type VariantRow } from './benchmark.js';
 import { caseKey, caseLabel, findComparison, PEER_CASES, shortLibraryName, type PeerComparison, type PeerTiming } from './peers.js';
 
 interface Column {
   readonly header: string;
-  readonly value: (row: BenchmarkRow) => string | number;
+  readonly value: (row: BenchmarkRow, variant: VariantRow) => string | number;
 }
+
+/** A nullable number as a CSV cell: empty where there is none. */
+const cell = (value: number | null | undefined): string | number => value ?? '';
+
+/** The passes of a measurement as one CSV cell: `kernel=ms` separated by spaces. */
+const passesCell = (m: GpuMeasurement) => m.passes?.map((p) => `${p.kernel}=${p.ms}`).join(' ') ?? '';
+
+const operationColumns = (operation: Operation): Column[] => [
+  { header: `gpu_${operation}_ms`, value: (_, v) => v[operation].ms },
+  { header: `gpu_${operation}_min_ms`, value: (_, v) => cell(v[operation].minMs) },
+  { header: `gpu_${operation}_gbps`, value: (_, v) => v[operation].gbps },
+  { header: `gpu_${operation}_of_copy`, value: (_, v) => cell(v[operation].copyFraction) },
+  { header: `gpu_${operation}_iterations`, value: (_, v) => cell(v[operation].iterations) },
+  { header: `gpu_${operation}_passes_ms`, value: (_, v) => passesCell(v[operation]) },
+];
 
 const COLUMNS: readonly Column[] = [
   { header: 'label', value: (r) => r.label },
   { header: 'shape', value: (r) => r.shape.join('x') },
   { header: 'elements', value: (r) => r.elements },
-  { header: 'gpu_forward_ms', value: (r) => r.gpuForwardMs },
-  { header: 'gpu_forward_gbps', value: (r) => r.gpuForwardGBps },
-  { header: 'gpu_inference_ms', value: (r) => r.gpuInferenceMs },
-  { header: 'gpu_inference_gbps', value: (r) => r.gpuInferenceGBps },
-  { header: 'gpu_iterations', value: (r) => r.gpuIterations },
+  { header: 'variant', value: (_, v) => v.label },
+  { header: 'copy_ms', value: (r) => cell(r.copy?.ms) },
+  { header: 'copy_min_ms', value: (r) => cell(r.copy?.minMs) },
+  { header: 'copy_gbps', value: (r) => cell(r.copy?.gbps) },
+  ...OPERATIONS.flatMap(operationColumns),
   { header: 'first_call_ms', value: (r) => r.firstCallMs },
   { header: 'host_call_ms', value: (r) => r.hostCallMs },
   { header: 'cpu_reference_f64_ms', value: (r) => r.cpuReferenceMs },
   { header: 'cpu_f32_ms', value: (r) => r.cpuFloat32Ms },
-  { header: 'speedup_vs_reference', value: (r) => r.speedupVsReference },
-  { header: 'speedup_vs_f32', value: (r) => r.speedupVsFloat32 },
-  { header: 'gpu_backward_ms', value: (r) => r.gpuBackwardMs },
-  { header: 'gpu_backward_gbps', value: (r) => r.gpuBackwardGBps },
   { header: 'cpu_backward_f32_ms', value: (r) => r.cpuBackwardFloat32Ms },
-  { header: 'backward_speedup_vs_f32', value: (r) => r.backwardSpeedupVsFloat32 },
+  // CPU time / this variant's GPU time.
+  { header: 'speedup_vs_reference', value: (r, v) => r.cpuReferenceMs / v.forward.ms },
+  { header: 'speedup_vs_f32', value: (r, v) => r.cpuFloat32Ms / v.forward.ms },
+  { header: 'backward_speedup_vs_f32', value: (r, v) => r.cpuBackwardFloat32Ms / v.backward.ms },
   // ours / the fastest peer that passed its check, per mode and layout; empty without peers.
   ...PEER_CASES.map((peerCase) => ({ header: `peer_ratio_${caseKey(peerCase)}`, value: (r: BenchmarkRow) => findComparison(r.peers, peerCase)?.ratio ?? '' })),
-  { header: 'max_abs_error', value: (r) => r.maxAbsError },
-  { header: 'passed', value: (r) => String(r.passed) },
+  { header: 'max_abs_error', value: (_, v) => v.maxAbsError },
+  { header: 'passed', value: (_, v) => String(v.passed) },
 ];
 
+/** One line per shape and variant (one per shape without variants). */
 export function reportToCsv(rows: readonly BenchmarkRow[]): string {
-  const quote = (cell: string | number) => {
-    const text = String(cell);
+  const quote = (value: string | number) => {
+    const text = String(value);
     return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
   const lines = [COLUMNS.map((c) => c.header).join(',')];
-  for (const row of rows) lines.push(COLUMNS.map((c) => quote(c.value(row))).join(','));
+  for (const row of rows) {
+    for (const variant of row.variants) lines.push(COLUMNS.map((c) => quote(c.value(row, variant))).join(','));
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -132,44 +149,137 @@ export function formatPeers(report: BenchmarkReport): string[] {
   ];
 }
 
-/** The header lines and a fixed-width table, as `npm run bench` and `bench:node` print them. */
-export function formatSummary(report: BenchmarkReport): string {
-  const { environment, compile } = report;
-  const headers = ['shape', 'elements', 'GPU ms', 'GB/s', 'inf GPU ms', 'inf GB/s', 'CPU f64 ms', 'CPU f32 ms', 'x f64', 'x f32'];
-  headers.push('bwd GPU ms', 'bwd GB/s', 'bwd CPU f32', 'bwd x f32', 'max |err|', 'ok');
+/** A fraction of the copy kernel's bandwidth, or '-' where there is none (a schema 4 report). */
+export function fractionCell(fraction: number | null): string {
+  return fraction === null ? '-' : formatPercent(fraction);
+}
+
+/** The warm-up trials of a row's variant, forward/inference/backward, '*' marking one that never settled. */
+function warmupCell(v: VariantRow): string {
+  return OPERATIONS.map((op) => {
+    const w = v[op].warmup;
+    return w === null ? '-' : `${w.trials}${w.stable === false ? '*' : ''}`;
+  }).join('/');
+}
+
+/** Short names of the operations in table headers. */
+const OPERATION_SHORT: Readonly<Record<Operation, string>> = { forward: 'fwd', inference: 'inf', backward: 'bwd' };
+
+/** The GPU table: per shape (and variant), each operation's median and least ms and its share of the copy's bandwidth. */
+export function formatGpuTable(report: BenchmarkReport): string[] {
+  const many = report.variants.length > 1;
+  const headers = ['shape', ...(many ? ['variant'] : []), 'elements', 'copy GB/s'];
+  for (const op of OPERATIONS) headers.push(`${OPERATION_SHORT[op]} ms`, `${OPERATION_SHORT[op]} min`, `${OPERATION_SHORT[op]} of copy`);
+  headers.push('warm-up', 'max |err|', 'ok');
+  const body = report.rows.flatMap((r) =>
+    r.variants.map((v) => [
+      r.shape.join('x'),
+      ...(many ? [v.label] : []),
+      String(r.elements),
+      r.copy ? formatNumber(r.copy.gbps) : '-',
+      ...OPERATIONS.flatMap((op) => [formatNumber(v[op].ms), v[op].minMs === null ? '-' : formatNumber(v[op].minMs), fractionCell(v[op].copyFraction)]),
+      warmupCell(v),
+      v.maxAbsError.toExponential(1),
+      v.passed ? 'yes' : 'NO',
+    ]),
+  );
+  return textTable(headers, body, many ? 2 : 1);
+}
+
+/** A measurement's passes in one cell: `kernel ms (share of copy)`, joined by ' | '. */
+export function passesText(m: GpuMeasurement): string {
+  if (!m.passes) return '-';
+  return m.passes.map((p) => `${p.kernel} ${formatNumber(p.ms)}${p.copyFraction === null ? '' : ` (${formatPercent(p.copyFraction)})`}`).join(' | ');
+}
+
+/** Per shape, variant and operation: its passes' median ms per call and share of the copy's bandwidth. Empty without per-pass times. */
+export function formatPasses(report: BenchmarkReport): string[] {
+  if (!report.rows.some((r) => r.variants.some((v) => OPERATIONS.some((op) => v[op].passes)))) return [];
+  const many = report.variants.length > 1;
+  const body = report.rows.flatMap((r) =>
+    r.variants.flatMap((v) =>
+      OPERATIONS.map((op) => {
+        const passes = v[op].passes;
+        const sum = passes ? passes.reduce((total, p) => total + p.ms, 0) : null;
+        return [r.shape.join('x'), ...(many ? [v.label] : []), op, sum === null ? '-' : formatNumber(sum), passesText(v[op])];
+      }),
+    ),
+  );
+  return [
+    `passes: ${report.method.passTiming}; ms per call, median; (share of the copy kernel's bandwidth) where a pass moves tensors of x's shape`,
+    '',
+    ...textTable(['shape', ...(many ? ['variant'] : []), 'operation', 'sum ms', 'passes'], body, many ? 4 : 3),
+  ];
+}
+
+/** With variants: each one's time / the baseline's, per shape and operation, of the medians and of the minima. */
+export function formatVariantRatios(report: BenchmarkReport): string[] {
+  const [baseline, ...others] = report.variants;
+  if (!baseline || others.length === 0) return [];
+  const headers = ['shape'];
+  for (const other of others) for (const op of OPERATIONS) headers.push(`${OPERATION_SHORT[op]} ${other.label}`);
+  const ratio = (a: number | null, b: number | null) => (a === null || b === null ? '-' : formatNumber(a / b));
   const body = report.rows.map((r) => {
+    const base = baselineOf(r);
     return [
       r.shape.join('x'),
-      String(r.elements),
-      formatNumber(r.gpuForwardMs),
-      formatNumber(r.gpuForwardGBps),
-      formatNumber(r.gpuInferenceMs),
-      formatNumber(r.gpuInferenceGBps),
-      formatNumber(r.cpuReferenceMs),
-      formatNumber(r.cpuFloat32Ms),
-      formatNumber(r.speedupVsReference),
-      formatNumber(r.speedupVsFloat32),
-      formatNumber(r.gpuBackwardMs),
-      formatNumber(r.gpuBackwardGBps),
-      formatNumber(r.cpuBackwardFloat32Ms),
-      formatNumber(r.backwardSpeedupVsFloat32),
-      r.maxAbsError.toExponential(1),
-      r.passed ? 'yes' : 'NO',
+      ...r.variants.slice(1).flatMap((v) => OPERATIONS.map((op) => `${ratio(v[op].ms, base[op].ms)} (${ratio(v[op].minMs, base[op].minMs)})`)),
     ];
   });
+  return [
+    `variants: time / the baseline's (${baseline.label}), median (minimum); below 1 the variant is faster`,
+    '',
+    ...textTable(headers, body),
+  ];
+}
+
+/** The CPU table: the loops' times and the baseline's speed-up over them. */
+export function formatCpuTable(report: BenchmarkReport): string[] {
+  const headers = ['shape', 'CPU f64 ms', 'CPU f32 ms', 'x f64', 'x f32', 'bwd CPU f32', 'bwd x f32'];
+  const body = report.rows.map((r) => {
+    const x = speedups(r);
+    return [
+      r.shape.join('x'),
+      formatNumber(r.cpuReferenceMs),
+      formatNumber(r.cpuFloat32Ms),
+      formatNumber(x.vsReference),
+      formatNumber(x.vsFloat32),
+      formatNumber(r.cpuBackwardFloat32Ms),
+      formatNumber(x.backwardVsFloat32),
+    ];
+  });
+  return textTable(headers, body);
+}
+
+/** The header lines and the tables, as `npm run bench` and `bench:node` print them. */
+export function formatSummary(report: BenchmarkReport): string {
+  const { environment, compile, method } = report;
+  const variants = report.variants.map((v, i) => `${v.label}${i === 0 ? ' (baseline)' : ''} ${JSON.stringify(v.options)}`);
   const peers = formatPeers(report);
+  const passes = formatPasses(report);
+  const ratios = formatVariantRatios(report);
   return [
     `adapter: ${environment.adapter.label}`,
     `runtime: ${environment.runtime}`,
-    `GPU timing: ${report.method.gpuTiming}; ${report.method.statistic}`,
-    `training forward (GB/s at ${report.method.forwardBytesPerElement} bytes/element), inference forward (inf, ` +
-      `${report.method.inferenceBytesPerElement} bytes/element) and backward (bwd, ` +
-      `${report.method.backwardBytesPerElement} bytes/element); x = CPU time / GPU time; max |err| of forward y vs float64`,
+    `GPU timing: ${method.gpuTiming}; ${method.statistic}`,
+    ...(method.warmup ? [`warm-up: ${method.warmup}`] : []),
+    ...(method.roofline ? [`roofline: ${method.roofline}`] : []),
+    `bytes per element: training forward ${method.forwardBytesPerElement}, inference forward ${method.inferenceBytesPerElement}, ` +
+      `backward ${method.backwardBytesPerElement}, copy ${method.copyBytesPerElement}; "of copy" = GB/s / the copy kernel's GB/s at that size`,
+    `variants: ${variants.join('; ')}`,
     `first call (pipeline compilation) ${formatNumber(compile.firstCallMs)} ms vs steady ${formatNumber(compile.steadyMs)} ms (${compile.label})`,
     `host-side time of one forward call (validate + encode + submit, on an idle queue): ${formatNumber(report.hostCallMs)} ms (median over shapes)`,
     ...formatComposition(report),
     '',
-    ...textTable(headers, body),
+    `GPU, ms per call (warm-up: trials before the timed ones, forward/inference/backward, * = not settled; max |err| of forward y vs float64):`,
+    '',
+    ...formatGpuTable(report),
+    ...(passes.length > 0 ? ['', ...passes] : []),
+    ...(ratios.length > 0 ? ['', ...ratios] : []),
+    '',
+    'CPU, ms per call (x = CPU time / the baseline GPU time):',
+    '',
+    ...formatCpuTable(report),
     ...(peers.length > 0 ? ['', ...peers] : []),
   ].join('\n');
 }

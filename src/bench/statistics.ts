@@ -1,12 +1,42 @@
 // Timing statistics of the benchmark: trials are timed runs of many iterations; the first ones warm
-// caches and clocks and are dropped; the median of the rest is the result (robust to stray slow trials).
+// caches and clocks and are dropped; the median of the rest is the result (robust to stray slow trials),
+// with the minimum beside it. The GPU's measurements warm up until their time is stable and interleave
+// the series they compare (variants, the copy kernel) trial by trial, so a clock that drifts hits all alike.
+// Also here: the bytes each kernel moves, the one source of every bandwidth figure.
+import type { KernelName } from '../kernels.js';
+
+/** One f32 value of a tensor of x's shape, read or written once. */
+const VALUE_BYTES = 4;
+
+/**
+ * Bytes each kernel must move per element of x (f32): its reads and writes of tensors of x's shape.
+ * Per-channel traffic is not counted; null for a kernel that touches only per-channel data (the
+ * finalizes). The one-dispatch kernels move what their two passes would.
+ */
+export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null>> = {
+  stats: VALUE_BYTES, // read x
+  'stats-rows': VALUE_BYTES,
+  'stats-apply': 3 * VALUE_BYTES, // read x twice, write y
+  'stats-apply-rows': 3 * VALUE_BYTES,
+  finalize: null,
+  apply: 2 * VALUE_BYTES, // read x, write y
+  'apply-running': 2 * VALUE_BYTES,
+  'backward-reduce': 2 * VALUE_BYTES, // read dy and x
+  'backward-reduce-rows': 2 * VALUE_BYTES,
+  'backward-fused': 5 * VALUE_BYTES, // read dy and x twice, write dx
+  'backward-fused-rows': 5 * VALUE_BYTES,
+  'backward-finalize': null,
+  'backward-apply': 3 * VALUE_BYTES, // read dy and x, write dx
+};
 
 /** Bytes a training forward must move per element: read x twice (statistics, apply), write y once. */
-export const FORWARD_BYTES_PER_ELEMENT = 12;
+export const FORWARD_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['stats-apply']!;
 /** Bytes an inference forward must move per element: read x, write y. */
-export const INFERENCE_BYTES_PER_ELEMENT = 8;
+export const INFERENCE_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['apply-running']!;
 /** Bytes a backward must move per element: read dy and x twice (reductions, dx), write dx once. */
-export const BACKWARD_BYTES_PER_ELEMENT = 20;
+export const BACKWARD_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['backward-fused']!;
+/** Bytes the copy kernel (the roofline, src/bench/copy.wgsl) moves per element: read one value, write one. */
+export const COPY_BYTES_PER_ELEMENT = 2 * VALUE_BYTES;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('median of no values');
@@ -47,11 +77,18 @@ export function gigabytesPerSecond(elements: number, bytesPerElement: number, ms
 export interface BenchmarkSettings {
   /** Timed trials kept for the median. */
   readonly trials: number;
-  /** Trials run first and dropped. */
+  /** Trials run first and dropped; for the GPU's measurements, the least of them. */
   readonly warmupTrials: number;
   /** Iterations per trial are chosen so that a trial lasts about this long. */
   readonly targetTrialMs: number;
   readonly maxIterations: number;
+  /**
+   * The GPU's warm-up goes on until the last `stableTrials` trials of every series compared lie within
+   * `stableTolerance` (relative spread, (max - min) / min) of each other, or `maxWarmupTrials` have run.
+   */
+  readonly stableTrials: number;
+  readonly stableTolerance: number;
+  readonly maxWarmupTrials: number;
 }
 
 /** Iterations per trial so that one trial lasts about `targetTrialMs`, given one call's time. */
@@ -60,13 +97,91 @@ export function iterationsFor(callMs: number, settings: Pick<BenchmarkSettings, 
   return Math.min(settings.maxIterations, Math.max(1, wanted));
 }
 
+/** (max - min) / min of the values. */
+export function relativeSpread(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('spread of no values');
+  const min = Math.min(...values);
+  return (Math.max(...values) - min) / min;
+}
+
+/** Whether the last `window` trial times agree within `tolerance` (relative spread); false with fewer. */
+export function isStable(trialMs: readonly number[], window: number, tolerance: number): boolean {
+  if (!Number.isInteger(window) || window < 2) throw new RangeError(`the stability window must be an integer of at least 2, got ${window}`);
+  return trialMs.length >= window && relativeSpread(trialMs.slice(-window)) <= tolerance;
+}
+
+/** What one trial of a series returns: ms per iteration, and anything else the series keeps. */
+export interface TrialResult {
+  readonly ms: number;
+}
+
+/** `trial(n)` runs n iterations of one series' work and returns ms per iteration. */
+export type Trial<T extends TrialResult> = (iterations: number) => T | Promise<T>;
+
+/** How warm-up ends: after exactly `warmupTrials`, or (the GPU's) once every series is stable. */
+export type Warmup = 'fixed' | 'until-stable';
+
+export interface SeriesResult<T extends TrialResult> {
+  /** Iterations per trial, sized from one iteration's time. */
+  readonly iterations: number;
+  /** Warm-up trials' ms per iteration, in run order. */
+  readonly warmupMs: readonly number[];
+  /** Whether this series' last warm-up trials were within the tolerance (see isStable); null where the warm-up was fixed. */
+  readonly stable: boolean | null;
+  /** The timed trials, in run order. */
+  readonly kept: readonly T[];
+  readonly summary: TrialSummary;
+}
+
 /**
- * The one trial scheme: `trial(n)` runs n iterations and returns ms per iteration. One iteration sizes
- * the trials (iterationsFor), then warm-up and timed trials run; the median of the timed ones is the result.
+ * The one trial scheme. Each series' trials are sized so that one lasts about `targetTrialMs` (from
+ * the faster of two single iterations), unless `sized` gives their iterations; then
+ * rounds run one trial of every series, in turn (reversed every other round, so that no series always
+ * follows the same one): warm-up rounds, then `trials` timed rounds. A fixed warm-up runs
+ * `warmupTrials` rounds; 'until-stable' runs at least that many, and more until the last `stableTrials`
+ * of every series are within `stableTolerance`, or `maxWarmupTrials` rounds have run.
  */
+export async function interleavedTrials<T extends TrialResult>(
+  settings: BenchmarkSettings,
+  series: readonly Trial<T>[],
+  warmup: Warmup,
+  sized?: readonly number[],
+): Promise<SeriesResult<T>[]> {
+  if (series.length === 0) throw new RangeError('interleavedTrials needs at least one series');
+  if (sized && sized.length !== series.length) throw new RangeError(`${sized.length} iteration counts for ${series.length} series`);
+  const iterations: number[] = [];
+  // The faster of two single iterations: a first one can carry one-off costs (a pipeline's first use).
+  for (const [i, trial] of series.entries()) iterations.push(sized?.[i] ?? iterationsFor(Math.min((await trial(1)).ms, (await trial(1)).ms), settings));
+  const results: T[][] = series.map(() => []);
+  let round = 0;
+  const runRound = async () => {
+    const order = series.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const i of order) results[i]!.push(await series[i]!(iterations[i]!));
+    round++;
+  };
+  const maxWarmup = warmup === 'fixed' ? settings.warmupTrials : Math.max(settings.warmupTrials, settings.maxWarmupTrials);
+  const stable = () => results.every((r) => isStable(r.map((t) => t.ms), settings.stableTrials, settings.stableTolerance));
+  while (round < maxWarmup && (round < settings.warmupTrials || !stable())) await runRound();
+  const warmupRounds = round;
+  for (let t = 0; t < settings.trials; t++) await runRound();
+  return results.map((r, i) => {
+    const warmupMs = r.slice(0, warmupRounds).map((t) => t.ms);
+    return {
+      iterations: iterations[i]!,
+      warmupMs,
+      stable: maxWarmup > settings.warmupTrials ? isStable(warmupMs, settings.stableTrials, settings.stableTolerance) : null,
+      kept: r.slice(warmupRounds),
+      summary: summarizeTrials(
+        r.map((t) => t.ms),
+        warmupRounds,
+      ),
+    };
+  });
+}
+
+/** One series with a fixed warm-up (the CPU loops, the peers): its median ms per iteration. */
 export async function medianOfTrials(settings: BenchmarkSettings, trial: (iterations: number) => number | Promise<number>): Promise<{ ms: number; iterations: number }> {
-  const iterations = iterationsFor(await trial(1), settings);
-  const trials = [];
-  for (let t = 0; t < settings.warmupTrials + settings.trials; t++) trials.push(await trial(iterations));
-  return { ms: summarizeTrials(trials, settings.warmupTrials).medianMs, iterations };
+  const [result] = await interleavedTrials(settings, [async (iterations) => ({ ms: await trial(iterations) })], 'fixed');
+  return { ms: result!.summary.medianMs, iterations: result!.iterations };
 }

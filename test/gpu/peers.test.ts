@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../src/bench/benchmark.js';
 import { comparePeerCase, loadPeers, measureContender, ourContender, ShapeInputs, caseReference, type Contender } from '../../src/bench/peer-harness.js';
 import { caseLabel, ortSupports, PEER_CASES, tfjsSupports, type PeerComparison } from '../../src/bench/peers.js';
 import { requestGpu, type Gpu } from '../../src/index.js';
@@ -13,7 +14,7 @@ import { requestGpu, type Gpu } from '../../src/index.js';
 // H*W = 6 (no vec4 path), N*H*W = 12 values per channel; small enough that SwiftShader takes seconds.
 const SHAPE = [2, 3, 2, 3] as const;
 // One short trial: the test checks that timing runs, not what it measures.
-const SETTINGS = { trials: 1, warmupTrials: 0, targetTrialMs: 1, maxIterations: 3 };
+const SETTINGS = { ...DEFAULT_SETTINGS, trials: 1, warmupTrials: 0, targetTrialMs: 1, maxIterations: 3 };
 
 let gpu: Gpu;
 let peers: Contender[];

@@ -7,6 +7,7 @@ import { onnxModel } from '../../src/bench/onnx-model.js';
 import { caseReference, checkCase, ShapeInputs, toNhwc } from '../../src/bench/peer-harness.js';
 import { caseKey, caseLabel, comparePeers, findComparison, PEER_CASES, type PeerCase, type PeerComparison, type PeerTiming } from '../../src/bench/peers.js';
 import { formatPeers, formatSummary, ratioCell, reportToCsv, timingCell } from '../../src/bench/report-format.js';
+import { sampleReport, sampleRow } from '../support/bench-report.js';
 
 const timing = (library: string, ms: number | null, passed = true, error?: string): PeerTiming => ({
   library,
@@ -72,41 +73,8 @@ describe('peer cells, tables and CSV', () => {
       ? comparePeers(c, timing(OURS, 1), [timing(TFJS, 4), timing(ORT, 3, false)])
       : comparePeers(c, timing(OURS, i + 1), [timing(TFJS, 2)]),
   );
-  const row = (peers?: readonly PeerComparison[]): BenchmarkRow => ({
-    label: 'small 2x8x8x8',
-    shape: [2, 8, 8, 8],
-    elements: 1024,
-    gpuForwardMs: 1,
-    gpuForwardGBps: 1,
-    gpuInferenceMs: 1,
-    gpuInferenceGBps: 1,
-    gpuIterations: 1,
-    firstCallMs: 1,
-    hostCallMs: 1,
-    cpuReferenceMs: 1,
-    cpuFloat32Ms: 1,
-    speedupVsReference: 1,
-    speedupVsFloat32: 1,
-    gpuBackwardMs: 1,
-    gpuBackwardGBps: 1,
-    cpuBackwardFloat32Ms: 1,
-    backwardSpeedupVsFloat32: 1,
-    maxAbsError: 1e-7,
-    passed: true,
-    ...(peers ? { peers } : {}),
-  });
-  const report = (rows: BenchmarkRow[], withPeers: boolean): BenchmarkReport =>
-    ({
-      schema: 'webgpu-batchnorm-bench/4',
-      createdAt: '2026-01-01T00:00:00.000Z',
-      environment: { adapter: { label: 'test adapter' }, runtime: 'test runtime', features: {}, limits: {} },
-      method: { gpuTiming: 'wall', cpuTiming: 'wall', statistic: 'median', forwardBytesPerElement: 12, backwardBytesPerElement: 20, settings: {} },
-      compile: { label: 'small', firstCallMs: 1, steadyMs: 1 },
-      hostCallMs: 1,
-      composition: { method: '', shape: [1], calls: 1, recordedMs: 1, separateMs: 1, recordedTrialsMs: [], separateTrialsMs: [], recordedHostMs: 1, separateHostMs: 1, hostCallMs: 1 },
-      peers: withPeers ? { timing: 'wall time', statistic: 'median', ratio: 'ours / best', libraries: [OURS, TFJS, ORT] } : null,
-      rows,
-    }) as unknown as BenchmarkReport;
+  const row = (peers?: readonly PeerComparison[]): BenchmarkRow => sampleRow(peers ? { peers } : {});
+  const report = (rows: BenchmarkRow[], withPeers: boolean): BenchmarkReport => sampleReport(rows, withPeers ? { libraries: [OURS, TFJS, ORT] } : {});
 
   it('shows a ratio with the peer it is against, or why there is none', () => {
     expect(ratioCell(findComparison(comparisons, inferenceNchw))).toBe('0.25 tfjs');

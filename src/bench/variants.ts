@@ -1,0 +1,85 @@
+// Variants: named Gpu options the benchmark compares on one device, interleaved trial by trial at each
+// shape (src/bench/statistics.ts), so that the GPU's clock treats them alike. Each variant is a Gpu
+// wrapper (Gpu.fromDevice) over the run's device with its options; the run's own Gpu keeps the library's
+// defaults and serves the peers and the composition measurement. The first variant is the baseline of
+// the CPU speed-ups and of every ratio between variants.
+import { Gpu, type GpuOptions } from '../index.js';
+
+/** Gpu options a variant may set: everything but the entry point, which the run's Gpu holds. */
+export type VariantOptions = Readonly<Omit<GpuOptions, 'gpu'>>;
+
+export interface GpuVariant {
+  readonly label: string;
+  readonly options: VariantOptions;
+}
+
+/** A run without variants: the library as the run's Gpu has it. */
+export const DEFAULT_VARIANTS: readonly GpuVariant[] = [{ label: 'default', options: {} }];
+
+/** The statistics kernels' merges `--compare-statistics` runs, the old one first (the baseline). */
+export const STATISTICS_MERGES = ['vec4', 'block'] as const;
+export type StatisticsMerge = (typeof STATISTICS_MERGES)[number];
+
+/** `--compare-statistics`: the old per-vec4 Welford merge against the block merge. */
+export function statisticsMergeVariants(): GpuVariant[] {
+  return STATISTICS_MERGES.map((merge) => ({ label: `statistics ${merge}`, options: statisticsMergeOptions(merge) }));
+}
+
+/** The Gpu options that select one statistics merge. */
+function statisticsMergeOptions(merge: StatisticsMerge): VariantOptions {
+  // WIRE statisticsMerge HERE once GpuOptions has it (branch wt-kernels): `return { statisticsMerge: merge };`
+  throw new Error(`--compare-statistics: this build's GpuOptions has no statisticsMerge, so the '${merge}' merge cannot be selected yet`);
+}
+
+/**
+ * Variants from JSON, an object of labels to Gpu options, e.g.
+ * `{"1024 workgroups": {"reductionWorkgroups": 1024}, "256": {"reductionWorkgroups": 256}}`.
+ * The options are checked where the Gpu is made (Gpu.fromDevice names an unknown or bad one).
+ */
+export function parseVariants(json: string): GpuVariant[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new SyntaxError(`variants must be JSON (an object of labels to Gpu options): ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new TypeError(`variants must be an object of labels to Gpu options, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+  }
+  const variants = Object.entries(parsed as Record<string, unknown>).map(([label, options]) => {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new TypeError(`variant '${label}': its Gpu options must be an object, got ${JSON.stringify(options)}`);
+    }
+    if ('gpu' in options) throw new TypeError(`variant '${label}': 'gpu' is the run's own; a variant sets the other Gpu options`);
+    return { label, options: options as VariantOptions };
+  });
+  return checkVariants(variants);
+}
+
+/** At least one variant, labels non-empty and distinct. */
+export function checkVariants(variants: readonly GpuVariant[]): GpuVariant[] {
+  if (variants.length === 0) throw new RangeError('at least one variant is needed');
+  const labels = new Set<string>();
+  for (const { label } of variants) {
+    if (label.trim() === '') throw new RangeError('a variant needs a label');
+    if (labels.has(label)) throw new RangeError(`two variants are labelled '${label}'`);
+    labels.add(label);
+  }
+  return [...variants];
+}
+
+/**
+ * The variant's Gpu over the run's device: the run's Gpu's maxBindingBytes, reduction target and turned-off
+ * features, then the variant's options over them. Destroying it frees its scratch, not the device.
+ */
+export function variantGpu(gpu: Gpu, variant: GpuVariant): Gpu {
+  const offered = ['subgroups', 'shader-f16', 'timestamp-query'] as const;
+  const on = { subgroups: gpu.features.subgroups, 'shader-f16': gpu.features.shaderF16, 'timestamp-query': gpu.features.timestampQuery };
+  const inherited: VariantOptions = {
+    // Only when set below the device's limit (which need not be a multiple of 4, as the option must).
+    ...(gpu.maxBindingBytes < gpu.device.limits.maxStorageBufferBindingSize ? { maxBindingBytes: gpu.maxBindingBytes } : {}),
+    reductionWorkgroups: gpu.reductionWorkgroups,
+    disableFeatures: offered.filter((f) => gpu.device.features.has(f) && !on[f]),
+  };
+  return Gpu.fromDevice(gpu.device, { ...inherited, ...variant.options });
+}
