@@ -1,7 +1,7 @@
 // The roofline of the benchmark: copy.wgsl copying a tensor's worth of f32 values, timed like the library's
 // calls on the same device (src/bench/gpu-timing.ts), so that every bandwidth figure can be given as a
 // fraction of what a plain copy of that size moves there. Its output is checked once, bit for bit.
-import type { Gpu, Recording } from '../index.js';
+import type { EncoderOptions, Gpu } from '../index.js';
 import copySource from './copy.wgsl?raw';
 import { inErrorScopes } from './error-scopes.js';
 
@@ -77,7 +77,7 @@ export class CopyKernel {
   }
 
   /** Records one copy into the recording's encoder, as one compute pass. */
-  record({ encoder, timestampWrites }: Recording): void {
+  record({ encoder, timestampWrites }: EncoderOptions): void {
     if (!encoder) throw new Error('internal: the copy kernel records into a trial encoder');
     const pass = encoder.beginComputePass(timestampWrites ? { label: 'bench copy', timestampWrites } : { label: 'bench copy' });
     pass.setPipeline(this.#pipeline);

@@ -9,13 +9,13 @@
 //    calls. Browsers' quantization makes each duration 0 or one step, but the sum over many calls keeps
 //    its mean; the split adds the gaps between passes, which the per-call span counts and this does not.
 // Without timestamp-query it is wall time closed by one queue.onSubmittedWorkDone(), and no per-pass time.
-import type { Gpu, Recording } from '../index.js';
+import type { EncoderOptions, Gpu } from '../index.js';
 import type { KernelName } from '../kernels.js';
 import { withPassTimer, type PassTimer } from '../runner.js';
 import { median, type Trial, type TrialResult } from './statistics.js';
 
 /** Records one call (of the library, or of the copy kernel) into the recording's encoder. */
-export type GpuCall = (recording: Recording) => unknown;
+export type GpuCall = (recording: EncoderOptions) => unknown;
 
 /** WebGPU's largest query set (GPUQuerySetDescriptor.count). */
 export const MAX_QUERIES = 4096;
