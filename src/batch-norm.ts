@@ -10,7 +10,7 @@ import { FLAGS } from './params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
-import { assertActivation, assertBoolean, assertEps, assertMomentum, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
+import { assertActivation, assertBoolean, assertEps, assertRunningVarEstimator, assertUsableTensor, optionalPerChannel, runningFactor, type Activation } from './validate.js';
 
 /**
  * Options of {@link batchNorm}: torch.nn.functional.batch_norm's arguments, and where to write and record.
@@ -162,9 +162,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   const activation = o.activation ?? null;
   assertActivation(activation);
   const estimator = o.runningVarEstimator ?? 'unbiased';
-  if (estimator !== 'unbiased' && estimator !== 'biased') {
-    throw new TypeError(`runningVarEstimator must be 'unbiased' or 'biased', got ${describeValue(estimator)}`);
-  }
+  assertRunningVarEstimator(estimator);
 
   const storage = storageFor(x.dtype, gpu.features);
   const flags =
@@ -219,21 +217,4 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     },
   });
   return { y: tensors.y!, saveMean: tensors.saveMean, saveInvstd: tensors.saveInvstd };
-}
-
-/** The factor that blends batch statistics into the running ones (PyTorch's exponential_average_factor). */
-function runningFactor(training: boolean, hasRunning: boolean, momentumOption: unknown, tracked: unknown): number {
-  if (tracked !== undefined && (typeof tracked !== 'number' || !Number.isInteger(tracked) || tracked < 1)) {
-    throw new RangeError(`numBatchesTracked must be an integer >= 1 (batches seen including this one), got ${describeValue(tracked)}`);
-  }
-  const momentum = momentumOption === undefined ? DEFAULT_MOMENTUM : momentumOption;
-  if (momentum !== null) {
-    assertMomentum(momentum);
-    return momentum;
-  }
-  if (!training || !hasRunning) return 0; // nothing is updated
-  if (tracked === undefined) {
-    throw new RangeError('momentum: null (cumulative average) needs numBatchesTracked >= 1 including this batch, got undefined');
-  }
-  return 1 / tracked;
 }

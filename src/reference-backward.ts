@@ -1,8 +1,16 @@
 // CPU reference of the batch-norm backward (PyTorch's native_batch_norm_backward), accumulating in
 // float64: the truth the backward GPU tests compare against. Like the forward reference, tight passes
 // over typed arrays.
+import { DEFAULT_EPS } from './defaults.js';
+import { readOptions } from './options.js';
+import { assertTensorValues, assertValues, optionalChannelValues, optionalTensorValues } from './reference-checks.js';
 import type { ReferenceValues } from './reference.js';
 import { channelLayout } from './shape.js';
+import { assertActivation, assertBoolean, assertEps, type Activation } from './validate.js';
+
+const COMMON_KEYS = ['weight', 'training', 'axis', 'activation', 'bias', 'reluOutput'] as const;
+const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
+const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
 
 /** Options of both modes. */
 export interface ReferenceBackwardCommon {
@@ -11,8 +19,17 @@ export interface ReferenceBackwardCommon {
   /** Channel axis (default 1; -1 channels-last). */
   axis?: number;
   /**
-   * The output of a forward with a fused ReLU, as PyTorch saves it: dy passes where y > 0 and is 0
-   * elsewhere (threshold_backward). Absent without a ReLU.
+   * The forward's fused activation, as the GPU's batchNormBackward takes it: with 'relu', dy passes where
+   * the forward's y = x*scale + shift was > 0, recomputed here in float64 from x, the statistics, the
+   * weight and `bias`. Default null.
+   */
+  activation?: Activation | null;
+  /** With activation 'relu': the forward's bias, C values (default none: shift 0). */
+  bias?: ReferenceValues | null;
+  /**
+   * Instead of recomputing the ReLU's mask: the output of that forward, as PyTorch saves it (dy passes
+   * where y > 0: threshold_backward), in x's layout. A forward's stored output (a GPU's y, say) then
+   * decides the values next to 0, as in PyTorch.
    */
   reluOutput?: ReferenceValues | null;
 }
@@ -48,15 +65,18 @@ export interface ReferenceBackwardResult {
   dweight: Float64Array | null;
   /** sum(dy) per channel; null without a weight. */
   dbias: Float64Array | null;
-  /** Per channel: the mean that xhat = (x - mean) * invstd used. */
-  mean: Float64Array;
-  /** Per channel: the invstd that xhat = (x - mean) * invstd used. */
-  invstd: Float64Array;
+  /** Per channel: the mean that xhat = (x - mean) * invstd used (saveMean, or the running mean). */
+  saveMean: Float64Array;
+  /** Per channel: the invstd that xhat = (x - mean) * invstd used (saveInvstd, or from the running variance). */
+  saveInvstd: Float64Array;
 }
 
 /**
  * Batch norm backward on the CPU in float64 (PyTorch's native_batch_norm_backward): the truth the GPU's
  * backward is checked against.
+ *
+ * Its options are checked as the GPU's batchNormBackward checks its own: an unknown key, an array of the
+ * wrong length or a value out of range is an error that names it.
  *
  * @param dy - The gradient of the forward's output, in x's layout.
  * @param x - The forward's input, row-major values of `shape`.
@@ -67,23 +87,45 @@ export function batchNormBackwardReference(
   shape: readonly number[],
   options: ReferenceBackwardOptions,
 ): ReferenceBackwardResult {
-  const { batch, channels, spatial } = channelLayout(shape, options.axis ?? 1);
+  const training = readOptions(options, 'batchNormBackwardReference options', [...TRAINING_KEYS, ...INFERENCE_KEYS], false).training;
+  assertBoolean(training, 'batchNormBackwardReference options.training');
+  const o = readOptions(options, `batchNormBackwardReference options (training: ${training})`, training ? TRAINING_KEYS : INFERENCE_KEYS, false);
+  const { batch, channels, spatial } = channelLayout(shape, (o.axis ?? 1) as number);
+  assertTensorValues(dy, 'dy', shape);
+  assertTensorValues(x, 'x', shape);
+  const weight = optionalChannelValues(o.weight, 'weight', channels);
+  const [meanName, spreadName] = training ? (['saveMean', 'saveInvstd'] as const) : (['runningMean', 'runningVar'] as const);
+  const givenMean = o[meanName];
+  const givenSpread = o[spreadName];
+  assertValues(givenMean, `${meanName} (per channel)`, channels);
+  assertValues(givenSpread, `${spreadName} (per channel)`, channels);
+  const eps = training ? 0 : (o.eps ?? DEFAULT_EPS);
+  assertEps(eps);
+  const activation = o.activation ?? null;
+  assertActivation(activation);
+  const bias = optionalChannelValues(o.bias, 'bias', channels);
+  if (bias && activation !== 'relu') throw new Error("bias is read only with activation: 'relu' (to recompute the forward's ReLU mask)");
+  const reluOutput = optionalTensorValues(o.reluOutput, 'reluOutput', shape);
+
   const count = batch * spatial;
-  const reluOutput = options.reluOutput ?? null;
-  // The gradient reaching the batch norm: dy, masked by the ReLU that followed it.
-  const g = reluOutput ? Float64Array.from(dy, (v, i) => (reluOutput[i]! > 0 ? v : 0)) : dy;
   const mean = new Float64Array(channels);
   const invstd = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
-    if (options.training) {
-      mean[c] = options.saveMean[c]!;
-      invstd[c] = options.saveInvstd[c]!;
-    } else {
-      mean[c] = options.runningMean[c]!;
-      invstd[c] = 1 / Math.sqrt(options.runningVar[c]! + (options.eps ?? 1e-5));
-    }
+    mean[c] = givenMean[c]!;
+    invstd[c] = training ? givenSpread[c]! : 1 / Math.sqrt(givenSpread[c]! + eps);
   }
-  const weight = options.weight ?? null;
+  // The gradient reaching the batch norm: dy, masked by the ReLU that followed it (from its stored
+  // output, or recomputed as the forward computed y).
+  const passes = reluOutput
+    ? (i: number) => reluOutput[i]! > 0
+    : activation === 'relu'
+      ? (i: number) => {
+          const c = Math.floor(i / spatial) % channels;
+          const scale = (weight ? weight[c]! : 1) * invstd[c]!;
+          return x[i]! * scale + ((bias ? bias[c]! : 0) - mean[c]! * scale) > 0;
+        }
+      : null;
+  const g = passes ? Float64Array.from(dy, (v, i) => (passes(i) ? v : 0)) : dy;
   const dx = new Float64Array(batch * channels * spatial);
   const dweight = weight ? new Float64Array(channels) : null;
   const dbias = weight ? new Float64Array(channels) : null;
@@ -105,8 +147,8 @@ export function batchNormBackwardReference(
     }
     const scale = (weight ? weight[c]! : 1) * is;
     // Training: the gradient also flows through the batch mean and variance.
-    const meanDy = options.training ? sumDy / count : 0;
-    const meanDyXhat = options.training ? sumDyXhat / count : 0;
+    const meanDy = training ? sumDy / count : 0;
+    const meanDyXhat = training ? sumDyXhat / count : 0;
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
       for (let s = base, end = base + spatial; s < end; s++) {
@@ -114,5 +156,5 @@ export function batchNormBackwardReference(
       }
     }
   }
-  return { dx, dweight, dbias, mean, invstd };
+  return { dx, dweight, dbias, saveMean: mean, saveInvstd: invstd };
 }

@@ -1,6 +1,10 @@
 // CPU reference of batch norm, accumulating in float64: the truth the GPU tests compare against, and the
 // CPU side of the GPU-vs-CPU benchmark, so its loops are tight passes over typed arrays.
+import { DEFAULT_EPS } from './defaults.js';
+import { readOptions } from './options.js';
+import { assertTensorValues, optionalChannelValues } from './reference-checks.js';
 import { channelLayout } from './shape.js';
+import { assertActivation, assertBoolean, assertEps, assertRunningVarEstimator, runningFactor, type Activation } from './validate.js';
 
 /** Numbers the references take: a Float32Array (what `Tensor.toArray()` gives), a Float64Array or a plain array. */
 export type ReferenceValues = Float32Array | Float64Array | readonly number[];
@@ -17,16 +21,16 @@ export interface ReferenceForwardOptions {
   runningVar?: ReferenceValues | null;
   /** Batch statistics (true) or the running ones (false, which then are required). */
   training: boolean;
-  /** Weight of the batch statistics in the running ones; default 0.1. null: factor 1/numBatchesTracked. */
+  /** Weight of the batch statistics in the running ones; default 0.1 (the main entry's DEFAULT_MOMENTUM). null: factor 1/numBatchesTracked. */
   momentum?: number | null;
-  /** With `momentum: null`: batches seen including this one; default 1. */
+  /** With `momentum: null`: batches seen including this one (required there, an integer >= 1). */
   numBatchesTracked?: number;
-  /** Added to the variance before the square root; default 1e-5. */
+  /** Added to the variance before the square root; default 1e-5 (the main entry's DEFAULT_EPS). */
   eps?: number;
   /** Channel axis (default 1; -1 channels-last). */
   axis?: number;
   /** 'relu': y = max(x*scale + shift, 0), NaN passing through. */
-  activation?: 'relu' | null;
+  activation?: Activation | null;
   /** Which batch variance updates runningVar: 'unbiased' (PyTorch, default) or 'biased' (Keras 3). */
   runningVarEstimator?: 'unbiased' | 'biased';
 }
@@ -35,15 +39,22 @@ export interface ReferenceForwardOptions {
 export interface ReferenceForwardResult {
   /** The normalized x, in x's layout. */
   y: Float64Array;
-  /** Per channel: the mean used to normalize (the batch mean in training, the running mean in inference). */
-  mean: Float64Array;
+  /**
+   * Per channel: the mean used to normalize: the batch mean in training (the GPU's saveMean), the running
+   * mean in inference (where the GPU saves nothing).
+   */
+  saveMean: Float64Array;
   /** Per channel: 1/sqrt(var + eps) used to normalize (biased batch variance in training, running variance in inference). */
-  invstd: Float64Array;
+  saveInvstd: Float64Array;
   /** Training with running statistics: the updated running mean; otherwise null. */
   runningMean: Float64Array | null;
   /** Training with running statistics: the updated running variance; otherwise null. */
   runningVar: Float64Array | null;
 }
+
+const REFERENCE_FORWARD_KEYS = [
+  'weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'numBatchesTracked', 'eps', 'axis', 'activation', 'runningVarEstimator',
+] as const;
 
 /**
  * Per-channel mean and biased variance by two passes in float64.
@@ -90,46 +101,66 @@ export function channelMoments(
  * Batch norm forward on the CPU in float64 (torch.nn.functional.batch_norm's semantics): the truth the
  * GPU's {@link ReferenceForwardResult | results} are checked against.
  *
+ * Its options are checked as the GPU's batchNorm checks its own: an unknown key, an array of the wrong
+ * length or a value out of range is an error that names it.
+ *
  * @param x - Row-major values of `shape`.
  * @param shape - x's dimensions, rank 2 to 5.
  */
 export function batchNormReference(x: ReferenceValues, shape: readonly number[], options: ReferenceForwardOptions): ReferenceForwardResult {
-  const axis = options.axis ?? 1;
+  const o = readOptions(options, 'batchNormReference options', REFERENCE_FORWARD_KEYS, false);
+  const training = o.training;
+  assertBoolean(training, 'batchNormReference options.training');
+  const axis = (o.axis ?? 1) as number;
   const { batch, channels, spatial } = channelLayout(shape, axis);
-  const eps = options.eps ?? 1e-5;
+  assertTensorValues(x, 'x', shape);
+  const weight = optionalChannelValues(o.weight, 'weight', channels);
+  const bias = optionalChannelValues(o.bias, 'bias', channels);
+  const runningMeanIn = optionalChannelValues(o.runningMean, 'runningMean', channels);
+  const runningVarIn = optionalChannelValues(o.runningVar, 'runningVar', channels);
+  if ((runningMeanIn === null) !== (runningVarIn === null)) {
+    throw new Error(`runningMean and runningVar go together; got only ${runningMeanIn ? 'runningMean' : 'runningVar'}`);
+  }
+  if (!training && !runningMeanIn) throw new Error('inference (training: false) needs runningMean and runningVar');
+  const eps = o.eps ?? DEFAULT_EPS;
+  assertEps(eps);
+  const m = runningFactor(training, runningMeanIn !== null, o.momentum, o.numBatchesTracked);
+  const activation = o.activation ?? null;
+  assertActivation(activation);
+  const estimator = o.runningVarEstimator ?? 'unbiased';
+  assertRunningVarEstimator(estimator);
+
   const mean = new Float64Array(channels);
   const invstd = new Float64Array(channels);
   let runningMean: Float64Array | null = null;
   let runningVar: Float64Array | null = null;
-  if (options.training) {
+  if (training) {
     const count = batch * spatial;
     const moments = channelMoments(x, shape, axis);
-    const correction = options.runningVarEstimator === 'biased' ? 1 : count / (count - 1);
+    const correction = estimator === 'biased' ? 1 : count / (count - 1);
     for (let c = 0; c < channels; c++) {
       mean[c] = moments.mean[c]!;
       invstd[c] = 1 / Math.sqrt(moments.variance[c]! + eps);
     }
-    if (options.runningMean && options.runningVar) {
-      const m = options.momentum === null ? 1 / (options.numBatchesTracked ?? 1) : (options.momentum ?? 0.1);
+    if (runningMeanIn && runningVarIn) {
       runningMean = new Float64Array(channels);
       runningVar = new Float64Array(channels);
       for (let c = 0; c < channels; c++) {
-        runningMean[c] = (1 - m) * options.runningMean[c]! + m * moments.mean[c]!;
-        runningVar[c] = (1 - m) * options.runningVar[c]! + m * moments.variance[c]! * correction;
+        runningMean[c] = (1 - m) * runningMeanIn[c]! + m * moments.mean[c]!;
+        runningVar[c] = (1 - m) * runningVarIn[c]! + m * moments.variance[c]! * correction;
       }
     }
   } else {
-    if (!options.runningMean || !options.runningVar) throw new Error('inference needs runningMean and runningVar');
     for (let c = 0; c < channels; c++) {
-      mean[c] = options.runningMean[c]!;
-      invstd[c] = 1 / Math.sqrt(options.runningVar[c]! + eps);
+      mean[c] = runningMeanIn![c]!;
+      invstd[c] = 1 / Math.sqrt(runningVarIn![c]! + eps);
     }
   }
   const y = new Float64Array(batch * channels * spatial);
-  const relu = options.activation === 'relu';
+  const relu = activation === 'relu';
   for (let c = 0; c < channels; c++) {
-    const scale = (options.weight ? options.weight[c]! : 1) * invstd[c]!;
-    const shift = (options.bias ? options.bias[c]! : 0) - mean[c]! * scale;
+    const scale = (weight ? weight[c]! : 1) * invstd[c]!;
+    const shift = (bias ? bias[c]! : 0) - mean[c]! * scale;
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
       for (let s = base, end = base + spatial; s < end; s++) {
@@ -138,5 +169,5 @@ export function batchNormReference(x: ReferenceValues, shape: readonly number[],
       }
     }
   }
-  return { y, mean, invstd, runningMean, runningVar };
+  return { y, saveMean: mean, saveInvstd: invstd, runningMean, runningVar };
 }

@@ -37,8 +37,8 @@ export function withHalfRounding(tolerance: (i: number) => number, expected: Val
 
 /** Per channel: the mean and 1/sqrt(var + eps) a result was normalized with. */
 export interface ChannelStatistics {
-  readonly mean: Values;
-  readonly invstd: Values;
+  readonly saveMean: Values;
+  readonly saveInvstd: Values;
 }
 
 /** The channel of each flat index of a tensor whose channel axis is `axis` (default 1: (N, C, *)). */
@@ -62,8 +62,8 @@ export function yTolerance(
   const channelOf = channelOfIndex(shape, axis);
   return (i) => {
     const c = channelOf(i);
-    const scale = (weight ? weight[c]! : 1) * stats.invstd[c]!;
-    const shift = (bias ? bias[c]! : 0) - stats.mean[c]! * scale;
+    const scale = (weight ? weight[c]! : 1) * stats.saveInvstd[c]!;
+    const shift = (bias ? bias[c]! : 0) - stats.saveMean[c]! * scale;
     return Y_RTOL * (Math.abs(x[i]! * scale) + Math.abs(shift)) + Y_ATOL;
   };
 }
@@ -104,8 +104,8 @@ export function backwardMagnitudes(dy: Values, x: Values, shape: readonly number
   const sumAbsDy = new Float64Array(channels);
   const sumAbsDyXhat = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
-    const mean = stats.mean[c]!;
-    const invstd = stats.invstd[c]!;
+    const mean = stats.saveMean[c]!;
+    const invstd = stats.saveInvstd[c]!;
     let absDy = 0;
     let absDyXhat = 0;
     for (let n = 0; n < batch; n++) {
@@ -151,8 +151,8 @@ export function backwardTolerances(inputs: BackwardToleranceInputs, stats: Chann
   return {
     dx: (i) => {
       const c = channelOf(i);
-      const scale = Math.abs(weight ? weight[c]! : 1) * stats.invstd[c]!;
-      const xhat = Math.abs((x[i]! - stats.mean[c]!) * stats.invstd[c]!);
+      const scale = Math.abs(weight ? weight[c]! : 1) * stats.saveInvstd[c]!;
+      const xhat = Math.abs((x[i]! - stats.saveMean[c]!) * stats.saveInvstd[c]!);
       const terms = training ? Math.abs(dy[i]!) + m.meanAbsDy[c]! + xhat * m.meanAbsDyXhat[c]! : Math.abs(dy[i]!);
       return DX_RTOL * scale * terms;
     },

@@ -1,4 +1,5 @@
 // Argument checks shared by the operations: every message names the offending value.
+import { DEFAULT_MOMENTUM } from './defaults.js';
 import { describeValue } from './options.js';
 import { Tensor, type DType } from './tensor.js';
 import type { Gpu } from './gpu.js';
@@ -80,4 +81,27 @@ export function assertAxis(axis: unknown, name: string): asserts axis is number 
   if (typeof axis !== 'number' || !Number.isInteger(axis)) {
     throw new TypeError(`${name} must be an integer (the channel dimension, negative from the end), got ${describeValue(axis)}`);
   }
+}
+
+export function assertRunningVarEstimator(estimator: unknown): asserts estimator is 'unbiased' | 'biased' {
+  if (estimator !== 'unbiased' && estimator !== 'biased') {
+    throw new TypeError(`runningVarEstimator must be 'unbiased' or 'biased', got ${describeValue(estimator)}`);
+  }
+}
+
+/** The factor that blends batch statistics into the running ones (PyTorch's exponential_average_factor). */
+export function runningFactor(training: boolean, hasRunning: boolean, momentumOption: unknown, tracked: unknown): number {
+  if (tracked !== undefined && (typeof tracked !== 'number' || !Number.isInteger(tracked) || tracked < 1)) {
+    throw new RangeError(`numBatchesTracked must be an integer >= 1 (batches seen including this one), got ${describeValue(tracked)}`);
+  }
+  const momentum = momentumOption === undefined ? DEFAULT_MOMENTUM : momentumOption;
+  if (momentum !== null) {
+    assertMomentum(momentum);
+    return momentum;
+  }
+  if (!training || !hasRunning) return 0; // nothing is updated
+  if (tracked === undefined) {
+    throw new RangeError('momentum: null (cumulative average) needs numBatchesTracked >= 1 including this batch, got undefined');
+  }
+  return 1 / tracked;
 }

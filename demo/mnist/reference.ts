@@ -157,7 +157,7 @@ function forwardReference(network: ReferenceNetwork, images: Values, batch: numb
         network.runningMean[k] = normalized.runningMean;
         network.runningVar[k] = normalized.runningVar;
       }
-      trace.statistics.push({ mean: normalized.mean, invstd: normalized.invstd });
+      trace.statistics.push({ mean: normalized.saveMean, invstd: normalized.saveInvstd });
       preActivation = normalized.y;
     }
     trace.dense.push(dense);

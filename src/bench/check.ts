@@ -122,11 +122,11 @@ export function checkForwardBackward(inputs: CaseInputs, actual: CaseOutputs): C
     const { saveMean, saveInvstd, runningMean, runningVar } = actual;
     if (!saveMean || !saveInvstd) throw new Error('a training run needs the saved statistics read back');
     checks.push(
-      { what: 'saveMean', accuracy: elementAccuracy(saveMean, reference.mean, meanTolerance(reference.mean, reference.invstd)) },
-      { what: 'saveInvstd', accuracy: elementAccuracy(saveInvstd, reference.invstd, relativeTolerance(reference.invstd)) },
+      { what: 'saveMean', accuracy: elementAccuracy(saveMean, reference.saveMean, meanTolerance(reference.saveMean, reference.saveInvstd)) },
+      { what: 'saveInvstd', accuracy: elementAccuracy(saveInvstd, reference.saveInvstd, relativeTolerance(reference.saveInvstd)) },
     );
     if (runningMean && reference.runningMean) {
-      checks.push({ what: 'runningMean', accuracy: elementAccuracy(runningMean, reference.runningMean, runningMeanTolerance(reference.runningMean, reference.mean, reference.invstd)) });
+      checks.push({ what: 'runningMean', accuracy: elementAccuracy(runningMean, reference.runningMean, runningMeanTolerance(reference.runningMean, reference.saveMean, reference.saveInvstd)) });
     }
     if (runningVar && reference.runningVar) {
       checks.push({ what: 'runningVar', accuracy: elementAccuracy(runningVar, reference.runningVar, relativeTolerance(reference.runningVar)) });

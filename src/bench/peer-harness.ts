@@ -151,8 +151,8 @@ export function checkCase(data: PeerCaseData, reference: ReferenceForwardResult,
   if (data.mode === 'forward+backward') {
     const { dx, dweight, dbias } = outputs;
     if (!dx || !dweight || !dbias) throw new Error('a forward+backward case must hand over dx, dweight and dbias');
-    const saveMean = outputs.mean ?? reference.mean;
-    const saveInvstd = outputs.invstd ?? reference.invstd;
+    const saveMean = outputs.mean ?? reference.saveMean;
+    const saveInvstd = outputs.invstd ?? reference.saveInvstd;
     const backward = batchNormBackwardReference(dy, x, dims, { training: true, axis, weight, saveMean, saveInvstd });
     const tolerance = backwardTolerances({ dy, x, shape: dims, weight, training: true, axis }, backward);
     results.push(

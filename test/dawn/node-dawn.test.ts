@@ -63,7 +63,7 @@ describe('a module recorded several times into one encoder', () => {
     compareY('y1', await y1.toArray(), x1, shape, ref1, null, null);
     compareY('y2 (eval)', await y2.toArray(), x2, shape, ref2, null, null);
     compareY('y3', await y3.toArray(), x3, shape, ref3, null, null);
-    const gradRef = batchNormBackwardReference(dy1, x1, shape, { training: true, weight: ones, saveMean: Float32Array.from(ref1.mean), saveInvstd: Float32Array.from(ref1.invstd) });
+    const gradRef = batchNormBackwardReference(dy1, x1, shape, { training: true, weight: ones, saveMean: Float32Array.from(ref1.saveMean), saveInvstd: Float32Array.from(ref1.saveInvstd) });
     await compareBackward('dx1', grads, gradRef, { dy: dy1, x: x1, shape, weight: ones, training: true });
     expect(bn.numBatchesTracked).toBe(2);
     bn.destroy();

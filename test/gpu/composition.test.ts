@@ -215,7 +215,7 @@ describe('recording into the caller\'s encoder', () => {
       gpu.device.queue.submit([encoder.finish()]);
       const ref = batchNormReference(p.x, p.shape, { training: true, runningMean: new Float32Array(3), runningVar: new Float32Array(3).fill(1) });
       compareY('module recorded y', await y.toArray(), p.x, p.shape, ref, null, null);
-      const gradRef = batchNormBackwardReference(p.dy, p.x, p.shape, { training: true, weight: new Float32Array(3).fill(1), saveMean: Float32Array.from(ref.mean), saveInvstd: Float32Array.from(ref.invstd) });
+      const gradRef = batchNormBackwardReference(p.dy, p.x, p.shape, { training: true, weight: new Float32Array(3).fill(1), saveMean: Float32Array.from(ref.saveMean), saveInvstd: Float32Array.from(ref.saveInvstd) });
       await compareBackward('module recorded', grads, gradRef, { dy: p.dy, x: p.x, shape: p.shape, weight: new Float32Array(3).fill(1), training: true });
       expect(bn.numBatchesTracked).toBe(1);
     });
@@ -251,13 +251,13 @@ describe('recording into the caller\'s encoder', () => {
       compareY('recorded eval forward', await y2.toArray(), p2.x, shape, ref2, null, null);
       compareY('recorded second training forward', await y3.toArray(), p3.x, shape, ref3, null, null);
       const trainingGradients = (p: typeof p1, ref: ReferenceForwardResult) =>
-        batchNormBackwardReference(p.dy, p.x, shape, { training: true, weight: ones, saveMean: Float32Array.from(ref.mean), saveInvstd: Float32Array.from(ref.invstd) });
+        batchNormBackwardReference(p.dy, p.x, shape, { training: true, weight: ones, saveMean: Float32Array.from(ref.saveMean), saveInvstd: Float32Array.from(ref.saveInvstd) });
       await compareBackward('recorded training backward', grads1, trainingGradients(p1, ref1), { dy: p1.dy, x: p1.x, shape, weight: ones, training: true });
       const evalGradients = batchNormBackwardReference(p2.dy, p2.x, shape, { training: false, weight: ones, runningMean: ref1.runningMean!, runningVar: ref1.runningVar! });
       await compareBackward('recorded eval backward', grads2, evalGradients, { dy: p2.dy, x: p2.x, shape, weight: ones, training: false });
       await compareBackward('recorded second training backward', grads3, trainingGradients(p3, ref3), { dy: p3.dy, x: p3.x, shape, weight: ones, training: true });
       compareTrainingStatistics('after two recorded training forwards', {
-        saveMean: Float32Array.from(ref3.mean), saveInvstd: Float32Array.from(ref3.invstd), runningMean: await bn.runningMean!.toArray(), runningVar: await bn.runningVar!.toArray(),
+        saveMean: Float32Array.from(ref3.saveMean), saveInvstd: Float32Array.from(ref3.saveInvstd), runningMean: await bn.runningMean!.toArray(), runningVar: await bn.runningVar!.toArray(),
       }, ref3);
 
       // A standalone forward while a recorded backward still waits for its submit leaves the statistics it reads alive.

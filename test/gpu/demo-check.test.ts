@@ -57,7 +57,7 @@ it(`passes the demo's check on ${CASES} cases with a channel mean ${MEAN_OVER_SP
         // The former demo check, for the record: dweight against the backward fed the float64 statistics.
         const { x, shape, weight, bias, dy } = inputs;
         const forward = batchNormReference(x, shape, { training: true, weight, bias, eps: inputs.eps });
-        const former = batchNormBackwardReference(dy, x, shape, { training: true, weight, saveMean: forward.mean, saveInvstd: forward.invstd });
+        const former = batchNormBackwardReference(dy, x, shape, { training: true, weight, saveMean: forward.saveMean, saveInvstd: forward.saveInvstd });
         const tolerance = backwardTolerances({ dy, x, shape, weight, training: true }, former).dweight;
         const ratio = elementAccuracy(actual.dweight, former.dweight!, (c) => (tolerance(c) / SUM_RTOL) * FORMER_DEMO_SUM_RTOL).worstRatio;
         worstFormer = Math.max(worstFormer, ratio);

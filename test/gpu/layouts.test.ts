@@ -137,7 +137,7 @@ describe('running-variance estimator', () => {
           training: true, momentum: 0.5, runningMean: p.host.runningMean, runningVar: p.host.runningVar, runningVarEstimator: estimator === 'biased' ? 'unbiased' : 'biased',
         });
         const runningVar = await p.runningVar.toArray();
-        compareTrainingStatistics(estimator, { saveMean: ref.mean, saveInvstd: ref.invstd, runningVar }, ref);
+        compareTrainingStatistics(estimator, { saveMean: ref.saveMean, saveInvstd: ref.saveInvstd, runningVar }, ref);
         expect(Math.abs(runningVar[0]! - other.runningVar![0]!)).toBeGreaterThan(1e-3 * runningVar[0]!); // the two differ by 1/(n-1)
       }
     });

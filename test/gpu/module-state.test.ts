@@ -71,7 +71,7 @@ describe('BatchNorm.stateDict / loadStateDict (PyTorch)', () => {
       const y2 = bn.forward(xT);
       const ref2 = batchNormReference(xs, shape, { training: true, runningMean, runningVar, weight, bias });
       compareY('training step after loading', await y2.toArray(), xs, shape, ref2, weight, bias);
-      compareElements('runningMean after a step', await bn.runningMean!.toArray(), ref2.runningMean!, meanTolerance(ref2.runningMean!, ref2.invstd));
+      compareElements('runningMean after a step', await bn.runningMean!.toArray(), ref2.runningMean!, meanTolerance(ref2.runningMean!, ref2.saveInvstd));
       compareElements('runningVar after a step', await bn.runningVar!.toArray(), ref2.runningVar!, relativeTolerance(ref2.runningVar!));
       expect(bn.numBatchesTracked).toBe(4);
 
@@ -94,7 +94,7 @@ describe('BatchNorm.stateDict / loadStateDict (PyTorch)', () => {
       expect(Array.from(rm)).toEqual(PYTORCH_STATE.running_mean);
       expect(Array.from(rv)).toEqual(PYTORCH_STATE.running_var);
       const ours = await trained.stateDict();
-      compareElements('trained running_mean vs literal', ours.running_mean!, PYTORCH_STATE.running_mean, meanTolerance(rm, last!.invstd));
+      compareElements('trained running_mean vs literal', ours.running_mean!, PYTORCH_STATE.running_mean, meanTolerance(rm, last!.saveInvstd));
       compareElements('trained running_var vs literal', ours.running_var!, PYTORCH_STATE.running_var, relativeTolerance(rv));
       expect(ours.num_batches_tracked).toBe(3);
       for (const t of [xT, y, y2]) t.destroy();
@@ -297,7 +297,7 @@ describe('loading counts as a write', () => {
       const y2 = bn.forward(xT);
       const grads = bn.backward(dyT);
       const ref = batchNormReference(x, shape, { training: true });
-      const refGrads = batchNormBackwardReference(dy, x, shape, { training: true, weight: PYTORCH_STATE.weight, saveMean: ref.mean, saveInvstd: ref.invstd });
+      const refGrads = batchNormBackwardReference(dy, x, shape, { training: true, weight: PYTORCH_STATE.weight, saveMean: ref.saveMean, saveInvstd: ref.saveInvstd });
       await compareBackward('backward after a load', grads, refGrads, { dy, x, shape, weight: PYTORCH_STATE.weight, training: true });
       compareY('forward after a load', await y2.toArray(), x, shape, batchNormReference(x, shape, { training: true, weight: PYTORCH_STATE.weight, bias: PYTORCH_STATE.bias }), PYTORCH_STATE.weight, PYTORCH_STATE.bias);
 
@@ -337,7 +337,7 @@ describe('Keras: BatchNorm.keras, getWeights / setWeights', () => {
       const movingMean = mean.map((m) => 0.99 * 0 + (1 - 0.99) * m);
       const movingVar = variance.map((v) => 0.99 * 1 + (1 - 0.99) * v);
       const [, , gotMean, gotVar] = await bn.getWeights();
-      compareElements('keras moving_mean', gotMean!, movingMean, meanTolerance(movingMean, ref.invstd));
+      compareElements('keras moving_mean', gotMean!, movingMean, meanTolerance(movingMean, ref.saveInvstd));
       compareElements('keras moving_variance', gotVar!, movingVar, relativeTolerance(movingVar));
       for (let c = 0; c < 3; c++) {
         // 1% of the way from the old value to the batch's: not PyTorch's 10%, not the unbiased variance.
@@ -393,10 +393,10 @@ describe('Keras: BatchNorm.keras, getWeights / setWeights', () => {
       const movingMean = mean.map((m) => (1 - 0.99) * m);
       const movingVar = variance.map((v) => 0.99 + (1 - 0.99) * v);
       const [, , gotMean, gotVar] = await bn.getWeights();
-      compareElements('keras NHWC moving_mean', gotMean!, movingMean, meanTolerance(movingMean, ref.invstd));
+      compareElements('keras NHWC moving_mean', gotMean!, movingMean, meanTolerance(movingMean, ref.saveInvstd));
       compareElements('keras NHWC moving_variance', gotVar!, movingVar, relativeTolerance(movingVar));
       const grads = bn.backward(dyT);
-      const refGrads = batchNormBackwardReference(dy, x, flat, { training: true, weight, saveMean: ref.mean, saveInvstd: ref.invstd });
+      const refGrads = batchNormBackwardReference(dy, x, flat, { training: true, weight, saveMean: ref.saveMean, saveInvstd: ref.saveInvstd });
       await compareBackward('keras NHWC backward', grads, refGrads, { dy, x, shape: flat, weight, training: true });
       // A PyTorch-style module with axis 1 sees 3 channels here, not 4.
       expect(() => new BatchNorm(gpu, 4).forward(xT)).toThrow(/has 4 elements but x has 3 channels/);

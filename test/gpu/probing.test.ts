@@ -113,7 +113,7 @@ describe('1. backward refuses saved tensors written since the forward', () => {
       }
       const grads = bn.backward(dyT);
       const ref = batchNormReference(x, shape, { training: true });
-      const gradRef = batchNormBackwardReference(dy, x, shape, { training: true, weight: [1, 1, 1], saveMean: Float32Array.from(ref.mean), saveInvstd: Float32Array.from(ref.invstd) });
+      const gradRef = batchNormBackwardReference(dy, x, shape, { training: true, weight: [1, 1, 1], saveMean: Float32Array.from(ref.saveMean), saveInvstd: Float32Array.from(ref.saveInvstd) });
       await compareBackward(`a write ${c.what}`, grads, gradRef, { dy, x, shape, weight: [1, 1, 1], training: true });
     }
     // A write through x reaches the regions over it, not the one beside it.

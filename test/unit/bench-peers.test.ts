@@ -167,12 +167,12 @@ function exactBackward(data: ReturnType<ShapeInputs['data']>, reference: ReturnT
   for (let i = 0; i < x.length; i++) {
     const c = channelOf(i);
     sumDy[c]! += dy[i]!;
-    sumDyXhat[c]! += dy[i]! * (x[i]! - reference.mean[c]!) * reference.invstd[c]!;
+    sumDyXhat[c]! += dy[i]! * (x[i]! - reference.saveMean[c]!) * reference.saveInvstd[c]!;
   }
   const dx = Float32Array.from(x, (v, i) => {
     const c = channelOf(i);
-    const xhat = (v - reference.mean[c]!) * reference.invstd[c]!;
-    return weight[c]! * reference.invstd[c]! * (dy[i]! - sumDy[c]! / count - (xhat * sumDyXhat[c]!) / count);
+    const xhat = (v - reference.saveMean[c]!) * reference.saveInvstd[c]!;
+    return weight[c]! * reference.saveInvstd[c]! * (dy[i]! - sumDy[c]! / count - (xhat * sumDyXhat[c]!) / count);
   });
   return { dx, dweight: Float32Array.from(sumDyXhat), dbias: Float32Array.from(sumDy) };
 }

@@ -66,7 +66,7 @@ describe('batchNormBackwardReference against finite differences of batchNormRefe
 
     const saved = forward();
     const grads = batchNormBackwardReference(g, x, shape, training
-      ? { weight, saveMean: saved.mean, saveInvstd: saved.invstd, training }
+      ? { weight, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training }
       : { weight, runningMean, runningVar, eps, training });
 
     expectClose('dx', grads.dx, numericGradient(x, loss));

@@ -1,5 +1,6 @@
 // The float64 reference against values worked out by hand.
 import { describe, expect, it } from 'vitest';
+import { batchNormBackwardReference } from '../../src/reference-backward.js';
 import { batchNormReference, channelMoments } from '../../src/reference.js';
 
 describe('channelMoments', () => {
@@ -25,8 +26,8 @@ describe('batchNormReference', () => {
       training: true, eps: 0, momentum: 0.5, runningMean: [0], runningVar: [1], weight: [2], bias: [10],
     });
     expect([...r.y]).toEqual([8, 12]);
-    expect(r.mean[0]).toBe(2);
-    expect(r.invstd[0]).toBe(1);
+    expect(r.saveMean[0]).toBe(2);
+    expect(r.saveInvstd[0]).toBe(1);
     expect(r.runningMean![0]).toBe(1); // 0.5*0 + 0.5*2
     expect(r.runningVar![0]).toBe(1.5); // 0.5*1 + 0.5*2
   });
@@ -48,5 +49,51 @@ describe('batchNormReference', () => {
     const r = batchNormReference([1, 3], [2, 1], { training: true });
     expect(r.runningMean).toBeNull();
     expect(r.runningVar).toBeNull();
+  });
+});
+
+describe('the reference entry checks its arguments as the GPU API does', () => {
+  it('refuses unknown keys, arrays of the wrong length or type, and values out of range, naming them', () => {
+    const x = [1, 2, 3, 4, 5, 6];
+    const shape = [2, 3];
+    expect(() => batchNormReference(x, shape, { training: true, momemtum: 0.5 } as never)).toThrow(
+      "batchNormReference options has an unknown key 'momemtum'",
+    );
+    expect(() => batchNormReference(x, shape, { training: 'yes' } as never)).toThrow("batchNormReference options.training must be true or false, got 'yes'");
+    expect(() => batchNormReference([1, 2, 3], shape, { training: true })).toThrow('x (shape [2,3]) has 3 elements, expected 6');
+    expect(() => batchNormReference(x, shape, { training: true, weight: [1, 2] })).toThrow('weight (per channel) has 2 elements, expected 3');
+    expect(() => batchNormReference(x, shape, { training: true, bias: [0, '1', 0] as never })).toThrow("bias (per channel)[1] must be a number, got '1'");
+    expect(() => batchNormReference(x, shape, { training: true, eps: -1 })).toThrow('eps must be a finite number >= 0, got -1');
+    expect(() => batchNormReference(x, shape, { training: true, momentum: 2 })).toThrow('momentum must be in [0, 1] or null, got 2');
+    expect(() => batchNormReference(x, shape, { training: true, runningMean: [0, 0, 0] })).toThrow('runningMean and runningVar go together');
+    expect(() => batchNormReference(x, shape, { training: false })).toThrow('inference (training: false) needs runningMean and runningVar');
+    expect(() => batchNormReference(x, shape, { training: true, axis: 2 })).toThrow('axis must be an integer in [-2, 1]');
+    expect(() => batchNormReference(x, shape, { training: true, activation: 'gelu' as never })).toThrow("activation must be 'relu' or null, got 'gelu'");
+    const running = { runningMean: [0, 0, 0], runningVar: [1, 1, 1] };
+    expect(() => batchNormReference(x, shape, { training: true, momentum: null, ...running })).toThrow(/needs numBatchesTracked >= 1/);
+  });
+
+  it('the backward takes the GPU API\'s activation and bias: dy is masked where the recomputed y was clipped', () => {
+    // One channel {0, 1, 2, 3}: mean 1.5, and with weight 1, bias 0 the forward's y is negative for x < 1.5.
+    const x = [0, 1, 2, 3];
+    const dy = [1, 1, 1, 1];
+    const shape = [4, 1];
+    const { saveMean, saveInvstd } = batchNormReference(x, shape, { training: true });
+    const masked = batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, weight: [1], activation: 'relu', bias: [0] });
+    expect(masked.dbias![0]).toBe(2); // only the two values above the mean pass
+    const fromOutput = batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, weight: [1], reluOutput: [-1, -0.5, 0.5, 1] });
+    expect([...fromOutput.dx]).toEqual([...masked.dx]);
+    const unmasked = batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, weight: [1] });
+    expect(unmasked.dbias![0]).toBe(4);
+    expect(() => batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, weight: [1], bias: [0] })).toThrow(
+      "bias is read only with activation: 'relu'",
+    );
+    expect(() => batchNormBackwardReference(dy, x, shape, { training: true, saveMean: [0, 0], saveInvstd })).toThrow(
+      'saveMean (per channel) has 2 elements, expected 1',
+    );
+    expect(() => batchNormBackwardReference(dy, x, shape, { training: false, saveMean, saveInvstd } as never)).toThrow(
+      "batchNormBackwardReference options (training: false) has an unknown key 'saveMean'",
+    );
+    expect(() => batchNormBackwardReference([1, 1], x, shape, { training: true, saveMean, saveInvstd })).toThrow('dy (shape [4,1]) has 2 elements, expected 4');
   });
 });

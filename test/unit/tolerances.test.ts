@@ -25,7 +25,7 @@ describe('tolerances', () => {
 
   it('bounds y by the float32 terms x*scale and shift', () => {
     const x = Float32Array.from({ length: 12 }, (_, i) => i - 5);
-    const stats = { mean: [100, -1], invstd: [0.5, 2] };
+    const stats = { saveMean: [100, -1], saveInvstd: [0.5, 2] };
     const tolerance = yTolerance(x, shape, stats, [3, -1], [1, 0]);
     // Element 4 is channel 1: scale = -1*2 = -2, shift = 0 - (-1)(-2) = -2.
     expect(tolerance(4)).toBeCloseTo(Y_RTOL * (Math.abs(-1 * -2) + 2) + Y_ATOL, 15);
@@ -41,7 +41,7 @@ describe('tolerances', () => {
   it('bounds gradients by the magnitudes of their terms', () => {
     const x = [0, 2, 4, 0, 2, 4, 0, 2, 4, 0, 2, 4];
     const dy = [1, -1, 1, 2, -2, 2, 1, -1, 1, 2, -2, 2];
-    const stats = { mean: [2, 2], invstd: [0.5, 0.5] }; // xhat = -1, 0, 1
+    const stats = { saveMean: [2, 2], saveInvstd: [0.5, 0.5] }; // xhat = -1, 0, 1
     const training = backwardTolerances({ dy, x, shape, weight: [2, 1], training: true }, stats);
     // Channel 0: sum|dy| = 6, sum|dy*xhat| = 4 over 6 values.
     expect(training.dbias(0)).toBeCloseTo(SUM_RTOL * 6, 15);

@@ -1,0 +1,35 @@
+// Argument checks of the float64 references (the `webgpu-batchnorm/reference` entry): the GPU API's rules
+// for the same options (unknown keys refused, sizes and values named), on arrays instead of tensors.
+import { describeValue } from './options.js';
+import type { ReferenceValues } from './reference.js';
+import { numElements } from './shape.js';
+
+/** Checks that `value` is an array or typed array of `length` numbers; `what` names it in messages. */
+export function assertValues(value: unknown, what: string, length: number): asserts value is ReferenceValues {
+  const isArray = Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array;
+  if (!isArray) throw new TypeError(`${what} must be a Float32Array, a Float64Array or an array of numbers, got ${describeValue(value)}`);
+  if (value.length !== length) throw new RangeError(`${what} has ${value.length} elements, expected ${length}`);
+  if (Array.isArray(value)) {
+    const bad = value.findIndex((v) => typeof v !== 'number');
+    if (bad >= 0) throw new TypeError(`${what}[${bad}] must be a number, got ${describeValue(value[bad])}`);
+  }
+}
+
+/** x (or dy) for `shape`: as many values as the shape has elements. */
+export function assertTensorValues(value: unknown, what: string, shape: readonly number[]): asserts value is ReferenceValues {
+  assertValues(value, `${what} (shape [${shape.join(',')}])`, numElements(shape));
+}
+
+/** An optional per-channel array: null/undefined is absent, otherwise C numbers. */
+export function optionalChannelValues(value: unknown, what: string, channels: number): ReferenceValues | null {
+  if (value === undefined || value === null) return null;
+  assertValues(value, `${what} (per channel)`, channels);
+  return value;
+}
+
+/** An optional array of x's shape: null/undefined is absent. */
+export function optionalTensorValues(value: unknown, what: string, shape: readonly number[]): ReferenceValues | null {
+  if (value === undefined || value === null) return null;
+  assertTensorValues(value, what, shape);
+  return value;
+}
