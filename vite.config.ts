@@ -31,13 +31,15 @@ const demo: UserConfig = {
 
 const library: UserConfig = {
   build: {
-    // Three entries: the library, `webgpu-batchnorm/reference` (the float64 CPU references) and
-    // `webgpu-batchnorm/dawn` (a device on Dawn in Node.js; 'webgpu' stays an import of the caller's install).
+    // Four entries: the library, `webgpu-batchnorm/reference` (the float64 CPU references),
+    // `webgpu-batchnorm/dawn` (a device on Dawn in Node.js; 'webgpu' stays an import of the caller's install)
+    // and `webgpu-batchnorm/tfjs` (the TensorFlow.js layer; TensorFlow.js stays an import of the caller's).
     lib: {
       entry: {
         index: resolve(import.meta.dirname, 'src/index.ts'),
         reference: resolve(import.meta.dirname, 'src/reference-entry.ts'),
         dawn: resolve(import.meta.dirname, 'src/dawn.ts'),
+        tfjs: resolve(import.meta.dirname, 'src/tfjs.ts'),
       },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
@@ -46,7 +48,7 @@ const library: UserConfig = {
     emptyOutDir: true,
     target: 'es2022',
     minify: false, // a readable library; consumers' bundlers minify
-    rolldownOptions: { external: ['webgpu'] },
+    rolldownOptions: { external: ['webgpu', /^@tensorflow\//] },
   },
 };
 

@@ -82,6 +82,25 @@ export function runningMeanTolerance(runningMean: Values, mean: Values, invstd: 
   return (c) => STAT_RTOL * (Math.abs(runningMean[c]!) + Math.abs(mean[c]!) + 1 / invstd[c]!);
 }
 
+/**
+ * A running statistic after one more blend, (1 - m)*running + m*batch: the blend's own bound (as
+ * runningMeanTolerance or relativeTolerance give it) plus the error the running value already carried,
+ * of which the blend keeps `keep` = 1 - m. Applied step by step, it bounds moving statistics after many
+ * training steps (Keras's momentum is `keep`).
+ */
+export function blendedTolerance(carried: (c: number) => number, keep: number, step: (c: number) => number): (c: number) => number {
+  return (c) => keep * carried(c) + step(c);
+}
+
+/**
+ * Two float32 results that each lie within `tolerance` of the exact value lie within twice it of each
+ * other: the bound between this library's result and another implementation's (TensorFlow.js's layer)
+ * once both have met the float64 bound.
+ */
+export function agreementTolerance(tolerance: (i: number) => number): (i: number) => number {
+  return (i) => 2 * tolerance(i);
+}
+
 /** Tolerance of a per-channel invstd or variance: relative to the value. */
 export function relativeTolerance(value: Values): (c: number) => number {
   return (c) => STAT_RTOL * Math.abs(value[c]!);
