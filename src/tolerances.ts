@@ -179,3 +179,31 @@ export function backwardTolerances(inputs: BackwardToleranceInputs, stats: Chann
     dbias: (c) => SUM_RTOL * m.sumAbsDy[c]!,
   };
 }
+
+// Gradients of an inference forward with respect to the moving statistics, made from dbias = sum(dy) and
+// dweight = sum(dy*xhat) by a few float32 operations (an addition, a square root's reciprocal or a
+// division, two multiplications: within 8 unit roundoffs u = 2^-24 of the result, WGSL's inverseSqrt
+// and division being within 2 and 2.5 ULP):
+//   dmean     = -gamma*invstd*dbias,         |error| <= |gamma|*invstd*(SUM_RTOL + 8u)*sum|dy|
+//   dvariance = -gamma/2*invstd^2*dweight,   |error| <= |gamma|/2*invstd^2*(SUM_RTOL + 8u)*sum|dy*xhat|
+export const MOVING_GRADIENT_OPS_RTOL = 8 * 2 ** -24;
+
+/**
+ * Tolerances of dmean and dvariance per channel; `stats` are the moving mean and 1/sqrt(moving variance +
+ * eps) the inference forward normalized with.
+ */
+export function movingStatisticsGradientTolerances(
+  dy: Values,
+  x: Values,
+  shape: readonly number[],
+  gamma: Values,
+  stats: ChannelStatistics,
+  axis = 1,
+): { dmean: (c: number) => number; dvariance: (c: number) => number } {
+  const m = backwardMagnitudes(dy, x, shape, stats, axis);
+  const rtol = SUM_RTOL + MOVING_GRADIENT_OPS_RTOL;
+  return {
+    dmean: (c) => Math.abs(gamma[c]!) * stats.invstd[c]! * rtol * m.sumAbsDy[c]!,
+    dvariance: (c) => (Math.abs(gamma[c]!) / 2) * stats.invstd[c]! ** 2 * rtol * m.sumAbsDyXhat[c]!,
+  };
+}

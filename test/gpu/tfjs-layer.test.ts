@@ -14,12 +14,14 @@ import '@tensorflow/tfjs-backend-webgpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchNormalization, batchNormalization, type BatchNormalizationLayerArgs } from '../../src/tfjs.js';
+import { INFERENCE_FORWARD, registerKernelsFor, runKernel } from '../../src/tfjs/kernels.js';
 import { asWebGpuBackend, gpuOfBackend, type WebGpuBackend } from '../../src/tfjs/webgpu-backend.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import {
   agreementTolerance,
   backwardTolerances,
   blendedTolerance,
+  movingStatisticsGradientTolerances,
   relativeTolerance,
   runningMeanTolerance,
   yTolerance,
@@ -46,7 +48,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   const rows = [...agreement].map(([what, { ratio, abs }]) => `${what}: ${ratio.toFixed(3)} of the bound, max |diff| ${abs.toExponential(2)}`);
-  console.log(`layer vs tf.layers.batchNormalization, worst difference:\n  ${rows.join('\n  ')}`);
+  console.log(`webgpu-batchnorm/tfjs vs TensorFlow.js (tf.layers.batchNormalization; tf.batchNorm for dmoving_*), worst difference:\n  ${rows.join('\n  ')}`);
   expect(uncaptured).toEqual([]);
 });
 
@@ -234,6 +236,32 @@ describe.each(CASES)('shape $shape, axis $axis', ({ shape, axis }) => {
       tf.dispose([xVar, dyT, ...gOurs, ...(gTheirs ?? [])]);
     });
   }
+});
+
+describe('the inference kernel is differentiable in all five inputs, as tfjs\'s batchNorm', () => {
+  it('gradients with respect to the moving mean and variance match tf.batchNorm\'s', async () => {
+    registerKernelsFor(tf.getBackend()); // the layer does this on its first call
+    const [shape, channels, epsilon] = [[12, 7], 7, 1e-3];
+    const rnd = seededRandom(70);
+    const params = randomParams(71, channels);
+    const x = gaussian(rnd, 84, 0.5, 2);
+    const dy = gaussian(rnd, 84);
+    const inputs = [tf.tensor(x, shape), ...[params.gamma, params.beta, params.movingMean, params.movingVariance].map((v) => tf.tensor1d(v))];
+    const dyT = tf.tensor(dy, shape);
+    type Five = [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const ours = tf.grads((...[xT, gamma, beta, movingMean, movingVariance]: Five) =>
+      tf.sum(tf.mul(runKernel(INFERENCE_FORWARD, { x: xT, gamma, beta, movingMean, movingVariance }, { axis: 1, epsilon, momentum: 0.99 }) as tf.Tensor, dyT)),
+    )(inputs);
+    const theirs = tf.grads((...[xT, gamma, beta, movingMean, movingVariance]: Five) => tf.sum(tf.mul(tf.batchNorm(xT, movingMean, movingVariance, beta, gamma, epsilon), dyT)))(inputs);
+    const invstd = params.movingVariance.map((v) => 1 / Math.sqrt(v + epsilon));
+    const sums = batchNormBackwardReference(dy, x, shape, { training: false, runningMean: params.movingMean, runningVar: params.movingVariance, eps: epsilon, weight: params.gamma });
+    const expectedMean = params.gamma.map((g, c) => -g * invstd[c]! * sums.dbias![c]!);
+    const expectedVariance = params.gamma.map((g, c) => (-g / 2) * invstd[c]! ** 2 * sums.dweight![c]!);
+    const tol = movingStatisticsGradientTolerances(dy, x, shape, params.gamma, { mean: params.movingMean, invstd });
+    compareBoth('dmoving_mean (inference)', await read(ours[3]!), await read(theirs[3]!), Float64Array.from(expectedMean), tol.dmean);
+    compareBoth('dmoving_variance (inference)', await read(ours[4]!), await read(theirs[4]!), Float64Array.from(expectedVariance), tol.dvariance);
+    tf.dispose([...inputs, dyT, ...ours, ...theirs]);
+  });
 });
 
 describe('in a model: fit, predict, save and load', () => {
