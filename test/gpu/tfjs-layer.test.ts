@@ -238,6 +238,45 @@ describe.each(CASES)('shape $shape, axis $axis', ({ shape, axis }) => {
   }
 });
 
+describe('without center or scale', () => {
+  for (const config of [{ center: false }, { scale: false }]) {
+    it(`trains with ${JSON.stringify(config)} (which tfjs's own layer cannot: it reads the missing weight)`, async () => {
+      const shape = [10, 6];
+      const rnd = seededRandom(80);
+      const x = gaussian(rnd, 60, 0.5, 2);
+      const dy = gaussian(rnd, 60);
+      const params = randomParams(81, 6);
+      const layer = batchNormalization({ ...config, momentum: 0.9 });
+      layer.apply(tfl.input({ batchShape: shape }));
+      const kept = config.center === false ? [params.gamma] : [params.beta];
+      layer.setWeights([...kept, params.movingMean, params.movingVariance].map((v) => tf.tensor1d(v)));
+      const theirs = tfl.layers.batchNormalization(config);
+      expect(() => theirs.apply(tf.zeros(shape), { training: true })).toThrow();
+
+      const xVar = tf.variable(tf.tensor(x, shape));
+      const dyT = tf.tensor(dy, shape);
+      const trainable = layer.trainableWeights[0]!.read() as tf.Variable;
+      let y: tf.Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        y = tf.keep(layer.apply(xVar, { training: true }) as tf.Tensor);
+        return tf.sum(tf.mul(y, dyT));
+      }, [xVar, trainable]);
+      const weight = config.scale === false ? null : params.gamma;
+      const bias = config.center === false ? null : params.beta;
+      const ref = batchNormReference(x, shape, { training: true, weight, bias, runningMean: params.movingMean, runningVar: params.movingVariance, momentum: 0.1, runningVarEstimator: 'biased', eps: 1e-3, axis: -1 });
+      compareElements('y', await read(y!), ref.y, yTolerance(x, shape, ref, weight, bias, -1));
+      const [movingMean, movingVariance] = (await weightsOf(layer)).slice(-2); // Keras's order: the moving statistics last
+      compareElements('moving_mean', movingMean!, ref.runningMean!, runningMeanTolerance(ref.runningMean!, ref.mean, ref.invstd));
+      compareElements('moving_variance', movingVariance!, ref.runningVar!, relativeTolerance(ref.runningVar!));
+      const back = batchNormBackwardReference(dy, x, shape, { training: true, saveMean: ref.mean, saveInvstd: ref.invstd, weight: weight ?? new Float32Array(6).fill(1), axis: -1 });
+      const tol = backwardTolerances({ dy, x, shape, weight, training: true, axis: -1 }, back);
+      compareElements('dx', await read(grads[xVar.name]!), back.dx, tol.dx);
+      compareElements(config.center === false ? 'dgamma' : 'dbeta', await read(grads[trainable.name]!), config.center === false ? back.dweight! : back.dbias!, config.center === false ? tol.dweight : tol.dbias);
+      tf.dispose([xVar, dyT, value, y!, ...Object.values(grads)]);
+    });
+  }
+});
+
 describe('the inference kernel is differentiable in all five inputs, as tfjs\'s batchNorm', () => {
   it('gradients with respect to the moving mean and variance match tf.batchNorm\'s', async () => {
     registerKernelsFor(tf.getBackend()); // the layer does this on its first call
