@@ -10,7 +10,7 @@
 // rounding the statistics to float32 moves xhat by ~6e-8, far inside DX_RTOL (see src/tolerances.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu'; // the fallback test's other backend
-import '@tensorflow/tfjs-backend-webgpu';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchNormalization, batchNormalization, type BatchNormalizationLayerArgs } from '../../src/tfjs.js';
@@ -453,6 +453,33 @@ describe('inside tfjs: no copies, its encoder, no leaks', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);
     tf.dispose([xs, ys]);
     m.dispose();
+  });
+});
+
+describe('a webgpu backend under another name', () => {
+  it("gets the kernels too: a WebGPUBackend on tfjs's device registered as 'webgpu-elsewhere'", async () => {
+    const name = 'webgpu-elsewhere';
+    // As tfjs-backend-webgpu registers its kernels for 'webgpu' only, a user copies them to the new name.
+    for (const kernel of tf.getKernelsForBackend('webgpu')) if (!tf.getKernel(kernel.kernelName, name)) tf.registerKernel({ ...kernel, backendName: name });
+    tf.registerBackend(name, () => new WebGPUBackend(backend.device));
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      expect(await tf.setBackend(name)).toBe(true);
+      const shape = [12, 5];
+      const params = randomParams(85, 5);
+      const x = gaussian(seededRandom(86), 60, 0.5, 2);
+      const { ours } = pair({ momentum: 0.9 }, shape, params);
+      const xT = tf.tensor(x, shape);
+      const y = ours.apply(xT, { training: true }) as tf.Tensor;
+      const ref = batchNormReference(x, shape, { training: true, weight: params.gamma, bias: params.beta, eps: 1e-3, axis: -1 });
+      compareElements('y', await read(y), ref.y, yTolerance(x, shape, ref, params.gamma, params.beta, -1));
+      expect(warn.mock.calls.filter(([message]) => String(message).startsWith('webgpu-batchnorm/tfjs'))).toEqual([]);
+      tf.dispose([xT, y]);
+    } finally {
+      warn.mockRestore();
+      await tf.setBackend('webgpu');
+      tf.removeBackend(name); // disposes that backend's buffer pool; the device stays tfjs's
+    }
   });
 });
 
