@@ -12,10 +12,11 @@ const demo: UserConfig = {
   base: './',
   server: { host: '127.0.0.1', port: 5173, fs: { allow: [import.meta.dirname] }, headers: isolation },
   preview: { headers: isolation },
-  // The benchmark's peers (src/bench/peer-tfjs.ts, peer-ort.ts), imported when a run reaches them:
-  // pre-bundled at start-up, or the dev server would re-bundle and reload the page in the middle of a run.
+  // The benchmark's peers (src/bench/peer-tfjs.ts, peer-ort.ts) and the TensorFlow.js panel (demo/tfjs/), imported
+  // when a run reaches them: pre-bundled at start-up, or the dev server would re-bundle and reload the page in
+  // the middle of a run.
   optimizeDeps: {
-    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web/webgpu'],
+    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-layers', 'onnxruntime-web/webgpu'],
   },
   build: {
     outDir: resolve(import.meta.dirname, 'demo-dist'),
