@@ -19,14 +19,16 @@ export const EVALUATE_EVERY = 10;
 export const PREDICT_CHUNK = 100;
 
 /**
- * How far the two models' losses may differ at a step, relative to the loss. They compute the same
- * function from the same weights and mini-batches and differ only by float32 rounding in batch norm (each
- * output within agreementTolerance, 2 * Y_RTOL = 8e-6 of its terms, of tfjs's), which reaches the loss
- * through the layers above and, from the second step on, through Adam's updates. Stated, not derived: the
- * tests' runs on SwiftShader differ by 0 (the same bits) at step 1 and by 6e-7 to 3e-6 at steps 2 and 3, and
- * this bound leaves a margin of about 30 over those steps.
+ * How far the two models' losses may differ over the first LOSS_AGREEMENT_STEPS steps, relative to the
+ * loss. They compute the same function from the same weights and mini-batches and differ only by float32
+ * rounding in batch norm (each output within agreementTolerance, 2 * Y_RTOL = 8e-6 of its terms, of tfjs's),
+ * which reaches the loss through the layers above and, from the second step on, through Adam's updates,
+ * which amplify it step by step (as any two float32 trainings drift apart; over a long run it is the
+ * accuracy curves that must agree). Stated, not derived: on SwiftShader the losses had the same bits at
+ * step 1 and differed by up to 3e-6 at step 2 and 1e-5 at step 3 (batch 8, MNIST), ten times under it.
  */
 export const LOSS_AGREEMENT_RTOL = 1e-4;
+export const LOSS_AGREEMENT_STEPS = 3;
 
 export type BatchNormFactory = (config: typeof BATCH_NORM_CONFIG & { inputShape?: number[] }) => tfl.layers.Layer;
 

@@ -1,16 +1,17 @@
 // End-to-end: the TensorFlow.js panel of the built demo page in headless Chromium (tfjs's webgpu backend on
 // SwiftShader where there is no GPU). A few steps of the seed article's CNN, with tfjs's BatchNormalization
 // and with webgpu-batchnorm/tfjs's, from the same weights on the same mini-batches: each step's losses agree
-// within LOSS_AGREEMENT_RTOL, the page reports both models' step times and the speed-up, and both accuracy
+// within LOSS_AGREEMENT_RTOL over the first LOSS_AGREEMENT_STEPS, the page reports both models' step times and the speed-up, and both accuracy
 // curves get their points. Nothing here asserts a time: on SwiftShader a step takes seconds, and the first
 // one about a minute of shader compilation.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright';
-import { LOSS_AGREEMENT_RTOL } from '../../demo/tfjs/experiment.js';
+import { LOSS_AGREEMENT_RTOL, LOSS_AGREEMENT_STEPS } from '../../demo/tfjs/experiment.js';
 import type { Evaluation, StepRecord } from '../../demo/tfjs/trainer.js';
 import { openDemo, type DemoPage } from './demo-page.js';
 
-const STEPS = 3;
+/** The steps over which the losses must agree within LOSS_AGREEMENT_RTOL. */
+const STEPS = LOSS_AGREEMENT_STEPS;
 const BATCH = 8;
 const TEST_DIGITS = 20;
 /** SwiftShader: loading TensorFlow.js and the digits, compiling both models' shaders, then seconds a step. */
