@@ -12,10 +12,11 @@ const demo: UserConfig = {
   base: './',
   server: { host: '127.0.0.1', port: 5173, fs: { allow: [import.meta.dirname] }, headers: isolation },
   preview: { headers: isolation },
-  // The benchmark's peers (src/bench/peer-tfjs.ts, peer-ort.ts), imported when a run reaches them:
-  // pre-bundled at start-up, or the dev server would re-bundle and reload the page in the middle of a run.
+  // The benchmark's peers (src/bench/peer-tfjs.ts, peer-ort.ts) and the TensorFlow.js panel (demo/tfjs/), imported
+  // when a run reaches them: pre-bundled at start-up, or the dev server would re-bundle and reload the page in
+  // the middle of a run.
   optimizeDeps: {
-    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web/webgpu'],
+    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-layers', 'onnxruntime-web/webgpu'],
   },
   build: {
     outDir: resolve(import.meta.dirname, 'demo-dist'),
@@ -31,13 +32,15 @@ const demo: UserConfig = {
 
 const library: UserConfig = {
   build: {
-    // Three entries: the library, `webgpu-batchnorm/reference` (the float64 CPU references) and
-    // `webgpu-batchnorm/dawn` (a device on Dawn in Node.js; 'webgpu' stays an import of the caller's install).
+    // Four entries: the library, `webgpu-batchnorm/reference` (the float64 CPU references),
+    // `webgpu-batchnorm/dawn` (a device on Dawn in Node.js; 'webgpu' stays an import of the caller's install)
+    // and `webgpu-batchnorm/tfjs` (the TensorFlow.js layer; TensorFlow.js stays an import of the caller's).
     lib: {
       entry: {
         index: resolve(import.meta.dirname, 'src/index.ts'),
         reference: resolve(import.meta.dirname, 'src/reference-entry.ts'),
         dawn: resolve(import.meta.dirname, 'src/dawn.ts'),
+        tfjs: resolve(import.meta.dirname, 'src/tfjs.ts'),
       },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
@@ -46,7 +49,7 @@ const library: UserConfig = {
     emptyOutDir: true,
     target: 'es2022',
     minify: false, // a readable library; consumers' bundlers minify
-    rolldownOptions: { external: ['webgpu'] },
+    rolldownOptions: { external: ['webgpu', /^@tensorflow\//] },
   },
 };
 

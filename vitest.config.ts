@@ -38,7 +38,7 @@ export default defineConfig({
       {
         // Pre-bundled at start-up: found only when a test imports them, Vite would re-bundle and reload the page mid-run.
         optimizeDeps: {
-          include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web/webgpu'],
+          include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-layers', 'onnxruntime-web/webgpu'],
         },
         test: {
           name: 'gpu',

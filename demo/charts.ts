@@ -1,6 +1,6 @@
 // Chart.js charts: the per-channel histograms, the benchmark's time, speed-up, bandwidth and time relative
-// to the best peer (TensorFlow.js, ONNX Runtime Web) vs size, and the training panel's test accuracy and
-// percentile bands against steps.
+// to the best peer (TensorFlow.js, ONNX Runtime Web) vs size, the training panel's test accuracy and
+// percentile bands against steps, and the TensorFlow.js panel's test accuracy and step times against steps.
 // Each canvas carries data-points="n,n,..." (points per dataset) so tests and scripts can see what is drawn.
 // A chart without data shows its figure's "no data yet" note instead of empty axes (class "empty").
 import { Chart, registerables, type ChartDataset, type Plugin, type ScatterDataPoint } from 'chart.js';
@@ -334,6 +334,42 @@ export function trainingCharts(canvases: { accuracy: HTMLCanvasElement; plain: H
       chart.options.scales!.y!.max = values.length > 0 ? Math.ceil(high * 2) / 2 : undefined;
     }
     for (const chart of all) {
+      chart.options.scales!.x!.max = Math.max(lastStep, 1);
+      chart.update();
+      markPoints(chart);
+    }
+  };
+}
+
+const TFJS_MODELS = [
+  { key: 'tfjs', label: "tfjs's BatchNormalization", color: '#f78166' },
+  { key: 'ours', label: 'webgpu-batchnorm/tfjs', color: '#58a6ff' },
+] as const;
+type TfjsModelKey = (typeof TFJS_MODELS)[number]['key'];
+
+/** The TensorFlow.js panel's data as the charts need it: per model, test accuracy by step and step time by step. */
+export interface TfjsComparisonPoints {
+  readonly evaluations: readonly { readonly step: number; readonly accuracy: Readonly<Record<TfjsModelKey, number>> }[];
+  readonly steps: readonly { readonly step: number; readonly ms: Readonly<Record<TfjsModelKey, number>> }[];
+}
+
+export function tfjsComparisonCharts(canvases: { accuracy: HTMLCanvasElement; stepTime: HTMLCanvasElement }) {
+  const datasets = () => TFJS_MODELS.map(({ label, color }) => ({ label, data: [], borderColor: color, backgroundColor: color, borderWidth: 2, pointRadius: 2 }));
+  const accuracy = stepChart(canvases.accuracy, 'test accuracy', datasets(), (value) => `${Math.round(Number(value) * 100)}%`);
+  // Ours dashed: the two accuracy curves lie on each other, and the dashes let both show.
+  accuracy.data.datasets[1]!.borderDash = [6, 4];
+  accuracy.options.scales!.y!.min = 0;
+  accuracy.options.scales!.y!.max = 1;
+  const stepTime = stepChart(canvases.stepTime, 'ms per training step', datasets());
+  stepTime.options.scales!.y!.min = 0;
+
+  /** Redraws both charts, with the step axis running to `lastStep`. */
+  return ({ evaluations, steps }: TfjsComparisonPoints, lastStep: number) => {
+    TFJS_MODELS.forEach(({ key }, i) => {
+      accuracy.data.datasets[i]!.data = evaluations.map((e) => ({ x: e.step, y: e.accuracy[key] }));
+      stepTime.data.datasets[i]!.data = steps.map((s) => ({ x: s.step, y: s.ms[key] }));
+    });
+    for (const chart of [accuracy, stepTime]) {
       chart.options.scales!.x!.max = Math.max(lastStep, 1);
       chart.update();
       markPoints(chart);

@@ -1,4 +1,5 @@
-// The demo page: adapter panel, interactive run, training and benchmark, all on the device from requestGpu().
+// The demo page: adapter panel, interactive run, training and benchmark, all on the device from requestGpu(),
+// and the TensorFlow.js panel, on tfjs's webgpu backend.
 import { requestGpu } from '../src/index.js';
 import { describeEnvironment } from '../src/bench/index.js';
 import { renderAdapterPanel } from './adapter-panel.js';
@@ -6,6 +7,7 @@ import { setUpBenchmark } from './bench-panel.js';
 import { pageClock } from './clock.js';
 import { browserName, byId } from './dom.js';
 import { setUpInteractive } from './interactive.js';
+import { setUpTfjsTraining } from './tfjs-panel.js';
 import { setUpTraining } from './training-panel.js';
 
 const adapterBody = byId('adapter-body', HTMLDivElement);
@@ -20,6 +22,7 @@ try {
   renderAdapterPanel(adapterBody, environment);
   setUpInteractive(gpu, clock);
   setUpTraining(gpu, environment.adapter);
+  setUpTfjsTraining(environment.adapter.emulated);
   setUpBenchmark(gpu, environment, clock);
   gpu.lost.then((error) => {
     adapterBody.prepend(`${error.message}. Reload the page to get a new device.`);

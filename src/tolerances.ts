@@ -82,6 +82,25 @@ export function runningMeanTolerance(runningMean: Values, mean: Values, invstd: 
   return (c) => STAT_RTOL * (Math.abs(runningMean[c]!) + Math.abs(mean[c]!) + 1 / invstd[c]!);
 }
 
+/**
+ * A running statistic after one more blend, (1 - m)*running + m*batch: the blend's own bound (as
+ * runningMeanTolerance or relativeTolerance give it) plus the error the running value already carried,
+ * of which the blend keeps `keep` = 1 - m. Applied step by step, it bounds moving statistics after many
+ * training steps (Keras's momentum is `keep`).
+ */
+export function blendedTolerance(carried: (c: number) => number, keep: number, step: (c: number) => number): (c: number) => number {
+  return (c) => keep * carried(c) + step(c);
+}
+
+/**
+ * Two float32 results that each lie within `tolerance` of the exact value lie within twice it of each
+ * other: the bound between this library's result and another implementation's (TensorFlow.js's layer)
+ * once both have met the float64 bound.
+ */
+export function agreementTolerance(tolerance: (i: number) => number): (i: number) => number {
+  return (i) => 2 * tolerance(i);
+}
+
 /** Tolerance of a per-channel invstd or variance: relative to the value. */
 export function relativeTolerance(value: Values): (c: number) => number {
   return (c) => STAT_RTOL * Math.abs(value[c]!);
@@ -158,5 +177,33 @@ export function backwardTolerances(inputs: BackwardToleranceInputs, stats: Chann
     },
     dweight: (c) => SUM_RTOL * m.sumAbsDyXhat[c]!,
     dbias: (c) => SUM_RTOL * m.sumAbsDy[c]!,
+  };
+}
+
+// Gradients of an inference forward with respect to the moving statistics, made from dbias = sum(dy) and
+// dweight = sum(dy*xhat) by a few float32 operations (an addition, a square root's reciprocal or a
+// division, two multiplications: within 8 unit roundoffs u = 2^-24 of the result, WGSL's inverseSqrt
+// and division being within 2 and 2.5 ULP):
+//   dmean     = -gamma*invstd*dbias,         |error| <= |gamma|*invstd*(SUM_RTOL + 8u)*sum|dy|
+//   dvariance = -gamma/2*invstd^2*dweight,   |error| <= |gamma|/2*invstd^2*(SUM_RTOL + 8u)*sum|dy*xhat|
+export const MOVING_GRADIENT_OPS_RTOL = 8 * 2 ** -24;
+
+/**
+ * Tolerances of dmean and dvariance per channel; `stats` are the moving mean and 1/sqrt(moving variance +
+ * eps) the inference forward normalized with.
+ */
+export function movingStatisticsGradientTolerances(
+  dy: Values,
+  x: Values,
+  shape: readonly number[],
+  gamma: Values,
+  stats: ChannelStatistics,
+  axis = 1,
+): { dmean: (c: number) => number; dvariance: (c: number) => number } {
+  const m = backwardMagnitudes(dy, x, shape, stats, axis);
+  const rtol = SUM_RTOL + MOVING_GRADIENT_OPS_RTOL;
+  return {
+    dmean: (c) => Math.abs(gamma[c]!) * stats.saveInvstd[c]! * rtol * m.sumAbsDy[c]!,
+    dvariance: (c) => (Math.abs(gamma[c]!) / 2) * stats.saveInvstd[c]! ** 2 * rtol * m.sumAbsDyXhat[c]!,
   };
 }

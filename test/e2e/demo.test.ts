@@ -51,7 +51,7 @@ it('fits a phone and a desktop on load, with "no data yet" in place of empty cha
   await expectFitsViewports(page, 'on load');
   // No placeholder axes before any data: every chart's figure is in its empty state.
   const figures = await page.$$eval('figure.chart-box', (list) => list.map((f) => f.classList.contains('empty')));
-  expect(figures).toEqual(new Array(9).fill(true)); // 2 histograms, 3 training charts, 4 benchmark charts
+  expect(figures).toEqual(new Array(11).fill(true)); // 2 histograms, 3 training charts, 2 TensorFlow.js charts, 4 benchmark charts
   // Adapter limits stay readable at 390 px: each value on one line, not a character per line.
   await page.setViewportSize(VIEWPORTS[0]);
   const limitLines = await page.$$eval('.adapter-grid dl:nth-of-type(2) dd', (list) =>

@@ -18,7 +18,7 @@ import { readmeTsBlocks, writeReadmeExamples } from '../../scripts/readme-exampl
 const root = join(import.meta.dirname, '..', '..');
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 /** Packages the README's ecosystem examples import; their types are needed, nothing of them runs. */
-const ECOSYSTEM = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web'];
+const ECOSYSTEM = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web'];
 const CONSUMER = ['typescript', '@webgpu/types', 'webgpu'];
 /**
  * TypeScript 7 beside 5.9 (`typescript`, this repository's compiler), under an alias. Not a devDependency
@@ -85,7 +85,7 @@ describe('the packed package', () => {
   it('ships dist/, README.md, LICENSE and package.json only, with internals out of the public types', () => {
     const files = run('tar', ['-tzf', tarball], dir).trim().split('\n').map((f) => f.replace(/^package\//, ''));
     expect(files.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference-entry.d.ts', 'dist/dawn.js', 'dist/dawn.d.ts']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference-entry.d.ts', 'dist/dawn.js', 'dist/dawn.d.ts', 'dist/tfjs.js', 'dist/tfjs.d.ts']) {
       expect(files).toContain(f);
     }
     expect(files.some((f) => f.endsWith('.wgsl') || f.startsWith('src/'))).toBe(false);
@@ -93,13 +93,20 @@ describe('the packed package', () => {
     const installed = join(app, 'node_modules', 'webgpu-batchnorm');
     const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg.dependencies).toBeUndefined();
-    expect(pkg.sideEffects).toBe(false);
-    expect(Object.keys(pkg.peerDependencies as object)).toEqual(['@webgpu/types', 'webgpu']);
-    expect(pkg.peerDependenciesMeta).toEqual({ webgpu: { optional: true } }); // only Node.js users need Dawn
+    // Only the tfjs entry has effects on import: it registers its layer class and kernel gradients with tfjs.
+    expect(pkg.sideEffects).toEqual(['./dist/tfjs.js']);
+    const tfjsPackages = ['@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'];
+    expect(Object.keys(pkg.peerDependencies as object)).toEqual([...tfjsPackages, '@webgpu/types', 'webgpu']);
+    // Only Node.js users need Dawn, only users of webgpu-batchnorm/tfjs need TensorFlow.js.
+    expect(pkg.peerDependenciesMeta).toEqual(Object.fromEntries([...tfjsPackages, 'webgpu'].map((name) => [name, { optional: true }])));
     // TypeScript 7's DOM library declares WebGPU: the main declarations must not bring @webgpu/types too;
     // the `types@<7` ones must.
     const index = readFileSync(join(installed, 'dist', 'index.d.ts'), 'utf8');
     expect(index).not.toMatch(/@webgpu\/types/);
+    expect(index).not.toMatch(/@tensorflow/); // the main entry never imports TensorFlow.js
+    expect(readFileSync(join(installed, 'dist', 'index.js'), 'utf8')).not.toMatch(/@tensorflow/);
+    // The tfjs entry's declarations use no WebGPU type, so it needs no `types@<7` variant.
+    for (const file of ['tfjs.d.ts', 'tfjs/layer.d.ts']) expect(readFileSync(join(installed, 'dist', file), 'utf8'), file).not.toMatch(/\bGPU[A-Z]\w*|@webgpu/);
     for (const entry of ['index', 'dawn']) {
       const before7 = readFileSync(join(installed, 'dist', `${entry}-with-webgpu-types.d.ts`), 'utf8');
       expect(before7.startsWith('/// <reference types="@webgpu/types"'), entry).toBe(true);
@@ -118,7 +125,7 @@ describe('the packed package', () => {
     const names = writeReadmeExamples(app, blocks);
     const ecosystem = names.filter((_, i) => ECOSYSTEM.some((p) => blocks[i]!.code.includes(`'${p.split('/')[0]}`)));
     const own = names.filter((n) => !ecosystem.includes(n));
-    expect(ecosystem.length).toBe(2); // TensorFlow.js and ONNX Runtime Web
+    expect(ecosystem.length).toBe(3); // the TensorFlow.js layer, TensorFlow.js by hand, ONNX Runtime Web
     const config = (include: string[], skipLibCheck: boolean) => ({
       // No "types": WebGPU's types come from TypeScript 7's DOM library, or from the package's `types@<7` entry.
       compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], noEmit: true, skipLibCheck },

@@ -4,7 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { elementAccuracy } from '../../src/bench/accuracy.js';
 import {
+  agreementTolerance,
   backwardTolerances,
+  blendedTolerance,
+  MOVING_GRADIENT_OPS_RTOL,
+  movingStatisticsGradientTolerances,
   channelOfIndex,
   DX_RTOL,
   meanTolerance,
@@ -49,6 +53,16 @@ describe('tolerances', () => {
     expect(training.dx(0)).toBeCloseTo(DX_RTOL * 2 * 0.5 * (1 + 1 + 1 * (4 / 6)), 15);
     const inference = backwardTolerances({ dy, x, shape, weight: null, training: false }, stats);
     expect(inference.dx(3)).toBeCloseTo(DX_RTOL * 0.5 * 2, 15);
+    const moving = movingStatisticsGradientTolerances(dy, x, shape, [2, -3], stats);
+    expect(moving.dmean(0)).toBeCloseTo(2 * 0.5 * (SUM_RTOL + MOVING_GRADIENT_OPS_RTOL) * 6, 15);
+    expect(moving.dvariance(1)).toBeCloseTo(1.5 * 0.25 * (SUM_RTOL + MOVING_GRADIENT_OPS_RTOL) * 8, 15);
+  });
+
+  it("carries a running statistic's error through blends and doubles a bound between two implementations", () => {
+    const carried = (c: number) => [1e-6, 2e-6][c]!;
+    const after = blendedTolerance(carried, 0.9, () => 5e-7);
+    expect(after(1)).toBeCloseTo(0.9 * 2e-6 + 5e-7, 18);
+    expect(agreementTolerance(carried)(0)).toBe(2e-6);
   });
 });
 
