@@ -1,17 +1,31 @@
-// The README's TypeScript examples: every ```ts block of README.md, extracted so that a test can type-check
-// it against the packed package (test/e2e/package.test.ts). The blocks are self-contained: each declares
-// every name it uses, so they need no hidden preamble. Node built-ins only.
+// The documentation's TypeScript examples: every ```ts block of README.md and of the guides docs/*.md (not
+// the generated docs/api), extracted so that a test can type-check them against the packed package and run
+// those that run on Dawn (test/e2e/package.test.ts). The blocks are self-contained: each declares every
+// name it uses, so they need no hidden preamble. Node built-ins only.
 //
-// `node scripts/readme-examples.mjs DIR` writes them to DIR/readme-<line>.mts (the line of the block's
-// opening fence in README.md) and prints the file names.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// `node scripts/readme-examples.mjs DIR` writes them to DIR/<name>.mts (readme-<line>.mts for README.md,
+// docs-<guide>-<line>.mts for docs/<guide>.md; the line of the block's opening fence) and prints the paths.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const README_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const README_PATH = join(ROOT, 'README.md');
 
-/** The ```ts (or ```typescript) blocks of `markdown`, each with the 1-based line of its opening fence. */
-export function readmeTsBlocks(markdown = readFileSync(README_PATH, 'utf8')) {
+/** README.md and docs/*.md, relative to the repository root, README first. */
+export function documentationFiles() {
+  const guides = readdirSync(join(ROOT, 'docs'), { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.md'))
+    .map((e) => `docs/${e.name}`)
+    .sort();
+  return ['README.md', ...guides];
+}
+
+/**
+ * The ```ts (or ```typescript) blocks of `markdown`, each with the 1-based line of its opening fence and
+ * `file`, the name its errors and example files are given.
+ */
+export function readmeTsBlocks(markdown = readFileSync(README_PATH, 'utf8'), file = 'README.md') {
   const blocks = [];
   const lines = markdown.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -21,19 +35,30 @@ export function readmeTsBlocks(markdown = readFileSync(README_PATH, 'utf8')) {
     const body = [];
     let j = i + 1;
     for (; j < lines.length && !lines[j].startsWith(indent + fence); j++) body.push(lines[j].slice(indent.length));
-    if (j === lines.length) throw new Error(`README.md:${i + 1}: unclosed code block`);
-    blocks.push({ line: i + 1, code: body.join('\n') + '\n' });
+    if (j === lines.length) throw new Error(`${file}:${i + 1}: unclosed code block`);
+    blocks.push({ file, line: i + 1, code: body.join('\n') + '\n' });
     i = j;
   }
   return blocks;
 }
 
-/** Writes each block to `dir`/readme-<line>.mts; returns the file names. */
-export function writeReadmeExamples(dir, blocks = readmeTsBlocks()) {
+/** The ```ts blocks of README.md and every docs/*.md guide. */
+export function documentationTsBlocks() {
+  return documentationFiles().flatMap((file) => readmeTsBlocks(readFileSync(join(ROOT, file), 'utf8'), file));
+}
+
+/** The example file name of a block: readme-<line>.mts, or docs-<guide>-<line>.mts. */
+export function exampleName({ file, line }) {
+  const stem = file === 'README.md' ? 'readme' : file.replace(/\.md$/, '').replace(/[^A-Za-z0-9]+/g, '-');
+  return `${stem}-${line}.mts`;
+}
+
+/** Writes each block to `dir`/<exampleName>; returns the file names. */
+export function writeReadmeExamples(dir, blocks = documentationTsBlocks()) {
   mkdirSync(dir, { recursive: true });
-  return blocks.map(({ line, code }) => {
-    const name = `readme-${line}.mts`;
-    writeFileSync(join(dir, name), `// README.md:${line}\n${code}`);
+  return blocks.map((block) => {
+    const name = exampleName(block);
+    writeFileSync(join(dir, name), `// ${block.file}:${block.line}\n${block.code}`);
     return name;
   });
 }

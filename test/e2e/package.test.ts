@@ -1,11 +1,12 @@
 // The package as a consumer gets it: `npm pack` (prepack builds dist/), installed into a scratch project
 // with only its declared dependencies plus TypeScript 5.9 and 7, the @webgpu/types peer and Dawn (the
 // `webgpu` package), then
-// - the README's ```ts blocks type-checked under --strict, without skipLibCheck, against the installed
-//   package by both compilers (TypeScript 7's DOM library declares WebGPU; 5.9 gets @webgpu/types through
-//   the package's `types@<7` condition),
-// - the README's Node.js example run on Dawn, and a small forward checked against hand-computed values
-//   and the `webgpu-batchnorm/reference` entry.
+// - the ```ts blocks of the README and the docs/ guides type-checked under --strict, without skipLibCheck,
+//   against the installed package by both compilers (TypeScript 7's DOM library declares WebGPU; 5.9 gets
+//   @webgpu/types through the package's `types@<7` condition),
+// - every block that imports `webgpu-batchnorm/dawn` run on Dawn, the numbers it prints checked against
+//   the values its comment gives and against hand-computed ones, and a small forward checked against
+//   hand-computed values and the `webgpu-batchnorm/reference` entry.
 // npm installs from its cache (`--prefer-offline`, the exact versions in this repository's node_modules,
 // which `npm ci` put in that cache), so the install needs no network once the repository is set up.
 import { execFileSync } from 'node:child_process';
@@ -13,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readmeTsBlocks, writeReadmeExamples } from '../../scripts/readme-examples.mjs';
+import { documentationTsBlocks, exampleName, writeReadmeExamples } from '../../scripts/readme-examples.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -119,9 +120,9 @@ describe('the packed package', () => {
     expect(readFileSync(join(installed, 'dist', 'tensor.d.ts'), 'utf8')).not.toMatch(/\b(allocate|release)\b/);
   });
 
-  it("type-checks every ```ts block of the README under --strict against the installed package, with TypeScript 5.9 and 7", () => {
-    const blocks = readmeTsBlocks();
-    expect(blocks.length).toBeGreaterThanOrEqual(4);
+  it("type-checks every ```ts block of the README and docs/ under --strict against the installed package, with TypeScript 5.9 and 7", () => {
+    const blocks = documentationTsBlocks();
+    expect(blocks.filter((b) => b.file === 'README.md').length).toBeGreaterThanOrEqual(4);
     const names = writeReadmeExamples(app, blocks);
     const ecosystem = names.filter((_, i) => ECOSYSTEM.some((p) => blocks[i]!.code.includes(`'${p.split('/')[0]}`)));
     const own = names.filter((n) => !ecosystem.includes(n));
@@ -141,23 +142,37 @@ describe('the packed package', () => {
       const tsc = join(app, 'node_modules', compiler, 'bin', 'tsc');
       const name = `TypeScript ${run(process.execPath, [tsc, '--version'], app).trim().replace(/^Version /, '')}`;
       expect(name).toMatch(compiler === TYPESCRIPT_7 ? /^TypeScript 7\./ : /^TypeScript 5\.9\./);
-      timed(`tsc (README, own examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.own.json'], app));
-      timed(`tsc (README, tfjs and ORT examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.ecosystem.json'], app));
+      timed(`tsc (README and docs, own examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.own.json'], app));
+      timed(`tsc (README and docs, tfjs and ORT examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.ecosystem.json'], app));
     }
   });
 
-  it("runs the README's Node.js example on Dawn", () => {
-    const block = readmeTsBlocks().find((b) => b.code.includes("from 'webgpu-batchnorm/dawn'"));
-    expect(block).toBeDefined();
-    writeFileSync(join(app, 'app.mjs'), block!.code); // plain JavaScript: the block has no type annotations
-    const out = timed('node app.mjs (README)', () => run(process.execPath, ['app.mjs'], app, dawnEnv()));
-    const values = (out.match(/-?\d+\.\d+(e-?\d+)?/g) ?? []).map(Number);
-    const a = 1.5 / Math.sqrt(4.25 + 1e-5);
-    const b = 2.5 / Math.sqrt(4.25 + 1e-5);
-    const expected = [-b, -a, -b, -a, a, b, a, b];
-    expect(values).toHaveLength(8);
-    values.forEach((v, i) => expect(Math.abs(v - expected[i]!), `y[${i}] = ${v}`).toBeLessThan(1e-5));
+  // Every Dawn example prints the normalized [2, 2, 2] tensor [1, ..., 8] and says so in its comment.
+  const dawnBlocks = documentationTsBlocks().filter((b) => b.code.includes("from 'webgpu-batchnorm/dawn'"));
+  it('has Dawn examples: the Node.js one and the encoder one, in the README', () => {
+    expect(dawnBlocks.filter((b) => b.file === 'README.md').length).toBeGreaterThanOrEqual(2);
+    expect(dawnBlocks.some((b) => b.code.includes('encoder }'))).toBe(true);
   });
+  for (const block of dawnBlocks) {
+    it(`runs ${block.file}:${block.line} on Dawn and prints the values its comment gives`, () => {
+      const file = exampleName(block).replace(/\.mts$/, '.mjs');
+      writeFileSync(join(app, file), block.code); // plain JavaScript: the Dawn examples have no type annotations
+      const out = timed(`node ${file}`, () => run(process.execPath, [file], app, dawnEnv()));
+      const values = (out.match(/-?\d+\.\d+(e-?\d+)?/g) ?? []).map(Number);
+      // The printing line's comment: `// ... about [v0, v1, ...]`, two decimals.
+      const comment = /console\.log\(.*\/\/.*about \[([^\]]+)\]/.exec(block.code);
+      expect(comment, 'the console.log line states the values it prints').not.toBeNull();
+      const stated = comment![1]!.split(',').map(Number);
+      expect(values, out).toHaveLength(stated.length);
+      values.forEach((v, i) => expect(Math.abs(v - stated[i]!), `printed[${i}] = ${v}, the comment says ${stated[i]}`).toBeLessThanOrEqual(0.005 + 1e-9));
+      // Exact: x = [1..8] as [N=2, C=2, L=2]; channel 0 holds 1, 2, 5, 6 (mean 3.5, biased variance 4.25).
+      expect(block.code).toContain('[1, 2, 3, 4, 5, 6, 7, 8]');
+      const a = 1.5 / Math.sqrt(4.25 + 1e-5);
+      const b = 2.5 / Math.sqrt(4.25 + 1e-5);
+      const expected = [-b, -a, -b, -a, a, b, a, b];
+      values.forEach((v, i) => expect(Math.abs(v - expected[i]!), `y[${i}] = ${v}`).toBeLessThan(1e-5));
+    });
+  }
 
   it('runs a forward on Dawn whose y, saveMean and saveInvstd match hand-computed values and the reference entry', () => {
     writeFileSync(
