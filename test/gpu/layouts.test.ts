@@ -67,7 +67,7 @@ async function checkCase(gpu: Gpu, c: LayoutCase, training: boolean, relu: boole
   const p = problem(gpu, shape, axis, seed);
   const activation = relu ? 'relu' : null;
   const fwd = batchNorm(gpu, p.x, { training, axis, activation, weight: p.weight, bias: p.bias, runningMean: p.runningMean, runningVar: p.runningVar });
-  const ref = batchNormReference(p.host.x, shape, { training, axis, activation, ...p.host });
+  const ref = batchNormReference(p.host.x, shape, { training, axis, activation, weight: p.host.weight, bias: p.host.bias, runningMean: p.host.runningMean, runningVar: p.host.runningVar });
   const what = `${c.what} [${shape}] axis ${axis} ${training ? 'training' : 'inference'}${relu ? ' relu' : ''}`;
   const y = await fwd.y.toArray();
   compareY(what, y, p.host.x, shape, ref, p.host.weight, p.host.bias, axis);
