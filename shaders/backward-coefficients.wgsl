@@ -20,8 +20,9 @@ fn channelCoefficients(c: u32, sums: Partial) -> Coefficients {
   var c1 = 0.0;
   var c2 = 0.0;
   if (hasFlag(params.flags, FLAG_TRAINING)) {
-    c1 = invstd * (invstd * (sums.sumDyCentered / sums.count));
-    c2 = sums.sumDy / sums.count;
+    let total = compensatedTotal(sums.sums);
+    c1 = invstd * (invstd * (total.y / sums.count));
+    c2 = total.x / sums.count;
   }
   return Coefficients(vec4<f32>(w * invstd, c1, c2, m), forwardAffine(c, m, invstd));
 }
@@ -29,6 +30,7 @@ fn channelCoefficients(c: u32, sums: Partial) -> Coefficients {
 // dbias = sum(dy) and dweight = invstd * sum(dy*(x - mean)), when there is a weight (one invocation per channel).
 fn recordParameterGradients(c: u32, sums: Partial) {
   if (!hasFlag(params.flags, FLAG_HAS_WEIGHT)) { return; }
-  dbias[c] = sums.sumDy;
-  dweight[c] = sums.sumDyCentered * spreadInvstd(c);
+  let total = compensatedTotal(sums.sums);
+  dbias[c] = total.x;
+  dweight[c] = total.y * spreadInvstd(c);
 }

@@ -2,7 +2,8 @@
 // masked where a fused ReLU clipped y (relu-mask.wgsl); every invocation gets the sums, as a Partial
 // (declared by the kernel). mean is saveMean in training and runningMean in inference. Summing
 // g*(x - mean) rather than g*xhat keeps invstd out of the loop: the coefficients scale once, and x - mean
-// is exact when x is close to a large mean.
+// is exact when x is close to a large mean. The sums are compensated, in each invocation lane by lane
+// (elem-sums.wgsl) and across the workgroup, so a long share loses nothing to its serial chain.
 // Elements whose loads are in flight at once per invocation (two loads each), summed in the same order
 // as one at a time (the same float32 result); see slice-statistics.wgsl.
 const GRADIENT_PREFETCH = 2u;
@@ -11,8 +12,8 @@ fn reduceGradientSlice(group: u32, lid: u32) -> Partial {
   var walk = beginWalk(group, lid);
   let m = mean[walk.c];
   let k = forwardAffine(walk.c, m, spreadInvstd(walk.c));
-  var sumDy = 0.0;
-  var sumDyCentered = 0.0;
+  var sumG = ElemSum(Elem(0.0), Elem(0.0));
+  var sumCentered = ElemSum(Elem(0.0), Elem(0.0));
   while (walk.k < walk.end) {
     var valid: array<bool, GRADIENT_PREFETCH>;
     var xs: array<Elem, GRADIENT_PREFETCH>;
@@ -28,10 +29,12 @@ fn reduceGradientSlice(group: u32, lid: u32) -> Partial {
     for (var j = 0u; j < GRADIENT_PREFETCH; j++) {
       if (!valid[j]) { continue; }
       let g = reluMask(dys[j], xs[j], k);
-      sumDy += elemSum(g);
-      sumDyCentered += elemSum(g * (xs[j] - m));
+      elemSumAdd(&sumG, g);
+      elemSumAdd(&sumCentered, g * (xs[j] - m));
     }
   }
   let count = f32(walk.end - walk.start) * f32(LANES);
-  return Partial(count, workgroupSum(sumDy, lid), workgroupSum(sumDyCentered, lid));
+  let ownG = elemSumTotal(sumG);
+  let ownCentered = elemSumTotal(sumCentered);
+  return Partial(workgroupSum(vec4<f32>(ownG.x, ownCentered.x, ownG.y, ownCentered.y), lid), count);
 }

@@ -68,9 +68,10 @@ const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
 const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
 const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
 
-// Mirrors struct Partial in shaders/backward-reduce.wgsl (count, sum(dy), sum(dy*(x - mean))) and struct
-// Coefficients in backward-finalize.wgsl (a vec4 and a vec2: 32 bytes with WGSL's alignment).
-const PARTIAL_BYTES = 12;
+// Mirrors struct Partial in shaders/backward-reduce.wgsl (the compensated sum(dy) and sum(dy*(x - mean))
+// in a vec4, and the count: 32 bytes with WGSL's alignment) and struct Coefficients in
+// backward-finalize.wgsl (a vec4 and a vec2: 32 bytes).
+const PARTIAL_BYTES = 32;
 const COEFFICIENT_BYTES = 32;
 
 /** Batch norm backward, as native_batch_norm_backward; with a weight, dweight and dbias are typed as present. */

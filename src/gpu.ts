@@ -9,6 +9,14 @@ export interface GpuFeatures {
   readonly timestampQuery: boolean;
 }
 
+/**
+ * @internal How the statistics loops fold x into their Welford states: 'block' (the default) merges a
+ * block of 16 values at a time (shaders/fold-block.wgsl), 'vec4' one Elem at a time as before it
+ * (shaders/fold-vec4.wgsl), kept so that one benchmark run can time the two side by side.
+ */
+export type StatisticsMerge = 'block' | 'vec4';
+const STATISTICS_MERGES: readonly StatisticsMerge[] = ['block', 'vec4'];
+
 /** Optional features the library turns on when the adapter offers them. */
 export type OptionalFeature = 'subgroups' | 'shader-f16' | 'timestamp-query';
 const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['subgroups', 'shader-f16', 'timestamp-query'];
@@ -30,6 +38,8 @@ export interface RequestGpuOptions {
    * workgroup each run the one-dispatch plans.
    */
   reductionWorkgroups?: number;
+  /** @internal The statistics kernels' fold (default 'block'); see StatisticsMerge. */
+  statisticsMerge?: StatisticsMerge;
 }
 
 /** Options of `Gpu.fromDevice`. */
@@ -42,10 +52,12 @@ export interface GpuOptions {
   disableFeatures?: readonly OptionalFeature[];
   maxBindingBytes?: number;
   reductionWorkgroups?: number;
+  /** @internal The statistics kernels' fold (default 'block'); see StatisticsMerge. */
+  statisticsMerge?: StatisticsMerge;
 }
 
-const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
-const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
+const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge'] as const;
+const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge'] as const;
 
 export class DeviceLostError extends Error {
   constructor(reason: string, message: string) {
@@ -88,6 +100,8 @@ export class Gpu {
   readonly maxBindingBytes: number;
   /** Workgroups each reduction aims for (from the option, else from the adapter). */
   readonly reductionWorkgroups: number;
+  /** @internal The statistics kernels' fold (from the option, else 'block'). */
+  readonly statisticsMerge: StatisticsMerge;
   // Dawn for Node crashes natively if the GPU object is collected while its device is in use: held here,
   // never read, for as long as this wrapper (which every tensor and module holds) lives.
   readonly #entryPoint: GPU | null;
@@ -109,6 +123,7 @@ export class Gpu {
     this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     // adapterInfo is on GPUDevice since 2024 (Chromium 131, Dawn); older runtimes get the GPU default.
     this.reductionWorkgroups = options.reductionWorkgroups ?? reductionWorkgroupsFor((device as { adapterInfo?: GPUAdapterInfo }).adapterInfo);
+    this.statisticsMerge = options.statisticsMerge ?? 'block';
     this.features = Object.freeze({
       subgroups: on('subgroups'),
       shaderF16: on('shader-f16'),
@@ -320,7 +335,7 @@ export function assertGpu(gpu: unknown, what = 'gpu'): asserts gpu is Gpu {
 
 function readGpuOptions(options: unknown, what: string): GpuOptions {
   const read = readOptions(options, what, GPU_OPTION_KEYS);
-  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups } = read;
+  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, statisticsMerge } = read;
   if (gpu !== undefined && typeof (gpu as Partial<GPU>).requestAdapter !== 'function') {
     throw new TypeError(
       `options.gpu must be a WebGPU entry point (navigator.gpu, or create([]) from the webgpu package in Node.js), got ${describeValue(gpu)}`,
@@ -337,8 +352,12 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
   if (reductionWorkgroups !== undefined && !(Number.isInteger(reductionWorkgroups) && (reductionWorkgroups as number) >= 1)) {
     throw new RangeError(`reductionWorkgroups must be a positive integer, got ${describeValue(reductionWorkgroups)}`);
   }
+  if (statisticsMerge !== undefined && !STATISTICS_MERGES.includes(statisticsMerge as StatisticsMerge)) {
+    throw new TypeError(`statisticsMerge must be ${STATISTICS_MERGES.map((m) => `'${m}'`).join(' or ')}, got ${describeValue(statisticsMerge)}`);
+  }
   return {
     ...(gpu === undefined ? {} : { gpu: gpu as GPU }),
+    ...(statisticsMerge === undefined ? {} : { statisticsMerge: statisticsMerge as StatisticsMerge }),
     ...(reductionWorkgroups === undefined ? {} : { reductionWorkgroups: reductionWorkgroups as number }),
     ...(disableFeatures === undefined ? {} : { disableFeatures: disableFeatures as OptionalFeature[] }),
     ...(maxBindingBytes === undefined ? {} : { maxBindingBytes: maxBindingBytes as number }),
