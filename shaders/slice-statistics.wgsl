@@ -5,9 +5,6 @@
 // The loads are all issued before any is folded in, so the GPU overlaps their latencies; with one load
 // per step an invocation would wait out each one.
 
-// Invocation 0's mean and variance, which the workgroup's merge is taken relative to.
-var<workgroup> referenceMoments: vec2<f32>;
-
 fn reduceSlice(group: u32, lid: u32) -> Partial {
   var walk = beginWalk(group, lid);
   let pivot = statisticsPivot(walk.c);
@@ -29,26 +26,21 @@ fn reduceSlice(group: u32, lid: u32) -> Partial {
   // Merge the invocations, each weighted by its share s_i of the slice: mean = sum(s_i * mean_i), and
   // variance = sum(s_i * (variance_i + (mean_i - mean)^2)), which is Chan's merge of all of them at once;
   // the sums of the values simply add. Every sum is kept with its rounding errors (workgroup-sum-*.wgsl).
-  // The means are taken as offsets, whose terms are small: from invocation 0's mean (r) to
-  // m0 = r + sum(s_i * (mean_i - r)), then, with the variance, the offset c = sum(s_i * (mean_i - m0))
-  // that m0 missed by (c is rounded at its own small size). Shares rounded one by one would all round
+  // The mean m0 = sum(s_i * mean_i), rounded, is then corrected by c = sum(s_i * (mean_i - m0)), taken
+  // with the variance and rounded at its own small size. Shares rounded one by one would all round
   // alike: they are taken over a power of two above the slice's count (exact) and the sums scaled back
-  // once. A non-finite r (an Inf in x) is replaced by 0.
-  let own = vec2<f32>(state.mean, state.variance);
-  if (lid == 0u) { referenceMoments = select(vec2<f32>(0.0), own, abs(own) <= vec2<f32>(0x1.fffffep+127f)); }
-  let reference = workgroupUniformLoad(&referenceMoments);
+  // once.
   let groupCount = f32(walk.end - walk.start) * f32(LANES);
   let scale = ldexp(1.0, frexp(groupCount).exp);
   let share = state.count / scale;
   let rescale = scale / groupCount;
-  let first = workgroupSum(vec4<f32>(share * ((state.mean - reference.x) + state.meanLo), state.sum, 0.0, state.sumLo), lid);
-  let m0 = reference.x + (first.x + first.z) * rescale;
+  let first = workgroupSum(vec4<f32>(share * state.mean, state.sum, share * state.meanLo, state.sumLo), lid);
+  let m0 = (first.x + first.z) * rescale;
   let d = (state.mean - m0) + state.meanLo;
-  let ownVariance = (state.variance - reference.y) + state.varianceLo;
   // (share * d) first: 0 for an empty invocation, not 0 * Inf
-  let second = workgroupSum(vec4<f32>(share * d, share * ownVariance + (share * d) * d, 0.0, 0.0), lid);
+  let second = workgroupSum(vec4<f32>(share * d, share * state.variance + (share * d) * d, 0.0, share * state.varianceLo), lid);
   let offsets = compensatedTotal(second) * rescale;
   let mean = twoSum(m0, offsets.x);
-  let variance = twoSum(reference.y, offsets.y - offsets.x * offsets.x);
+  let variance = twoSum(offsets.y, -offsets.x * offsets.x);
   return Partial(Welford(groupCount, mean.x, mean.y, first.y, first.w, variance.x, variance.y), pivot);
 }

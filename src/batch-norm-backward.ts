@@ -145,7 +145,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
         ];
       }
       // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
-      const partials = scratch('backward partials', reduce ? channels * plan.partialStride * PARTIAL_BYTES : 16);
+      const partials = scratch('backward partials', (reduce ? channels * plan.partialStride : 1) * PARTIAL_BYTES);
       const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
       const reduceBindings = { ...inputs, partials };
       return [
