@@ -8,7 +8,7 @@ fn channelMoments(stats: Partial) -> vec2<f32> {
   let s = stats.state;
   let quotient = dividedByCount(s.sum, s.sumLo, s.count);
   let mean = twoSum(stats.pivot, quotient.x);
-  return vec2<f32>(mean.x + (mean.y + quotient.y), 1.0 / sqrt(welfordVariance(s) + params.eps));
+  return vec2<f32>(mean.x + fence(mean.y + quotient.y), 1.0 / sqrt(welfordVariance(s) + params.eps));
 }
 
 // Writes saveMean and saveInvstd and blends the batch statistics into the running ones (one invocation

@@ -1,12 +1,12 @@
-// Compensated sums of Elems, lane by lane (two-sum.wgsl's TwoSum on each lane): summing an Elem's lanes
+// Compensated sums of Elems, lane by lane (two-sum.wgsl's TwoSum on each lane, fenced alike): summing an Elem's lanes
 // first would round every Elem at the size of the four, and a long sum of those roundings would drift.
 // `lost` holds the lanes' rounding errors (NaN only where a lane's sum is not finite).
 struct ElemSum { sum: Elem, lost: Elem }
 
 fn elemSumAdd(s: ptr<function, ElemSum>, v: Elem) {
-  let next = (*s).sum + v;
-  let back = next - (*s).sum;
-  (*s).lost += ((*s).sum - (next - back)) + (v - back);
+  let next = elemFence((*s).sum + v);
+  let back = elemFence(next - (*s).sum);
+  (*s).lost += elemFence((*s).sum - elemFence(next - back)) + elemFence(v - back);
   (*s).sum = next;
 }
 

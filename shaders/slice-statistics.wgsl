@@ -36,7 +36,7 @@ fn reduceSlice(group: u32, lid: u32) -> Partial {
   let rescale = scale / groupCount;
   let first = workgroupSum(vec4<f32>(share * state.mean, state.sum, share * state.meanLo, state.sumLo), lid);
   let m0 = (first.x + first.z) * rescale;
-  let d = (state.mean - m0) + state.meanLo;
+  let d = fence(state.mean - m0) + state.meanLo;
   // (share * d) first: 0 for an empty invocation, not 0 * Inf
   let second = workgroupSum(vec4<f32>(share * d, share * state.variance + (share * d) * d, 0.0, share * state.varianceLo), lid);
   let offsets = compensatedTotal(second) * rescale;

@@ -2,7 +2,8 @@
 // M2/count rather than M2 so that every merge is a weighted average whose terms stay finite wherever the
 // variance does (M2 of eight values of +-1e19 overflows float32, their variance of 1e38 does not). Mean,
 // sum and variance each carry the rounding errors of their updates in a second float32 (the Lo parts;
-// two-sum.wgsl), so a chain of thousands of merges loses no more than one. The sum is the exact one
+// two-sum.wgsl; fenced where a compiler could fold a Lo part into its moment), so a chain of thousands
+// of merges loses no more than one. The sum is the exact one
 // (merges only add), from which the channel's mean is taken; the mean is what merges subtract, exactly
 // where two means are close (delta below), and so gives the variance its precision.
 struct Welford { count: f32, mean: f32, meanLo: f32, sum: f32, sumLo: f32, variance: f32, varianceLo: f32 }
@@ -35,10 +36,10 @@ fn welfordMerge(a: Welford, b: Welford, pivots: vec2<f32>) -> Welford {
   let r = 1.0 / count;
   let wa = a.count * r;
   let wb = b.count * r;
-  let delta = ((b.mean - a.mean) + shift) + (b.meanLo - a.meanLo);
+  let delta = (fence(b.mean - a.mean) + shift) + (b.meanLo - a.meanLo);
   let mean = twoSum(a.mean, delta * wb);
   let sum = twoSum(a.sum, bSum.x);
-  let spread = (b.variance - a.variance) + (b.varianceLo - a.varianceLo);
+  let spread = fence(b.variance - a.variance) + (b.varianceLo - a.varianceLo);
   let variance = twoSum(a.variance, wb * spread + (delta * wa) * (delta * wb));
   return Welford(count, mean.x, a.meanLo + mean.y, sum.x, (a.sumLo + bSum.y) + sum.y, variance.x, a.varianceLo + variance.y);
 }

@@ -17,7 +17,7 @@ fn workgroupSum(value: vec4<f32>, lid: u32) -> vec4<f32> {
   let grid = ldexp(vec2<f32>(1.0), frexp(largest).exp - vec2<i32>(17));
   let split = (abs(largest) <= vec2<f32>(0x1.fffffep+127f)) & (grid >= vec2<f32>(0x1p-126f));
   let coarse = select(value.xy, round(value.xy / grid) * grid, split);
-  let subgroupTotal = vec4<f32>(subgroupAdd(coarse), subgroupAdd((value.xy - coarse) + value.zw));
+  let subgroupTotal = vec4<f32>(subgroupAdd(coarse), subgroupAdd(fence2(value.xy - coarse) + value.zw));
   if (subgroupElect()) {
     subgroupTotals[atomicAdd(&subgroupCount, 1u)] = subgroupTotal;
   }
