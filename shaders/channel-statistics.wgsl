@@ -6,7 +6,7 @@
 // rounded once, where the mean nearly cancels the pivot too.
 fn channelMoments(stats: Partial) -> vec2<f32> {
   let s = stats.state;
-  let quotient = dividedByCount(s.sum, s.sumLo, s.count);
+  let quotient = dividedBy(s.sum, s.sumLo, s.count);
   let mean = twoSum(stats.pivot, quotient.x);
   return vec2<f32>(mean.x + fence(mean.y + quotient.y), 1.0 / sqrt(welfordVariance(s) + params.eps));
 }

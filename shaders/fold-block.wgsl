@@ -33,7 +33,7 @@ fn foldElems(state: ptr<function, Welford>, values: array<Elem, FOLD_ELEMS>, cou
     block = Welford(f32(BLOCK_VALUES), mean, total.y * (1.0 / f32(BLOCK_VALUES)), total.x, total.y, squares, 0.0);
   } else { // the short last block of an invocation: divisions by its count
     let n = f32(count * LANES);
-    let mean = dividedByCount(total.x, total.y, n);
+    let mean = dividedBy(total.x, total.y, n);
     var squares = 0.0;
     for (var j = 0u; j < count; j++) { squares += elemSquares((shifted[j] - mean.x) * DEVIATION_SCALE); }
     block = Welford(n, mean.x, mean.y, total.x, total.y, squares * (f32(BLOCK_VALUES) / n), 0.0);

@@ -14,7 +14,7 @@ fn foldElems(state: ptr<function, Welford>, values: array<Elem, FOLD_ELEMS>, cou
 
 // The state the loop built, with the sum that welfordAdd does not keep: count * mean, exactly.
 fn foldResult(state: Welford) -> Welford {
-  let sum = countTimes(state.count, state.mean);
+  let sum = twoProduct(state.count, state.mean);
   return Welford(state.count, state.mean, state.meanLo, sum.x, sum.y, state.variance, state.varianceLo);
 }
 

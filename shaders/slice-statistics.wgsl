@@ -28,19 +28,20 @@ fn reduceSlice(group: u32, lid: u32) -> Partial {
   // the sums of the values simply add. Every sum is kept with its rounding errors (workgroup-sum-*.wgsl).
   // The mean m0 = sum(s_i * mean_i), rounded, is then corrected by c = sum(s_i * (mean_i - m0)), taken
   // with the variance and rounded at its own small size. Shares rounded one by one would all round
-  // alike: they are taken over a power of two above the slice's count (exact) and the sums scaled back
-  // once.
+  // alike: they are taken over a power of two above the slice's count (exact), and the sums divided by
+  // what they add up to, the variance with its remainder (two-sum.wgsl).
   let groupCount = f32(walk.end - walk.start) * f32(LANES);
   let scale = ldexp(1.0, frexp(groupCount).exp);
   let share = state.count / scale;
-  let rescale = scale / groupCount;
+  let shares = groupCount / scale; // what the shares add up to, exactly
   let first = workgroupSum(vec4<f32>(share * state.mean, state.sum, share * state.meanLo, state.sumLo), lid);
-  let m0 = (first.x + first.z) * rescale;
+  let m0 = (first.x + first.z) / shares;
   let d = fence(state.mean - m0) + state.meanLo;
   // (share * d) first: 0 for an empty invocation, not 0 * Inf
   let second = workgroupSum(vec4<f32>(share * d, share * state.variance + (share * d) * d, 0.0, share * state.varianceLo), lid);
-  let offsets = compensatedTotal(second) * rescale;
-  let mean = twoSum(m0, offsets.x);
-  let variance = twoSum(offsets.y, -offsets.x * offsets.x);
-  return Partial(Welford(groupCount, mean.x, mean.y, first.y, first.w, variance.x, variance.y), pivot);
+  let c = (second.x + second.z) / shares;
+  let mean = twoSum(m0, c);
+  let variance = dividedBy(second.y, second.w, shares);
+  let centered = twoSum(variance.x, variance.y - c * c);
+  return Partial(Welford(groupCount, mean.x, mean.y, first.y, first.w, centered.x, centered.y), pivot);
 }

@@ -31,26 +31,26 @@ fn mergeCompensated(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
 // The compensated sums, each rounded once to float32.
 fn compensatedTotal(sums: vec4<f32>) -> vec2<f32> { return sums.xy + sums.zw; }
 
-// n * x as a compensated pair (.x + .y), exactly for a count n < 2^24 (an integer-valued float): both
-// are cut into halves of at most 12 significant bits, n at a multiple of 4096 and x by masking its low
-// mantissa bits, so that each of the four partial products is exact (and fenced: n*xHi + n*xLo must not
-// become n*x).
-fn countTimes(n: f32, x: f32) -> vec2<f32> {
-  let nHi = floor(n * (1.0 / 4096.0)) * 4096.0;
-  let nLo = n - nHi;
-  let xHi = bitcast<f32>(bitcast<u32>(x) & 0xfffff000u);
-  let xLo = x - xHi;
-  let a = twoSum(fence(nHi * xHi), fence(nHi * xLo));
-  let b = twoSum(a.x, fence(nLo * xHi));
-  let c = twoSum(b.x, fence(nLo * xLo));
-  return vec2<f32>(c.x, (a.y + b.y) + c.y);
+// a * b as a compensated pair (.x + .y), exactly (Dekker's product): each is cut into halves of at
+// most 12 significant bits by masking its low mantissa bits, so that each of the four partial products is
+// exact (and fenced: a*bHi + a*bLo must not become a*b). Exact unless a partial product overflows or
+// falls below the normal range.
+fn twoProduct(a: f32, b: f32) -> vec2<f32> {
+  let aHi = bitcast<f32>(bitcast<u32>(a) & 0xfffff000u);
+  let aLo = a - aHi;
+  let bHi = bitcast<f32>(bitcast<u32>(b) & 0xfffff000u);
+  let bLo = b - bHi;
+  let first = twoSum(fence(aHi * bHi), fence(aHi * bLo));
+  let second = twoSum(first.x, fence(aLo * bHi));
+  let third = twoSum(second.x, fence(aLo * bLo));
+  return vec2<f32>(third.x, (first.y + second.y) + third.y);
 }
 
-// The compensated sum hi + lo divided by a count n < 2^24, as a compensated pair: the quotient q and, from
-// the exact remainder hi + lo - q*n, what q missed.
-fn dividedByCount(hi: f32, lo: f32, n: f32) -> vec2<f32> {
-  let q = hi / n;
-  let qn = countTimes(n, q);
-  let remainder = (fence(hi - qn.x) - qn.y) + lo;
-  return vec2<f32>(q, select(0.0, remainder / n, abs(q) <= 0x1.fffffep+127f));
+// The compensated value hi + lo divided by d, as a compensated pair: the quotient q and, from the exact
+// remainder hi + lo - q*d, what q missed.
+fn dividedBy(hi: f32, lo: f32, d: f32) -> vec2<f32> {
+  let q = hi / d;
+  let qd = twoProduct(q, d);
+  let remainder = (fence(hi - qd.x) - qd.y) + lo;
+  return vec2<f32>(q, select(0.0, remainder / d, abs(q) <= 0x1.fffffep+127f));
 }

@@ -1,28 +1,26 @@
 // A Welford state of values shifted by a pivot: count, mean, sum and (biased) variance, the variance as
 // M2/count rather than M2 so that every merge is a weighted average whose terms stay finite wherever the
 // variance does (M2 of eight values of +-1e19 overflows float32, their variance of 1e38 does not). Mean,
-// sum and variance each carry the rounding errors of their updates in a second float32 (the Lo parts;
-// two-sum.wgsl; fenced where a compiler could fold a Lo part into its moment), so a chain of thousands
-// of merges loses no more than one. The sum is the exact one
-// (merges only add), from which the channel's mean is taken; the mean is what merges subtract, exactly
-// where two means are close (delta below), and so gives the variance its precision.
+// sum and variance each carry the rounding errors of their updates in a second float32 (the Lo parts,
+// two-sum.wgsl), so a chain of thousands of merges loses no more than one. The sum, which merges only
+// add, gives the channel's mean (channel-statistics.wgsl); the mean is what merges subtract, exactly
+// where two means are close, and so gives the variance its precision.
 struct Welford { count: f32, mean: f32, meanLo: f32, sum: f32, sumLo: f32, variance: f32, varianceLo: f32 }
 
 const EMPTY_WELFORD = Welford(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
 
-// Chan's merge of b into a, b's values being `shift` above a's (b's pivot minus a's; 0 for states of the
-// same pivot, which `pivots` then holds twice: (a's, b's)). One division. Mean and variance are updated as
-// a correction added to a's, mean += delta*wb and variance += wb*(vb - va) + wa*wb*delta^2, so that the
-// rounding is relative to the correction, not to the moment, and is carried in the Lo parts;
-// (delta*wa)*(delta*wb) stays finite wherever the merged variance does. An empty b changes nothing, and
-// an empty a gives b (never 0 * Inf).
+// Chan's merge of b into a; `pivots` holds a's and b's (vec2(0.0) for states of one pivot). One division.
+// Mean and variance are updated as a correction added to a's, mean += delta*wb and variance +=
+// wb*(vb - va) + wa*wb*delta^2, so that the rounding is relative to the correction, not to the moment,
+// and is carried in the Lo parts; (delta*wa)*(delta*wb) stays finite wherever the merged variance does.
+// An empty b changes nothing, and an empty a gives b (never 0 * Inf).
 fn welfordMerge(a: Welford, b: Welford, pivots: vec2<f32>) -> Welford {
   if (b.count == 0.0) { return a; }
   // b's sum relative to a's pivot, exactly: + count*(b's pivot) - count*(a's pivot).
   var bSum = vec2<f32>(b.sum, b.sumLo);
   if (pivots.x != pivots.y) {
-    let up = countTimes(b.count, pivots.y);
-    let down = countTimes(b.count, -pivots.x);
+    let up = twoProduct(b.count, pivots.y);
+    let down = twoProduct(b.count, -pivots.x);
     let first = twoSum(bSum.x, up.x);
     let second = twoSum(first.x, down.x);
     bSum = vec2<f32>(second.x, ((bSum.y + up.y) + down.y) + (first.y + second.y));
