@@ -2,7 +2,7 @@
 // partial sums (of every window), writes dweight and dbias, and folds the rest into per-channel
 // coefficients for the elementwise pass (backward-coefficients.wgsl).
 
-struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - mean)): two-sum.wgsl
+struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> }
 
 const EMPTY_PARTIAL = Partial(vec4<f32>(0.0), 0.0);

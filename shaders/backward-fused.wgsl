@@ -3,7 +3,7 @@
 // dweight and dbias, and computes dx from the same values while they are still in cache. It replaces
 // reduce -> finalize -> apply, two dispatches and their barriers.
 
-struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - mean)): two-sum.wgsl
+struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
 // Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx.

@@ -17,6 +17,7 @@ import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
 import elemSumsSource from '../shaders/elem-sums.wgsl?raw';
 import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
 import finalizeSource from '../shaders/finalize.wgsl?raw';
+import gradientCenterSource from '../shaders/gradient-center.wgsl?raw';
 import foldBlockSource from '../shaders/fold-block.wgsl?raw';
 import foldVec4Source from '../shaders/fold-vec4.wgsl?raw';
 import inputGradientSource from '../shaders/input-gradient.wgsl?raw';
@@ -59,7 +60,7 @@ import { ShaderStage } from './webgpu-constants.js';
 type Part =
   | 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'two-sum' | 'elem-sums' | 'welford' | 'pivot' | 'slice-walk' | 'slice-statistics' | 'rows-walk'
   | 'channel-statistics' | 'affine' | 'spread' | 'relu-mask' | 'activation' | 'scale-shift-folded' | 'scale-shift-running'
-  | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums';
+  | 'gradient-center' | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold'>, string> = {
   'two-sum': twoSumSource,
@@ -72,6 +73,7 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fo
   'channel-statistics': channelStatisticsSource,
   affine: affineSource,
   spread: spreadSource,
+  'gradient-center': gradientCenterSource,
   'relu-mask': reluMaskSource,
   activation: activationSource,
   'scale-shift-folded': scaleShiftFoldedSource,
@@ -168,27 +170,27 @@ const KERNELS = {
   },
   'backward-reduce': {
     source: backwardReduceSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask', 'slice-gradient-sums'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'gradient-center', 'relu-mask', 'slice-gradient-sums'],
     bindings: backwardReduceBindings,
   },
   'backward-fused': {
     source: backwardFusedSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask', 'slice-gradient-sums', 'backward-coefficients', 'input-gradient'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'gradient-center', 'relu-mask', 'slice-gradient-sums', 'backward-coefficients', 'input-gradient'],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-reduce-rows': {
     source: backwardReduceRowsSource,
-    parts: ['elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'relu-mask', 'rows-gradient-sums'],
+    parts: ['elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'gradient-center', 'relu-mask', 'rows-gradient-sums'],
     bindings: backwardReduceBindings,
   },
   'backward-fused-rows': {
     source: backwardFusedRowsSource,
-    parts: ['elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'relu-mask', 'rows-gradient-sums', 'backward-coefficients', 'input-gradient'],
+    parts: ['elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'gradient-center', 'relu-mask', 'rows-gradient-sums', 'backward-coefficients', 'input-gradient'],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-finalize': {
     source: backwardFinalizeSource,
-    parts: ['two-sum', 'merge', 'affine', 'spread', 'backward-coefficients'],
+    parts: ['two-sum', 'merge', 'affine', 'spread', 'gradient-center', 'backward-coefficients'],
     bindings: {
       params: uniform('Params'),
       partials: read('array<Partial>'),

@@ -23,10 +23,10 @@ export const STAT_RTOL = 1e-6;
 // dx = w*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)): its error scales with
 //   w*invstd*(|dy| + mean|dy| + |xhat|*mean|dy*xhat|)   (training; inference has the |dy| term only).
 export const DX_RTOL = 2e-6;
-// dbias = sum(dy) and dweight = sum(dy*xhat) are float32 sums: their error scales with sum|term|. Each
-// term of dweight rounds twice (x - mean, then the product), and the sums are compensated through every
-// stage (shaders/two-sum.wgsl), so they add only the rounding of the sum and of its product with invstd:
-// 4 units of 2^-24 of sum|term|, bounded here with a factor of 2 to spare.
+// dbias = sum(dy) and dweight = sum(dy*xhat) are float32 sums: their error scales with sum|term|. A term
+// of dweight rounds at most twice (x - center, exact for the bulk of x, then the product), and the sums
+// are compensated through every stage (shaders/two-sum.wgsl) and rounded once with invstd: 3 units of
+// 2^-24 of sum|term|, bounded here with more than a factor of 2 to spare.
 export const SUM_RTOL = 5e-7;
 
 // f16 outputs (y, dx) are computed in float32 and rounded once to half precision on the store:
