@@ -10,9 +10,11 @@ export interface GpuFeatures {
 }
 
 /**
- * @internal How the statistics loops fold x into their Welford states: 'block' (the default) merges a
- * block of 16 values at a time (shaders/fold-block.wgsl), 'vec4' one Elem at a time as before it
- * (shaders/fold-vec4.wgsl), kept so that one benchmark run can time the two side by side.
+ * How the statistics loops fold x into their Welford states: 'block' (the default) merges a block of 16
+ * values at a time (shaders/fold-block.wgsl), 'vec4' one Elem at a time as before it
+ * (shaders/fold-vec4.wgsl), kept so that one benchmark run can time the two side by side. The options
+ * that take it are internal (stripped from the published types); the type stays, as the kernel records'
+ * declarations refer to it.
  */
 export type StatisticsMerge = 'block' | 'vec4';
 const STATISTICS_MERGES: readonly StatisticsMerge[] = ['block', 'vec4'];
