@@ -20,15 +20,30 @@ fn channelCoefficients(c: u32, sums: Partial) -> Coefficients {
   var c1 = 0.0;
   var c2 = 0.0;
   if (hasFlag(params.flags, FLAG_TRAINING)) {
-    c1 = invstd * (invstd * (sums.sumDyCentered / sums.count));
-    c2 = sums.sumDy / sums.count;
+    let centered = sumDyCentered(c, sums);
+    c1 = invstd * (invstd * ((centered.x + centered.y) / sums.count));
+    c2 = compensatedTotal(sums.sums).x / sums.count;
   }
   return Coefficients(vec4<f32>(w * invstd, c1, c2, m), forwardAffine(c, m, invstd));
 }
 
-// dbias = sum(dy) and dweight = invstd * sum(dy*(x - mean)), when there is a weight (one invocation per channel).
+// sum(g*(x - mean)) as a compensated pair, from the sums' sum(g*(x - center)) and sum(g):
+// - (mean - center)*sum(g), taken exactly (mean - center is exact: gradient-center.wgsl).
+fn sumDyCentered(c: u32, sums: Partial) -> vec2<f32> {
+  let offset = mean[c] - gradientCenter(c);
+  let correction = twoProduct(offset, sums.sums.x);
+  let difference = twoSum(sums.sums.y, -correction.x);
+  return vec2<f32>(difference.x, difference.y + ((sums.sums.w - correction.y) - offset * sums.sums.z));
+}
+
+// dbias = sum(dy) and dweight = invstd * sum(dy*(x - mean)), when there is a weight (one invocation per
+// channel), each rounded once: the compensated sum times invstd is taken exactly (two-sum.wgsl), rather
+// than rounding the sum and then the product.
 fn recordParameterGradients(c: u32, sums: Partial) {
   if (!hasFlag(params.flags, FLAG_HAS_WEIGHT)) { return; }
-  dbias[c] = sums.sumDy;
-  dweight[c] = sums.sumDyCentered * spreadInvstd(c);
+  let invstd = spreadInvstd(c);
+  let centered = sumDyCentered(c, sums);
+  let product = twoProduct(centered.x, invstd);
+  dbias[c] = compensatedTotal(sums.sums).x;
+  dweight[c] = product.x + fence(product.y + centered.y * invstd);
 }

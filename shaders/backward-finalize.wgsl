@@ -2,17 +2,17 @@
 // partial sums (of every window), writes dweight and dbias, and folds the rest into per-channel
 // coefficients for the elementwise pass (backward-coefficients.wgsl).
 
-struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
+struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> }
 
-const EMPTY_PARTIAL = Partial(0.0, 0.0, 0.0);
+const EMPTY_PARTIAL = Partial(vec4<f32>(0.0), 0.0);
 
 // Bindings, declared from their record in src/kernels.ts: params, partials, weight, bias, mean, spread, dweight, dbias, coefficients.
 // mean: saveMean (training) or runningMean
 // spread: saveInvstd (training) or runningVar
 
 fn combine(a: Partial, b: Partial) -> Partial {
-  return Partial(a.count + b.count, a.sumDy + b.sumDy, a.sumDyCentered + b.sumDyCentered);
+  return Partial(mergeCompensated(a.sums, b.sums), a.count + b.count);
 }
 
 @compute @workgroup_size(FINALIZE_SIZE)

@@ -3,7 +3,7 @@
 // (rows-gradient-sums.wgsl), writes dweight and dbias and the channel's coefficients, and every lane
 // then computes dx for its rows.
 
-struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
+struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
 // Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx.
@@ -15,7 +15,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let group = linearGroup(wid, params.reduceGridX);
   if (group >= rowsGroups()) { return; } // padding of a folded dispatch
   let walk = beginRows(group, lid);
-  var sums = Partial(0.0, 0.0, 0.0);
+  var sums = Partial(vec4<f32>(0.0), 0.0);
   // Inference without a weight needs no sums (a uniform branch: every invocation takes the same way).
   if (needsGradientSums()) { sums = reduceGradientRows(walk, lid); }
   if (walk.rowLane == 0u && walk.c < params.channels) {

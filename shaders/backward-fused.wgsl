@@ -3,7 +3,7 @@
 // dweight and dbias, and computes dx from the same values while they are still in cache. It replaces
 // reduce -> finalize -> apply, two dispatches and their barriers.
 
-struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
+struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
 // Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx.
@@ -12,7 +12,7 @@ struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mea
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = linearGroup(wid, params.reduceGridX); // one slice per channel
   if (c >= params.channels) { return; } // padding of a folded dispatch
-  var sums = Partial(0.0, 0.0, 0.0);
+  var sums = Partial(vec4<f32>(0.0), 0.0);
   // Inference without a weight needs no sums (a uniform branch: every invocation takes the same way).
   if (needsGradientSums()) { sums = reduceGradientSlice(c, lid); }
   if (lid == 0u) { recordParameterGradients(c, sums); }

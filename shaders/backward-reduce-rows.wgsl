@@ -2,7 +2,7 @@
 // sums of backward-reduce.wgsl with the mapping of rows-walk.wgsl, consecutive invocations on
 // consecutive channels of a row, row lanes summed through workgroup memory (rows-gradient-sums.wgsl).
 
-struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
+struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 
 // Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, partials.
 

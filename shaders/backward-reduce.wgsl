@@ -1,7 +1,7 @@
 // Backward pass 1: per-channel partial sums (slice-gradient-sums.wgsl), read in place from x and dy as
 // [outer, C, inner] with the forward statistics' slicing (one workgroup per (channel, slice) of each window).
 
-struct Partial { count: f32, sumDy: f32, sumDyCentered: f32 }
+struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 
 // Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, partials.
 

@@ -1,9 +1,14 @@
 // A channel's training results from its merged Partial (declared by the kernel), shared by the
 // finalize and the one-dispatch forward so both compute them with the same float32 operations.
 
-// The batch mean and invstd = 1/sqrt(biased variance + eps) (the biased variance normalizes).
+// The batch mean and invstd = 1/sqrt(biased variance + eps) (the biased variance normalizes). The mean
+// is pivot + sum/count, the quotient taken with its remainder and added to the pivot without losing it:
+// rounded once, where the mean nearly cancels the pivot too.
 fn channelMoments(stats: Partial) -> vec2<f32> {
-  return vec2<f32>(stats.pivot + stats.mean, 1.0 / sqrt(stats.variance + params.eps));
+  let s = stats.state;
+  let quotient = dividedBy(s.sum, s.sumLo, s.count);
+  let mean = twoSum(stats.pivot, quotient.x);
+  return vec2<f32>(mean.x + fence(mean.y + quotient.y), 1.0 / sqrt(welfordVariance(s) + params.eps));
 }
 
 // Writes saveMean and saveInvstd and blends the batch statistics into the running ones (one invocation
@@ -15,7 +20,8 @@ fn recordChannelStatistics(c: u32, stats: Partial, moments: vec2<f32>) {
     let m = params.momentum;
     runningMean[c] = (1.0 - m) * runningMean[c] + m * moments.x;
     // PyTorch blends in the unbiased variance; Keras 3 the biased one (FLAG_BIASED_RUNNING_VAR).
-    let correction = select(stats.count / (stats.count - 1.0), 1.0, hasFlag(params.flags, FLAG_BIASED_RUNNING_VAR));
-    runningVar[c] = (1.0 - m) * runningVar[c] + m * (stats.variance * correction);
+    let count = stats.state.count;
+    let correction = select(count / (count - 1.0), 1.0, hasFlag(params.flags, FLAG_BIASED_RUNNING_VAR));
+    runningVar[c] = (1.0 - m) * runningVar[c] + m * (welfordVariance(stats.state) * correction);
   }
 }

@@ -2,21 +2,16 @@
 // channel's partials (Chan's formula), writes saveMean/saveInvstd, updates the running statistics
 // (channel-statistics.wgsl) and folds normalization, weight and bias into y = x*scale + shift.
 
-struct Partial { count: f32, mean: f32, variance: f32, pivot: f32 } // mean relative to pivot; biased variance
+struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
-const EMPTY_PARTIAL = Partial(0.0, 0.0, 0.0, 0.0);
+const EMPTY_PARTIAL = Partial(EMPTY_WELFORD, 0.0);
 
 // Bindings, declared from their record in src/kernels.ts: params, partials, weight, bias, runningMean, runningVar, saveMean, saveInvstd, scaleShift.
 
+// Chan's merge (welford.wgsl) of two partials; windows of a chunked tensor have their own pivots.
 fn combine(a: Partial, b: Partial) -> Partial {
-  if (b.count == 0.0) { return a; } // also keeps a's pivot when b is an empty slot
-  if (a.count == 0.0) { return b; }
-  let count = a.count + b.count;
-  let delta = (b.pivot - a.pivot) + (b.mean - a.mean); // windows of a chunked tensor have their own pivots
-  let wa = a.count / count;
-  let wb = b.count / count;
-  // Weighted averages (see welford.wgsl): finite wherever the merged variance is.
-  return Partial(count, a.mean + delta * wb, wa * a.variance + wb * b.variance + (delta * wa) * (delta * wb), a.pivot);
+  if (a.state.count == 0.0) { return b; } // keeps b's pivot when a is an empty slot (and a's when b is)
+  return Partial(welfordMerge(a.state, b.state, vec2<f32>(a.pivot, b.pivot)), a.pivot);
 }
 
 @compute @workgroup_size(FINALIZE_SIZE)

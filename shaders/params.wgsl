@@ -18,7 +18,7 @@ struct Params {
   base: u32,             // elements from the start of the bound window to its first value
   partialStride: u32,    // partials per channel, over all windows
   partialFirst: u32,     // index of this window's first slice among its channel's partials
-  _pad: u32,
+  zero: u32,             // always 0 (never written): the optimization fence of two-sum.wgsl
 }
 
 fn hasFlag(flags: u32, flag: u32) -> bool { return (flags & flag) != 0u; }

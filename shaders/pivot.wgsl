@@ -1,7 +1,10 @@
-// Addressing one channel's values, and the pivot the statistics kernels shift them by: with a mean of
-// 1e4 and unit spread, x - pivot is exact and the running means keep full precision. The pivot is the
-// median of the channel's first, middle and last values in this window, so that one outlier cannot put
-// it far from the bulk of the data (every value's deviation would then be rounded at the outlier's scale).
+// Addressing one channel's values, and the pivots the statistics kernels shift them by (each fold-*.wgsl
+// picks one as statisticsPivot): with a mean of 1e4 and unit spread, x - pivot is exact and the running
+// means keep full precision. Both start from the median of the channel's first, middle and last values
+// in this window, so that one outlier cannot put the pivot far from the bulk of the data (every value's
+// deviation would then be rounded at the outlier's scale). A non-finite median (Inf or NaN among the
+// samples) falls back to 0: shifting by it would turn the channel's own Inf into Inf - Inf = NaN, where
+// the mean of a channel holding one Inf is Inf.
 
 // Index in the bound window of element k (< batch * spatial) of channel c.
 fn channelElemIndex(c: u32, k: u32) -> u32 {
@@ -11,14 +14,40 @@ fn channelElemIndex(c: u32, k: u32) -> u32 {
 
 fn median3(a: f32, b: f32, c: f32) -> f32 { return max(min(a, b), min(max(a, b), c)); }
 
-// A non-finite median (Inf or NaN among the samples) falls back to 0: shifting by it would turn the
-// channel's own Inf into Inf - Inf = NaN, where the mean of a channel holding one Inf is Inf.
-fn channelPivot(c: u32) -> f32 {
+fn finiteOrZero(v: f32) -> f32 { return select(0.0, v, abs(v) <= 0x1.fffffep+127f); }
+
+// The three samples: first, middle and last.
+fn pivotSamples(c: u32) -> vec3<f32> {
   let last = params.batch * params.spatial - 1u;
-  let pivot = median3(
+  return vec3<f32>(
     elemFirst(loadX(channelElemIndex(c, 0u))),
     elemFirst(loadX(channelElemIndex(c, last / 2u))),
     elemFirst(loadX(channelElemIndex(c, last))),
   );
-  return select(0.0, pivot, abs(pivot) <= 0x1.fffffep+127f);
+}
+
+// The median itself.
+fn medianPivot(c: u32) -> f32 {
+  let s = pivotSamples(c);
+  return finiteOrZero(median3(s.x, s.y, s.z));
+}
+
+// The median made such that x - pivot is exact for nearly every x. A pivot with digits below the spacing
+// of x - pivot rounds every x - pivot of one binade the same way (the rounding then depends only on the
+// pivot's low bits): a bias of up to half an ulp per value that no sum averages out, 1e-8 of the spread
+// in the mean of a channel of mean 0. The gap, the median's distance to the nearer other sample,
+// estimates the spread (one outlier cannot inflate it). A median within 1024 gaps of 0 gives 0: x - 0 is
+// exact, and a mean that small needs no shift once blocks and merges carry their rounding errors
+// (fold-block.wgsl, welford.wgsl). Any other is rounded to a multiple of a power of two near gap/1024:
+// that moves it by nothing that matters, and x - pivot is then exact wherever |x - pivot| < |x| (x and
+// the pivot on one grid), which holds for the bulk of a channel whose mean is 1024 spreads from 0.
+fn exactShiftPivot(c: u32) -> f32 {
+  let s = pivotSamples(c);
+  let median = median3(s.x, s.y, s.z);
+  let gap = min(median - min(min(s.x, s.y), s.z), max(max(s.x, s.y), s.z) - median);
+  let grid = ldexp(1.0, frexp(gap).exp - 10);
+  let steps = median / grid;
+  // A gap of 0 (ties) leaves the median as it is, and so does a grid it is on already (|steps| >= 2^24).
+  let rounded = select(median, round(steps) * grid, gap > 0.0 && abs(steps) < 0x1p24f);
+  return finiteOrZero(select(rounded, 0.0, abs(median) <= 1024.0 * gap));
 }

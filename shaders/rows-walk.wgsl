@@ -28,3 +28,6 @@ fn beginRows(group: u32, lid: u32) -> RowsWalk {
 
 // Workgroups of a window: channel groups times row blocks (more are the padding of a folded dispatch).
 fn rowsGroups() -> u32 { return (params.channels + CHANNEL_LANES - 1u) / CHANNEL_LANES * params.slices; }
+
+// Index in the bound window of value s of row n of the walk's channel.
+fn rowsIndex(walk: RowsWalk, n: u32, s: u32) -> u32 { return params.base + (n * params.channels + walk.c) * params.spatial + s; }

@@ -1,18 +1,22 @@
-// One workgroup's sums over one slice of a channel (slice-walk.wgsl) of g and g*(x - mean), g being dy
+// One workgroup's sums over one slice of a channel (slice-walk.wgsl) of g and g*(x - center), g being dy
 // masked where a fused ReLU clipped y (relu-mask.wgsl); every invocation gets the sums, as a Partial
-// (declared by the kernel). mean is saveMean in training and runningMean in inference. Summing
-// g*(x - mean) rather than g*xhat keeps invstd out of the loop: the coefficients scale once, and x - mean
-// is exact when x is close to a large mean.
+// (declared by the kernel). The center (gradient-center.wgsl) stands for the mean (saveMean in training,
+// runningMean in inference), which backward-coefficients.wgsl puts back once. Summing g*(x - center)
+// rather than g*xhat keeps invstd out of the loop: the coefficients scale once, and x - center is exact.
+// The sums are compensated, in each invocation lane by lane (elem-sums.wgsl) and across the workgroup,
+// so a long share loses nothing to its serial chain; and where fma is fused, each product is added with
+// its rounding error too, as PyTorch's fused multiply-add does.
 // Elements whose loads are in flight at once per invocation (two loads each), summed in the same order
 // as one at a time (the same float32 result); see slice-statistics.wgsl.
 const GRADIENT_PREFETCH = 2u;
 
 fn reduceGradientSlice(group: u32, lid: u32) -> Partial {
   var walk = beginWalk(group, lid);
-  let m = mean[walk.c];
-  let k = forwardAffine(walk.c, m, spreadInvstd(walk.c));
-  var sumDy = 0.0;
-  var sumDyCentered = 0.0;
+  let k = forwardAffine(walk.c, mean[walk.c], spreadInvstd(walk.c));
+  let center = gradientCenter(walk.c);
+  var sumG = ElemSum(Elem(0.0), Elem(0.0));
+  var sumCentered = ElemSum(Elem(0.0), Elem(0.0));
+  var productErrors = Elem(0.0);
   while (walk.k < walk.end) {
     var valid: array<bool, GRADIENT_PREFETCH>;
     var xs: array<Elem, GRADIENT_PREFETCH>;
@@ -28,10 +32,15 @@ fn reduceGradientSlice(group: u32, lid: u32) -> Partial {
     for (var j = 0u; j < GRADIENT_PREFETCH; j++) {
       if (!valid[j]) { continue; }
       let g = reluMask(dys[j], xs[j], k);
-      sumDy += elemSum(g);
-      sumDyCentered += elemSum(g * (xs[j] - m));
+      elemSumAdd(&sumG, g);
+      let centered = xs[j] - center;
+      let product = elemFence(g * centered);
+      elemSumAdd(&sumCentered, product);
+      productErrors += fma(g, centered, -product);
     }
   }
   let count = f32(walk.end - walk.start) * f32(LANES);
-  return Partial(count, workgroupSum(sumDy, lid), workgroupSum(sumDyCentered, lid));
+  let ownG = elemSumTotal(sumG);
+  let ownCentered = elemSumTotal(sumCentered) + vec2<f32>(0.0, elemSum(productErrors));
+  return Partial(workgroupSum(vec4<f32>(ownG.x, ownCentered.x, ownG.y, ownCentered.y), lid), count);
 }

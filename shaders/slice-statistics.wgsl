@@ -1,36 +1,47 @@
 // One workgroup's reduction of one slice of a channel to a Partial (declared by the kernel): each
-// invocation walks its share of the slice (slice-walk.wgsl) keeping a Welford state (welford.wgsl) of
-// values shifted by the channel's pivot (pivot.wgsl); the workgroup then merges the invocations. Every
-// invocation gets the merged result. Invocations merge whole Elems, so float32 never forms E[x^2] - E[x]^2.
-// Loads in flight per invocation: the loop issues this many loads before it folds any of them in, in
-// the same order as one at a time (the same float32 result), so the GPU overlaps their latencies; with
-// one load per step an invocation would wait out each one.
-const PREFETCH = 4u;
+// invocation walks its share of the slice (slice-walk.wgsl), loading FOLD_ELEMS Elems at a time and
+// folding them (fold-*.wgsl) into a Welford state (welford.wgsl) of values shifted by the channel's pivot
+// (pivot.wgsl); the workgroup then merges the invocations. Every invocation gets the merged result.
+// The loads are all issued before any is folded in, so the GPU overlaps their latencies; with one load
+// per step an invocation would wait out each one.
 
 fn reduceSlice(group: u32, lid: u32) -> Partial {
   var walk = beginWalk(group, lid);
-  let pivot = channelPivot(walk.c);
-  var state = Welford(0.0, 0.0, 0.0);
+  let pivot = statisticsPivot(walk.c);
+  var state = EMPTY_WELFORD;
   while (walk.k < walk.end) {
-    var valid: array<bool, PREFETCH>;
-    var values: array<Elem, PREFETCH>;
+    var values: array<Elem, FOLD_ELEMS>;
+    var count = 0u;
     let first = walkIndex(walk);
-    for (var j = 0u; j < PREFETCH; j++) {
-      valid[j] = walk.k < walk.end;
-      values[j] = loadX(select(first, walkIndex(walk), valid[j])); // past the end: a harmless reload
+    for (var j = 0u; j < FOLD_ELEMS; j++) {
+      let valid = walk.k < walk.end;
+      values[j] = loadX(select(first, walkIndex(walk), valid)); // past the end: a harmless reload
+      count += select(0u, 1u, valid);
       advance(&walk);
     }
-    for (var j = 0u; j < PREFETCH; j++) {
-      if (valid[j]) { welfordAdd(&state, values[j] - pivot); }
-    }
+    foldElems(&state, values, count, pivot);
   }
+  state = foldResult(state);
 
   // Merge the invocations, each weighted by its share s_i of the slice: mean = sum(s_i * mean_i), and
-  // variance = sum(s_i * (variance_i + (mean_i - mean)^2)), which is Chan's merge of all of them at once.
+  // variance = sum(s_i * (variance_i + (mean_i - mean)^2)), which is Chan's merge of all of them at once;
+  // the sums of the values simply add. Every sum is kept with its rounding errors (workgroup-sum-*.wgsl).
+  // The mean m0 = sum(s_i * mean_i), rounded, is then corrected by c = sum(s_i * (mean_i - m0)), taken
+  // with the variance and rounded at its own small size. Shares rounded one by one would all round
+  // alike: they are taken over a power of two above the slice's count (exact), and the sums divided by
+  // what they add up to, the variance with its remainder (two-sum.wgsl).
   let groupCount = f32(walk.end - walk.start) * f32(LANES);
-  let share = state.count / groupCount;
-  let groupMean = workgroupSum(share * state.mean, lid);
-  let d = state.mean - groupMean;
-  let groupVariance = workgroupSum(share * state.variance + (share * d) * d, lid); // (share * d) first: 0, not 0 * Inf
-  return Partial(groupCount, groupMean, groupVariance, pivot);
+  let scale = ldexp(1.0, frexp(groupCount).exp);
+  let share = state.count / scale;
+  let shares = groupCount / scale; // what the shares add up to, exactly
+  let first = workgroupSum(vec4<f32>(share * state.mean, state.sum, share * state.meanLo, state.sumLo), lid);
+  let m0 = (first.x + first.z) / shares;
+  let d = fence(state.mean - m0) + state.meanLo;
+  // (share * d) first: 0 for an empty invocation, not 0 * Inf
+  let second = workgroupSum(vec4<f32>(share * d, share * state.variance + (share * d) * d, 0.0, share * state.varianceLo), lid);
+  let c = (second.x + second.z) / shares;
+  let mean = twoSum(m0, c);
+  let variance = dividedBy(second.y, second.w, shares);
+  let centered = twoSum(variance.x, variance.y - c * c);
+  return Partial(Welford(groupCount, mean.x, mean.y, first.y, first.w, centered.x, centered.y), pivot);
 }

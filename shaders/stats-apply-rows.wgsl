@@ -3,7 +3,7 @@
 // channel's statistics (rows-statistics.wgsl) and records them (channel-statistics.wgsl), and every
 // lane then normalizes its rows with the channel's scale and shift.
 
-struct Partial { count: f32, mean: f32, variance: f32, pivot: f32 } // mean relative to pivot; biased variance
+struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
 // Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y.
 

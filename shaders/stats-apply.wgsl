@@ -4,7 +4,7 @@
 // in cache. It replaces statistics -> finalize -> apply, two dispatches and their barriers, which is
 // most of the time of a small tensor on a GPU.
 
-struct Partial { count: f32, mean: f32, variance: f32, pivot: f32 } // mean relative to pivot; biased variance
+struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
 // Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y.
 

@@ -3,7 +3,7 @@
 // warp's loads are one contiguous run of memory instead of 32 separate rows (rows-walk.wgsl), and row
 // lane 0 writes the (channel, block) partial (rows-statistics.wgsl).
 
-struct Partial { count: f32, mean: f32, variance: f32, pivot: f32 } // mean relative to pivot; biased variance
+struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
 // Bindings, declared from their record in src/kernels.ts: params, x, partials.
 

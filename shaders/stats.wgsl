@@ -2,7 +2,7 @@
 // inner = H*W). Each channel is cut into `slices` slices of its N*spatial elements so that small-C
 // tensors still fill the GPU; each workgroup reduces one slice (slice-statistics.wgsl).
 
-struct Partial { count: f32, mean: f32, variance: f32, pivot: f32 } // mean relative to pivot; biased variance
+struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
 // Bindings, declared from their record in src/kernels.ts: params, x, partials.
 

@@ -99,9 +99,10 @@ export const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps
 /** @internal */
 export const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
 
-// Mirrors struct Partial in shaders/backward-reduce.wgsl (count, sum(dy), sum(dy*(x - mean))) and struct
-// Coefficients in backward-finalize.wgsl (a vec4 and a vec2: 32 bytes with WGSL's alignment).
-const PARTIAL_BYTES = 12;
+// Mirrors struct Partial in shaders/backward-reduce.wgsl (the compensated sum(dy) and sum(dy*(x - mean))
+// in a vec4, and the count: 32 bytes with WGSL's alignment) and struct Coefficients in
+// backward-finalize.wgsl (a vec4 and a vec2: 32 bytes).
+const PARTIAL_BYTES = 32;
 const COEFFICIENT_BYTES = 32;
 
 /**
@@ -188,7 +189,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
         ];
       }
       // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
-      const partials = scratch('backward partials', reduce ? channels * plan.partialStride * PARTIAL_BYTES : 16);
+      const partials = scratch('backward partials', (reduce ? channels * plan.partialStride : 1) * PARTIAL_BYTES);
       const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
       const reduceBindings = { ...inputs, partials };
       return [

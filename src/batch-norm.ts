@@ -110,8 +110,9 @@ export const OPTION_KEYS = [
 /** @internal */
 export const OUT_KEYS = ['y', 'saveMean', 'saveInvstd'] as const;
 
-// Mirrors struct Partial in shaders/stats.wgsl and the scale-shift pairs of shaders/finalize.wgsl.
-const PARTIAL_BYTES = 16;
+// Mirrors struct Partial in shaders/stats.wgsl (a Welford state of 7 floats, shaders/welford.wgsl, and
+// the pivot) and the scale-shift pairs of shaders/finalize.wgsl.
+const PARTIAL_BYTES = 32;
 const SCALE_SHIFT_BYTES = 8;
 
 /**
@@ -196,6 +197,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     passes: (plan) => {
       const { vec4 } = plan;
       const subgroups = gpu.features.subgroups;
+      const { statisticsMerge } = gpu;
       const x = windowOf('x');
       const y = windowOf('y');
       const [weight, bias, runningMean, runningVar] = [whole('weight'), whole('bias'), whole('runningMean'), whole('runningVar')];
@@ -203,14 +205,18 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       const statistics = { weight, bias, runningMean, runningVar, saveMean: whole('saveMean'), saveInvstd: whole('saveInvstd') };
       if (plan.singlePass) {
         const bindings = { params, x, ...statistics, y };
-        return [plan.rows ? pass({ kernel: 'stats-apply-rows', storage }, 'reduce', bindings) : pass({ kernel: 'stats-apply', storage, vec4, subgroups }, 'reduce', bindings)];
+        return [
+          plan.rows
+            ? pass({ kernel: 'stats-apply-rows', storage, statisticsMerge }, 'reduce', bindings)
+            : pass({ kernel: 'stats-apply', storage, vec4, subgroups, statisticsMerge }, 'reduce', bindings),
+        ];
       }
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
       const scaleShift = scratch('forward scale-shift', channels * SCALE_SHIFT_BYTES);
       return [
         plan.rows
-          ? pass({ kernel: 'stats-rows', storage }, 'reduce', { params, x, partials })
-          : pass({ kernel: 'stats', storage, vec4, subgroups }, 'reduce', { params, x, partials }),
+          ? pass({ kernel: 'stats-rows', storage, statisticsMerge }, 'reduce', { params, x, partials })
+          : pass({ kernel: 'stats', storage, vec4, subgroups, statisticsMerge }, 'reduce', { params, x, partials }),
         pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', { params, partials, ...statistics, scaleShift }),
         pass({ kernel: 'apply', storage, vec4 }, 'apply', { params, x, scaleShift, y }),
       ];

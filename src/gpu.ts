@@ -16,6 +16,16 @@ export interface GpuFeatures {
   readonly timestampQuery: boolean;
 }
 
+/**
+ * How the statistics loops fold x into their Welford states: 'block' (the default) merges a block of 16
+ * values at a time (shaders/fold-block.wgsl), 'vec4' one Elem at a time as before it
+ * (shaders/fold-vec4.wgsl), kept so that one benchmark run can time the two side by side. The options
+ * that take it are internal (stripped from the published types); the type stays, as the kernel records'
+ * declarations refer to it.
+ */
+export type StatisticsMerge = 'block' | 'vec4';
+const STATISTICS_MERGES: readonly StatisticsMerge[] = ['block', 'vec4'];
+
 /** Optional features the library turns on when the adapter offers them. */
 export type OptionalFeature = 'subgroups' | 'shader-f16' | 'timestamp-query';
 const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['subgroups', 'shader-f16', 'timestamp-query'];
@@ -43,6 +53,8 @@ export interface RequestGpuOptions {
    * for one workgroup each run the one-dispatch plans.
    */
   reductionWorkgroups?: number;
+  /** @internal The statistics kernels' fold (default 'block'); see StatisticsMerge. */
+  statisticsMerge?: StatisticsMerge;
 }
 
 /** Options of `Gpu.fromDevice`. */
@@ -58,12 +70,14 @@ export interface GpuOptions {
   maxBindingBytes?: number;
   /** {@inheritDoc RequestGpuOptions.reductionWorkgroups} */
   reductionWorkgroups?: number;
+  /** @internal The statistics kernels' fold (default 'block'); see StatisticsMerge. */
+  statisticsMerge?: StatisticsMerge;
 }
 
 /** @internal The keys of RequestGpuOptions and GpuOptions (test/unit/options-types.test.ts checks them against the types). */
-export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
+export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge'] as const;
 /** @internal */
-export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups'] as const;
+export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge'] as const;
 
 /**
  * The device is gone (lost, or destroyed by {@link Gpu.destroy}): pending readbacks reject with it, and so do
@@ -136,6 +150,8 @@ export class Gpu {
   readonly maxBindingBytes: number;
   /** Workgroups each reduction aims for (from the option, else from the adapter). */
   readonly reductionWorkgroups: number;
+  /** @internal The statistics kernels' fold (from the option, else 'block'). */
+  readonly statisticsMerge: StatisticsMerge;
   // Dawn for Node crashes natively if the GPU object is collected while its device is in use: held here,
   // never read, for as long as this wrapper (which every tensor and module holds) lives.
   readonly #entryPoint: GPU | null;
@@ -157,6 +173,7 @@ export class Gpu {
     this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     // adapterInfo is on GPUDevice since 2024 (Chromium 131, Dawn); older runtimes get the GPU default.
     this.reductionWorkgroups = options.reductionWorkgroups ?? reductionWorkgroupsFor((device as { adapterInfo?: GPUAdapterInfo }).adapterInfo);
+    this.statisticsMerge = options.statisticsMerge ?? 'block';
     this.features = Object.freeze({
       subgroups: on('subgroups'),
       shaderF16: on('shader-f16'),
@@ -392,7 +409,7 @@ export function assertGpu(gpu: unknown, what = 'gpu'): asserts gpu is Gpu {
 
 function readGpuOptions(options: unknown, what: string): GpuOptions {
   const read = readOptions(options, what, GPU_OPTION_KEYS);
-  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups } = read;
+  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, statisticsMerge } = read;
   if (gpu !== undefined && typeof (gpu as Partial<GPU>).requestAdapter !== 'function') {
     throw new TypeError(
       `options.gpu must be a WebGPU entry point (navigator.gpu, or create([]) from the webgpu package in Node.js), got ${describeValue(gpu)}`,
@@ -409,8 +426,12 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
   if (reductionWorkgroups !== undefined && !(Number.isInteger(reductionWorkgroups) && (reductionWorkgroups as number) >= 1)) {
     throw new RangeError(`reductionWorkgroups must be a positive integer, got ${describeValue(reductionWorkgroups)}`);
   }
+  if (statisticsMerge !== undefined && !STATISTICS_MERGES.includes(statisticsMerge as StatisticsMerge)) {
+    throw new TypeError(`statisticsMerge must be ${STATISTICS_MERGES.map((m) => `'${m}'`).join(' or ')}, got ${describeValue(statisticsMerge)}`);
+  }
   return {
     ...(gpu === undefined ? {} : { gpu: gpu as GPU }),
+    ...(statisticsMerge === undefined ? {} : { statisticsMerge: statisticsMerge as StatisticsMerge }),
     ...(reductionWorkgroups === undefined ? {} : { reductionWorkgroups: reductionWorkgroups as number }),
     ...(disableFeatures === undefined ? {} : { disableFeatures: disableFeatures as OptionalFeature[] }),
     ...(maxBindingBytes === undefined ? {} : { maxBindingBytes: maxBindingBytes as number }),

@@ -14,8 +14,12 @@ import backwardReduceRowsSource from '../shaders/backward-reduce-rows.wgsl?raw';
 import backwardReduceSource from '../shaders/backward-reduce.wgsl?raw';
 import channelStatisticsSource from '../shaders/channel-statistics.wgsl?raw';
 import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
+import elemSumsSource from '../shaders/elem-sums.wgsl?raw';
 import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
 import finalizeSource from '../shaders/finalize.wgsl?raw';
+import gradientCenterSource from '../shaders/gradient-center.wgsl?raw';
+import foldBlockSource from '../shaders/fold-block.wgsl?raw';
+import foldVec4Source from '../shaders/fold-vec4.wgsl?raw';
 import inputGradientSource from '../shaders/input-gradient.wgsl?raw';
 import mergeInvocationSource from '../shaders/merge-invocation.wgsl?raw';
 import mergeWorkgroupSource from '../shaders/merge-workgroup.wgsl?raw';
@@ -35,12 +39,13 @@ import statsApplyRowsSource from '../shaders/stats-apply-rows.wgsl?raw';
 import statsApplySource from '../shaders/stats-apply.wgsl?raw';
 import statsRowsSource from '../shaders/stats-rows.wgsl?raw';
 import statsSource from '../shaders/stats.wgsl?raw';
+import twoSumSource from '../shaders/two-sum.wgsl?raw';
 import welfordSource from '../shaders/welford.wgsl?raw';
 import sumSharedSource from '../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../shaders/workgroup-sum-subgroup.wgsl?raw';
 import { FINALIZE_WORKGROUP_SIZE, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
 import { HALF_BITS_WGSL, windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
-import type { Gpu } from './gpu.js';
+import type { Gpu, StatisticsMerge } from './gpu.js';
 import { LruMap } from './lru.js';
 import { FLAGS } from './params.js';
 import { ShaderStage } from './webgpu-constants.js';
@@ -48,15 +53,18 @@ import { ShaderStage } from './webgpu-constants.js';
 /**
  * Shared WGSL a kernel is composed with. 'elem' is the element type (vec4 or scalar, by the variant;
  * scalar for kernels without that choice), 'workgroup-sum' the reduction (subgroups or workgroup
- * memory) and 'merge' the finalize's merge of a channel's partials (a workgroup or an invocation per
- * channel), both by the variant; the others are fixed texts.
+ * memory), 'merge' the finalize's merge of a channel's partials (a workgroup or an invocation per
+ * channel) and 'fold' how the statistics loops fold their loads into a Welford state (a block of 16
+ * values per merge, or the former merge per Elem), all by the variant; the others are fixed texts.
  */
 type Part =
-  | 'elem' | 'workgroup-sum' | 'merge' | 'welford' | 'pivot' | 'slice-walk' | 'slice-statistics' | 'rows-walk' | 'channel-statistics'
-  | 'affine' | 'spread' | 'relu-mask' | 'activation' | 'scale-shift-folded' | 'scale-shift-running' | 'slice-gradient-sums'
-  | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums';
+  | 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'two-sum' | 'elem-sums' | 'welford' | 'pivot' | 'slice-walk' | 'slice-statistics' | 'rows-walk'
+  | 'channel-statistics' | 'affine' | 'spread' | 'relu-mask' | 'activation' | 'scale-shift-folded' | 'scale-shift-running'
+  | 'gradient-center' | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums';
 
-const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge'>, string> = {
+const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold'>, string> = {
+  'two-sum': twoSumSource,
+  'elem-sums': elemSumsSource,
   welford: welfordSource,
   pivot: pivotSource,
   'slice-walk': sliceWalkSource,
@@ -65,6 +73,7 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge'>, str
   'channel-statistics': channelStatisticsSource,
   affine: affineSource,
   spread: spreadSource,
+  'gradient-center': gradientCenterSource,
   'relu-mask': reluMaskSource,
   activation: activationSource,
   'scale-shift-folded': scaleShiftFoldedSource,
@@ -126,27 +135,27 @@ const backwardReduceBindings = { ...backwardInputBindings, partials: readWrite('
 const KERNELS = {
   stats: {
     source: statsSource,
-    parts: ['elem', 'welford', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
   },
   'stats-apply': {
     source: statsApplySource,
-    parts: ['elem', 'welford', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-statistics', 'affine', 'activation'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-statistics', 'affine', 'activation'],
     bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, y: windowedOutput },
   },
   'stats-rows': {
     source: statsRowsSource,
-    parts: ['elem', 'welford', 'pivot', 'rows-walk', 'rows-statistics'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
   },
   'stats-apply-rows': {
     source: statsApplyRowsSource,
-    parts: ['elem', 'welford', 'pivot', 'rows-walk', 'rows-statistics', 'channel-statistics', 'affine', 'activation'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics', 'channel-statistics', 'affine', 'activation'],
     bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, y: windowedOutput },
   },
   finalize: {
     source: finalizeSource,
-    parts: ['merge', 'channel-statistics', 'affine'],
+    parts: ['two-sum', 'welford', 'merge', 'channel-statistics', 'affine'],
     bindings: { params: uniform('Params'), partials: read('array<Partial>'), ...trainingStatisticsBindings, scaleShift: readWrite('array<vec2<f32>>') },
   },
   apply: {
@@ -161,27 +170,27 @@ const KERNELS = {
   },
   'backward-reduce': {
     source: backwardReduceSource,
-    parts: ['elem', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask', 'slice-gradient-sums'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'gradient-center', 'relu-mask', 'slice-gradient-sums'],
     bindings: backwardReduceBindings,
   },
   'backward-fused': {
     source: backwardFusedSource,
-    parts: ['elem', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'relu-mask', 'slice-gradient-sums', 'backward-coefficients', 'input-gradient'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'gradient-center', 'relu-mask', 'slice-gradient-sums', 'backward-coefficients', 'input-gradient'],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-reduce-rows': {
     source: backwardReduceRowsSource,
-    parts: ['elem', 'rows-walk', 'affine', 'spread', 'relu-mask', 'rows-gradient-sums'],
+    parts: ['elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'gradient-center', 'relu-mask', 'rows-gradient-sums'],
     bindings: backwardReduceBindings,
   },
   'backward-fused-rows': {
     source: backwardFusedRowsSource,
-    parts: ['elem', 'rows-walk', 'affine', 'spread', 'relu-mask', 'rows-gradient-sums', 'backward-coefficients', 'input-gradient'],
+    parts: ['elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'gradient-center', 'relu-mask', 'rows-gradient-sums', 'backward-coefficients', 'input-gradient'],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-finalize': {
     source: backwardFinalizeSource,
-    parts: ['merge', 'affine', 'spread', 'backward-coefficients'],
+    parts: ['two-sum', 'merge', 'affine', 'spread', 'gradient-center', 'backward-coefficients'],
     bindings: {
       params: uniform('Params'),
       partials: read('array<Partial>'),
@@ -214,13 +223,13 @@ export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindi
  * Every compiled kernel is one of these; the cache key and the WGSL both derive from it. Kernels that
  * touch tensors of x's shape have a `storage` (f32, native f16 or packed f16); `vec4` picks four values
  * per element where runs allow it, `subgroups` the workgroup reduction, `perInvocation` the finalize's
- * merge.
+ * merge, `statisticsMerge` the statistics loops' fold (Gpu.statisticsMerge).
  */
 export type KernelVariant =
-  | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'stats-apply'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'stats-rows'; readonly storage: Storage }
-  | { readonly kernel: 'stats-apply-rows'; readonly storage: Storage }
+  | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean; readonly statisticsMerge: StatisticsMerge }
+  | { readonly kernel: 'stats-apply'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean; readonly statisticsMerge: StatisticsMerge }
+  | { readonly kernel: 'stats-rows'; readonly storage: Storage; readonly statisticsMerge: StatisticsMerge }
+  | { readonly kernel: 'stats-apply-rows'; readonly storage: Storage; readonly statisticsMerge: StatisticsMerge }
   | { readonly kernel: 'finalize'; readonly perInvocation: boolean }
   | { readonly kernel: 'apply'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'apply-running'; readonly storage: Storage; readonly vec4: boolean }
@@ -251,7 +260,7 @@ export function isWritable(kernel: KernelName, binding: string): boolean {
 }
 
 /** Every field a variant can have, in a fixed order: the same variant gives the same key whatever its field order. */
-const VARIANT_FIELDS = ['kernel', 'storage', 'vec4', 'subgroups', 'perInvocation'] as const;
+const VARIANT_FIELDS = ['kernel', 'storage', 'vec4', 'subgroups', 'perInvocation', 'statisticsMerge'] as const;
 
 export function variantKey(variant: KernelVariant): string {
   const fields = variant as Partial<Record<(typeof VARIANT_FIELDS)[number], string | boolean>>;
@@ -260,7 +269,7 @@ export function variantKey(variant: KernelVariant): string {
     .join(',');
 }
 
-/** The substitution step: the variant picks the Elem type and the reduction, nothing else changes. */
+/** The substitution step: the variant picks the Elem type, the reductions and the fold, nothing else changes. */
 export function composeShader(variant: KernelVariant): string {
   const kernel = KERNELS[variant.kernel];
   const parts: string[] = [];
@@ -277,6 +286,7 @@ export function composeShader(variant: KernelVariant): string {
     if (part === 'elem') parts.push(vec4 ? elemVec4Source : elemScalarSource);
     else if (part === 'workgroup-sum') parts.push('subgroups' in variant && variant.subgroups ? sumSubgroupSource : sumSharedSource);
     else if (part === 'merge') parts.push('perInvocation' in variant && variant.perInvocation ? mergeInvocationSource : mergeWorkgroupSource);
+    else if (part === 'fold') parts.push('statisticsMerge' in variant && variant.statisticsMerge === 'vec4' ? foldVec4Source : foldBlockSource);
     else parts.push(FIXED_PARTS[part]);
   }
   if (storage !== 'f32') parts.push(HALF_BITS_WGSL);

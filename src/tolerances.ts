@@ -8,6 +8,9 @@
 // training forward's float32 saveMean/saveInvstd): rounding a mean to float32 moves xhat by up to
 // ~6e-8 * |mean| / spread, which STAT_RTOL already bounds and which is no error of the backward. Feeding
 // the float64 statistics instead fails correct results once the mean is ~100x the spread.
+import { pytorchParameterGradients, pytorchStatistics } from './pytorch-float32.js';
+import { channelMoments } from './reference.js';
+import { batchNormBackwardReference } from './reference-backward.js';
 import { channelLayout } from './shape.js';
 
 type Values = ArrayLike<number>;
@@ -20,8 +23,11 @@ export const STAT_RTOL = 1e-6;
 // dx = w*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)): its error scales with
 //   w*invstd*(|dy| + mean|dy| + |xhat|*mean|dy*xhat|)   (training; inference has the |dy| term only).
 export const DX_RTOL = 2e-6;
-// dbias = sum(dy) and dweight = sum(dy*xhat) are float32 sums: their error scales with sum|term|.
-export const SUM_RTOL = 2e-6;
+// dbias = sum(dy) and dweight = sum(dy*xhat) are float32 sums: their error scales with sum|term|. A term
+// of dweight rounds at most twice (x - center, exact for the bulk of x, then the product), and the sums
+// are compensated through every stage (shaders/two-sum.wgsl) and rounded once with invstd: 3 units of
+// 2^-24 of sum|term|, bounded here with more than a factor of 2 to spare.
+export const SUM_RTOL = 5e-7;
 
 // f16 outputs (y, dx) are computed in float32 and rounded once to half precision on the store:
 // round-to-nearest moves a value by at most half an ulp of its 11 significant bits, 2^-11 relative, or
@@ -206,4 +212,62 @@ export function movingStatisticsGradientTolerances(
     dmean: (c) => Math.abs(gamma[c]!) * stats.saveInvstd[c]! * rtol * m.sumAbsDy[c]!,
     dvariance: (c) => (Math.abs(gamma[c]!) / 2) * stats.saveInvstd[c]! ** 2 * rtol * m.sumAbsDyXhat[c]!,
   };
+}
+
+// Long reductions (thousands of values per channel, where a serial float32 chain would drift): each batch
+// statistic and parameter gradient must be at least as accurate as PyTorch CUDA's on the same data. The
+// bound is not a constant but PyTorch's own error, found by replaying its float32 kernels
+// (src/pytorch-float32.ts) against the float64 reference, channel by channel. Where that is below the
+// error of the textbook formula evaluated from exactly rounded float32 sums (mean = sum(x)/N: the sum
+// rounded, then the quotient; dweight = sum(dy*(x - mean))*invstd: the sum, then the product; dbias: the
+// sum), which is luck at the last bit that no float32 method can count on, that is the bound.
+// Errors are in the units of the bounds above: a mean relative to |mean| + spread, a variance to itself,
+// dweight to sum|dy*xhat| and dbias to sum|dy|.
+
+export const REDUCTION_QUANTITIES = ['mean', 'variance', 'dweight', 'dbias'] as const;
+export type ReductionQuantity = (typeof REDUCTION_QUANTITIES)[number];
+export type PerQuantity<T> = Record<ReductionQuantity, T>;
+
+/** Roundings of the textbook formula from exact sums (2^-24 of the result each). */
+const RESULT_ROUNDINGS: PerQuantity<number> = { mean: 2, variance: 2, dweight: 2, dbias: 1 };
+const FLOAT32_UNIT_ROUNDOFF = 2 ** -24;
+
+export interface LongReductionInputs {
+  readonly x: Float32Array;
+  readonly dy: Float32Array;
+  readonly shape: readonly number[];
+  readonly axis: number;
+  /** The statistics the backward read (a training forward's saveMean and saveInvstd). */
+  readonly saveMean: Float32Array;
+  readonly saveInvstd: Float32Array;
+}
+
+export interface LongReductionAccuracy {
+  /** Per quantity and channel: PyTorch's error (scaled as above). */
+  readonly pytorch: PerQuantity<Float64Array>;
+  /** Per quantity and channel: the bound, PyTorch's error or the textbook formula's roundings, the larger. */
+  readonly bounds: PerQuantity<Float64Array>;
+  /** Per quantity and channel: the error of the given results (the biased batch variance as `variance`). */
+  errorsOf(results: PerQuantity<Values>): PerQuantity<Float64Array>;
+}
+
+export function longReductionAccuracy(inputs: LongReductionInputs): LongReductionAccuracy {
+  const { x, dy, shape, axis, saveMean, saveInvstd } = inputs;
+  const { channels } = channelLayout(shape, axis);
+  const moments = channelMoments(x, shape, axis);
+  const gradients = batchNormBackwardReference(dy, x, shape, { training: true, weight: new Float64Array(channels).fill(1), saveMean, saveInvstd, axis });
+  const magnitudes = backwardMagnitudes(dy, x, shape, { saveMean, saveInvstd }, axis);
+  const reference: PerQuantity<Values> = { mean: moments.mean, variance: moments.variance, dweight: gradients.dweight!, dbias: gradients.dbias! };
+  const scales: PerQuantity<(c: number) => number> = {
+    mean: (c) => Math.abs(moments.mean[c]!) + Math.sqrt(moments.variance[c]!),
+    variance: (c) => moments.variance[c]!,
+    dweight: (c) => magnitudes.sumAbsDyXhat[c]!,
+    dbias: (c) => magnitudes.sumAbsDy[c]!,
+  };
+  const perQuantity = (error: (q: ReductionQuantity, c: number) => number) =>
+    Object.fromEntries(REDUCTION_QUANTITIES.map((q) => [q, Float64Array.from({ length: channels }, (_, c) => error(q, c))])) as PerQuantity<Float64Array>;
+  const errorsOf = (results: PerQuantity<Values>) => perQuantity((q, c) => Math.abs(results[q][c]! - reference[q][c]!) / scales[q](c));
+  const pytorch = errorsOf({ ...pytorchStatistics(x, shape, axis), ...pytorchParameterGradients(dy, x, shape, axis, saveMean, saveInvstd) });
+  const rounding = (q: ReductionQuantity, c: number) => (RESULT_ROUNDINGS[q] * FLOAT32_UNIT_ROUNDOFF * Math.abs(reference[q][c]!)) / scales[q](c);
+  return { pytorch, bounds: perQuantity((q, c) => Math.max(pytorch[q][c]!, rounding(q, c))), errorsOf };
 }

@@ -5,17 +5,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { storageFor, type Storage } from '../../src/element-storage.js';
+import type { StatisticsMerge } from '../../src/gpu.js';
 import { bindingsOf, composeShader, variantKey, type KernelVariant } from '../../src/kernels.js';
 import { validateWgsl } from '../support/naga.js';
 
 const STORAGES: Storage[] = ['f32', 'f16', 'f16-packed'];
 const BOOLS = [false, true];
+const MERGES: StatisticsMerge[] = ['block', 'vec4'];
 
 /** Every variant of every kernel. */
 const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] => [
   ...BOOLS.flatMap((vec4) => BOOLS.flatMap((subgroups): KernelVariant[] => [
-    { kernel: 'stats', storage, vec4, subgroups },
-    { kernel: 'stats-apply', storage, vec4, subgroups },
+    ...MERGES.flatMap((statisticsMerge): KernelVariant[] => [
+      { kernel: 'stats', storage, vec4, subgroups, statisticsMerge },
+      { kernel: 'stats-apply', storage, vec4, subgroups, statisticsMerge },
+    ]),
     { kernel: 'backward-reduce', storage, vec4, subgroups },
     { kernel: 'backward-fused', storage, vec4, subgroups },
   ])),
@@ -24,8 +28,10 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     { kernel: 'apply-running', storage, vec4 },
     { kernel: 'backward-apply', storage, vec4 },
   ]),
-  { kernel: 'stats-rows', storage },
-  { kernel: 'stats-apply-rows', storage },
+  ...MERGES.flatMap((statisticsMerge): KernelVariant[] => [
+    { kernel: 'stats-rows', storage, statisticsMerge },
+    { kernel: 'stats-apply-rows', storage, statisticsMerge },
+  ]),
   { kernel: 'backward-reduce-rows', storage },
   { kernel: 'backward-fused-rows', storage },
   ...(storage === 'f32'
@@ -43,8 +49,19 @@ describe('kernel variants', () => {
   });
 
   it('enable subgroups only in the subgroup variant', () => {
-    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: true })).toMatch(/^enable subgroups;/);
-    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: false })).not.toMatch(/subgroupAdd|enable subgroups/);
+    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: true, statisticsMerge: 'block' })).toMatch(/^enable subgroups;/);
+    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: false, statisticsMerge: 'block' })).not.toMatch(/subgroupAdd|enable subgroups/);
+  });
+
+  it('fold the statistics a block of 16 values per merge, or per Elem with statisticsMerge: vec4', () => {
+    for (const vec4 of BOOLS) {
+      const block = composeShader({ kernel: 'stats', storage: 'f32', vec4, subgroups: false, statisticsMerge: 'block' });
+      expect(block).toContain('const BLOCK_VALUES: u32 = 16u;');
+      expect(block).not.toContain('fn welfordAdd(');
+      const perElem = composeShader({ kernel: 'stats', storage: 'f32', vec4, subgroups: false, statisticsMerge: 'vec4' });
+      expect(perElem).toContain('fn welfordAdd(');
+      expect(perElem).not.toContain('BLOCK_VALUES');
+    }
   });
 
   it('pick the vec4 element type only for vec4 variants', () => {

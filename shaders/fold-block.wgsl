@@ -1,0 +1,45 @@
+// How the statistics loops (slice-statistics.wgsl, rows-statistics.wgsl) fold the values they load into
+// an invocation's Welford state (welford.wgsl): a block of 16 values at a time. The block's mean takes a
+// constant 1/16, its variance the mean of its squared deviations from that mean, and then one Chan merge
+// (one division) adds the block to the state, where a Welford update per vec4 took two divisions for
+// every 4 values in one dependent chain. Deviations are quartered before squaring (the mean of 16
+// squares is the sum of the squares of the quarters), so no square overflows where the block's variance
+// fits; nothing forms E[x^2] - E[x]^2.
+// The block's sum is compensated (elem-sums.wgsl) and its mean passed on with its Lo part: a plain float32
+// sum of 16 values would round at 16 times their size, where Welford's update per value (PyTorch's)
+// rounds each value once at its own size, and the mean of a channel whose mean is near 0 would show it.
+const BLOCK_VALUES: u32 = 16u;
+const DEVIATION_SCALE: f32 = 0.25; // 1/sqrt(BLOCK_VALUES)
+// Elems the loops load before each fold: one block (and as many loads in flight).
+const FOLD_ELEMS: u32 = BLOCK_VALUES / LANES;
+
+// The pivot the values are shifted by (pivot.wgsl): one that makes x - pivot exact, so the compensated
+// sums have exact terms.
+fn statisticsPivot(c: u32) -> f32 { return exactShiftPivot(c); }
+
+// Folds the first `count` (1 ..= FOLD_ELEMS) of `values` (the loads past the end of an invocation's
+// share come last and are ignored), shifted by the channel's pivot.
+fn foldElems(state: ptr<function, Welford>, values: array<Elem, FOLD_ELEMS>, count: u32, pivot: f32) {
+  var shifted: array<Elem, FOLD_ELEMS>;
+  for (var j = 0u; j < FOLD_ELEMS; j++) { shifted[j] = values[j] - pivot; }
+  var sum = ElemSum(shifted[0], Elem(0.0));
+  for (var j = 1u; j < count; j++) { elemSumAdd(&sum, shifted[j]); }
+  let total = elemSumTotal(sum);
+  var block: Welford;
+  if (count == FOLD_ELEMS) {
+    let mean = total.x * (1.0 / f32(BLOCK_VALUES)); // exact: a power of two
+    var squares = 0.0;
+    for (var j = 0u; j < FOLD_ELEMS; j++) { squares += elemSquares((shifted[j] - mean) * DEVIATION_SCALE); }
+    block = Welford(f32(BLOCK_VALUES), mean, total.y * (1.0 / f32(BLOCK_VALUES)), total.x, total.y, squares, 0.0);
+  } else { // the short last block of an invocation: divisions by its count
+    let n = f32(count * LANES);
+    let mean = dividedBy(total.x, total.y, n);
+    var squares = 0.0;
+    for (var j = 0u; j < count; j++) { squares += elemSquares((shifted[j] - mean.x) * DEVIATION_SCALE); }
+    block = Welford(n, mean.x, mean.y, total.x, total.y, squares * (f32(BLOCK_VALUES) / n), 0.0);
+  }
+  *state = welfordMerge(*state, block, vec2<f32>(0.0));
+}
+
+// The state the loop built is the invocation's.
+fn foldResult(state: Welford) -> Welford { return state; }
