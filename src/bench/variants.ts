@@ -3,6 +3,7 @@
 // wrapper (Gpu.fromDevice) over the run's device with its options; the run's own Gpu keeps the library's
 // defaults and serves the peers and the composition measurement. The first variant is the baseline of
 // the CPU speed-ups and of every ratio between variants.
+import type { StatisticsMerge } from '../gpu.js';
 import { Gpu, type GpuOptions } from '../index.js';
 
 /** Gpu options a variant may set: everything but the entry point, which the run's Gpu holds. */
@@ -17,18 +18,16 @@ export interface GpuVariant {
 export const DEFAULT_VARIANTS: readonly GpuVariant[] = [{ label: 'default', options: {} }];
 
 /** The statistics kernels' merges `--compare-statistics` runs, the old one first (the baseline). */
-export const STATISTICS_MERGES = ['vec4', 'block'] as const;
-export type StatisticsMerge = (typeof STATISTICS_MERGES)[number];
+export const STATISTICS_MERGES: readonly StatisticsMerge[] = ['vec4', 'block'];
 
 /** `--compare-statistics`: the old per-vec4 Welford merge against the block merge. */
 export function statisticsMergeVariants(): GpuVariant[] {
   return STATISTICS_MERGES.map((merge) => ({ label: `statistics ${merge}`, options: statisticsMergeOptions(merge) }));
 }
 
-/** The Gpu options that select one statistics merge. */
+/** The Gpu options that select one statistics merge (the internal GpuOptions.statisticsMerge). */
 function statisticsMergeOptions(merge: StatisticsMerge): VariantOptions {
-  // WIRE statisticsMerge HERE once GpuOptions has it (branch wt-kernels): `return { statisticsMerge: merge };`
-  throw new Error(`--compare-statistics: this build's GpuOptions has no statisticsMerge, so the '${merge}' merge cannot be selected yet`);
+  return { statisticsMerge: merge };
 }
 
 /**

@@ -152,7 +152,10 @@ describe('variants', () => {
     expect(() => checkVariants([{ label: ' ', options: {} }])).toThrow(/needs a label/);
   });
 
-  it('cannot compare the statistics merges until GpuOptions has statisticsMerge', () => {
-    expect(() => statisticsMergeVariants()).toThrow(/no statisticsMerge/);
+  it('compares the statistics merges, the old per-vec4 one first (the baseline)', () => {
+    expect(statisticsMergeVariants()).toEqual([
+      { label: 'statistics vec4', options: { statisticsMerge: 'vec4' } },
+      { label: 'statistics block', options: { statisticsMerge: 'block' } },
+    ]);
   });
 });
