@@ -23,8 +23,8 @@ import { formatStep, type PageClock } from './clock.js';
 import { byId, fillTable, formatBytes, formatCount, type Header } from './dom.js';
 import { channelHistograms, channelRange } from './histogram.js';
 
+// The histograms and the table show the same channels: the first ones, up to this many.
 const SHOWN_CHANNELS = 6;
-const TABLE_CHANNELS = 8;
 const SEED = 7;
 
 /**
@@ -63,7 +63,7 @@ export function sizeProblem(shape: readonly number[], maxBufferSize: number): st
   return null;
 }
 
-export function setUpInteractive(gpu: Gpu, clock: PageClock): void {
+export function setUpInteractive(gpu: Gpu, clock: PageClock, emulated: boolean): void {
   const form = byId('run-form', HTMLFormElement);
   const preset = byId('preset', HTMLSelectElement);
   const dims = ['dim-n', 'dim-c', 'dim-h', 'dim-w'].map((id) => byId(id, HTMLInputElement));
@@ -80,10 +80,9 @@ export function setUpInteractive(gpu: Gpu, clock: PageClock): void {
 
   const deviceCap = Math.floor(maxBufferSize / FLOAT32_BYTES);
   byId('size-limits', HTMLParagraphElement).textContent =
-    `Sizes are checked before anything is generated: x must fit one buffer of this device (maxBufferSize ` +
-    `${formatBytes(maxBufferSize)}: ${formatCount(deviceCap)} float32 elements), and this page runs at most ` +
-    `${formatCount(MAX_RUN_ELEMENTS)} elements (2^25) at a time, since it keeps about ${HOST_BYTES_PER_ELEMENT} bytes ` +
-    'per element in memory (inputs, GPU results and the float64 reference).';
+    `Up to ${formatCount(Math.min(deviceCap, MAX_RUN_ELEMENTS))} elements: x must fit one buffer of this device ` +
+    `(${formatCount(deviceCap)} float32), and the page keeps ${HOST_BYTES_PER_ELEMENT} bytes per element in this tab ` +
+    `(at most ${formatCount(MAX_RUN_ELEMENTS)}, 2^25). Checked before anything is generated.`;
 
   for (const [index, p] of INTERACTIVE_PRESETS.entries()) preset.append(new Option(`${p.label}`, String(index)));
   preset.append(new Option('custom', 'custom'));
@@ -145,12 +144,14 @@ export function setUpInteractive(gpu: Gpu, clock: PageClock): void {
         summary.textContent = outcome.summary;
         timing.hidden = false;
         timing.textContent =
-          `GPU time: ${formatNumber(outcome.gpuMs)} ms for the forward, the backward and reading the results back, ` +
-          `by the page's wall clock (performance.now(), steps of ${formatStep(clock.stepMs)}). ` +
+          `Time: ${formatNumber(outcome.gpuMs)} ms by the page's wall clock (steps of ${formatStep(clock.stepMs)}), from the ` +
+          'forward call until every result was read back: the forward and backward on the GPU, their submits, and copying ' +
+          'the results to the page (the upload of x before it, the CPU reference and the charts after it are not counted). ' +
           (firstRun
-            ? 'This is the first run of this shape and mode on this page, so the time includes compiling the shaders ' +
-              'it needs (pipeline compilation); run it again for the time without that.'
-            : 'A repeat of an earlier run of this shape and mode: its shaders were already compiled.');
+            ? 'First run of this shape and mode here, so it also includes compiling the shaders it needs; run it again ' +
+              'for the time without that.'
+            : 'A repeat of this shape and mode: its shaders were already compiled.') +
+          (emulated ? ' The adapter is a CPU emulation: this is CPU time, not GPU speed.' : '');
         timing.dataset.firstRun = String(firstRun);
         showHistograms(histX, outcome.histogramsX);
         showHistograms(histY, outcome.histogramsY);
@@ -214,7 +215,6 @@ async function runCase(gpu: Gpu, shape: number[], training: boolean): Promise<Ou
   const histogramsY = channelHistograms(y, shape, shown, [-4, 4]);
   const xMoments = channelMoments(x, shape);
   const yMoments = channelMoments(y, shape);
-  const tableChannels = Math.min(channels, TABLE_CHANNELS);
   const statistics = (c: number): string[] =>
     training
       ? [
@@ -224,7 +224,7 @@ async function runCase(gpu: Gpu, shape: number[], training: boolean): Promise<Ou
           formatNumber(actual.runningVar![c]!),
         ]
       : [formatNumber(inputs.runningMean[c]!), formatNumber(inputs.runningVar[c]!)];
-  const tableRows = Array.from({ length: tableChannels }, (_, c) => [
+  const tableRows = shown.map((c) => [
     String(c),
     formatNumber(xMoments.mean[c]!),
     formatNumber(Math.sqrt(xMoments.variance[c]!)),
@@ -253,7 +253,6 @@ async function runCase(gpu: Gpu, shape: number[], training: boolean): Promise<Ou
     .map(({ what, accuracy }) => `${what} max |err| ${accuracy.maxAbsError.toExponential(1)} (${formatNumber(accuracy.worstRatio)} of tolerance)`)
     .join(', ');
   const mode = training ? 'training' : 'inference';
-  const shownInTable = tableChannels === channels ? `all ${channels} channel${channels === 1 ? '' : 's'}` : `${tableChannels} of ${channels} channels`;
   return {
     passed,
     forward,
@@ -272,7 +271,7 @@ async function runCase(gpu: Gpu, shape: number[], training: boolean): Promise<Ou
     ],
     tableRows,
     tableNote:
-      `Showing ${shownInTable}. ` +
+      `Showing ${shownChannels(shown.length, channels)}, as in the histograms. ` +
       (training
         ? `Running statistics start at PyTorch's initial values (mean 0, var 1) and are updated once by this ` +
           `training forward with momentum ${DEFAULT_MOMENTUM}, on the GPU.`

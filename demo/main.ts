@@ -6,10 +6,12 @@ import { renderAdapterPanel } from './adapter-panel.js';
 import { setUpBenchmark } from './bench-panel.js';
 import { pageClock } from './clock.js';
 import { browserName, byId } from './dom.js';
+import { renderSnippets } from './code-snippets.js';
 import { setUpInteractive } from './interactive.js';
 import { setUpTfjsTraining } from './tfjs-panel.js';
 import { setUpTraining } from './training-panel.js';
 
+renderSnippets();
 const adapterBody = byId('adapter-body', HTMLDivElement);
 const clock = pageClock();
 const clockNote = byId('clock-note', HTMLParagraphElement);
@@ -20,7 +22,7 @@ try {
   const gpu = await requestGpu();
   const environment = describeEnvironment(gpu, browserName());
   renderAdapterPanel(adapterBody, environment);
-  setUpInteractive(gpu, clock);
+  setUpInteractive(gpu, clock, environment.adapter.emulated);
   setUpTraining(gpu, environment.adapter);
   setUpTfjsTraining(environment.adapter.emulated);
   setUpBenchmark(gpu, environment, clock);

@@ -49,6 +49,12 @@ async function runAndWait(): Promise<string> {
 
 it('fits a phone and a desktop on load, with "no data yet" in place of empty charts', async () => {
   await expectFitsViewports(page, 'on load');
+  // Every panel shows the code behind it (demo/snippets/, type-checked), starting with its import.
+  const snippets = await page.$$eval('section.panel', (panels) =>
+    panels.map((panel) => [panel.id, panel.querySelector('[data-snippet]')?.textContent ?? ''] as const),
+  );
+  expect(snippets.map(([id]) => id)).toEqual(['adapter-panel', 'interactive-panel', 'training-panel', 'tfjs-panel', 'bench-panel']);
+  for (const [id, code] of snippets) expect(code, id).toMatch(/^import .* from 'webgpu-batchnorm(\/tfjs)?';$/m);
   // No placeholder axes before any data: every chart's figure is in its empty state.
   const figures = await page.$$eval('figure.chart-box', (list) => list.map((f) => f.classList.contains('empty')));
   expect(figures).toEqual(new Array(11).fill(true)); // 2 histograms, 3 training charts, 2 TensorFlow.js charts, 4 benchmark charts
@@ -77,14 +83,14 @@ it('runs a small interactive case and passes the check against the CPU reference
   expect(await page.getAttribute('#hist-y', 'data-points')).toBe('48,48,48,48');
   // The first run of a shape says its time includes shader compilation; a repeat says it does not.
   expect(await page.getAttribute('#run-timing', 'data-first-run')).toBe('true');
-  expect(await page.textContent('#run-timing')).toMatch(/includes compiling the shaders/);
+  expect(await page.textContent('#run-timing')).toMatch(/from the forward call until every result was read back.*also includes compiling the shaders/);
   expect(await runAndWait()).toBe('PASS');
   expect(await page.getAttribute('#run-timing', 'data-first-run')).toBe('false');
   // Training shows the running statistics after the update.
   const headers = await page.$$eval('#channel-table th', (list) => list.map((th) => th.textContent));
   expect(headers).toContain('running mean after');
   expect(headers).toContain('running var after');
-  expect(await page.textContent('#channel-note')).toMatch(/^Showing all 4 channels\./);
+  expect(await page.textContent('#channel-note')).toMatch(/^Showing all 4 channels, as in the histograms\./);
   await expectFitsViewports(page, 'after a run');
   expect(consoleErrors).toEqual([]);
 });
@@ -99,14 +105,16 @@ it('says how many channels it shows, and the running statistics follow momentum 
   await page.selectOption('#preset', { label: 'small 8x16x14x14' });
   await page.check('input[name="mode"][value="training"]');
   expect(await runAndWait()).toBe('PASS');
-  expect(await page.textContent('#channel-note')).toMatch(/^Showing 8 of 16 channels\./);
+  // The table shows the histograms' channels.
+  expect(await page.textContent('#channel-note')).toMatch(/^Showing channels 0–5 of 16, as in the histograms\./);
   expect(await page.$$eval('#interactive-panel .channels-shown', (list) => list.map((s) => s.textContent))).toEqual([
     '(channels 0–5 of 16)',
     '(channels 0–5 of 16)',
   ]);
   const table = await page.$$eval('#channel-table tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent ?? '')));
   const column = (name: string) => table[0]!.indexOf(name);
-  expect(table).toHaveLength(1 + 8);
+  expect(table).toHaveLength(1 + 6);
+  expect(table.slice(1).map((row) => row[0])).toEqual(['0', '1', '2', '3', '4', '5']);
   for (const row of table.slice(1)) {
     const batchMean = Number(row[column('batch mean (GPU)')]);
     expect(Number(row[column('running mean after')])).toBeCloseTo(0.1 * batchMean, 2);
