@@ -144,14 +144,12 @@ export function setUpInteractive(gpu: Gpu, clock: PageClock, emulated: boolean):
         summary.textContent = outcome.summary;
         timing.hidden = false;
         timing.textContent =
-          `Time: ${formatNumber(outcome.gpuMs)} ms by the page's wall clock (steps of ${formatStep(clock.stepMs)}), from the ` +
-          'forward call until every result was read back: the forward and backward on the GPU, their submits, and copying ' +
-          'the results to the page (the upload of x before it, the CPU reference and the charts after it are not counted). ' +
+          `Time: ${formatNumber(outcome.gpuMs)} ms on the page's wall clock (steps of ${formatStep(clock.stepMs)}), from the ` +
+          'forward call until every result was read back; not the upload of x, the CPU check or the charts. ' +
           (firstRun
-            ? 'First run of this shape and mode here, so it also includes compiling the shaders it needs; run it again ' +
-              'for the time without that.'
-            : 'A repeat of this shape and mode: its shaders were already compiled.') +
-          (emulated ? ' The adapter is a CPU emulation: this is CPU time, not GPU speed.' : '');
+            ? 'First run of this shape and mode: it includes compiling the shaders (run again for the time without).'
+            : 'A repeat: the shaders were already compiled.') +
+          (emulated ? ' CPU emulation: CPU time, not GPU speed.' : '');
         timing.dataset.firstRun = String(firstRun);
         showHistograms(histX, outcome.histogramsX);
         showHistograms(histY, outcome.histogramsY);

@@ -83,7 +83,7 @@ it('runs a small interactive case and passes the check against the CPU reference
   expect(await page.getAttribute('#hist-y', 'data-points')).toBe('48,48,48,48');
   // The first run of a shape says its time includes shader compilation; a repeat says it does not.
   expect(await page.getAttribute('#run-timing', 'data-first-run')).toBe('true');
-  expect(await page.textContent('#run-timing')).toMatch(/from the forward call until every result was read back.*also includes compiling the shaders/);
+  expect(await page.textContent('#run-timing')).toMatch(/from the forward call until every result was read back.*includes compiling the shaders/);
   expect(await runAndWait()).toBe('PASS');
   expect(await page.getAttribute('#run-timing', 'data-first-run')).toBe('false');
   // Training shows the running statistics after the update.
