@@ -1,7 +1,7 @@
-// The whole backward in one dispatch for the rows layouts (channels-last, BatchNorm1d), where one block
-// of rows covers the tensor (src/dispatch.ts): row lane 0 of each channel lane merges the channel's sums
+// The whole backward in one dispatch for the rows plans (channels-last, BatchNorm1d, many small channels:
+// src/dispatch.ts reducesByRows), where one block covers each channel: row lane 0 of each channel lane merges the channel's sums
 // (rows-gradient-sums.wgsl), writes dweight and dbias and the channel's coefficients, and every lane
-// then computes dx for its rows.
+// then computes dx for its share of the block.
 
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
@@ -25,8 +25,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   workgroupBarrier();
   if (walk.c >= params.channels) { return; }
   let coefficients = laneCoefficients[lid % CHANNEL_LANES];
-  for (var n = walk.rowStart + walk.rowLane; n < walk.rowEnd; n += walk.rowLanes) {
-    let base = params.base + (n * params.channels + walk.c) * params.spatial;
-    for (var s = 0u; s < params.spatial; s++) { storeDx(base + s, inputGradient(base + s, coefficients)); }
+  for (var cursor = firstRowsCursor(walk); cursor.k < walk.end; advanceRows(walk, &cursor)) {
+    let at = rowsIndex(walk, cursor);
+    storeDx(at, inputGradient(at, coefficients));
   }
 }

@@ -1,6 +1,7 @@
-// Backward pass 1 for tensors with few values after the channel axis (channels-last, BatchNorm1d): the
-// sums of backward-reduce.wgsl with the mapping of rows-walk.wgsl, consecutive invocations on
-// consecutive channels of a row, row lanes summed through workgroup memory (rows-gradient-sums.wgsl).
+// Backward pass 1 for the rows plans (channels-last, BatchNorm1d, many small channels: src/dispatch.ts
+// reducesByRows): the sums of backward-reduce.wgsl with the mapping of rows-walk.wgsl, consecutive
+// invocations on consecutive channels of a row, row lanes summed through workgroup memory
+// (rows-gradient-sums.wgsl).
 
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 

@@ -26,19 +26,31 @@ fn foldElems(state: ptr<function, Welford>, values: array<Elem, FOLD_ELEMS>, cou
   for (var j = 1u; j < count; j++) { elemSumAdd(&sum, shifted[j]); }
   let total = elemSumTotal(sum);
   var block: Welford;
+  // A block sum that is not finite (values near the float32 limit, or an Inf among them): the mean sums
+  // the values scaled by 1/n first, finite where the values' mean is, Inf where one of them is.
+  let overflowed = !isFinite(total.x);
   if (count == FOLD_ELEMS) {
-    let mean = total.x * (1.0 / f32(BLOCK_VALUES)); // exact: a power of two
+    var mean = total * (1.0 / f32(BLOCK_VALUES)); // exact: a power of two
+    if (overflowed) { mean = vec2<f32>(scaledSum(shifted, count, 1.0 / f32(BLOCK_VALUES)), 0.0); }
     var squares = 0.0;
-    for (var j = 0u; j < FOLD_ELEMS; j++) { squares += elemSquares((shifted[j] - mean) * DEVIATION_SCALE); }
-    block = Welford(f32(BLOCK_VALUES), mean, total.y * (1.0 / f32(BLOCK_VALUES)), total.x, total.y, squares, 0.0);
+    for (var j = 0u; j < FOLD_ELEMS; j++) { squares += elemSquares((shifted[j] - mean.x) * DEVIATION_SCALE); }
+    block = Welford(f32(BLOCK_VALUES), mean.x, mean.y, total.x, total.y, squares, 0.0);
   } else { // the short last block of an invocation: divisions by its count
     let n = f32(count * LANES);
-    let mean = dividedBy(total.x, total.y, n);
+    var mean = dividedBy(total.x, total.y, n);
+    if (overflowed) { mean = vec2<f32>(scaledSum(shifted, count, 1.0 / n), 0.0); }
     var squares = 0.0;
     for (var j = 0u; j < count; j++) { squares += elemSquares((shifted[j] - mean.x) * DEVIATION_SCALE); }
     block = Welford(n, mean.x, mean.y, total.x, total.y, squares * (f32(BLOCK_VALUES) / n), 0.0);
   }
   *state = welfordMerge(*state, block, vec2<f32>(0.0));
+}
+
+// The sum of the first `count` of `values`, each scaled by `scale` first (a plain float32 sum).
+fn scaledSum(values: array<Elem, FOLD_ELEMS>, count: u32, scale: f32) -> f32 {
+  var sum = 0.0;
+  for (var j = 0u; j < count; j++) { sum += elemSum(values[j] * scale); }
+  return sum;
 }
 
 // The state the loop built is the invocation's.

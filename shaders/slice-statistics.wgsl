@@ -35,13 +35,16 @@ fn reduceSlice(group: u32, lid: u32) -> Partial {
   let share = state.count / scale;
   let shares = groupCount / scale; // what the shares add up to, exactly
   let first = workgroupSum(vec4<f32>(share * state.mean, state.sum, share * state.meanLo, state.sumLo), lid);
-  let m0 = (first.x + first.z) / shares;
+  // The errors are no part of an infinite sum (an Inf among the values): they may be NaN there.
+  let m0 = (first.x + select(0.0, first.z, isFinite(first.x))) / shares;
   let d = fence(state.mean - m0) + state.meanLo;
   // (share * d) first: 0 for an empty invocation, not 0 * Inf
   let second = workgroupSum(vec4<f32>(share * d, share * state.variance + (share * d) * d, 0.0, share * state.varianceLo), lid);
   let c = (second.x + second.z) / shares;
-  let mean = twoSum(m0, c);
+  // An infinite m0 (an Inf among the values) is the mean: corrections from Inf - Inf are NaN.
+  let mean = select(twoSum(m0, c), vec2<f32>(m0, 0.0), !isFinite(m0));
   let variance = dividedBy(second.y, second.w, shares);
-  let centered = twoSum(variance.x, variance.y - c * c);
+  // A variance that overflowed stays Inf (c*c may overflow with it: Inf - Inf).
+  let centered = select(twoSum(variance.x, variance.y - c * c), vec2<f32>(variance.x, 0.0), !isFinite(variance.x));
   return Partial(Welford(groupCount, mean.x, mean.y, first.y, first.w, centered.x, centered.y), pivot);
 }

@@ -1,7 +1,7 @@
-// The whole training forward in one dispatch for the rows layouts (channels-last, BatchNorm1d), where
-// one block of rows covers the tensor (src/dispatch.ts): row lane 0 of each channel lane merges the
-// channel's statistics (rows-statistics.wgsl) and records them (channel-statistics.wgsl), and every
-// lane then normalizes its rows with the channel's scale and shift.
+// The whole training forward in one dispatch for the rows plans (channels-last, BatchNorm1d, many small
+// channels: src/dispatch.ts reducesByRows), where one block covers each channel: row lane 0 of each
+// channel lane merges the channel's statistics (rows-statistics.wgsl) and records them
+// (channel-statistics.wgsl), and every lane then normalizes its share with the channel's scale and shift.
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
@@ -23,8 +23,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   workgroupBarrier();
   if (walk.c >= params.channels) { return; }
   let k = laneScaleShift[lid % CHANNEL_LANES];
-  for (var n = walk.rowStart + walk.rowLane; n < walk.rowEnd; n += walk.rowLanes) {
-    let base = params.base + (n * params.channels + walk.c) * params.spatial;
-    for (var s = 0u; s < params.spatial; s++) { storeY(base + s, activate(loadX(base + s) * k.x + k.y)); }
+  for (var cursor = firstRowsCursor(walk); cursor.k < walk.end; advanceRows(walk, &cursor)) {
+    let at = rowsIndex(walk, cursor);
+    storeY(at, activate(loadX(at) * k.x + k.y));
   }
 }

@@ -1,7 +1,9 @@
 // Pass 1 of training for tensors with few values after the channel axis (channels-last NHWC, where
-// inner = 1; BatchNorm1d on (N, C)): consecutive invocations take consecutive channels of a row, so a
-// warp's loads are one contiguous run of memory instead of 32 separate rows (rows-walk.wgsl), and row
-// lane 0 writes the (channel, block) partial (rows-statistics.wgsl).
+// inner = 1; BatchNorm1d on (N, C)), or many channels of few values each (src/dispatch.ts
+// reducesByRows): consecutive invocations take consecutive channels of a row, so a warp's loads are one
+// contiguous run of memory instead of 32 separate rows, and a workgroup's fixed costs are shared by
+// CHANNEL_LANES channels (rows-walk.wgsl); row lane 0 writes the (channel, block) partial
+// (rows-statistics.wgsl).
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 

@@ -10,6 +10,8 @@
 fn fence(v: f32) -> f32 { return bitcast<f32>(bitcast<u32>(v) ^ params.zero); }
 fn fence2(v: vec2<f32>) -> vec2<f32> { return bitcast<vec2<f32>>(bitcast<vec2<u32>>(v) ^ vec2<u32>(params.zero)); }
 
+fn isFinite(v: f32) -> bool { return abs(v) <= 0x1.fffffep+127f; }
+
 fn twoSum(a: f32, b: f32) -> vec2<f32> {
   let s = fence(a + b);
   let bb = fence(s - a);

@@ -35,10 +35,18 @@ fn welfordMerge(a: Welford, b: Welford, pivots: vec2<f32>) -> Welford {
   let wa = a.count * r;
   let wb = b.count * r;
   let delta = (fence(b.mean - a.mean) + shift) + (b.meanLo - a.meanLo);
-  let mean = twoSum(a.mean, delta * wb);
+  var mean = twoSum(a.mean, delta * wb);
+  // Means an infinite delta apart (an Inf among the values, or means of both signs near the float32
+  // limit): their weighted average, Inf where one is (NaN where both are, of opposite signs) and finite
+  // where both are, as the mean of the values is; the correction form would give Inf - Inf.
+  if (!isFinite(delta)) { mean = vec2<f32>(fence(a.mean * wa) + (b.mean + shift) * wb, 0.0); }
   let sum = twoSum(a.sum, bSum.x);
   let spread = fence(b.variance - a.variance) + (b.varianceLo - a.varianceLo);
-  let variance = twoSum(a.variance, wb * spread + (delta * wa) * (delta * wb));
+  var variance = twoSum(a.variance, wb * spread + (delta * wa) * (delta * wb));
+  // Variances that overflowed (Inf - Inf in the spread), or means an infinite delta apart: the sum of
+  // the non-negative terms, Inf where the variance overflows float32 (invstd 0, as PyTorch's float32
+  // variance gives) and NaN where the values hold an Inf (as the float64 variance).
+  if (!isFinite(delta) || !isFinite(spread)) { variance = vec2<f32>(fence(a.variance * wa) + b.variance * wb + (delta * wa) * (delta * wb), 0.0); }
   return Welford(count, mean.x, a.meanLo + mean.y, sum.x, (a.sumLo + bSum.y) + sum.y, variance.x, a.varianceLo + variance.y);
 }
 

@@ -64,7 +64,7 @@ export function foldGrid(groups: number, maxPerDimension: number): Grid {
 export interface SlicePlan {
   /** Slices per channel. */
   readonly slices: number;
-  /** Elements per slice (the last slice of a channel may be shorter); for the rows kernels, rows per block. */
+  /** Elements per slice (the last slice of a channel may be shorter); for the rows kernels, values per block. */
   readonly sliceLen: number;
 }
 
@@ -81,17 +81,32 @@ export function planSlices(channels: number, channelLen: number, targetWorkgroup
 }
 
 /**
- * Cuts a window's `rows` outer rows into blocks for the rows kernels: enough that channel groups times
- * blocks reaches `targetWorkgroups`, but each of a workgroup's row lanes gets at least
- * MIN_ELEMS_PER_INVOCATION values.
+ * Whether a window's reduction takes the rows kernels (CHANNEL_LANES channels a workgroup, a few row lanes
+ * each) rather than the slice kernels (a workgroup per channel): where few values follow the channel
+ * (ROWS_MAX_SPATIAL), or where channels fill a rows workgroup's channel lanes and each has fewer Elems
+ * in a window (`channelElems`, the most of any window) than a slice workgroup has invocations. A slice
+ * workgroup would then leave invocations without a value and pay its two workgroup-wide merges for a
+ * handful of values: the cost would follow the channels (0.75 ms each on SwiftShader for [1,70000,9]),
+ * where a rows workgroup shares that cost among CHANNEL_LANES channels and its lanes each walk a quarter
+ * of their channel's values, so that it follows the elements.
  */
-export function planRowBlocks(channels: number, rows: number, spatial: number, targetWorkgroups: number): SlicePlan {
+export function reducesByRows(channels: number, spatial: number, channelElems: number): boolean {
+  return spatial <= ROWS_MAX_SPATIAL || (channels >= ROWS_CHANNEL_LANES && channelElems < WORKGROUP_SIZE);
+}
+
+/**
+ * Cuts a window's `positions` values of each channel (its outer rows times the values after the channel)
+ * into blocks for the rows kernels: enough that channel groups times blocks reaches `targetWorkgroups`,
+ * but each of a workgroup's row lanes gets at least MIN_ELEMS_PER_INVOCATION values. A block may start
+ * and end inside a row: its row lanes walk its values, not its rows.
+ */
+export function planRowBlocks(channels: number, positions: number, targetWorkgroups: number): SlicePlan {
   const channelGroups = Math.ceil(channels / ROWS_CHANNEL_LANES);
   const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
-  const minRows = Math.ceil((rowLanes * MIN_ELEMS_PER_INVOCATION) / spatial);
-  const wanted = Math.min(Math.ceil(targetWorkgroups / channelGroups), Math.max(1, Math.floor(rows / minRows)));
-  const sliceLen = Math.ceil(rows / wanted);
-  return { slices: Math.ceil(rows / sliceLen), sliceLen };
+  const minPositions = rowLanes * MIN_ELEMS_PER_INVOCATION;
+  const wanted = Math.min(Math.ceil(targetWorkgroups / channelGroups), Math.max(1, Math.floor(positions / minPositions)));
+  const sliceLen = Math.ceil(positions / wanted);
+  return { slices: Math.ceil(positions / sliceLen), sliceLen };
 }
 
 /** One window of x (a chunk of whole samples) as the reduction and apply passes see it. */
@@ -109,7 +124,7 @@ export interface WindowPlan {
 }
 
 export interface PassPlan {
-  /** Reduce with the rows kernels (few values after the channel axis) rather than the slice kernels. */
+  /** Reduce with the rows kernels (reducesByRows) rather than the slice kernels. */
   readonly rows: boolean;
   /** vec4 loads when each contiguous run (H*W...) is a whole number of vec4s (slice kernels only). */
   readonly vec4: boolean;
@@ -142,14 +157,16 @@ export function planPasses(
   targetWorkgroups: number,
   bytesPerValue = 4,
 ): PassPlan {
-  const rows = layout.spatial <= ROWS_MAX_SPATIAL;
-  const vec4 = !rows && layout.spatial % 4 === 0;
+  const runsOfVec4 = layout.spatial % 4 === 0;
+  const mostRows = chunks.reduce((most, c) => Math.max(most, c.batchCount), 0);
+  const rows = reducesByRows(layout.channels, layout.spatial, (mostRows * layout.spatial) / (runsOfVec4 ? 4 : 1));
+  const vec4 = !rows && runsOfVec4;
   const elemBytes = (vec4 ? 4 : 1) * bytesPerValue;
   const spatialElems = layout.spatial / (vec4 ? 4 : 1);
   let partialFirst = 0;
   const windows = chunks.map((chunk): WindowPlan => {
     const { slices, sliceLen } = rows
-      ? planRowBlocks(layout.channels, chunk.batchCount, layout.spatial, targetWorkgroups)
+      ? planRowBlocks(layout.channels, chunk.batchCount * layout.spatial, targetWorkgroups)
       : planSlices(layout.channels, chunk.batchCount * spatialElems, targetWorkgroups);
     const reduceGroups = (rows ? Math.ceil(layout.channels / ROWS_CHANNEL_LANES) : layout.channels) * slices;
     const total = chunk.batchCount * layout.channels * spatialElems;

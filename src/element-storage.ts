@@ -29,6 +29,20 @@ export const HALF_BITS_WGSL = `fn halfBits(v: f32) -> u32 {
 }
 fn halfPair(a: f32, b: f32) -> u32 { return halfBits(a) | (halfBits(b) << 16u); }`;
 
+/**
+ * WGSL `fn storesPositive(v: Elem)`: whether y's storage holds a value > 0 for v (per lane), what the fused
+ * ReLU's backward masks dy on (relu-mask.wgsl), as PyTorch's threshold_backward reads the stored output.
+ * An f16 store turns (0, 2^-25] into 0, and that 0 must block dy as it does there; the test is on the
+ * half's bits that halfBits stores (positive, not 0, not NaN: 1 ..= 0x7c00, +Inf included), so it holds
+ * whatever rounding pack2x16float does. NaN does not pass, as NaN > 0 does not in f32.
+ */
+export function storesPositiveWgsl(storage: Storage, vec4: boolean): string {
+  if (storage === 'f32') return vec4 ? 'fn storesPositive(v: Elem) -> vec4<bool> { return v > Elem(0.0); }' : 'fn storesPositive(v: Elem) -> bool { return v > 0.0; }';
+  return vec4
+    ? 'fn storesPositive(v: Elem) -> vec4<bool> { return vec4<u32>(halfBits(v.x), halfBits(v.y), halfBits(v.z), halfBits(v.w)) - vec4<u32>(1u) < vec4<u32>(0x7c00u); }'
+    : 'fn storesPositive(v: Elem) -> bool { return halfBits(v) - 1u < 0x7c00u; }';
+}
+
 /** What composing a kernel needs to know of one windowed binding. */
 export interface WindowedBinding {
   readonly name: string;

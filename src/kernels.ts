@@ -44,7 +44,7 @@ import welfordSource from '../shaders/welford.wgsl?raw';
 import sumSharedSource from '../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../shaders/workgroup-sum-subgroup.wgsl?raw';
 import { FINALIZE_WORKGROUP_SIZE, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
-import { HALF_BITS_WGSL, windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
+import { HALF_BITS_WGSL, storesPositiveWgsl, windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
 import type { Gpu, StatisticsMerge } from './gpu.js';
 import { LruMap } from './lru.js';
 import { FLAGS } from './params.js';
@@ -290,6 +290,7 @@ export function composeShader(variant: KernelVariant): string {
     else parts.push(FIXED_PARTS[part]);
   }
   if (storage !== 'f32') parts.push(HALF_BITS_WGSL);
+  if ((kernel.parts as readonly Part[]).includes('relu-mask')) parts.push(storesPositiveWgsl(storage, vec4));
   const declarations = bindingsOf(variant.kernel).map(([name, { access, type, windowed }], binding) => {
     const space = access === 'uniform' ? 'uniform' : `storage, ${access}`;
     const element = windowed ? { name, writable: access === 'read_write', storage, vec4 } : null;

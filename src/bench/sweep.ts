@@ -1,5 +1,6 @@
-// The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates, two
-// BatchNorm1d cases, up to the batch-norm layers of ResNet-50 at batch 32 and one case above 3e7 elements.
+// The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates,
+// BatchNorm1d cases and many channels of few values each, up to the batch-norm layers of ResNet-50 at
+// batch 32 and one case above 3e7 elements.
 import { numElements } from '../shape.js';
 
 export interface SweepShape {
@@ -13,9 +14,14 @@ export const SWEEP: readonly SweepShape[] = [
   // BatchNorm1d with many channels and two values each: one value per channel in each row, the shape the
   // rows kernels and the per-invocation finalize exist for (10 s per call on SwiftShader before them).
   { label: 'BatchNorm1d 2x16384', shape: [2, 16384, 1, 1] },
+  // Many channels of 9 and 16 values each: one workgroup per channel cost 0.75 ms a channel on SwiftShader
+  // before the rows kernels took them (src/dispatch.ts reducesByRows).
+  { label: 'many channels 2x4096x3x3', shape: [2, 4096, 3, 3] },
   { label: 'small 8x16x28x28', shape: [8, 16, 28, 28] },
   // One ResNet-50 layer1 block at batch 1: latency, a few microseconds of memory traffic on a GPU.
   { label: 'ResNet-50 layer1 (N=1)', shape: [1, 64, 56, 56] },
+  { label: 'many channels 2x4096x4x4', shape: [2, 4096, 4, 4] },
+  { label: 'BatchNorm1d (N, C, L) 1x70000x9', shape: [1, 70000, 9, 1] },
   { label: 'mid 16x64x32x32', shape: [16, 64, 32, 32] },
   // BatchNorm1d on (N, C): each channel is strided by C, the layout least kind to the reductions' loads.
   { label: 'BatchNorm1d 4096x512', shape: [4096, 512, 1, 1] },

@@ -13,7 +13,7 @@ import {
 } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
-import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
+import { compareBackward, compareTrainingStatistics, compareY, STAT_RTOL } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
 // Tolerances (Y_RTOL/Y_ATOL, STAT_RTOL, DX_RTOL, SUM_RTOL) are those of the sweeps, stated in
@@ -210,6 +210,48 @@ describe('NaN and Inf in x', () => {
         expect(saved.saveMean[3]).toBe(Infinity);
         expect(saved.saveMean[5]).toBe(-Infinity);
         for (const tensor of [xT, dyT, wT, bT, rmT, rvT, fwd.y, fwd.saveMean, fwd.saveInvstd, grads.dx, grads.dweight, grads.dbias]) tensor?.destroy();
+      });
+    });
+  }
+
+  // An Inf among values near the float32 limit: shifted by a pivot near the limit, the bulk's sum
+  // overflows to the other infinity, and Inf - Inf made saveMean NaN where the float64 mean is the Inf.
+  // As float64 (and PyTorch): saveMean +-Inf, saveInvstd and y NaN (the variance meets Inf - Inf), the
+  // running mean +-Inf and the running variance NaN. A channel of such values without an Inf keeps its
+  // finite mean (its sum overflowed to an infinity before). Scalar and vec4 slices, several slices of a channel, and the rows kernels.
+  for (const subgroups of [true, false]) {
+    it(`an Inf among values near the float32 limit gives saveMean Inf, as float64 (${subgroups ? 'subgroups' : 'workgroup memory'})`, async () => {
+      const gpu = await testGpu(subgroups);
+      await inErrorScopes(gpu, async () => {
+        for (const shape of [[4, 3, 5, 5], [4, 3, 16], [8, 70], [16, 3, 64, 64]]) {
+          const size = shape.reduce((a, b) => a * b, 1);
+          const [batch, channels] = [shape[0]!, shape[1]!];
+          const spatial = size / (batch * channels);
+          const x = gaussian(seededRandom(51), size, 2, 3);
+          const index = (c: number, k: number) => (Math.floor(k / spatial) * channels + c) * spatial + (k % spatial);
+          const count = batch * spatial;
+          for (const c of [0, 1, 2]) for (let k = 0; k < count; k += 2) x[index(c, k)] = 3e38;
+          x[index(0, Math.floor(count / 3))] = Infinity;
+          x[index(1, Math.floor(count / 3))] = -Infinity;
+          const xT = Tensor.fromArray(gpu, x, shape);
+          const rmT = Tensor.fromArray(gpu, new Float32Array(channels), [channels]);
+          const rvT = Tensor.fromArray(gpu, new Float32Array(channels).fill(1), [channels]);
+          const fwd = batchNorm(gpu, xT, { training: true, runningMean: rmT, runningVar: rvT });
+          const ref = batchNormReference(x, shape, { training: true, runningMean: new Float32Array(channels), runningVar: new Float32Array(channels).fill(1) });
+          const [saveMean, saveInvstd, y, runningMean, runningVar] = await Promise.all([fwd.saveMean!, fwd.saveInvstd!, fwd.y, rmT, rvT].map((t) => t.toArray()));
+          const what = `[${shape}]`;
+          expect([saveMean![0], saveMean![1]], `${what} saveMean`).toEqual([Infinity, -Infinity]);
+          expect([ref.saveMean[0], ref.saveMean[1]]).toEqual([Infinity, -Infinity]);
+          expect([runningMean![0], runningMean![1]], `${what} runningMean`).toEqual([Infinity, -Infinity]);
+          for (const c of [0, 1]) {
+            expect([saveInvstd![c], runningVar![c], ref.saveInvstd[c], ref.runningVar![c]].every(Number.isNaN), `${what} channel ${c}: invstd and running variance NaN`).toBe(true);
+            expect(Array.from({ length: count }, (_, k) => y![index(c, k)]).filter((v) => !Number.isNaN(v)), `${what} channel ${c}: y NaN`).toEqual([]);
+          }
+          expect(Math.abs(saveMean![2]! - ref.saveMean[2]!), `${what} a finite mean near the limit`).toBeLessThanOrEqual(STAT_RTOL * ref.saveMean[2]!);
+          // Its variance (2.25e76) overflows float32: invstd 0, as PyTorch's float32 variance gives (not NaN).
+          expect(saveInvstd![2], `${what} invstd of a variance beyond float32`).toBe(0);
+          for (const t of [xT, rmT, rvT, fwd.y, fwd.saveMean, fwd.saveInvstd]) t?.destroy();
+        }
       });
     });
   }

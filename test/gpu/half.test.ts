@@ -4,7 +4,7 @@
 // pack2x16float on store, 16-bit atomic stores where an odd run puts two channels' or two windows'
 // values in one word. The native path is selected and composed by test/unit/kernels.test.ts.
 import { describe, expect, it } from 'vitest';
-import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
+import { BatchNorm, batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
 import { roundToHalf, toHalfBits } from '../../src/half.js';
 import { planOperation } from '../../src/runner.js';
@@ -125,6 +125,96 @@ describe('f16 overflow', () => {
         const expected = Array.from(await x.toArray(), (v) => (v > 0 ? Infinity : -Infinity));
         expect(Array.from(y)).toEqual(expected);
       }
+    });
+  });
+});
+
+describe('f16 ReLU mask', () => {
+  // A y of float32 value in (0, 2^-25] is stored as an f16 0: PyTorch's ReLU backward (threshold_backward on
+  // the stored output) blocks dy there, and so must the recomputed mask. The bias 2^-26 puts y = 2^-26 at
+  // every x = 0 (each channel's values cancel in pairs, so the batch mean is 0 too), and x = +-2^-24, the
+  // smallest half, gives y = 1.25 * 2^-24 (stored 2^-24: passes) and y < 0 (blocked).
+  const TINY = 2 ** -26;
+  const halfData = (shape: readonly number[]) => {
+    const [n, c] = [shape[0]!, shape[1]!];
+    const spatial = numElements(shape.slice(2));
+    const pattern = [0, 2 ** -24, 1, 0, 0.5, -(2 ** -24), 0, 2];
+    return roundToHalf(Float32Array.from({ length: numElements(shape) }, (_, i) => {
+      const s = i % spatial;
+      const sample = Math.floor(i / (c * spatial));
+      const channel = Math.floor(i / spatial) % c;
+      return (sample % 2 ? -1 : 1) * (sample < n / 2 ? 1 : -1) * pattern[(s + channel) % pattern.length]!;
+    }));
+  };
+
+  /** Backward against the reference masked by the stored y, and dx exactly 0 wherever the stored y is 0 in eval. */
+  async function checkMask(what: string, y: Float32Array, x: Float32Array, dy: Float32Array, shape: readonly number[], grads: { dx: Tensor }, reference: () => ReturnType<typeof batchNormBackwardReference>, training: boolean) {
+    const clipped = Array.from(y, (v, i) => (v === 0 && x[i] === 0 ? i : -1)).filter((i) => i >= 0);
+    expect(clipped.length, `${what}: some y of 2^-26 stored as 0`).toBeGreaterThan(0);
+    expect(y.some((v, i) => v > 0 && v <= 2 ** -23 && x[i] !== 0), `${what}: some y just above 2^-25 stored as a positive half`).toBe(true);
+    const dx = await grads.dx.toArray();
+    const gradRef = reference();
+    const tolerance = backwardTolerances({ dy, x, shape, weight: null, training, axis: 1, reluOutput: y }, gradRef);
+    compareElements(`${what} dx`, dx, gradRef.dx, withHalfRounding(tolerance.dx, gradRef.dx));
+    if (!training) for (const i of clipped) expect(dx[i], `${what}: dx at ${i}, where y was stored as 0`).toBe(0);
+  }
+
+  it('blocks dy where the forward stored an f16 0 (functional ops: rows, scalar and vec4 slices; training and eval)', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      for (const shape of [[4, 2, 3], [4, 2, 9], [4, 2, 4, 4]]) {
+        const c = shape[1]!;
+        const x = halfData(shape);
+        const dy = roundToHalf(gaussian(seededRandom(5), numElements(shape), 0.5, 1));
+        const xT = Tensor.fromArray(gpu, x, shape, { dtype: 'f16' });
+        const dyT = Tensor.fromArray(gpu, dy, shape, { dtype: 'f16' });
+        const bias = Tensor.fromArray(gpu, new Float32Array(c).fill(TINY), [c]);
+        const runningMean = Tensor.fromArray(gpu, new Float32Array(c), [c]);
+        const runningVar = Tensor.fromArray(gpu, new Float32Array(c).fill(1), [c]);
+        for (const training of [true, false]) {
+          const what = `[${shape}] ${training ? 'training' : 'eval'}`;
+          const fwd = batchNorm(gpu, xT, { training, activation: 'relu', bias, runningMean, runningVar, momentum: 0 });
+          const y = await fwd.y.toArray();
+          const saved = training ? { saveMean: await fwd.saveMean!.toArray(), saveInvstd: await fwd.saveInvstd!.toArray() } : null;
+          const grads = saved
+            ? batchNormBackward(gpu, dyT, xT, { training: true, activation: 'relu', bias, saveMean: fwd.saveMean!, saveInvstd: fwd.saveInvstd! })
+            : batchNormBackward(gpu, dyT, xT, { training: false, activation: 'relu', bias, runningMean, runningVar });
+          await checkMask(what, y, x, dy, shape, grads, () => saved
+            ? batchNormBackwardReference(dy, x, shape, { training: true, reluOutput: y, ...saved })
+            : batchNormBackwardReference(dy, x, shape, { training: false, reluOutput: y, runningMean: new Float32Array(c), runningVar: new Float32Array(c).fill(1) }), training);
+          for (const t of [fwd.y, fwd.saveMean, fwd.saveInvstd, grads.dx]) t?.destroy();
+        }
+        for (const t of [xT, dyT, bias, runningMean, runningVar]) t.destroy();
+      }
+    });
+  });
+
+  it('blocks dy where the forward stored an f16 0 (the module, training and eval)', async () => {
+    const gpu = await testGpu(false);
+    await inErrorScopes(gpu, async () => {
+      const shape = [4, 3, 5];
+      const x = halfData(shape);
+      const dy = roundToHalf(gaussian(seededRandom(6), numElements(shape), 0.5, 1));
+      const xT = Tensor.fromArray(gpu, x, shape, { dtype: 'f16' });
+      const dyT = Tensor.fromArray(gpu, dy, shape, { dtype: 'f16' });
+      const bn = new BatchNorm(gpu, 3, { activation: 'relu', momentum: 0 });
+      bn.loadStateDict({ weight: [1, 1, 1], bias: [TINY, TINY, TINY], running_mean: [0, 0, 0], running_var: [1, 1, 1], num_batches_tracked: 0 });
+      for (const training of [true, false]) {
+        bn.training = training;
+        const y = bn.forward(xT);
+        const yValues = await y.toArray();
+        const grads = bn.backward(dyT);
+        const weight = new Float32Array(3).fill(1);
+        // The module keeps its batch statistics to itself: the reference backward takes the float64 ones.
+        const stats = batchNormReference(x, shape, { training: true });
+        await checkMask(`module ${training ? 'training' : 'eval'}`, yValues, x, dy, shape, grads, () => training
+          ? batchNormBackwardReference(dy, x, shape, { training: true, weight, reluOutput: yValues, saveMean: stats.saveMean, saveInvstd: stats.saveInvstd })
+          : batchNormBackwardReference(dy, x, shape, { training: false, weight, reluOutput: yValues, runningMean: new Float32Array(3), runningVar: new Float32Array(3).fill(1) }), training);
+        for (const t of [y, grads.dx, grads.dweight, grads.dbias]) t?.destroy();
+      }
+      bn.destroy();
+      xT.destroy();
+      dyT.destroy();
     });
   });
 });

@@ -37,6 +37,13 @@ const EDGE_CASES: readonly Omit<SweepCase, 'seed'>[] = [
   { name: 'rank 5', shape: [2, 3, 4, 5, 6], mean: 0, spread: 1 },
   { name: 'rank 5 vec4', shape: [2, 3, 4, 4, 4], mean: 0, spread: 1 },
   { name: 'N=2 C=1 L=1 (2 values per channel)', shape: [2, 1, 1], mean: 0, spread: 1 },
+  // Many channels of fewer values than a slice workgroup has invocations: the rows kernels, whose row lanes
+  // walk a channel's values (a block may start mid-row), not one workgroup per channel (src/dispatch.ts).
+  { name: 'many channels, inner 9', shape: [2, 4096, 9], mean: 0, spread: 1 },
+  { name: 'many channels, inner 16', shape: [2, 1024, 4, 4], mean: 3, spread: 0.5 },
+  { name: 'many channels, N=1, inner 13', shape: [1, 640, 13], mean: 0, spread: 1 },
+  { name: 'many channels, one row of 200', shape: [1, 256, 200], mean: -1, spread: 2 },
+  { name: 'rows, blocks starting mid-row', shape: [63, 64, 16], mean: 1e4, spread: 1 },
 ];
 
 /** EDGE_CASES then `random` seeded random shapes of rank 2-5 with at most ~24k elements each. */

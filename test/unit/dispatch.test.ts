@@ -59,18 +59,19 @@ describe('planSlices', () => {
 describe('planRowBlocks', () => {
   const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
 
-  it('covers every row once, and gives each row lane at least MIN_ELEMS_PER_INVOCATION values', () => {
-    for (const [channels, rows, spatial] of [[3, 1000, 1], [16384, 2, 1], [130, 36, 1], [4, 100_000, 8], [64, 31, 2]]) {
-      const { slices, sliceLen } = planRowBlocks(channels!, rows!, spatial!, GPU_REDUCTION_WORKGROUPS);
-      expect(slices * sliceLen).toBeGreaterThanOrEqual(rows!);
-      expect((slices - 1) * sliceLen).toBeLessThan(rows!);
-      if (slices > 1) expect((sliceLen * spatial!) / rowLanes).toBeGreaterThanOrEqual(MIN_ELEMS_PER_INVOCATION);
+  it('covers every value of a channel once, and gives each row lane at least MIN_ELEMS_PER_INVOCATION values', () => {
+    for (const [channels, positions] of [[3, 1000], [16384, 2], [130, 36], [4, 800_000], [64, 62], [70_000, 9], [4096, 1000]]) {
+      const { slices, sliceLen } = planRowBlocks(channels!, positions!, GPU_REDUCTION_WORKGROUPS);
+      expect(slices * sliceLen).toBeGreaterThanOrEqual(positions!);
+      expect((slices - 1) * sliceLen).toBeLessThan(positions!);
+      if (slices > 1) expect(sliceLen / rowLanes).toBeGreaterThanOrEqual(MIN_ELEMS_PER_INVOCATION);
     }
   });
 
   it('splits many rows of few channels to fill the GPU, and keeps many channels in one block', () => {
-    expect(planRowBlocks(3, 10_000_000, 1, GPU_REDUCTION_WORKGROUPS).slices).toBe(GPU_REDUCTION_WORKGROUPS);
-    expect(planRowBlocks(16384, 2, 1, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
+    expect(planRowBlocks(3, 10_000_000, GPU_REDUCTION_WORKGROUPS).slices).toBe(GPU_REDUCTION_WORKGROUPS);
+    expect(planRowBlocks(16384, 2, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
+    expect(planRowBlocks(70_000, 9, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
   });
 });
 
@@ -81,10 +82,38 @@ describe('planPasses', () => {
   it('reduces with the rows kernels where few values follow the channel, and with slices (vec4 where it can) elsewhere', () => {
     expect(plan({ batch: 8, channels: 64, spatial: 1 })).toMatchObject({ rows: true, vec4: false });
     expect(plan({ batch: 8, channels: 64, spatial: ROWS_MAX_SPATIAL })).toMatchObject({ rows: true, vec4: false });
-    expect(plan({ batch: 8, channels: 64, spatial: 12 })).toMatchObject({ rows: false, vec4: true });
+    expect(plan({ batch: 128, channels: 64, spatial: 12 })).toMatchObject({ rows: false, vec4: true });
     expect(plan({ batch: 8, channels: 64, spatial: 49 })).toMatchObject({ rows: false, vec4: false });
+    expect(plan({ batch: 8, channels: 3, spatial: 16 })).toMatchObject({ rows: false, vec4: true });
     const rows = plan({ batch: 2, channels: 16384, spatial: 1 });
     expect(rows.windows[0]!.reduceGrid.x).toBe(16384 / ROWS_CHANNEL_LANES);
+  });
+
+  it('gives many channels of few values each (9 to 16 after the channel, or 200 in one row) to the rows kernels, a workgroup per CHANNEL_LANES channels', () => {
+    // One workgroup per channel cost 0.75 ms a channel on SwiftShader ([1,70000,9]: 67 s forward, 38 s backward).
+    const layouts = [
+      { batch: 2, channels: 4096, spatial: 9 },
+      { batch: 2, channels: 4096, spatial: 16 },
+      { batch: 1, channels: 70_000, spatial: 9 },
+      { batch: 3, channels: 4096, spatial: 13 },
+      { batch: 1, channels: 1000, spatial: 200 },
+      { batch: 63, channels: 64, spatial: 16 }, // 252 values, 63 vec4s: fewer than a slice workgroup's invocations
+    ];
+    for (const layout of layouts) {
+      for (const target of [GPU_REDUCTION_WORKGROUPS, SOFTWARE_REDUCTION_WORKGROUPS]) {
+        const p = plan(layout, true, target);
+        const groups = Math.ceil(layout.channels / ROWS_CHANNEL_LANES) * p.windows[0]!.slices;
+        expect(p, JSON.stringify(layout)).toMatchObject({ rows: true, vec4: false, spatialElems: layout.spatial });
+        expect(p.windows[0]!.reduceGrid.x * p.windows[0]!.reduceGrid.y).toBeGreaterThanOrEqual(groups);
+        expect(groups).toBeLessThan(layout.channels);
+      }
+    }
+    // The shapes reduce, finalize and apply in one dispatch on a software adapter.
+    for (const layout of layouts.slice(0, 3)) expect(plan(layout, true, SOFTWARE_REDUCTION_WORKGROUPS).singlePass).toBe(true);
+    // A slice workgroup's invocations each get a value, or too few channels to fill a rows workgroup: slices.
+    expect(plan({ batch: 64, channels: 64, spatial: 16 })).toMatchObject({ rows: false, vec4: true });
+    expect(plan({ batch: 29, channels: 4096, spatial: 9 })).toMatchObject({ rows: false, vec4: false });
+    expect(plan({ batch: 2, channels: 63, spatial: 9 })).toMatchObject({ rows: false });
   });
 
   it('finalizes a channel per invocation with few partials or none to merge, per workgroup with many', () => {

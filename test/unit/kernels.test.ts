@@ -86,6 +86,17 @@ describe('kernel variants', () => {
     expect(composeShader({ kernel: 'apply', storage: 'f16-packed', vec4: true })).toContain('var<storage, read_write> y: array<vec2<u32>>;');
   });
 
+  it('mask the ReLU backward on the value y\'s storage holds: an f16 y of 2^-26 is stored as 0 and blocks dy', () => {
+    for (const storage of STORAGES) {
+      for (const vec4 of BOOLS) {
+        const code = composeShader({ kernel: 'backward-apply', storage, vec4 });
+        expect(code).toContain('storesPositive(xv * k.x + k.y)');
+        const test = code.match(/fn storesPositive\(v: Elem\)[^\n]*/)![0];
+        expect(test.includes('halfBits('), `${storage} vec4 ${vec4}`).toBe(storage !== 'f32');
+      }
+    }
+  });
+
   it('declare each binding of the kernel\'s record, in its order, and use every one', () => {
     for (const v of VARIANTS) {
       const code = composeShader(v);
