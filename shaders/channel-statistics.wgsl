@@ -1,14 +1,10 @@
 // A channel's training results from its merged Partial (declared by the kernel), shared by the
 // finalize and the one-dispatch forward so both compute them with the same float32 operations.
 
-// The batch mean and invstd = 1/sqrt(biased variance + eps) (the biased variance normalizes). The mean
-// is pivot + sum/count, the quotient taken with its remainder and added to the pivot without losing it:
-// rounded once, where the mean nearly cancels the pivot too.
+// The batch mean (channel-mean.wgsl) and invstd = 1/sqrt(biased variance + eps) (the biased variance
+// normalizes).
 fn channelMoments(stats: Partial) -> vec2<f32> {
-  let s = stats.state;
-  let quotient = dividedBy(s.sum, s.sumLo, s.count);
-  let mean = twoSum(stats.pivot, quotient.x);
-  return vec2<f32>(mean.x + fence(mean.y + quotient.y), 1.0 / sqrt(welfordVariance(s) + params.eps));
+  return vec2<f32>(channelMean(stats), 1.0 / sqrt(welfordVariance(stats.state) + params.eps));
 }
 
 // Writes saveMean and saveInvstd and blends the batch statistics into the running ones (one invocation
