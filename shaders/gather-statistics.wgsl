@@ -9,14 +9,14 @@
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
 // Bindings, declared from their record in src/kernels.ts: params, counts, means, variances, runningMean, runningVar, saveMean, saveInvstd.
-// means and variances are [W, C] (params.batch = W replicas, params.channels = C); counts is [W].
+// means and variances are [W, C] (W replicas: the length of counts; C = params.channels).
 
 @compute @workgroup_size(FINALIZE_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = linearGroup(wid, params.finalizeGridX) * FINALIZE_SIZE + lid;
   if (c >= params.channels) { return; }
   var stats = EMPTY_PARTIAL;
-  for (var w = 0u; w < params.batch; w++) {
+  for (var w = 0u; w < arrayLength(&counts); w++) {
     let at = w * params.channels + c;
     stats = combine(stats, Partial(Welford(counts[w], 0.0, 0.0, 0.0, 0.0, variances[at], 0.0), means[at]));
   }

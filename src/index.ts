@@ -52,6 +52,27 @@ export type {
   BatchNormBackwardWeightedResult,
   BatchNormBackwardTraining,
 } from './batch-norm-backward.js';
+export {
+  batchNormBackwardElemt,
+  batchNormBackwardReduce,
+  batchNormElemt,
+  batchNormGatherStats,
+  batchNormStats,
+} from './sync-batch-norm.js';
+export type {
+  BatchNormBackwardElemtOptions,
+  BatchNormBackwardElemtResult,
+  BatchNormBackwardReduceOptions,
+  BatchNormBackwardReduceResult,
+  BatchNormBackwardReduceWeightedResult,
+  BatchNormBackwardSyncCommon,
+  BatchNormElemtOptions,
+  BatchNormElemtResult,
+  BatchNormGatherStatsOptions,
+  BatchNormGatherStatsResult,
+  BatchNormStatsOptions,
+  BatchNormStatsResult,
+} from './sync-batch-norm.js';
 export { BatchNorm } from './batch-norm-module.js';
 export type {
   BatchNormForwardOptions,
