@@ -13,7 +13,7 @@ import { readOptions } from './options.js';
 import { FLAGS } from './params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions, type TensorRole } from './runner.js';
 import { channelLayout, type ChannelLayout } from './shape.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 import {
   assertActivation,
   assertEps,
@@ -319,9 +319,14 @@ export function batchNormGatherStats(gpu: Gpu, options: BatchNormGatherStatsOpti
   if (counts.dtype !== 'f32' || counts.shape.length !== 1 || counts.shape[0] !== replicas) {
     throw new RangeError(`counts must be f32 [${replicas}] (one count per row of mean [${mean.shape.join(',')}]), got ${counts.dtype} [${counts.shape.join(',')}]`);
   }
-  const statistics = [replicas, channels];
-  const runningMean = optionalPerChannel(gpu, o.runningMean, 'runningMean', channels, statistics);
-  const runningVar = optionalPerChannel(gpu, o.runningVar, 'runningVar', channels, statistics);
+  const running = (t: unknown, name: string) => {
+    if (t instanceof Tensor && !t.isDestroyed && t.size !== channels) {
+      throw new RangeError(`${name} has ${t.size} elements but the replicas' statistics have ${channels} channels (mean [${mean.shape.join(',')}])`);
+    }
+    return optionalPerChannel(gpu, t, name, channels, mean.shape);
+  };
+  const runningMean = running(o.runningMean, 'runningMean');
+  const runningVar = running(o.runningVar, 'runningVar');
   if ((runningMean === null) !== (runningVar === null)) {
     throw new Error(`runningMean and runningVar go together; got only ${runningMean ? 'runningMean' : 'runningVar'}`);
   }

@@ -49,7 +49,7 @@ export interface ChannelStatistics {
 
 /** The channel of each flat index of a tensor whose channel axis is `axis` (default 1: (N, C, *)). */
 export function channelOfIndex(shape: readonly number[], axis = 1): (i: number) => number {
-  const { channels, spatial } = channelLayout(shape, axis);
+  const { channels, spatial } = channelLayout(shape, axis, true); // a replica's empty batch too
   return (i) => Math.floor(i / spatial) % channels;
 }
 
@@ -125,7 +125,7 @@ export interface BackwardMagnitudes {
  * the gradient reaching the batch norm (masked by a fused ReLU's output where there is one).
  */
 export function backwardMagnitudes(dy: Values, x: Values, shape: readonly number[], stats: ChannelStatistics, axis = 1): BackwardMagnitudes {
-  const { batch, channels, spatial } = channelLayout(shape, axis);
+  const { batch, channels, spatial } = channelLayout(shape, axis, true); // a replica's empty batch too
   const sumAbsDy = new Float64Array(channels);
   const sumAbsDyXhat = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
