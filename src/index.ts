@@ -7,6 +7,9 @@
  * backward {@link batchNormBackward}, and the module {@link BatchNorm} (nn.BatchNorm1d/2d/3d, or Keras's
  * BatchNormalization through {@link BatchNorm.keras}), on {@link Tensor}s of a {@link Gpu} from
  * {@link requestGpu}, `requestDawnGpu` (Node.js, `webgpu-batchnorm/dawn`) or {@link Gpu.fromDevice}.
+ * Across replicas (data-parallel training): {@link SyncBatchNorm} over a process group ({@link SyncGroup},
+ * {@link createLocalGroup}), and its building blocks {@link batchNormStats}, {@link batchNormGatherStats},
+ * {@link batchNormElemt}, {@link batchNormBackwardReduce} and {@link batchNormBackwardElemt}.
  *
  * ## Ownership and cleanup
  *
@@ -73,6 +76,15 @@ export type {
   BatchNormStatsOptions,
   BatchNormStatsResult,
 } from './sync-batch-norm.js';
+export { createLocalGroup } from './sync-group.js';
+export type { SyncGroup } from './sync-group.js';
+export { SyncBatchNorm } from './sync-batch-norm-module.js';
+export type {
+  KerasSyncBatchNormOptions,
+  SyncBatchNormBackwardOptions,
+  SyncBatchNormForwardOptions,
+  SyncBatchNormOptions,
+} from './sync-batch-norm-module.js';
 export { BatchNorm } from './batch-norm-module.js';
 export type {
   BatchNormForwardOptions,
