@@ -97,7 +97,8 @@ export function joinWorkerGroup(endpoint: WorkerGroupEndpoint): WorkerGroup {
   const inbox = peers.map(() => new Map<number, Message>());
   const pending = new Map<number, { collective: Collective; data: Float32Array; resolve: (parts: Float32Array[]) => void; reject: (error: Error) => void }>();
   let step = 0;
-  let closed: Error | null = null;
+  let closed: Error | null = null; // this replica closed its group
+  const peerClosed: (Error | null)[] = peers.map(() => null); // a peer's port closed: calls that still need its data cannot finish
 
   const keepAlive = (alive: boolean) => {
     for (const port of ports) {
@@ -137,15 +138,23 @@ export function joinWorkerGroup(endpoint: WorkerGroupEndpoint): WorkerGroup {
       settle(message.step);
     });
     port.on('close', () => {
-      closed ??= new Error(`worker group: the port from rank ${rank} to rank ${peers[i]} closed (that worker closed its group or ended)`);
-      fail(closed);
+      const error = (peerClosed[i] ??= closed ?? new Error(`worker group: the port from rank ${rank} to rank ${peers[i]} closed (that worker closed its group or ended)`));
+      // The peer may have sent its part of a call and then closed (its last collective done): only calls
+      // still waiting for its data fail.
+      for (const [s, call] of pending) {
+        if (inbox[i]!.has(s)) continue;
+        pending.delete(s);
+        call.reject(error);
+      }
+      if (pending.size === 0) keepAlive(false);
     });
   });
   keepAlive(false);
 
   const join = (collective: Collective, data: unknown): Promise<Float32Array[]> => {
     if (!(data instanceof Float32Array)) return Promise.reject(new TypeError(`${collective} takes a Float32Array, got ${describeValue(data)}`));
-    if (closed) return Promise.reject(closed);
+    const unreachable = closed ?? peerClosed.find((e) => e !== null);
+    if (unreachable) return Promise.reject(unreachable);
     const s = step++;
     const own = data.slice(); // the caller may reuse its array
     return new Promise((resolve, reject) => {

@@ -8,8 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
 import {
   BatchNorm,
-  batchNormGatherStats,
-  batchNormStats,
   createLocalGroup,
   requestGpu,
   SyncBatchNorm,
@@ -22,7 +20,7 @@ import { batchNormBackwardReference, batchNormReference } from '../../src/refere
 import { channelLayout } from '../../src/shape.js';
 import { compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
-import { addReplicas, compareGatheredBackward, compareGatheredForward, concatenate, shardBatch, tally, type Shard, type Worst } from '../support/sync.js';
+import { addReplicas, compareGatheredBackward, compareGatheredForward, concatenate, globalStatistics, shardBatch, tally, type Worst } from '../support/sync.js';
 import { inErrorScopes } from './gpu-context.js';
 
 const DEVICES = 4;
@@ -41,32 +39,6 @@ afterAll(() => {
 /** Runs `body` on every replica at once inside its device's error scopes. */
 function onEvery<T>(replicas: number, body: (r: number) => Promise<T>): Promise<T[]> {
   return Promise.all(Array.from({ length: replicas }, (_, r) => inErrorScopes(gpus[r]!, () => body(r))));
-}
-
-/**
- * The global f32 statistics the replicas normalized with, recomputed by the building blocks on the same
- * devices (the same kernels give the same bits): what the reference backward must be fed.
- */
-async function globalStatistics(shards: readonly Shard[], axis: number, eps: number): Promise<{ mean: Float32Array; invstd: Float32Array }> {
-  const C = channelLayout(shards[0]!.shape, axis, true).channels;
-  const local = await Promise.all(shards.map(async (s, r) => {
-    const x = Tensor.fromArray(gpus[r]!, s.values, s.shape);
-    const stats = batchNormStats(gpus[r]!, x, { axis });
-    const result = { count: stats.count, mean: await stats.mean.toArray(), variance: await stats.variance.toArray() };
-    for (const t of [x, stats.mean, stats.variance]) t.destroy();
-    return result;
-  }));
-  const gpu = gpus[0]!;
-  const t = (values: Float32Array, shape: number[]) => Tensor.fromArray(gpu, values, shape);
-  const inputs = {
-    mean: t(concatenate(local.map((l) => l.mean)), [shards.length, C]),
-    variance: t(concatenate(local.map((l) => l.variance)), [shards.length, C]),
-    counts: t(Float32Array.from(local, (l) => l.count), [shards.length]),
-  };
-  const global = batchNormGatherStats(gpu, { ...inputs, eps });
-  const result = { mean: await global.mean.toArray(), invstd: await global.invstd.toArray() };
-  for (const tensor of [...Object.values(inputs), global.mean, global.invstd]) tensor.destroy();
-  return result;
 }
 
 interface Config {
@@ -143,7 +115,7 @@ describe('SyncBatchNorm over replicas on separate devices', () => {
         for (const t of [dyT, g.dx, g.dweight, g.dbias, ys[r]!.xT, ys[r]!.y]) t?.destroy();
         return result;
       });
-      const stats = await globalStatistics(xs, axis, eps);
+      const stats = await globalStatistics(gpus[0]!, xs, axis, eps);
       const reluOutput = activation ? concatenate(ys.map((y) => y.values)) : null;
       const backwardRef = batchNormBackwardReference(dy, x, shape, { training: true, axis, weight, reluOutput, saveMean: stats.mean, saveInvstd: stats.invstd });
       const backward = compareGatheredBackward(`${config.name} step ${step}`, { dy, x, shape, axis, weight, reluOutput, dtype }, backwardRef, {

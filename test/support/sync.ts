@@ -2,6 +2,7 @@
 // test/dawn/sync-workers.test.ts): a batch cut along dimension 0 into replicas' shards of unequal sizes
 // (0 and 1 sample among them), and the comparison of what the replicas computed, put back together, with
 // the float64 references on the concatenated batch.
+import { batchNormGatherStats, batchNormStats, Tensor, type Gpu } from '../../src/index.js';
 import type { ReferenceForwardResult } from '../../src/reference-entry.js';
 import { batchNormStatsReference } from '../../src/reference-entry.js';
 import {
@@ -98,6 +99,32 @@ export function compareGatheredBackward(
     ratios.dbias = compareElements(`${what} dbias`, actual.dbias!, ref.dbias!, tolerance.dbias).worstRatio;
   }
   return ratios;
+}
+
+/**
+ * The global f32 statistics replicas normalized with, recomputed by the building blocks on `gpu` (a device
+ * of the replicas' adapter: the same kernels and plans give the same bits): what the float64 backward on
+ * the concatenated batch must be fed (src/tolerances.ts).
+ */
+export async function globalStatistics(gpu: Gpu, shards: readonly Shard[], axis: number, eps: number): Promise<{ mean: Float32Array; invstd: Float32Array }> {
+  const local = [];
+  for (const s of shards) {
+    const x = Tensor.fromArray(gpu, s.values, s.shape);
+    const stats = batchNormStats(gpu, x, { axis });
+    local.push({ count: stats.count, mean: await stats.mean.toArray(), variance: await stats.variance.toArray() });
+    for (const t of [x, stats.mean, stats.variance]) t.destroy();
+  }
+  const C = local[0]!.mean.length;
+  const t = (values: Float32Array, shape: number[]) => Tensor.fromArray(gpu, values, shape);
+  const inputs = {
+    mean: t(concatenate(local.map((l) => l.mean)), [shards.length, C]),
+    variance: t(concatenate(local.map((l) => l.variance)), [shards.length, C]),
+    counts: t(Float32Array.from(local, (l) => l.count), [shards.length]),
+  };
+  const global = batchNormGatherStats(gpu, { ...inputs, eps });
+  const result = { mean: await global.mean.toArray(), invstd: await global.invstd.toArray() };
+  for (const tensor of [...Object.values(inputs), global.mean, global.invstd]) tensor.destroy();
+  return result;
 }
 
 /** Per channel, the sum over replicas of their per-channel arrays, in float64. */
