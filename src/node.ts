@@ -3,7 +3,7 @@
 // MessagePorts: one MessageChannel between every two replicas, so a collective needs no thread in the
 // middle. Its declarations refer to Node's worker_threads types (@types/node), not to WebGPU's.
 /**
- * A process group of Node.js worker threads for {@link SyncBatchNorm}: the main thread makes the
+ * A process group of Node.js worker threads for SyncBatchNorm (from `webgpu-batchnorm`): the main thread makes the
  * endpoints ({@link createWorkerGroup}) and hands one to each worker, which joins the group
  * ({@link joinWorkerGroup}) and passes it to its SyncBatchNorm:
  * `import { createWorkerGroup, joinWorkerGroup } from 'webgpu-batchnorm/node'`.

@@ -22,9 +22,11 @@ export {
 } from './reference-sync.js';
 export type {
   ReferenceBackwardElemtOptions,
+  ReferenceBackwardElemtResult,
   ReferenceBackwardReduceResult,
   ReferenceBackwardSyncCommon,
   ReferenceElemtOptions,
+  ReferenceElemtResult,
   ReferenceGatherStatsOptions,
   ReferenceGatherStatsResult,
   ReferenceStatsOptions,

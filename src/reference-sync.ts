@@ -73,6 +73,12 @@ export interface ReferenceElemtOptions {
   activation?: Activation | null;
 }
 
+/** What {@link batchNormElemtReference} returns. */
+export interface ReferenceElemtResult {
+  /** The normalized x (then the activation), in x's layout, float64. */
+  y: Float64Array;
+}
+
 /** Options of both backward references. */
 export interface ReferenceBackwardSyncCommon {
   /** The mean the forward normalized with, C values. */
@@ -101,6 +107,12 @@ export interface ReferenceBackwardReduceResult {
   dweight: Float64Array | null;
   /** Per channel: sum(dy); null without a weight. */
   dbias: Float64Array | null;
+}
+
+/** What {@link batchNormBackwardElemtReference} returns. */
+export interface ReferenceBackwardElemtResult {
+  /** The gradient of x, in x's layout, float64. */
+  dx: Float64Array;
 }
 
 /** Options of {@link batchNormBackwardElemtReference}. */
@@ -218,7 +230,7 @@ export function batchNormGatherStatsReference(
  * @param x - Row-major values of `shape`.
  * @param shape - x's dimensions, rank 2 to 5; any but the channel's may be 0.
  */
-export function batchNormElemtReference(x: ReferenceValues, shape: readonly number[], options: ReferenceElemtOptions): { y: Float64Array } {
+export function batchNormElemtReference(x: ReferenceValues, shape: readonly number[], options: ReferenceElemtOptions): ReferenceElemtResult {
   const o = readOptions(options, 'batchNormElemtReference options', ELEMT_KEYS, false);
   const { batch, channels, spatial } = channelLayout(shape, (o.axis ?? 1) as number, true);
   assertTensorValues(x, 'x', shape);
@@ -312,7 +324,7 @@ export function batchNormBackwardElemtReference(
   x: ReferenceValues,
   shape: readonly number[],
   options: ReferenceBackwardElemtOptions,
-): { dx: Float64Array } {
+): ReferenceBackwardElemtResult {
   const o = readOptions(options, 'batchNormBackwardElemtReference options', BACKWARD_ELEMT_KEYS, false);
   const { layout, g, mean, invstd, weight } = readBackward('batchNormBackwardElemtReference', dy, x, shape, o);
   const { channels, spatial } = layout;

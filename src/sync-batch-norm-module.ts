@@ -219,6 +219,7 @@ export class SyncBatchNorm {
   get numBatchesTracked(): number {
     return this.#local.numBatchesTracked;
   }
+  /** Sets the count, as assigning {@link BatchNorm.numBatchesTracked} does. */
   set numBatchesTracked(value: number) {
     this.#local.numBatchesTracked = value;
   }
@@ -226,6 +227,7 @@ export class SyncBatchNorm {
   get training(): boolean {
     return this.#local.training;
   }
+  /** Sets the mode, as {@link SyncBatchNorm.train} does. */
   set training(mode: boolean) {
     this.#local.training = mode;
   }
