@@ -1,7 +1,9 @@
 // The `webgpu-batchnorm/node` entry: a SyncGroup (src/sync-group.ts) of Node.js worker threads, each
 // replica a worker with its own device (e.g. requestDawnGpu from `webgpu-batchnorm/dawn`), exchanging over
 // MessagePorts: one MessageChannel between every two replicas, so a collective needs no thread in the
-// middle. Its declarations refer to Node's worker_threads types (@types/node), not to WebGPU's.
+// middle. Its declarations refer to Node's worker_threads types, not to WebGPU's: they reference
+// @types/node themselves (TypeScript 7 includes no @types package a program does not name).
+/// <reference types="node" preserve="true" />
 /**
  * A process group of Node.js worker threads for SyncBatchNorm (from `webgpu-batchnorm`): the main thread makes the
  * endpoints ({@link createWorkerGroup}) and hands one to each worker, which joins the group

@@ -56,14 +56,19 @@ interface Case {
   readonly eps: number;
   readonly relu: boolean;
   readonly weighted: boolean;
+  /** Running statistics: momentum 0.25 (null: a cumulative average, this being the 3rd batch) and the estimator. */
+  readonly momentum: number | null;
+  readonly estimator: 'unbiased' | 'biased';
 }
 
-const base = { axis: 1, dtype: 'f32', subgroups: true, mean: 2, spread: 1.5, eps: 1e-5, relu: false, weighted: true } as const;
+const base = {
+  axis: 1, dtype: 'f32', subgroups: true, mean: 2, spread: 1.5, eps: 1e-5, relu: false, weighted: true, momentum: 0.25, estimator: 'unbiased',
+} as const;
 const CASES: Case[] = [
   { ...base, name: 'NCHW, vec4 runs', rest: [3, 4, 4], sizes: [3, 0, 1, 5] },
   { ...base, name: 'NCHW, scalar runs, workgroup memory', rest: [2, 3, 5], sizes: [0, 2, 1], subgroups: false, weighted: false },
   { ...base, name: 'channels-last (rows kernels)', rest: [3, 2, 5], axis: -1, sizes: [2, 1, 0, 3] },
-  { ...base, name: 'channel axis 2 of 4', rest: [2, 3, 6], axis: 2, sizes: [1, 4] },
+  { ...base, name: 'channel axis 2 of 4, cumulative average, Keras\'s biased estimator', rest: [2, 3, 6], axis: 2, sizes: [1, 4], momentum: null, estimator: 'biased' },
   { ...base, name: 'f16', rest: [3, 4, 4], dtype: 'f16', sizes: [2, 0, 3] },
   { ...base, name: 'chunked (1 KiB windows)', rest: [3, 5, 7], sizes: [5, 1, 0, 4], maxBindingBytes: 1024 },
   { ...base, name: 'ReLU with a bias', rest: [4, 9], sizes: [1, 3, 2], relu: true },
@@ -91,7 +96,7 @@ async function runCase(gpu: Gpu, k: Case): Promise<void> {
   const bias = k.relu ? uniform(rnd, channels, -0.5, 0.5) : k.weighted ? uniform(rnd, channels, -1, 1) : null;
   const runningMean = uniform(rnd, channels, -1, 1);
   const runningVar = uniform(rnd, channels, 0.5, 2);
-  const momentum = 0.25;
+  const { momentum } = k;
   const xs = shardBatch(x, rest, sizes);
   const dys = shardBatch(dy, rest, sizes);
   const t = (values: Float32Array, s: readonly number[], half = false) => Tensor.fromArray(gpu, values, s, half ? { dtype } : {});
@@ -119,7 +124,7 @@ async function runCase(gpu: Gpu, k: Case): Promise<void> {
   const variances = concatenate(local.map((l) => l.variance));
   const [countsT, meansT, variancesT] = [t(Float32Array.from(counts), [W]), t(means, [W, channels]), t(variances, [W, channels])];
   owned.push(countsT, meansT, variancesT, ...stats.flatMap((s) => [s.mean, s.variance]));
-  const running = { momentum, eps: k.eps };
+  const running = { momentum, eps: k.eps, runningVarEstimator: k.estimator, ...(momentum === null ? { numBatchesTracked: 3 } : {}) };
   const gathered = batchNormGatherStats(gpu, { mean: meansT, variance: variancesT, counts: countsT, runningMean: rmT, runningVar: rvT, ...running });
   owned.push(gathered.mean, gathered.invstd);
   const [mean, invstd, rm, rv] = await Promise.all([read(gathered.mean), read(gathered.invstd), read(rmT), read(rvT)]);
@@ -144,7 +149,7 @@ async function runCase(gpu: Gpu, k: Case): Promise<void> {
   const forward = compareGatheredForward(
     k.name,
     xs,
-    { axis, weight, bias, eps: k.eps, factor: momentum, unbiased: true },
+    { axis, weight, bias, eps: k.eps, factor: momentum ?? 1 / 3, unbiased: k.estimator === 'unbiased' },
     single,
     { y: concatenate(yValues), mean, invstd, runningMean: rm, runningVar: rv },
     dtype,
