@@ -32,14 +32,16 @@ const demo: UserConfig = {
 
 const library: UserConfig = {
   build: {
-    // Four entries: the library, `webgpu-batchnorm/reference` (the float64 CPU references),
-    // `webgpu-batchnorm/dawn` (a device on Dawn in Node.js; 'webgpu' stays an import of the caller's install)
-    // and `webgpu-batchnorm/tfjs` (the TensorFlow.js layer; TensorFlow.js stays an import of the caller's).
+    // Five entries: the library, `webgpu-batchnorm/reference` (the float64 CPU references),
+    // `webgpu-batchnorm/dawn` (a device on Dawn in Node.js; 'webgpu' stays an import of the caller's install),
+    // `webgpu-batchnorm/node` (SyncBatchNorm's group of worker threads; node: modules stay Node's) and
+    // `webgpu-batchnorm/tfjs` (the TensorFlow.js layer; TensorFlow.js stays an import of the caller's).
     lib: {
       entry: {
         index: resolve(import.meta.dirname, 'src/index.ts'),
         reference: resolve(import.meta.dirname, 'src/reference-entry.ts'),
         dawn: resolve(import.meta.dirname, 'src/dawn.ts'),
+        node: resolve(import.meta.dirname, 'src/node.ts'),
         tfjs: resolve(import.meta.dirname, 'src/tfjs.ts'),
       },
       formats: ['es'],
@@ -49,7 +51,7 @@ const library: UserConfig = {
     emptyOutDir: true,
     target: 'es2022',
     minify: false, // a readable library; consumers' bundlers minify
-    rolldownOptions: { external: ['webgpu', /^@tensorflow\//] },
+    rolldownOptions: { external: ['webgpu', /^@tensorflow\//, /^node:/] },
   },
 };
 

@@ -5,15 +5,9 @@
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> }
 
-const EMPTY_PARTIAL = Partial(vec4<f32>(0.0), 0.0);
-
 // Bindings, declared from their record in src/kernels.ts: params, partials, weight, bias, mean, spread, dweight, dbias, coefficients.
 // mean: saveMean (training) or runningMean
 // spread: saveInvstd (training) or runningVar
-
-fn combine(a: Partial, b: Partial) -> Partial {
-  return Partial(mergeCompensated(a.sums, b.sums), a.count + b.count);
-}
 
 @compute @workgroup_size(FINALIZE_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

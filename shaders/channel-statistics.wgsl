@@ -1,18 +1,10 @@
 // A channel's training results from its merged Partial (declared by the kernel), shared by the
 // finalize and the one-dispatch forward so both compute them with the same float32 operations.
 
-// The batch mean and invstd = 1/sqrt(biased variance + eps) (the biased variance normalizes). The mean
-// is pivot + sum/count, the quotient taken with its remainder and added to the pivot without losing it:
-// rounded once, where the mean nearly cancels the pivot too. A sum that is not finite (an Inf among the
-// values, or values near the float32 limit whose sum overflowed, where an Inf meeting an overflow of the
-// other sign gives NaN) gives way to the state's mean, a weighted average of its blocks' means: Inf
-// where the values hold one, as the float64 mean (NaN for both infinities), finite where their mean is.
+// The batch mean (channel-mean.wgsl) and invstd = 1/sqrt(biased variance + eps) (the biased variance
+// normalizes).
 fn channelMoments(stats: Partial) -> vec2<f32> {
-  let s = stats.state;
-  var quotient = dividedBy(s.sum, s.sumLo, s.count);
-  if (!isFinite(s.sum)) { quotient = vec2<f32>(s.mean, select(0.0, s.meanLo, isFinite(s.mean))); }
-  let mean = twoSum(stats.pivot, quotient.x);
-  return vec2<f32>(mean.x + fence(mean.y + quotient.y), 1.0 / sqrt(welfordVariance(s) + params.eps));
+  return vec2<f32>(channelMean(stats), 1.0 / sqrt(welfordVariance(stats.state) + params.eps));
 }
 
 // Writes saveMean and saveInvstd and blends the batch statistics into the running ones (one invocation

@@ -4,15 +4,7 @@
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
-const EMPTY_PARTIAL = Partial(EMPTY_WELFORD, 0.0);
-
 // Bindings, declared from their record in src/kernels.ts: params, partials, weight, bias, runningMean, runningVar, saveMean, saveInvstd, scaleShift.
-
-// Chan's merge (welford.wgsl) of two partials; windows of a chunked tensor have their own pivots.
-fn combine(a: Partial, b: Partial) -> Partial {
-  if (a.state.count == 0.0) { return b; } // keeps b's pivot when a is an empty slot (and a's when b is)
-  return Partial(welfordMerge(a.state, b.state, vec2<f32>(a.pivot, b.pivot)), a.pivot);
-}
 
 @compute @workgroup_size(FINALIZE_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -1,6 +1,6 @@
 // The finalize's merge with one workgroup per channel, for channels with many partials: invocations
 // stride over the channel's partials, then a workgroup-memory tree combines them. The kernel declares
-// struct Partial, EMPTY_PARTIAL and combine().
+// struct Partial; EMPTY_PARTIAL and combine() come from statistics-combine.wgsl or gradient-combine.wgsl.
 var<workgroup> mergedPartials: array<Partial, FINALIZE_SIZE>;
 
 fn finalizeChannel(group: u32, lid: u32) -> u32 { return group; }

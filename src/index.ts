@@ -7,6 +7,9 @@
  * backward {@link batchNormBackward}, and the module {@link BatchNorm} (nn.BatchNorm1d/2d/3d, or Keras's
  * BatchNormalization through {@link BatchNorm.keras}), on {@link Tensor}s of a {@link Gpu} from
  * {@link requestGpu}, `requestDawnGpu` (Node.js, `webgpu-batchnorm/dawn`) or {@link Gpu.fromDevice}.
+ * Across replicas (data-parallel training): {@link SyncBatchNorm} over a process group ({@link SyncGroup},
+ * {@link createLocalGroup}), and its building blocks {@link batchNormStats}, {@link batchNormGatherStats},
+ * {@link batchNormElemt}, {@link batchNormBackwardReduce} and {@link batchNormBackwardElemt}.
  *
  * ## Ownership and cleanup
  *
@@ -15,7 +18,7 @@
  * | a tensor you make ({@link Tensor.fromArray}, {@link Tensor.empty}) | yours | {@link Tensor.destroy} |
  * | a tensor wrapping your buffer ({@link Tensor.fromBuffer}) | the buffer stays yours | you: destroy() drops only the wrapper |
  * | an output of {@link batchNorm}, {@link batchNormBackward}, {@link BatchNorm.forward}, {@link BatchNorm.backward} | yours (or the `out` tensor you passed) | {@link Tensor.destroy} |
- * | a module's `weight`, `bias`, `runningMean`, `runningVar` and saved statistics | the module | {@link BatchNorm.destroy} |
+ * | a module's `weight`, `bias`, `runningMean`, `runningVar` and saved statistics | the module | {@link BatchNorm.destroy}, {@link SyncBatchNorm.destroy} |
  * | a Gpu's device from {@link requestGpu} | the Gpu | {@link Gpu.destroy}, which also ends every tensor on it |
  * | a Gpu's device from {@link Gpu.fromDevice} | yours | you; {@link Gpu.destroy} frees only the library's scratch |
  *
@@ -52,6 +55,36 @@ export type {
   BatchNormBackwardWeightedResult,
   BatchNormBackwardTraining,
 } from './batch-norm-backward.js';
+export {
+  batchNormBackwardElemt,
+  batchNormBackwardReduce,
+  batchNormElemt,
+  batchNormGatherStats,
+  batchNormStats,
+} from './sync-batch-norm.js';
+export type {
+  BatchNormBackwardElemtOptions,
+  BatchNormBackwardElemtResult,
+  BatchNormBackwardReduceOptions,
+  BatchNormBackwardReduceResult,
+  BatchNormBackwardReduceWeightedResult,
+  BatchNormBackwardSyncCommon,
+  BatchNormElemtOptions,
+  BatchNormElemtResult,
+  BatchNormGatherStatsOptions,
+  BatchNormGatherStatsResult,
+  BatchNormStatsOptions,
+  BatchNormStatsResult,
+} from './sync-batch-norm.js';
+export { createLocalGroup } from './sync-group.js';
+export type { SyncGroup } from './sync-group.js';
+export { SyncBatchNorm } from './sync-batch-norm-module.js';
+export type {
+  KerasSyncBatchNormOptions,
+  SyncBatchNormBackwardOptions,
+  SyncBatchNormForwardOptions,
+  SyncBatchNormOptions,
+} from './sync-batch-norm-module.js';
 export { BatchNorm } from './batch-norm-module.js';
 export type {
   BatchNormForwardOptions,

@@ -12,17 +12,25 @@ import backwardFusedRowsSource from '../shaders/backward-fused-rows.wgsl?raw';
 import backwardFusedSource from '../shaders/backward-fused.wgsl?raw';
 import backwardReduceRowsSource from '../shaders/backward-reduce-rows.wgsl?raw';
 import backwardReduceSource from '../shaders/backward-reduce.wgsl?raw';
+import backwardSumsSource from '../shaders/backward-sums.wgsl?raw';
+import channelMeanSource from '../shaders/channel-mean.wgsl?raw';
 import channelStatisticsSource from '../shaders/channel-statistics.wgsl?raw';
 import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
 import elemSumsSource from '../shaders/elem-sums.wgsl?raw';
 import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
 import finalizeSource from '../shaders/finalize.wgsl?raw';
+import gatherStatisticsSource from '../shaders/gather-statistics.wgsl?raw';
+import globalCoefficientsSource from '../shaders/global-coefficients.wgsl?raw';
+import gradientCombineSource from '../shaders/gradient-combine.wgsl?raw';
 import gradientCenterSource from '../shaders/gradient-center.wgsl?raw';
+import gradientTotalsSource from '../shaders/gradient-totals.wgsl?raw';
 import foldBlockSource from '../shaders/fold-block.wgsl?raw';
 import foldVec4Source from '../shaders/fold-vec4.wgsl?raw';
+import inputCoefficientsSource from '../shaders/input-coefficients.wgsl?raw';
 import inputGradientSource from '../shaders/input-gradient.wgsl?raw';
 import mergeInvocationSource from '../shaders/merge-invocation.wgsl?raw';
 import mergeWorkgroupSource from '../shaders/merge-workgroup.wgsl?raw';
+import momentsSource from '../shaders/moments.wgsl?raw';
 import paramsSource from '../shaders/params.wgsl?raw';
 import pivotSource from '../shaders/pivot.wgsl?raw';
 import reluMaskSource from '../shaders/relu-mask.wgsl?raw';
@@ -30,6 +38,7 @@ import rowsGradientSumsSource from '../shaders/rows-gradient-sums.wgsl?raw';
 import rowsStatisticsSource from '../shaders/rows-statistics.wgsl?raw';
 import rowsWalkSource from '../shaders/rows-walk.wgsl?raw';
 import scaleShiftFoldedSource from '../shaders/scale-shift-folded.wgsl?raw';
+import scaleShiftGivenSource from '../shaders/scale-shift-given.wgsl?raw';
 import scaleShiftRunningSource from '../shaders/scale-shift-running.wgsl?raw';
 import sliceGradientSumsSource from '../shaders/slice-gradient-sums.wgsl?raw';
 import sliceStatisticsSource from '../shaders/slice-statistics.wgsl?raw';
@@ -38,6 +47,7 @@ import spreadSource from '../shaders/spread.wgsl?raw';
 import statsApplyRowsSource from '../shaders/stats-apply-rows.wgsl?raw';
 import statsApplySource from '../shaders/stats-apply.wgsl?raw';
 import statsRowsSource from '../shaders/stats-rows.wgsl?raw';
+import statisticsCombineSource from '../shaders/statistics-combine.wgsl?raw';
 import statsSource from '../shaders/stats.wgsl?raw';
 import twoSumSource from '../shaders/two-sum.wgsl?raw';
 import welfordSource from '../shaders/welford.wgsl?raw';
@@ -60,7 +70,8 @@ import { ShaderStage } from './webgpu-constants.js';
 type Part =
   | 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'two-sum' | 'elem-sums' | 'welford' | 'pivot' | 'slice-walk' | 'slice-statistics' | 'rows-walk'
   | 'channel-statistics' | 'affine' | 'spread' | 'relu-mask' | 'activation' | 'scale-shift-folded' | 'scale-shift-running'
-  | 'gradient-center' | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums';
+  | 'gradient-center' | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums'
+  | 'channel-mean' | 'statistics-combine' | 'gradient-combine' | 'gradient-totals' | 'input-coefficients' | 'scale-shift-given';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold'>, string> = {
   'two-sum': twoSumSource,
@@ -83,6 +94,12 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fo
   'input-gradient': inputGradientSource,
   'rows-statistics': rowsStatisticsSource,
   'rows-gradient-sums': rowsGradientSumsSource,
+  'channel-mean': channelMeanSource,
+  'statistics-combine': statisticsCombineSource,
+  'gradient-combine': gradientCombineSource,
+  'gradient-totals': gradientTotalsSource,
+  'input-coefficients': inputCoefficientsSource,
+  'scale-shift-given': scaleShiftGivenSource,
 };
 
 /**
@@ -140,7 +157,7 @@ const KERNELS = {
   },
   'stats-apply': {
     source: statsApplySource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-statistics', 'affine', 'activation'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'],
     bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, y: windowedOutput },
   },
   'stats-rows': {
@@ -150,12 +167,12 @@ const KERNELS = {
   },
   'stats-apply-rows': {
     source: statsApplyRowsSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics', 'channel-statistics', 'affine', 'activation'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'],
     bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, y: windowedOutput },
   },
   finalize: {
     source: finalizeSource,
-    parts: ['two-sum', 'welford', 'merge', 'channel-statistics', 'affine'],
+    parts: ['two-sum', 'welford', 'statistics-combine', 'merge', 'channel-mean', 'channel-statistics', 'affine'],
     bindings: { params: uniform('Params'), partials: read('array<Partial>'), ...trainingStatisticsBindings, scaleShift: readWrite('array<vec2<f32>>') },
   },
   apply: {
@@ -175,7 +192,10 @@ const KERNELS = {
   },
   'backward-fused': {
     source: backwardFusedSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'gradient-center', 'relu-mask', 'slice-gradient-sums', 'backward-coefficients', 'input-gradient'],
+    parts: [
+      'elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'gradient-center', 'relu-mask', 'slice-gradient-sums',
+      'gradient-totals', 'input-coefficients', 'backward-coefficients', 'input-gradient',
+    ],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-reduce-rows': {
@@ -185,12 +205,15 @@ const KERNELS = {
   },
   'backward-fused-rows': {
     source: backwardFusedRowsSource,
-    parts: ['elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'gradient-center', 'relu-mask', 'rows-gradient-sums', 'backward-coefficients', 'input-gradient'],
+    parts: [
+      'elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'gradient-center', 'relu-mask', 'rows-gradient-sums',
+      'gradient-totals', 'input-coefficients', 'backward-coefficients', 'input-gradient',
+    ],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-finalize': {
     source: backwardFinalizeSource,
-    parts: ['two-sum', 'merge', 'affine', 'spread', 'gradient-center', 'backward-coefficients'],
+    parts: ['two-sum', 'gradient-combine', 'merge', 'affine', 'spread', 'gradient-center', 'gradient-totals', 'input-coefficients', 'backward-coefficients'],
     bindings: {
       params: uniform('Params'),
       partials: read('array<Partial>'),
@@ -212,6 +235,60 @@ const KERNELS = {
       dy: windowed,
       coefficients: read('array<Coefficients>'),
       dx: windowedOutput,
+    },
+  },
+  // The SyncBatchNorm building blocks (src/sync-batch-norm.ts), with the reductions above as their pass 1.
+  moments: {
+    source: momentsSource,
+    parts: ['two-sum', 'welford', 'statistics-combine', 'merge', 'channel-mean'],
+    bindings: { params: uniform('Params'), partials: read('array<Partial>'), mean: readWrite('array<f32>'), variance: readWrite('array<f32>') },
+  },
+  'gather-statistics': {
+    source: gatherStatisticsSource,
+    parts: ['two-sum', 'welford', 'statistics-combine', 'channel-mean', 'channel-statistics'],
+    bindings: {
+      params: uniform('Params'),
+      counts: perChannel,
+      means: perChannel,
+      variances: perChannel,
+      runningMean: readWrite('array<f32>'),
+      runningVar: readWrite('array<f32>'),
+      saveMean: readWrite('array<f32>'),
+      saveInvstd: readWrite('array<f32>'),
+    },
+  },
+  'apply-given': {
+    source: applySource,
+    parts: ['elem', 'activation', 'affine', 'scale-shift-given'],
+    bindings: { params: uniform('Params'), x: windowed, weight: perChannel, bias: perChannel, mean: perChannel, invstd: perChannel, y: windowedOutput },
+  },
+  'backward-sums': {
+    source: backwardSumsSource,
+    parts: ['two-sum', 'gradient-combine', 'merge', 'spread', 'gradient-center', 'gradient-totals'],
+    bindings: {
+      params: uniform('Params'),
+      partials: read('array<Partial>'),
+      mean: perChannel,
+      spread: perChannel,
+      dweight: readWrite('array<f32>'),
+      dbias: readWrite('array<f32>'),
+      sumDy: readWrite('array<f32>'),
+      sumDyXmu: readWrite('array<f32>'),
+    },
+  },
+  'global-coefficients': {
+    source: globalCoefficientsSource,
+    parts: ['affine', 'spread', 'input-coefficients'],
+    bindings: {
+      params: uniform('Params'),
+      weight: perChannel,
+      bias: perChannel,
+      mean: perChannel,
+      spread: perChannel,
+      sumDy: perChannel,
+      sumDyXmu: perChannel,
+      counts: perChannel,
+      coefficients: readWrite('array<Coefficients>'),
     },
   },
 } as const satisfies Record<string, { source: string; parts: readonly Part[]; bindings: Record<string, BindingDeclaration> }>;
@@ -238,7 +315,12 @@ export type KernelVariant =
   | { readonly kernel: 'backward-reduce-rows'; readonly storage: Storage }
   | { readonly kernel: 'backward-fused-rows'; readonly storage: Storage }
   | { readonly kernel: 'backward-finalize'; readonly perInvocation: boolean }
-  | { readonly kernel: 'backward-apply'; readonly storage: Storage; readonly vec4: boolean };
+  | { readonly kernel: 'backward-apply'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'moments'; readonly perInvocation: boolean }
+  | { readonly kernel: 'gather-statistics' }
+  | { readonly kernel: 'apply-given'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'backward-sums'; readonly perInvocation: boolean }
+  | { readonly kernel: 'global-coefficients' };
 
 /** The declarations of a kernel's bindings, in binding order. */
 export function bindingsOf(kernel: KernelName): readonly (readonly [string, BindingDeclaration])[] {

@@ -114,18 +114,7 @@ export function batchNormBackwardReference(
     mean[c] = givenMean[c]!;
     invstd[c] = training ? givenSpread[c]! : 1 / Math.sqrt(givenSpread[c]! + eps);
   }
-  // The gradient reaching the batch norm: dy, masked by the ReLU that followed it (from its stored
-  // output, or recomputed as the forward computed y).
-  const passes = reluOutput
-    ? (i: number) => reluOutput[i]! > 0
-    : activation === 'relu'
-      ? (i: number) => {
-          const c = Math.floor(i / spatial) % channels;
-          const scale = (weight ? weight[c]! : 1) * invstd[c]!;
-          return x[i]! * scale + ((bias ? bias[c]! : 0) - mean[c]! * scale) > 0;
-        }
-      : null;
-  const g = passes ? Float64Array.from(dy, (v, i) => (passes(i) ? v : 0)) : dy;
+  const g = reluMaskedGradient(dy, x, { channels, spatial }, { activation, reluOutput, weight, bias, mean, invstd });
   const dx = new Float64Array(batch * channels * spatial);
   const dweight = weight ? new Float64Array(channels) : null;
   const dbias = weight ? new Float64Array(channels) : null;
@@ -157,4 +146,34 @@ export function batchNormBackwardReference(
     }
   }
   return { dx, dweight, dbias, saveMean: mean, saveInvstd: invstd };
+}
+
+/**
+ * The gradient reaching the batch norm: dy, masked by the ReLU that followed it (from its stored output,
+ * or recomputed in float64 as the forward computed y from x, the statistics, the weight and the bias).
+ */
+export function reluMaskedGradient(
+  dy: ReferenceValues,
+  x: ReferenceValues,
+  { channels, spatial }: { channels: number; spatial: number },
+  forward: {
+    activation: Activation | null;
+    reluOutput: ReferenceValues | null;
+    weight: ReferenceValues | null;
+    bias: ReferenceValues | null;
+    mean: ReferenceValues;
+    invstd: ReferenceValues;
+  },
+): ReferenceValues {
+  const { activation, reluOutput, weight, bias, mean, invstd } = forward;
+  const passes = reluOutput
+    ? (i: number) => reluOutput[i]! > 0
+    : activation === 'relu'
+      ? (i: number) => {
+          const c = Math.floor(i / spatial) % channels;
+          const scale = (weight ? weight[c]! : 1) * invstd[c]!;
+          return x[i]! * scale + ((bias ? bias[c]! : 0) - mean[c]! * scale) > 0;
+        }
+      : null;
+  return passes ? Float64Array.from(dy, (v, i) => (passes(i) ? v : 0)) : dy;
 }

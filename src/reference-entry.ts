@@ -1,8 +1,10 @@
 // The `webgpu-batchnorm/reference` entry: float64 CPU references of the forward and backward passes (what
-// the tests, the demo's check and the benchmark compare the GPU against). Plain JavaScript, no WebGPU.
+// the tests, the demo's check and the benchmark compare the GPU against), and of the SyncBatchNorm
+// building blocks. Plain JavaScript, no WebGPU.
 /**
- * Float64 CPU references of batch norm's forward and backward: what the tests, the demo's check and the
- * benchmark compare the GPU against. Plain JavaScript, no WebGPU:
+ * Float64 CPU references of batch norm's forward and backward, and of the SyncBatchNorm building blocks
+ * (batchNormStatsReference and the others): what the tests, the demo's check and the benchmark compare
+ * the GPU against. Plain JavaScript, no WebGPU:
  * `import { batchNormReference } from 'webgpu-batchnorm/reference'`.
  *
  * @module webgpu-batchnorm/reference
@@ -11,3 +13,22 @@ export { batchNormReference, channelMoments } from './reference.js';
 export type { ReferenceForwardOptions, ReferenceForwardResult, ReferenceValues } from './reference.js';
 export { batchNormBackwardReference } from './reference-backward.js';
 export type { ReferenceBackwardCommon, ReferenceBackwardOptions, ReferenceBackwardResult } from './reference-backward.js';
+export {
+  batchNormBackwardElemtReference,
+  batchNormBackwardReduceReference,
+  batchNormElemtReference,
+  batchNormGatherStatsReference,
+  batchNormStatsReference,
+} from './reference-sync.js';
+export type {
+  ReferenceBackwardElemtOptions,
+  ReferenceBackwardElemtResult,
+  ReferenceBackwardReduceResult,
+  ReferenceBackwardSyncCommon,
+  ReferenceElemtOptions,
+  ReferenceElemtResult,
+  ReferenceGatherStatsOptions,
+  ReferenceGatherStatsResult,
+  ReferenceStatsOptions,
+  ReferenceStatsResult,
+} from './reference-sync.js';

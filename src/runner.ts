@@ -106,6 +106,12 @@ export interface OperationSpec<R extends string> extends EncoderOptions {
   /** How the tensors of x's shape are stored (the plan's windows and elements follow it). */
   readonly storage: Storage;
   readonly passes: (plan: PassPlan) => readonly PassSpec[];
+  /**
+   * Only the SyncBatchNorm building blocks take an x without elements (a replica's empty batch; every
+   * other operation refuses it before): then no pass runs, and these outputs, sums or statistics over
+   * nothing, are written as zeros.
+   */
+  readonly zeroedWhenEmpty?: readonly NoInfer<R>[];
 }
 
 /** Windows (chunks of whole samples that fit one binding) and the dispatches of each pass over them. */
@@ -136,11 +142,19 @@ const planCaches = new WeakMap<Gpu, LruMap<string, PassPlan>>();
 export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>): Record<R, Tensor | null> {
   gpu.assertAlive();
   const roles = spec.roles as Readonly<Record<string, TensorRole>>;
-  const plan = planOperation(gpu, spec.layout, spec.reduces, spec.storage);
-  const passes = spec.passes(plan);
-  checkWrittenTensors(gpu, roles, passes);
-  checkBufferSharing(roles, passes);
-  checkRecording(gpu, spec);
+  let encode: (tensors: Record<string, Tensor | null>) => void;
+  if (spec.layout.batch * spec.layout.spatial === 0) {
+    checkWrittenTensors(gpu, roles, []);
+    checkRecording(gpu, spec);
+    encode = (tensors) => encodeEmpty(gpu, spec, tensors);
+  } else {
+    const plan = planOperation(gpu, spec.layout, spec.reduces, spec.storage);
+    const passes = spec.passes(plan);
+    checkWrittenTensors(gpu, roles, passes);
+    checkBufferSharing(roles, passes);
+    checkRecording(gpu, spec);
+    encode = (tensors) => encodePasses(gpu, spec, plan, passes, tensors);
+  }
 
   const record = () => {
     const tensors: Record<string, Tensor | null> = {};
@@ -151,7 +165,7 @@ export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>)
         if (!t && output) allocated.push((t = Tensor.allocate(gpu, output.shape, output.dtype, output.label)));
         tensors[role] = t;
       }
-      encodePasses(gpu, spec, plan, passes, tensors);
+      encode(tensors);
     } catch (error) {
       for (const t of allocated) t.destroy();
       throw error;
@@ -254,6 +268,20 @@ function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, pas
     const computePass = encoder.beginComputePass(spec.timestampWrites ? { label: spec.label, timestampWrites: spec.timestampWrites } : { label: spec.label });
     for (const p of passes) record(computePass, p);
     computePass.end();
+  }
+  if (!spec.encoder) gpu.device.queue.submit([encoder.finish()]);
+}
+
+/**
+ * An operation over an x without elements: its one compute pass is empty (its timestamps are still
+ * written), and the outputs in `zeroedWhenEmpty` are cleared.
+ */
+function encodeEmpty(gpu: Gpu, spec: OperationSpec<string>, tensors: Record<string, Tensor | null>): void {
+  const encoder = spec.encoder ?? gpu.device.createCommandEncoder({ label: spec.label });
+  if (spec.timestampWrites) encoder.beginComputePass({ label: spec.label, timestampWrites: spec.timestampWrites }).end();
+  for (const role of spec.zeroedWhenEmpty ?? []) {
+    const t = tensors[role]!;
+    encoder.clearBuffer(t.buffer, t.byteOffset, t.byteLength); // per-channel f32 tensors: 4-byte multiples
   }
   if (!spec.encoder) gpu.device.queue.submit([encoder.finish()]);
 }

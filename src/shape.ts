@@ -1,14 +1,18 @@
 // Shape rules of batch norm: which shapes are allowed and how NCHW splits into (N, C, spatial).
 import { describeValue } from './options.js';
 
-/** Checks that every dimension is a positive integer; `what` names the tensor in the message. */
-export function assertValidShape(shape: readonly number[], what = 'shape'): void {
+/**
+ * Checks that every dimension is a positive integer; `what` names the tensor in the message. With
+ * `allowEmpty`, 0 is a dimension too: a tensor with no elements, such as a replica's empty batch.
+ */
+export function assertValidShape(shape: readonly number[], what = 'shape', allowEmpty = false): void {
   if (!Array.isArray(shape)) throw new TypeError(`${what} must be an array of dimensions, got ${describeValue(shape)}`);
   // An index loop, not forEach: forEach skips the holes of a sparse array such as [4, , 4].
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
-    if (typeof d !== 'number' || !Number.isInteger(d) || d <= 0) {
-      throw new RangeError(`${what} [${Array.from(shape, String).join(',')}] has dimension ${i} = ${describeValue(d)}; dimensions must be positive integers`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < (allowEmpty ? 0 : 1)) {
+      const rule = allowEmpty ? 'non-negative integers' : 'positive integers';
+      throw new RangeError(`${what} [${Array.from(shape, String).join(',')}] has dimension ${i} = ${describeValue(d)}; dimensions must be ${rule}`);
     }
   }
 }
@@ -38,15 +42,24 @@ export function channelAxis(shape: readonly number[], axis: number): number {
 
 /**
  * Splits x around its channel axis (default 1, PyTorch's (N, C, *); -1 is channels-last, Keras's default).
- * Rank must be 2 to 5, as nn.BatchNorm1d/2d/3d (or their channels-last forms) take.
+ * Rank must be 2 to 5, as nn.BatchNorm1d/2d/3d (or their channels-last forms) take. With `allowEmpty` (the
+ * SyncBatchNorm building blocks, where a replica's batch may be empty) dimensions other than the channel's
+ * may be 0; otherwise x needs at least one value per channel.
  */
-export function channelLayout(shape: readonly number[], axis = 1): ChannelLayout {
-  assertValidShape(shape, 'x shape');
+export function channelLayout(shape: readonly number[], axis = 1, allowEmpty = false): ChannelLayout {
+  assertValidShape(shape, 'x shape', true);
+  if (!allowEmpty && shape.includes(0)) {
+    throw new RangeError(
+      `x has shape [${shape.join(',')}], which has no elements; batch norm needs at least one value per channel ` +
+        '(only the SyncBatchNorm building blocks, batchNormStats and the others, take an empty batch)',
+    );
+  }
   if (shape.length < 2 || shape.length > 5) {
     throw new RangeError(
       `x has shape [${shape.join(',')}] (rank ${shape.length}); batch norm takes rank 2 to 5: (N,C), (N,C,L), (N,C,H,W), (N,C,D,H,W) or their channels-last forms`,
     );
   }
   const a = channelAxis(shape, axis);
+  if (shape[a] === 0) throw new RangeError(`x has shape [${shape.join(',')}] with 0 channels (axis ${axis}); batch norm needs at least one channel`);
   return { batch: numElements(shape.slice(0, a)), channels: shape[a]!, spatial: numElements(shape.slice(a + 1)) };
 }

@@ -129,7 +129,8 @@ export class Tensor {
    * nearest even, as torch.half).
    *
    * @param data - Row-major values, exactly as many as `shape` has elements.
-   * @param shape - Dimensions, each a positive integer.
+   * @param shape - Dimensions, each a non-negative integer (a 0 makes an empty tensor, such as a replica's
+   * empty batch for {@link SyncBatchNorm}; batchNorm and batchNormBackward refuse those).
    */
   static fromArray(gpu: Gpu, data: TensorData, shape: readonly number[], options: TensorOptions = {}): Tensor {
     const { dtype, label } = readTensorOptions(gpu, shape, options);
@@ -141,7 +142,7 @@ export class Tensor {
     const { result, error } = gpu.scoped(`uploading tensor '${label}'`, () => {
       const tensor = Tensor.allocate(gpu, shape, dtype, label);
       try {
-        gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        if (bytes.byteLength > 0) gpu.device.queue.writeBuffer(tensor.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
       } catch (thrown) {
         tensor.destroy();
         throw thrown;
@@ -206,7 +207,7 @@ export class Tensor {
     }
     const [error, bytes] = await Promise.all([
       lastWriteVerdict(this),
-      readBuffer(this.gpu, buffer, this.byteOffset, this.byteLength, `tensor '${this.label}'`),
+      this.byteLength === 0 ? new ArrayBuffer(0) : readBuffer(this.gpu, buffer, this.byteOffset, this.byteLength, `tensor '${this.label}'`),
     ]);
     if (error) throw error;
     if (this.dtype === 'f32') return new Float32Array(bytes);
@@ -238,7 +239,8 @@ export class Tensor {
   /** @internal an owned, uninitialised tensor of checked shape and dtype (the operations' outputs). */
   static allocate(gpu: Gpu, shape: readonly number[], dtype: DType, label: string): Tensor {
     const byteLength = assertFitsBuffer(gpu, shape, dtype, label);
-    const buffer = gpu.createBuffer({ label, size: byteLength, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
+    // An empty tensor (no elements) still gets a buffer of 4 bytes, as every binding and copy has.
+    const buffer = gpu.createBuffer({ label, size: Math.max(byteLength, 4), usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
     return new Tensor(gpu, buffer, shape, dtype, label, 0, true);
   }
 }
@@ -261,7 +263,7 @@ function paddedBytes(bytes: number): number {
 function readTensorOptions(gpu: Gpu, shape: readonly number[], options: TensorOptions): { dtype: DType; label: string } {
   gpu.assertAlive();
   const read = readOptions(options, 'tensor options', TENSOR_OPTION_KEYS); // byteOffset only wraps (fromBuffer)
-  assertValidShape(shape);
+  assertValidShape(shape, 'shape', true); // an empty tensor is a tensor (operations say whether they take one)
   const dtype = read.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new TypeError(`dtype must be 'f32' or 'f16', got ${describeValue(dtype)}`);
   const label = read.label ?? 'tensor';

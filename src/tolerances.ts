@@ -9,7 +9,7 @@
 // ~6e-8 * |mean| / spread, which STAT_RTOL already bounds and which is no error of the backward. Feeding
 // the float64 statistics instead fails correct results once the mean is ~100x the spread.
 import { pytorchParameterGradients, pytorchStatistics } from './pytorch-float32.js';
-import { channelMoments } from './reference.js';
+import { channelMoments, type ReferenceForwardResult } from './reference.js';
 import { batchNormBackwardReference } from './reference-backward.js';
 import { channelLayout } from './shape.js';
 
@@ -49,7 +49,7 @@ export interface ChannelStatistics {
 
 /** The channel of each flat index of a tensor whose channel axis is `axis` (default 1: (N, C, *)). */
 export function channelOfIndex(shape: readonly number[], axis = 1): (i: number) => number {
-  const { channels, spatial } = channelLayout(shape, axis);
+  const { channels, spatial } = channelLayout(shape, axis, true); // a replica's empty batch too
   return (i) => Math.floor(i / spatial) % channels;
 }
 
@@ -125,7 +125,7 @@ export interface BackwardMagnitudes {
  * the gradient reaching the batch norm (masked by a fused ReLU's output where there is one).
  */
 export function backwardMagnitudes(dy: Values, x: Values, shape: readonly number[], stats: ChannelStatistics, axis = 1): BackwardMagnitudes {
-  const { batch, channels, spatial } = channelLayout(shape, axis);
+  const { batch, channels, spatial } = channelLayout(shape, axis, true); // a replica's empty batch too
   const sumAbsDy = new Float64Array(channels);
   const sumAbsDyXhat = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
@@ -183,6 +183,135 @@ export function backwardTolerances(inputs: BackwardToleranceInputs, stats: Chann
     },
     dweight: (c) => SUM_RTOL * m.sumAbsDyXhat[c]!,
     dbias: (c) => SUM_RTOL * m.sumAbsDy[c]!,
+  };
+}
+
+// SyncBatchNorm (src/sync-batch-norm.ts): each replica's mean and variance, within meanTolerance and
+// STAT_RTOL of their exact values, cross the exchange as f32 and batchNormGatherStats merges them, rounding a
+// few times more (GATHER_RTOL: compensated, as the finalize's merge). The merged mean, sum(s_w*mean_w) with
+// s_w = n_w/N, carries the replicas' mean errors weighted by their shares, STAT_RTOL*sum(s_w*(|mean_w| +
+// spread_w)). The merged variance, sum(s_w*(var_w + (mean_w - mean)^2)), carries their variance errors and,
+// through (mean_w - mean)^2, 2*|mean_w - mean| times each mean's error. Where |mean| is large against the
+// spread that term exceeds STAT_RTOL of the variance, as it does for any exchange of f32 means (PyTorch's
+// too). invstd, the running statistics and y then carry these errors to first order.
+export const GATHER_RTOL = 4 * 2 ** -24;
+
+/** One replica's exact (float64) statistics of its shard: batchNormStatsReference's. */
+export interface ReplicaMoments {
+  readonly count: number;
+  readonly mean: Values;
+  readonly variance: Values;
+}
+
+/** What the forward over the whole batch was given, besides the replicas' statistics. */
+export interface GatheredForwardInputs {
+  /** The concatenated batch (the replicas' x, one after the other along dimension 0), its shape and channel axis. */
+  readonly x: Values;
+  readonly shape: readonly number[];
+  readonly axis?: number;
+  readonly weight: Values | null;
+  readonly bias: Values | null;
+  readonly eps: number;
+  /** The running-statistics factor (momentum, or 1/numBatchesTracked) and whether runningVar takes the unbiased variance. */
+  readonly factor: number;
+  readonly unbiased: boolean;
+}
+
+/** Tolerances of the merged statistics, the running ones and y of a forward through the building blocks. */
+export interface GatheredForwardTolerances {
+  readonly mean: (c: number) => number;
+  readonly invstd: (c: number) => number;
+  readonly runningMean: (c: number) => number;
+  readonly runningVar: (c: number) => number;
+  readonly y: (i: number) => number;
+}
+
+/**
+ * The bounds of a forward whose statistics were merged from `replicas` (batchNormStats on each,
+ * batchNormGatherStats, batchNormElemt), against `ref`, the float64 forward over the concatenated batch
+ * (its running statistics when it updated them).
+ */
+export function gatheredForwardTolerances(
+  replicas: readonly ReplicaMoments[],
+  inputs: GatheredForwardInputs,
+  ref: Pick<ReferenceForwardResult, 'saveMean' | 'saveInvstd' | 'runningMean' | 'runningVar'>,
+): GatheredForwardTolerances {
+  const { x, shape, axis = 1, weight, bias, eps, factor, unbiased } = inputs;
+  const { channels } = channelLayout(shape, axis);
+  const total = replicas.reduce((n, r) => n + r.count, 0);
+  const correction = unbiased ? total / (total - 1) : 1;
+  const meanError = new Float64Array(channels);
+  const varianceError = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const mean = ref.saveMean[c]!;
+    const variance = 1 / ref.saveInvstd[c]! ** 2 - eps;
+    let m = GATHER_RTOL * (Math.abs(mean) + Math.sqrt(variance));
+    let v = GATHER_RTOL * variance;
+    for (const r of replicas) {
+      if (r.count === 0) continue;
+      const share = r.count / total;
+      const replicaMeanError = STAT_RTOL * (Math.abs(r.mean[c]!) + Math.sqrt(r.variance[c]!));
+      m += share * replicaMeanError;
+      v += share * (STAT_RTOL * r.variance[c]! + 2 * Math.abs(r.mean[c]! - mean) * replicaMeanError);
+    }
+    meanError[c] = m;
+    varianceError[c] = v;
+  }
+  // d(invstd)/invstd = -d(variance)/(2*(variance + eps)), and sqrt's own rounding.
+  const invstdRelative = (c: number) => GATHER_RTOL + (varianceError[c]! / 2) * ref.saveInvstd[c]! ** 2;
+  const single = yTolerance(x, shape, ref, weight, bias, axis);
+  const channelOf = channelOfIndex(shape, axis);
+  const runningMean = ref.runningMean ? runningMeanTolerance(ref.runningMean, ref.saveMean, ref.saveInvstd) : () => 0;
+  const runningVar = ref.runningVar ? relativeTolerance(ref.runningVar) : () => 0;
+  return {
+    mean: (c) => meanError[c]!,
+    invstd: (c) => ref.saveInvstd[c]! * invstdRelative(c),
+    runningMean: (c) => runningMean(c) + factor * meanError[c]!,
+    runningVar: (c) => runningVar(c) + factor * correction * varianceError[c]!,
+    // y = w*invstd*(x - mean) + b: the statistics' errors scaled by |w|*invstd, beside y's own bound.
+    y: (i) => {
+      const c = channelOf(i);
+      const scale = Math.abs(weight ? weight[c]! : 1) * ref.saveInvstd[c]!;
+      return single(i) + scale * (Math.abs(x[i]! - ref.saveMean[c]!) * invstdRelative(c) + meanError[c]!);
+    },
+  };
+}
+
+/**
+ * Tolerances of batchNormBackwardReduce's sums against float64: sum(g) as dbias, and sum(g*(x - mean)) as
+ * dweight/invstd (SUM_RTOL of the sum of |term|). `g` is dy masked by the forward's ReLU, if any.
+ */
+export function gradientSumTolerances(
+  g: Values,
+  x: Values,
+  shape: readonly number[],
+  stats: ChannelStatistics,
+  axis = 1,
+): { sumDy: (c: number) => number; sumDyXmu: (c: number) => number } {
+  const m = backwardMagnitudes(g, x, shape, stats, axis);
+  return { sumDy: (c) => SUM_RTOL * m.sumAbsDy[c]!, sumDyXmu: (c) => (SUM_RTOL * m.sumAbsDyXhat[c]!) / stats.saveInvstd[c]! };
+}
+
+/**
+ * Tolerance of dx from given sums (batchNormBackwardElemt): dx = w*invstd*(g - sumDy/N - xhat*invstd*sumDyXmu/N)
+ * with the sums exact inputs, so DX_RTOL of the size of those terms. `g` is dy masked by the ReLU, if any.
+ */
+export function elemtDxTolerance(
+  g: Values,
+  x: Values,
+  shape: readonly number[],
+  stats: ChannelStatistics,
+  weight: Values | null,
+  sums: { readonly sumDy: Values; readonly sumDyXmu: Values; readonly count: number },
+  axis = 1,
+): (i: number) => number {
+  const channelOf = channelOfIndex(shape, axis);
+  return (i) => {
+    const c = channelOf(i);
+    const invstd = stats.saveInvstd[c]!;
+    const xhat = Math.abs((x[i]! - stats.saveMean[c]!) * invstd);
+    const terms = Math.abs(g[i]!) + Math.abs(sums.sumDy[c]!) / sums.count + (xhat * invstd * Math.abs(sums.sumDyXmu[c]!)) / sums.count;
+    return DX_RTOL * Math.abs(weight ? weight[c]! : 1) * invstd * terms;
   };
 }
 

@@ -27,6 +27,11 @@ export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null
   'backward-fused-rows': 5 * VALUE_BYTES,
   'backward-finalize': null,
   'backward-apply': 3 * VALUE_BYTES, // read dy and x, write dx
+  moments: null,
+  'gather-statistics': null,
+  'apply-given': 2 * VALUE_BYTES, // read x, write y
+  'backward-sums': null,
+  'global-coefficients': null,
 };
 
 /** Bytes a training forward must move per element: read x twice (statistics, apply), write y once. */

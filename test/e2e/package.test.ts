@@ -1,5 +1,5 @@
 // The package as a consumer gets it: `npm pack` (prepack builds dist/), installed into a scratch project
-// with only its declared dependencies plus TypeScript 5.9 and 7, the @webgpu/types peer and Dawn (the
+// with only its declared dependencies plus TypeScript 5.9 and 7, the @webgpu/types peer, @types/node and Dawn (the
 // `webgpu` package), then
 // - the ```ts blocks of the README and the docs/ guides type-checked under --strict, without skipLibCheck,
 //   against the installed package by both compilers (TypeScript 7's DOM library declares WebGPU; 5.9 gets
@@ -20,7 +20,8 @@ const root = join(import.meta.dirname, '..', '..');
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 /** Packages the README's ecosystem examples import; their types are needed, nothing of them runs. */
 const ECOSYSTEM = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-web'];
-const CONSUMER = ['typescript', '@webgpu/types', 'webgpu'];
+/** A Node.js consumer's: the SyncBatchNorm worker example imports node:worker_threads (@types/node). */
+const CONSUMER = ['typescript', '@webgpu/types', 'webgpu', '@types/node'];
 /**
  * TypeScript 7 beside 5.9 (`typescript`, this repository's compiler), under an alias. Not a devDependency
  * here: both packages install a `tsc` bin, and which one node_modules/.bin/tsc runs would depend on the order
@@ -86,7 +87,7 @@ describe('the packed package', () => {
   it('ships dist/, README.md, LICENSE and package.json only, with internals out of the public types', () => {
     const files = run('tar', ['-tzf', tarball], dir).trim().split('\n').map((f) => f.replace(/^package\//, ''));
     expect(files.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference-entry.d.ts', 'dist/dawn.js', 'dist/dawn.d.ts', 'dist/tfjs.js', 'dist/tfjs.d.ts']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference-entry.d.ts', 'dist/dawn.js', 'dist/dawn.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/tfjs.js', 'dist/tfjs.d.ts']) {
       expect(files).toContain(f);
     }
     expect(files.some((f) => f.endsWith('.wgsl') || f.startsWith('src/'))).toBe(false);
@@ -106,8 +107,9 @@ describe('the packed package', () => {
     expect(index).not.toMatch(/@webgpu\/types/);
     expect(index).not.toMatch(/@tensorflow/); // the main entry never imports TensorFlow.js
     expect(readFileSync(join(installed, 'dist', 'index.js'), 'utf8')).not.toMatch(/@tensorflow/);
-    // The tfjs entry's declarations use no WebGPU type, so it needs no `types@<7` variant.
-    for (const file of ['tfjs.d.ts', 'tfjs/layer.d.ts']) expect(readFileSync(join(installed, 'dist', file), 'utf8'), file).not.toMatch(/\bGPU[A-Z]\w*|@webgpu/);
+    // The tfjs and node entries' declarations use no WebGPU type, so they need no `types@<7` variant (the
+    // node entry's use worker_threads' types, from @types/node).
+    for (const file of ['tfjs.d.ts', 'tfjs/layer.d.ts', 'node.d.ts', 'sync-group.d.ts']) expect(readFileSync(join(installed, 'dist', file), 'utf8'), file).not.toMatch(/\bGPU[A-Z]\w*|@webgpu/);
     for (const entry of ['index', 'dawn']) {
       const before7 = readFileSync(join(installed, 'dist', `${entry}-with-webgpu-types.d.ts`), 'utf8');
       expect(before7.startsWith('/// <reference types="@webgpu/types"'), entry).toBe(true);

@@ -34,7 +34,14 @@ describe('bad input', () => {
         'Expected more than 1 value per channel when training, got input size [1,4]',
       );
       expect(() => Tensor.fromArray(gpu, [1, 2, 3], [2, 2])).toThrow('data has 3 elements but shape [2,2] needs 4');
-      expect(() => Tensor.fromArray(gpu, [1, 2], [2, 0])).toThrow(/dimension 1 = 0; dimensions must be positive integers/);
+      expect(() => Tensor.fromArray(gpu, [1, 2], [2, -1])).toThrow(/dimension 1 = -1; dimensions must be non-negative integers/);
+      // A tensor may be empty (a replica's empty batch for the SyncBatchNorm building blocks); batchNorm refuses it.
+      const empty = Tensor.fromArray(gpu, [], [0, 4]);
+      expect(await empty.toArray()).toEqual(new Float32Array(0));
+      expect(() => batchNorm(gpu, empty, { training: false, runningMean: c4, runningVar: c4 })).toThrow(
+        'x has shape [0,4], which has no elements; batch norm needs at least one value per channel',
+      );
+      empty.destroy();
       expect(() => Tensor.fromArray(gpu, [1, 2], [2, 1.5])).toThrow(/dimension 1 = 1.5/);
       c3.destroy();
       c3.destroy(); // idempotent

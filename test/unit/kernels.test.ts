@@ -27,6 +27,7 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     { kernel: 'apply', storage, vec4 },
     { kernel: 'apply-running', storage, vec4 },
     { kernel: 'backward-apply', storage, vec4 },
+    { kernel: 'apply-given', storage, vec4 },
   ]),
   ...MERGES.flatMap((statisticsMerge): KernelVariant[] => [
     { kernel: 'stats-rows', storage, statisticsMerge },
@@ -38,8 +39,11 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     ? BOOLS.flatMap((perInvocation): KernelVariant[] => [
         { kernel: 'finalize', perInvocation },
         { kernel: 'backward-finalize', perInvocation },
+        { kernel: 'moments', perInvocation },
+        { kernel: 'backward-sums', perInvocation },
       ])
     : []),
+  ...(storage === 'f32' ? [{ kernel: 'gather-statistics' } as const, { kernel: 'global-coefficients' } as const] : []),
 ]);
 
 describe('kernel variants', () => {

@@ -21,12 +21,41 @@ import type {
   BatchNormModuleOptions,
   BatchNormOptions,
   GpuOptions,
+  BatchNormBackwardElemtOptions,
+  BatchNormBackwardReduceOptions,
+  BatchNormElemtOptions,
+  BatchNormGatherStatsOptions,
+  BatchNormStatsOptions,
   KerasBatchNormOptions,
+  KerasSyncBatchNormOptions,
   RequestGpuOptions,
+  SyncBatchNormBackwardOptions,
+  SyncBatchNormForwardOptions,
+  SyncBatchNormOptions,
   TensorOptions,
   WrapOptions,
 } from '../../src/index.js';
 import { TENSOR_OPTION_KEYS, WRAP_OPTION_KEYS } from '../../src/tensor.js';
+import {
+  BACKWARD_ELEMT_KEYS,
+  BACKWARD_ELEMT_OUT_KEYS,
+  BACKWARD_REDUCE_KEYS,
+  BACKWARD_REDUCE_OUT_KEYS,
+  ELEMT_KEYS,
+  ELEMT_OUT_KEYS,
+  GATHER_KEYS,
+  GATHER_OUT_KEYS,
+  STATS_KEYS,
+  STATS_OUT_KEYS,
+} from '../../src/sync-batch-norm.js';
+import {
+  SYNC_BACKWARD_OPTION_KEYS,
+  SYNC_BACKWARD_OUT_KEYS,
+  SYNC_FORWARD_OPTION_KEYS,
+  SYNC_FORWARD_OUT_KEYS,
+  SYNC_KERAS_OPTION_KEYS,
+  SYNC_MODULE_OPTION_KEYS,
+} from '../../src/sync-batch-norm-module.js';
 
 type Keys<T> = keyof T & string;
 type Listed<L extends readonly string[]> = L[number];
@@ -50,6 +79,28 @@ describe('options types list exactly the keys the run-time checks accept', () =>
     expectTypeOf<Keys<BatchNormModuleBackwardOptions>>().toEqualTypeOf<Listed<typeof BACKWARD_OPTION_KEYS>>();
     // The module's backward writes the functional backward's outputs.
     expectTypeOf<OutKeys<BatchNormModuleBackwardOptions>>().toEqualTypeOf<Listed<typeof BACKWARD_OUT_KEYS>>();
+  });
+  it('the SyncBatchNorm building blocks', () => {
+    expectTypeOf<Keys<BatchNormStatsOptions>>().toEqualTypeOf<Listed<typeof STATS_KEYS>>();
+    expectTypeOf<OutKeys<BatchNormStatsOptions>>().toEqualTypeOf<Listed<typeof STATS_OUT_KEYS>>();
+    expectTypeOf<Keys<BatchNormGatherStatsOptions>>().toEqualTypeOf<Listed<typeof GATHER_KEYS>>();
+    expectTypeOf<OutKeys<BatchNormGatherStatsOptions>>().toEqualTypeOf<Listed<typeof GATHER_OUT_KEYS>>();
+    expectTypeOf<Keys<BatchNormElemtOptions>>().toEqualTypeOf<Listed<typeof ELEMT_KEYS>>();
+    expectTypeOf<OutKeys<BatchNormElemtOptions>>().toEqualTypeOf<Listed<typeof ELEMT_OUT_KEYS>>();
+    expectTypeOf<Keys<BatchNormBackwardReduceOptions>>().toEqualTypeOf<Listed<typeof BACKWARD_REDUCE_KEYS>>();
+    expectTypeOf<OutKeys<BatchNormBackwardReduceOptions>>().toEqualTypeOf<Listed<typeof BACKWARD_REDUCE_OUT_KEYS>>();
+    expectTypeOf<Keys<BatchNormBackwardElemtOptions>>().toEqualTypeOf<Listed<typeof BACKWARD_ELEMT_KEYS>>();
+    expectTypeOf<OutKeys<BatchNormBackwardElemtOptions>>().toEqualTypeOf<Listed<typeof BACKWARD_ELEMT_OUT_KEYS>>();
+  });
+  it('SyncBatchNorm: constructor, keras, forward and backward', () => {
+    expectTypeOf<Keys<SyncBatchNormOptions>>().toEqualTypeOf<Listed<typeof SYNC_MODULE_OPTION_KEYS>>();
+    expectTypeOf<Keys<KerasSyncBatchNormOptions>>().toEqualTypeOf<Listed<typeof SYNC_KERAS_OPTION_KEYS>>();
+    expectTypeOf<Keys<SyncBatchNormForwardOptions>>().toEqualTypeOf<Listed<typeof SYNC_FORWARD_OPTION_KEYS>>();
+    expectTypeOf<OutKeys<SyncBatchNormForwardOptions>>().toEqualTypeOf<Listed<typeof SYNC_FORWARD_OUT_KEYS>>();
+    expectTypeOf<Keys<SyncBatchNormBackwardOptions>>().toEqualTypeOf<Listed<typeof SYNC_BACKWARD_OPTION_KEYS>>();
+    // The module's backward writes the functional backward's outputs.
+    expectTypeOf<OutKeys<SyncBatchNormBackwardOptions>>().toEqualTypeOf<Listed<typeof SYNC_BACKWARD_OUT_KEYS>>();
+    expectTypeOf<Listed<typeof SYNC_BACKWARD_OUT_KEYS>>().toEqualTypeOf<Listed<typeof BACKWARD_OUT_KEYS>>();
   });
   it('requestGpu, Gpu.fromDevice, Tensor.fromArray/empty and Tensor.fromBuffer', () => {
     expectTypeOf<Keys<RequestGpuOptions>>().toEqualTypeOf<Listed<typeof REQUEST_OPTION_KEYS>>();

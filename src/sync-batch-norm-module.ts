@@ -1,0 +1,551 @@
+// SyncBatchNorm: the module whose training forward normalizes with the statistics of every replica's
+// batch, as PyTorch's nn.SyncBatchNorm (torch/nn/modules/_functions.py), over a process group the caller
+// supplies (src/sync-group.ts). It is a BatchNorm (the same parameters, running statistics, state dict
+// and Keras weights, held by an inner BatchNorm) whose training forward and backward run the building
+// blocks (src/sync-batch-norm.ts) around one collective each; in eval, or in a group of one, it is that
+// BatchNorm's own forward.
+import { BatchNorm, type BatchNormModuleOptions, type BatchNormStateDict, type BatchNormStateDictInput, type KerasBatchNormOptions, type RunningVarEstimator, type StateValues } from './batch-norm-module.js';
+import type { BatchNormBackwardResult } from './batch-norm-backward.js';
+import { assertGpu, type Gpu } from './gpu.js';
+import { describeValue, readOptions } from './options.js';
+import { channelLayout } from './shape.js';
+import {
+  batchNormBackwardElemt,
+  batchNormBackwardReduce,
+  batchNormElemt,
+  batchNormGatherStats,
+  batchNormStats,
+} from './sync-batch-norm.js';
+import { assertSyncGroup, checkedAllGather, checkedAllReduceSum, type SyncGroup } from './sync-group.js';
+import { Tensor } from './tensor.js';
+import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTensor, type Activation } from './validate.js';
+import { recordWrite } from './write-log.js';
+
+/** Options of `new SyncBatchNorm`: the process group, and BatchNorm's options. */
+export interface SyncBatchNormOptions extends BatchNormModuleOptions {
+  /**
+   * The process group of the replicas: {@link createLocalGroup}'s, `webgpu-batchnorm/node`'s
+   * `joinWorkerGroup`, or any object of {@link SyncGroup}'s shape.
+   */
+  group: SyncGroup;
+}
+
+/** Options of {@link SyncBatchNorm.keras}: the process group, and Keras's BatchNormalization options. */
+export interface KerasSyncBatchNormOptions extends KerasBatchNormOptions {
+  /** The process group of the replicas, as {@link SyncBatchNormOptions.group}. */
+  group: SyncGroup;
+}
+
+/** Options of one {@link SyncBatchNorm.forward}. */
+export interface SyncBatchNormForwardOptions {
+  /** Overrides the module's mode for this call. */
+  training?: boolean;
+  /** A tensor of yours to write y into (and return) instead of allocating one. */
+  out?: {
+    /** x's shape and dtype; must not overlap x. */
+    y?: Tensor;
+  };
+}
+
+/** Options of one {@link SyncBatchNorm.backward}: where to write. */
+export interface SyncBatchNormBackwardOptions {
+  /** Tensors of yours to write instead of allocating new ones; each is returned in the result. */
+  out?: {
+    /** Written with dx: x's shape and dtype. */
+    dx?: Tensor;
+    /** With a weight only: written with this replica's dweight, f32 [numFeatures]. */
+    dweight?: Tensor;
+    /** With a weight only: written with this replica's dbias, f32 [numFeatures]. */
+    dbias?: Tensor;
+  };
+}
+
+/** @internal The keys of each options type (test/unit/options-types.test.ts checks them against the types). */
+export const SYNC_MODULE_OPTION_KEYS = ['group', 'eps', 'momentum', 'affine', 'trackRunningStats', 'axis', 'activation'] as const;
+/** @internal */
+export const SYNC_KERAS_OPTION_KEYS = ['group', 'axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
+/** @internal */
+export const SYNC_FORWARD_OPTION_KEYS = ['training', 'out'] as const;
+/** @internal */
+export const SYNC_FORWARD_OUT_KEYS = ['y'] as const;
+/** @internal */
+export const SYNC_BACKWARD_OPTION_KEYS = ['out'] as const;
+/** @internal */
+export const SYNC_BACKWARD_OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
+
+/**
+ * What the last forward saved for backward: the inner BatchNorm's forward ('local', which saved its
+ * own), a synchronized forward (its x, the global statistics and the versions of what backward reads), or
+ * an eval forward of an empty x (nothing to differentiate).
+ */
+type Saved =
+  | { readonly kind: 'local' }
+  | { readonly kind: 'empty'; readonly x: Tensor }
+  | {
+      readonly kind: 'sync';
+      readonly x: Tensor;
+      readonly mean: Tensor;
+      readonly invstd: Tensor;
+      readonly versions: ReadonlyMap<Tensor, { name: string; version: number }>;
+    };
+
+/** The tensors that cross the group each step, owned by the module and rewritten in place. */
+interface Exchange {
+  readonly localMean: Tensor;
+  readonly localVariance: Tensor;
+  readonly means: Tensor;
+  readonly variances: Tensor;
+  readonly counts: Tensor;
+  readonly sumDy: Tensor;
+  readonly sumDyXmu: Tensor;
+}
+
+const INNER = Symbol('SyncBatchNorm inner module');
+
+/**
+ * Batch normalization over the batches of several replicas, as PyTorch's nn.SyncBatchNorm: in training,
+ * each replica's forward normalizes its own x with the mean and variance of every replica's x together
+ * (as one BatchNorm over the concatenated batch would), and its backward gives the dx that batch's
+ * backward would. The replicas meet through a process group you supply ({@link SyncGroup}): each forward
+ * reads back its 2C + 1 statistics (mean, biased variance, count) and all-gathers them; each backward
+ * reads back its 2C gradient sums and all-reduces them. Both are therefore async.
+ *
+ * As PyTorch's:
+ * - in eval mode, or in a group of size 1, forward and backward are BatchNorm's (no exchange);
+ * - a replica with an empty batch (x with N = 0) still takes part in every exchange and returns an empty y
+ *   (and dx); it contributes nothing to the statistics;
+ * - dweight and dbias are this replica's own (its share of the sums): add them over the replicas in your
+ *   data-parallel step, with the other parameters' gradients, as DistributedDataParallel does.
+ *
+ * Otherwise it is a BatchNorm: the same options, parameters, running statistics, numBatchesTracked, state
+ * dict and Keras weights, so a trained layer's state loads into either. Its training forward cannot be
+ * recorded into an encoder: it waits for the readback and the exchange.
+ *
+ * @example
+ * ```ts
+ * const groups = createLocalGroup(2);                              // two replicas in this process
+ * const bns = groups.map((group, r) => new SyncBatchNorm(gpus[r], 16, { group }));
+ * const ys = await Promise.all(bns.map((bn, r) => bn.forward(xs[r]))); // statistics of both batches
+ * const grads = await Promise.all(bns.map((bn, r) => bn.backward(dys[r])));
+ * ```
+ */
+export class SyncBatchNorm {
+  /** The process group this replica exchanges through. */
+  readonly group: SyncGroup;
+  readonly #local: BatchNorm;
+  #exchange: Exchange | null = null;
+  #saved: Saved | null = null;
+  #busy = false;
+  #destroyed = false;
+
+  /**
+   * A module as nn.SyncBatchNorm(numFeatures, eps, momentum, affine, track_running_stats, process_group),
+   * with PyTorch's defaults; its tensors are created on `gpu` at once.
+   *
+   * @param gpu - The Gpu its tensors live on: this replica's.
+   * @param numFeatures - C, the number of channels: a positive integer.
+   * @param options - The group (required) and BatchNorm's options.
+   */
+  constructor(gpu: Gpu, numFeatures: number, options: SyncBatchNormOptions) {
+    const inner = (options as { [INNER]?: BatchNorm } | undefined)?.[INNER];
+    if (inner) {
+      this.group = (options as { group: SyncGroup }).group;
+      this.#local = inner;
+      return;
+    }
+    assertGpu(gpu, 'new SyncBatchNorm(gpu, ...): gpu');
+    const { group, ...rest } = readOptions(options, 'SyncBatchNorm options', SYNC_MODULE_OPTION_KEYS, false);
+    assertSyncGroup(group, 'SyncBatchNorm options.group');
+    this.group = group;
+    this.#local = new BatchNorm(gpu, numFeatures, rest as BatchNormModuleOptions);
+  }
+
+  /**
+   * A synchronized keras.layers.BatchNormalization(synchronized=True): {@link BatchNorm.keras}'s
+   * conventions (momentum, epsilon, the biased moving variance, gamma and beta apart) with the group.
+   */
+  static keras(gpu: Gpu, numFeatures: number, options: KerasSyncBatchNormOptions): SyncBatchNorm {
+    const { group, ...rest } = readOptions(options, 'SyncBatchNorm.keras options', SYNC_KERAS_OPTION_KEYS, false);
+    assertSyncGroup(group, 'SyncBatchNorm.keras options.group');
+    const inner = BatchNorm.keras(gpu, numFeatures, rest as KerasBatchNormOptions);
+    return new SyncBatchNorm(gpu, numFeatures, { group, [INNER]: inner } as SyncBatchNormOptions);
+  }
+
+  /** The Gpu the module's tensors live on. */
+  get gpu(): Gpu {
+    return this.#local.gpu;
+  }
+  /** C, the number of channels (PyTorch's num_features). */
+  get numFeatures(): number {
+    return this.#local.numFeatures;
+  }
+  /** Added to the variance before the square root, as {@link BatchNorm.eps}. */
+  get eps(): number {
+    return this.#local.eps;
+  }
+  /** The weight of the batch statistics in the running ones, or null (cumulative average), as {@link BatchNorm.momentum}. */
+  get momentum(): number | null {
+    return this.#local.momentum;
+  }
+  /** Index of the channel dimension of x, negative from the end. */
+  get axis(): number {
+    return this.#local.axis;
+  }
+  /** The variance a training forward blends into runningVar: 'unbiased' (PyTorch) or 'biased' (Keras 3). */
+  get runningVarEstimator(): RunningVarEstimator {
+    return this.#local.runningVarEstimator;
+  }
+  /** The activation fused after the normalization: 'relu' or null. */
+  get activation(): Activation | null {
+    return this.#local.activation;
+  }
+  /** The learnable scale, f32 [numFeatures], owned by the module; null without one (as {@link BatchNorm.weight}). */
+  get weight(): Tensor | null {
+    return this.#local.weight;
+  }
+  /** The learnable shift, f32 [numFeatures], owned by the module; null without one. */
+  get bias(): Tensor | null {
+    return this.#local.bias;
+  }
+  /** The running mean, f32 [numFeatures], owned by the module; null with `trackRunningStats: false`. */
+  get runningMean(): Tensor | null {
+    return this.#local.runningMean;
+  }
+  /** The running variance, f32 [numFeatures], owned by the module; null with `trackRunningStats: false`. */
+  get runningVar(): Tensor | null {
+    return this.#local.runningVar;
+  }
+  /** Training forwards run with running statistics (PyTorch's num_batches_tracked), as {@link BatchNorm.numBatchesTracked}. */
+  get numBatchesTracked(): number {
+    return this.#local.numBatchesTracked;
+  }
+  /** Sets the count, as assigning {@link BatchNorm.numBatchesTracked} does. */
+  set numBatchesTracked(value: number) {
+    this.#local.numBatchesTracked = value;
+  }
+  /** Module mode, as nn.Module.training: initially true. */
+  get training(): boolean {
+    return this.#local.training;
+  }
+  /** Sets the mode, as {@link SyncBatchNorm.train} does. */
+  set training(mode: boolean) {
+    this.#local.training = mode;
+  }
+
+  /** Sets training mode (like nn.Module.train); returns this. */
+  train(mode = true): this {
+    this.#local.train(mode);
+    return this;
+  }
+
+  /** Sets inference mode (like nn.Module.eval); returns this. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /**
+   * Normalizes x and resolves with y. Training (the module's mode unless overridden) in a group of more
+   * than one replica: this replica's statistics are read back and all-gathered, merged into the global
+   * ones (the running statistics updated with them) and x normalized with those; every replica must call
+   * forward, an empty x (N = 0) included, which resolves with an empty y. Otherwise BatchNorm's forward.
+   * What the forward used is saved for {@link SyncBatchNorm.backward}.
+   *
+   * Ownership: y is yours (destroy() it when done) unless you pass `out.y`; keep x alive until backward.
+   * One forward or backward of a module at a time: await each before the next.
+   *
+   * @param x - This replica's input, x.shape[axis] = numFeatures, of rank 2 to 5; f32 or f16.
+   */
+  async forward(x: Tensor, options: SyncBatchNormForwardOptions = {}): Promise<Tensor> {
+    return this.#exclusive('forward', async () => {
+      const o = readOptions(options, 'SyncBatchNorm.forward options', SYNC_FORWARD_OPTION_KEYS);
+      const out = readOptions(o.out, 'SyncBatchNorm.forward options.out', SYNC_FORWARD_OUT_KEYS);
+      const training = o.training ?? this.training;
+      assertBoolean(training, 'SyncBatchNorm.forward options.training');
+      const local = this.#local;
+      assertUsableTensor(local.gpu, x, 'x');
+      const { batch, spatial } = this.#layoutOf(x);
+      const empty = batch * spatial === 0;
+      if (training && this.group.size > 1) return this.#syncForward(x, out.y as Tensor | undefined);
+      this.#releaseSaved();
+      if (empty && !training && local.runningMean) {
+        // Nothing to normalize, as PyTorch's eval forward of an empty batch.
+        if (out.y !== undefined) assertOutput(local.gpu, out.y, 'out.y', x.shape, x.dtype);
+        this.#saved = { kind: 'empty', x };
+        return (out.y as Tensor | undefined) ?? Tensor.empty(local.gpu, x.shape, { dtype: x.dtype, label: 'SyncBatchNorm y' });
+      }
+      const y = local.forward(x, { training, ...(out.y === undefined ? {} : { out: { y: out.y as Tensor } }) });
+      this.#saved = { kind: 'local' };
+      return y;
+    });
+  }
+
+  /**
+   * The gradients of the last forward's output, as {@link BatchNorm.backward}. After a synchronized
+   * forward, this replica's gradient sums are read back and all-reduced (every replica must call
+   * backward), and dx is computed from the global sums: what the backward over the concatenated batch
+   * gives this replica's x. dweight and dbias are this replica's share, to add over the replicas in your
+   * data-parallel step. An empty x gives an empty dx and zero dweight and dbias.
+   *
+   * Ownership: dx, dweight and dbias are yours (destroy() them when done) unless you pass them in `out`.
+   *
+   * @param dy - The gradient of the loss with respect to the last forward's y: its shape and dtype.
+   */
+  async backward(dy: Tensor, options: SyncBatchNormBackwardOptions = {}): Promise<BatchNormBackwardResult> {
+    return this.#exclusive('backward', async () => {
+      const saved = this.#saved;
+      if (!saved) throw new Error('SyncBatchNorm.backward needs a forward first: this module has not run forward yet');
+      const o = readOptions(options, 'SyncBatchNorm.backward options', SYNC_BACKWARD_OPTION_KEYS) as SyncBatchNormBackwardOptions;
+      const out = readOptions(o.out, 'SyncBatchNorm.backward options.out', SYNC_BACKWARD_OUT_KEYS) as NonNullable<SyncBatchNormBackwardOptions['out']>;
+      if (saved.kind === 'local') return this.#local.backward(dy, o);
+      this.#assertSavedAlive(saved);
+      if (saved.kind === 'empty') return this.#emptyBackward(dy, saved.x, out);
+      return this.#syncBackward(dy, saved, out);
+    });
+  }
+
+  /** As {@link BatchNorm.stateDict}: PyTorch's state_dict keys, the same for a BatchNorm of these options. */
+  stateDict(): Promise<BatchNormStateDict> {
+    this.#assertUsable('stateDict');
+    return this.#local.stateDict();
+  }
+
+  /** As {@link BatchNorm.loadStateDict}: a BatchNorm's state dict (or PyTorch's) loads here, and this one's into a BatchNorm. */
+  loadStateDict(stateDict: BatchNormStateDictInput): void {
+    this.#assertUsable('loadStateDict');
+    this.#local.loadStateDict(stateDict);
+  }
+
+  /** As {@link BatchNorm.getWeights}: Keras's get_weights() order. */
+  getWeights(): Promise<Float32Array[]> {
+    this.#assertUsable('getWeights');
+    return this.#local.getWeights();
+  }
+
+  /** As {@link BatchNorm.setWeights}: Keras's set_weights() order. */
+  setWeights(weights: readonly StateValues[]): void {
+    this.#assertUsable('setWeights');
+    this.#local.setWeights(weights);
+  }
+
+  /**
+   * Frees the module's tensors (its parameters, running statistics, what its last forward saved and the
+   * tensors it exchanges through), as {@link BatchNorm.destroy}; the group is yours. Idempotent.
+   */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#releaseSaved();
+    this.#local.destroy();
+    if (this.#exchange) for (const t of Object.values(this.#exchange)) t.destroy();
+    this.#exchange = null;
+  }
+
+  /** Runs one forward or backward at a time: a second one while the first awaits its exchange would cross them. */
+  async #exclusive<T>(method: string, body: () => Promise<T>): Promise<T> {
+    this.#assertUsable(method);
+    if (this.#busy) throw new Error(`SyncBatchNorm.${method}: the module's previous forward or backward has not finished; await it first`);
+    this.#busy = true;
+    try {
+      return await body();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #assertUsable(method: string): void {
+    if (this.#destroyed) throw new Error(`SyncBatchNorm.${method}: this SyncBatchNorm module was destroyed`);
+    this.#local.gpu.assertAlive();
+  }
+
+  /** x's layout (an empty batch allowed), its channels checked against numFeatures. */
+  #layoutOf(x: Tensor) {
+    const layout = channelLayout(x.shape, this.axis, true);
+    if (layout.channels !== this.numFeatures) {
+      throw new RangeError(`x has ${layout.channels} channels on axis ${this.axis} (shape [${x.shape.join(',')}]) but the module has numFeatures = ${this.numFeatures}`);
+    }
+    return layout;
+  }
+
+  /** The exchange's tensors, made at the first synchronized forward. */
+  #exchangeTensors(): Exchange {
+    if (this.#exchange) return this.#exchange;
+    const { gpu, numFeatures: C } = this;
+    const W = this.group.size;
+    const make = (shape: number[], label: string) => Tensor.empty(gpu, shape, { label: `SyncBatchNorm ${label}` });
+    this.#exchange = {
+      localMean: make([C], 'local mean'),
+      localVariance: make([C], 'local variance'),
+      means: make([W, C], 'gathered means'),
+      variances: make([W, C], 'gathered variances'),
+      counts: make([W], 'gathered counts'),
+      sumDy: make([C], 'sumDy'),
+      sumDyXmu: make([C], 'sumDyXmu'),
+    };
+    return this.#exchange;
+  }
+
+  /** Writes host values into a tensor of the module, as a write of it (its version and verdict). */
+  #upload(tensor: Tensor, data: Float32Array, what: string): void {
+    const { error } = this.gpu.scoped(`SyncBatchNorm ${what} writing '${tensor.label}'`, () =>
+      this.gpu.device.queue.writeBuffer(tensor.buffer, tensor.byteOffset, data.buffer, data.byteOffset, data.byteLength),
+    );
+    recordWrite(tensor, error);
+  }
+
+  async #syncForward(x: Tensor, outY: Tensor | undefined): Promise<Tensor> {
+    const { gpu, numFeatures: C, group } = this;
+    const what = `SyncBatchNorm.forward (rank ${group.rank} of ${group.size})`;
+    if (outY !== undefined) assertOutput(gpu, outY, 'out.y', x.shape, x.dtype); // before the exchange: a refusal after it would leave the others waiting
+    const exchange = this.#exchangeTensors();
+    this.#releaseSaved();
+    // This replica's (mean, variance, count): zeros and 0 for an empty x, which still joins the exchange.
+    const stats = batchNormStats(gpu, x, { axis: this.axis, out: { mean: exchange.localMean, variance: exchange.localVariance } });
+    const payload = new Float32Array(2 * C + 1);
+    const [mean, variance] = await Promise.all([stats.mean.toArray(), stats.variance.toArray()]);
+    payload.set(mean, 0);
+    payload.set(variance, C);
+    payload[2 * C] = stats.count;
+    const gathered = await checkedAllGather(group, payload, what);
+
+    const W = group.size;
+    const means = new Float32Array(W * C);
+    const variances = new Float32Array(W * C);
+    const counts = new Float32Array(W);
+    gathered.forEach((part, w) => {
+      means.set(part.subarray(0, C), w * C);
+      variances.set(part.subarray(C, 2 * C), w * C);
+      const count = part[2 * C]!;
+      if (!Number.isInteger(count) || count < 0) throw new RangeError(`${what}: replica ${w} sent a count of ${describeValue(count)}, not a non-negative integer`);
+      counts[w] = count;
+    });
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (total <= 1) {
+      // As BatchNorm over the concatenated batch; every replica sees the same counts, so all of them throw.
+      throw new RangeError(`Expected more than 1 value per channel when training, got ${total} over the group's ${W} replicas (counts ${Array.from(counts).join(', ')})`);
+    }
+    this.#upload(exchange.means, means, 'forward');
+    this.#upload(exchange.variances, variances, 'forward');
+    this.#upload(exchange.counts, counts, 'forward');
+
+    const track = this.runningMean !== null;
+    if (track) this.numBatchesTracked++;
+    let global;
+    try {
+      global = batchNormGatherStats(gpu, {
+        mean: exchange.means,
+        variance: exchange.variances,
+        counts: exchange.counts,
+        runningMean: this.runningMean,
+        runningVar: this.runningVar,
+        momentum: this.momentum,
+        numBatchesTracked: Math.max(this.numBatchesTracked, 1),
+        eps: this.eps,
+        runningVarEstimator: this.runningVarEstimator,
+      });
+    } catch (error) {
+      if (track) this.numBatchesTracked--; // a rejected batch was not tracked
+      throw error;
+    }
+    try {
+      const { y } = batchNormElemt(gpu, x, {
+        mean: global.mean,
+        invstd: global.invstd,
+        weight: this.weight,
+        bias: this.bias,
+        axis: this.axis,
+        activation: this.activation,
+        ...(outY === undefined ? {} : { out: { y: outY } }),
+      });
+      const parameters = { weight: this.weight, ...(this.activation === 'relu' ? { bias: this.bias } : {}) };
+      const read = { x, ...parameters, mean: global.mean, invstd: global.invstd };
+      const versions = new Map(Object.entries(read).flatMap(([name, t]) => (t ? [[t, { name, version: t.version }] as const] : [])));
+      this.#saved = { kind: 'sync', x, mean: global.mean, invstd: global.invstd, versions };
+      return y;
+    } catch (error) {
+      global.mean.destroy();
+      global.invstd.destroy();
+      throw error;
+    }
+  }
+
+  async #syncBackward(dy: Tensor, saved: Extract<Saved, { kind: 'sync' }>, out: NonNullable<SyncBatchNormBackwardOptions['out']>): Promise<BatchNormBackwardResult> {
+    const { gpu, numFeatures: C, group } = this;
+    const what = `SyncBatchNorm.backward (rank ${group.rank} of ${group.size})`;
+    const exchange = this.#exchangeTensors();
+    const forward = {
+      mean: saved.mean,
+      invstd: saved.invstd,
+      weight: this.weight,
+      axis: this.axis,
+      ...(this.activation === 'relu' ? { activation: this.activation, bias: this.bias } : {}),
+    };
+    if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', saved.x.shape, saved.x.dtype); // before the exchange
+    const sums = batchNormBackwardReduce(gpu, dy, saved.x, {
+      ...forward,
+      out: { sumDy: exchange.sumDy, sumDyXmu: exchange.sumDyXmu, ...(out.dweight ? { dweight: out.dweight } : {}), ...(out.dbias ? { dbias: out.dbias } : {}) },
+    });
+    const payload = new Float32Array(2 * C);
+    const [sumDy, sumDyXmu] = await Promise.all([sums.sumDy.toArray(), sums.sumDyXmu.toArray()]);
+    payload.set(sumDy, 0);
+    payload.set(sumDyXmu, C);
+    const total = await checkedAllReduceSum(group, payload, what);
+    this.#upload(exchange.sumDy, total.subarray(0, C), 'backward');
+    this.#upload(exchange.sumDyXmu, total.subarray(C), 'backward');
+    const { dx } = batchNormBackwardElemt(gpu, dy, saved.x, {
+      ...forward,
+      sumDy: exchange.sumDy,
+      sumDyXmu: exchange.sumDyXmu,
+      counts: exchange.counts,
+      ...(out.dx === undefined ? {} : { out: { dx: out.dx } }),
+    });
+    return { dx, dweight: sums.dweight, dbias: sums.dbias };
+  }
+
+  /** The gradients of an eval forward of an empty x: an empty dx, and zero dweight and dbias. */
+  #emptyBackward(dy: Tensor, x: Tensor, out: NonNullable<SyncBatchNormBackwardOptions['out']>): BatchNormBackwardResult {
+    const { gpu } = this;
+    assertSameShapeAndDType(dy, 'dy', x, 'x');
+    assertUsableTensor(gpu, dy, 'dy');
+    if (!this.weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
+    if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', x.shape, x.dtype);
+    const zeros = (name: 'dweight' | 'dbias') => {
+      const given = out[name];
+      if (given === undefined) return Tensor.empty(gpu, [this.numFeatures], { label: `SyncBatchNorm ${name}` });
+      assertOutput(gpu, given, `out.${name}`, [this.numFeatures], 'f32');
+      this.#upload(given, new Float32Array(this.numFeatures), 'backward');
+      return given;
+    };
+    return {
+      dx: out.dx ?? Tensor.empty(gpu, x.shape, { dtype: x.dtype, label: 'SyncBatchNorm dx' }),
+      dweight: this.weight ? zeros('dweight') : null,
+      dbias: this.weight ? zeros('dbias') : null,
+    };
+  }
+
+  /** Backward's reads must be as the forward left them (PyTorch's version counters), and x alive. */
+  #assertSavedAlive(saved: Exclude<Saved, { kind: 'local' }>): void {
+    if (saved.x.isDestroyed) {
+      throw new Error(
+        `SyncBatchNorm.backward needs the input of the last forward ('${saved.x.label}', shape [${saved.x.shape.join(',')}]), which was destroyed; keep x alive until backward`,
+      );
+    }
+    if (saved.kind !== 'sync') return;
+    for (const [t, { name, version }] of saved.versions) {
+      if (t.version !== version) {
+        throw new Error(
+          `SyncBatchNorm.backward: ${name} ('${t.label}') was written after the forward (now at version ${t.version}, saved at version ` +
+            `${version}); one of the tensors needed for gradient computation was modified in place. Run the forward again`,
+        );
+      }
+    }
+  }
+
+  /** Frees the global statistics the last synchronized forward saved. */
+  #releaseSaved(): void {
+    const saved = this.#saved;
+    this.#saved = null;
+    if (saved?.kind !== 'sync') return;
+    saved.mean.destroy();
+    saved.invstd.destroy();
+  }
+}

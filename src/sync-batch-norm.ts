@@ -1,0 +1,586 @@
+// The SyncBatchNorm building blocks, PyTorch's split of batch norm across replicas
+// (torch/nn/modules/_functions.py): batchNormStats (a replica's per-channel count, mean and biased
+// variance), batchNormGatherStats (every replica's merged into the global mean and invstd, the running
+// statistics updated), batchNormElemt (the normalization with given statistics), batchNormBackwardReduce
+// (a replica's gradient sums) and batchNormBackwardElemt (dx from the sums of every replica). Each is a
+// list of passes for the runner made of batchNorm's and batchNormBackward's kernels: their reductions as
+// pass 1, and finalizes and applies that write or read the exchanged values. Unlike those two, each takes
+// an x without elements, a replica's empty batch, which still takes part in every exchange.
+import { DEFAULT_EPS } from './defaults.js';
+import { storageFor } from './element-storage.js';
+import { assertGpu, type Gpu } from './gpu.js';
+import { readOptions } from './options.js';
+import { FLAGS } from './params.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions, type TensorRole } from './runner.js';
+import { channelLayout, type ChannelLayout } from './shape.js';
+import { Tensor } from './tensor.js';
+import {
+  assertActivation,
+  assertEps,
+  assertPerChannel,
+  assertRunningVarEstimator,
+  assertSameShapeAndDType,
+  assertUsableTensor,
+  optionalPerChannel,
+  runningFactor,
+  type Activation,
+} from './validate.js';
+
+/** Options of {@link batchNormStats}. */
+export interface BatchNormStatsOptions extends EncoderOptions {
+  /** The channel axis of x, negative from the end; default 1. */
+  axis?: number;
+  /** Tensors of yours to write instead of allocating new ones; each is returned in the result. */
+  out?: {
+    /** Written with the mean, f32 [C]. */
+    mean?: Tensor;
+    /** Written with the biased variance, f32 [C]. */
+    variance?: Tensor;
+  };
+}
+
+/** What {@link batchNormStats} returns: this replica's statistics. The tensors are yours. */
+export interface BatchNormStatsResult {
+  /** Values per channel in x (N times the dimensions after the channel axis); 0 for an empty x. */
+  count: number;
+  /** Per channel: the mean of x, f32 [C] (0 for an empty x). */
+  mean: Tensor;
+  /** Per channel: the biased (population) variance of x, f32 [C] (0 for an empty x). */
+  variance: Tensor;
+}
+
+/** Options of {@link batchNormGatherStats}: every replica's statistics, and batchNorm's running-statistics options. */
+export interface BatchNormGatherStatsOptions extends EncoderOptions {
+  /** Each replica's mean (batchNormStats' mean): f32 [W, C], row w replica w's. */
+  mean: Tensor;
+  /** Each replica's biased variance (batchNormStats' variance): f32 [W, C]. */
+  variance: Tensor;
+  /**
+   * Each replica's count (batchNormStats' count): f32 [W], non-negative integers (exact in f32 up to
+   * 2^24). A replica with count 0 contributes nothing; the total must be at least 1.
+   */
+  counts: Tensor;
+  /** Running mean, f32 [C], updated in place with the global batch mean; given together with runningVar, or neither. */
+  runningMean?: Tensor | null;
+  /** Running variance, f32 [C], updated in place with the global batch variance (unbiased, or biased with runningVarEstimator). */
+  runningVar?: Tensor | null;
+  /** As batchNorm's: the weight of the batch statistics in the running ones, or null (cumulative average); default 0.1. */
+  momentum?: number | null;
+  /** With `momentum: null`: batches seen including this one, an integer >= 1. */
+  numBatchesTracked?: number;
+  /** Added to the global variance before the square root; default {@link DEFAULT_EPS}. */
+  eps?: number;
+  /** The variance blended into runningVar: 'unbiased' (PyTorch, default; needs a total count above 1) or 'biased' (Keras 3). */
+  runningVarEstimator?: 'unbiased' | 'biased';
+  /** Tensors of yours to write instead of allocating new ones; each is returned in the result. */
+  out?: {
+    /** Written with the global mean, f32 [C]. */
+    mean?: Tensor;
+    /** Written with the global 1/sqrt(biased variance + eps), f32 [C]. */
+    invstd?: Tensor;
+  };
+}
+
+/** What {@link batchNormGatherStats} returns: the global statistics, as batchNorm's saveMean and saveInvstd. */
+export interface BatchNormGatherStatsResult {
+  /** The mean over every replica's values, f32 [C]. */
+  mean: Tensor;
+  /** 1/sqrt(biased variance over every replica's values + eps), f32 [C]. */
+  invstd: Tensor;
+}
+
+/** Options of {@link batchNormElemt}: the statistics to normalize with, and batchNorm's affine and activation. */
+export interface BatchNormElemtOptions extends EncoderOptions {
+  /** Per-channel mean to subtract (batchNormGatherStats' mean), f32 [C]. */
+  mean: Tensor;
+  /** Per-channel 1/sqrt(variance + eps) to scale by (batchNormGatherStats' invstd), f32 [C]. */
+  invstd: Tensor;
+  /** Per-channel scale, f32 [C]; default none (scale 1). */
+  weight?: Tensor | null;
+  /** Per-channel shift, f32 [C]; default none (shift 0). */
+  bias?: Tensor | null;
+  /** The channel axis of x, negative from the end; default 1. */
+  axis?: number;
+  /** 'relu' applies a ReLU after the normalization, as batchNorm's; default null. */
+  activation?: Activation | null;
+  /** A tensor of yours to write instead of allocating a new one; it is returned in the result. */
+  out?: {
+    /** Written with the normalized x: x's shape and dtype. */
+    y?: Tensor;
+  };
+}
+
+/** What {@link batchNormElemt} returns. */
+export interface BatchNormElemtResult {
+  /** (x - mean)*invstd*weight + bias (then the activation): x's shape and dtype; yours. */
+  y: Tensor;
+}
+
+/** Options of both backward building blocks: the forward's statistics, weight and activation. */
+export interface BatchNormBackwardSyncCommon extends EncoderOptions {
+  /** The mean the forward normalized with (batchNormGatherStats' mean), f32 [C]. */
+  mean: Tensor;
+  /** The invstd the forward normalized with (batchNormGatherStats' invstd), f32 [C]. */
+  invstd: Tensor;
+  /** The forward's weight, f32 [C]; default none (scale 1). */
+  weight?: Tensor | null;
+  /** The forward's channel axis; default 1. */
+  axis?: number;
+  /** The forward's activation: with 'relu', dy is masked where the forward's y was clipped (recomputed from x). */
+  activation?: Activation | null;
+  /** With activation 'relu': the forward's bias, f32 [C] (none if the forward had none); refused otherwise. */
+  bias?: Tensor | null;
+}
+
+/** Options of {@link batchNormBackwardReduce}. */
+export interface BatchNormBackwardReduceOptions extends BatchNormBackwardSyncCommon {
+  /** Tensors of yours to write instead of allocating new ones; each is returned in the result. */
+  out?: {
+    /** Written with sum(dy) per channel, f32 [C]. */
+    sumDy?: Tensor;
+    /** Written with sum(dy*(x - mean)) per channel, f32 [C]. */
+    sumDyXmu?: Tensor;
+    /** With a weight only: written with dweight, f32 [C]. */
+    dweight?: Tensor;
+    /** With a weight only: written with dbias, f32 [C]. */
+    dbias?: Tensor;
+  };
+}
+
+/** What {@link batchNormBackwardReduce} returns: this replica's sums, the ones to add over every replica. The tensors are yours. */
+export interface BatchNormBackwardReduceResult {
+  /** sum(dy) per channel over this replica's x (dy masked by the ReLU with activation 'relu'), f32 [C]. */
+  sumDy: Tensor;
+  /** sum(dy*(x - mean)) per channel over this replica's x, f32 [C]. */
+  sumDyXmu: Tensor;
+  /** This replica's dweight, sum(dy*xhat) per channel, f32 [C]; null without a weight. */
+  dweight: Tensor | null;
+  /** This replica's dbias, sum(dy) per channel, f32 [C]; null without a weight. */
+  dbias: Tensor | null;
+}
+
+/** The result with a weight: dweight and dbias are there. */
+export interface BatchNormBackwardReduceWeightedResult extends BatchNormBackwardReduceResult {
+  dweight: Tensor;
+  dbias: Tensor;
+}
+
+/** Options of {@link batchNormBackwardElemt}: the sums over every replica and their count. */
+export interface BatchNormBackwardElemtOptions extends BatchNormBackwardSyncCommon {
+  /** sum(dy) per channel over every replica (their batchNormBackwardReduce sumDy, added), f32 [C]. */
+  sumDy: Tensor;
+  /** sum(dy*(x - mean)) per channel over every replica, f32 [C]. */
+  sumDyXmu: Tensor;
+  /** Each replica's count, f32 [W] (as batchNormGatherStats took them); dx divides by their total. */
+  counts: Tensor;
+  /** A tensor of yours to write instead of allocating a new one; it is returned in the result. */
+  out?: {
+    /** Written with dx: x's shape and dtype. */
+    dx?: Tensor;
+  };
+}
+
+/** What {@link batchNormBackwardElemt} returns. */
+export interface BatchNormBackwardElemtResult {
+  /** The gradient of the loss with respect to this replica's x: x's shape and dtype; yours. */
+  dx: Tensor;
+}
+
+/** @internal The keys of each options type (test/unit/options-types.test.ts checks them against the types). */
+export const STATS_KEYS = ['axis', 'out', 'encoder', 'timestampWrites'] as const;
+/** @internal */
+export const STATS_OUT_KEYS = ['mean', 'variance'] as const;
+/** @internal */
+export const GATHER_KEYS = [
+  'mean', 'variance', 'counts', 'runningMean', 'runningVar', 'momentum', 'numBatchesTracked', 'eps', 'runningVarEstimator', 'out', 'encoder',
+  'timestampWrites',
+] as const;
+/** @internal */
+export const GATHER_OUT_KEYS = ['mean', 'invstd'] as const;
+/** @internal */
+export const ELEMT_KEYS = ['mean', 'invstd', 'weight', 'bias', 'axis', 'activation', 'out', 'encoder', 'timestampWrites'] as const;
+/** @internal */
+export const ELEMT_OUT_KEYS = ['y'] as const;
+const BACKWARD_COMMON_KEYS = ['mean', 'invstd', 'weight', 'axis', 'activation', 'bias', 'out', 'encoder', 'timestampWrites'] as const;
+/** @internal */
+export const BACKWARD_REDUCE_KEYS = BACKWARD_COMMON_KEYS;
+/** @internal */
+export const BACKWARD_REDUCE_OUT_KEYS = ['sumDy', 'sumDyXmu', 'dweight', 'dbias'] as const;
+/** @internal */
+export const BACKWARD_ELEMT_KEYS = [...BACKWARD_COMMON_KEYS, 'sumDy', 'sumDyXmu', 'counts'] as const;
+/** @internal */
+export const BACKWARD_ELEMT_OUT_KEYS = ['dx'] as const;
+
+// Mirror the partials of shaders/stats.wgsl and shaders/backward-reduce.wgsl and struct Coefficients of
+// shaders/global-coefficients.wgsl (as src/batch-norm.ts and src/batch-norm-backward.ts do).
+const STATISTICS_PARTIAL_BYTES = 32;
+const GRADIENT_PARTIAL_BYTES = 32;
+const COEFFICIENT_BYTES = 32;
+
+/** x's layout, an empty batch allowed. */
+function layoutOf(gpu: Gpu, x: unknown, axis: unknown): ChannelLayout {
+  assertUsableTensor(gpu, x, 'x');
+  return channelLayout(x.shape, (axis ?? 1) as number, true);
+}
+
+/** A per-channel output: the caller's `out` tensor, or one allocated with `label`. */
+function perChannelOutput(name: string, provided: unknown, channels: number, label: string): TensorRole {
+  return outputRole(`out.${name}`, provided, { shape: [channels], dtype: 'f32', label });
+}
+
+/**
+ * This replica's statistics, as torch.batch_norm_stats but with the biased variance itself instead of
+ * invstd: per channel, the count, mean and biased variance of x, accumulated in f32 with compensated sums
+ * (the training forward's statistics pass and its Chan merge; see docs/numerics.md). Exchange these with
+ * the other replicas and merge them with {@link batchNormGatherStats}. The variance, not invstd, is what
+ * to exchange: PyTorch rebuilds it from invstd as 1/invstd^2 - eps, which loses a variance much smaller
+ * than eps. An x without elements (an empty batch) gives count 0 and zeros.
+ *
+ * @param gpu - The Gpu that x and the `out` tensors live on.
+ * @param x - This replica's input, of rank 2 to 5, f32 or f16; N (and any dimension but the channel's) may be 0.
+ * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument.
+ */
+export function batchNormStats(gpu: Gpu, x: Tensor, options: BatchNormStatsOptions = {}): BatchNormStatsResult {
+  assertGpu(gpu);
+  gpu.assertAlive();
+  const o = readOptions(options, 'batchNormStats options', STATS_KEYS);
+  const layout = layoutOf(gpu, x, o.axis);
+  const { channels } = layout;
+  const out = readOptions(o.out, 'batchNormStats options.out', STATS_OUT_KEYS);
+  const storage = storageFor(x.dtype, gpu.features);
+  const tensors = runOperation(gpu, {
+    label: 'batchNormStats',
+    layout,
+    encoder: o.encoder as GPUCommandEncoder | undefined,
+    timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
+    shared: { flags: 0, eps: 0, momentum: 0 },
+    reduces: true,
+    storage,
+    roles: {
+      x: { name: 'x', tensor: x, access: 'read' },
+      mean: perChannelOutput('mean', out.mean, channels, 'batchNormStats mean'),
+      variance: perChannelOutput('variance', out.variance, channels, 'batchNormStats variance'),
+    },
+    zeroedWhenEmpty: ['mean', 'variance'],
+    passes: (plan) => {
+      const { statisticsMerge } = gpu;
+      const partials = scratch('forward partials', channels * plan.partialStride * STATISTICS_PARTIAL_BYTES);
+      const reduce = { params, x: windowOf('x'), partials };
+      return [
+        plan.rows
+          ? pass({ kernel: 'stats-rows', storage, statisticsMerge }, 'reduce', reduce)
+          : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups, statisticsMerge }, 'reduce', reduce),
+        pass({ kernel: 'moments', perInvocation: plan.finalizePerInvocation }, 'finalize', {
+          params,
+          partials,
+          mean: whole('mean'),
+          variance: whole('variance'),
+        }),
+      ];
+    },
+  });
+  return { count: layout.batch * layout.spatial, mean: tensors.mean!, variance: tensors.variance! };
+}
+
+/** An f32 tensor of every replica's statistics, [W, C]. */
+function assertReplicaRows(gpu: Gpu, t: unknown, name: string): asserts t is Tensor {
+  assertUsableTensor(gpu, t, name);
+  if (t.dtype !== 'f32') throw new TypeError(`${name} has dtype '${t.dtype}'; the replicas' statistics are 'f32'`);
+  if (t.shape.length !== 2 || t.size === 0) {
+    throw new RangeError(`${name} has shape [${t.shape.join(',')}]; it takes every replica's statistics as [W, C] (W replicas, C channels)`);
+  }
+}
+
+/**
+ * Merges every replica's statistics into the global ones, as torch.batch_norm_gather_stats_with_counts
+ * (with variances in place of invstd): per channel, Chan's merge of the replicas' (count, mean, biased
+ * variance), each mean taken as its replica's pivot so that the differences of the means, and the sums
+ * they shift, are exact; then, as the training forward over the whole batch: invstd = 1/sqrt(variance +
+ * eps), and the running statistics blended with momentum (or the cumulative average), the unbiased
+ * variance over the total count unless `runningVarEstimator: 'biased'`. A replica with count 0
+ * contributes nothing. The statistics are f32, so the global variance carries the rounding of each
+ * replica's f32 mean: up to 2^-23 |mean_w - mean| |mean_w| per replica, weighted by its share
+ * (docs/numerics.md).
+ *
+ * @param gpu - The Gpu that every tensor lives on.
+ * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument.
+ */
+export function batchNormGatherStats(gpu: Gpu, options: BatchNormGatherStatsOptions): BatchNormGatherStatsResult {
+  assertGpu(gpu);
+  gpu.assertAlive();
+  const o = readOptions(options, 'batchNormGatherStats options', GATHER_KEYS, false);
+  assertReplicaRows(gpu, o.mean, 'mean');
+  const mean = o.mean;
+  const [replicas, channels] = mean.shape as [number, number];
+  assertSameShapeAndDType(o.variance, 'variance', mean, 'mean');
+  assertUsableTensor(gpu, o.variance, 'variance');
+  const counts = o.counts;
+  assertUsableTensor(gpu, counts, 'counts');
+  if (counts.dtype !== 'f32' || counts.shape.length !== 1 || counts.shape[0] !== replicas) {
+    throw new RangeError(`counts must be f32 [${replicas}] (one count per row of mean [${mean.shape.join(',')}]), got ${counts.dtype} [${counts.shape.join(',')}]`);
+  }
+  const running = (t: unknown, name: string) => {
+    if (t instanceof Tensor && !t.isDestroyed && t.size !== channels) {
+      throw new RangeError(`${name} has ${t.size} elements but the replicas' statistics have ${channels} channels (mean [${mean.shape.join(',')}])`);
+    }
+    return optionalPerChannel(gpu, t, name, channels, mean.shape);
+  };
+  const runningMean = running(o.runningMean, 'runningMean');
+  const runningVar = running(o.runningVar, 'runningVar');
+  if ((runningMean === null) !== (runningVar === null)) {
+    throw new Error(`runningMean and runningVar go together; got only ${runningMean ? 'runningMean' : 'runningVar'}`);
+  }
+  const eps = o.eps ?? DEFAULT_EPS;
+  assertEps(eps);
+  const factor = runningFactor(true, runningMean !== null, o.momentum, o.numBatchesTracked);
+  const estimator = o.runningVarEstimator ?? 'unbiased';
+  assertRunningVarEstimator(estimator);
+  const out = readOptions(o.out, 'batchNormGatherStats options.out', GATHER_OUT_KEYS);
+  const flags = (runningMean ? FLAGS.UPDATE_RUNNING : 0) | (estimator === 'biased' ? FLAGS.BIASED_RUNNING_VAR : 0);
+  const tensors = runOperation(gpu, {
+    label: 'batchNormGatherStats',
+    // One invocation per channel (the finalize's grid); the replicas are read whole, not as windows.
+    layout: { batch: 1, channels, spatial: 1 },
+    encoder: o.encoder as GPUCommandEncoder | undefined,
+    timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
+    shared: { flags, eps, momentum: factor },
+    reduces: false,
+    storage: 'f32',
+    roles: {
+      counts: { name: 'counts', tensor: counts, access: 'read' },
+      means: { name: 'mean', tensor: mean, access: 'read' },
+      variances: { name: 'variance', tensor: o.variance as Tensor, access: 'read' },
+      runningMean: { name: 'runningMean', tensor: runningMean, access: 'update' },
+      runningVar: { name: 'runningVar', tensor: runningVar, access: 'update' },
+      saveMean: perChannelOutput('mean', out.mean, channels, 'batchNormGatherStats mean'),
+      saveInvstd: perChannelOutput('invstd', out.invstd, channels, 'batchNormGatherStats invstd'),
+    },
+    passes: () => [
+      pass({ kernel: 'gather-statistics' }, 'finalize', {
+        params,
+        counts: whole('counts'),
+        means: whole('means'),
+        variances: whole('variances'),
+        runningMean: whole('runningMean'),
+        runningVar: whole('runningVar'),
+        saveMean: whole('saveMean'),
+        saveInvstd: whole('saveInvstd'),
+      }),
+    ],
+  });
+  return { mean: tensors.saveMean!, invstd: tensors.saveInvstd! };
+}
+
+/**
+ * Normalizes x with given statistics, as torch.batch_norm_elemt: y = (x - mean)*invstd*weight + bias per
+ * channel, then the activation (batchNorm's apply pass, with scale and shift from `mean` and `invstd`).
+ * An empty x gives an empty y.
+ *
+ * @param gpu - The Gpu that every tensor lives on.
+ * @param x - This replica's input, of rank 2 to 5, f32 or f16; N may be 0.
+ * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument.
+ */
+export function batchNormElemt(gpu: Gpu, x: Tensor, options: BatchNormElemtOptions): BatchNormElemtResult {
+  assertGpu(gpu);
+  gpu.assertAlive();
+  const o = readOptions(options, 'batchNormElemt options', ELEMT_KEYS, false);
+  const layout = layoutOf(gpu, x, o.axis);
+  const { channels } = layout;
+  for (const name of ['mean', 'invstd'] as const) assertPerChannel(gpu, o[name], name, channels, x.shape);
+  const weight = optionalPerChannel(gpu, o.weight, 'weight', channels, x.shape);
+  const bias = optionalPerChannel(gpu, o.bias, 'bias', channels, x.shape);
+  const activation = o.activation ?? null;
+  assertActivation(activation);
+  const out = readOptions(o.out, 'batchNormElemt options.out', ELEMT_OUT_KEYS);
+  const storage = storageFor(x.dtype, gpu.features);
+  const flags = (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
+  const tensors = runOperation(gpu, {
+    label: 'batchNormElemt',
+    layout,
+    encoder: o.encoder as GPUCommandEncoder | undefined,
+    timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
+    shared: { flags, eps: 0, momentum: 0 },
+    reduces: false,
+    storage,
+    roles: {
+      x: { name: 'x', tensor: x, access: 'read' },
+      weight: { name: 'weight', tensor: weight, access: 'read' },
+      bias: { name: 'bias', tensor: bias, access: 'read' },
+      mean: { name: 'mean', tensor: o.mean as Tensor, access: 'read' },
+      invstd: { name: 'invstd', tensor: o.invstd as Tensor, access: 'read' },
+      y: outputRole('out.y', out.y, { shape: x.shape, dtype: x.dtype, label: 'batchNormElemt y' }),
+    },
+    passes: (plan) => [
+      pass({ kernel: 'apply-given', storage, vec4: plan.vec4 }, 'apply', {
+        params,
+        x: windowOf('x'),
+        weight: whole('weight'),
+        bias: whole('bias'),
+        mean: whole('mean'),
+        invstd: whole('invstd'),
+        y: windowOf('y'),
+      }),
+    ],
+  });
+  return { y: tensors.y! };
+}
+
+/** The checks both backward building blocks share; returns what they pass on. */
+function readBackwardCommon(gpu: Gpu, what: string, dy: unknown, x: unknown, o: Partial<Record<(typeof BACKWARD_COMMON_KEYS)[number], unknown>>) {
+  const layout = layoutOf(gpu, x, o.axis);
+  const xt = x as Tensor;
+  assertSameShapeAndDType(dy, 'dy', xt, 'x');
+  assertUsableTensor(gpu, dy, 'dy');
+  const { channels } = layout;
+  for (const name of ['mean', 'invstd'] as const) assertPerChannel(gpu, o[name], name, channels, xt.shape);
+  const weight = optionalPerChannel(gpu, o.weight, 'weight', channels, xt.shape);
+  const activation = o.activation ?? null;
+  assertActivation(activation);
+  const bias = optionalPerChannel(gpu, o.bias, 'bias', channels, xt.shape);
+  if (bias && activation !== 'relu') throw new Error(`${what}: bias is read only with activation: 'relu' (to recompute the forward's ReLU mask)`);
+  const flags = FLAGS.TRAINING | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
+  const roles = {
+    dy: { name: 'dy', tensor: dy as Tensor, access: 'read' },
+    x: { name: 'x', tensor: xt, access: 'read' },
+    weight: { name: 'weight', tensor: weight, access: 'read' },
+    bias: { name: 'bias', tensor: bias, access: 'read' },
+    mean: { name: 'mean', tensor: o.mean as Tensor, access: 'read' },
+    invstd: { name: 'invstd', tensor: o.invstd as Tensor, access: 'read' },
+  } as const satisfies Record<string, TensorRole>;
+  return { layout, weight, flags, roles, storage: storageFor(xt.dtype, gpu.features) };
+}
+
+/**
+ * This replica's gradient sums, as torch.batch_norm_backward_reduce: per channel, sum(dy) and
+ * sum(dy*(x - mean)) over this replica's x (dy masked where a fused ReLU clipped y), compensated in f32
+ * (batchNormBackward's reduction), and with a weight this replica's dweight = sum(dy*xhat) and dbias =
+ * sum(dy). Add sumDy and sumDyXmu over every replica (an all-reduce) for {@link batchNormBackwardElemt};
+ * dweight and dbias are this replica's share, which a data-parallel step adds up with the other
+ * gradients. An empty x gives zeros.
+ *
+ * @param gpu - The Gpu that every tensor lives on.
+ * @param dy - The gradient of the loss with respect to this replica's y: x's shape and dtype.
+ * @param x - This replica's input of the forward.
+ * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument.
+ */
+export function batchNormBackwardReduce(
+  gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardReduceOptions & { weight: Tensor },
+): BatchNormBackwardReduceWeightedResult;
+export function batchNormBackwardReduce(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardReduceOptions): BatchNormBackwardReduceResult;
+export function batchNormBackwardReduce(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardReduceOptions): BatchNormBackwardReduceResult {
+  assertGpu(gpu);
+  gpu.assertAlive();
+  const o = readOptions(options, 'batchNormBackwardReduce options', BACKWARD_REDUCE_KEYS, false);
+  const { layout, weight, flags, roles, storage } = readBackwardCommon(gpu, 'batchNormBackwardReduce', dy, x, o);
+  const { channels } = layout;
+  const out = readOptions(o.out, 'batchNormBackwardReduce options.out', BACKWARD_REDUCE_OUT_KEYS);
+  if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
+  const gradient = (name: 'dweight' | 'dbias') =>
+    outputRole(`out.${name}`, out[name], weight ? { shape: [channels], dtype: 'f32', label: `batchNormBackwardReduce ${name}` } : null);
+  const tensors = runOperation(gpu, {
+    label: 'batchNormBackwardReduce',
+    layout,
+    encoder: o.encoder as GPUCommandEncoder | undefined,
+    timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
+    shared: { flags, eps: 0, momentum: 0 },
+    reduces: true,
+    storage,
+    roles: {
+      ...roles,
+      sumDy: perChannelOutput('sumDy', out.sumDy, channels, 'batchNormBackwardReduce sumDy'),
+      sumDyXmu: perChannelOutput('sumDyXmu', out.sumDyXmu, channels, 'batchNormBackwardReduce sumDyXmu'),
+      dweight: gradient('dweight'),
+      dbias: gradient('dbias'),
+    },
+    zeroedWhenEmpty: ['sumDy', 'sumDyXmu', ...(weight ? (['dweight', 'dbias'] as const) : [])],
+    passes: (plan) => {
+      const partials = scratch('backward partials', channels * plan.partialStride * GRADIENT_PARTIAL_BYTES);
+      const reduce = {
+        params,
+        x: windowOf('x'),
+        dy: windowOf('dy'),
+        weight: whole('weight'),
+        bias: whole('bias'),
+        mean: whole('mean'),
+        spread: whole('invstd'),
+        partials,
+      };
+      return [
+        plan.rows
+          ? pass({ kernel: 'backward-reduce-rows', storage }, 'reduce', reduce)
+          : pass({ kernel: 'backward-reduce', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', reduce),
+        pass({ kernel: 'backward-sums', perInvocation: plan.finalizePerInvocation }, 'finalize', {
+          params,
+          partials,
+          mean: whole('mean'),
+          spread: whole('invstd'),
+          dweight: whole('dweight'),
+          dbias: whole('dbias'),
+          sumDy: whole('sumDy'),
+          sumDyXmu: whole('sumDyXmu'),
+        }),
+      ];
+    },
+  });
+  return { sumDy: tensors.sumDy!, sumDyXmu: tensors.sumDyXmu!, dweight: tensors.dweight, dbias: tensors.dbias };
+}
+
+/**
+ * This replica's dx from the sums of every replica, as torch.batch_norm_backward_elemt:
+ * dx = weight*invstd*(dy - sumDy/N - (x - mean)*invstd^2*sumDyXmu/N), N the total of `counts`, dy masked
+ * where a fused ReLU clipped y (batchNormBackward's elementwise pass, its coefficients from the given
+ * sums). An empty x gives an empty dx.
+ *
+ * @param gpu - The Gpu that every tensor lives on.
+ * @param dy - The gradient of the loss with respect to this replica's y: x's shape and dtype.
+ * @param x - This replica's input of the forward.
+ * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument.
+ */
+export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardElemtOptions): BatchNormBackwardElemtResult {
+  assertGpu(gpu);
+  gpu.assertAlive();
+  const o = readOptions(options, 'batchNormBackwardElemt options', BACKWARD_ELEMT_KEYS, false);
+  const { layout, flags, roles, storage } = readBackwardCommon(gpu, 'batchNormBackwardElemt', dy, x, o);
+  const { channels } = layout;
+  for (const name of ['sumDy', 'sumDyXmu'] as const) assertPerChannel(gpu, o[name], name, channels, x.shape);
+  const counts = o.counts;
+  assertUsableTensor(gpu, counts, 'counts');
+  if (counts.dtype !== 'f32' || counts.shape.length !== 1 || counts.size === 0) {
+    throw new RangeError(`counts must be f32 [W], each replica's count (W >= 1), got ${counts.dtype} [${counts.shape.join(',')}]`);
+  }
+  const out = readOptions(o.out, 'batchNormBackwardElemt options.out', BACKWARD_ELEMT_OUT_KEYS);
+  const tensors = runOperation(gpu, {
+    label: 'batchNormBackwardElemt',
+    layout,
+    encoder: o.encoder as GPUCommandEncoder | undefined,
+    timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
+    shared: { flags, eps: 0, momentum: 0 },
+    reduces: false,
+    storage,
+    roles: {
+      ...roles,
+      sumDy: { name: 'sumDy', tensor: o.sumDy as Tensor, access: 'read' },
+      sumDyXmu: { name: 'sumDyXmu', tensor: o.sumDyXmu as Tensor, access: 'read' },
+      counts: { name: 'counts', tensor: counts, access: 'read' },
+      dx: outputRole('out.dx', out.dx, { shape: x.shape, dtype: x.dtype, label: 'batchNormBackwardElemt dx' }),
+    },
+    passes: (plan) => {
+      const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
+      return [
+        pass({ kernel: 'global-coefficients' }, 'finalize', {
+          params,
+          weight: whole('weight'),
+          bias: whole('bias'),
+          mean: whole('mean'),
+          spread: whole('invstd'),
+          sumDy: whole('sumDy'),
+          sumDyXmu: whole('sumDyXmu'),
+          counts: whole('counts'),
+          coefficients,
+        }),
+        pass({ kernel: 'backward-apply', storage, vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') }),
+      ];
+    },
+  });
+  return { dx: tensors.dx! };
+}

@@ -1,0 +1,155 @@
+// The process group SyncBatchNorm exchanges statistics through, as torch.distributed's process group is to
+// PyTorch's SyncBatchNorm: an interface (a rank, a size and two collectives) that any transport can
+// implement, the checks the module applies to a group and to what its collectives answer, and one
+// transport: replicas in one process (several Gpus), exchanging through shared promises. No declaration
+// here refers to WebGPU: the worker_threads group (src/node.ts) builds on it alone.
+import { describeValue } from './options.js';
+
+/**
+ * A process group of replicas, as torch.distributed's is to SyncBatchNorm: this replica's `rank` among
+ * `size`, and two collectives. Every replica calls the same collectives in the same order with arrays of
+ * the same length, and each call resolves once every replica has made it. Any object of this shape works:
+ * {@link createLocalGroup}'s (replicas in one process), `webgpu-batchnorm/node`'s `joinWorkerGroup`
+ * (worker_threads), or your own over WebSockets, WebRTC or anything else (docs/sync-batch-norm.md).
+ */
+export interface SyncGroup {
+  /** This replica's index: an integer, 0 <= rank < size. */
+  readonly rank: number;
+  /** The number of replicas: an integer >= 1. */
+  readonly size: number;
+  /**
+   * Resolves with every replica's `data` in rank order (this replica's own at index `rank`): `size`
+   * arrays of data's length. SyncBatchNorm's forward sends 2C + 1 values (mean, variance, count).
+   */
+  allGather(data: Float32Array): Promise<Float32Array[]>;
+  /**
+   * Resolves with the elementwise sum of every replica's `data`, the same array (bit for bit) on every
+   * replica. SyncBatchNorm's backward sends 2C values (sum(dy), sum(dy*(x - mean))).
+   */
+  allReduceSum(data: Float32Array): Promise<Float32Array>;
+}
+
+/** Checks that `group` has SyncGroup's shape; `what` names it in messages. */
+export function assertSyncGroup(group: unknown, what: string): asserts group is SyncGroup {
+  if (group === null || typeof group !== 'object') {
+    throw new TypeError(`${what} must be a group { rank, size, allGather, allReduceSum } (createLocalGroup, joinWorkerGroup or your own), got ${describeValue(group)}`);
+  }
+  const g = group as Partial<Record<keyof SyncGroup, unknown>>;
+  const { rank, size } = g;
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) throw new RangeError(`${what}.size must be an integer >= 1, got ${describeValue(size)}`);
+  if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= size) {
+    throw new RangeError(`${what}.rank must be an integer in [0, ${size - 1}] (size ${size}), got ${describeValue(rank)}`);
+  }
+  for (const method of ['allGather', 'allReduceSum'] as const) {
+    if (typeof g[method] !== 'function') throw new TypeError(`${what}.${method} must be a function, got ${describeValue(g[method])}`);
+  }
+}
+
+/**
+ * `group.allGather(data)`, its answer checked: `size` Float32Arrays of data's length, this replica's own
+ * data (bit for bit) at index `rank`. `what` names the exchange in messages.
+ */
+export async function checkedAllGather(group: SyncGroup, data: Float32Array, what: string): Promise<Float32Array[]> {
+  const answer: unknown = await group.allGather(data);
+  if (!Array.isArray(answer) || answer.length !== group.size) {
+    throw new TypeError(`${what}: group.allGather must resolve with ${group.size} Float32Arrays (one per replica), got ${describeValue(answer)}`);
+  }
+  answer.forEach((part: unknown, rank) => {
+    if (!(part instanceof Float32Array) || part.length !== data.length) {
+      throw new TypeError(`${what}: group.allGather's array ${rank} must be a Float32Array of ${data.length} values, got ${describeValue(part)}${part instanceof Float32Array ? ` of ${part.length}` : ''}`);
+    }
+  });
+  const own = answer[group.rank] as Float32Array;
+  const sent = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const received = new Uint32Array(own.buffer, own.byteOffset, own.length);
+  if (sent.some((bits, i) => bits !== received[i])) {
+    throw new Error(`${what}: group.allGather's array ${group.rank} (this replica's rank) is not the data this replica sent: the answer must be in rank order`);
+  }
+  return answer as Float32Array[];
+}
+
+/** `group.allReduceSum(data)`, its answer checked: a Float32Array of data's length. */
+export async function checkedAllReduceSum(group: SyncGroup, data: Float32Array, what: string): Promise<Float32Array> {
+  const answer: unknown = await group.allReduceSum(data);
+  if (!(answer instanceof Float32Array) || answer.length !== data.length) {
+    throw new TypeError(`${what}: group.allReduceSum must resolve with a Float32Array of ${data.length} values, got ${describeValue(answer)}${answer instanceof Float32Array ? ` of ${answer.length}` : ''}`);
+  }
+  return answer;
+}
+
+type Collective = 'allGather' | 'allReduceSum';
+
+/**
+ * The elementwise sum of `parts` in rank order, accumulated in float64 and rounded once to float32: every
+ * replica that adds the same parts gets the same array.
+ */
+export function sumInRankOrder(parts: readonly Float32Array[]): Float32Array {
+  const total = new Float64Array(parts[0]?.length ?? 0);
+  for (const part of parts) for (let i = 0; i < total.length; i++) total[i]! += part[i]!;
+  return Float32Array.from(total);
+}
+
+/** One collective call of every replica: what each sent, and what waits for the last one. */
+interface Round {
+  readonly collective: Collective;
+  readonly length: number;
+  readonly parts: (Float32Array | undefined)[];
+  arrived: number;
+  failure: Error | null;
+  readonly waiting: { resolve: (parts: Float32Array[]) => void; reject: (error: Error) => void }[];
+}
+
+/**
+ * `size` groups of replicas in one process, one per replica (group i has rank i): for several Gpus
+ * (devices of one adapter or of several) in one program, as a multi-GPU server runs one replica per
+ * device. The collectives exchange through promises the groups share; each resolves once every group
+ * has made the same call, and each replica gets copies of its own. allReduceSum adds in rank order in
+ * float64 and rounds once, so every replica gets the same sum. A call whose collective or length differs
+ * from another replica's call at the same step rejects on every replica, naming both.
+ *
+ * @param size - The number of replicas, an integer >= 1.
+ */
+export function createLocalGroup(size: number): SyncGroup[] {
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) throw new RangeError(`createLocalGroup(size): size must be an integer >= 1, got ${describeValue(size)}`);
+  const rounds = new Map<number, Round>();
+  const join = (rank: number, step: number, collective: Collective, data: Float32Array): Promise<Float32Array[]> => {
+    let round = rounds.get(step);
+    if (!round) rounds.set(step, (round = { collective, length: data.length, parts: new Array(size), arrived: 0, failure: null, waiting: [] }));
+    round.arrived++;
+    if (round.arrived === size) rounds.delete(step);
+    if (!round.failure && (round.collective !== collective || round.length !== data.length)) {
+      const first = round.parts.findIndex((p) => p !== undefined);
+      round.failure = new Error(
+        `createLocalGroup: at collective #${step}, rank ${rank} called ${collective} with ${data.length} values but rank ${first} called ` +
+          `${round.collective} with ${round.length}: every replica must make the same calls in the same order`,
+      );
+      for (const w of round.waiting.splice(0)) w.reject(round.failure);
+    }
+    if (round.failure) return Promise.reject(round.failure);
+    round.parts[rank] = data.slice(); // the caller may reuse its array
+    const current = round;
+    return new Promise((resolve, reject) => {
+      current.waiting.push({ resolve, reject });
+      if (current.arrived === size) for (const w of current.waiting.splice(0)) w.resolve(current.parts as Float32Array[]);
+    });
+  };
+  return Array.from({ length: size }, (_, rank): SyncGroup => {
+    let step = 0;
+    const check = (method: string, data: unknown): Float32Array => {
+      if (!(data instanceof Float32Array)) throw new TypeError(`${method} takes a Float32Array, got ${describeValue(data)}`);
+      return data;
+    };
+    return {
+      rank,
+      size,
+      allGather: async (data) => {
+        const checked = check('allGather', data); // before the step counts: a refused call takes no step
+        return (await join(rank, step++, 'allGather', checked)).map((part) => part.slice());
+      },
+      allReduceSum: async (data) => {
+        const checked = check('allReduceSum', data);
+        return sumInRankOrder(await join(rank, step++, 'allReduceSum', checked));
+      },
+    };
+  });
+}

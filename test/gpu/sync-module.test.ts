@@ -1,0 +1,264 @@
+// SyncBatchNorm over createLocalGroup: K replicas, each on its own device (K devices of SwiftShader in one
+// page), shards of unequal sizes with 0 and 1 sample among them. Training: every shard's y, the running
+// statistics (on every replica), every shard's dx and the replicas' dweight and dbias added, against the
+// float64 forward and backward on the concatenated batch; eval and a group of one are BatchNorm's; the
+// state dict moves between SyncBatchNorm and BatchNorm; a group of the user's own works and carries 2C + 1
+// and 2C values per step; bad groups and bad answers are named.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
+import {
+  BatchNorm,
+  createLocalGroup,
+  requestGpu,
+  SyncBatchNorm,
+  Tensor,
+  type Gpu,
+  type SyncGroup,
+} from '../../src/index.js';
+import { roundToHalf } from '../../src/half.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
+import { channelLayout } from '../../src/shape.js';
+import { compareY } from '../support/tolerances.js';
+import { gaussian, seededRandom, uniform } from '../support/random.js';
+import { addReplicas, compareGatheredBackward, compareGatheredForward, concatenate, globalStatistics, shardBatch, tally, type Worst } from '../support/sync.js';
+import { inErrorScopes } from './gpu-context.js';
+
+const DEVICES = 4;
+let gpus: Gpu[] = [];
+const worst: Worst = {};
+
+beforeAll(async () => {
+  gpus = await Promise.all(Array.from({ length: DEVICES }, () => requestGpu({ reductionWorkgroups: GPU_REDUCTION_WORKGROUPS })));
+});
+
+afterAll(() => {
+  if (Object.keys(worst).length > 0) console.log(`SyncBatchNorm, worst |error| / tolerance against the concatenated batch: ${JSON.stringify(worst)}`);
+  for (const gpu of gpus) gpu.destroy();
+});
+
+/** Runs `body` on every replica at once inside its device's error scopes. */
+function onEvery<T>(replicas: number, body: (r: number) => Promise<T>): Promise<T[]> {
+  return Promise.all(Array.from({ length: replicas }, (_, r) => inErrorScopes(gpus[r]!, () => body(r))));
+}
+
+interface Config {
+  readonly name: string;
+  readonly rest: readonly number[];
+  readonly axis: number;
+  readonly sizes: readonly number[];
+  readonly dtype: 'f32' | 'f16';
+  readonly momentum: number | null;
+  readonly activation: 'relu' | null;
+}
+
+const CONFIGS: Config[] = [
+  { name: 'NCHW, ReLU, 3 replicas', rest: [4, 3, 3], axis: 1, sizes: [4, 0, 1], dtype: 'f32', momentum: 0.1, activation: 'relu' },
+  { name: 'channels-last, cumulative average, 4 replicas', rest: [3, 2, 5], axis: -1, sizes: [1, 2, 0, 3], dtype: 'f32', momentum: null, activation: null },
+  { name: 'f16, 2 replicas', rest: [3, 8], axis: 1, sizes: [3, 2], dtype: 'f16', momentum: 0.3, activation: null },
+];
+
+describe('SyncBatchNorm over replicas on separate devices', () => {
+  it.each(CONFIGS)('$name: shards $sizes, two training steps, then eval, against the concatenated batch', async (config) => {
+    const { rest, axis, sizes, dtype, momentum, activation } = config;
+    const K = sizes.length;
+    const N = sizes.reduce((a, b) => a + b, 0);
+    const shape = [N, ...rest];
+    const { channels: C } = channelLayout(shape, axis);
+    const rnd = seededRandom(N + 17 * C);
+    const rounded = (v: Float32Array) => (dtype === 'f16' ? roundToHalf(v) : v);
+    const size = N * rest.reduce((a, b) => a * b, 1);
+    const weight = uniform(rnd, C, 0.5, 2);
+    const bias = uniform(rnd, C, -0.5, 0.5);
+    const groups = createLocalGroup(K);
+    const eps = 1e-4;
+    const bns = groups.map((group, r) => new SyncBatchNorm(gpus[r]!, C, { group, axis, momentum, eps, activation }));
+    for (const bn of bns) bn.setWeights([weight, bias, new Float32Array(C), new Float32Array(C).fill(1)]);
+    let runningMean: Float64Array | Float32Array = new Float32Array(C);
+    let runningVar: Float64Array | Float32Array = new Float32Array(C).fill(1);
+
+    for (let step = 1; step <= 2; step++) {
+      const x = rounded(gaussian(rnd, size, 1 + step, 2));
+      const dy = rounded(gaussian(rnd, size, 0.2, 1));
+      const xs = shardBatch(x, rest, sizes);
+      const dys = shardBatch(dy, rest, sizes);
+      const ys = await onEvery(K, async (r) => {
+        const xT = Tensor.fromArray(gpus[r]!, xs[r]!.values, xs[r]!.shape, { dtype });
+        const y = await bns[r]!.forward(xT);
+        expect(y.shape).toEqual(xs[r]!.shape);
+        return { xT, y, values: await y.toArray() };
+      });
+      const ref = batchNormReference(x, shape, {
+        training: true, axis, weight, bias, eps, activation, runningMean, runningVar, momentum, numBatchesTracked: step,
+      });
+      const running = await onEvery(K, async (r) => ({ mean: await bns[r]!.runningMean!.toArray(), variance: await bns[r]!.runningVar!.toArray() }));
+      for (const r of running) {
+        expect(r.mean).toEqual(running[0]!.mean); // every replica holds the same running statistics
+        expect(r.variance).toEqual(running[0]!.variance);
+      }
+      expect(bns.map((bn) => bn.numBatchesTracked)).toEqual(new Array(K).fill(step));
+      const forward = compareGatheredForward(
+        `${config.name} step ${step}`,
+        xs,
+        { axis, weight, bias, eps, factor: momentum ?? 1 / step, unbiased: true },
+        ref,
+        { y: concatenate(ys.map((y) => y.values)), runningMean: running[0]!.mean, runningVar: running[0]!.variance },
+        dtype,
+      );
+      for (const [what, ratio] of Object.entries(forward)) tally(worst, `${dtype} forward ${what}`, ratio);
+      [runningMean, runningVar] = [ref.runningMean!, ref.runningVar!];
+
+      const grads = await onEvery(K, async (r) => {
+        const dyT = Tensor.fromArray(gpus[r]!, dys[r]!.values, dys[r]!.shape, { dtype });
+        const g = await bns[r]!.backward(dyT);
+        expect(g.dx.shape).toEqual(xs[r]!.shape);
+        const result = { dx: await g.dx.toArray(), dweight: await g.dweight!.toArray(), dbias: await g.dbias!.toArray() };
+        for (const t of [dyT, g.dx, g.dweight, g.dbias, ys[r]!.xT, ys[r]!.y]) t?.destroy();
+        return result;
+      });
+      const stats = await globalStatistics(gpus[0]!, xs, axis, eps);
+      const reluOutput = activation ? concatenate(ys.map((y) => y.values)) : null;
+      const backwardRef = batchNormBackwardReference(dy, x, shape, { training: true, axis, weight, reluOutput, saveMean: stats.mean, saveInvstd: stats.invstd });
+      const backward = compareGatheredBackward(`${config.name} step ${step}`, { dy, x, shape, axis, weight, reluOutput, dtype }, backwardRef, {
+        dx: concatenate(grads.map((g) => g.dx)),
+        dweight: addReplicas(grads.map((g) => g.dweight), C),
+        dbias: addReplicas(grads.map((g) => g.dbias), C),
+      });
+      for (const [what, ratio] of Object.entries(backward)) tally(worst, `${dtype} backward ${what}`, ratio);
+      // The empty replica's share is zero.
+      sizes.forEach((n, r) => n === 0 && expect(Array.from(grads[r]!.dweight)).toEqual(new Array(C).fill(0)));
+    }
+
+    // Eval: BatchNorm's forward with the running statistics, no exchange; an empty shard gives an empty y.
+    const x = rounded(gaussian(rnd, size, 0, 3));
+    const xs = shardBatch(x, rest, sizes);
+    const ref = batchNormReference(x, shape, { training: false, axis, weight, bias, eps, activation, runningMean, runningVar });
+    const ys = await onEvery(K, async (r) => {
+      const xT = Tensor.fromArray(gpus[r]!, xs[r]!.values, xs[r]!.shape, { dtype });
+      const y = await bns[r]!.eval().forward(xT);
+      const g = await bns[r]!.backward(y); // eval's backward is local too
+      expect(g.dx.shape).toEqual(xs[r]!.shape);
+      const values = await y.toArray();
+      for (const t of [xT, y, g.dx, g.dweight, g.dbias]) t?.destroy();
+      return values;
+    });
+    const evalRef = { ...ref, runningMean: null, runningVar: null };
+    const ratio = compareY(`${config.name} eval`, concatenate(ys), x, shape, evalRef, weight, bias, axis, dtype).worstRatio;
+    tally(worst, `${dtype} eval y`, ratio);
+    for (const bn of bns) bn.destroy();
+  });
+});
+
+describe('SyncBatchNorm as BatchNorm', () => {
+  it('in a group of one is BatchNorm, bit for bit; state dicts move both ways', async () => {
+    const gpu = gpus[0]!;
+    await inErrorScopes(gpu, async () => {
+      const rnd = seededRandom(5);
+      const x = Tensor.fromArray(gpu, gaussian(rnd, 4 * 3 * 5, 1, 2), [4, 3, 5]);
+      const dy = Tensor.fromArray(gpu, gaussian(rnd, 60), [4, 3, 5]);
+      const [group] = createLocalGroup(1);
+      const sync = new SyncBatchNorm(gpu, 3, { group: group!, momentum: 0.2 });
+      const plain = new BatchNorm(gpu, 3, { momentum: 0.2 });
+      const [ySync, yPlain] = [await sync.forward(x), plain.forward(x)];
+      expect(await ySync.toArray()).toEqual(await yPlain.toArray());
+      const [gSync, gPlain] = [await sync.backward(dy), plain.backward(dy)];
+      expect(await gSync.dx.toArray()).toEqual(await gPlain.dx.toArray());
+      const saved = await sync.stateDict();
+      expect(saved).toEqual(await plain.stateDict());
+      expect(Object.keys(saved)).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+      const restored = new BatchNorm(gpu, 3);
+      restored.loadStateDict(JSON.parse(JSON.stringify(saved)));
+      const back = new SyncBatchNorm(gpu, 3, { group: group! });
+      back.loadStateDict(await restored.stateDict());
+      expect(await back.stateDict()).toEqual(saved);
+      expect(back.numBatchesTracked).toBe(1);
+      const keras = SyncBatchNorm.keras(gpu, 3, { group: group!, axis: 1 });
+      expect(keras.momentum).toBeCloseTo(0.01, 12);
+      expect(keras.runningVarEstimator).toBe('biased');
+      for (const t of [x, dy, ySync, yPlain, gSync.dx, gSync.dweight, gSync.dbias, gPlain.dx, gPlain.dweight, gPlain.dbias]) t?.destroy();
+      for (const m of [sync, plain, restored, back, keras]) m.destroy();
+    });
+  });
+});
+
+describe('the group', () => {
+  it("may be the user's own object; a step moves 2C + 1 floats forward and 2C backward per replica", async () => {
+    const C = 3;
+    const inner = createLocalGroup(2);
+    const sent: { collective: string; floats: number }[][] = [[], []];
+    // A group written by hand, as for any transport: it only has to have this shape.
+    const own = inner.map((g, r): SyncGroup => ({
+      rank: r,
+      size: 2,
+      allGather: (data) => {
+        sent[r]!.push({ collective: 'allGather', floats: data.length });
+        return g.allGather(data);
+      },
+      allReduceSum: (data) => {
+        sent[r]!.push({ collective: 'allReduceSum', floats: data.length });
+        return g.allReduceSum(data);
+      },
+    }));
+    const results = await onEvery(2, async (r) => {
+      const gpu = gpus[r]!;
+      const bn = new SyncBatchNorm(gpu, C, { group: own[r]! });
+      const x = Tensor.fromArray(gpu, r === 0 ? [1, 2, 3, 4, 5, 6] : [7, 8, 9, 10, 11, 12], [2, C]);
+      const y = await bn.forward(x);
+      const g = await bn.backward(y);
+      const out = await y.toArray();
+      for (const t of [x, y, g.dx, g.dweight, g.dbias]) t?.destroy();
+      bn.destroy();
+      return out;
+    });
+    for (const r of [0, 1]) expect(sent[r]).toEqual([{ collective: 'allGather', floats: 2 * C + 1 }, { collective: 'allReduceSum', floats: 2 * C }]);
+    const ref = batchNormReference([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, C], { training: true });
+    compareY('own group', concatenate(results), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, C], ref, null, null);
+  });
+
+  it('is checked: its shape, and what its collectives answer; a batch of one value over all replicas is refused on every replica', async () => {
+    const gpu = gpus[0]!;
+    await inErrorScopes(gpu, async () => {
+      const make = (group: unknown) => () => new SyncBatchNorm(gpu, 2, { group } as never);
+      expect(make(undefined)).toThrow('SyncBatchNorm options.group must be a group { rank, size, allGather, allReduceSum }');
+      expect(make({ rank: 2, size: 2, allGather: () => 0, allReduceSum: () => 0 })).toThrow('SyncBatchNorm options.group.rank must be an integer in [0, 1] (size 2), got 2');
+      expect(make({ rank: 0, size: 0, allGather: () => 0, allReduceSum: () => 0 })).toThrow('group.size must be an integer >= 1, got 0');
+      expect(make({ rank: 0, size: 2, allGather: () => 0 })).toThrow('group.allReduceSum must be a function, got undefined');
+      expect(() => new SyncBatchNorm(gpu, 2, { group: createLocalGroup(1)[0]!, momemtum: 0.1 } as never)).toThrow("SyncBatchNorm options has an unknown key 'momemtum'");
+      expect(() => createLocalGroup(0)).toThrow('createLocalGroup(size): size must be an integer >= 1, got 0');
+
+      const x = Tensor.fromArray(gpu, [1, 2, 3, 4], [2, 2]);
+      const answering = (allGather: SyncGroup['allGather']) => new SyncBatchNorm(gpu, 2, { group: { rank: 1, size: 2, allGather, allReduceSum: async (d) => d } });
+      await expect(answering(async (d) => [d]).forward(x)).rejects.toThrow('group.allGather must resolve with 2 Float32Arrays (one per replica), got an array of length 1');
+      await expect(answering(async (d) => [d, new Float32Array(3)]).forward(x)).rejects.toThrow("group.allGather's array 1 must be a Float32Array of 5 values, got a Float32Array of 3");
+      await expect(answering(async (d) => [d, new Float32Array(5)]).forward(x)).rejects.toThrow("array 1 (this replica's rank) is not the data this replica sent");
+      const bn = answering(async (d) => [d, d]);
+      const busy = bn.forward(x);
+      await expect(bn.forward(x)).rejects.toThrow("SyncBatchNorm.forward: the module's previous forward or backward has not finished; await it first");
+      await busy;
+      // One value per channel on each replica, 0 on the other: 1 over the group, refused on both.
+      const groups = createLocalGroup(2);
+      const one = Tensor.fromArray(gpus[1]!, [1, 2], [1, 2]);
+      const none = Tensor.fromArray(gpu, [], [0, 2]);
+      const refused = await Promise.allSettled([new SyncBatchNorm(gpu, 2, { group: groups[0]! }).forward(none), new SyncBatchNorm(gpus[1]!, 2, { group: groups[1]! }).forward(one)]);
+      for (const r of refused) expect(r.status === 'rejected' && String(r.reason)).toMatch('Expected more than 1 value per channel when training, got 1 over the group\'s 2 replicas (counts 0, 1)');
+      const mismatched = createLocalGroup(2);
+      const calls = await Promise.allSettled([mismatched[0]!.allGather(new Float32Array(2)), mismatched[1]!.allReduceSum(new Float32Array(2))]);
+      for (const c of calls) expect(c.status === 'rejected' && String(c.reason)).toMatch('at collective #0, rank 1 called allReduceSum with 2 values but rank 0 called allGather with 2');
+      for (const t of [x, one, none]) t.destroy();
+    });
+  });
+
+  it('an eval forward of an empty batch gives an empty y, and its backward an empty dx and zero gradients', async () => {
+    const gpu = gpus[0]!;
+    await inErrorScopes(gpu, async () => {
+      const bn = new SyncBatchNorm(gpu, 3, { group: createLocalGroup(1)[0]! }).eval();
+      const x = Tensor.fromArray(gpu, [], [0, 3, 2]);
+      const y = await bn.forward(x);
+      expect(y.shape).toEqual([0, 3, 2]);
+      const g = await bn.backward(y);
+      expect(g.dx.shape).toEqual([0, 3, 2]);
+      expect(await g.dweight!.toArray()).toEqual(new Float32Array(3));
+      for (const t of [x, y, g.dx, g.dweight, g.dbias]) t?.destroy();
+      bn.destroy();
+    });
+  });
+});
