@@ -12,8 +12,9 @@ fn needsGradientSums() -> bool {
   return hasFlag(params.flags, FLAG_TRAINING) || hasFlag(params.flags, FLAG_HAS_WEIGHT);
 }
 
-// (k0, c1, c2, mean) and the forward's (scale, shift) for the ReLU mask.
-fn channelCoefficients(c: u32, sums: Partial) -> Coefficients {
+// (k0, c1, c2, mean), and `forward`, what the ReLU mask needs: the forward's (scale, shift) where it is
+// recomputed from x (maskAffine, relu-mask.wgsl).
+fn channelCoefficients(c: u32, sums: Partial, forward: vec2<f32>) -> Coefficients {
   let m = mean[c];
   let invstd = spreadInvstd(c);
   let w = select(1.0, weight[c], hasFlag(params.flags, FLAG_HAS_WEIGHT));
@@ -24,7 +25,7 @@ fn channelCoefficients(c: u32, sums: Partial) -> Coefficients {
     c1 = invstd * (invstd * ((centered.x + centered.y) / sums.count));
     c2 = compensatedTotal(sums.sums).x / sums.count;
   }
-  return Coefficients(vec4<f32>(w * invstd, c1, c2, m), forwardAffine(c, m, invstd));
+  return Coefficients(vec4<f32>(w * invstd, c1, c2, m), forward);
 }
 
 // sum(g*(x - mean)) as a compensated pair, from the sums' sum(g*(x - center)) and sum(g):

@@ -8,13 +8,13 @@ var<workgroup> laneSums: array<vec4<f32>, WORKGROUP_SIZE>;
 fn reduceGradientRows(walk: RowsWalk, lid: u32) -> Partial {
   var sums = vec4<f32>(0.0); // compensated (sum g, sum g*(x - center))
   if (walk.c < params.channels) {
-    let k = forwardAffine(walk.c, mean[walk.c], spreadInvstd(walk.c));
+    let k = maskAffine(walk.c);
     let center = gradientCenter(walk.c);
     for (var n = walk.rowStart + walk.rowLane; n < walk.rowEnd; n += walk.rowLanes) {
       let base = params.base + (n * params.channels + walk.c) * params.spatial;
       for (var s = 0u; s < params.spatial; s++) {
         let xv = loadX(base + s);
-        let g = reluMask(loadDy(base + s), xv, k);
+        let g = reluMask(loadDy(base + s), maskSource(base + s, xv), k);
         let centered = xv - center;
         let product = fence(g * centered);
         sums = addCompensated(sums, vec2<f32>(g, product));

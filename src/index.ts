@@ -48,6 +48,7 @@ export type {
   BatchNormBackwardCommon,
   BatchNormBackwardInference,
   BatchNormBackwardOptions,
+  BatchNormBackwardResidualResult,
   BatchNormBackwardResult,
   BatchNormBackwardWeightedResult,
   BatchNormBackwardTraining,

@@ -11,22 +11,33 @@ const VALUE_BYTES = 4;
 /**
  * Bytes each kernel must move per element of x (f32): its reads and writes of tensors of x's shape.
  * Per-channel traffic is not counted; null for a kernel that touches only per-channel data (the
- * finalizes). The one-dispatch kernels move what their two passes would.
+ * finalizes). The one-dispatch kernels move what their two passes would. A '-residual' kernel moves one
+ * tensor more: z read (forward), or y read for the ReLU mask and dz written (backward, whose dx passes
+ * read y once more).
  */
 export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null>> = {
   stats: VALUE_BYTES, // read x
   'stats-rows': VALUE_BYTES,
   'stats-apply': 3 * VALUE_BYTES, // read x twice, write y
   'stats-apply-rows': 3 * VALUE_BYTES,
+  'stats-apply-residual': 4 * VALUE_BYTES, // read x twice and z, write y
+  'stats-apply-rows-residual': 4 * VALUE_BYTES,
   finalize: null,
   apply: 2 * VALUE_BYTES, // read x, write y
   'apply-running': 2 * VALUE_BYTES,
+  'apply-residual': 3 * VALUE_BYTES, // read x and z, write y
+  'apply-running-residual': 3 * VALUE_BYTES,
   'backward-reduce': 2 * VALUE_BYTES, // read dy and x
   'backward-reduce-rows': 2 * VALUE_BYTES,
+  'backward-reduce-residual': 3 * VALUE_BYTES, // read dy, x and y
+  'backward-reduce-rows-residual': 3 * VALUE_BYTES,
   'backward-fused': 5 * VALUE_BYTES, // read dy and x twice, write dx
   'backward-fused-rows': 5 * VALUE_BYTES,
+  'backward-fused-residual': 8 * VALUE_BYTES, // read dy, x and y twice, write dx and dz
+  'backward-fused-rows-residual': 8 * VALUE_BYTES,
   'backward-finalize': null,
   'backward-apply': 3 * VALUE_BYTES, // read dy and x, write dx
+  'backward-apply-residual': 5 * VALUE_BYTES, // read dy, x and y, write dx and dz
 };
 
 /** Bytes a training forward must move per element: read x twice (statistics, apply), write y once. */
