@@ -48,6 +48,12 @@ export const INFERENCE_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['apply-runni
 export const BACKWARD_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['backward-fused']!;
 /** Bytes the copy kernel (the roofline, src/bench/copy.wgsl) moves per element: read one value, write one. */
 export const COPY_BYTES_PER_ELEMENT = 2 * VALUE_BYTES;
+/** Bytes the add+ReLU kernel (src/bench/add-relu.wgsl) moves per element: read y and z, write relu(y + z). */
+export const ADD_RELU_BYTES_PER_ELEMENT = 3 * VALUE_BYTES;
+/** A training forward with the residual fused: read x twice and z, write y. */
+export const RESIDUAL_FUSED_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['stats-apply-residual']!;
+/** The unfused sequence: the training forward (y written), then the add+ReLU kernel (y read again). */
+export const RESIDUAL_UNFUSED_BYTES_PER_ELEMENT = FORWARD_BYTES_PER_ELEMENT + ADD_RELU_BYTES_PER_ELEMENT;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('median of no values');
