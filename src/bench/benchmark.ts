@@ -395,7 +395,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
           ? `GPU: at least ${settings.warmupTrials} warm-up trial(s), more until the last ${settings.stableTrials} of every series compared ` +
             `are within ${formatPercent(settings.stableTolerance)} of each other, at most ${settings.maxWarmupTrials}`
           : `GPU: ${settings.warmupTrials} warm-up trial(s)${environment.adapter.emulated ? ' (a CPU-emulated adapter has no clock to settle)' : ''}`) +
-        '; the series of a measurement (variants; the copy kernel with the training forward) interleaved trial by trial. ' +
+        '; the series of a measurement (variants; the copy kernel with the training forward; the fused and unfused residual) interleaved trial by trial. ' +
         `CPU loops and peers: ${settings.warmupTrials} warm-up trial(s)`,
       roofline:
         `the copy kernel (src/bench/copy.wgsl: one vec4 of f32 per invocation, ${COPY_BYTES_PER_ELEMENT} bytes per element) ` +
