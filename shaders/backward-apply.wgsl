@@ -1,6 +1,7 @@
-// Backward pass 3: dx (input-gradient.wgsl), one Elem per invocation.
+// Backward pass 3: dx (input-gradient.wgsl), and dz with a residual, one Elem per invocation.
 
-// Bindings, declared from their record in src/kernels.ts: params, x, dy, coefficients, dx.
+// Bindings, declared from their record in src/kernels.ts: params, x, dy, coefficients, dx (with a
+// residual also y and dz).
 
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
@@ -9,5 +10,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let i = linearGroup(wid, params.applyGridX) * WORKGROUP_SIZE + lid;
   if (i >= params.total) { return; }
   let at = params.base + i;
-  storeDx(at, inputGradient(at, coefficients[(i / params.spatial) % params.channels]));
+  writeInputGradient(at, coefficients[(i / params.spatial) % params.channels]);
 }

@@ -8,8 +8,9 @@ fn needsGradientSums() -> bool {
   return hasFlag(params.flags, FLAG_TRAINING) || hasFlag(params.flags, FLAG_HAS_WEIGHT);
 }
 
-// (k0, c1, c2, mean) and the forward's (scale, shift) for the ReLU mask. Inference does not read the sums.
-fn channelCoefficients(c: u32, sums: Partial) -> Coefficients {
+// (k0, c1, c2, mean), and `forward`, what the ReLU mask needs: the forward's (scale, shift) where it is
+// recomputed from x (maskAffine, relu-mask.wgsl). Inference does not read the sums.
+fn channelCoefficients(c: u32, sums: Partial, forward: vec2<f32>) -> Coefficients {
   let centered = sumDyCentered(c, sums);
-  return inputCoefficients(c, compensatedTotal(sums.sums).x, centered.x + centered.y, sums.count);
+  return inputCoefficients(c, compensatedTotal(sums.sums).x, centered.x + centered.y, sums.count, forward);
 }

@@ -18,5 +18,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (needsGradientSums()) { sums = mergeChannelPartials(c, lid); }
   if (!isChannelWriter(lid)) { return; }
   recordParameterGradients(c, sums);
-  coefficients[c] = channelCoefficients(c, sums);
+  coefficients[c] = channelCoefficients(c, sums, forwardAffine(c, mean[c], spreadInvstd(c)));
 }

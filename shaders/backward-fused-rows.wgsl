@@ -6,7 +6,8 @@
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
-// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx.
+// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx
+// (with a residual: y for the mask instead of bias, and dz).
 
 var<workgroup> laneCoefficients: array<Coefficients, CHANNEL_LANES>;
 
@@ -20,13 +21,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (needsGradientSums()) { sums = reduceGradientRows(walk, lid); }
   if (walk.rowLane == 0u && walk.c < params.channels) {
     recordParameterGradients(walk.c, sums);
-    laneCoefficients[lid] = channelCoefficients(walk.c, sums); // row lane 0: lid is the channel lane
+    laneCoefficients[lid] = channelCoefficients(walk.c, sums, maskAffine(walk.c)); // row lane 0: lid is the channel lane
   }
   workgroupBarrier();
   if (walk.c >= params.channels) { return; }
   let coefficients = laneCoefficients[lid % CHANNEL_LANES];
   for (var cursor = firstRowsCursor(walk); cursor.k < walk.end; advanceRows(walk, &cursor)) {
-    let at = rowsIndex(walk, cursor);
-    storeDx(at, inputGradient(at, coefficients));
+    writeInputGradient(rowsIndex(walk, cursor), coefficients);
   }
 }

@@ -6,7 +6,8 @@
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
-// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx.
+// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx
+// (with a residual: y for the mask instead of bias, and dz).
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -16,11 +17,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   // Inference without a weight needs no sums (a uniform branch: every invocation takes the same way).
   if (needsGradientSums()) { sums = reduceGradientSlice(c, lid); }
   if (lid == 0u) { recordParameterGradients(c, sums); }
-  let coefficients = channelCoefficients(c, sums); // every invocation has the same sums
+  let coefficients = channelCoefficients(c, sums, maskAffine(c)); // every invocation has the same sums
   var walk = beginWalk(c, lid);
   while (walk.k < walk.end) {
     let at = walkIndex(walk);
-    storeDx(at, inputGradient(at, coefficients));
+    writeInputGradient(at, coefficients);
     advance(&walk);
   }
 }

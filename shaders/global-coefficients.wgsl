@@ -14,5 +14,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (c >= params.channels) { return; }
   var count = 0.0;
   for (var w = 0u; w < arrayLength(&counts); w++) { count += counts[w]; }
-  coefficients[c] = inputCoefficients(c, sumDy[c], sumDyXmu[c], count);
+  coefficients[c] = inputCoefficients(c, sumDy[c], sumDyXmu[c], count, forwardAffine(c, mean[c], spreadInvstd(c)));
 }

@@ -6,7 +6,9 @@
 // Keeping x - mean (not x*c1 + c2') avoids cancelling two large terms when the mean is large, and
 // scaling by k0 last keeps every coefficient near the scale of dy: with a spread of 1e19, k0*invstd^2
 // would underflow to 0 where c1 = invstd*(invstd*mean(dy*(x - mean))) stays normal.
-fn inputCoefficients(c: u32, sumG: f32, sumCentered: f32, count: f32) -> Coefficients {
+// `forward` is what the ReLU mask needs: the forward's (scale, shift) where it is recomputed from x
+// (maskAffine, relu-mask.wgsl).
+fn inputCoefficients(c: u32, sumG: f32, sumCentered: f32, count: f32, forward: vec2<f32>) -> Coefficients {
   let m = mean[c];
   let invstd = spreadInvstd(c);
   let w = select(1.0, weight[c], hasFlag(params.flags, FLAG_HAS_WEIGHT));
@@ -16,5 +18,5 @@ fn inputCoefficients(c: u32, sumG: f32, sumCentered: f32, count: f32) -> Coeffic
     c1 = invstd * (invstd * (sumCentered / count));
     c2 = sumG / count;
   }
-  return Coefficients(vec4<f32>(w * invstd, c1, c2, m), forwardAffine(c, m, invstd));
+  return Coefficients(vec4<f32>(w * invstd, c1, c2, m), forward);
 }

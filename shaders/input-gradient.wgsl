@@ -1,14 +1,15 @@
 // dx at one Elem: k0 * (g - (x - mean)*c1 - c2), g being dy masked where a fused ReLU clipped y
-// (struct Coefficients is declared by the kernel). Inference has c1 = c2 = 0 and, without a ReLU, skips
-// reading x, so it moves 8 bytes per element instead of 12.
-fn inputGradient(at: u32, coefficients: Coefficients) -> Elem {
+// (relu-mask.wgsl or relu-mask-stored.wgsl; struct Coefficients is declared by the kernel), and g
+// written as dz where the forward had a residual (residual-gradient.wgsl). Inference has c1 = c2 = 0 and,
+// where the mask needs no x, skips reading x: 8 bytes per element instead of 12.
+fn writeInputGradient(at: u32, coefficients: Coefficients) {
   let k = coefficients.k;
   var g = loadDy(at);
   let training = hasFlag(params.flags, FLAG_TRAINING);
-  if (training || hasFlag(params.flags, FLAG_RELU)) {
-    let xv = loadX(at);
-    g = reluMask(g, xv, coefficients.forward);
-    if (training) { g -= (xv - k.w) * k.y + k.z; }
-  }
-  return g * k.x;
+  var xv = Elem(0.0);
+  if (training || (MASK_READS_X && hasFlag(params.flags, FLAG_RELU))) { xv = loadX(at); }
+  g = reluMask(g, maskSource(at, xv), coefficients.forward);
+  writeResidualGradient(at, g);
+  if (training) { g -= (xv - k.w) * k.y + k.z; }
+  storeDx(at, g * k.x);
 }

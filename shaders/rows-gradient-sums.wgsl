@@ -8,12 +8,12 @@ var<workgroup> laneSums: array<vec4<f32>, WORKGROUP_SIZE>;
 fn reduceGradientRows(walk: RowsWalk, lid: u32) -> Partial {
   var sums = vec4<f32>(0.0); // compensated (sum g, sum g*(x - center))
   if (walk.c < params.channels) {
-    let k = forwardAffine(walk.c, mean[walk.c], spreadInvstd(walk.c));
+    let k = maskAffine(walk.c);
     let center = gradientCenter(walk.c);
     for (var cursor = firstRowsCursor(walk); cursor.k < walk.end; advanceRows(walk, &cursor)) {
       let at = rowsIndex(walk, cursor);
       let xv = loadX(at);
-      let g = reluMask(loadDy(at), xv, k);
+      let g = reluMask(loadDy(at), maskSource(at, xv), k);
       let centered = xv - center;
       let product = fence(g * centered);
       sums = addCompensated(sums, vec2<f32>(g, product));

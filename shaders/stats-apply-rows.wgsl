@@ -5,7 +5,8 @@
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
-// Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y.
+// Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y
+// (and z with a residual).
 
 var<workgroup> laneScaleShift: array<vec2<f32>, CHANNEL_LANES>;
 
@@ -25,6 +26,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let k = laneScaleShift[lid % CHANNEL_LANES];
   for (var cursor = firstRowsCursor(walk); cursor.k < walk.end; advanceRows(walk, &cursor)) {
     let at = rowsIndex(walk, cursor);
-    storeY(at, activate(loadX(at) * k.x + k.y));
+    storeY(at, activate(addResidual(at, loadX(at) * k.x + k.y)));
   }
 }

@@ -6,7 +6,8 @@
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
-// Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y.
+// Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y
+// (and z with a residual).
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -19,7 +20,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var walk = beginWalk(c, lid);
   while (walk.k < walk.end) {
     let i = walkIndex(walk);
-    storeY(i, activate(loadX(i) * k.x + k.y));
+    storeY(i, activate(addResidual(i, loadX(i) * k.x + k.y)));
     advance(&walk);
   }
 }

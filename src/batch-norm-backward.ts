@@ -3,7 +3,8 @@
 // all three in one dispatch where a workgroup reaches a whole channel (PassPlan.singlePass).
 // Traffic per element in f32: training reads x and dy twice and writes dx (20 bytes); inference with a
 // weight reads x and dy once for dweight, then dy again and writes dx (16 bytes); inference without a
-// weight skips the reduction (8 bytes).
+// weight skips the reduction (8 bytes). The backward of a forward with a residual and a ReLU reads the
+// forward's stored y for the mask wherever it reads dy, and writes dz beside dx (its '-residual' kernels).
 import { DEFAULT_EPS } from './defaults.js';
 import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
@@ -13,7 +14,16 @@ import { FLAGS } from './params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
-import { assertActivation, assertBoolean, assertEps, assertPerChannel, assertSameShapeAndDType, assertUsableTensor, optionalPerChannel, type Activation } from './validate.js';
+import {
+  assertActivation,
+  assertBoolean,
+  assertEps,
+  assertPerChannel,
+  assertSameShapeAndDType,
+  assertUsableTensor,
+  optionalPerChannel,
+  type Activation,
+} from './validate.js';
 
 /**
  * Backward of a training forward: the batch statistics that forward saved. The gradient flows through
@@ -57,16 +67,38 @@ export interface BatchNormBackwardCommon extends EncoderOptions {
     dweight?: Tensor;
     /** With a weight only: written with dbias, f32 [C]. */
     dbias?: Tensor;
+    /**
+     * With `residual: true` only: written with dz, x's shape and dtype. Without an activation dz equals dy,
+     * and only this makes a copy of it (in the pass that writes dx).
+     */
+    dz?: Tensor;
   };
   /** The forward's channel axis; default 1. */
   axis?: number;
   /**
-   * The forward's fused activation: with 'relu', dy is masked where the forward's y was clipped. The mask
-   * is recomputed from x and the statistics (x is read anyway), so the forward's bias is needed too.
+   * The forward's fused activation: with 'relu', dy is masked where the forward's y was clipped. Without a
+   * residual the mask is recomputed from x and the statistics (x is read anyway), so the forward's bias is
+   * needed too; with one it is the stored `y`'s sign.
    */
   activation?: Activation | null;
-  /** With activation 'relu': the forward's bias, f32 [C] (none if the forward had none); refused otherwise. */
+  /**
+   * With activation 'relu' and no residual: the forward's bias, f32 [C] (none if the forward had none);
+   * refused otherwise.
+   */
   bias?: Tensor | null;
+  /**
+   * true: the forward had a `residual` z, y = act(bn(x) + z). The result then has `dz`, the gradient of z:
+   * dy masked by the activation, which is also the gradient that reaches the batch norm and from which dx
+   * is computed (cuDNN's BatchNormalizationBackwardEx). Without an activation dz is dy itself: the result's
+   * dz is then the `dy` you passed, not a copy, unless `out.dz` asks for one. Default false.
+   */
+  residual?: boolean;
+  /**
+   * With `residual: true` and activation 'relu' (required there, refused otherwise): the forward's output y,
+   * x's shape and dtype. dy passes where the stored y > 0 (PyTorch's threshold_backward on the saved
+   * result); recomputing y would need z.
+   */
+  y?: Tensor | null;
 }
 
 /** Options of {@link batchNormBackward}: one mode's statistics, and what both modes take. */
@@ -83,6 +115,12 @@ export interface BatchNormBackwardResult {
   dweight: Tensor | null;
   /** The gradient of the bias, sum(dy) per channel, f32 [C]; null without a weight. */
   dbias: Tensor | null;
+  /**
+   * With `residual: true`: the gradient of the forward's residual z, dy masked by the activation, x's shape
+   * and dtype. Without an activation it is the `dy` you passed (yours, not a copy) unless `out.dz` was
+   * given. null without a residual.
+   */
+  dz: Tensor | null;
 }
 
 /** The gradients with a weight: dweight and dbias are there. */
@@ -91,13 +129,18 @@ export interface BatchNormBackwardWeightedResult extends BatchNormBackwardResult
   dbias: Tensor;
 }
 
-const COMMON_KEYS = ['weight', 'training', 'out', 'timestampWrites', 'encoder', 'axis', 'activation', 'bias'] as const;
+/** The gradients of a forward with a residual: dz is there. */
+export interface BatchNormBackwardResidualResult extends BatchNormBackwardResult {
+  dz: Tensor;
+}
+
+const COMMON_KEYS = ['weight', 'training', 'out', 'timestampWrites', 'encoder', 'axis', 'activation', 'bias', 'residual', 'y'] as const;
 /** @internal The keys of each mode's options (test/unit/options-types.test.ts checks them against the types). */
 export const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
 /** @internal */
 export const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
 /** @internal */
-export const OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
+export const OUT_KEYS = ['dx', 'dweight', 'dbias', 'dz'] as const;
 
 // Mirrors struct Partial in shaders/backward-reduce.wgsl (the compensated sum(dy) and sum(dy*(x - mean))
 // in a vec4, and the count: 32 bytes with WGSL's alignment) and struct Coefficients in
@@ -108,7 +151,7 @@ const COEFFICIENT_BYTES = 32;
 /**
  * Batch norm backward, as PyTorch's native_batch_norm_backward: the gradients of a forward's inputs
  * from dy, the gradient of its output. With a weight, dweight and dbias are computed (and typed as
- * present). f32 or f16 dy and x; the sums accumulate in f32.
+ * present); with `residual: true`, dz (typed as present). f32 or f16 dy and x; the sums accumulate in f32.
  *
  * Ownership: the returned tensors are yours (destroy() them when done), unless they are the `out`
  * tensors you passed.
@@ -119,7 +162,14 @@ const COEFFICIENT_BYTES = 32;
  * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument (the
  * message names it).
  */
+export function batchNormBackward(
+  gpu: Gpu,
+  dy: Tensor,
+  x: Tensor,
+  options: BatchNormBackwardOptions & { weight: Tensor; residual: true },
+): BatchNormBackwardWeightedResult & BatchNormBackwardResidualResult;
 export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions & { weight: Tensor }): BatchNormBackwardWeightedResult;
+export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions & { residual: true }): BatchNormBackwardResidualResult;
 export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions): BatchNormBackwardResult;
 export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: BatchNormBackwardOptions): BatchNormBackwardResult {
   assertGpu(gpu);
@@ -146,16 +196,38 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
   assertEps(eps);
   const activation = o.activation ?? null;
   assertActivation(activation);
+  const residual = o.residual ?? false;
+  assertBoolean(residual, 'batchNormBackward options.residual');
+  const relu = activation === 'relu';
   const bias = optionalPerChannel(gpu, o.bias, 'bias', channels, x.shape);
-  if (bias && activation !== 'relu') throw new Error("bias is read only with activation: 'relu' (to recompute the forward's ReLU mask)");
+  if (bias && !(relu && !residual)) {
+    throw new Error(
+      "bias is read only with activation: 'relu' and no residual (to recompute the forward's ReLU mask; with a residual the mask is the stored y's)",
+    );
+  }
+  // The forward's stored y: the ReLU's mask when a residual makes y impossible to recompute from x.
+  const storedY = (o.y ?? null) as Tensor | null;
+  if (residual && relu) {
+    if (storedY === null) {
+      throw new TypeError("batchNormBackward with residual: true and activation: 'relu' needs y (the forward's output, whose sign is the ReLU's mask)");
+    }
+    assertSameShapeAndDType(storedY, 'y', x, 'x');
+    assertUsableTensor(gpu, storedY, 'y');
+  } else if (storedY !== null) {
+    throw new Error("y is read only with residual: true and activation: 'relu' (its sign is then the ReLU's mask)");
+  }
   const out = readOptions(o.out, 'batchNormBackward options.out', OUT_KEYS);
   if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
+  if (!residual && out.dz) throw new Error('out.dz is written only with residual: true');
+  // dz is dy masked by the ReLU, written by the '-residual' kernels; without a ReLU it is dy itself, and
+  // those kernels run only to copy it into out.dz.
+  const residualKernels = residual && (relu || out.dz !== undefined);
 
   // Inference needs the sums only for dweight and dbias.
   const reduce = training || weight !== null;
   const storage = storageFor(x.dtype, gpu.features);
   const flags =
-    (training ? FLAGS.TRAINING : 0) | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
+    (training ? FLAGS.TRAINING : 0) | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (relu ? FLAGS.RELU : 0);
   const gradient = (name: 'dweight' | 'dbias') =>
     outputRole(`out.${name}`, out[name], weight ? { shape: [channels], dtype: 'f32', label: `batchNormBackward ${name}` } : null);
   const tensors = runOperation(gpu, {
@@ -176,44 +248,55 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
       dx: outputRole('out.dx', out.dx, { shape: x.shape, dtype: x.dtype, label: 'batchNormBackward dx' }),
       dweight: gradient('dweight'),
       dbias: gradient('dbias'),
+      y: { name: 'y', tensor: storedY, access: 'read' },
+      dz: outputRole('out.dz', out.dz, residualKernels ? { shape: x.shape, dtype: x.dtype, label: 'batchNormBackward dz' } : null),
     },
     passes: (plan) => {
       const subgroups = gpu.features.subgroups;
-      const inputs = { params, x: windowOf('x'), dy: windowOf('dy'), weight: whole('weight'), bias: whole('bias'), mean: whole('mean'), spread: whole('spread') };
-      if (plan.singlePass && fitsDevice(gpu, plan.rows ? 'backward-fused-rows' : 'backward-fused')) {
-        const bindings = { ...inputs, dweight: whole('dweight'), dbias: whole('dbias'), dx: windowOf('dx') };
+      const { rows, vec4 } = plan;
+      const [x, dy, y, dx, dz] = [windowOf('x'), windowOf('dy'), windowOf('y'), windowOf('dx'), windowOf('dz')];
+      const [weight, bias, mean, spread] = [whole('weight'), whole('bias'), whole('mean'), whole('spread')];
+      const [dweight, dbias] = [whole('dweight'), whole('dbias')];
+      const fused = `backward-fused${rows ? '-rows' : ''}${residualKernels ? '-residual' : ''}` as const;
+      if (plan.singlePass && fitsDevice(gpu, fused)) {
+        if (residualKernels) {
+          const bindings = { params, x, dy, y, weight, mean, spread, dweight, dbias, dx, dz };
+          return [
+            rows
+              ? pass({ kernel: 'backward-fused-rows-residual', storage }, 'reduce', bindings)
+              : pass({ kernel: 'backward-fused-residual', storage, vec4, subgroups }, 'reduce', bindings),
+          ];
+        }
+        const bindings = { params, x, dy, weight, bias, mean, spread, dweight, dbias, dx };
         return [
-          plan.rows
+          rows
             ? pass({ kernel: 'backward-fused-rows', storage }, 'reduce', bindings)
-            : pass({ kernel: 'backward-fused', storage, vec4: plan.vec4, subgroups }, 'reduce', bindings),
+            : pass({ kernel: 'backward-fused', storage, vec4, subgroups }, 'reduce', bindings),
         ];
       }
       // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
       const partials = scratch('backward partials', (reduce ? channels * plan.partialStride : 1) * PARTIAL_BYTES);
       const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
-      const reduceBindings = { ...inputs, partials };
+      const reduceResidual = { params, x, dy, y, mean, spread, partials };
+      const reducePlain = { params, x, dy, weight, bias, mean, spread, partials };
+      const reduction = residualKernels
+        ? rows
+          ? pass({ kernel: 'backward-reduce-rows-residual', storage }, 'reduce', reduceResidual)
+          : pass({ kernel: 'backward-reduce-residual', storage, vec4, subgroups }, 'reduce', reduceResidual)
+        : rows
+          ? pass({ kernel: 'backward-reduce-rows', storage }, 'reduce', reducePlain)
+          : pass({ kernel: 'backward-reduce', storage, vec4, subgroups }, 'reduce', reducePlain);
       return [
-        ...(reduce
-          ? [
-              plan.rows
-                ? pass({ kernel: 'backward-reduce-rows', storage }, 'reduce', reduceBindings)
-                : pass({ kernel: 'backward-reduce', storage, vec4: plan.vec4, subgroups }, 'reduce', reduceBindings),
-            ]
-          : []),
+        ...(reduce ? [reduction] : []),
         pass({ kernel: 'backward-finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', {
-          params,
-          partials,
-          weight: whole('weight'),
-          bias: whole('bias'),
-          mean: whole('mean'),
-          spread: whole('spread'),
-          dweight: whole('dweight'),
-          dbias: whole('dbias'),
-          coefficients,
+          params, partials, weight, bias, mean, spread, dweight, dbias, coefficients,
         }),
-        pass({ kernel: 'backward-apply', storage, vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') }),
+        residualKernels
+          ? pass({ kernel: 'backward-apply-residual', storage, vec4 }, 'apply', { params, x, dy, y, coefficients, dx, dz })
+          : pass({ kernel: 'backward-apply', storage, vec4 }, 'apply', { params, x, dy, coefficients, dx }),
       ];
     },
   });
-  return { dx: tensors.dx!, dweight: tensors.dweight, dbias: tensors.dbias };
+  // Without the '-residual' kernels dz is dy itself (no activation, no out.dz).
+  return { dx: tensors.dx!, dweight: tensors.dweight, dbias: tensors.dbias, dz: residual ? (tensors.dz ?? dy) : null };
 }

@@ -101,6 +101,11 @@ export interface BatchNormStateDictInput {
 export interface BatchNormForwardOptions extends EncoderOptions {
   /** Overrides the module's mode for this call. */
   training?: boolean;
+  /**
+   * A tensor z of x's shape and dtype added before the activation, y = act(bn(x) + z), in the pass that
+   * writes y (batchNorm's `residual`). The next {@link BatchNorm.backward} then also returns dz. Default none.
+   */
+  residual?: Tensor | null;
   /** A tensor of yours to write y into (and return) instead of allocating one. */
   out?: {
     /** x's shape and dtype; must not overlap x. */
@@ -116,18 +121,25 @@ export type BatchNormModuleBackwardOptions = Pick<BatchNormBackwardCommon, 'out'
  * caller keeps it alive), the statistics it normalized with, and the version of every tensor backward
  * reads, so that backward refuses a tensor written since (PyTorch's version counters). `recorded`: a call
  * that read the saved statistics went into a caller's encoder, which may not have been submitted yet.
+ * With a residual: `residual` is true, and with a ReLU `y` is the forward's output (a reference, as x),
+ * whose sign is the mask.
  */
 type Saved = (
   | { readonly x: Tensor; readonly training: true; readonly saveMean: Tensor; readonly saveInvstd: Tensor }
   | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor }
-) & { readonly versions: ReadonlyMap<Tensor, { name: string; version: number }>; recorded: boolean };
+) & {
+  readonly residual: boolean;
+  readonly y: Tensor | null;
+  readonly versions: ReadonlyMap<Tensor, { name: string; version: number }>;
+  recorded: boolean;
+};
 
 /** @internal The keys each options type has (test/unit/options-types.test.ts checks them against the types). */
 export const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis', 'activation'] as const;
 /** @internal */
 export const KERAS_OPTION_KEYS = ['axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
 /** @internal */
-export const FORWARD_OPTION_KEYS = ['training', 'encoder', 'timestampWrites', 'out'] as const;
+export const FORWARD_OPTION_KEYS = ['training', 'encoder', 'timestampWrites', 'out', 'residual'] as const;
 /** @internal */
 export const FORWARD_OUT_KEYS = ['y'] as const;
 /** @internal */
@@ -361,6 +373,7 @@ export class BatchNorm {
         axis: this.axis,
         activation: this.activation,
         runningVarEstimator: this.runningVarEstimator,
+        residual: (o.residual ?? null) as Tensor | null,
         ...(out.y === undefined ? {} : { out: { y: out.y as Tensor } }),
         ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
         ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
@@ -369,13 +382,18 @@ export class BatchNorm {
       const recorded = o.encoder !== undefined;
       const versions = (named: Record<string, Tensor | null>) =>
         new Map(Object.entries(named).flatMap(([name, t]) => (t ? [[t, { name, version: t.version }] as const] : [])));
-      // With a ReLU, backward recomputes the mask from x, the statistics, the weight and the bias.
-      const parameters = { weight: this.weight, ...(this.activation === 'relu' ? { bias: this.bias } : {}) };
+      // With a ReLU, backward recomputes the mask from x, the statistics, the weight and the bias; with a
+      // residual too, it reads the mask from y.
+      const residual = o.residual !== undefined && o.residual !== null;
+      const relu = this.activation === 'relu';
+      const storedY = residual && relu ? y : null;
+      const parameters = { weight: this.weight, ...(relu && !residual ? { bias: this.bias } : {}), ...(storedY ? { y: storedY } : {}) };
+      const common = { x, residual, y: storedY, recorded };
       if (saveMean && saveInvstd) {
-        this.#saved = { x, training: true, saveMean, saveInvstd, versions: versions({ x, ...parameters, saveMean, saveInvstd }), recorded };
+        this.#saved = { ...common, training: true, saveMean, saveInvstd, versions: versions({ x, ...parameters, saveMean, saveInvstd }) };
       } else if (this.runningMean && this.runningVar) {
         const { runningMean, runningVar } = this;
-        this.#saved = { x, training: false, runningMean, runningVar, versions: versions({ x, ...parameters, runningMean, runningVar }), recorded };
+        this.#saved = { ...common, training: false, runningMean, runningVar, versions: versions({ x, ...parameters, runningMean, runningVar }) };
       }
       return y;
     } catch (error) {
@@ -393,8 +411,12 @@ export class BatchNorm {
    * activation 'relu', dy is masked where the forward clipped y; the mask is recomputed from x, the
    * statistics, the weight and the bias, so the bias may not have been written since either.
    *
-   * Ownership: dx, dweight and dbias are yours, new tensors each call (destroy() them when done) unless
-   * you pass them in `out`.
+   * After a forward with a `residual`, the result also has dz, the residual's gradient (dy masked by the
+   * activation; without one, dy itself unless `out.dz` is given), and with a ReLU the mask is that
+   * forward's y: keep y alive, unwritten, until backward.
+   *
+   * Ownership: dx, dweight, dbias and dz are yours, new tensors each call (destroy() them when done) unless
+   * you pass them in `out`; a dz that is dy is your dy.
    *
    * @param dy - The gradient of the loss with respect to the last forward's y: its shape and dtype.
    */
@@ -408,6 +430,12 @@ export class BatchNorm {
           'which was destroyed; keep x alive until backward',
       );
     }
+    if (saved.y?.isDestroyed) {
+      throw new Error(
+        `BatchNorm.backward needs the output of the last forward ('${saved.y.label}', shape [${saved.y.shape.join(',')}]), whose sign is ` +
+          "the ReLU's mask after a residual, and which was destroyed; keep y alive until backward",
+      );
+    }
     for (const [t, { name, version }] of saved.versions) {
       if (t.version !== version) {
         throw new Error(
@@ -419,12 +447,16 @@ export class BatchNorm {
     }
     const o = readOptions(options, 'BatchNorm.backward options', BACKWARD_OPTION_KEYS) as BatchNormModuleBackwardOptions;
     if (o.encoder !== undefined) saved.recorded = true;
+    const relu = this.activation === 'relu';
     const common = {
       ...o,
       axis: this.axis,
       weight: this.weight,
-      // The ReLU mask is recomputed from x and the statistics, which needs the forward's shift: its bias.
-      ...(this.activation === 'relu' ? { activation: this.activation, ...(this.bias ? { bias: this.bias } : {}) } : {}),
+      // The ReLU mask is recomputed from x and the statistics, which needs the forward's shift: its bias;
+      // after a residual it is the stored y's sign.
+      ...(relu ? { activation: this.activation } : {}),
+      ...(relu && !saved.residual && this.bias ? { bias: this.bias } : {}),
+      ...(saved.residual ? { residual: true, ...(saved.y ? { y: saved.y } : {}) } : {}),
     };
     return saved.training
       ? batchNormBackward(this.gpu, dy, saved.x, { ...common, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })

@@ -2,15 +2,27 @@
 // statistics -> finalize -> apply, or all three in one dispatch where a workgroup reaches a whole
 // channel (PassPlan.singlePass). Inference: one apply pass that reads the running statistics. A tensor
 // larger than one storage binding runs the statistics and apply passes once per window of whole samples.
+// A residual z is read by whichever pass applies (its '-residual' kernel): y = act(bn(x) + z), no extra pass.
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
 import { storageFor } from './element-storage.js';
 import { assertGpu, type Gpu } from './gpu.js';
 import { describeValue, readOptions } from './options.js';
+import { fitsDevice } from './kernels.js';
 import { FLAGS } from './params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
 import { channelLayout } from './shape.js';
 import type { Tensor } from './tensor.js';
-import { assertActivation, assertBoolean, assertEps, assertRunningVarEstimator, assertUsableTensor, optionalPerChannel, runningFactor, type Activation } from './validate.js';
+import {
+  assertActivation,
+  assertBoolean,
+  assertEps,
+  assertRunningVarEstimator,
+  assertSameShapeAndDType,
+  assertUsableTensor,
+  optionalPerChannel,
+  runningFactor,
+  type Activation,
+} from './validate.js';
 
 /**
  * Options of {@link batchNorm}: torch.nn.functional.batch_norm's arguments, and where to write and record.
@@ -63,6 +75,14 @@ export interface BatchNormOptions extends EncoderOptions {
   activation?: Activation | null;
   /** Which batch variance updates runningVar: 'unbiased' (PyTorch, default) or 'biased' (Keras 3). */
   runningVarEstimator?: 'unbiased' | 'biased';
+  /**
+   * A tensor z of x's shape and dtype (ResNet's shortcut) added to the normalized x before the activation:
+   * y = act(x*scale + shift + z), in the pass that writes y (one more read, no extra pass), as cuDNN's
+   * CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION and TensorFlow's _FusedBatchNormEx with a side input. The
+   * statistics are x's alone. Its gradient comes from {@link batchNormBackward} with `residual: true`.
+   * Default none. It must not overlap y.
+   */
+  residual?: Tensor | null;
 }
 
 /**
@@ -105,7 +125,7 @@ export interface BatchNormInferenceResult extends BatchNormResult {
 /** @internal The keys of BatchNormOptions (test/unit/options-types.test.ts checks them against the type). */
 export const OPTION_KEYS = [
   'weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'numBatchesTracked', 'eps', 'out', 'timestampWrites', 'encoder',
-  'axis', 'activation', 'runningVarEstimator',
+  'axis', 'activation', 'runningVarEstimator', 'residual',
 ] as const;
 /** @internal */
 export const OUT_KEYS = ['y', 'saveMean', 'saveInvstd'] as const;
@@ -164,6 +184,11 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
   assertActivation(activation);
   const estimator = o.runningVarEstimator ?? 'unbiased';
   assertRunningVarEstimator(estimator);
+  const residual = (o.residual ?? null) as Tensor | null;
+  if (residual !== null) {
+    assertSameShapeAndDType(residual, 'residual', x, 'x');
+    assertUsableTensor(gpu, residual, 'residual');
+  }
 
   const storage = storageFor(x.dtype, gpu.features);
   const flags =
@@ -190,6 +215,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       bias: { name: 'bias', tensor: bias, access: 'read' },
       runningMean: { name: 'runningMean', tensor: runningMean, access: running },
       runningVar: { name: 'runningVar', tensor: runningVar, access: running },
+      z: { name: 'residual', tensor: residual, access: 'read' },
       y: outputRole('out.y', out.y, { shape: x.shape, dtype: x.dtype, label: 'batchNorm y' }),
       saveMean: saved('saveMean'),
       saveInvstd: saved('saveInvstd'),
@@ -200,11 +226,28 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       const { statisticsMerge } = gpu;
       const x = windowOf('x');
       const y = windowOf('y');
+      const z = windowOf('z');
       const [weight, bias, runningMean, runningVar] = [whole('weight'), whole('bias'), whole('runningMean'), whole('runningVar')];
-      if (!training) return [pass({ kernel: 'apply-running', storage, vec4 }, 'apply', { params, x, weight, bias, runningMean, runningVar, y })];
+      if (!training) {
+        const bindings = { params, x, weight, bias, runningMean, runningVar, y };
+        return [
+          residual
+            ? pass({ kernel: 'apply-running-residual', storage, vec4 }, 'apply', { ...bindings, z })
+            : pass({ kernel: 'apply-running', storage, vec4 }, 'apply', bindings),
+        ];
+      }
       const statistics = { weight, bias, runningMean, runningVar, saveMean: whole('saveMean'), saveInvstd: whole('saveInvstd') };
-      if (plan.singlePass) {
+      // The one-dispatch forward with a residual binds 9 storage buffers: a device at WebGPU's default 8 runs three passes.
+      const singlePassKernel = `stats-apply${plan.rows ? '-rows' : ''}${residual ? '-residual' : ''}` as const;
+      if (plan.singlePass && fitsDevice(gpu, singlePassKernel)) {
         const bindings = { params, x, ...statistics, y };
+        if (residual) {
+          return [
+            plan.rows
+              ? pass({ kernel: 'stats-apply-rows-residual', storage, statisticsMerge }, 'reduce', { ...bindings, z })
+              : pass({ kernel: 'stats-apply-residual', storage, vec4, subgroups, statisticsMerge }, 'reduce', { ...bindings, z }),
+          ];
+        }
         return [
           plan.rows
             ? pass({ kernel: 'stats-apply-rows', storage, statisticsMerge }, 'reduce', bindings)
@@ -218,7 +261,9 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
           ? pass({ kernel: 'stats-rows', storage, statisticsMerge }, 'reduce', { params, x, partials })
           : pass({ kernel: 'stats', storage, vec4, subgroups, statisticsMerge }, 'reduce', { params, x, partials }),
         pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', { params, partials, ...statistics, scaleShift }),
-        pass({ kernel: 'apply', storage, vec4 }, 'apply', { params, x, scaleShift, y }),
+        residual
+          ? pass({ kernel: 'apply-residual', storage, vec4 }, 'apply', { params, x, scaleShift, z, y })
+          : pass({ kernel: 'apply', storage, vec4 }, 'apply', { params, x, scaleShift, y }),
       ];
     },
   });

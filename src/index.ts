@@ -51,6 +51,7 @@ export type {
   BatchNormBackwardCommon,
   BatchNormBackwardInference,
   BatchNormBackwardOptions,
+  BatchNormBackwardResidualResult,
   BatchNormBackwardResult,
   BatchNormBackwardWeightedResult,
   BatchNormBackwardTraining,

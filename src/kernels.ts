@@ -29,11 +29,16 @@ import foldVec4Source from '../shaders/fold-vec4.wgsl?raw';
 import inputCoefficientsSource from '../shaders/input-coefficients.wgsl?raw';
 import inputGradientSource from '../shaders/input-gradient.wgsl?raw';
 import mergeInvocationSource from '../shaders/merge-invocation.wgsl?raw';
+import maskAffineSource from '../shaders/mask-affine.wgsl?raw';
 import mergeWorkgroupSource from '../shaders/merge-workgroup.wgsl?raw';
 import momentsSource from '../shaders/moments.wgsl?raw';
+import noResidualSource from '../shaders/no-residual.wgsl?raw';
 import paramsSource from '../shaders/params.wgsl?raw';
 import pivotSource from '../shaders/pivot.wgsl?raw';
+import reluMaskStoredSource from '../shaders/relu-mask-stored.wgsl?raw';
 import reluMaskSource from '../shaders/relu-mask.wgsl?raw';
+import residualAddSource from '../shaders/residual-add.wgsl?raw';
+import residualGradientSource from '../shaders/residual-gradient.wgsl?raw';
 import rowsGradientSumsSource from '../shaders/rows-gradient-sums.wgsl?raw';
 import rowsStatisticsSource from '../shaders/rows-statistics.wgsl?raw';
 import rowsWalkSource from '../shaders/rows-walk.wgsl?raw';
@@ -69,9 +74,10 @@ import { ShaderStage } from './webgpu-constants.js';
  */
 type Part =
   | 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'two-sum' | 'elem-sums' | 'welford' | 'pivot' | 'slice-walk' | 'slice-statistics' | 'rows-walk'
-  | 'channel-statistics' | 'affine' | 'spread' | 'relu-mask' | 'activation' | 'scale-shift-folded' | 'scale-shift-running'
+  | 'channel-statistics' | 'affine' | 'spread' | 'mask-affine' | 'relu-mask' | 'relu-mask-stored' | 'activation' | 'scale-shift-folded' | 'scale-shift-running'
   | 'gradient-center' | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums'
-  | 'channel-mean' | 'statistics-combine' | 'gradient-combine' | 'gradient-totals' | 'input-coefficients' | 'scale-shift-given';
+  | 'channel-mean' | 'statistics-combine' | 'gradient-combine' | 'gradient-totals' | 'input-coefficients' | 'scale-shift-given'
+  | 'no-residual' | 'residual-add' | 'residual-gradient';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold'>, string> = {
   'two-sum': twoSumSource,
@@ -85,7 +91,9 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fo
   affine: affineSource,
   spread: spreadSource,
   'gradient-center': gradientCenterSource,
+  'mask-affine': maskAffineSource,
   'relu-mask': reluMaskSource,
+  'relu-mask-stored': reluMaskStoredSource,
   activation: activationSource,
   'scale-shift-folded': scaleShiftFoldedSource,
   'scale-shift-running': scaleShiftRunningSource,
@@ -100,6 +108,9 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fo
   'gradient-totals': gradientTotalsSource,
   'input-coefficients': inputCoefficientsSource,
   'scale-shift-given': scaleShiftGivenSource,
+  'no-residual': noResidualSource,
+  'residual-add': residualAddSource,
+  'residual-gradient': residualGradientSource,
 };
 
 /**
@@ -146,6 +157,44 @@ const backwardInputBindings = {
 const backwardReduceBindings = { ...backwardInputBindings, partials: readWrite('array<Partial>') } as const;
 
 /**
+ * The backward reductions of a forward with a residual: the ReLU mask is the stored y's sign
+ * (relu-mask-stored.wgsl), so they read y instead of the weight and bias that recompute it.
+ */
+const residualReduceBindings = {
+  params: uniform('Params'),
+  x: windowed,
+  dy: windowed,
+  y: windowed,
+  mean: perChannel,
+  spread: perChannel,
+  partials: readWrite('array<Partial>'),
+} as const;
+
+/** The one-dispatch backwards with a residual: y for the mask instead of the bias, and dz written beside dx. */
+const residualFusedBindings = {
+  params: uniform('Params'),
+  x: windowed,
+  dy: windowed,
+  y: windowed,
+  weight: perChannel,
+  mean: perChannel,
+  spread: perChannel,
+  dweight: readWrite('array<f32>'),
+  dbias: readWrite('array<f32>'),
+  dx: windowedOutput,
+  dz: windowedOutput,
+} as const;
+
+// Parts of the kernel families; a '-residual' kernel is its family's kernel with the residual's parts and
+// bindings (z read in the forward's apply; y read for the mask and dz written in the backward).
+const STATS_APPLY_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
+const STATS_APPLY_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
+const BACKWARD_SLICE_PARTS = ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'spread', 'gradient-center', 'slice-gradient-sums'] as const;
+const BACKWARD_ROWS_PARTS = ['elem', 'two-sum', 'rows-walk', 'spread', 'gradient-center', 'rows-gradient-sums'] as const;
+const RECOMPUTED_MASK = ['affine', 'mask-affine', 'relu-mask'] as const;
+const STORED_MASK = ['relu-mask-stored'] as const;
+
+/**
  * Every kernel's source, the shared parts it is composed with, and its bindings; binding n is the n-th
  * entry. `Partial` and the coefficient layouts are declared by the kernels that use them.
  */
@@ -157,8 +206,13 @@ const KERNELS = {
   },
   'stats-apply': {
     source: statsApplySource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'],
+    parts: [...STATS_APPLY_PARTS, 'no-residual'],
     bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, y: windowedOutput },
+  },
+  'stats-apply-residual': {
+    source: statsApplySource,
+    parts: [...STATS_APPLY_PARTS, 'residual-add'],
+    bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, z: windowed, y: windowedOutput },
   },
   'stats-rows': {
     source: statsRowsSource,
@@ -167,8 +221,13 @@ const KERNELS = {
   },
   'stats-apply-rows': {
     source: statsApplyRowsSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'],
+    parts: [...STATS_APPLY_ROWS_PARTS, 'no-residual'],
     bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, y: windowedOutput },
+  },
+  'stats-apply-rows-residual': {
+    source: statsApplyRowsSource,
+    parts: [...STATS_APPLY_ROWS_PARTS, 'residual-add'],
+    bindings: { params: uniform('Params'), x: windowed, ...trainingStatisticsBindings, z: windowed, y: windowedOutput },
   },
   finalize: {
     source: finalizeSource,
@@ -177,39 +236,72 @@ const KERNELS = {
   },
   apply: {
     source: applySource,
-    parts: ['elem', 'activation', 'scale-shift-folded'],
+    parts: ['elem', 'activation', 'scale-shift-folded', 'no-residual'],
     bindings: { params: uniform('Params'), x: windowed, scaleShift: read('array<vec2<f32>>'), y: windowedOutput },
+  },
+  'apply-residual': {
+    source: applySource,
+    parts: ['elem', 'activation', 'scale-shift-folded', 'residual-add'],
+    bindings: { params: uniform('Params'), x: windowed, scaleShift: read('array<vec2<f32>>'), z: windowed, y: windowedOutput },
   },
   'apply-running': {
     source: applySource,
-    parts: ['elem', 'activation', 'affine', 'scale-shift-running'],
+    parts: ['elem', 'activation', 'affine', 'scale-shift-running', 'no-residual'],
     bindings: { params: uniform('Params'), x: windowed, weight: perChannel, bias: perChannel, runningMean: perChannel, runningVar: perChannel, y: windowedOutput },
+  },
+  'apply-running-residual': {
+    source: applySource,
+    parts: ['elem', 'activation', 'affine', 'scale-shift-running', 'residual-add'],
+    bindings: {
+      params: uniform('Params'),
+      x: windowed,
+      weight: perChannel,
+      bias: perChannel,
+      runningMean: perChannel,
+      runningVar: perChannel,
+      z: windowed,
+      y: windowedOutput,
+    },
   },
   'backward-reduce': {
     source: backwardReduceSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'gradient-center', 'relu-mask', 'slice-gradient-sums'],
+    parts: [...BACKWARD_SLICE_PARTS, ...RECOMPUTED_MASK],
     bindings: backwardReduceBindings,
+  },
+  'backward-reduce-residual': {
+    source: backwardReduceSource,
+    parts: [...BACKWARD_SLICE_PARTS, ...STORED_MASK],
+    bindings: residualReduceBindings,
   },
   'backward-fused': {
     source: backwardFusedSource,
-    parts: [
-      'elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'affine', 'spread', 'gradient-center', 'relu-mask', 'slice-gradient-sums',
-      'gradient-totals', 'input-coefficients', 'backward-coefficients', 'input-gradient',
-    ],
+    parts: [...BACKWARD_SLICE_PARTS, ...RECOMPUTED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'no-residual', 'input-gradient'],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
+  },
+  'backward-fused-residual': {
+    source: backwardFusedSource,
+    parts: [...BACKWARD_SLICE_PARTS, ...STORED_MASK, 'backward-coefficients', 'residual-gradient', 'input-gradient'],
+    bindings: residualFusedBindings,
   },
   'backward-reduce-rows': {
     source: backwardReduceRowsSource,
-    parts: ['elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'gradient-center', 'relu-mask', 'rows-gradient-sums'],
+    parts: [...BACKWARD_ROWS_PARTS, ...RECOMPUTED_MASK],
     bindings: backwardReduceBindings,
+  },
+  'backward-reduce-rows-residual': {
+    source: backwardReduceRowsSource,
+    parts: [...BACKWARD_ROWS_PARTS, ...STORED_MASK],
+    bindings: residualReduceBindings,
   },
   'backward-fused-rows': {
     source: backwardFusedRowsSource,
-    parts: [
-      'elem', 'two-sum', 'rows-walk', 'affine', 'spread', 'gradient-center', 'relu-mask', 'rows-gradient-sums',
-      'gradient-totals', 'input-coefficients', 'backward-coefficients', 'input-gradient',
-    ],
+    parts: [...BACKWARD_ROWS_PARTS, ...RECOMPUTED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'no-residual', 'input-gradient'],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
+  },
+  'backward-fused-rows-residual': {
+    source: backwardFusedRowsSource,
+    parts: [...BACKWARD_ROWS_PARTS, ...STORED_MASK, 'backward-coefficients', 'residual-gradient', 'input-gradient'],
+    bindings: residualFusedBindings,
   },
   'backward-finalize': {
     source: backwardFinalizeSource,
@@ -228,13 +320,26 @@ const KERNELS = {
   },
   'backward-apply': {
     source: backwardApplySource,
-    parts: ['elem', 'relu-mask', 'input-gradient'],
+    parts: ['elem', 'relu-mask', 'no-residual', 'input-gradient'],
     bindings: {
       params: uniform('Params'),
       x: windowed,
       dy: windowed,
       coefficients: read('array<Coefficients>'),
       dx: windowedOutput,
+    },
+  },
+  'backward-apply-residual': {
+    source: backwardApplySource,
+    parts: ['elem', 'relu-mask-stored', 'residual-gradient', 'input-gradient'],
+    bindings: {
+      params: uniform('Params'),
+      x: windowed,
+      dy: windowed,
+      y: windowed,
+      coefficients: read('array<Coefficients>'),
+      dx: windowedOutput,
+      dz: windowedOutput,
     },
   },
   // The SyncBatchNorm building blocks (src/sync-batch-norm.ts), with the reductions above as their pass 1.
@@ -259,8 +364,13 @@ const KERNELS = {
   },
   'apply-given': {
     source: applySource,
-    parts: ['elem', 'activation', 'affine', 'scale-shift-given'],
+    parts: ['elem', 'activation', 'affine', 'scale-shift-given', 'no-residual'],
     bindings: { params: uniform('Params'), x: windowed, weight: perChannel, bias: perChannel, mean: perChannel, invstd: perChannel, y: windowedOutput },
+  },
+  'apply-given-residual': {
+    source: applySource,
+    parts: ['elem', 'activation', 'affine', 'scale-shift-given', 'residual-add'],
+    bindings: { params: uniform('Params'), x: windowed, weight: perChannel, bias: perChannel, mean: perChannel, invstd: perChannel, z: windowed, y: windowedOutput },
   },
   'backward-sums': {
     source: backwardSumsSource,
@@ -304,21 +414,21 @@ export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindi
  */
 export type KernelVariant =
   | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean; readonly statisticsMerge: StatisticsMerge }
-  | { readonly kernel: 'stats-apply'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean; readonly statisticsMerge: StatisticsMerge }
+  | { readonly kernel: 'stats-apply' | 'stats-apply-residual'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean; readonly statisticsMerge: StatisticsMerge }
   | { readonly kernel: 'stats-rows'; readonly storage: Storage; readonly statisticsMerge: StatisticsMerge }
-  | { readonly kernel: 'stats-apply-rows'; readonly storage: Storage; readonly statisticsMerge: StatisticsMerge }
+  | { readonly kernel: 'stats-apply-rows' | 'stats-apply-rows-residual'; readonly storage: Storage; readonly statisticsMerge: StatisticsMerge }
   | { readonly kernel: 'finalize'; readonly perInvocation: boolean }
-  | { readonly kernel: 'apply'; readonly storage: Storage; readonly vec4: boolean }
-  | { readonly kernel: 'apply-running'; readonly storage: Storage; readonly vec4: boolean }
-  | { readonly kernel: 'backward-reduce'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'backward-fused'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'backward-reduce-rows'; readonly storage: Storage }
-  | { readonly kernel: 'backward-fused-rows'; readonly storage: Storage }
+  | { readonly kernel: 'apply' | 'apply-residual'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'apply-running' | 'apply-running-residual'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'backward-reduce' | 'backward-reduce-residual'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'backward-fused' | 'backward-fused-residual'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'backward-reduce-rows' | 'backward-reduce-rows-residual'; readonly storage: Storage }
+  | { readonly kernel: 'backward-fused-rows' | 'backward-fused-rows-residual'; readonly storage: Storage }
   | { readonly kernel: 'backward-finalize'; readonly perInvocation: boolean }
-  | { readonly kernel: 'backward-apply'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'backward-apply' | 'backward-apply-residual'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'moments'; readonly perInvocation: boolean }
   | { readonly kernel: 'gather-statistics' }
-  | { readonly kernel: 'apply-given'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'apply-given' | 'apply-given-residual'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'backward-sums'; readonly perInvocation: boolean }
   | { readonly kernel: 'global-coefficients' };
 

@@ -8,7 +8,7 @@ import type { ReferenceValues } from './reference.js';
 import { channelLayout } from './shape.js';
 import { assertActivation, assertBoolean, assertEps, type Activation } from './validate.js';
 
-const COMMON_KEYS = ['weight', 'training', 'axis', 'activation', 'bias', 'reluOutput'] as const;
+const COMMON_KEYS = ['weight', 'training', 'axis', 'activation', 'bias', 'reluOutput', 'residual'] as const;
 const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
 const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
 
@@ -24,14 +24,20 @@ export interface ReferenceBackwardCommon {
    * weight and `bias`. Default null.
    */
   activation?: Activation | null;
-  /** With activation 'relu': the forward's bias, C values (default none: shift 0). */
+  /** With activation 'relu' and no residual: the forward's bias, C values (default none: shift 0). */
   bias?: ReferenceValues | null;
   /**
    * Instead of recomputing the ReLU's mask: the output of that forward, as PyTorch saves it (dy passes
    * where y > 0: threshold_backward), in x's layout. A forward's stored output (a GPU's y, say) then
-   * decides the values next to 0, as in PyTorch.
+   * decides the values next to 0, as in PyTorch. With `residual: true` and activation 'relu' it is
+   * required (the GPU's `y` option): y cannot be recomputed without z.
    */
   reluOutput?: ReferenceValues | null;
+  /**
+   * true: the forward added a residual z before the activation; the result's dz is its gradient, dy
+   * masked by the activation (dy itself without one). As the GPU's batchNormBackward takes it. Default false.
+   */
+  residual?: boolean;
 }
 
 /** Options of {@link batchNormBackwardReference}: those of the GPU's batchNormBackward, with arrays for tensors. */
@@ -65,6 +71,8 @@ export interface ReferenceBackwardResult {
   dweight: Float64Array | null;
   /** sum(dy) per channel; null without a weight. */
   dbias: Float64Array | null;
+  /** With `residual: true`: the residual's gradient, dy masked by the activation, in x's layout; otherwise null. */
+  dz: Float64Array | null;
   /** Per channel: the mean that xhat = (x - mean) * invstd used (saveMean, or the running mean). */
   saveMean: Float64Array;
   /** Per channel: the invstd that xhat = (x - mean) * invstd used (saveInvstd, or from the running variance). */
@@ -103,9 +111,18 @@ export function batchNormBackwardReference(
   assertEps(eps);
   const activation = o.activation ?? null;
   assertActivation(activation);
+  const residual = o.residual ?? false;
+  assertBoolean(residual, 'batchNormBackwardReference options.residual');
   const bias = optionalChannelValues(o.bias, 'bias', channels);
-  if (bias && activation !== 'relu') throw new Error("bias is read only with activation: 'relu' (to recompute the forward's ReLU mask)");
+  if (bias && !(activation === 'relu' && !residual)) {
+    throw new Error(
+      "bias is read only with activation: 'relu' and no residual (to recompute the forward's ReLU mask; with a residual the mask is reluOutput's)",
+    );
+  }
   const reluOutput = optionalTensorValues(o.reluOutput, 'reluOutput', shape);
+  if (residual && activation === 'relu' && !reluOutput) {
+    throw new TypeError("batchNormBackwardReference with residual: true and activation: 'relu' needs reluOutput (the forward's output, whose sign is the ReLU's mask)");
+  }
 
   const count = batch * spatial;
   const mean = new Float64Array(channels);
@@ -115,6 +132,8 @@ export function batchNormBackwardReference(
     invstd[c] = training ? givenSpread[c]! : 1 / Math.sqrt(givenSpread[c]! + eps);
   }
   const g = reluMaskedGradient(dy, x, { channels, spatial }, { activation, reluOutput, weight, bias, mean, invstd });
+  // The residual's gradient is what reaches the batch norm: the sum's gradient flows to both terms.
+  const dz = residual ? Float64Array.from(g) : null;
   const dx = new Float64Array(batch * channels * spatial);
   const dweight = weight ? new Float64Array(channels) : null;
   const dbias = weight ? new Float64Array(channels) : null;
@@ -145,7 +164,7 @@ export function batchNormBackwardReference(
       }
     }
   }
-  return { dx, dweight, dbias, saveMean: mean, saveInvstd: invstd };
+  return { dx, dweight, dbias, dz, saveMean: mean, saveInvstd: invstd };
 }
 
 /**

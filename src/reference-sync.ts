@@ -71,6 +71,8 @@ export interface ReferenceElemtOptions {
   axis?: number;
   /** 'relu': y = max(normalized, 0), NaN passing through. */
   activation?: Activation | null;
+  /** A residual z added before the activation, in x's layout: y = act(normalized + z); default none. */
+  residual?: ReferenceValues | null;
 }
 
 /** What {@link batchNormElemtReference} returns. */
@@ -127,7 +129,7 @@ export interface ReferenceBackwardElemtOptions extends ReferenceBackwardSyncComm
 
 const STATS_KEYS = ['axis'] as const;
 const GATHER_KEYS = ['counts', 'runningMean', 'runningVar', 'momentum', 'numBatchesTracked', 'eps', 'runningVarEstimator'] as const;
-const ELEMT_KEYS = ['mean', 'invstd', 'weight', 'bias', 'axis', 'activation'] as const;
+const ELEMT_KEYS = ['mean', 'invstd', 'weight', 'bias', 'axis', 'activation', 'residual'] as const;
 const BACKWARD_KEYS = ['mean', 'invstd', 'weight', 'axis', 'activation', 'bias', 'reluOutput'] as const;
 const BACKWARD_ELEMT_KEYS = [...BACKWARD_KEYS, 'sumDy', 'sumDyXmu', 'counts'] as const;
 
@@ -242,10 +244,11 @@ export function batchNormElemtReference(x: ReferenceValues, shape: readonly numb
   const bias = optionalChannelValues(o.bias, 'bias', channels);
   const activation = o.activation ?? null;
   assertActivation(activation);
+  const residual = optionalTensorValues(o.residual, 'residual', shape);
   const y = new Float64Array(batch * channels * spatial);
   for (let i = 0; i < y.length; i++) {
     const c = Math.floor(i / spatial) % channels;
-    const v = (x[i]! - mean[c]!) * invstd[c]! * (weight ? weight[c]! : 1) + (bias ? bias[c]! : 0);
+    const v = (x[i]! - mean[c]!) * invstd[c]! * (weight ? weight[c]! : 1) + (bias ? bias[c]! : 0) + (residual ? residual[i]! : 0);
     y[i] = activation === 'relu' && v <= 0 ? 0 : v;
   }
   return { y };

@@ -2,7 +2,7 @@
 // CPU side of the GPU-vs-CPU benchmark, so its loops are tight passes over typed arrays.
 import { DEFAULT_EPS } from './defaults.js';
 import { readOptions } from './options.js';
-import { assertTensorValues, optionalChannelValues } from './reference-checks.js';
+import { assertTensorValues, optionalChannelValues, optionalTensorValues } from './reference-checks.js';
 import { channelLayout } from './shape.js';
 import { assertActivation, assertBoolean, assertEps, assertRunningVarEstimator, runningFactor, type Activation } from './validate.js';
 
@@ -33,6 +33,8 @@ export interface ReferenceForwardOptions {
   activation?: Activation | null;
   /** Which batch variance updates runningVar: 'unbiased' (PyTorch, default) or 'biased' (Keras 3). */
   runningVarEstimator?: 'unbiased' | 'biased';
+  /** A residual z in x's layout, added before the activation: y = act(x*scale + shift + z). Default none. */
+  residual?: ReferenceValues | null;
 }
 
 /** What {@link batchNormReference} returns, all in float64. */
@@ -54,6 +56,7 @@ export interface ReferenceForwardResult {
 
 const REFERENCE_FORWARD_KEYS = [
   'weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'numBatchesTracked', 'eps', 'axis', 'activation', 'runningVarEstimator',
+  'residual',
 ] as const;
 
 /**
@@ -129,6 +132,7 @@ export function batchNormReference(x: ReferenceValues, shape: readonly number[],
   assertActivation(activation);
   const estimator = o.runningVarEstimator ?? 'unbiased';
   assertRunningVarEstimator(estimator);
+  const residual = optionalTensorValues(o.residual, 'residual', shape);
 
   const mean = new Float64Array(channels);
   const invstd = new Float64Array(channels);
@@ -164,7 +168,7 @@ export function batchNormReference(x: ReferenceValues, shape: readonly number[],
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
       for (let s = base, end = base + spatial; s < end; s++) {
-        const v = x[s]! * scale + shift;
+        const v = x[s]! * scale + shift + (residual ? residual[s]! : 0);
         y[s] = relu && v <= 0 ? 0 : v;
       }
     }

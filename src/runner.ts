@@ -67,7 +67,7 @@ export interface PassSpec {
 
 /** A pass of kernel K, with a resource for each of K's bindings (the type checker holds them in step). */
 export function pass<K extends KernelName>(
-  variant: Extract<KernelVariant, { kernel: K }>,
+  variant: KernelVariant & { readonly kernel: K },
   grid: GridKind,
   bindings: Readonly<Record<BindingName<K>, Resource>>,
 ): PassSpec {

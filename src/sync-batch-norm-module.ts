@@ -498,7 +498,7 @@ export class SyncBatchNorm {
       counts: exchange.counts,
       ...(out.dx === undefined ? {} : { out: { dx: out.dx } }),
     });
-    return { dx, dweight: sums.dweight, dbias: sums.dbias };
+    return { dx, dweight: sums.dweight, dbias: sums.dbias, dz: null };
   }
 
   /** The gradients of an eval forward of an empty x: an empty dx, and zero dweight and dbias. */
@@ -519,6 +519,7 @@ export class SyncBatchNorm {
       dx: out.dx ?? Tensor.empty(gpu, x.shape, { dtype: x.dtype, label: 'SyncBatchNorm dx' }),
       dweight: this.weight ? zeros('dweight') : null,
       dbias: this.weight ? zeros('dbias') : null,
+      dz: null,
     };
   }
 

@@ -103,6 +103,11 @@ export interface BatchNormElemtOptions extends EncoderOptions {
   axis?: number;
   /** 'relu' applies a ReLU after the normalization, as batchNorm's; default null. */
   activation?: Activation | null;
+  /**
+   * A residual z added before the activation in the same pass, as batchNorm's `residual`: y = act(bn(x) + z).
+   * x's shape and dtype; must not overlap y; default none.
+   */
+  residual?: Tensor | null;
   /** A tensor of yours to write instead of allocating a new one; it is returned in the result. */
   out?: {
     /** Written with the normalized x: x's shape and dtype. */
@@ -198,7 +203,7 @@ export const GATHER_KEYS = [
 /** @internal */
 export const GATHER_OUT_KEYS = ['mean', 'invstd'] as const;
 /** @internal */
-export const ELEMT_KEYS = ['mean', 'invstd', 'weight', 'bias', 'axis', 'activation', 'out', 'encoder', 'timestampWrites'] as const;
+export const ELEMT_KEYS = ['mean', 'invstd', 'weight', 'bias', 'axis', 'activation', 'residual', 'out', 'encoder', 'timestampWrites'] as const;
 /** @internal */
 export const ELEMT_OUT_KEYS = ['y'] as const;
 const BACKWARD_COMMON_KEYS = ['mean', 'invstd', 'weight', 'axis', 'activation', 'bias', 'out', 'encoder', 'timestampWrites'] as const;
@@ -391,6 +396,11 @@ export function batchNormElemt(gpu: Gpu, x: Tensor, options: BatchNormElemtOptio
   const bias = optionalPerChannel(gpu, o.bias, 'bias', channels, x.shape);
   const activation = o.activation ?? null;
   assertActivation(activation);
+  const residual = (o.residual ?? null) as Tensor | null;
+  if (residual !== null) {
+    assertSameShapeAndDType(residual, 'residual', x, 'x');
+    assertUsableTensor(gpu, residual, 'residual');
+  }
   const out = readOptions(o.out, 'batchNormElemt options.out', ELEMT_OUT_KEYS);
   const storage = storageFor(x.dtype, gpu.features);
   const flags = (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
@@ -408,10 +418,11 @@ export function batchNormElemt(gpu: Gpu, x: Tensor, options: BatchNormElemtOptio
       bias: { name: 'bias', tensor: bias, access: 'read' },
       mean: { name: 'mean', tensor: o.mean as Tensor, access: 'read' },
       invstd: { name: 'invstd', tensor: o.invstd as Tensor, access: 'read' },
+      z: { name: 'residual', tensor: residual, access: 'read' },
       y: outputRole('out.y', out.y, { shape: x.shape, dtype: x.dtype, label: 'batchNormElemt y' }),
     },
-    passes: (plan) => [
-      pass({ kernel: 'apply-given', storage, vec4: plan.vec4 }, 'apply', {
+    passes: (plan) => {
+      const bindings = {
         params,
         x: windowOf('x'),
         weight: whole('weight'),
@@ -419,8 +430,13 @@ export function batchNormElemt(gpu: Gpu, x: Tensor, options: BatchNormElemtOptio
         mean: whole('mean'),
         invstd: whole('invstd'),
         y: windowOf('y'),
-      }),
-    ],
+      };
+      return [
+        residual
+          ? pass({ kernel: 'apply-given-residual', storage, vec4: plan.vec4 }, 'apply', { ...bindings, z: windowOf('z') })
+          : pass({ kernel: 'apply-given', storage, vec4: plan.vec4 }, 'apply', bindings),
+      ];
+    },
   });
   return { y: tensors.y! };
 }

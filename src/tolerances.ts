@@ -15,7 +15,8 @@ import { channelLayout } from './shape.js';
 
 type Values = ArrayLike<number>;
 
-// y = x*scale + shift in float32: |error| <= Y_RTOL * (|x*scale| + |shift|) + Y_ATOL.
+// y = x*scale + shift in float32: |error| <= Y_RTOL * (|x*scale| + |shift|) + Y_ATOL. With a residual z,
+// y = x*scale + shift + z: one more addition, rounded at the size of the three terms, so |z| joins them.
 export const Y_RTOL = 4e-6;
 export const Y_ATOL = 1e-6;
 // Saved and running statistics: relative to the channel's spread (means) or to the value (variances).
@@ -56,6 +57,7 @@ export function channelOfIndex(shape: readonly number[], axis = 1): (i: number) 
 /**
  * Tolerance of each element of y: the reference's statistics (batch ones in training, running ones in
  * inference) give scale = weight*invstd and shift = bias - mean*scale; a null weight is 1, a null bias 0.
+ * `residual`: the forward's residual z, in x's layout, or null.
  */
 export function yTolerance(
   x: Values,
@@ -64,13 +66,14 @@ export function yTolerance(
   weight: Values | null,
   bias: Values | null,
   axis = 1,
+  residual: Values | null = null,
 ): (i: number) => number {
   const channelOf = channelOfIndex(shape, axis);
   return (i) => {
     const c = channelOf(i);
     const scale = (weight ? weight[c]! : 1) * stats.saveInvstd[c]!;
     const shift = (bias ? bias[c]! : 0) - stats.saveMean[c]! * scale;
-    return Y_RTOL * (Math.abs(x[i]! * scale) + Math.abs(shift)) + Y_ATOL;
+    return Y_RTOL * (Math.abs(x[i]! * scale) + Math.abs(shift) + (residual ? Math.abs(residual[i]!) : 0)) + Y_ATOL;
   };
 }
 

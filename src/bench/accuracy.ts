@@ -15,7 +15,8 @@ export interface Accuracy {
 
 /**
  * Compares a forward's y with the reference's; `stats` are the reference's per-channel mean and invstd,
- * `weight` and `bias` the forward's (null: 1 and 0), which set each element's tolerance.
+ * `weight` and `bias` the forward's (null: 1 and 0) and `residual` its residual z (or null), which set
+ * each element's tolerance.
  */
 export function forwardAccuracy(
   x: Values,
@@ -25,8 +26,9 @@ export function forwardAccuracy(
   stats: ChannelStatistics,
   weight: Values | null,
   bias: Values | null,
+  residual: Values | null = null,
 ): Accuracy {
-  return elementAccuracy(y, expected, yTolerance(x, shape, stats, weight, bias));
+  return elementAccuracy(y, expected, yTolerance(x, shape, stats, weight, bias, 1, residual));
 }
 
 /**

@@ -13,6 +13,12 @@
 // Variants (src/bench/variants.ts): named Gpu options over the one device, each timed and checked at
 // every shape; the first is the baseline of the CPU speed-ups and of every ratio between variants.
 //
+// Residual (per shape, the baseline variant): the training forward with the residual add and ReLU fused,
+// batchNorm(x, { residual: z, activation: 'relu' }), against the unfused sequence, batchNorm(x) and then
+// an add+ReLU kernel (src/bench/add-relu.wgsl), timed like the other GPU measurements and interleaved
+// trial by trial; bytes moved per element from src/bench/statistics.ts; both checked against the float64
+// reference of relu(bn(x) + z).
+//
 // Composition (once per run, at one small shape): COMPOSITION_CALLS training forwards recorded into one
 // caller's GPUCommandEncoder (the `encoder` option) and submitted once, against as many separate calls that
 // each submit; both closed by one queue.onSubmittedWorkDone(), wall time. That is host + queue time on
@@ -43,6 +49,7 @@ import {
   TimestampSpan,
   type GpuCall,
 } from './gpu-timing.js';
+import { AddReluKernel } from './add-relu-kernel.js';
 import { comparePeerCase, loadPeers, ourContender, ShapeInputs, type Contender, type PeerOptions } from './peer-harness.js';
 import { caseLabel, PEER_CASES, type PeerComparison } from './peers.js';
 import {
@@ -51,6 +58,8 @@ import {
   FORWARD_BYTES_PER_ELEMENT,
   INFERENCE_BYTES_PER_ELEMENT,
   KERNEL_BYTES_PER_ELEMENT,
+  RESIDUAL_FUSED_BYTES_PER_ELEMENT,
+  RESIDUAL_UNFUSED_BYTES_PER_ELEMENT,
   gigabytesPerSecond,
   interleavedTrials,
   median,
@@ -72,8 +81,10 @@ import type { KernelName } from '../kernels.js';
 // 5: per-pass times, the copy kernel (roofline) per row with every bandwidth also a fraction of it, min
 // beside median, warm-up until stable, and variants: the GPU times of a row move into rows[].variants[]
 // (one per report.variants entry), the CPU speed-ups are no longer stored (CPU ms / the baseline's ms).
-// Version 4 reports are read by src/bench/report-schema.ts.
-export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/5';
+// 6: adds rows[].residual (the fused residual add + ReLU against batchNorm then an add+ReLU kernel) and
+// method.residual.
+// Version 4 and 5 reports are read by src/bench/report-schema.ts.
+export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/6';
 
 /** How every library of the peer comparison is timed, ours included (src/bench/peer-harness.ts). */
 export const PEER_TIMING_METHOD =
@@ -180,6 +191,35 @@ export interface VariantRow {
   readonly passed: boolean;
 }
 
+/** One side of the residual comparison: its GPU time per call, the bytes it moves, and its check. */
+export interface ResidualMeasurement {
+  readonly ms: number;
+  readonly minMs: number;
+  /** RESIDUAL_FUSED_BYTES_PER_ELEMENT or RESIDUAL_UNFUSED_BYTES_PER_ELEMENT. */
+  readonly bytesPerElement: number;
+  /** At bytesPerElement and the median time. */
+  readonly gbps: number;
+  /** gbps / the copy kernel's GB/s at this size. */
+  readonly copyFraction: number;
+  readonly iterations: number;
+  readonly warmup: WarmupRecord;
+  /** relu(bn(x) + z) against the float64 reference. */
+  readonly maxAbsError: number;
+  readonly passed: boolean;
+}
+
+/** y = relu(bn(x) + z) in a training forward, fused and unfused, on the baseline variant. */
+export interface ResidualComparison {
+  /** batchNorm with `residual: z` and activation 'relu': the add and the ReLU in the pass that writes y. */
+  readonly fused: ResidualMeasurement;
+  /** batchNorm, then the add+ReLU kernel (src/bench/add-relu.wgsl): y written, then read again with z. */
+  readonly unfused: ResidualMeasurement;
+  /** fused / unfused, of the medians: below 1 the fused is faster. */
+  readonly ratio: number;
+  /** fused / unfused, of the minima. */
+  readonly minRatio: number;
+}
+
 export interface BenchmarkRow {
   readonly label: string;
   readonly shape: readonly number[];
@@ -195,6 +235,8 @@ export interface BenchmarkRow {
   readonly cpuReferenceMs: number;
   readonly cpuFloat32Ms: number;
   readonly cpuBackwardFloat32Ms: number;
+  /** The fused residual add + ReLU against the unfused sequence; null in reports read from schemas 4 and 5. */
+  readonly residual: ResidualComparison | null;
   /** With peers: one comparison per case of PEER_CASES (mode and layout). */
   readonly peers?: readonly PeerComparison[];
 }
@@ -236,6 +278,8 @@ export interface BenchmarkReport {
     readonly copyBytesPerElement: number;
     /** What each pass moves, by kernel. */
     readonly kernelBytesPerElement: Readonly<Record<string, number | null>>;
+    /** What the residual comparison times; null in reports read from schemas 4 and 5. */
+    readonly residual: string | null;
     readonly settings: Partial<BenchmarkSettings>;
   };
   /** The variants compared, in the rows' order; the first is the baseline. */
@@ -279,7 +323,7 @@ export interface CompositionResult {
   readonly hostCallMs: number;
 }
 
-const STEPS_PER_SHAPE = 5;
+const STEPS_PER_SHAPE = 6;
 const COMPOSITION_STEPS = 1;
 
 /** A variant and its Gpu over the run's device. */
@@ -351,7 +395,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
           ? `GPU: at least ${settings.warmupTrials} warm-up trial(s), more until the last ${settings.stableTrials} of every series compared ` +
             `are within ${formatPercent(settings.stableTolerance)} of each other, at most ${settings.maxWarmupTrials}`
           : `GPU: ${settings.warmupTrials} warm-up trial(s)${environment.adapter.emulated ? ' (a CPU-emulated adapter has no clock to settle)' : ''}`) +
-        '; the series of a measurement (variants; the copy kernel with the training forward) interleaved trial by trial. ' +
+        '; the series of a measurement (variants; the copy kernel with the training forward; the fused and unfused residual) interleaved trial by trial. ' +
         `CPU loops and peers: ${settings.warmupTrials} warm-up trial(s)`,
       roofline:
         `the copy kernel (src/bench/copy.wgsl: one vec4 of f32 per invocation, ${COPY_BYTES_PER_ELEMENT} bytes per element) ` +
@@ -361,6 +405,11 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
       backwardBytesPerElement: BACKWARD_BYTES_PER_ELEMENT,
       copyBytesPerElement: COPY_BYTES_PER_ELEMENT,
       kernelBytesPerElement: KERNEL_BYTES_PER_ELEMENT,
+      residual:
+        `training forward of y = relu(bn(x) + z) on the baseline variant: fused (batchNorm with residual z and activation 'relu', ` +
+        `${RESIDUAL_FUSED_BYTES_PER_ELEMENT} bytes per element) against unfused (batchNorm, then src/bench/add-relu.wgsl, ` +
+        `${RESIDUAL_UNFUSED_BYTES_PER_ELEMENT} bytes per element), timed as the GPU's other measurements and interleaved trial by trial; ` +
+        'ratio = fused / unfused, below 1 the fused is faster',
       settings,
     },
     variants,
@@ -485,6 +534,11 @@ async function benchmarkShape(
     const backwardCalls = runs.map((run): GpuCall => (recording) => batchNormBackward(run.gpu, dyTensor, xTensor, { ...backwardOptions, out: backwardOut, ...recording }));
     const backwardSeries = await timeSeries(gpu, settings, backwardCalls);
     const backward = measured(BACKWARD_BYTES_PER_ELEMENT, backwardSeries, await timePasses(gpu, settings, backwardCalls, backwardSeries));
+    await beginPhase('GPU residual add + ReLU, fused and unfused');
+    const residual = await measureResidual(gpu, runs[0]!.gpu, settings, {
+      x, xTensor, shape, seed, forwardOptions, referenceOptions, out: forwardOut, copyGBps: copyMeasurement.gbps,
+    });
+
     const [mean, invstd] = [await saveMean.toArray(), await saveInvstd.toArray()];
     const gradients = { dx: new Float32Array(elements), dweight: new Float32Array(channels), dbias: new Float32Array(channels) };
     const cpuBackwardFloat32Ms = await timeCpu(settings, () => cpuBackwardFloat32(dy, x, shape, { weight, mean, invstd }, gradients));
@@ -512,10 +566,82 @@ async function benchmarkShape(
       cpuReferenceMs,
       cpuFloat32Ms,
       cpuBackwardFloat32Ms,
+      residual,
     };
   } finally {
     copy?.destroy();
     for (const tensor of tensors) tensor.destroy();
+  }
+}
+
+/** What the residual comparison needs of a row's measurement. */
+interface ResidualInputs {
+  readonly x: Float32Array;
+  readonly xTensor: Tensor;
+  readonly shape: readonly number[];
+  readonly seed: number;
+  readonly forwardOptions: BatchNormOptions;
+  /** The float64 reference's options of that forward (weight 1, bias 0). */
+  readonly referenceOptions: Parameters<typeof batchNormReference>[2] & { weight: Float32Array; bias: Float32Array };
+  /** The training forward's out tensors (the fused call writes its y there). */
+  readonly out: { readonly y: Tensor; readonly saveMean: Tensor; readonly saveInvstd: Tensor };
+  readonly copyGBps: number;
+}
+
+/**
+ * y = relu(bn(x) + z) in a training forward on `run` (the baseline variant's Gpu): fused against
+ * batchNorm then the add+ReLU kernel, each checked once, then timed interleaved.
+ */
+async function measureResidual(gpu: Gpu, run: Gpu, settings: BenchmarkSettings, inputs: ResidualInputs): Promise<ResidualComparison> {
+  const { x, xTensor, shape, forwardOptions, referenceOptions, out } = inputs;
+  const elements = numElements(shape);
+  const z = unitNoise(elements, inputs.seed + 2000);
+  const addRelu = new AddReluKernel(gpu, shape, z);
+  try {
+    const fused: GpuCall = (recording) => batchNorm(run, xTensor, { ...forwardOptions, activation: 'relu', residual: addRelu.z, out, ...recording });
+    // The sequence's time runs from the start of batchNorm's pass to the end of the add+ReLU kernel's.
+    const unfused: GpuCall = ({ encoder, timestampWrites }) => {
+      const { querySet, beginningOfPassWriteIndex: begin, endOfPassWriteIndex: end } = timestampWrites ?? {};
+      const first = querySet && begin !== undefined ? { querySet, beginningOfPassWriteIndex: begin } : undefined;
+      const last = querySet && end !== undefined ? { querySet, endOfPassWriteIndex: end } : undefined;
+      batchNorm(run, xTensor, { ...forwardOptions, out: { ...out, y: addRelu.y }, encoder, timestampWrites: first });
+      addRelu.record({ encoder, timestampWrites: last });
+    };
+    const reference = batchNormReference(x, shape, { ...referenceOptions, activation: 'relu', residual: z });
+    await inErrorScopes(gpu, async () => {
+      const encoder = gpu.device.createCommandEncoder({ label: 'bench residual check' });
+      fused({ encoder });
+      unfused({ encoder });
+      gpu.device.queue.submit([encoder.finish()]);
+    });
+    const { weight, bias } = referenceOptions;
+    const accuracy = (y: Float32Array) => forwardAccuracy(x, shape, y, reference.y, reference, weight, bias, z);
+    const [fusedAccuracy, unfusedAccuracy] = [accuracy(await out.y.toArray()), accuracy(await addRelu.result())];
+    const [fusedSeries, unfusedSeries] = await timeSeries(gpu, settings, [fused, unfused]);
+    const measurement = (series: SeriesResult<TrialResult>, bytesPerElement: number, checked: Accuracy): ResidualMeasurement => {
+      const gbps = gigabytesPerSecond(elements, bytesPerElement, series.summary.medianMs);
+      return {
+        ms: series.summary.medianMs,
+        minMs: series.summary.minMs,
+        bytesPerElement,
+        gbps,
+        copyFraction: gbps / inputs.copyGBps,
+        iterations: series.iterations,
+        warmup: warmupOf(series),
+        maxAbsError: checked.maxAbsError,
+        passed: checked.passed,
+      };
+    };
+    const fusedMeasurement = measurement(fusedSeries!, RESIDUAL_FUSED_BYTES_PER_ELEMENT, fusedAccuracy);
+    const unfusedMeasurement = measurement(unfusedSeries!, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT, unfusedAccuracy);
+    return {
+      fused: fusedMeasurement,
+      unfused: unfusedMeasurement,
+      ratio: fusedMeasurement.ms / unfusedMeasurement.ms,
+      minRatio: fusedMeasurement.minMs / unfusedMeasurement.minMs,
+    };
+  } finally {
+    addRelu.destroy();
   }
 }
 

@@ -5,12 +5,34 @@ import type { EncoderOptions, Gpu } from '../index.js';
 import copySource from './copy.wgsl?raw';
 import { inErrorScopes } from './error-scopes.js';
 
-const WORKGROUP_SIZE = 256;
-const VEC4_BYTES = 16;
+/** Invocations per workgroup of the benchmark's own kernels (copy, add+ReLU), one vec4 each. */
+export const WORKGROUP_SIZE = 256;
+export const VEC4_BYTES = 16;
+
+/** A window of a vec4 kernel: the byte range each buffer binds, and the grid over it. */
+export interface Vec4Window {
+  readonly range: { readonly offset: number; readonly size: number };
+  readonly grid: { readonly x: number; readonly y: number };
+}
+
+/** Windows of whole vec4s that fit one binding (gpu.maxBindingBytes), at offsets the device allows. */
+export function vec4Windows(gpu: Gpu, vec4s: number): Vec4Window[] {
+  const { limits } = gpu.device;
+  const alignment = limits.minStorageBufferOffsetAlignment / VEC4_BYTES;
+  const windowVec4s = Math.floor(gpu.maxBindingBytes / VEC4_BYTES / alignment) * alignment;
+  const windows: Vec4Window[] = [];
+  for (let first = 0; first < vec4s; first += windowVec4s) {
+    const count = Math.min(windowVec4s, vec4s - first);
+    const groups = Math.ceil(count / WORKGROUP_SIZE);
+    const x = Math.min(groups, limits.maxComputeWorkgroupsPerDimension);
+    windows.push({ range: { offset: first * VEC4_BYTES, size: count * VEC4_BYTES }, grid: { x, y: Math.ceil(groups / x) } });
+  }
+  return windows;
+}
 
 interface CopyWindow {
   readonly bindGroup: GPUBindGroup;
-  readonly grid: { readonly x: number; readonly y: number };
+  readonly grid: Vec4Window['grid'];
 }
 
 /** Copies `values.length` f32 values (rounded up to whole vec4s) from one buffer to another. */
@@ -53,15 +75,7 @@ export class CopyKernel {
       layout: 'auto',
       compute: { module: device.createShaderModule({ label: 'bench copy', code: copySource }), entryPoint: 'main', constants: { WORKGROUP_SIZE } },
     });
-    // Windows of whole vec4s that fit one binding, at offsets the device allows.
-    const alignment = device.limits.minStorageBufferOffsetAlignment / VEC4_BYTES;
-    const windowVec4s = Math.floor(gpu.maxBindingBytes / VEC4_BYTES / alignment) * alignment;
-    const maxPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
-    for (let first = 0; first < vec4s; first += windowVec4s) {
-      const count = Math.min(windowVec4s, vec4s - first);
-      const range = { offset: first * VEC4_BYTES, size: count * VEC4_BYTES };
-      const groups = Math.ceil(count / WORKGROUP_SIZE);
-      const x = Math.min(groups, maxPerDimension);
+    for (const { range, grid } of vec4Windows(gpu, vec4s)) {
       this.#windows.push({
         bindGroup: device.createBindGroup({
           label: 'bench copy',
@@ -71,7 +85,7 @@ export class CopyKernel {
             { binding: 1, resource: { buffer: this.#target, ...range } },
           ],
         }),
-        grid: { x, y: Math.ceil(groups / x) },
+        grid,
       });
     }
   }

@@ -42,6 +42,15 @@ const COLUMNS: readonly Column[] = [
   { header: 'backward_speedup_vs_f32', value: (r, v) => r.cpuBackwardFloat32Ms / v.backward.ms },
   // ours / the fastest peer that passed its check, per mode and layout; empty without peers.
   ...PEER_CASES.map((peerCase) => ({ header: `peer_ratio_${caseKey(peerCase)}`, value: (r: BenchmarkRow) => findComparison(r.peers, peerCase)?.ratio ?? '' })),
+  // The residual comparison (the baseline variant's, on every line of the row); empty in older reports.
+  ...(['fused', 'unfused'] as const).flatMap((side): Column[] => [
+    { header: `residual_${side}_ms`, value: (r) => cell(r.residual?.[side].ms) },
+    { header: `residual_${side}_min_ms`, value: (r) => cell(r.residual?.[side].minMs) },
+    { header: `residual_${side}_bytes_per_element`, value: (r) => cell(r.residual?.[side].bytesPerElement) },
+    { header: `residual_${side}_gbps`, value: (r) => cell(r.residual?.[side].gbps) },
+  ]),
+  { header: 'residual_fused_over_unfused', value: (r) => cell(r.residual?.ratio) },
+  { header: 'residual_passed', value: (r) => (r.residual ? String(r.residual.fused.passed && r.residual.unfused.passed) : '') },
   { header: 'max_abs_error', value: (_, v) => v.maxAbsError },
   { header: 'passed', value: (_, v) => String(v.passed) },
 ];
@@ -233,6 +242,34 @@ export function formatVariantRatios(report: BenchmarkReport): string[] {
   ];
 }
 
+/**
+ * The residual comparison: per shape, the fused and the unfused training forward of relu(bn(x) + z), median
+ * and least ms, share of the copy's bandwidth, and fused / unfused. Empty for reports without it.
+ */
+export function formatResidual(report: BenchmarkReport): string[] {
+  const rows = report.rows.filter((r) => r.residual);
+  const first = rows[0]?.residual;
+  if (!first) return [];
+  const sides = ['fused', 'unfused'] as const;
+  const headers = ['shape', ...sides.flatMap((side) => [`${side} ms`, `${side} min`, `${side} of copy`]), 'fused/unfused (min)', 'ok'];
+  const body = rows.map((r) => {
+    const residual = r.residual!;
+    return [
+      r.shape.join('x'),
+      ...sides.flatMap((side) => [formatNumber(residual[side].ms), formatNumber(residual[side].minMs), formatPercent(residual[side].copyFraction)]),
+      `${formatNumber(residual.ratio)} (${formatNumber(residual.minRatio)})`,
+      residual.fused.passed && residual.unfused.passed ? 'yes' : 'NO',
+    ];
+  });
+  return [
+    `residual add + ReLU: ${report.method.residual ?? ''}`,
+    `bytes per element: fused ${first.fused.bytesPerElement}, unfused ${first.unfused.bytesPerElement} ` +
+      `(fused/unfused ${formatNumber(first.fused.bytesPerElement / first.unfused.bytesPerElement)})`,
+    '',
+    ...textTable(headers, body),
+  ];
+}
+
 /** The CPU table: the loops' times and the baseline's speed-up over them. */
 export function formatCpuTable(report: BenchmarkReport): string[] {
   const headers = ['shape', 'CPU f64 ms', 'CPU f32 ms', 'x f64', 'x f32', 'bwd CPU f32', 'bwd x f32'];
@@ -258,6 +295,7 @@ export function formatSummary(report: BenchmarkReport): string {
   const peers = formatPeers(report);
   const passes = formatPasses(report);
   const ratios = formatVariantRatios(report);
+  const residual = formatResidual(report);
   return [
     `adapter: ${environment.adapter.label}`,
     `runtime: ${environment.runtime}`,
@@ -276,6 +314,7 @@ export function formatSummary(report: BenchmarkReport): string {
     ...formatGpuTable(report),
     ...(passes.length > 0 ? ['', ...passes] : []),
     ...(ratios.length > 0 ? ['', ...ratios] : []),
+    ...(residual.length > 0 ? ['', ...residual] : []),
     '',
     'CPU, ms per call (x = CPU time / the baseline GPU time):',
     '',

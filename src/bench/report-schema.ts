@@ -1,12 +1,20 @@
-// Reading a saved report: the current schema as it is, and schema 4 (before per-pass times, the copy
-// kernel and variants; the H200 and SwiftShader reference runs of bench-results/ were written in it)
-// moved into the current shape, with null where it measured nothing.
+// Reading a saved report: the current schema as it is, and schemas 4 (before per-pass times, the copy
+// kernel and variants; the H200 and SwiftShader reference runs of bench-results/ were written in it) and
+// 5 (before the residual comparison) moved into the current shape, with null where they measured nothing.
 import { REPORT_SCHEMA, type BenchmarkReport, type BenchmarkRow, type GpuMeasurement } from './benchmark.js';
 import type { PeerComparison } from './peers.js';
 import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT } from './statistics.js';
 import { DEFAULT_VARIANTS } from './variants.js';
 
 const SCHEMA_4 = 'webgpu-batchnorm-bench/4';
+const SCHEMA_5 = 'webgpu-batchnorm-bench/5';
+
+/** A schema 5 report: the current one without the residual comparison. */
+type ReportV5 = Omit<BenchmarkReport, 'schema' | 'rows' | 'method'> & {
+  readonly schema: typeof SCHEMA_5;
+  readonly method: Omit<BenchmarkReport['method'], 'residual'>;
+  readonly rows: readonly Omit<BenchmarkRow, 'residual'>[];
+};
 
 /** A schema 4 row: the GPU's times flat on the row, one per operation. */
 interface RowV4 {
@@ -40,8 +48,18 @@ type ReportV4 = Omit<BenchmarkReport, 'schema' | 'rows' | 'variants' | 'method'>
 export function readReport(parsed: unknown): BenchmarkReport {
   const schema = (parsed as { schema?: unknown } | null)?.schema;
   if (schema === REPORT_SCHEMA) return parsed as BenchmarkReport;
+  if (schema === SCHEMA_5) return fromSchema5(parsed as ReportV5);
   if (schema === SCHEMA_4) return fromSchema4(parsed as ReportV4);
-  throw new Error(`not a benchmark report of schema ${REPORT_SCHEMA} or ${SCHEMA_4} (schema: ${JSON.stringify(schema)})`);
+  throw new Error(`not a benchmark report of schema ${REPORT_SCHEMA}, ${SCHEMA_5} or ${SCHEMA_4} (schema: ${JSON.stringify(schema)})`);
+}
+
+function fromSchema5(report: ReportV5): BenchmarkReport {
+  return {
+    ...report,
+    schema: REPORT_SCHEMA,
+    method: { ...report.method, residual: null },
+    rows: report.rows.map((r) => ({ ...r, residual: null })),
+  };
 }
 
 function fromSchema4(report: ReportV4): BenchmarkReport {
@@ -76,6 +94,7 @@ function fromSchema4(report: ReportV4): BenchmarkReport {
       cpuReferenceMs: r.cpuReferenceMs,
       cpuFloat32Ms: r.cpuFloat32Ms,
       cpuBackwardFloat32Ms: r.cpuBackwardFloat32Ms,
+      residual: null,
       ...(r.peers ? { peers: r.peers } : {}),
     }),
   );
@@ -89,6 +108,7 @@ function fromSchema4(report: ReportV4): BenchmarkReport {
       roofline: null,
       copyBytesPerElement: COPY_BYTES_PER_ELEMENT,
       kernelBytesPerElement: KERNEL_BYTES_PER_ELEMENT,
+      residual: null,
     },
     variants: DEFAULT_VARIANTS,
     rows,

@@ -11,25 +11,37 @@ const VALUE_BYTES = 4;
 /**
  * Bytes each kernel must move per element of x (f32): its reads and writes of tensors of x's shape.
  * Per-channel traffic is not counted; null for a kernel that touches only per-channel data (the
- * finalizes). The one-dispatch kernels move what their two passes would.
+ * finalizes). The one-dispatch kernels move what their two passes would. A '-residual' kernel moves one
+ * tensor more: z read (forward), or y read for the ReLU mask and dz written (backward, whose dx passes
+ * read y once more).
  */
 export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null>> = {
   stats: VALUE_BYTES, // read x
   'stats-rows': VALUE_BYTES,
   'stats-apply': 3 * VALUE_BYTES, // read x twice, write y
   'stats-apply-rows': 3 * VALUE_BYTES,
+  'stats-apply-residual': 4 * VALUE_BYTES, // read x twice and z, write y
+  'stats-apply-rows-residual': 4 * VALUE_BYTES,
   finalize: null,
   apply: 2 * VALUE_BYTES, // read x, write y
   'apply-running': 2 * VALUE_BYTES,
+  'apply-residual': 3 * VALUE_BYTES, // read x and z, write y
+  'apply-running-residual': 3 * VALUE_BYTES,
   'backward-reduce': 2 * VALUE_BYTES, // read dy and x
   'backward-reduce-rows': 2 * VALUE_BYTES,
+  'backward-reduce-residual': 3 * VALUE_BYTES, // read dy, x and y
+  'backward-reduce-rows-residual': 3 * VALUE_BYTES,
   'backward-fused': 5 * VALUE_BYTES, // read dy and x twice, write dx
   'backward-fused-rows': 5 * VALUE_BYTES,
+  'backward-fused-residual': 8 * VALUE_BYTES, // read dy, x and y twice, write dx and dz
+  'backward-fused-rows-residual': 8 * VALUE_BYTES,
   'backward-finalize': null,
   'backward-apply': 3 * VALUE_BYTES, // read dy and x, write dx
+  'backward-apply-residual': 5 * VALUE_BYTES, // read dy, x and y, write dx and dz
   moments: null,
   'gather-statistics': null,
   'apply-given': 2 * VALUE_BYTES, // read x, write y
+  'apply-given-residual': 3 * VALUE_BYTES, // read x and z, write y
   'backward-sums': null,
   'global-coefficients': null,
 };
@@ -42,6 +54,12 @@ export const INFERENCE_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['apply-runni
 export const BACKWARD_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['backward-fused']!;
 /** Bytes the copy kernel (the roofline, src/bench/copy.wgsl) moves per element: read one value, write one. */
 export const COPY_BYTES_PER_ELEMENT = 2 * VALUE_BYTES;
+/** Bytes the add+ReLU kernel (src/bench/add-relu.wgsl) moves per element: read y and z, write relu(y + z). */
+export const ADD_RELU_BYTES_PER_ELEMENT = 3 * VALUE_BYTES;
+/** A training forward with the residual fused: read x twice and z, write y. */
+export const RESIDUAL_FUSED_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['stats-apply-residual']!;
+/** The unfused sequence: the training forward (y written), then the add+ReLU kernel (y read again). */
+export const RESIDUAL_UNFUSED_BYTES_PER_ELEMENT = FORWARD_BYTES_PER_ELEMENT + ADD_RELU_BYTES_PER_ELEMENT;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('median of no values');

@@ -165,8 +165,9 @@ it('runs a short sweep: a chart point per size in every series, one CSV row per 
   expect(await page.isChecked('#bench-peers')).toBe(true);
   await page.uncheck('#bench-peers');
   await page.click('#bench-run');
-  // Each size times every operation twice (per call, and pass by pass) beside the copy kernel.
-  await expect.poll(() => page.textContent('#bench-status'), { timeout: 150_000, interval: 500 }).toMatch(/^(done|failed|cancelled)/);
+  // Each size times every operation twice (per call, and pass by pass) beside the copy kernel, and the
+  // residual's fused and unfused sequences.
+  await expect.poll(() => page.textContent('#bench-status'), { timeout: 240_000, interval: 500 }).toMatch(/^(done|failed|cancelled)/);
   expect(await page.textContent('#bench-status')).toBe(`done: ${SHORT_SWEEP_SIZES} sizes`);
 
   for (const id of ['chart-time', 'chart-speedup', 'chart-bandwidth']) {
@@ -210,7 +211,7 @@ it('runs a short sweep: a chart point per size in every series, one CSV row per 
   expect(wrap.scroll).toBeGreaterThan(wrap.client);
   await page.setViewportSize(VIEWPORTS[1]);
   expect(consoleErrors).toEqual([]);
-}, 180_000);
+}, 270_000);
 
 it('compares with TensorFlow.js and ONNX Runtime Web on one size: every peer checked, a ratio per case', async () => {
   const smallest = await page.$eval('#bench-max', (select) => (select as HTMLSelectElement).options[0]!.value);
@@ -240,7 +241,7 @@ it('compares with TensorFlow.js and ONNX Runtime Web on one size: every peer che
     peers: { libraries: string[] };
     rows: { peers: { ours: { passed: boolean }; peers: { library: string; passed: boolean; ms: number }[] }[] }[];
   };
-  expect(report.schema).toBe('webgpu-batchnorm-bench/5');
+  expect(report.schema).toBe('webgpu-batchnorm-bench/6');
   expect(report.peers.libraries.map((l) => l.split(' ')[0])).toEqual(['webgpu-batchnorm', 'TensorFlow.js', 'ONNX']);
   const comparisons = report.rows[0]!.peers;
   expect(comparisons).toHaveLength(6);

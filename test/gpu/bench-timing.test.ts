@@ -1,9 +1,10 @@
 // The benchmark's GPU timing in headless Chromium (SwiftShader here: its times say nothing about a GPU,
 // so nothing here asserts on them): the runner's internal pass timer, which records each pass of an
 // operation in a timestamped compute pass of its own named by its kernel and changes no result; the
-// per-pass and per-call trials built on it; and the copy kernel (the roofline), checked bit for bit,
-// across binding windows.
+// per-pass and per-call trials built on it; the copy kernel (the roofline), checked bit for bit, across
+// binding windows; and the add+ReLU kernel of the residual comparison's unfused sequence.
 import { describe, expect, it } from 'vitest';
+import { AddReluKernel } from '../../src/bench/add-relu-kernel.js';
 import { CopyKernel } from '../../src/bench/copy-kernel.js';
 import { callTrial, countPasses, PassTimestamps, passTrial, TimestampSpan, type GpuCall } from '../../src/bench/gpu-timing.js';
 import { DEFAULT_SETTINGS } from '../../src/bench/benchmark.js';
@@ -130,6 +131,30 @@ describe('the copy kernel', () => {
       const copy = await CopyKernel.checked(gpu, values);
       expect(copy.elements).toBe(4099);
       copy.destroy();
+    }
+  });
+});
+
+describe('the add+ReLU kernel (the residual comparison\'s unfused sequence)', () => {
+  it('writes relu(y + z) of batchNorm\'s y, bit for bit as float32 adds it, an odd count, whole and in binding windows', async () => {
+    const shape = [9, 5, 7, 3]; // 945 values; a sample of 420 bytes: windows of two samples in 1024 bytes
+    const n = size(shape);
+    for (const gpu of [await testGpu(true), await testGpu(true, 1024)]) {
+      await inErrorScopes(gpu, async () => {
+        const rnd = seededRandom(6);
+        const x = Tensor.fromArray(gpu, gaussian(rnd, n, 1, 2), shape);
+        const kernel = new AddReluKernel(gpu, shape, gaussian(rnd, n));
+        const encoder = gpu.device.createCommandEncoder();
+        batchNorm(gpu, x, { training: true, out: { y: kernel.y }, encoder });
+        kernel.record({ encoder });
+        gpu.device.queue.submit([encoder.finish()]);
+        const [y, z, result] = [await kernel.y.toArray(), await kernel.z.toArray(), await kernel.result()];
+        const expected = y.map((v, i) => Math.max(Math.fround(v + z[i]!), 0));
+        expect(result.slice(0, n)).toEqual(expected);
+        expect(expected.some((v) => v === 0) && expected.some((v) => v > 0)).toBe(true);
+        kernel.destroy();
+        x.destroy();
+      });
     }
   });
 });

@@ -220,6 +220,39 @@ describe('the building blocks over replicas, against their references and the co
   });
 });
 
+describe('batchNormElemt with a residual', () => {
+  // y = relu(bn(x) + z) in the apply pass, as batchNorm's residual: NCHW (vec4 and scalar runs) and
+  // channels-last, f32 and f16, against the float64 reference fed the same statistics.
+  it.each([
+    { shape: [3, 4, 4, 4], axis: 1, dtype: 'f32' as const },
+    { shape: [3, 5, 3], axis: 1, dtype: 'f32' as const },
+    { shape: [6, 3, 3, 5], axis: -1, dtype: 'f32' as const },
+    { shape: [3, 4, 4, 4], axis: 1, dtype: 'f16' as const },
+  ])('$dtype $shape axis $axis', async ({ shape, axis, dtype }) => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const { channels } = channelLayout(shape, axis);
+      const size = shape.reduce((a, b) => a * b, 1);
+      const stored = (values: number[]) => (dtype === 'f16' ? Array.from(roundToHalf(Float32Array.from(values))) : values);
+      const x = stored(Array.from({ length: size }, (_, i) => Math.sin(i * 1.7) * 3 + 1));
+      const z = stored(Array.from({ length: size }, (_, i) => Math.cos(i * 0.9)));
+      const mean = Array.from({ length: channels }, (_, c) => 0.5 - c * 0.25);
+      const invstd = Array.from({ length: channels }, (_, c) => 0.5 + c * 0.125);
+      const weight = Array.from({ length: channels }, (_, c) => 1 + c * 0.5);
+      const bias = Array.from({ length: channels }, (_, c) => c * 0.1 - 0.2);
+      const [xT, zT] = [x, z].map((v) => Tensor.fromArray(gpu, v, shape, { dtype }));
+      const perChannel = [mean, invstd, weight, bias].map((v) => Tensor.fromArray(gpu, v, [channels]));
+      const [meanT, invstdT, weightT, biasT] = perChannel;
+      const { y } = batchNormElemt(gpu, xT!, { mean: meanT!, invstd: invstdT!, weight: weightT!, bias: biasT!, activation: 'relu', axis, residual: zT! });
+      const ref = batchNormElemtReference(x, shape, { mean, invstd, weight, bias, activation: 'relu', axis, residual: z });
+      const saveInvstd = Float64Array.from(invstd);
+      const tolerance = yTolerance(x, shape, { saveMean: Float64Array.from(mean), saveInvstd }, weight, bias, axis, z);
+      compareElements(`${dtype} [${shape}] y`, await y.toArray(), ref.y, dtype === 'f16' ? withHalfRounding(tolerance, ref.y) : tolerance);
+      for (const t of [xT!, zT!, ...perChannel, y]) t!.destroy();
+    });
+  });
+});
+
 describe('an empty batch', () => {
   it('gives count 0 and zeros (into out tensors too), an empty y and dx, zero sums; recorded into an encoder as well', async () => {
     const gpu = await testGpu(true);

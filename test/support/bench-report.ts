@@ -1,7 +1,16 @@
 // Benchmark rows and reports made by hand, for the tests of the report's formats (no GPU run behind them).
-import { DEFAULT_SETTINGS, REPORT_SCHEMA, type BenchmarkReport, type BenchmarkRow, type GpuMeasurement, type VariantRow } from '../../src/bench/benchmark.js';
+import {
+  DEFAULT_SETTINGS,
+  REPORT_SCHEMA,
+  type BenchmarkReport,
+  type BenchmarkRow,
+  type GpuMeasurement,
+  type ResidualComparison,
+  type ResidualMeasurement,
+  type VariantRow,
+} from '../../src/bench/benchmark.js';
 import type { PeerComparison } from '../../src/bench/peers.js';
-import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
+import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT, RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
 import type { GpuVariant } from '../../src/bench/variants.js';
 
 /** A measurement of `ms` per call, 1 GB/s, half the copy's bandwidth, settled after 3 warm-up trials. */
@@ -13,7 +22,19 @@ export function variantRow(label: string, ms = 1, extra: Partial<VariantRow> = {
   return { label, forward: measurement(ms), inference: measurement(ms / 2), backward: measurement(ms * 2), maxAbsError: 1e-7, passed: true, ...extra };
 }
 
-export function sampleRow(options: { peers?: readonly PeerComparison[]; variants?: readonly VariantRow[]; shape?: readonly [number, number, number, number] } = {}): BenchmarkRow {
+/** The residual comparison: fused in `fusedMs`, unfused in `unfusedMs`, each checked and settled. */
+export function residualComparison(fusedMs: number, unfusedMs: number): ResidualComparison {
+  const side = (ms: number, bytesPerElement: number): ResidualMeasurement => ({
+    ms, minMs: ms * 0.9, bytesPerElement, gbps: 1, copyFraction: 0.5, iterations: 10, warmup: { trials: 3, stable: true }, maxAbsError: 1e-7, passed: true,
+  });
+  const fused = side(fusedMs, RESIDUAL_FUSED_BYTES_PER_ELEMENT);
+  const unfused = side(unfusedMs, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT);
+  return { fused, unfused, ratio: fusedMs / unfusedMs, minRatio: fused.minMs / unfused.minMs };
+}
+
+export function sampleRow(
+  options: { peers?: readonly PeerComparison[]; variants?: readonly VariantRow[]; shape?: readonly [number, number, number, number]; residual?: ResidualComparison | null } = {},
+): BenchmarkRow {
   const shape = options.shape ?? [2, 8, 8, 8];
   return {
     label: `small ${shape.join('x')}`,
@@ -26,6 +47,7 @@ export function sampleRow(options: { peers?: readonly PeerComparison[]; variants
     cpuReferenceMs: 4,
     cpuFloat32Ms: 2,
     cpuBackwardFloat32Ms: 8,
+    residual: options.residual === undefined ? residualComparison(0.8, 1.2) : options.residual,
     ...(options.peers ? { peers: options.peers } : {}),
   };
 }
@@ -52,6 +74,7 @@ export function sampleReport(rows: readonly BenchmarkRow[], options: { libraries
       backwardBytesPerElement: 20,
       copyBytesPerElement: COPY_BYTES_PER_ELEMENT,
       kernelBytesPerElement: KERNEL_BYTES_PER_ELEMENT,
+      residual: 'fused against batchNorm then add+ReLU',
       settings: DEFAULT_SETTINGS,
     },
     variants: options.variants ?? [{ label: 'default', options: {} }],

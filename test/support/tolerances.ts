@@ -22,8 +22,9 @@ export function compareY(
   bias: Values | null,
   axis = 1,
   dtype: 'f32' | 'f16' = 'f32',
+  residual: Values | null = null,
 ): Comparison {
-  const tolerance = yTolerance(x, shape, ref, weight, bias, axis);
+  const tolerance = yTolerance(x, shape, ref, weight, bias, axis, residual);
   return compareElements(what, y, ref.y, dtype === 'f16' ? withHalfRounding(tolerance, ref.y) : tolerance);
 }
 

@@ -1,14 +1,16 @@
 // The benchmark report without a GPU: per-pass times from timestamps, the tables and CSV with passes,
-// roofline fractions and variants, reading a schema 4 report, and the variants' parsing.
+// roofline fractions and variants, the residual comparison, reading schema 4 and 5 reports, and the
+// variants' parsing.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatPercent, REPORT_SCHEMA } from '../../src/bench/benchmark.js';
 import { perCallPassTimes, summarizePasses } from '../../src/bench/gpu-timing.js';
-import { formatGpuTable, formatPasses, formatSummary, formatVariantRatios, passesText, reportToCsv } from '../../src/bench/report-format.js';
+import { formatGpuTable, formatPasses, formatResidual, formatSummary, formatVariantRatios, passesText, reportToCsv } from '../../src/bench/report-format.js';
 import { readReport } from '../../src/bench/report-schema.js';
 import { checkVariants, parseVariants, statisticsMergeVariants } from '../../src/bench/variants.js';
-import { measurement, sampleReport, sampleRow, variantRow } from '../support/bench-report.js';
+import { RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
+import { measurement, residualComparison, sampleReport, sampleRow, variantRow } from '../support/bench-report.js';
 
 describe('per-pass times from timestamps', () => {
   it('sums each kernel over the calls, per call, in the order the kernels first ran', () => {
@@ -101,6 +103,33 @@ describe('tables with passes, roofline and variants', () => {
   });
 });
 
+describe('the residual comparison', () => {
+  const report = sampleReport([sampleRow({ residual: residualComparison(0.6, 1.2) }), sampleRow({ shape: [4, 8, 8, 8], residual: residualComparison(3, 2) })]);
+
+  it('moves 16 bytes per element fused (x twice, z, y) against 24 unfused (the forward\'s 12, then y, z and the result)', () => {
+    expect(RESIDUAL_FUSED_BYTES_PER_ELEMENT).toBe(16);
+    expect(RESIDUAL_UNFUSED_BYTES_PER_ELEMENT).toBe(24);
+  });
+
+  it('prints per shape each side\'s median, minimum and share of the copy, and fused / unfused', () => {
+    const lines = formatResidual(report);
+    expect(lines[0]).toBe('residual add + ReLU: fused against batchNorm then add+ReLU');
+    expect(lines[1]).toBe('bytes per element: fused 16, unfused 24 (fused/unfused 0.667)');
+    expect(lines[3]).toMatch(/^shape\s+fused ms\s+fused min\s+fused of copy\s+unfused ms\s+unfused min\s+unfused of copy\s+fused\/unfused \(min\)\s+ok$/);
+    expect(lines[5]!.split(/\s{2,}/)).toEqual(['2x8x8x8', '0.6', '0.54', '50%', '1.2', '1.08', '50%', '0.5 (0.5)', 'yes']);
+    expect(lines[6]!.split(/\s{2,}/)[7]).toBe('1.5 (1.5)');
+    expect(formatSummary(report)).toContain('residual add + ReLU: ');
+    expect(formatResidual(sampleReport([sampleRow({ residual: null })]))).toEqual([]);
+  });
+
+  it('writes its columns into every CSV line of the row', () => {
+    const [head, line] = reportToCsv(report.rows).trim().split('\n');
+    const columns = head!.split(',');
+    const cells = Object.fromEntries(columns.map((c, i) => [c, line!.split(',')[i]]));
+    expect(cells).toMatchObject({ residual_fused_ms: '0.6', residual_unfused_ms: '1.2', residual_fused_bytes_per_element: '16', residual_unfused_bytes_per_element: '24', residual_fused_over_unfused: '0.5', residual_passed: 'true' });
+  });
+});
+
 describe('readReport', () => {
   it('reads the committed H200 run (schema 4) into the current schema, with null where it measured nothing', () => {
     const saved = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'bench-results', 'nvidia-nvidia-h200.json'), 'utf8'));
@@ -123,6 +152,19 @@ describe('readReport', () => {
     expect(row!.peers).toEqual(saved.rows[0].peers);
     // Every table still prints, with '-' where schema 4 has nothing.
     expect(formatGpuTable(report)[2]).toContain(' - ');
+    expect(() => formatSummary(report)).not.toThrow();
+  });
+
+  it('reads a schema 5 report (before the residual comparison) with null residuals', () => {
+    const current = sampleReport([sampleRow()]);
+    const { residual: _method, ...method } = current.method;
+    const v5 = { ...current, schema: 'webgpu-batchnorm-bench/5', method, rows: current.rows.map(({ residual: _row, ...row }) => row) };
+    const report = readReport(JSON.parse(JSON.stringify(v5)));
+    expect(report.schema).toBe(REPORT_SCHEMA);
+    expect(report.method.residual).toBeNull();
+    expect(report.rows[0]!.residual).toBeNull();
+    expect(report.rows[0]!.variants).toEqual(current.rows[0]!.variants);
+    expect(formatResidual(report)).toEqual([]);
     expect(() => formatSummary(report)).not.toThrow();
   });
 

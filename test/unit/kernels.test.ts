@@ -19,22 +19,32 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     ...MERGES.flatMap((statisticsMerge): KernelVariant[] => [
       { kernel: 'stats', storage, vec4, subgroups, statisticsMerge },
       { kernel: 'stats-apply', storage, vec4, subgroups, statisticsMerge },
+      { kernel: 'stats-apply-residual', storage, vec4, subgroups, statisticsMerge },
     ]),
     { kernel: 'backward-reduce', storage, vec4, subgroups },
+    { kernel: 'backward-reduce-residual', storage, vec4, subgroups },
     { kernel: 'backward-fused', storage, vec4, subgroups },
+    { kernel: 'backward-fused-residual', storage, vec4, subgroups },
   ])),
   ...BOOLS.flatMap((vec4): KernelVariant[] => [
     { kernel: 'apply', storage, vec4 },
+    { kernel: 'apply-residual', storage, vec4 },
     { kernel: 'apply-running', storage, vec4 },
+    { kernel: 'apply-running-residual', storage, vec4 },
     { kernel: 'backward-apply', storage, vec4 },
     { kernel: 'apply-given', storage, vec4 },
+    { kernel: 'apply-given-residual', storage, vec4 },
+    { kernel: 'backward-apply-residual', storage, vec4 },
   ]),
   ...MERGES.flatMap((statisticsMerge): KernelVariant[] => [
     { kernel: 'stats-rows', storage, statisticsMerge },
     { kernel: 'stats-apply-rows', storage, statisticsMerge },
+    { kernel: 'stats-apply-rows-residual', storage, statisticsMerge },
   ]),
   { kernel: 'backward-reduce-rows', storage },
+  { kernel: 'backward-reduce-rows-residual', storage },
   { kernel: 'backward-fused-rows', storage },
+  { kernel: 'backward-fused-rows-residual', storage },
   ...(storage === 'f32'
     ? BOOLS.flatMap((perInvocation): KernelVariant[] => [
         { kernel: 'finalize', perInvocation },
@@ -66,6 +76,18 @@ describe('kernel variants', () => {
       expect(perElem).toContain('fn welfordAdd(');
       expect(perElem).not.toContain('BLOCK_VALUES');
     }
+  });
+
+  it('add the residual z and write its gradient dz only in the residual kernels', () => {
+    const forward = composeShader({ kernel: 'apply-residual', storage: 'f32', vec4: true });
+    expect(forward).toContain('fn addResidual(i: u32, v: Elem) -> Elem { return v + loadZ(i); }');
+    expect(composeShader({ kernel: 'apply', storage: 'f32', vec4: true })).not.toMatch(/loadZ|storeDz/);
+    const backward = composeShader({ kernel: 'backward-apply-residual', storage: 'f16-packed', vec4: false });
+    expect(backward).toContain('var<storage, read_write> dz: array<atomic<u32>>;');
+    // The mask is the stored y's sign, not recomputed from x: no forward affine, no bias.
+    const fused = composeShader({ kernel: 'backward-fused-residual', storage: 'f32', vec4: false, subgroups: false }).replace(/\/\/.*$/gm, '');
+    expect(fused).not.toMatch(/fn forwardAffine|\bbias\b/);
+    expect(fused).toContain('return loadY(at);');
   });
 
   it('pick the vec4 element type only for vec4 variants', () => {

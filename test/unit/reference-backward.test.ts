@@ -79,6 +79,31 @@ describe('batchNormBackwardReference against finite differences of batchNormRefe
     }
   });
 
+  it.each([true, false])('with a residual and a ReLU (training=%s): dx and dz of relu(bn(x) + z), the mask from the stored y', (training) => {
+    const shape = [3, 2, 4];
+    const rnd = seededRandom(training ? 41 : 42);
+    const size = 24;
+    const x = Float64Array.from(gaussian(rnd, size, 0.5, 2));
+    const z = Float64Array.from(gaussian(rnd, size, 0, 1));
+    const g = Float64Array.from(gaussian(rnd, size, 0.3, 1));
+    const weight = Float64Array.from(uniform(rnd, 2, 0.5, 2));
+    const bias = Float64Array.from(uniform(rnd, 2, -1, 1));
+    const running = { runningMean: uniform(rnd, 2, -1, 1), runningVar: uniform(rnd, 2, 0.5, 3) };
+    const eps = 1e-3;
+    const options = { weight, bias, training, eps, activation: 'relu' as const, residual: z, ...(training ? {} : running) };
+    const forward = () => batchNormReference(x, shape, options);
+    const loss = () => forward().y.reduce((sum, y, i) => sum + g[i]! * y, 0);
+    const saved = forward();
+    expect(saved.y.some((v) => v === 0) && saved.y.some((v) => v > 0)).toBe(true);
+    const common = { weight, activation: 'relu' as const, residual: true, reluOutput: saved.y };
+    const grads = batchNormBackwardReference(g, x, shape, training
+      ? { ...common, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training }
+      : { ...common, ...running, eps, training });
+    expectClose('dx', grads.dx, numericGradient(x, loss));
+    expectClose('dz', grads.dz!, numericGradient(z, loss));
+    expectClose('dweight', grads.dweight!, numericGradient(weight, loss));
+  });
+
   it('matches a case worked out by hand', () => {
     // One channel {1, 3}, eps 0: mean 2, invstd 1, xhat {-1, 1}. With two values y is always {-w, w} + b,
     // so dx is 0; dweight = sum(dy * xhat), dbias = sum(dy).

@@ -45,6 +45,12 @@ describe('batchNormReference', () => {
     expect([...r.y]).toEqual([0, 1]); // (x - 5) / sqrt(1 + 3)
   });
 
+  it('adds the residual before the activation', () => {
+    // {1, 3} normalizes to {-1, 1}; + z {0.5, -2} = {-0.5, -1}, which the ReLU clips to {0, 0}.
+    expect([...batchNormReference([1, 3], [2, 1], { training: true, eps: 0, residual: [0.5, -2] }).y]).toEqual([-0.5, -1]);
+    expect([...batchNormReference([1, 3], [2, 1], { training: true, eps: 0, residual: [0.5, -0.5], activation: 'relu' }).y]).toEqual([0, 0.5]);
+  });
+
   it('training without running statistics updates nothing', () => {
     const r = batchNormReference([1, 3], [2, 1], { training: true });
     expect(r.runningMean).toBeNull();
@@ -69,6 +75,7 @@ describe('the reference entry checks its arguments as the GPU API does', () => {
     expect(() => batchNormReference(x, shape, { training: false })).toThrow('inference (training: false) needs runningMean and runningVar');
     expect(() => batchNormReference(x, shape, { training: true, axis: 2 })).toThrow('axis must be an integer in [-2, 1]');
     expect(() => batchNormReference(x, shape, { training: true, activation: 'gelu' as never })).toThrow("activation must be 'relu' or null, got 'gelu'");
+    expect(() => batchNormReference(x, shape, { training: true, residual: [1, 2] })).toThrow('residual (shape [2,3]) has 2 elements, expected 6');
     const running = { runningMean: [0, 0, 0], runningVar: [1, 1, 1] };
     expect(() => batchNormReference(x, shape, { training: true, momentum: null, ...running })).toThrow(/needs numBatchesTracked >= 1/);
   });
@@ -95,5 +102,20 @@ describe('the reference entry checks its arguments as the GPU API does', () => {
       "batchNormBackwardReference options (training: false) has an unknown key 'saveMean'",
     );
     expect(() => batchNormBackwardReference([1, 1], x, shape, { training: true, saveMean, saveInvstd })).toThrow('dy (shape [4,1]) has 2 elements, expected 4');
+    // With a residual: dz is dy masked by the stored y (dy itself without an activation), and the mask cannot be recomputed.
+    const residual = batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, residual: true, activation: 'relu', reluOutput: [0, 0, 0.5, 1] });
+    expect([...residual.dz!]).toEqual([0, 0, 1, 1]);
+    expect([...residual.dx]).toEqual([...fromOutput.dx]);
+    expect([...batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, residual: true }).dz!]).toEqual(dy);
+    expect(unmasked.dz).toBeNull();
+    expect(() => batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, residual: true, activation: 'relu' })).toThrow(
+      "with residual: true and activation: 'relu' needs reluOutput",
+    );
+    expect(() => batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, residual: true, activation: 'relu', bias: [0], reluOutput: x })).toThrow(
+      "bias is read only with activation: 'relu' and no residual",
+    );
+    expect(() => batchNormBackwardReference(dy, x, shape, { training: true, saveMean, saveInvstd, residual: 'yes' as never })).toThrow(
+      "batchNormBackwardReference options.residual must be true or false, got 'yes'",
+    );
   });
 });
