@@ -1,12 +1,15 @@
-// Reading a saved report: the current schema as it is, and schema 4 (before per-pass times, the copy
-// kernel and variants; the H200 and SwiftShader reference runs of bench-results/ were written in it)
-// moved into the current shape, with null where it measured nothing.
+// Reading a saved report: the current schema as it is, schema 5 (before the model row) with `model` null,
+// and schema 4 (before per-pass times, the copy kernel and variants; the H200 and SwiftShader reference
+// runs of bench-results/ were written in it) moved into the current shape, with null where it measured nothing.
 import { REPORT_SCHEMA, type BenchmarkReport, type BenchmarkRow, type GpuMeasurement } from './benchmark.js';
 import type { PeerComparison } from './peers.js';
 import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT } from './statistics.js';
 import { DEFAULT_VARIANTS } from './variants.js';
 
 const SCHEMA_4 = 'webgpu-batchnorm-bench/4';
+const SCHEMA_5 = 'webgpu-batchnorm-bench/5';
+
+type ReportV5 = Omit<BenchmarkReport, 'schema' | 'model'> & { readonly schema: typeof SCHEMA_5 };
 
 /** A schema 4 row: the GPU's times flat on the row, one per operation. */
 interface RowV4 {
@@ -30,7 +33,7 @@ interface RowV4 {
   readonly peers?: readonly PeerComparison[];
 }
 
-type ReportV4 = Omit<BenchmarkReport, 'schema' | 'rows' | 'variants' | 'method'> & {
+type ReportV4 = Omit<BenchmarkReport, 'schema' | 'rows' | 'variants' | 'method' | 'model'> & {
   readonly schema: typeof SCHEMA_4;
   readonly method: Pick<BenchmarkReport['method'], 'gpuTiming' | 'cpuTiming' | 'statistic' | 'forwardBytesPerElement' | 'inferenceBytesPerElement' | 'backwardBytesPerElement' | 'settings'>;
   readonly rows: readonly RowV4[];
@@ -40,8 +43,9 @@ type ReportV4 = Omit<BenchmarkReport, 'schema' | 'rows' | 'variants' | 'method'>
 export function readReport(parsed: unknown): BenchmarkReport {
   const schema = (parsed as { schema?: unknown } | null)?.schema;
   if (schema === REPORT_SCHEMA) return parsed as BenchmarkReport;
+  if (schema === SCHEMA_5) return { ...(parsed as ReportV5), schema: REPORT_SCHEMA, model: null };
   if (schema === SCHEMA_4) return fromSchema4(parsed as ReportV4);
-  throw new Error(`not a benchmark report of schema ${REPORT_SCHEMA} or ${SCHEMA_4} (schema: ${JSON.stringify(schema)})`);
+  throw new Error(`not a benchmark report of schema ${REPORT_SCHEMA}, ${SCHEMA_5} or ${SCHEMA_4} (schema: ${JSON.stringify(schema)})`);
 }
 
 function fromSchema4(report: ReportV4): BenchmarkReport {
@@ -92,5 +96,6 @@ function fromSchema4(report: ReportV4): BenchmarkReport {
     },
     variants: DEFAULT_VARIANTS,
     rows,
+    model: null,
   };
 }

@@ -1,5 +1,6 @@
 // Benchmark rows and reports made by hand, for the tests of the report's formats (no GPU run behind them).
 import { DEFAULT_SETTINGS, REPORT_SCHEMA, type BenchmarkReport, type BenchmarkRow, type GpuMeasurement, type VariantRow } from '../../src/bench/benchmark.js';
+import type { ModelStepReport } from '../../src/bench/model-step.js';
 import type { PeerComparison } from '../../src/bench/peers.js';
 import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
 import type { GpuVariant } from '../../src/bench/variants.js';
@@ -30,7 +31,10 @@ export function sampleRow(options: { peers?: readonly PeerComparison[]; variants
   };
 }
 
-export function sampleReport(rows: readonly BenchmarkRow[], options: { libraries?: readonly string[]; variants?: readonly GpuVariant[] } = {}): BenchmarkReport {
+export function sampleReport(
+  rows: readonly BenchmarkRow[],
+  options: { libraries?: readonly string[]; variants?: readonly GpuVariant[]; model?: ModelStepReport } = {},
+): BenchmarkReport {
   return {
     schema: REPORT_SCHEMA,
     createdAt: '2026-01-01T00:00:00.000Z',
@@ -60,5 +64,6 @@ export function sampleReport(rows: readonly BenchmarkRow[], options: { libraries
     composition: { method: '', shape: [1], calls: 1, recordedMs: 1, separateMs: 1, recordedTrialsMs: [], separateTrialsMs: [], recordedHostMs: 1, separateHostMs: 1, hostCallMs: 1 },
     peers: options.libraries ? { timing: 'wall time', statistic: 'median', ratio: 'ours / best', libraries: options.libraries } : null,
     rows,
+    model: options.model ?? null,
   };
 }
