@@ -11,8 +11,8 @@ import type { Gpu } from '../index.js';
 import { inErrorScopes } from './error-scopes.js';
 import { BATCH_NORM_TIMING, failedModelRow, MODEL_STEP_TIMING, modelRow, type ModelStepReport, type ModelStepRow, type ModelStepTiming } from './model-step.js';
 import { startTfjsOnDevice } from './peer-tfjs.js';
-import { disposeSeedCnn, LOSS_AGREEMENT_RTOL, SEED_CNN_TEXT } from './seed-cnn.js';
-import { BatchNormWork, MODELS, seedCnn, settle, syntheticBatch, type ModelKey, type SeedCnn } from './seed-cnn-training.js';
+import { disposeSeedCnn, LOSS_AGREEMENT_RTOL, MODELS, SEED_CNN_TEXT, type ModelKey } from './seed-cnn.js';
+import { BatchNormWork, seedCnn, settle, syntheticBatch, type SeedCnn } from './seed-cnn-training.js';
 import { interleavedTrials, iterationsFor, type BenchmarkSettings, type SeriesResult, type TrialResult } from './statistics.js';
 
 /** The seed of the synthetic batch and of the BN layers' inputs. */

@@ -2,6 +2,7 @@
 // with tfjs's BatchNormalization against webgpu-batchnorm/tfjs's, on the benchmark's device, and the
 // share of each step spent in batch norm. This module is the pure part (what is measured, the report's
 // types); ./model-step-run.ts measures (imported dynamically: it loads TensorFlow.js).
+import { BATCH_NORM_WORK_TEXT } from './seed-cnn.js';
 
 /** The batches the row is measured at (each where memory allows: one that fails records why). */
 export const MODEL_BATCHES: readonly number[] = [64, 256];
@@ -14,13 +15,9 @@ export const MODEL_STEP_TIMING =
   "Adam's update, done on the GPU), steps back to back, per step; the same seeded batch every step (the cost does not " +
   'depend on the values); both models from the same weights, on tfjs-backend-webgpu constructed on the benchmark\'s device';
 
-/** What batch norm's time is (src/bench/seed-cnn-training.ts, BatchNormWork). */
+/** What batch norm's time is. */
 export const BATCH_NORM_TIMING =
-  "the model's four BatchNormalization layers on their own (fresh layers of the same kind and config, at the input shapes " +
-  "they have in the step): each one's training forward (batch statistics, normalization, the moving statistics' update) " +
-  'and its gradients by tf.grads with a given upstream gradient, with respect to gamma and beta, and x for the three whose ' +
-  "input is not the model's; calls back to back, then one flush of tfjs's pending commands and one onSubmittedWorkDone, " +
-  "per call. Not in it: Adam's update of gamma and beta, and any overlap with the rest of the step";
+  `${BATCH_NORM_WORK_TEXT}. Calls back to back, then one flush of tfjs's pending commands and one onSubmittedWorkDone, per call`;
 
 /** One model at one batch. */
 export interface ModelStepTiming {

@@ -15,12 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { batchNormalization } from '../tfjs.js';
 import { asWebGpuBackend } from '../tfjs/webgpu-backend.js';
-import { BATCH_NORM_CONFIG, buildSeedCnn, CLASSES, INPUT_SHAPE, type BatchNormFactory } from './seed-cnn.js';
+import { BATCH_NORM_CONFIG, buildSeedCnn, CLASSES, INPUT_SHAPE, type BatchNormFactory, type ModelKey } from './seed-cnn.js';
 import { seededUniform } from './synthetic.js';
-
-export const MODELS = ['tfjs', 'ours'] as const;
-/** tfjs's BatchNormalization or webgpu-batchnorm/tfjs's. */
-export type ModelKey = (typeof MODELS)[number];
 
 /** The one name that differs between the two models. */
 export const BATCH_NORM_FACTORIES: Readonly<Record<ModelKey, BatchNormFactory>> = {

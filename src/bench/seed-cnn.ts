@@ -23,6 +23,17 @@ export const SEED_CNN_TEXT =
   `${BATCH_NORM_CONFIG.momentum} and epsilon ${BATCH_NORM_CONFIG.epsilon}, center and scale; Glorot-uniform kernels ` +
   `(seed ${KERNEL_SEED}), biases 0; Adam with learning rate ${LEARNING_RATE}, categorical cross-entropy`;
 
+/** The two models: with tfjs's BatchNormalization, and with webgpu-batchnorm/tfjs's. */
+export const MODELS = ['tfjs', 'ours'] as const;
+export type ModelKey = (typeof MODELS)[number];
+
+/** Batch norm's part of a step as it is measured (BatchNormWork of ./seed-cnn-training.ts), in words. */
+export const BATCH_NORM_WORK_TEXT =
+  "the model's four BatchNormalization layers on their own (fresh layers of the same kind and config, at the input shapes " +
+  "they have in the step): each one's training forward (batch statistics, normalization, the moving statistics' update) " +
+  'and its gradients by tf.grads with a given upstream gradient, with respect to gamma and beta, and x for the three whose ' +
+  "input is not the model's; not in it: Adam's update of gamma and beta, and any overlap with the rest of the step";
+
 /**
  * How far the two models' losses may differ, relative to the loss, over their first steps from the same
  * weights on the same mini-batches (the panel: LOSS_AGREEMENT_STEPS of demo/tfjs/experiment.ts; the
