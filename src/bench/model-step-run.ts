@@ -36,7 +36,7 @@ export async function measureModelSteps(
       rows.push(await inErrorScopes(gpu, () => measureBatch(settings, batch)).catch((error: unknown) => failedModelRow(batch, error)));
     }
   } finally {
-    tfjs.dispose();
+    await tfjs.dispose();
   }
   return {
     network: SEED_CNN_TEXT,

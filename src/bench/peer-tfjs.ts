@@ -42,13 +42,18 @@ export interface TfjsOnDevice {
   readonly name: string;
   /** Submits the dispatches tfjs has recorded but not yet submitted. */
   flush(): void;
-  /** Removes the backend (destroying the buffers of tfjs's pool); the device is ours and stays. */
-  dispose(): void;
+  /**
+   * Removes the backend (destroying the buffers of tfjs's pool; the device is ours and stays), and makes
+   * the backend that was current before (tfjs's own webgpu backend in the demo page, say) current again.
+   */
+  dispose(): Promise<void>;
 }
 
 /** tfjs's webgpu backend constructed on `gpu`'s device, under a name of its own, as the current backend (the peers and the model row). */
 export async function startTfjsOnDevice(gpu: Gpu): Promise<TfjsOnDevice> {
   const device = gpu.device;
+  const previous = tf.getBackend() as string | null; // null before any backend has started
+  const restore = previous !== null && previous !== BACKEND ? previous : null;
   for (const kernel of tf.getKernelsForBackend(KERNELS_OF)) {
     if (!tf.getKernel(kernel.kernelName, BACKEND)) tf.registerKernel({ ...kernel, backendName: BACKEND });
   }
@@ -65,8 +70,9 @@ export async function startTfjsOnDevice(gpu: Gpu): Promise<TfjsOnDevice> {
       backend.endComputePassEncoder();
       backend.submitQueue();
     },
-    dispose() {
+    async dispose() {
       tf.removeBackend(BACKEND);
+      if (restore !== null) await tf.setBackend(restore);
     },
   };
 }
