@@ -52,8 +52,8 @@ export interface TfjsOnDevice {
 /** tfjs's webgpu backend constructed on `gpu`'s device, under a name of its own, as the current backend (the peers and the model row). */
 export async function startTfjsOnDevice(gpu: Gpu): Promise<TfjsOnDevice> {
   const device = gpu.device;
-  const previous = tf.getBackend() as string | null; // null before any backend has started
-  const restore = previous !== null && previous !== BACKEND ? previous : null;
+  const previous = tf.getBackend() as string | null | undefined; // none before any backend has started
+  const restore = previous && previous !== BACKEND ? previous : null;
   for (const kernel of tf.getKernelsForBackend(KERNELS_OF)) {
     if (!tf.getKernel(kernel.kernelName, BACKEND)) tf.registerKernel({ ...kernel, backendName: BACKEND });
   }
