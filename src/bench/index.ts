@@ -70,9 +70,8 @@ export { caseKey, caseLabel, comparePeers, findComparison, ortSupports, PEER_CAS
 export type { PeerCase, PeerComparison, PeerLayout, PeerMode, PeerTiming } from './peers.js';
 export { comparePeerCase, loadPeers, ourContender, ShapeInputs } from './peer-harness.js';
 export type { Contender, PeerCaseData, PeerOptions, PeerOutputs, PreparedPeerCase } from './peer-harness.js';
-export { BATCH_NORM_TIMING, EMULATED_MODEL_BATCHES, failedModelRow, MODEL_BATCHES, MODEL_STEP_TIMING, modelRow, parseModelBatches } from './model-step.js';
+export { EMULATED_MODEL_BATCHES, MODEL_BATCHES, parseModelBatches } from './model-step.js';
 export type { ModelStepReport, ModelStepRow, ModelStepTiming } from './model-step.js';
-export { BATCH_NORM_CONFIG, KERNEL_SEED, LEARNING_RATE, LOSS_AGREEMENT_RTOL, SEED_CNN_TEXT } from './seed-cnn.js';
 export { elementAccuracy, forwardAccuracy } from './accuracy.js';
 export { checkForwardBackward, runForwardBackward } from './check.js';
 export type { CaseCheck, CaseInputs, CaseOutputs } from './check.js';
