@@ -12,14 +12,18 @@ import {
   baselineOf,
   caseLabel,
   COPY_BYTES_PER_ELEMENT,
+  EMULATED_MODEL_BATCHES,
   findComparison,
   formatComposition,
   formatNumber,
+  formatPercent,
   formatSummary,
   FORWARD_BYTES_PER_ELEMENT,
   fractionCell,
   gpuTimingMethod,
   INFERENCE_BYTES_PER_ELEMENT,
+  MODEL_BATCHES,
+  parseModelBatches,
   passesText,
   PEER_CASES,
   ratioCell,
@@ -33,10 +37,11 @@ import {
   type BenchmarkReport,
   type BenchmarkRow,
   type Environment,
+  type ModelStepReport,
 } from '../src/bench/index.js';
 import { benchmarkCharts } from './charts.js';
 import { formatStep, type PageClock } from './clock.js';
-import { byId, fillTable, make, verdictCell, type Header } from './dom.js';
+import { byId, fillTable, formatCount, make, verdictCell, type Header } from './dom.js';
 
 // On a software adapter the largest shapes take minutes each; the default stops below them.
 const EMULATED_DEFAULT_MAX_ELEMENTS = 4e6;
@@ -61,7 +66,8 @@ function methodText(gpuTiming: string, clock: PageClock, statistic = 'median of 
     'With the peers, training forward, inference forward and forward+backward in NCHW and NHWC are also run with ' +
     'TensorFlow.js (webgpu backend) and ONNX Runtime Web (WebGPU EP, inference) on this same device, every library ' +
     'timed alike (wall time of calls made back to back as its users make them, one flush, one ' +
-    'onSubmittedWorkDone) and checked against the float64 reference.'
+    'onSubmittedWorkDone) and checked against the float64 reference. With the model step, one training step of the seed ' +
+    "article's CNN in TensorFlow.js is timed with tfjs's BatchNormalization and with ours, and each model's batch norm on its own."
   );
 }
 
@@ -99,6 +105,48 @@ const TABLE_HEADERS: readonly Header[] = [
   { text: 'check', title: 'y within the tolerance of the float64 reference' },
 ];
 
+/** The model row's columns. */
+const MODEL_HEADERS: readonly Header[] = [
+  'batch',
+  { text: "step ms, tfjs's BN", title: "median wall time of a training step (trainOnBatch until its loss is read) with tfjs's BatchNormalization" },
+  { text: 'step ms, ours', title: 'median wall time of a training step with webgpu-batchnorm/tfjs' },
+  { text: 'ours / tfjs', title: 'our step time / tfjs\'s: below 1 the model with our batch norm trains faster' },
+  { text: "BN ms, tfjs's BN", title: "the model's batch norm on its own (its BN layers' forward and backward at the step's shapes), median ms per call" },
+  { text: "BN share, tfjs's BN", title: "BN ms / step ms with tfjs's BatchNormalization: the part of a step that batch norm takes" },
+  { text: 'BN ms, ours', title: "the model's batch norm on its own with webgpu-batchnorm/tfjs, median ms per call" },
+  { text: 'BN share, ours', title: 'BN ms / step ms with webgpu-batchnorm/tfjs' },
+  { text: 'loss diff', title: "the two models' first-step loss from the same weights, relative difference" },
+  { text: 'check', title: 'the loss difference within LOSS_AGREEMENT_RTOL' },
+];
+
+/** The model row's table and the paragraph that says what it times; hidden without a model row. */
+function showModelRow(model: ModelStepReport | null, box: HTMLElement, method: HTMLParagraphElement, table: HTMLTableElement): void {
+  box.hidden = !model;
+  if (!model) return;
+  method.textContent =
+    `The network: ${model.network}. Batch norm: ${model.libraries.tfjs} against ${model.libraries.ours}. Step: ${model.stepTiming}. ` +
+    `BN: ${model.batchNormTiming}; BN share = BN ms / step ms. ${model.statistic}. Check: ${model.check}.`;
+  fillTable(
+    table,
+    MODEL_HEADERS,
+    model.rows.map((r) => {
+      if (!r.tfjs || !r.ours) return [formatCount(r.batch), make('td', `not measured: ${r.error ?? 'unknown'}`, 'not-ok'), ...MODEL_HEADERS.slice(2).map(() => '')];
+      return [
+        formatCount(r.batch),
+        formatNumber(r.tfjs.stepMs),
+        formatNumber(r.ours.stepMs),
+        r.stepRatio === null ? '-' : formatNumber(r.stepRatio),
+        formatNumber(r.tfjs.batchNormMs),
+        formatPercent(r.tfjs.batchNormShare),
+        formatNumber(r.ours.batchNormMs),
+        formatPercent(r.ours.batchNormShare),
+        r.lossDifference === null ? '-' : r.lossDifference.toExponential(1),
+        verdictCell(r.passed),
+      ];
+    }),
+  );
+}
+
 /** The row's shape, and under it the sweep's name for it. */
 function shapeCell(row: BenchmarkRow): HTMLTableCellElement {
   const cell = make('td', '', 'shape-cell');
@@ -127,6 +175,14 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
     peers: byId('chart-peers', HTMLCanvasElement),
   });
   const peersBox = byId('bench-peers', HTMLInputElement);
+  const modelBox = byId('bench-model', HTMLInputElement);
+  const modelBatches = byId('bench-model-batches', HTMLInputElement);
+  const modelResult = byId('bench-model-result', HTMLDivElement);
+  const modelMethod = byId('bench-model-method', HTMLParagraphElement);
+  const modelTable = byId('bench-model-table', HTMLTableElement);
+  // On a software adapter a step at batch 64 takes tens of seconds: the model row only when asked for.
+  modelBox.checked = !environment.adapter.emulated;
+  modelBatches.value = (environment.adapter.emulated ? EMULATED_MODEL_BATCHES : MODEL_BATCHES).join(', ');
   const method = byId('bench-method', HTMLParagraphElement);
   const chartsCaption = byId('charts-caption', HTMLParagraphElement);
   const showMethod = (gpuTiming: string, statistic?: string, measuredOn: Environment = environment) => {
@@ -227,7 +283,15 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
     event.preventDefault();
     const shapes = sweepUpTo(Number(maxSelect.value));
     const trials = Math.max(1, Math.round(Number(trialsInput.value) || 1));
+    let model: { batches: number[] } | null = null;
+    try {
+      model = modelBox.checked ? { batches: parseModelBatches(modelBatches.value) } : null;
+    } catch (error) {
+      status.textContent = error instanceof Error ? error.message : String(error);
+      return;
+    }
     rows = [];
+    showModelRow(null, modelResult, modelMethod, modelTable);
     report = null;
     summary.textContent = '';
     showRows();
@@ -243,6 +307,7 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
       // The ORT wasm's URL from Vite (served from node_modules, or emitted by the build); TensorFlow.js and
       // ONNX Runtime Web themselves load only when a run reaches the peers.
       peers: peersBox.checked ? { ortWasm: ortWasmUrl } : null,
+      model,
       signal: controller.signal,
       onProgress: (p) => {
         progress.value = p.completed / p.total;
@@ -257,6 +322,7 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
       .then((finished) => {
         report = finished;
         showMethod(finished.method.gpuTiming, finished.method.statistic);
+        showModelRow(finished.model, modelResult, modelMethod, modelTable);
         progress.value = 1;
         status.textContent = `done: ${finished.rows.length} sizes`;
         summary.textContent =
@@ -296,6 +362,7 @@ export function setUpBenchmark(gpu: Gpu, environment: Environment, clock: PageCl
         report = opened;
         rows = [...opened.rows];
         showMethod(opened.method.gpuTiming, opened.method.statistic, opened.environment);
+        showModelRow(opened.model, modelResult, modelMethod, modelTable);
         summary.textContent = formatComposition(opened).map((line) => line.trim()).join(' ');
         status.textContent = `opened ${file.name}: ${rows.length} sizes measured on ${opened.environment.adapter.label}, ${opened.createdAt}`;
         showRows();

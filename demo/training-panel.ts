@@ -7,6 +7,7 @@ import type { Gpu } from '../src/index.js';
 import type { AdapterDescription } from '../src/bench/index.js';
 import { trainingCharts } from './charts.js';
 import { byId, fillTable, formatCount, type Header } from './dom.js';
+import { setStatus, setUpRunForm } from './run-form.js';
 import { loadMnist, TEST_DIGITS_PER_CLASS, type MnistSplit } from './mnist/data.js';
 import {
   BATCH_NORM_EPS,
@@ -82,13 +83,8 @@ export function setUpTraining(gpu: Gpu, adapter: AdapterDescription): void {
   let split: MnistSplit | null = null;
   let trainer: Trainer | null = null;
   let readouts: Readout[] = [];
-  let running = false;
-  let stopRequested = false;
 
-  const setStatus = (state: string, text: string) => {
-    status.dataset.state = state;
-    status.textContent = text;
-  };
+  const setState = (state: string, text: string) => setStatus(status, state, text);
 
   const show = (readout: Readout, target: number) => {
     readouts.push(readout);
@@ -98,13 +94,13 @@ export function setUpTraining(gpu: Gpu, adapter: AdapterDescription): void {
     );
     fillTable(table, TABLE_HEADERS, [networkRow('without batch norm', readout.plain), networkRow('with batch norm', readout.batchNorm)]);
     progress.value = readout.step / target;
-    setStatus('running', `step ${formatCount(readout.step)} of ${formatCount(target)}`);
+    setState('running', `step ${formatCount(readout.step)} of ${formatCount(target)}`);
     window.dispatchEvent(new CustomEvent('training-readout', { detail: readout }));
   };
 
-  const run = async (target: number) => {
+  const run = async (target: number, stopRequested: () => boolean) => {
     if (!split) {
-      setStatus('loading', `loading the 10,000 MNIST digits…`);
+      setState('loading', `loading the 10,000 MNIST digits…`);
       split = await loadMnist();
     }
     if (!trainer || trainer.step >= target) {
@@ -114,11 +110,11 @@ export function setUpTraining(gpu: Gpu, adapter: AdapterDescription): void {
       draw([], target);
       table.replaceChildren();
     }
-    setStatus('running', `step ${formatCount(trainer.step)} of ${formatCount(target)}`);
+    setState('running', `step ${formatCount(trainer.step)} of ${formatCount(target)}`);
     // Steps per second from this run's first readout on, evaluations included.
     let first: { step: number; time: number } | null = null;
     await trainer.train(target, {
-      shouldStop: () => stopRequested,
+      shouldStop: stopRequested,
       onReadout: (readout) => {
         const now = performance.now();
         first ??= { step: readout.step, time: now };
@@ -134,35 +130,18 @@ export function setUpTraining(gpu: Gpu, adapter: AdapterDescription): void {
       },
     });
     const finished = trainer.step >= target;
-    setStatus(finished ? 'done' : 'stopped', `${finished ? 'done' : 'stopped'} at step ${formatCount(trainer.step)} of ${formatCount(target)}`);
+    setState(finished ? 'done' : 'stopped', `${finished ? 'done' : 'stopped'} at step ${formatCount(trainer.step)} of ${formatCount(target)}`);
   };
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (running) {
-      stopRequested = true;
-      button.disabled = true;
-      button.textContent = 'Stopping…';
-      return;
-    }
-    running = true;
-    stopRequested = false;
-    stepsInput.disabled = true;
-    button.textContent = 'Stop';
-    run(Math.max(1, Math.round(Number(stepsInput.value) || 1)))
-      .catch((error: unknown) => {
-        // The networks may be half-updated: the next Start begins afresh.
-        trainer?.destroy();
-        trainer = null;
-        setStatus('error', `failed: ${error instanceof Error ? error.message : String(error)}`);
-        console.error(error);
-      })
-      .finally(() => {
-        running = false;
-        stepsInput.disabled = false;
-        button.disabled = false;
-        button.textContent = 'Start';
-      });
+  setUpRunForm({
+    form,
+    button,
+    inputs: [stepsInput],
+    run: (stopRequested) => run(Math.max(1, Math.round(Number(stepsInput.value) || 1)), stopRequested),
+    status,
+    afterFailure: () => {
+      trainer?.destroy();
+      trainer = null;
+    },
   });
-  button.disabled = false;
 }

@@ -7,7 +7,19 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { adapterSlug, formatSummary, parseVariants, reportToJson, runBenchmark, statisticsMergeVariants, SWEEP, sweepUpTo } from '../src/bench/index.js';
+import {
+  adapterSlug,
+  EMULATED_MODEL_BATCHES,
+  formatSummary,
+  MODEL_BATCHES,
+  parseModelBatches,
+  parseVariants,
+  reportToJson,
+  runBenchmark,
+  statisticsMergeVariants,
+  SWEEP,
+  sweepUpTo,
+} from '../src/bench/index.js';
 import { describeAdapter } from '../src/bench/environment.js';
 import { copySharedWritesOnDawn, installNavigatorGpu, reexecOnSwiftShaderWithoutGpu, requestDawnGpu } from './dawn.js';
 
@@ -38,6 +50,9 @@ const USAGE = `usage: node build-node/bench-node.js [options]
                     the committed reference results are in bench-results/)
   --no-peers        leave out the comparison with TensorFlow.js and ONNX Runtime Web (six more
                     measurements per shape per library; ORT's wasm takes seconds to load)
+  --model-batches LIST  the model row's batches: a training step of the seed CNN, tfjs's batch
+                    norm vs ours (default ${MODEL_BATCHES.join(',')}; ${EMULATED_MODEL_BATCHES.join(',')} on a CPU-emulated adapter)
+  --no-model        leave out the model row
   --help`;
 
 const { values } = parseArgs({
@@ -54,6 +69,8 @@ const { values } = parseArgs({
     'rows-out': { type: 'string' },
     out: { type: 'string' },
     'no-peers': { type: 'boolean' },
+    'model-batches': { type: 'string' },
+    'no-model': { type: 'boolean' },
     help: { type: 'boolean' },
   },
 });
@@ -76,13 +93,19 @@ if (values.variants !== undefined && values['compare-statistics']) {
   console.error(`--variants and --compare-statistics both name the variants: give one\n${USAGE}`);
   process.exit(2);
 }
+if (values['model-batches'] !== undefined && values['no-model']) {
+  console.error(`--model-batches and --no-model contradict each other: give one\n${USAGE}`);
+  process.exit(2);
+}
 // Read before any GPU work, so that a bad list fails at once.
 const variants = values['compare-statistics'] ? statisticsMergeVariants() : values.variants !== undefined ? parseVariants(values.variants) : undefined;
+const modelBatches = values['model-batches'] !== undefined ? parseModelBatches(values['model-batches']) : undefined;
 
 reexecOnSwiftShaderWithoutGpu('bench:node');
 const withPeers = !values['no-peers'];
-// Before TensorFlow.js is imported (the benchmark imports it when the first shape reaches the peers).
-if (withPeers) installNavigatorGpu();
+const withModel = !values['no-model'];
+// Before TensorFlow.js is imported (the benchmark imports it when the first shape reaches the peers, or at the model row).
+if (withPeers || withModel) installNavigatorGpu();
 const gpu = await requestDawnGpu();
 if (withPeers) copySharedWritesOnDawn(gpu.device);
 const adapter = describeAdapter(gpu.device.adapterInfo);
@@ -104,7 +127,11 @@ const settings = {
   ...(values['stable-tolerance'] !== undefined ? { stableTolerance: positiveNumber('stable-tolerance', values['stable-tolerance'])! } : {}),
   ...(values['target-ms'] !== undefined ? { targetTrialMs: positiveNumber('target-ms', values['target-ms'])! } : {}),
 };
-console.log(`adapter: ${adapter.label}; ${shapes.length} shapes up to ${shapes.at(-1)!.shape.join('x')}`);
+const model = withModel ? { batches: modelBatches ?? (adapter.emulated ? EMULATED_MODEL_BATCHES : MODEL_BATCHES) } : null;
+console.log(
+  `adapter: ${adapter.label}; ${shapes.length} shapes up to ${shapes.at(-1)!.shape.join('x')}` +
+    (model ? `; the model row at batch ${model.batches.join(', ')}` : ''),
+);
 
 const rowsOut = values['rows-out'];
 if (rowsOut) {
@@ -118,6 +145,7 @@ const report = await runBenchmark(gpu, {
   settings,
   ...(variants ? { variants } : {}),
   peers: withPeers ? { ortWasm: gunzipSync(readFileSync(fileURLToPath(new URL(ORT_WASM_GZ, import.meta.url)))) } : null,
+  model,
   onProgress: ({ completed, total, label, phase, row }) => {
     if (row && rowsOut) appendFileSync(rowsOut, `${JSON.stringify(row)}\n`);
     const text = `[${String(completed).padStart(3)}/${total}] ${label}: ${phase}`;

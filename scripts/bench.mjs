@@ -4,7 +4,9 @@
 // CPU-emulated adapter), --trials N, --out-dir DIR (default bench-results/local, ignored by git, so an
 // ad-hoc run leaves the committed reference results in bench-results/ alone; pass --out-dir
 // bench-results to replace them on purpose), --no-peers (leave out the comparison with TensorFlow.js and ONNX
-// Runtime Web, which adds six measurements per shape and per library and a few seconds to load ORT's wasm).
+// Runtime Web, which adds six measurements per shape and per library and a few seconds to load ORT's wasm),
+// --model-batches LIST (the model row's batches, a training step of the seed CNN with tfjs's batch norm
+// against ours; default the page's: 64,256, or 64 on a CPU-emulated adapter), --no-model (leave it out).
 // `--render FILE.json` runs nothing: it opens a saved report (from `bench:node` on a GPU server, say) in
 // the page and writes the chart panel beside it as FILE.png.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,8 @@ const { values } = parseArgs({
     trials: { type: 'string' },
     'out-dir': { type: 'string', default: DEFAULT_OUT_DIR },
     'no-peers': { type: 'boolean' },
+    'model-batches': { type: 'string' },
+    'no-model': { type: 'boolean' },
     render: { type: 'string' },
     help: { type: 'boolean' },
   },
@@ -27,11 +31,16 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     `usage: npm run bench -- [--max-elements N] [--trials N] [--out-dir DIR (default ${DEFAULT_OUT_DIR})] [--no-peers]\n` +
+      '                        [--model-batches 64,256 | --no-model]\n' +
       '       npm run bench -- --render REPORT.json   (charts of a saved report, written as REPORT.png)',
   );
   process.exit(0);
 }
 
+if (values['model-batches'] && values['no-model']) {
+  console.error('--model-batches and --no-model contradict each other: give one');
+  process.exit(2);
+}
 console.log('bench: building the demo page');
 await buildDemo();
 const server = await serveDemo();
@@ -87,7 +96,10 @@ try {
   }
   if (values.trials) await page.fill('#bench-trials', values.trials);
   await page.setChecked('#bench-peers', !values['no-peers']);
-  console.log(`bench: ${await page.$eval('#bench-max', (select) => select.selectedOptions[0]?.textContent ?? '')}`);
+  await page.setChecked('#bench-model', !values['no-model']);
+  if (values['model-batches']) await page.fill('#bench-model-batches', values['model-batches']);
+  const model = values['no-model'] ? 'no model row' : `the model row at batch ${await page.inputValue('#bench-model-batches')}`;
+  console.log(`bench: ${await page.$eval('#bench-max', (select) => select.selectedOptions[0]?.textContent ?? '')}; ${model}`);
   await page.click('#bench-run');
   const { report, summary, adapterSlug } = await finished;
   if (interactive) process.stdout.write('\r\x1b[2K');

@@ -9,7 +9,8 @@
 #   2. npm run check:node (every kernel path against the float64 reference);
 #   3. bn_torch.py (PyTorch's cuDNN / ATen times) for the shapes the benchmark runs;
 #   4. the benchmark with the old and the new statistics kernels interleaved shape by shape, per-pass times
-#      and the copy kernel's roofline (the peers only with GPU_RUN_PEERS=1: they about double its time).
+#      and the copy kernel's roofline (the peers only with GPU_RUN_PEERS=1: they about double its time), and
+#      the model row (the seed CNN's training step in tfjs, tfjs's batch norm against ours, batch 64 and 256).
 # Everything goes to $OUT (the device tool's folder; default bench-results/local/gpu-run): adapter.txt,
 # clocks.csv, check.txt, torch.txt, bench.txt, bench.json (the report), bench-rows.jsonl (each shape's row as
 # it finishes: what a run cut short leaves), status.txt (each step's exit status). Exits non-zero if a step failed.
@@ -17,7 +18,8 @@
 # Environment: GPU_RUN_VARIANTS, JSON for --variants instead of --compare-statistics (the local test uses
 # it); GPU_RUN_PEERS=1, the peers too; GPU_RUN_CHECK_ARGS, options for the check (e.g. --max-elements
 # 100000); GPU_RUN_{CHECK,TORCH,BENCH}_TIMEOUT, seconds (default 90, 120, 300). Without an NVIDIA driver, setup.sh falls back to SwiftShader and PyTorch
-# is not required: that is the local test (keep it short with --max-elements 100000).
+# is not required: that is the local test (keep it short with --max-elements 100000 --no-model: on
+# SwiftShader the model row's steps take a minute each).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${OUT:-bench-results/local/gpu-run}

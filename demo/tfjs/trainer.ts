@@ -1,19 +1,22 @@
-// The TensorFlow.js panel's loop: the article's network twice on tfjs's webgpu backend, once with tfjs's
-// BatchNormalization and once with webgpu-batchnorm/tfjs's, from the same weights (the second model takes
-// the first one's) on the same mini-batches (the training panel's seeded order). A step trains each model on
-// the mini-batch with `trainOnBatch`, which resolves once its loss is read back, so each model's step time
-// is its whole training step on the GPU as a tfjs user waits for it; the two go first in turn. Imported
-// only when the panel starts (TensorFlow.js is large).
+// The TensorFlow.js panel's loop: the seed article's network (src/bench/seed-cnn.ts) twice on tfjs's
+// webgpu backend, once with tfjs's BatchNormalization and once with webgpu-batchnorm/tfjs's, from the same
+// weights (the second model takes the first one's) on the same mini-batches (the training panel's seeded
+// order). A step trains each model on the mini-batch with `trainOnBatch`, which resolves once its loss is
+// read back, so each model's step time is its whole training step on the GPU as a tfjs user waits for it;
+// the two go first in turn. Then each model's batch norm runs on its own at the step's shapes
+// (BatchNormWork of src/bench/seed-cnn-training.ts, as the benchmark's model row measures it), timed until
+// the queue is done: its share of the step. Imported only when the panel starts (TensorFlow.js is large).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { batchNormalization } from '../../src/tfjs.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { disposeSeedCnn, MODELS, type ModelKey } from '../../src/bench/seed-cnn.js';
+import { BatchNormWork, seedCnn, settle } from '../../src/bench/seed-cnn-training.js';
 import { epochOrder, PIXELS, reorder, type Digits, type MnistSplit } from '../mnist/data.js';
 import { CLASSES } from '../mnist/experiment.js';
-import { articleNetwork, LEARNING_RATE, PREDICT_CHUNK, type BatchNormFactory } from './experiment.js';
+import { PREDICT_CHUNK } from './experiment.js';
 
-export const MODELS = ['tfjs', 'ours'] as const;
-export type ModelKey = (typeof MODELS)[number];
+/** The seed of the inputs and upstream gradients of the batch norm measured on its own. */
+const BATCH_NORM_SEED = 18;
 
 export interface StepRecord {
   /** Steps taken, this one included. */
@@ -22,6 +25,8 @@ export interface StepRecord {
   readonly loss: Readonly<Record<ModelKey, number>>;
   /** Each model's wall time for the step (trainOnBatch until its loss is read), in milliseconds. */
   readonly ms: Readonly<Record<ModelKey, number>>;
+  /** Each model's batch norm on its own after the step (forward and backward of its BN layers at the step's shapes), until the queue is done, in milliseconds. */
+  readonly batchNormMs: Readonly<Record<ModelKey, number>>;
 }
 
 export interface Evaluation {
@@ -36,12 +41,6 @@ export async function startTfjs(): Promise<string> {
   await tf.ready();
   const info = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
   return [info?.vendor, info?.architecture].filter(Boolean).join(' ') || 'an unnamed adapter';
-}
-
-function buildModel(batchNorm: BatchNormFactory): tfl.Sequential {
-  const model = tfl.sequential({ layers: articleNetwork(tfl.layers, tfl.initializers, batchNorm) });
-  model.compile({ optimizer: tf.train.adam(LEARNING_RATE), loss: 'categoricalCrossentropy' });
-  return model;
 }
 
 /** `count` of the test digits, evenly strided, so that every class is in (the test digits are grouped by class). */
@@ -60,6 +59,7 @@ function testSample(test: Digits, count: number): Digits {
 
 export class TfjsComparison {
   readonly #models: Readonly<Record<ModelKey, tfl.Sequential>>;
+  readonly #batchNorm: Readonly<Record<ModelKey, BatchNormWork>>;
   readonly #training: Digits;
   readonly #test: Digits;
   readonly #batch: number;
@@ -69,10 +69,14 @@ export class TfjsComparison {
   #step = 0;
 
   constructor(split: MnistSplit, batch: number, testDigits: number) {
-    const tfjs = buildModel((config) => tfl.layers.batchNormalization(config));
-    const ours = buildModel((config) => batchNormalization(config));
-    ours.setWeights(tfjs.getWeights()); // the same start, whatever the initializers drew
-    this.#models = { tfjs, ours };
+    const tfjs = seedCnn('tfjs');
+    const ours = seedCnn('ours');
+    ours.model.setWeights(tfjs.model.getWeights()); // the same start, whatever the initializers drew
+    this.#models = { tfjs: tfjs.model, ours: ours.model };
+    this.#batchNorm = {
+      tfjs: new BatchNormWork('tfjs', tfjs.batchNormSites, batch, BATCH_NORM_SEED),
+      ours: new BatchNormWork('ours', ours.batchNormSites, batch, BATCH_NORM_SEED),
+    };
     this.#training = split.training;
     this.#test = testSample(split.test, testDigits);
     this.#batch = batch;
@@ -100,8 +104,9 @@ export class TfjsComparison {
     const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(digits.labels.subarray(first, first + this.#batch)), 'int32'), CLASSES));
     const loss = { tfjs: NaN, ours: NaN };
     const ms = { tfjs: NaN, ours: NaN };
+    const batchNormMs = { tfjs: NaN, ours: NaN };
+    const order = this.#step % 2 === 0 ? MODELS : ([...MODELS].reverse() as ModelKey[]);
     try {
-      const order = this.#step % 2 === 0 ? MODELS : ([...MODELS].reverse() as ModelKey[]);
       for (const key of order) {
         const start = performance.now();
         loss[key] = (await this.#models[key].trainOnBatch(x, y)) as number;
@@ -110,8 +115,14 @@ export class TfjsComparison {
     } finally {
       tf.dispose([x, y]);
     }
+    for (const key of order) {
+      const start = performance.now();
+      this.#batchNorm[key].run();
+      await settle();
+      batchNormMs[key] = performance.now() - start;
+    }
     this.#step++;
-    return { step: this.#step, loss, ms };
+    return { step: this.#step, loss, ms, batchNormMs };
   }
 
   /** Both models' accuracy on the test sample. */
@@ -135,6 +146,9 @@ export class TfjsComparison {
   }
 
   dispose(): void {
-    for (const key of MODELS) this.#models[key].dispose();
+    for (const key of MODELS) {
+      disposeSeedCnn(this.#models[key]);
+      this.#batchNorm[key].dispose();
+    }
   }
 }

@@ -29,6 +29,10 @@
 // TensorFlow.js and ONNX Runtime Web on the same device, every library timed by one method (wall time of
 // standalone calls, PEER_TIMING_METHOD) and checked against the float64 reference; the ratio is ours /
 // the fastest peer that passed.
+//
+// Model row (with `model` options; src/bench/model-step.ts, model-step-run.ts): one training step of the seed
+// article's CNN in TensorFlow.js, tfjs's BatchNormalization against webgpu-batchnorm/tfjs's, at each of a
+// few batches, and the share of each step that the model's batch norm takes on its own.
 import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
 import { batchNormReference } from '../reference-entry.js';
 import { channelLayout, numElements } from '../shape.js';
@@ -73,6 +77,7 @@ import type { SweepShape } from './sweep.js';
 import { syntheticInput, unitNoise } from './synthetic.js';
 import { checkVariants, DEFAULT_VARIANTS, variantGpu, type GpuVariant } from './variants.js';
 import type { KernelName } from '../kernels.js';
+import type { ModelStepReport } from './model-step.js';
 
 // 2: adds `composition`. 3: GPU times from calls recorded into one encoder per trial (2: one submit per call),
 // and the inference forward's GPU time.
@@ -81,8 +86,8 @@ import type { KernelName } from '../kernels.js';
 // 5: per-pass times, the copy kernel (roofline) per row with every bandwidth also a fraction of it, min
 // beside median, warm-up until stable, and variants: the GPU times of a row move into rows[].variants[]
 // (one per report.variants entry), the CPU speed-ups are no longer stored (CPU ms / the baseline's ms).
-// 6: adds rows[].residual (the fused residual add + ReLU against batchNorm then an add+ReLU kernel) and
-// method.residual.
+// 6: adds rows[].residual (the fused residual add + ReLU against batchNorm then an add+ReLU kernel),
+// method.residual, and `model`, the model row (src/bench/model-step.ts), null when run without it.
 // Version 4 and 5 reports are read by src/bench/report-schema.ts.
 export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/6';
 
@@ -124,6 +129,13 @@ export interface BenchmarkOptions {
   readonly onProgress?: (progress: BenchmarkProgress) => void;
   /** Compare with TensorFlow.js and ONNX Runtime Web on the same device (absent or null: no peers). */
   readonly peers?: PeerOptions | null;
+  /** The model row (absent or null: none). */
+  readonly model?: ModelStepOptions | null;
+}
+
+export interface ModelStepOptions {
+  /** The batches to time a step at, in order (MODEL_BATCHES; EMULATED_MODEL_BATCHES on a CPU-emulated adapter). */
+  readonly batches: readonly number[];
 }
 
 export interface BenchmarkProgress {
@@ -292,6 +304,8 @@ export interface BenchmarkReport {
   /** The peer comparison's method and the libraries compared; null when run without peers. */
   readonly peers: PeerSummary | null;
   readonly rows: readonly BenchmarkRow[];
+  /** The model row; null when run without it (and in reports of schema 5 and before). */
+  readonly model: ModelStepReport | null;
 }
 
 export interface PeerSummary {
@@ -338,7 +352,8 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
   const variants = checkVariants(options.variants ?? DEFAULT_VARIANTS);
   const rows: BenchmarkRow[] = [];
   const peerSteps = options.peers ? PEER_CASES.length : 0;
-  const total = options.shapes.length * (STEPS_PER_SHAPE + peerSteps) + COMPOSITION_STEPS;
+  const modelBatches = options.model?.batches ?? [];
+  const total = options.shapes.length * (STEPS_PER_SHAPE + peerSteps) + modelBatches.length + COMPOSITION_STEPS;
   let completed = 0;
   const step = async (label: string, phase: string, row?: BenchmarkRow) => {
     options.onProgress?.({ completed, total, label, phase, ...(row ? { row } : {}) });
@@ -376,6 +391,14 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
   }
   const first = rows[0];
   if (!first) throw new RangeError('the benchmark needs at least one shape');
+  let model: ModelStepReport | null = null;
+  if (modelBatches.length > 0) {
+    const { measureModelSteps } = await import('./model-step-run.js');
+    model = await measureModelSteps(gpu, settings, modelBatches, async (batch) => {
+      await step(`model step, batch ${batch}`, "the seed CNN's training step, tfjs's batch norm vs ours, and batch norm on its own");
+      completed++;
+    });
+  }
   const compositionLabel = `composition ${COMPOSITION_SHAPE.join('x')}`;
   await step(compositionLabel, `${COMPOSITION_CALLS} recorded into one encoder vs ${COMPOSITION_CALLS} separate calls`);
   const composition = await measureComposition(gpu, settings, environment.adapter.label);
@@ -425,6 +448,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
         }
       : null,
     rows,
+    model,
   };
 }
 

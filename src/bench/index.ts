@@ -38,6 +38,7 @@ export type {
   BenchmarkReport,
   BenchmarkRow,
   CompositionResult,
+  ModelStepOptions,
   CopyMeasurement,
   GpuMeasurement,
   Operation,
@@ -56,6 +57,7 @@ export {
   formatComposition,
   formatCpuTable,
   formatGpuTable,
+  formatModelSteps,
   formatNumber,
   formatPasses,
   formatPeers,
@@ -63,6 +65,7 @@ export {
   formatSummary,
   formatVariantRatios,
   fractionCell,
+  modelStepTable,
   passesText,
   ratioCell,
   reportToCsv,
@@ -73,6 +76,8 @@ export { caseKey, caseLabel, comparePeers, findComparison, ortSupports, PEER_CAS
 export type { PeerCase, PeerComparison, PeerLayout, PeerMode, PeerTiming } from './peers.js';
 export { comparePeerCase, loadPeers, ourContender, ShapeInputs } from './peer-harness.js';
 export type { Contender, PeerCaseData, PeerOptions, PeerOutputs, PreparedPeerCase } from './peer-harness.js';
+export { EMULATED_MODEL_BATCHES, MODEL_BATCHES, parseModelBatches } from './model-step.js';
+export type { ModelStepReport, ModelStepRow, ModelStepTiming } from './model-step.js';
 export { elementAccuracy, forwardAccuracy } from './accuracy.js';
 export { checkForwardBackward, runForwardBackward } from './check.js';
 export type { CaseCheck, CaseInputs, CaseOutputs } from './check.js';

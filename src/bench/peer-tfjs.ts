@@ -36,8 +36,24 @@ const BACKEND = 'webgpu-batchnorm-peer';
 /** The name tfjs-backend-webgpu registers its kernels under. */
 const KERNELS_OF = 'webgpu';
 
-export async function tfjsContender(gpu: Gpu): Promise<Contender> {
+/** TensorFlow.js on the benchmark's device, made the current backend. */
+export interface TfjsOnDevice {
+  /** "TensorFlow.js 4.22.0 (webgpu backend)". */
+  readonly name: string;
+  /** Submits the dispatches tfjs has recorded but not yet submitted. */
+  flush(): void;
+  /**
+   * Removes the backend (destroying the buffers of tfjs's pool; the device is ours and stays), and makes
+   * the backend that was current before (tfjs's own webgpu backend in the demo page, say) current again.
+   */
+  dispose(): Promise<void>;
+}
+
+/** tfjs's webgpu backend constructed on `gpu`'s device, under a name of its own, as the current backend (the peers and the model row). */
+export async function startTfjsOnDevice(gpu: Gpu): Promise<TfjsOnDevice> {
   const device = gpu.device;
+  const previous = tf.getBackend() as string | null | undefined; // none before any backend has started
+  const restore = previous && previous !== BACKEND ? previous : null;
   for (const kernel of tf.getKernelsForBackend(KERNELS_OF)) {
     if (!tf.getKernel(kernel.kernelName, BACKEND)) tf.registerKernel({ ...kernel, backendName: BACKEND });
   }
@@ -47,19 +63,27 @@ export async function tfjsContender(gpu: Gpu): Promise<Contender> {
   if (!(await tf.setBackend(BACKEND))) throw new Error('TensorFlow.js did not take its webgpu backend on the shared device');
   await tf.ready();
   tf.env().set('WEBGPU_CPU_FORWARD', false);
-  const flush = () => {
-    backend.ensureCommandEncoderReady();
-    backend.endComputePassEncoder();
-    backend.submitQueue();
-  };
   return {
     name: `TensorFlow.js ${tf.version_core} (webgpu backend)`,
-    supports: tfjsSupports,
-    prepare: async (data) => prepare(data, flush),
-    dispose() {
-      // Destroys the buffers of tfjs's pool; the device is ours and stays.
-      tf.removeBackend(BACKEND);
+    flush() {
+      backend.ensureCommandEncoderReady();
+      backend.endComputePassEncoder();
+      backend.submitQueue();
     },
+    async dispose() {
+      tf.removeBackend(BACKEND);
+      if (restore !== null) await tf.setBackend(restore);
+    },
+  };
+}
+
+export async function tfjsContender(gpu: Gpu): Promise<Contender> {
+  const tfjs = await startTfjsOnDevice(gpu);
+  return {
+    name: tfjs.name,
+    supports: tfjsSupports,
+    prepare: async (data) => prepare(data, () => tfjs.flush()),
+    dispose: () => tfjs.dispose(),
   };
 }
 

@@ -1,5 +1,6 @@
 // Text forms of a benchmark report: the terminal summary tables, CSV (one row per shape and variant) and JSON.
 import { baselineOf, formatPercent, OPERATIONS, speedups, type BenchmarkReport, type BenchmarkRow, type GpuMeasurement, type Operation, type VariantRow } from './benchmark.js';
+import type { ModelStepReport } from './model-step.js';
 import { caseKey, caseLabel, findComparison, PEER_CASES, shortLibraryName, type PeerComparison, type PeerTiming } from './peers.js';
 
 interface Column {
@@ -158,6 +159,42 @@ export function formatPeers(report: BenchmarkReport): string[] {
   ];
 }
 
+/** The model row's table: per batch, each model's step and batch norm time, batch norm's share, ours / tfjs's step. */
+export function modelStepTable(model: ModelStepReport): string[] {
+  const headers = ['batch', 'tfjs step ms', 'ours step ms', 'ours / tfjs', 'tfjs BN ms', 'tfjs BN share', 'ours BN ms', 'ours BN share', 'loss diff', 'ok'];
+  const body = model.rows.map((r) => {
+    if (!r.tfjs || !r.ours) return [String(r.batch), `error: ${r.error ?? 'not measured'}`, ...headers.slice(2).map(() => '')];
+    return [
+      String(r.batch),
+      formatNumber(r.tfjs.stepMs),
+      formatNumber(r.ours.stepMs),
+      r.stepRatio === null ? '-' : formatNumber(r.stepRatio),
+      formatNumber(r.tfjs.batchNormMs),
+      formatPercent(r.tfjs.batchNormShare),
+      formatNumber(r.ours.batchNormMs),
+      formatPercent(r.ours.batchNormShare),
+      r.lossDifference === null ? '-' : r.lossDifference.toExponential(1),
+      r.passed ? 'yes' : 'NO',
+    ];
+  });
+  return textTable(headers, body);
+}
+
+/** The model row: what it times, and its table. Empty when the report has none. */
+export function formatModelSteps(report: BenchmarkReport): string[] {
+  const { model } = report;
+  if (!model) return [];
+  return [
+    `model step: ${model.network}`,
+    `  batch norm: ${model.libraries.tfjs} against ${model.libraries.ours}`,
+    `  step: ${model.stepTiming}`,
+    `  BN: ${model.batchNormTiming}; BN share = BN ms / step ms`,
+    `  ${model.statistic}; check: ${model.check}`,
+    '',
+    ...modelStepTable(model),
+  ];
+}
+
 /** A fraction of the copy kernel's bandwidth, or '-' where there is none (a schema 4 report). */
 export function fractionCell(fraction: number | null): string {
   return fraction === null ? '-' : formatPercent(fraction);
@@ -296,6 +333,7 @@ export function formatSummary(report: BenchmarkReport): string {
   const passes = formatPasses(report);
   const ratios = formatVariantRatios(report);
   const residual = formatResidual(report);
+  const model = formatModelSteps(report);
   return [
     `adapter: ${environment.adapter.label}`,
     `runtime: ${environment.runtime}`,
@@ -320,5 +358,6 @@ export function formatSummary(report: BenchmarkReport): string {
     '',
     ...formatCpuTable(report),
     ...(peers.length > 0 ? ['', ...peers] : []),
+    ...(model.length > 0 ? ['', ...model] : []),
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 // Reading a saved report: the current schema as it is, and schemas 4 (before per-pass times, the copy
 // kernel and variants; the H200 and SwiftShader reference runs of bench-results/ were written in it) and
-// 5 (before the residual comparison) moved into the current shape, with null where they measured nothing.
+// 5 (before the residual comparison and the model row) moved into the current shape, with null where they
+// measured nothing.
 import { REPORT_SCHEMA, type BenchmarkReport, type BenchmarkRow, type GpuMeasurement } from './benchmark.js';
 import type { PeerComparison } from './peers.js';
 import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT } from './statistics.js';
@@ -9,8 +10,8 @@ import { DEFAULT_VARIANTS } from './variants.js';
 const SCHEMA_4 = 'webgpu-batchnorm-bench/4';
 const SCHEMA_5 = 'webgpu-batchnorm-bench/5';
 
-/** A schema 5 report: the current one without the residual comparison. */
-type ReportV5 = Omit<BenchmarkReport, 'schema' | 'rows' | 'method'> & {
+/** A schema 5 report: the current one without the residual comparison and the model row. */
+type ReportV5 = Omit<BenchmarkReport, 'schema' | 'rows' | 'method' | 'model'> & {
   readonly schema: typeof SCHEMA_5;
   readonly method: Omit<BenchmarkReport['method'], 'residual'>;
   readonly rows: readonly Omit<BenchmarkRow, 'residual'>[];
@@ -38,7 +39,7 @@ interface RowV4 {
   readonly peers?: readonly PeerComparison[];
 }
 
-type ReportV4 = Omit<BenchmarkReport, 'schema' | 'rows' | 'variants' | 'method'> & {
+type ReportV4 = Omit<BenchmarkReport, 'schema' | 'rows' | 'variants' | 'method' | 'model'> & {
   readonly schema: typeof SCHEMA_4;
   readonly method: Pick<BenchmarkReport['method'], 'gpuTiming' | 'cpuTiming' | 'statistic' | 'forwardBytesPerElement' | 'inferenceBytesPerElement' | 'backwardBytesPerElement' | 'settings'>;
   readonly rows: readonly RowV4[];
@@ -57,6 +58,7 @@ function fromSchema5(report: ReportV5): BenchmarkReport {
   return {
     ...report,
     schema: REPORT_SCHEMA,
+    model: null,
     method: { ...report.method, residual: null },
     rows: report.rows.map((r) => ({ ...r, residual: null })),
   };
@@ -112,5 +114,6 @@ function fromSchema4(report: ReportV4): BenchmarkReport {
     },
     variants: DEFAULT_VARIANTS,
     rows,
+    model: null,
   };
 }

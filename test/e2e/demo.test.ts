@@ -1,7 +1,7 @@
 // End-to-end: the built demo page in headless Chromium (WebGPU on SwiftShader where there is no GPU).
-// Small interactive runs and a short benchmark sweep; the page must log no errors, pass its check
-// against the CPU reference, draw a point per size in every chart series, and export one CSV row per
-// size. The document must never be wider than the viewport (390 px phone, 1280 px desktop), before and
+// Small interactive runs, a short benchmark sweep, and the peers and the model row at one size; the page
+// must log no errors, pass its check against the CPU reference, draw a point per size in every chart
+// series, and export one CSV row per size. The document must never be wider than the viewport (390 px phone, 1280 px desktop), before and
 // after a run and a benchmark; a shape too large for the device or the page must be refused at once, with
 // the previous run's charts and table cleared. The built site must also work from a sub-path of a plain
 // static host (as GitHub Pages serves it), without cross-origin isolation.
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright';
 import { expectFitsViewports, openDemo, VIEWPORTS, type DemoPage } from './demo-page.js';
+import { REPORT_SCHEMA, type BenchmarkReport } from '../../src/bench/benchmark.js';
 import { sweepUpTo } from '../../src/bench/sweep.js';
 import { serveStatic } from './static-server.js';
 
@@ -18,6 +19,8 @@ const SHORT_SWEEP_MAX_ELEMENTS = '100352';
 const SHORT_SWEEP_SIZES = sweepUpTo(Number(SHORT_SWEEP_MAX_ELEMENTS)).length;
 const DEMO_DIST = join(import.meta.dirname, '..', '..', 'demo-dist');
 const SUB_PATH = '/webgpu-batchnorm/';
+/** The model row's batch here: the smallest it takes, seconds a step on SwiftShader (test/gpu/model-step.test.ts times it). */
+const MODEL_BATCH = 2;
 
 let demo: DemoPage;
 let page: Page;
@@ -161,9 +164,11 @@ it('refuses shapes too large for the device or the page at once, and clears the 
 it('runs a short sweep: a chart point per size in every series, one CSV row per size', async () => {
   await page.selectOption('#bench-max', SHORT_SWEEP_MAX_ELEMENTS);
   await page.fill('#bench-trials', '2');
-  // Without the peers here (the next test runs them on one size): they add six measurements per size and library.
+  // Without the peers and the model row here (the next test runs them on one size): the peers add six
+  // measurements per size and library, the model row a training step of a CNN of each model.
   expect(await page.isChecked('#bench-peers')).toBe(true);
   await page.uncheck('#bench-peers');
+  await page.uncheck('#bench-model');
   await page.click('#bench-run');
   // Each size times every operation twice (per call, and pass by pass) beside the copy kernel, and the
   // residual's fused and unfused sequences.
@@ -213,14 +218,18 @@ it('runs a short sweep: a chart point per size in every series, one CSV row per 
   expect(consoleErrors).toEqual([]);
 }, 270_000);
 
-it('compares with TensorFlow.js and ONNX Runtime Web on one size: every peer checked, a ratio per case', async () => {
+it('compares with TensorFlow.js and ONNX Runtime Web on one size: every peer checked, a ratio per case; and the model row at batch 2', async () => {
   const smallest = await page.$eval('#bench-max', (select) => (select as HTMLSelectElement).options[0]!.value);
   await page.selectOption('#bench-max', smallest);
   await page.fill('#bench-trials', '1');
   await page.check('#bench-peers');
+  await page.check('#bench-model');
+  await page.fill('#bench-model-batches', String(MODEL_BATCH));
+  expect(await page.isHidden('#bench-model-result')).toBe(true);
   await page.click('#bench-run');
-  // ORT's wasm (from the build's assets) takes seconds to load and compile on this machine.
-  await expect.poll(() => page.textContent('#bench-status'), { timeout: 150_000, interval: 500 }).toMatch(/^(done|failed|cancelled)/);
+  // ORT's wasm (from the build's assets) takes seconds to load and compile on this machine, and the model
+  // row's CNN a minute.
+  await expect.poll(() => page.textContent('#bench-status'), { timeout: 270_000, interval: 500 }).toMatch(/^(done|failed|cancelled)/);
   expect(await page.textContent('#bench-status')).toBe('done: 1 sizes');
 
   // Six series (three modes, two layouts), one point each; the 1x line.
@@ -236,21 +245,29 @@ it('compares with TensorFlow.js and ONNX Runtime Web on one size: every peer che
   for (const ratio of ratios) expect(ratio).toBeGreaterThan(0);
 
   await page.check('input[name="export-format"][value="json"]');
-  const report = JSON.parse(await page.inputValue('#export-text')) as {
-    schema: string;
-    peers: { libraries: string[] };
-    rows: { peers: { ours: { passed: boolean }; peers: { library: string; passed: boolean; ms: number }[] }[] }[];
-  };
-  expect(report.schema).toBe('webgpu-batchnorm-bench/6');
-  expect(report.peers.libraries.map((l) => l.split(' ')[0])).toEqual(['webgpu-batchnorm', 'TensorFlow.js', 'ONNX']);
-  const comparisons = report.rows[0]!.peers;
+  const report = JSON.parse(await page.inputValue('#export-text')) as BenchmarkReport;
+  expect(report.schema).toBe(REPORT_SCHEMA);
+  expect(report.peers!.libraries.map((l) => l.split(' ')[0])).toEqual(['webgpu-batchnorm', 'TensorFlow.js', 'ONNX']);
+  const comparisons = report.rows[0]!.peers!;
   expect(comparisons).toHaveLength(6);
   // TensorFlow.js in all six cases, ONNX Runtime Web in inference NCHW; every output passed its check.
   expect(comparisons.flatMap((c) => c.peers).map((p) => p.library.split(' ')[0]).sort()).toEqual([...Array(6).fill('TensorFlow.js'), 'ONNX'].sort());
   expect(comparisons.flatMap((c) => [c.ours, ...c.peers]).filter((t) => !t.passed)).toEqual([]);
-  await expectFitsViewports(page, 'after a benchmark with peers');
+
+  // The model row: in the JSON, and its table under the results.
+  expect(report.model!.rows.map((r) => [r.batch, r.passed, r.error])).toEqual([[MODEL_BATCH, true, undefined]]);
+  expect(await page.isVisible('#bench-model-result')).toBe(true);
+  expect(await page.textContent('#bench-model-method')).toMatch(/^The network: the seed article's CNN/);
+  const modelRows = await page.$$eval('#bench-model-table tbody tr', (list) => list.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+  expect(modelRows).toHaveLength(1);
+  const [batch, tfjsStep, oursStep, ratio, tfjsBatchNorm, tfjsShare, oursBatchNorm, oursShare, , check] = modelRows[0]!;
+  expect(batch).toBe(String(MODEL_BATCH));
+  for (const cell of [tfjsStep, oursStep, ratio, tfjsBatchNorm, oursBatchNorm]) expect(Number(cell)).toBeGreaterThan(0);
+  for (const cell of [tfjsShare, oursShare]) expect(cell).toMatch(/^[\d.]+%$/);
+  expect(check).toBe('pass');
+  await expectFitsViewports(page, 'after a benchmark with peers and the model row');
   expect(consoleErrors).toEqual([]);
-}, 180_000);
+}, 300_000);
 
 it('opens a saved report (the committed H200 run) and draws it, captioned with the adapter it was measured on', async () => {
   const saved = join(import.meta.dirname, '..', '..', 'bench-results', 'nvidia-nvidia-h200.json');

@@ -9,6 +9,7 @@ import {
   type ResidualMeasurement,
   type VariantRow,
 } from '../../src/bench/benchmark.js';
+import type { ModelStepReport } from '../../src/bench/model-step.js';
 import type { PeerComparison } from '../../src/bench/peers.js';
 import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT, RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
 import type { GpuVariant } from '../../src/bench/variants.js';
@@ -52,7 +53,10 @@ export function sampleRow(
   };
 }
 
-export function sampleReport(rows: readonly BenchmarkRow[], options: { libraries?: readonly string[]; variants?: readonly GpuVariant[] } = {}): BenchmarkReport {
+export function sampleReport(
+  rows: readonly BenchmarkRow[],
+  options: { libraries?: readonly string[]; variants?: readonly GpuVariant[]; model?: ModelStepReport } = {},
+): BenchmarkReport {
   return {
     schema: REPORT_SCHEMA,
     createdAt: '2026-01-01T00:00:00.000Z',
@@ -83,5 +87,6 @@ export function sampleReport(rows: readonly BenchmarkRow[], options: { libraries
     composition: { method: '', shape: [1], calls: 1, recordedMs: 1, separateMs: 1, recordedTrialsMs: [], separateTrialsMs: [], recordedHostMs: 1, separateHostMs: 1, hostCallMs: 1 },
     peers: options.libraries ? { timing: 'wall time', statistic: 'median', ratio: 'ours / best', libraries: options.libraries } : null,
     rows,
+    model: options.model ?? null,
   };
 }

@@ -1,13 +1,15 @@
 // The benchmark report without a GPU: per-pass times from timestamps, the tables and CSV with passes,
-// roofline fractions and variants, the residual comparison, reading schema 4 and 5 reports, and the
-// variants' parsing.
+// roofline fractions and variants, the residual comparison, the model row, reading schema 4 and 5
+// reports, and the parsing of variants and of the model row's batches.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatPercent, REPORT_SCHEMA } from '../../src/bench/benchmark.js';
 import { perCallPassTimes, summarizePasses } from '../../src/bench/gpu-timing.js';
-import { formatGpuTable, formatPasses, formatResidual, formatSummary, formatVariantRatios, passesText, reportToCsv } from '../../src/bench/report-format.js';
+import { failedModelRow, modelRow, parseModelBatches, type ModelStepReport, type ModelStepTiming } from '../../src/bench/model-step.js';
+import { formatGpuTable, formatModelSteps, formatPasses, formatResidual, formatSummary, formatVariantRatios, passesText, reportToCsv } from '../../src/bench/report-format.js';
 import { readReport } from '../../src/bench/report-schema.js';
+import { LOSS_AGREEMENT_RTOL } from '../../src/bench/seed-cnn.js';
 import { checkVariants, parseVariants, statisticsMergeVariants } from '../../src/bench/variants.js';
 import { RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
 import { measurement, residualComparison, sampleReport, sampleRow, variantRow } from '../support/bench-report.js';
@@ -130,6 +132,64 @@ describe('the residual comparison', () => {
   });
 });
 
+describe('the model row', () => {
+  const timing = (stepMs: number, batchNormMs: number, firstLoss: number): ModelStepTiming => ({
+    stepMs,
+    stepMinMs: stepMs * 0.9,
+    stepsPerTrial: 4,
+    batchNormMs,
+    batchNormMinMs: batchNormMs * 0.9,
+    batchNormCallsPerTrial: 8,
+    batchNormShare: batchNormMs / stepMs,
+    firstLoss,
+    warmup: { trials: 1, stable: null },
+  });
+  const measured = modelRow(64, timing(20, 8, 2.5), timing(12, 1.5, 2.5 * (1 + 2e-6)), LOSS_AGREEMENT_RTOL);
+  const model: ModelStepReport = {
+    network: 'the seed CNN',
+    libraries: { tfjs: 'tfjs BN', ours: 'our BN' },
+    stepTiming: 'trainOnBatch',
+    batchNormTiming: 'BN layers alone',
+    statistic: 'median',
+    check: 'first loss',
+    rows: [measured, failedModelRow(256, new Error('GPU error(s): out of memory'))],
+  };
+
+  it('divides our step by tfjs’s and checks the first losses against LOSS_AGREEMENT_RTOL', () => {
+    expect(measured.stepRatio).toBe(0.6);
+    expect(measured.lossDifference).toBeCloseTo(2e-6, 12);
+    expect(measured.passed).toBe(true);
+    const apart = modelRow(64, timing(20, 8, 2.5), timing(12, 1.5, 2.5 * (1 + 2 * LOSS_AGREEMENT_RTOL)), LOSS_AGREEMENT_RTOL);
+    expect(apart.passed).toBe(false);
+  });
+
+  it('records a batch that could not run with its reason and no times', () => {
+    expect(failedModelRow(256, new Error('out of memory'))).toEqual({ batch: 256, tfjs: null, ours: null, stepRatio: null, lossDifference: null, passed: false, error: 'out of memory' });
+  });
+
+  it('prints what it times and a line per batch: step times, their ratio, batch norm’s time and share', () => {
+    const lines = formatModelSteps(sampleReport([sampleRow()], { model }));
+    expect(lines[0]).toBe('model step: the seed CNN');
+    expect(lines).toContain('  BN: BN layers alone; BN share = BN ms / step ms');
+    const header = lines.find((l) => l.startsWith('batch'))!;
+    expect(header.split(/\s{2,}/)).toEqual(['batch', 'tfjs step ms', 'ours step ms', 'ours / tfjs', 'tfjs BN ms', 'tfjs BN share', 'ours BN ms', 'ours BN share', 'loss diff', 'ok']);
+    const [row64, row256] = lines.slice(lines.indexOf(header) + 2);
+    expect(row64!.split(/\s{2,}/)).toEqual(['64', '20', '12', '0.6', '8', '40%', '1.5', '13%', '2.0e-6', 'yes']);
+    expect(row256).toMatch(/^256\s+error: GPU error\(s\): out of memory\s*$/);
+    expect(formatSummary(sampleReport([sampleRow()], { model }))).toContain('\nmodel step: the seed CNN\n');
+    expect(formatModelSteps(sampleReport([sampleRow()]))).toEqual([]);
+  });
+
+  it('parses the batches: integers of at least 2, separated by commas, none repeated', () => {
+    expect(parseModelBatches('64,256')).toEqual([64, 256]);
+    expect(parseModelBatches(' 8 ')).toEqual([8]);
+    expect(() => parseModelBatches('64;256')).toThrow(/integers of at least 2 separated by commas/);
+    expect(() => parseModelBatches('1')).toThrow(/at least 2/);
+    expect(() => parseModelBatches('')).toThrow(/got ""/);
+    expect(() => parseModelBatches('64,64')).toThrow(/repeat/);
+  });
+});
+
 describe('readReport', () => {
   it('reads the committed H200 run (schema 4) into the current schema, with null where it measured nothing', () => {
     const saved = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'bench-results', 'nvidia-nvidia-h200.json'), 'utf8'));
@@ -155,14 +215,16 @@ describe('readReport', () => {
     expect(() => formatSummary(report)).not.toThrow();
   });
 
-  it('reads a schema 5 report (before the residual comparison) with null residuals', () => {
+  it('reads a schema 5 report (before the residual comparison and the model row) with null residuals and model', () => {
     const current = sampleReport([sampleRow()]);
     const { residual: _method, ...method } = current.method;
-    const v5 = { ...current, schema: 'webgpu-batchnorm-bench/5', method, rows: current.rows.map(({ residual: _row, ...row }) => row) };
+    const { model: _model, ...withoutModel } = current;
+    const v5 = { ...withoutModel, schema: 'webgpu-batchnorm-bench/5', method, rows: current.rows.map(({ residual: _row, ...row }) => row) };
     const report = readReport(JSON.parse(JSON.stringify(v5)));
     expect(report.schema).toBe(REPORT_SCHEMA);
     expect(report.method.residual).toBeNull();
     expect(report.rows[0]!.residual).toBeNull();
+    expect(report.model).toBeNull();
     expect(report.rows[0]!.variants).toEqual(current.rows[0]!.variants);
     expect(formatResidual(report)).toEqual([]);
     expect(() => formatSummary(report)).not.toThrow();
