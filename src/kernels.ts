@@ -280,7 +280,7 @@ const KERNELS = {
   },
   'backward-fused-residual': {
     source: backwardFusedSource,
-    parts: [...BACKWARD_SLICE_PARTS, ...STORED_MASK, 'backward-coefficients', 'residual-gradient', 'input-gradient'],
+    parts: [...BACKWARD_SLICE_PARTS, ...STORED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'residual-gradient', 'input-gradient'],
     bindings: residualFusedBindings,
   },
   'backward-reduce-rows': {
@@ -300,7 +300,7 @@ const KERNELS = {
   },
   'backward-fused-rows-residual': {
     source: backwardFusedRowsSource,
-    parts: [...BACKWARD_ROWS_PARTS, ...STORED_MASK, 'backward-coefficients', 'residual-gradient', 'input-gradient'],
+    parts: [...BACKWARD_ROWS_PARTS, ...STORED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'residual-gradient', 'input-gradient'],
     bindings: residualFusedBindings,
   },
   'backward-finalize': {

@@ -116,7 +116,7 @@ describe('kernel variants', () => {
     for (const storage of STORAGES) {
       for (const vec4 of BOOLS) {
         const code = composeShader({ kernel: 'backward-apply', storage, vec4 });
-        expect(code).toContain('storesPositive(xv * k.x + k.y)');
+        expect(code).toContain('storesPositive(source * k.x + k.y)');
         const test = code.match(/fn storesPositive\(v: Elem\)[^\n]*/)![0];
         expect(test.includes('halfBits('), `${storage} vec4 ${vec4}`).toBe(storage !== 'f32');
       }
