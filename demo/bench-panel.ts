@@ -16,13 +16,13 @@ import {
   findComparison,
   formatComposition,
   formatNumber,
-  formatPercent,
   formatSummary,
   FORWARD_BYTES_PER_ELEMENT,
   fractionCell,
   gpuTimingMethod,
   INFERENCE_BYTES_PER_ELEMENT,
   MODEL_BATCHES,
+  modelStepCells,
   parseModelBatches,
   passesText,
   PEER_CASES,
@@ -131,18 +131,7 @@ function showModelRow(model: ModelStepReport | null, box: HTMLElement, method: H
     MODEL_HEADERS,
     model.rows.map((r) => {
       if (!r.tfjs || !r.ours) return [formatCount(r.batch), make('td', `not measured: ${r.error ?? 'unknown'}`, 'not-ok'), ...MODEL_HEADERS.slice(2).map(() => '')];
-      return [
-        formatCount(r.batch),
-        formatNumber(r.tfjs.stepMs),
-        formatNumber(r.ours.stepMs),
-        r.stepRatio === null ? '-' : formatNumber(r.stepRatio),
-        formatNumber(r.tfjs.batchNormMs),
-        formatPercent(r.tfjs.batchNormShare),
-        formatNumber(r.ours.batchNormMs),
-        formatPercent(r.ours.batchNormShare),
-        r.lossDifference === null ? '-' : r.lossDifference.toExponential(1),
-        verdictCell(r.passed),
-      ];
+      return [formatCount(r.batch), ...modelStepCells({ ...r, tfjs: r.tfjs, ours: r.ours }), verdictCell(r.passed)];
     }),
   );
 }

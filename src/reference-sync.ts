@@ -236,11 +236,7 @@ export function batchNormElemtReference(x: ReferenceValues, shape: readonly numb
   const o = readOptions(options, 'batchNormElemtReference options', ELEMT_KEYS, false);
   const { batch, channels, spatial } = channelLayout(shape, (o.axis ?? 1) as number, true);
   assertTensorValues(x, 'x', shape);
-  const mean = o.mean;
-  const invstd = o.invstd;
-  assertValues(mean, 'mean (per channel)', channels);
-  assertValues(invstd, 'invstd (per channel)', channels);
-  const weight = optionalChannelValues(o.weight, 'weight', channels);
+  const { mean, invstd, weight } = givenStatistics(o, channels);
   const bias = optionalChannelValues(o.bias, 'bias', channels);
   const activation = o.activation ?? null;
   assertActivation(activation);
@@ -254,17 +250,21 @@ export function batchNormElemtReference(x: ReferenceValues, shape: readonly numb
   return { y };
 }
 
+/** The per-channel mean, invstd and weight an elementwise reference is given, checked. */
+function givenStatistics(o: { mean?: unknown; invstd?: unknown; weight?: unknown }, channels: number) {
+  const { mean, invstd } = o;
+  assertValues(mean, 'mean (per channel)', channels);
+  assertValues(invstd, 'invstd (per channel)', channels);
+  return { mean, invstd, weight: optionalChannelValues(o.weight, 'weight', channels) };
+}
+
 /** The checks both backward references share, and the gradient reaching the batch norm. */
 function readBackward(what: string, dy: unknown, x: unknown, shape: readonly number[], o: Partial<Record<(typeof BACKWARD_KEYS)[number], unknown>>) {
   const layout: ChannelLayout = channelLayout(shape, (o.axis ?? 1) as number, true);
   const { channels } = layout;
   assertTensorValues(dy, 'dy', shape);
   assertTensorValues(x, 'x', shape);
-  const mean = o.mean;
-  const invstd = o.invstd;
-  assertValues(mean, 'mean (per channel)', channels);
-  assertValues(invstd, 'invstd (per channel)', channels);
-  const weight = optionalChannelValues(o.weight, 'weight', channels);
+  const { mean, invstd, weight } = givenStatistics(o, channels);
   const activation = o.activation ?? null;
   assertActivation(activation);
   const bias = optionalChannelValues(o.bias, 'bias', channels);

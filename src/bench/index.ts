@@ -65,6 +65,7 @@ export {
   formatSummary,
   formatVariantRatios,
   fractionCell,
+  modelStepCells,
   modelStepTable,
   passesText,
   ratioCell,

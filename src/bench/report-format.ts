@@ -1,6 +1,6 @@
 // Text forms of a benchmark report: the terminal summary tables, CSV (one row per shape and variant) and JSON.
 import { baselineOf, formatPercent, OPERATIONS, speedups, type BenchmarkReport, type BenchmarkRow, type GpuMeasurement, type Operation, type VariantRow } from './benchmark.js';
-import type { ModelStepReport } from './model-step.js';
+import type { ModelStepReport, ModelStepRow, ModelStepTiming } from './model-step.js';
 import { caseKey, caseLabel, findComparison, PEER_CASES, shortLibraryName, type PeerComparison, type PeerTiming } from './peers.js';
 
 interface Column {
@@ -159,23 +159,30 @@ export function formatPeers(report: BenchmarkReport): string[] {
   ];
 }
 
+/**
+ * A measured batch of the model row, between its batch and its verdict: each model's step time, ours /
+ * tfjs's, each model's batch norm time and share, and the first losses' difference (the text table's and
+ * the demo's columns).
+ */
+export function modelStepCells(r: ModelStepRow & { tfjs: ModelStepTiming; ours: ModelStepTiming }): string[] {
+  return [
+    formatNumber(r.tfjs.stepMs),
+    formatNumber(r.ours.stepMs),
+    r.stepRatio === null ? '-' : formatNumber(r.stepRatio),
+    formatNumber(r.tfjs.batchNormMs),
+    formatPercent(r.tfjs.batchNormShare),
+    formatNumber(r.ours.batchNormMs),
+    formatPercent(r.ours.batchNormShare),
+    r.lossDifference === null ? '-' : r.lossDifference.toExponential(1),
+  ];
+}
+
 /** The model row's table: per batch, each model's step and batch norm time, batch norm's share, ours / tfjs's step. */
 export function modelStepTable(model: ModelStepReport): string[] {
   const headers = ['batch', 'tfjs step ms', 'ours step ms', 'ours / tfjs', 'tfjs BN ms', 'tfjs BN share', 'ours BN ms', 'ours BN share', 'loss diff', 'ok'];
   const body = model.rows.map((r) => {
     if (!r.tfjs || !r.ours) return [String(r.batch), `error: ${r.error ?? 'not measured'}`, ...headers.slice(2).map(() => '')];
-    return [
-      String(r.batch),
-      formatNumber(r.tfjs.stepMs),
-      formatNumber(r.ours.stepMs),
-      r.stepRatio === null ? '-' : formatNumber(r.stepRatio),
-      formatNumber(r.tfjs.batchNormMs),
-      formatPercent(r.tfjs.batchNormShare),
-      formatNumber(r.ours.batchNormMs),
-      formatPercent(r.ours.batchNormShare),
-      r.lossDifference === null ? '-' : r.lossDifference.toExponential(1),
-      r.passed ? 'yes' : 'NO',
-    ];
+    return [String(r.batch), ...modelStepCells({ ...r, tfjs: r.tfjs, ours: r.ours }), r.passed ? 'yes' : 'NO'];
   });
   return textTable(headers, body);
 }
