@@ -234,8 +234,8 @@ export function benchmarkCharts(canvases: { time: HTMLCanvasElement; speedup: HT
       { label: `inference forward (${INFERENCE_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).inference.copyFraction, color: PALETTE[2]! },
       { label: `backward (${BACKWARD_BYTES_PER_ELEMENT} B/element)`, value: (r) => baselineOf(r).backward.copyFraction, dashed: true, color: PALETTE[1]! },
       // The pass that reduces: alone (three-pass plans) or fused with the apply (one-dispatch plans).
-      { label: 'forward, its reducing pass (stats, or one-dispatch stats-apply)', value: (r) => passFraction(r, 'forward', FORWARD_REDUCING_KERNELS), color: PALETTE[3]! },
-      { label: 'backward, its reducing pass (backward-reduce, or backward-fused)', value: (r) => passFraction(r, 'backward', BACKWARD_REDUCING_KERNELS), dashed: true, color: PALETTE[4]! },
+      { label: "forward's reducing pass", value: (r) => passFraction(r, 'forward', FORWARD_REDUCING_KERNELS), color: PALETTE[3]! },
+      { label: "backward's reducing pass", value: (r) => passFraction(r, 'backward', BACKWARD_REDUCING_KERNELS), dashed: true, color: PALETTE[4]! },
     ]),
     sizeChart(
       canvases.peers,
