@@ -12,7 +12,7 @@ const demo: UserConfig = {
   base: './',
   server: { host: '127.0.0.1', port: 5173, fs: { allow: [import.meta.dirname] }, headers: isolation },
   preview: { headers: isolation },
-  // The benchmark's peers (src/bench/peer-tfjs.ts, peer-ort.ts) and the TensorFlow.js panel (demo/tfjs/), imported
+  // The benchmark's peers (bench/peer-tfjs.ts, peer-ort.ts) and the TensorFlow.js panel (demo/tfjs/), imported
   // when a run reaches them: pre-bundled at start-up, or the dev server would re-bundle and reload the page in
   // the middle of a run.
   optimizeDeps: {
@@ -39,7 +39,7 @@ const library: UserConfig = {
     lib: {
       entry: {
         index: resolve(import.meta.dirname, 'src/index.ts'),
-        reference: resolve(import.meta.dirname, 'src/reference-entry.ts'),
+        reference: resolve(import.meta.dirname, 'src/reference.ts'),
         dawn: resolve(import.meta.dirname, 'src/dawn.ts'),
         node: resolve(import.meta.dirname, 'src/node.ts'),
         tfjs: resolve(import.meta.dirname, 'src/tfjs.ts'),

@@ -1,6 +1,6 @@
-// GPU output against the float64 CPU reference under the tests' tolerance model (src/tolerances.ts).
+// GPU output against the float64 CPU reference under the tests' tolerance model (src/reference/tolerances.ts).
 // Unlike the tests' compareElements, which throws, this returns the worst error, for a report or a badge.
-import { yTolerance, type ChannelStatistics } from '../tolerances.js';
+import { yTolerance, type ChannelStatistics } from '../src/reference/tolerances.js';
 
 type Values = ArrayLike<number>;
 

@@ -1,8 +1,8 @@
 // The unfused sequence of the benchmark's residual comparison: batchNorm writes y into a buffer of this
 // kernel's, then add-relu.wgsl reads y and the residual z and writes relu(y + z), as a framework without
 // the fused op runs it. The fused side is batchNorm with `residual: z` and activation 'relu'; both are
-// timed interleaved on the same device (src/bench/benchmark.ts).
-import { Tensor, type EncoderOptions, type Gpu } from '../index.js';
+// timed interleaved on the same device (bench/benchmark.ts).
+import { Tensor, type EncoderOptions, type Gpu } from '../src/index.js';
 import addReluSource from './add-relu.wgsl?raw';
 import { VEC4_BYTES, vec4Windows, WORKGROUP_SIZE, type Vec4Window } from './copy-kernel.js';
 

@@ -1,7 +1,7 @@
 // The unfused sequence of the benchmark's residual comparison: after batchNorm has written y, a kernel of
 // its own adds the residual and applies the ReLU, result = relu(y + z), one vec4 of f32 per invocation,
 // the ReLU as the library's (NaN passes through). What a framework without the fused op runs (its add and
-// ReLU already fused with each other). Not a library kernel: src/bench/add-relu-kernel.ts.
+// ReLU already fused with each other). Not a library kernel: bench/add-relu-kernel.ts.
 override WORKGROUP_SIZE: u32;
 
 @group(0) @binding(0) var<storage, read> y: array<vec4<f32>>;

@@ -4,19 +4,19 @@
 // roofline every bandwidth figure is a fraction of), first-call (pipeline compilation) cost, host-side
 // cost of one call, and a correctness check of every variant's forward.
 //
-// GPU time (src/bench/gpu-timing.ts): many calls recorded back to back into one encoder and the same
+// GPU time (bench/gpu-timing.ts): many calls recorded back to back into one encoder and the same
 // output tensors (`out`: nothing is allocated while timing), one submit per trial, GPU timestamps where
-// the device has them. Clock discipline (src/bench/statistics.ts): before each measurement the trials
+// the device has them. Clock discipline (bench/statistics.ts): before each measurement the trials
 // warm the GPU until their times are stable; the series compared at a shape (the variants, and the copy
 // kernel beside the training forward) run interleaved trial by trial; the median and the minimum are kept.
 //
-// Variants (src/bench/variants.ts): named Gpu options over the one device, each timed and checked at
+// Variants (bench/variants.ts): named Gpu options over the one device, each timed and checked at
 // every shape; the first is the baseline of the CPU speed-ups and of every ratio between variants.
 //
 // Residual (per shape, the baseline variant): the training forward with the residual add and ReLU fused,
 // batchNorm(x, { residual: z, activation: 'relu' }), against the unfused sequence, batchNorm(x) and then
-// an add+ReLU kernel (src/bench/add-relu.wgsl), timed like the other GPU measurements and interleaved
-// trial by trial; bytes moved per element from src/bench/statistics.ts; both checked against the float64
+// an add+ReLU kernel (bench/add-relu.wgsl), timed like the other GPU measurements and interleaved
+// trial by trial; bytes moved per element from bench/statistics.ts; both checked against the float64
 // reference of relu(bn(x) + z).
 //
 // Composition (once per run, at one small shape): COMPOSITION_CALLS training forwards recorded into one
@@ -24,18 +24,18 @@
 // each submit; both closed by one queue.onSubmittedWorkDone(), wall time. That is host + queue time on
 // the adapter at hand, not GPU time: on a CPU-emulated adapter the "GPU" work runs on the same cores.
 //
-// Peers (with `peers` options; src/bench/peers.ts, peer-harness.ts): per shape, training forward,
+// Peers (with `peers` options; bench/peers.ts, peer-harness.ts): per shape, training forward,
 // inference forward and forward+backward in NCHW and NHWC, ours (the run's Gpu, library defaults) against
 // TensorFlow.js and ONNX Runtime Web on the same device, every library timed by one method (wall time of
 // standalone calls, PEER_TIMING_METHOD) and checked against the float64 reference; the ratio is ours /
 // the fastest peer that passed.
 //
-// Model row (with `model` options; src/bench/model-step.ts, model-step-run.ts): one training step of the seed
+// Model row (with `model` options; bench/model-step.ts, model-step-run.ts): one training step of the seed
 // article's CNN in TensorFlow.js, tfjs's BatchNormalization against webgpu-batchnorm/tfjs's, at each of a
 // few batches, and the share of each step that the model's batch norm takes on its own.
-import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type BatchNormOptions, type Gpu } from '../index.js';
-import { batchNormReference } from '../reference-entry.js';
-import { channelLayout, numElements } from '../shape.js';
+import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type BatchNormOptions, type Gpu } from '../src/index.js';
+import { batchNormReference } from '../src/reference.js';
+import { channelLayout, numElements } from '../src/runtime/shape.js';
 import { forwardAccuracy, type Accuracy } from './accuracy.js';
 import { CopyKernel } from './copy-kernel.js';
 import { cpuBackwardFloat32, cpuForwardFloat32 } from './cpu-loops.js';
@@ -54,7 +54,8 @@ import {
   type GpuCall,
 } from './gpu-timing.js';
 import { AddReluKernel } from './add-relu-kernel.js';
-import { comparePeerCase, loadPeers, ourContender, ShapeInputs, type Contender, type PeerOptions } from './peer-harness.js';
+import type { Contender } from './contender.js';
+import { comparePeerCase, loadPeers, ourContender, ShapeInputs, type PeerOptions } from './peer-harness.js';
 import { caseLabel, PEER_CASES, type PeerComparison } from './peers.js';
 import {
   BACKWARD_BYTES_PER_ELEMENT,
@@ -76,22 +77,22 @@ import {
 import type { SweepShape } from './sweep.js';
 import { syntheticInput, unitNoise } from './synthetic.js';
 import { checkVariants, DEFAULT_VARIANTS, variantGpu, type GpuVariant } from './variants.js';
-import type { KernelName } from '../kernels.js';
+import type { KernelName } from '../src/engine/kernels.js';
 import type { ModelStepReport } from './model-step.js';
 
 // 2: adds `composition`. 3: GPU times from calls recorded into one encoder per trial (2: one submit per call),
 // and the inference forward's GPU time.
 // 4: adds `peers` (the report's method and libraries, each row's comparisons with TensorFlow.js and ONNX
-// Runtime Web: src/bench/peers.ts), null / absent when run without peers.
+// Runtime Web: bench/peers.ts), null / absent when run without peers.
 // 5: per-pass times, the copy kernel (roofline) per row with every bandwidth also a fraction of it, min
 // beside median, warm-up until stable, and variants: the GPU times of a row move into rows[].variants[]
 // (one per report.variants entry), the CPU speed-ups are no longer stored (CPU ms / the baseline's ms).
 // 6: adds rows[].residual (the fused residual add + ReLU against batchNorm then an add+ReLU kernel),
-// method.residual, and `model`, the model row (src/bench/model-step.ts), null when run without it.
-// Version 4 and 5 reports are read by src/bench/report-schema.ts.
+// method.residual, and `model`, the model row (bench/model-step.ts), null when run without it.
+// Version 4 and 5 reports are read by bench/report-schema.ts.
 export const REPORT_SCHEMA = 'webgpu-batchnorm-bench/6';
 
-/** How every library of the peer comparison is timed, ours included (src/bench/peer-harness.ts). */
+/** How every library of the peer comparison is timed, ours included (bench/peer-harness.ts). */
 export const PEER_TIMING_METHOD =
   'wall time of calls made back to back as each library is used (ours: standalone calls, each submitting, into out tensors; ' +
   "TensorFlow.js: ops in tf.tidy; ONNX Runtime Web: await session.run), one flush of work a library holds back (TensorFlow.js's " +
@@ -154,7 +155,7 @@ export interface WarmupRecord {
   readonly stable: boolean | null;
 }
 
-/** One pass of a call: named by its kernel (its record in src/kernels.ts), median and least ms per call. */
+/** One pass of a call: named by its kernel (its record in src/engine/kernels.ts), median and least ms per call. */
 export interface PassMeasurement {
   readonly kernel: string;
   readonly ms: number;
@@ -182,7 +183,7 @@ export interface GpuMeasurement {
   readonly passes: readonly PassMeasurement[] | null;
 }
 
-/** The copy kernel (src/bench/copy.wgsl) at a row's size: the roofline. */
+/** The copy kernel (bench/copy.wgsl) at a row's size: the roofline. */
 export interface CopyMeasurement {
   readonly ms: number;
   readonly minMs: number;
@@ -224,7 +225,7 @@ export interface ResidualMeasurement {
 export interface ResidualComparison {
   /** batchNorm with `residual: z` and activation 'relu': the add and the ReLU in the pass that writes y. */
   readonly fused: ResidualMeasurement;
-  /** batchNorm, then the add+ReLU kernel (src/bench/add-relu.wgsl): y written, then read again with z. */
+  /** batchNorm, then the add+ReLU kernel (bench/add-relu.wgsl): y written, then read again with z. */
   readonly unfused: ResidualMeasurement;
   /** fused / unfused, of the medians: below 1 the fused is faster. */
   readonly ratio: number;
@@ -421,7 +422,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
         '; the series of a measurement (variants; the copy kernel with the training forward; the fused and unfused residual) interleaved trial by trial. ' +
         `CPU loops and peers: ${settings.warmupTrials} warm-up trial(s)`,
       roofline:
-        `the copy kernel (src/bench/copy.wgsl: one vec4 of f32 per invocation, ${COPY_BYTES_PER_ELEMENT} bytes per element) ` +
+        `the copy kernel (bench/copy.wgsl: one vec4 of f32 per invocation, ${COPY_BYTES_PER_ELEMENT} bytes per element) ` +
         'copying as many values as the shape has, timed the same way on the same device; a fraction is GB/s / its GB/s',
       forwardBytesPerElement: FORWARD_BYTES_PER_ELEMENT,
       inferenceBytesPerElement: INFERENCE_BYTES_PER_ELEMENT,
@@ -430,7 +431,7 @@ export async function runBenchmark(gpu: Gpu, options: BenchmarkOptions): Promise
       kernelBytesPerElement: KERNEL_BYTES_PER_ELEMENT,
       residual:
         `training forward of y = relu(bn(x) + z) on the baseline variant: fused (batchNorm with residual z and activation 'relu', ` +
-        `${RESIDUAL_FUSED_BYTES_PER_ELEMENT} bytes per element) against unfused (batchNorm, then src/bench/add-relu.wgsl, ` +
+        `${RESIDUAL_FUSED_BYTES_PER_ELEMENT} bytes per element) against unfused (batchNorm, then bench/add-relu.wgsl, ` +
         `${RESIDUAL_UNFUSED_BYTES_PER_ELEMENT} bytes per element), timed as the GPU's other measurements and interleaved trial by trial; ` +
         'ratio = fused / unfused, below 1 the fused is faster',
       settings,

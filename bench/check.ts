@@ -1,12 +1,12 @@
 // One forward and backward on the GPU checked against the float64 reference, as the demo's interactive
 // run does it: the GPU part (runForwardBackward) and the check under the tests' tolerance model
-// (checkForwardBackward, src/tolerances.ts), apart so a GPU test can run the demo's exact case. The same
+// (checkForwardBackward, src/reference/tolerances.ts), apart so a GPU test can run the demo's exact case. The same
 // pair checks every kernel path of a device (kernel-paths.ts), in f32 and f16, any channel axis.
-import { roundToHalf } from '../half.js';
-import { batchNorm, batchNormBackward, Tensor, type DType, type Gpu } from '../index.js';
-import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../reference-entry.js';
-import { channelLayout } from '../shape.js';
-import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance, withHalfRounding, yTolerance } from '../tolerances.js';
+import { roundToHalf } from '../src/runtime/half.js';
+import { batchNorm, batchNormBackward, Tensor, type DType, type Gpu } from '../src/index.js';
+import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../src/reference.js';
+import { channelLayout } from '../src/runtime/shape.js';
+import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance, withHalfRounding, yTolerance } from '../src/reference/tolerances.js';
 import { elementAccuracy, type Accuracy } from './accuracy.js';
 import { inErrorScopes } from './error-scopes.js';
 
@@ -103,7 +103,7 @@ export interface CaseCheck {
 }
 
 /**
- * The tests' model (src/tolerances.ts): the forward's outputs against the float64 forward, the gradients
+ * The tests' model (src/reference/tolerances.ts): the forward's outputs against the float64 forward, the gradients
  * against a float64 backward fed the statistics the GPU backward read (in training, the GPU's saveMean and
  * saveInvstd, which are themselves checked against the float64 ones).
  */

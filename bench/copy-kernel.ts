@@ -1,7 +1,7 @@
 // The roofline of the benchmark: copy.wgsl copying a tensor's worth of f32 values, timed like the library's
-// calls on the same device (src/bench/gpu-timing.ts), so that every bandwidth figure can be given as a
+// calls on the same device (bench/gpu-timing.ts), so that every bandwidth figure can be given as a
 // fraction of what a plain copy of that size moves there. Its output is checked once, bit for bit.
-import type { EncoderOptions, Gpu } from '../index.js';
+import type { EncoderOptions, Gpu } from '../src/index.js';
 import copySource from './copy.wgsl?raw';
 import { inErrorScopes } from './error-scopes.js';
 

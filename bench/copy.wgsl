@@ -1,6 +1,6 @@
 // The benchmark's roofline: a plain copy, one vec4 of f32 per invocation, every value read once and
 // written once. Its bandwidth on the device at hand is what the benchmark's bandwidth figures are
-// fractions of (src/bench/copy-kernel.ts). Not a library kernel.
+// fractions of (bench/copy-kernel.ts). Not a library kernel.
 override WORKGROUP_SIZE: u32;
 
 @group(0) @binding(0) var<storage, read> source: array<vec4<f32>>;

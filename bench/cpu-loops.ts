@@ -1,7 +1,7 @@
 // Plain float32 CPU batch norm, the "what a straightforward JavaScript port would do" side of the
-// GPU-vs-CPU comparison (the float64 reference in src/reference.ts is the other). Values live in
+// GPU-vs-CPU comparison (the float64 reference in src/reference/forward.ts is the other). Values live in
 // Float32Arrays; JavaScript does the arithmetic in doubles, as any JS loop would.
-import { channelLayout } from '../shape.js';
+import { channelLayout } from '../src/runtime/shape.js';
 
 export interface CpuForwardOptions {
   weight: Float32Array;

@@ -1,7 +1,7 @@
 // What a result was measured on: the adapter (from the device's adapterInfo), whether it is a software
 // rasterizer (SwiftShader, llvmpipe, WARP), the features and limits that matter for batch norm, and the runtime.
-import { isFallbackAdapter, isSoftwareAdapter } from '../adapter.js';
-import type { Gpu } from '../index.js';
+import { isFallbackAdapter, isSoftwareAdapter } from '../src/runtime/adapter.js';
+import type { Gpu } from '../src/index.js';
 
 export const EMULATION_NOTE = 'CPU emulation, not a GPU timing';
 

@@ -1,7 +1,7 @@
 // The harness's guard around GPU work it checks or times (the demo's run, the peer comparison, the tests):
 // validation, out-of-memory and internal error scopes, so a GPU error fails the run with its message
 // instead of passing as data.
-import type { Gpu } from '../index.js';
+import type { Gpu } from '../src/index.js';
 
 const FILTERS: readonly GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
 

@@ -5,13 +5,13 @@
 //  - per call: one span from the start of the first call's compute pass to the end of the last one's (one
 //    span per trial, so browsers' 100 us timestamp quantization does not matter), the library's normal path;
 //  - per pass: each pass of every call in a compute pass of its own, timestamped at its beginning and end
-//    (the runner's internal pass timer, src/runner.ts), the durations summed per kernel over the trial's
+//    (the runner's internal pass timer, src/engine/runner.ts), the durations summed per kernel over the trial's
 //    calls. Browsers' quantization makes each duration 0 or one step, but the sum over many calls keeps
 //    its mean; the split adds the gaps between passes, which the per-call span counts and this does not.
 // Without timestamp-query it is wall time closed by one queue.onSubmittedWorkDone(), and no per-pass time.
-import type { EncoderOptions, Gpu } from '../index.js';
-import type { KernelName } from '../kernels.js';
-import { withPassTimer, type PassTimer } from '../runner.js';
+import type { EncoderOptions, Gpu } from '../src/index.js';
+import type { KernelName } from '../src/engine/kernels.js';
+import { withPassTimer, type PassTimer } from '../src/engine/runner.js';
 import { median, type Trial, type TrialResult } from './statistics.js';
 
 /** Records one call (of the library, or of the copy kernel) into the recording's encoder. */

@@ -1,6 +1,6 @@
 // The benchmark harness's surface for the demo page and the command-line runners. It sits on top of the
-// library: its public entries (index.ts, reference-entry.ts) and the pure modules shape.ts and
-// tolerances.ts; nothing in the library imports it.
+// library: its public entries (src/index.ts, src/reference.ts), the pure modules src/runtime/shape.ts and
+// src/reference/tolerances.ts, and internal hooks such as the runner's per-pass timer; nothing in the library imports it.
 export {
   BACKWARD_BYTES_PER_ELEMENT,
   COPY_BYTES_PER_ELEMENT,
@@ -76,7 +76,8 @@ export {
 export { caseKey, caseLabel, comparePeers, findComparison, ortSupports, PEER_CASES, shortLibraryName, tfjsSupports } from './peers.js';
 export type { PeerCase, PeerComparison, PeerLayout, PeerMode, PeerTiming } from './peers.js';
 export { comparePeerCase, loadPeers, ourContender, ShapeInputs } from './peer-harness.js';
-export type { Contender, PeerCaseData, PeerOptions, PeerOutputs, PreparedPeerCase } from './peer-harness.js';
+export type { PeerOptions } from './peer-harness.js';
+export type { Contender, PeerCaseData, PeerOutputs, PreparedPeerCase } from './contender.js';
 export { EMULATED_MODEL_BATCHES, MODEL_BATCHES, parseModelBatches } from './model-step.js';
 export type { ModelStepReport, ModelStepRow, ModelStepTiming } from './model-step.js';
 export { elementAccuracy, forwardAccuracy } from './accuracy.js';

@@ -2,10 +2,10 @@
 // whatever Dawn finds, and the test suite's native f16 run on lavapipe (test/dawn/). Each case is one shape
 // per kernel family, on one storage path (f32, native f16 where the device has 'shader-f16', packed f16
 // where it is left off), in training or inference: a forward and its backward through the demo's check
-// (check.ts), against the float64 reference under the tests' tolerances (src/tolerances.ts).
-import { DEFAULT_EPS, DEFAULT_MOMENTUM, type DType, type Gpu } from '../index.js';
-import { channelLayout, numElements } from '../shape.js';
-import { channelOfIndex } from '../tolerances.js';
+// (check.ts), against the float64 reference under the tests' tolerances (src/reference/tolerances.ts).
+import { DEFAULT_EPS, DEFAULT_MOMENTUM, type DType, type Gpu } from '../src/index.js';
+import { channelLayout, numElements } from '../src/runtime/shape.js';
+import { channelOfIndex } from '../src/reference/tolerances.js';
 import { checkForwardBackward, runForwardBackward, type CaseCheck, type CaseInputs } from './check.js';
 import { seededUniform, unitNoise } from './synthetic.js';
 

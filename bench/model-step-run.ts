@@ -7,7 +7,7 @@
 // Imports TensorFlow.js: loaded dynamically by ./benchmark.ts when a run reaches the row.
 import * as tf from '@tensorflow/tfjs-core';
 import { version_layers as tfjsLayersVersion } from '@tensorflow/tfjs-layers';
-import type { Gpu } from '../index.js';
+import type { Gpu } from '../src/index.js';
 import { inErrorScopes } from './error-scopes.js';
 import { BATCH_NORM_TIMING, failedModelRow, MODEL_STEP_TIMING, modelRow, type ModelStepReport, type ModelStepRow, type ModelStepTiming } from './model-step.js';
 import { startTfjsOnDevice } from './peer-tfjs.js';

@@ -1,6 +1,6 @@
 // Tiny ONNX models built in memory, so that no model file is checked in and no converter is needed: a
 // ModelProto is written directly in protobuf's wire format. The benchmark's ONNX Runtime Web peer (a
-// one-node BatchNormalization model, src/bench/peer-ort.ts) and the interoperability tests use it.
+// one-node BatchNormalization model, bench/peer-ort.ts) and the interoperability tests use it.
 //
 // Only what a graph of float32 tensors, float32 initializers and float attributes needs is encoded. Field
 // numbers come from onnx/onnx.proto3:

@@ -8,73 +8,18 @@
 // then one flush (TensorFlow.js batches its dispatches into a command encoder it submits every 15 of
 // them: its pending ones are submitted; the others have nothing pending), then one
 // `await device.queue.onSubmittedWorkDone()`. Wall time of the trial / calls. The first trial of one call
-// sizes the trials (src/bench/statistics.ts iterationsFor), the warm-up trials are dropped, the median of
-// the rest is the result (summarizeTrials, the settings of src/bench/benchmark.ts).
-import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type Gpu } from '../index.js';
-import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../reference-entry.js';
-import { numElements } from '../shape.js';
-import { backwardTolerances, yTolerance } from '../tolerances.js';
+// sizes the trials (bench/statistics.ts iterationsFor), the warm-up trials are dropped, the median of
+// the rest is the result (summarizeTrials, the settings of bench/benchmark.ts).
+import { batchNorm, batchNormBackward, DEFAULT_EPS, DEFAULT_MOMENTUM, Tensor, type Gpu } from '../src/index.js';
+import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../src/reference.js';
+import { numElements } from '../src/runtime/shape.js';
+import { backwardTolerances, yTolerance } from '../src/reference/tolerances.js';
 import { elementAccuracy } from './accuracy.js';
 import { comparePeers, ortSupports, tfjsSupports, type PeerCase, type PeerComparison, type PeerTiming } from './peers.js';
 import { inErrorScopes } from './error-scopes.js';
 import { medianOfTrials, type BenchmarkSettings } from './statistics.js';
 import { seededUniform, syntheticInput, unitNoise } from './synthetic.js';
-
-/** One case's inputs on the host, in the case's layout. */
-export interface PeerCaseData extends PeerCase {
-  /** Dimensions in memory order: [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC). */
-  readonly dims: readonly number[];
-  readonly channels: number;
-  /** The channel axis of `dims`: 1 or -1. */
-  readonly axis: 1 | -1;
-  readonly x: Float32Array;
-  /** The upstream gradient (forward+backward). */
-  readonly dy: Float32Array;
-  readonly weight: Float32Array;
-  readonly bias: Float32Array;
-  /** Read by inference (ours also blends a training forward's batch statistics into copies of them). */
-  readonly runningMean: Float32Array;
-  readonly runningVar: Float32Array;
-  readonly eps: number;
-}
-
-/** One call's outputs, read back for the check. */
-export interface PeerOutputs {
-  readonly y: ArrayLike<number>;
-  /** forward+backward: the gradients. */
-  readonly dx?: ArrayLike<number>;
-  readonly dweight?: ArrayLike<number>;
-  readonly dbias?: ArrayLike<number>;
-  /**
-   * forward+backward: the batch statistics the library normalized with (float32, as it computed them), which
-   * the float64 backward is fed (src/tolerances.ts explains why); absent: the float64 ones.
-   */
-  readonly mean?: Float32Array | Float64Array;
-  readonly invstd?: Float32Array | Float64Array;
-}
-
-/** A case set up on the device by one library. */
-export interface PreparedPeerCase {
-  /** What is timed, as that library's users write it. */
-  readonly code: string;
-  /** One call, its outputs disposed (or written in place); a promise is awaited before the next call. */
-  run(): unknown;
-  /** Submits work the library has recorded but not yet submitted. */
-  flush(): void;
-  /** One call whose outputs are read back. */
-  outputs(): Promise<PeerOutputs>;
-  /** Frees what `prepare` made; throws if the library leaked memory while timing. */
-  dispose(): void | Promise<void>;
-}
-
-/** A library in the comparison. */
-export interface Contender {
-  /** Name and version, e.g. "TensorFlow.js 4.22.0 (webgpu backend)". */
-  readonly name: string;
-  supports(peerCase: PeerCase): boolean;
-  prepare(data: PeerCaseData): Promise<PreparedPeerCase>;
-  dispose(): void | Promise<void>;
-}
+import type { Contender, PeerCaseData, PeerOutputs, PreparedPeerCase } from './contender.js';
 
 export interface PeerOptions {
   /**
@@ -141,7 +86,7 @@ export interface PeerCheck {
 }
 
 /**
- * A library's outputs against the float64 reference under src/tolerances.ts: y against the forward; for
+ * A library's outputs against the float64 reference under src/reference/tolerances.ts: y against the forward; for
  * forward+backward dx, dweight and dbias against the float64 backward fed the statistics the library
  * normalized with (its own float32 ones where it hands them over).
  */

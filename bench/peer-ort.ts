@@ -10,9 +10,9 @@
 // statistics to every channel (the sweep's BatchNorm1d shapes are (N, C, 1, 1)); its wasm comes from the
 // caller (ort.env.wasm.wasmPaths for a URL, wasmBinary for bytes), with one thread (no workers, no cross-origin isolation needed).
 import * as ort from 'onnxruntime-web/webgpu';
-import { Tensor, type Gpu } from '../index.js';
+import { Tensor, type Gpu } from '../src/index.js';
 import { onnxModel } from './onnx-model.js';
-import type { PeerCaseData, Contender, PreparedPeerCase } from './peer-harness.js';
+import type { PeerCaseData, Contender, PreparedPeerCase } from './contender.js';
 import { ortSupports } from './peers.js';
 
 const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;

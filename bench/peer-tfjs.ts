@@ -27,8 +27,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import type { Gpu } from '../index.js';
-import type { PeerCaseData, PeerOutputs, Contender, PreparedPeerCase } from './peer-harness.js';
+import type { Gpu } from '../src/index.js';
+import type { PeerCaseData, PeerOutputs, Contender, PreparedPeerCase } from './contender.js';
 import { tfjsSupports } from './peers.js';
 
 /** The backend name of tfjs on our device (tfjs's own 'webgpu' backend would make a device of its own). */

@@ -1,7 +1,7 @@
 // Peers: the same batch norm written with other WebGPU libraries, timed against ours on one shared
 // GPUDevice by one method, each checked against the float64 reference. This module is the pure part
-// (cases, results, the ratio to the best peer); src/bench/peer-harness.ts sets the cases up and times
-// them, src/bench/peer-tfjs.ts and src/bench/peer-ort.ts are the libraries (imported dynamically, so
+// (cases, results, the ratio to the best peer); bench/peer-harness.ts sets the cases up and times
+// them, bench/peer-tfjs.ts and bench/peer-ort.ts are the libraries (imported dynamically, so
 // nothing loads them unless a benchmark with peers runs).
 //
 // Cases, per shape: three modes in two layouts.

@@ -150,7 +150,7 @@ export function formatPeers(report: BenchmarkReport): string[] {
   return [
     `peers: ${libraries.join(', ')}`,
     `  timing: ${peers.timing}; ${peers.statistic}`,
-    `  ratio: ${peers.ratio}; checks: y (and dx, dweight, dbias) against the float64 reference, tolerances of src/tolerances.ts`,
+    `  ratio: ${peers.ratio}; checks: y (and dx, dweight, dbias) against the float64 reference, tolerances of src/reference/tolerances.ts`,
     '',
     ...ratioTable,
     '',

@@ -13,8 +13,8 @@
 // that measuring leaves the trained model's moving statistics alone.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batchNormalization } from '../tfjs.js';
-import { asWebGpuBackend } from '../tfjs/webgpu-backend.js';
+import { batchNormalization } from '../src/tfjs.js';
+import { asWebGpuBackend } from '../src/platforms/tfjs/webgpu-backend.js';
 import { BATCH_NORM_CONFIG, buildSeedCnn, CLASSES, INPUT_SHAPE, type BatchNormFactory, type ModelKey } from './seed-cnn.js';
 import { seededUniform } from './synthetic.js';
 

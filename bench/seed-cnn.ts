@@ -1,6 +1,6 @@
 // The seed article's network (a Keras tutorial on batch normalization), built in tfjs-layers: the one
 // definition that the demo's TensorFlow.js panel trains (demo/tfjs/) and the benchmark's model row times
-// (src/bench/model-step-run.ts). Settings the issue states (the layers, BN's momentum 0.9 and epsilon 1e-3,
+// (bench/model-step-run.ts). Settings the issue states (the layers, BN's momentum 0.9 and epsilon 1e-3,
 // channels-last) and the ones chosen here (marked). Types only from tfjs: the callers pass its namespaces,
 // so this module loads nothing (the demo's panel and the report's text import it statically).
 import type * as tfc from '@tensorflow/tfjs-core';

@@ -3,7 +3,7 @@
 // with the minimum beside it. The GPU's measurements warm up until their time is stable and interleave
 // the series they compare (variants, the copy kernel) trial by trial, so a clock that drifts hits all alike.
 // Also here: the bytes each kernel moves, the one source of every bandwidth figure.
-import type { KernelName } from '../kernels.js';
+import type { KernelName } from '../src/engine/kernels.js';
 
 /** One f32 value of a tensor of x's shape, read or written once. */
 const VALUE_BYTES = 4;
@@ -52,9 +52,9 @@ export const FORWARD_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['stats-apply']
 export const INFERENCE_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['apply-running']!;
 /** Bytes a backward must move per element: read dy and x twice (reductions, dx), write dx once. */
 export const BACKWARD_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['backward-fused']!;
-/** Bytes the copy kernel (the roofline, src/bench/copy.wgsl) moves per element: read one value, write one. */
+/** Bytes the copy kernel (the roofline, bench/copy.wgsl) moves per element: read one value, write one. */
 export const COPY_BYTES_PER_ELEMENT = 2 * VALUE_BYTES;
-/** Bytes the add+ReLU kernel (src/bench/add-relu.wgsl) moves per element: read y and z, write relu(y + z). */
+/** Bytes the add+ReLU kernel (bench/add-relu.wgsl) moves per element: read y and z, write relu(y + z). */
 export const ADD_RELU_BYTES_PER_ELEMENT = 3 * VALUE_BYTES;
 /** A training forward with the residual fused: read x twice and z, write y. */
 export const RESIDUAL_FUSED_BYTES_PER_ELEMENT = KERNEL_BYTES_PER_ELEMENT['stats-apply-residual']!;

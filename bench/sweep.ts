@@ -1,7 +1,7 @@
 // The tensor shapes the benchmark sweeps: small synthetic cases, where launch overhead dominates,
 // BatchNorm1d cases and many channels of few values each, up to the batch-norm layers of ResNet-50 at
 // batch 32 and one case above 3e7 elements.
-import { numElements } from '../shape.js';
+import { numElements } from '../src/runtime/shape.js';
 
 export interface SweepShape {
   readonly label: string;
@@ -15,7 +15,7 @@ export const SWEEP: readonly SweepShape[] = [
   // rows kernels and the per-invocation finalize exist for (10 s per call on SwiftShader before them).
   { label: 'BatchNorm1d 2x16384', shape: [2, 16384, 1, 1] },
   // Many channels of 9 and 16 values each: one workgroup per channel cost 0.75 ms a channel on SwiftShader
-  // before the rows kernels took them (src/dispatch.ts reducesByRows).
+  // before the rows kernels took them (src/engine/dispatch.ts reducesByRows).
   { label: 'many channels 2x4096x3x3', shape: [2, 4096, 3, 3] },
   { label: 'small 8x16x28x28', shape: [8, 16, 28, 28] },
   // One ResNet-50 layer1 block at batch 1: latency, a few microseconds of memory traffic on a GPU.

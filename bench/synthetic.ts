@@ -1,6 +1,6 @@
 // Seeded synthetic inputs: every channel gets its own mean and spread, so that normalization is visible
 // (x's channels differ, y's all look alike) and the statistics kernels see more than zero-mean data.
-import { channelLayout } from '../shape.js';
+import { channelLayout } from '../src/runtime/shape.js';
 
 export interface SyntheticInput {
   readonly x: Float32Array;

@@ -1,10 +1,10 @@
 // Variants: named Gpu options the benchmark compares on one device, interleaved trial by trial at each
-// shape (src/bench/statistics.ts), so that the GPU's clock treats them alike. Each variant is a Gpu
+// shape (bench/statistics.ts), so that the GPU's clock treats them alike. Each variant is a Gpu
 // wrapper (Gpu.fromDevice) over the run's device with its options; the run's own Gpu keeps the library's
 // defaults and serves the peers and the composition measurement. The first variant is the baseline of
 // the CPU speed-ups and of every ratio between variants.
-import type { StatisticsMerge } from '../gpu.js';
-import { Gpu, type GpuOptions } from '../index.js';
+import type { StatisticsMerge } from '../src/runtime/gpu.js';
+import { Gpu, type GpuOptions } from '../src/index.js';
 
 /** Gpu options a variant may set: everything but the entry point, which the run's Gpu holds. */
 export type VariantOptions = Readonly<Omit<GpuOptions, 'gpu'>>;

@@ -1,5 +1,5 @@
 // The adapter panel: what WebGPU device the numbers on this page come from.
-import type { Environment } from '../src/bench/index.js';
+import type { Environment } from '../bench/index.js';
 import { formatBytes, make } from './dom.js';
 
 const FEATURES: readonly [name: string, key: keyof Environment['features']][] = [

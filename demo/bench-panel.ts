@@ -5,7 +5,7 @@
 /// <reference types="vite/client" />
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import type { Gpu } from '../src/index.js';
-import { numElements } from '../src/shape.js';
+import { numElements } from '../src/runtime/shape.js';
 import {
   adapterSlug,
   BACKWARD_BYTES_PER_ELEMENT,
@@ -38,7 +38,7 @@ import {
   type BenchmarkRow,
   type Environment,
   type ModelStepReport,
-} from '../src/bench/index.js';
+} from '../bench/index.js';
 import { benchmarkCharts } from './charts.js';
 import { formatStep, type PageClock } from './clock.js';
 import { byId, fillTable, formatCount, make, verdictCell, type Header } from './dom.js';

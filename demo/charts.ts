@@ -15,8 +15,8 @@ import {
   speedups,
   type BenchmarkRow,
   type Operation,
-} from '../src/bench/index.js';
-import type { KernelName } from '../src/kernels.js';
+} from '../bench/index.js';
+import type { KernelName } from '../src/engine/kernels.js';
 import type { Histogram } from './histogram.js';
 
 Chart.register(...registerables);

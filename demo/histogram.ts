@@ -1,5 +1,5 @@
 // Per-channel histograms of a NCHW tensor, for the before/after picture of batch norm.
-import { channelLayout } from '../src/shape.js';
+import { channelLayout } from '../src/runtime/shape.js';
 
 export interface Histogram {
   readonly channel: number;

@@ -1,13 +1,13 @@
 // The interactive run: one shape, forward (and backward in both modes) on the GPU, histograms of x and
 // y per channel, and a pass/fail badge from the comparison with the float64 CPU reference under the
-// tests' tolerance model (src/bench/check.ts, src/tolerances.ts).
+// tests' tolerance model (bench/check.ts, src/reference/tolerances.ts).
 //
 // Sizes are checked before anything is generated, in the submit handler itself: x must fit one buffer of
 // the device (maxBufferSize) and the run must fit the page's own host-memory cap (MAX_RUN_ELEMENTS), so a
 // shape that cannot run is answered at once instead of after seconds of generating data.
 import { DEFAULT_EPS, DEFAULT_MOMENTUM, type Gpu } from '../src/index.js';
-import { channelMoments } from '../src/reference-entry.js';
-import { channelLayout, numElements } from '../src/shape.js';
+import { channelMoments } from '../src/reference.js';
+import { channelLayout, numElements } from '../src/runtime/shape.js';
 import {
   checkForwardBackward,
   formatNumber,
@@ -17,7 +17,7 @@ import {
   unitNoise,
   type Accuracy,
   type CaseInputs,
-} from '../src/bench/index.js';
+} from '../bench/index.js';
 import { clearHistograms, histogramChart, showHistograms } from './charts.js';
 import { formatStep, type PageClock } from './clock.js';
 import { byId, fillTable, formatBytes, formatCount, type Header } from './dom.js';

@@ -1,7 +1,7 @@
 // The demo page: adapter panel, interactive run, training and benchmark, all on the device from requestGpu(),
 // and the TensorFlow.js panel, on tfjs's webgpu backend.
 import { requestGpu } from '../src/index.js';
-import { describeEnvironment } from '../src/bench/index.js';
+import { describeEnvironment } from '../bench/index.js';
 import { renderAdapterPanel } from './adapter-panel.js';
 import { setUpBenchmark } from './bench-panel.js';
 import { pageClock } from './clock.js';

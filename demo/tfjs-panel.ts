@@ -4,7 +4,7 @@
 // count; Stop ends the run after the current step, and Start resumes it (or starts over once the count is
 // reached). Each step is announced as a window event ('tfjs-training-step', a StepRecord), each
 // evaluation as 'tfjs-training-readout' (an Evaluation).
-import { BATCH_NORM_WORK_TEXT, LOSS_AGREEMENT_RTOL, MODELS, SEED_CNN_TEXT, type ModelKey } from '../src/bench/seed-cnn.js';
+import { BATCH_NORM_WORK_TEXT, LOSS_AGREEMENT_RTOL, MODELS, SEED_CNN_TEXT, type ModelKey } from '../bench/seed-cnn.js';
 import { tfjsComparisonCharts } from './charts.js';
 import { byId, fillTable, formatCount, type Header } from './dom.js';
 import { loadMnist, type MnistSplit } from './mnist/data.js';

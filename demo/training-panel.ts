@@ -4,7 +4,7 @@
 // are done; Start resumes it, or starts over from the seeded weights once the step count has been reached. Each evaluation redraws the
 // charts and the table, and is announced as a window event ('training-readout', the Readout as detail).
 import type { Gpu } from '../src/index.js';
-import type { AdapterDescription } from '../src/bench/index.js';
+import type { AdapterDescription } from '../bench/index.js';
 import { trainingCharts } from './charts.js';
 import { byId, fillTable, formatCount, type Header } from './dom.js';
 import { setStatus, setUpRunForm } from './run-form.js';

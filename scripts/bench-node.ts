@@ -19,8 +19,8 @@ import {
   statisticsMergeVariants,
   SWEEP,
   sweepUpTo,
-} from '../src/bench/index.js';
-import { describeAdapter } from '../src/bench/environment.js';
+} from '../bench/index.js';
+import { describeAdapter } from '../bench/environment.js';
 import { copySharedWritesOnDawn, installNavigatorGpu, reexecOnSwiftShaderWithoutGpu, requestDawnGpu } from './dawn.js';
 
 // Ad-hoc runs write here, a folder git ignores, not over the committed results in bench-results/.

@@ -1,5 +1,5 @@
 // Dawn (the `webgpu` npm package) for the Node.js scripts, bench-node.ts and gpu-check.ts, and the native
-// f16 tests (test/dawn/). The device comes from the library's own `webgpu-batchnorm/dawn` entry (src/dawn.ts).
+// f16 tests (test/dawn/). The device comes from the library's own `webgpu-batchnorm/dawn` entry (src/platforms/dawn.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dawnEntryPoint } from '../src/dawn.js';

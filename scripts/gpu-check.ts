@@ -1,12 +1,12 @@
 // `npm run check:node`: correctness of every kernel path on the adapter at hand, for GPU machines with
 // no browser (the test suite runs in Chromium, whose adapter here is SwiftShader, and on lavapipe for
-// native f16). The cases are src/bench/kernel-paths.ts's, which test/dawn/ runs too: f32, native f16
+// native f16). The cases are bench/kernel-paths.ts's, which test/dawn/ runs too: f32, native f16
 // (where the adapter has 'shader-f16') and packed f16 (the same adapter with 'shader-f16' left off),
 // training and inference. Bundled with the Node benchmark (vite.bench-node.config.ts); exits 1 if any
 // case fails.
 import { parseArgs } from 'node:util';
-import { formatKernelPathCheck, KERNEL_PATHS, kernelPathCases, runKernelPathCase } from '../src/bench/index.js';
-import { describeAdapter } from '../src/bench/environment.js';
+import { formatKernelPathCheck, KERNEL_PATHS, kernelPathCases, runKernelPathCase } from '../bench/index.js';
+import { describeAdapter } from '../bench/environment.js';
 import { reexecOnSwiftShaderWithoutGpu, requestDawnGpu } from './dawn.js';
 
 const { values } = parseArgs({ options: { 'max-elements': { type: 'string' }, help: { type: 'boolean' } } });

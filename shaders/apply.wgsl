@@ -3,7 +3,7 @@
 // inference this is the whole forward, computing them from the running statistics
 // (scale-shift-running.wgsl): one dispatch, no reduction machinery.
 
-// Bindings, declared from their record in src/kernels.ts: params, x, y, and what channelScaleShift reads
+// Bindings, declared from their record in src/engine/kernels.ts: params, x, y, and what channelScaleShift reads
 // (and z with a residual).
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -1,6 +1,6 @@
 // Backward pass 3: dx (input-gradient.wgsl), and dz with a residual, one Elem per invocation.
 
-// Bindings, declared from their record in src/kernels.ts: params, x, dy, coefficients, dx (with a
+// Bindings, declared from their record in src/engine/kernels.ts: params, x, dy, coefficients, dx (with a
 // residual also y and dz).
 
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)

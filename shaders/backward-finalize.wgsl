@@ -5,7 +5,7 @@
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> }
 
-// Bindings, declared from their record in src/kernels.ts: params, partials, weight, bias, mean, spread, dweight, dbias, coefficients.
+// Bindings, declared from their record in src/engine/kernels.ts: params, partials, weight, bias, mean, spread, dweight, dbias, coefficients.
 // mean: saveMean (training) or runningMean
 // spread: saveInvstd (training) or runningVar
 

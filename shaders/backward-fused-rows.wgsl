@@ -1,12 +1,12 @@
 // The whole backward in one dispatch for the rows plans (channels-last, BatchNorm1d, many small channels:
-// src/dispatch.ts reducesByRows), where one block covers each channel: row lane 0 of each channel lane merges the channel's sums
+// src/engine/dispatch.ts reducesByRows), where one block covers each channel: row lane 0 of each channel lane merges the channel's sums
 // (rows-gradient-sums.wgsl), writes dweight and dbias and the channel's coefficients, and every lane
 // then computes dx for its share of the block.
 
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
-// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx
+// Bindings, declared from their record in src/engine/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx
 // (with a residual: y for the mask instead of bias, and dz).
 
 var<workgroup> laneCoefficients: array<Coefficients, CHANNEL_LANES>;

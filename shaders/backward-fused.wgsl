@@ -1,12 +1,12 @@
 // The whole backward in one dispatch, for tensors whose every channel is one slice of one window (a
-// workgroup's reach: src/dispatch.ts): a workgroup sums its channel (slice-gradient-sums.wgsl), writes
+// workgroup's reach: src/engine/dispatch.ts): a workgroup sums its channel (slice-gradient-sums.wgsl), writes
 // dweight and dbias, and computes dx from the same values while they are still in cache. It replaces
 // reduce -> finalize -> apply, two dispatches and their barriers.
 
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
-// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx
+// Bindings, declared from their record in src/engine/kernels.ts: params, x, dy, weight, bias, mean, spread, dweight, dbias, dx
 // (with a residual: y for the mask instead of bias, and dz).
 
 @compute @workgroup_size(WORKGROUP_SIZE)

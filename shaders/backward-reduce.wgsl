@@ -3,7 +3,7 @@
 
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 
-// Bindings, declared from their record in src/kernels.ts: params, x, dy, weight, bias, mean, spread, partials
+// Bindings, declared from their record in src/engine/kernels.ts: params, x, dy, weight, bias, mean, spread, partials
 // (with a residual: x, dy, y, mean, spread, partials; the mask reads y).
 
 @compute @workgroup_size(WORKGROUP_SIZE)

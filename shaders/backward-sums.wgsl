@@ -5,7 +5,7 @@
 
 struct Partial { sums: vec4<f32>, count: f32 } // compensated (sum g, sum g*(x - center)): two-sum.wgsl
 
-// Bindings, declared from their record in src/kernels.ts: params, partials, mean, spread, dweight, dbias, sumDy, sumDyXmu.
+// Bindings, declared from their record in src/engine/kernels.ts: params, partials, mean, spread, dweight, dbias, sumDy, sumDyXmu.
 // mean: the (global) mean; spread: the (global) invstd.
 
 @compute @workgroup_size(FINALIZE_SIZE)

@@ -8,7 +8,7 @@
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
-// Bindings, declared from their record in src/kernels.ts: params, counts, means, variances, runningMean, runningVar, saveMean, saveInvstd.
+// Bindings, declared from their record in src/engine/kernels.ts: params, counts, means, variances, runningMean, runningVar, saveMean, saveInvstd.
 // means and variances are [W, C] (W replicas: the length of counts; C = params.channels).
 
 @compute @workgroup_size(FINALIZE_SIZE)

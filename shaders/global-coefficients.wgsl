@@ -5,7 +5,7 @@
 
 struct Coefficients { k: vec4<f32>, forward: vec2<f32> } // k = (k0, c1, c2, mean); forward = (scale, shift)
 
-// Bindings, declared from their record in src/kernels.ts: params, weight, bias, mean, spread, sumDy, sumDyXmu, counts, coefficients.
+// Bindings, declared from their record in src/engine/kernels.ts: params, weight, bias, mean, spread, sumDy, sumDyXmu, counts, coefficients.
 // mean: the global mean; spread: the global invstd; counts: each replica's count, [W].
 
 @compute @workgroup_size(FINALIZE_SIZE)

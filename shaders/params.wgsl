@@ -1,6 +1,6 @@
 // Per-call values shared by every batch-norm kernel. They are uniforms, so one compiled pipeline serves
 // every shape, eps and momentum. Counts are in elements of the kernel's Elem type (scalar or vec4).
-// A tensor larger than one storage binding is processed in windows of whole samples (src/chunking.ts):
+// A tensor larger than one storage binding is processed in windows of whole samples (src/engine/chunking.ts):
 // each window has its own Params, with `batch`, `total`, `base` and the grids of that window.
 struct Params {
   batch: u32,            // N of this window
@@ -12,7 +12,7 @@ struct Params {
   applyGridX: u32,
   finalizeGridX: u32,
   total: u32,            // batch*channels*spatial: elements of this window
-  flags: u32,            // FLAG_* bits, declared from their record in src/params.ts
+  flags: u32,            // FLAG_* bits, declared from their record in src/engine/params.ts
   eps: f32,
   momentum: f32,         // running-statistics factor (1/numBatchesTracked for a cumulative average)
   base: u32,             // elements from the start of the bound window to its first value

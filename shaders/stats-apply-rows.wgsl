@@ -1,11 +1,11 @@
 // The whole training forward in one dispatch for the rows plans (channels-last, BatchNorm1d, many small
-// channels: src/dispatch.ts reducesByRows), where one block covers each channel: row lane 0 of each
+// channels: src/engine/dispatch.ts reducesByRows), where one block covers each channel: row lane 0 of each
 // channel lane merges the channel's statistics (rows-statistics.wgsl) and records them
 // (channel-statistics.wgsl), and every lane then normalizes its share with the channel's scale and shift.
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
-// Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y
+// Bindings, declared from their record in src/engine/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y
 // (and z with a residual).
 
 var<workgroup> laneScaleShift: array<vec2<f32>, CHANNEL_LANES>;

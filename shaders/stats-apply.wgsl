@@ -1,12 +1,12 @@
 // The whole training forward in one dispatch, for tensors whose every channel is one slice of one window
-// (a workgroup's reach: src/dispatch.ts): a workgroup reduces its channel (slice-statistics.wgsl),
+// (a workgroup's reach: src/engine/dispatch.ts): a workgroup reduces its channel (slice-statistics.wgsl),
 // records the statistics (channel-statistics.wgsl) and normalizes the same values while they are still
 // in cache. It replaces statistics -> finalize -> apply, two dispatches and their barriers, which is
 // most of the time of a small tensor on a GPU.
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
-// Bindings, declared from their record in src/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y
+// Bindings, declared from their record in src/engine/kernels.ts: params, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, y
 // (and z with a residual).
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -1,5 +1,5 @@
 // Pass 1 of training for tensors with few values after the channel axis (channels-last NHWC, where
-// inner = 1; BatchNorm1d on (N, C)), or many channels of few values each (src/dispatch.ts
+// inner = 1; BatchNorm1d on (N, C)), or many channels of few values each (src/engine/dispatch.ts
 // reducesByRows): consecutive invocations take consecutive channels of a row, so a warp's loads are one
 // contiguous run of memory instead of 32 separate rows, and a workgroup's fixed costs are shared by
 // CHANNEL_LANES channels (rows-walk.wgsl); row lane 0 writes the (channel, block) partial
@@ -7,7 +7,7 @@
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
-// Bindings, declared from their record in src/kernels.ts: params, x, partials.
+// Bindings, declared from their record in src/engine/kernels.ts: params, x, partials.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

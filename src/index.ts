@@ -1,5 +1,5 @@
 // The main entry. The float64 CPU references are the separate entry `webgpu-batchnorm/reference`
-// (src/reference-entry.ts). Its declarations reference no WebGPU types package: TypeScript 7's DOM library
+// (src/reference.ts). Its declarations reference no WebGPU types package: TypeScript 7's DOM library
 // declares WebGPU itself; TypeScript before 7 gets index-with-webgpu-types.d.ts instead (package.json's
 // `types@<7` condition).
 /**
@@ -30,14 +30,14 @@
  *
  * @module webgpu-batchnorm
  */
-export { DeviceLostError, Gpu, GpuOperationError, requestGpu } from './gpu.js';
-export type { GpuFeatures, GpuOptions, OptionalFeature, RequestGpuOptions } from './gpu.js';
-export { Tensor } from './tensor.js';
-export type { DType, TensorData, TensorOptions, WrapOptions } from './tensor.js';
-export { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
-export type { EncoderOptions } from './runner.js';
-export type { Activation } from './validate.js';
-export { batchNorm } from './batch-norm.js';
+export { DeviceLostError, Gpu, GpuOperationError, requestGpu } from './runtime/gpu.js';
+export type { GpuFeatures, GpuOptions, OptionalFeature, RequestGpuOptions } from './runtime/gpu.js';
+export { Tensor } from './runtime/tensor.js';
+export type { DType, TensorData, TensorOptions, WrapOptions } from './runtime/tensor.js';
+export { DEFAULT_EPS, DEFAULT_MOMENTUM } from './runtime/defaults.js';
+export type { EncoderOptions } from './engine/runner.js';
+export type { Activation } from './runtime/validate.js';
+export { batchNorm } from './ops/batch-norm.js';
 export type {
   BatchNormInferenceOptions,
   BatchNormInferenceResult,
@@ -45,8 +45,8 @@ export type {
   BatchNormResult,
   BatchNormTrainingOptions,
   BatchNormTrainingResult,
-} from './batch-norm.js';
-export { batchNormBackward } from './batch-norm-backward.js';
+} from './ops/batch-norm.js';
+export { batchNormBackward } from './ops/batch-norm-backward.js';
 export type {
   BatchNormBackwardCommon,
   BatchNormBackwardInference,
@@ -55,14 +55,14 @@ export type {
   BatchNormBackwardResult,
   BatchNormBackwardWeightedResult,
   BatchNormBackwardTraining,
-} from './batch-norm-backward.js';
+} from './ops/batch-norm-backward.js';
 export {
   batchNormBackwardElemt,
   batchNormBackwardReduce,
   batchNormElemt,
   batchNormGatherStats,
   batchNormStats,
-} from './sync-batch-norm.js';
+} from './ops/sync-batch-norm.js';
 export type {
   BatchNormBackwardElemtOptions,
   BatchNormBackwardElemtResult,
@@ -76,17 +76,17 @@ export type {
   BatchNormGatherStatsResult,
   BatchNormStatsOptions,
   BatchNormStatsResult,
-} from './sync-batch-norm.js';
-export { createLocalGroup } from './sync-group.js';
-export type { SyncGroup } from './sync-group.js';
-export { SyncBatchNorm } from './sync-batch-norm-module.js';
+} from './ops/sync-batch-norm.js';
+export { createLocalGroup } from './modules/sync-group.js';
+export type { SyncGroup } from './modules/sync-group.js';
+export { SyncBatchNorm } from './modules/sync-batch-norm-module.js';
 export type {
   KerasSyncBatchNormOptions,
   SyncBatchNormBackwardOptions,
   SyncBatchNormForwardOptions,
   SyncBatchNormOptions,
-} from './sync-batch-norm-module.js';
-export { BatchNorm } from './batch-norm-module.js';
+} from './modules/sync-batch-norm-module.js';
+export { BatchNorm } from './modules/batch-norm-module.js';
 export type {
   BatchNormForwardOptions,
   BatchNormModuleBackwardOptions,
@@ -97,4 +97,4 @@ export type {
   NonFiniteName,
   RunningVarEstimator,
   StateValues,
-} from './batch-norm-module.js';
+} from './modules/batch-norm-module.js';

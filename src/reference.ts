@@ -9,17 +9,17 @@
  *
  * @module webgpu-batchnorm/reference
  */
-export { batchNormReference, channelMoments } from './reference.js';
-export type { ReferenceForwardOptions, ReferenceForwardResult, ReferenceValues } from './reference.js';
-export { batchNormBackwardReference } from './reference-backward.js';
-export type { ReferenceBackwardCommon, ReferenceBackwardOptions, ReferenceBackwardResult } from './reference-backward.js';
+export { batchNormReference, channelMoments } from './reference/forward.js';
+export type { ReferenceForwardOptions, ReferenceForwardResult, ReferenceValues } from './reference/forward.js';
+export { batchNormBackwardReference } from './reference/backward.js';
+export type { ReferenceBackwardCommon, ReferenceBackwardOptions, ReferenceBackwardResult } from './reference/backward.js';
 export {
   batchNormBackwardElemtReference,
   batchNormBackwardReduceReference,
   batchNormElemtReference,
   batchNormGatherStatsReference,
   batchNormStatsReference,
-} from './reference-sync.js';
+} from './reference/sync.js';
 export type {
   ReferenceBackwardElemtOptions,
   ReferenceBackwardElemtResult,
@@ -31,4 +31,4 @@ export type {
   ReferenceGatherStatsResult,
   ReferenceStatsOptions,
   ReferenceStatsResult,
-} from './reference-sync.js';
+} from './reference/sync.js';

@@ -2,5 +2,5 @@
 // `BatchNormalization`) that runs this library's kernels inside tfjs's webgpu backend. It imports
 // @tensorflow/tfjs-core and @tensorflow/tfjs-layers (optional peer dependencies that the main entry never
 // imports); importing it registers the layer's class for deserialization and its kernels' gradients.
-export { BatchNormalization, batchNormalization } from './tfjs/layer.js';
-export type { BatchNormalizationLayerArgs, TfjsBatchNormalization } from './tfjs/layer.js';
+export { BatchNormalization, batchNormalization } from './platforms/tfjs/layer.js';
+export type { BatchNormalizationLayerArgs, TfjsBatchNormalization } from './platforms/tfjs/layer.js';

@@ -2,7 +2,7 @@
 // training panel first needs them (a dynamic import: about 21 MB of JSON). A fixed split, the last 100 images
 // of each digit class for testing (1,000) and the rest for training (9,000), and a seeded shuffle of the
 // training digits every epoch.
-import { seededUniform } from '../../src/bench/index.js';
+import { seededUniform } from '../../bench/index.js';
 import { BATCH_SIZE, CLASSES, LAYER_SIZES, ORDER_SEED } from './experiment.js';
 
 export const PIXELS = LAYER_SIZES[0];

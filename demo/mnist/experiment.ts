@@ -2,7 +2,7 @@
 // ones this demo chose where the paper gives none (marked). One place, so the page, the network, the
 // references and the tests say the same.
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../../src/index.js';
-import { gaussian, seededUniform } from '../../src/bench/index.js';
+import { gaussian, seededUniform } from '../../bench/index.js';
 
 export const CLASSES = 10;
 /** 28x28 inputs, three hidden layers of 100 sigmoid units, 10 classes (the paper's network). */

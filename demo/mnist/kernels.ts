@@ -7,7 +7,7 @@ import denseSource from './dense.wgsl?raw';
 import sgdSource from './sgd.wgsl?raw';
 import sigmoidSource from './sigmoid.wgsl?raw';
 import softmaxCrossEntropySource from './softmax-cross-entropy.wgsl?raw';
-import { BufferUsage, ShaderStage } from '../../src/webgpu-constants.js';
+import { BufferUsage, ShaderStage } from '../../src/runtime/webgpu-constants.js';
 
 /** Invocations per workgroup of every kernel here (the WGSL's WORKGROUP_SIZE override). */
 const WORKGROUP_SIZE = 64;

@@ -1,7 +1,7 @@
 // Float64 CPU references of the demo's kernels (demo/mnist/*.wgsl) and of a whole training step of the
 // network, with the library's float64 batch norm references in the batch norm layers. The GPU tests compare
 // against these (tolerances in demo/mnist/tolerances.ts).
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM, CLASSES, HIDDEN_LAYERS, LAYER_SIZES, WATCHED_UNIT } from './experiment.js';
 
 type Values = ArrayLike<number>;

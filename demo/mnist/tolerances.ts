@@ -1,5 +1,5 @@
 // Tolerances of the demo's kernels (demo/mnist/*.wgsl) against their float64 references
-// (demo/mnist/reference.ts), stated once for the GPU tests. As the library's (src/tolerances.ts), each bound
+// (demo/mnist/reference.ts), stated once for the GPU tests. As the library's (src/reference/tolerances.ts), each bound
 // scales with the size of the float32 terms a result is made of, and follows from float32 rounding (unit
 // roundoff u = 2^-24) and WGSL's stated accuracy of exp (3 + 2|x| ULP) and log (3 ULP, or 2^-21 absolute
 // on [0.5, 2]) and of f32 division (2.5 ULP). An ULP at a value v is at most 2u|v|.

@@ -7,7 +7,7 @@
 // waits on the page. The steps between two evaluations run inside error scopes that the evaluation pops: a
 // GPU error ends the training with the GPU's message.
 import type { Gpu } from '../../src/index.js';
-import { BufferUsage, MapMode } from '../../src/webgpu-constants.js';
+import { BufferUsage, MapMode } from '../../src/runtime/webgpu-constants.js';
 import { batchesPerEpoch, epochOrder, PIXELS, reorder, type MnistSplit } from './data.js';
 import { accuracy, mean, meanCrossEntropy, percentiles } from './evaluation.js';
 import { BATCH_SIZE, CLASSES, EVALUATE_EVERY, initialParameters, LEARNING_RATE, PERCENTILES } from './experiment.js';

@@ -1,4 +1,4 @@
-// How the benchmark times a call (src/bench/gpu-timing.ts). Shown on the page between the region
+// How the benchmark times a call (bench/gpu-timing.ts). Shown on the page between the region
 // markers; type-checked by `tsc --noEmit`.
 import type { Gpu, Tensor } from 'webgpu-batchnorm';
 

@@ -1,4 +1,4 @@
-// The interactive run's API calls (src/bench/check.ts runForwardBackward runs them, timed from the forward
+// The interactive run's API calls (bench/check.ts runForwardBackward runs them, timed from the forward
 // to the last readback). Shown on the page between the region markers; type-checked by `tsc --noEmit`.
 import type { Gpu } from 'webgpu-batchnorm';
 

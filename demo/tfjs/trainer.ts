@@ -1,16 +1,16 @@
-// The TensorFlow.js panel's loop: the seed article's network (src/bench/seed-cnn.ts) twice on tfjs's
+// The TensorFlow.js panel's loop: the seed article's network (bench/seed-cnn.ts) twice on tfjs's
 // webgpu backend, once with tfjs's BatchNormalization and once with webgpu-batchnorm/tfjs's, from the same
 // weights (the second model takes the first one's) on the same mini-batches (the training panel's seeded
 // order). A step trains each model on the mini-batch with `trainOnBatch`, which resolves once its loss is
 // read back, so each model's step time is its whole training step on the GPU as a tfjs user waits for it;
 // the two go first in turn. Then each model's batch norm runs on its own at the step's shapes
-// (BatchNormWork of src/bench/seed-cnn-training.ts, as the benchmark's model row measures it), timed until
+// (BatchNormWork of bench/seed-cnn-training.ts, as the benchmark's model row measures it), timed until
 // the queue is done: its share of the step. Imported only when the panel starts (TensorFlow.js is large).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { disposeSeedCnn, MODELS, type ModelKey } from '../../src/bench/seed-cnn.js';
-import { BatchNormWork, seedCnn, settle } from '../../src/bench/seed-cnn-training.js';
+import { disposeSeedCnn, MODELS, type ModelKey } from '../../bench/seed-cnn.js';
+import { BatchNormWork, seedCnn, settle } from '../../bench/seed-cnn-training.js';
 import { epochOrder, PIXELS, reorder, type Digits, type MnistSplit } from '../mnist/data.js';
 import { CLASSES } from '../mnist/experiment.js';
 import { PREDICT_CHUNK } from './experiment.js';

@@ -1,6 +1,6 @@
 // Chunking: a tensor larger than one storage binding (maxStorageBufferBindingSize, or a smaller
 // maxBindingBytes asked for) is processed as windows of whole samples bound at buffer offsets.
-import type { ChannelLayout } from './shape.js';
+import type { ChannelLayout } from '../runtime/shape.js';
 
 /** One window of x (and of every tensor of x's shape) that a kernel binds. */
 export interface Chunk {

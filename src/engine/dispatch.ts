@@ -23,7 +23,7 @@
 // timed unchanged three-pass shapes up to 2.3x apart between the two runs (32x512x28x28 forward
 // 0.068 and 0.160 ms), so differences under ~2x at 3M elements and more are within its noise.
 import type { Chunk } from './chunking.js';
-import type { ChannelLayout } from './shape.js';
+import type { ChannelLayout } from '../runtime/shape.js';
 
 /** Invocations per workgroup of the statistics and apply kernels (a power of two). */
 export const WORKGROUP_SIZE = 256;

@@ -3,8 +3,8 @@
 // PyTorch's mixed precision keeps them. Storage is f32, or f16: natively where the device has
 // 'shader-f16', and otherwise as pairs of halves packed into u32 words (unpack2x16float /
 // pack2x16float), so that f16 tensors work on every adapter.
-import type { GpuFeatures } from './gpu.js';
-import type { DType } from './tensor.js';
+import type { GpuFeatures } from '../runtime/gpu.js';
+import type { DType } from '../runtime/tensor.js';
 
 export type Storage = 'f32' | 'f16' | 'f16-packed';
 
@@ -19,7 +19,7 @@ export const BYTES_PER_VALUE: Record<Storage, number> = { f32: 4, f16: 2, 'f16-p
 /**
  * WGSL turning a float32 into binary16 bits, with IEEE overflow: pack2x16float leaves values outside the
  * half range (and NaN) indeterminate, while PyTorch's .half() gives +-Inf (and NaN). Composed into every
- * f16 kernel (src/kernels.ts).
+ * f16 kernel (src/engine/kernels.ts).
  */
 export const HALF_BITS_WGSL = `fn halfBits(v: f32) -> u32 {
   if (!(abs(v) < 65520.0)) { // rounds to Inf, or NaN

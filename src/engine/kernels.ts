@@ -2,68 +2,68 @@
 // declarations, the bind group layout and the bind groups all come from that record, so nothing keeps
 // positional lists in step by hand. Pipelines are composed from a typed variant and cached per device
 // (a lost device takes its pipelines with it).
-import activationSource from '../shaders/activation.wgsl?raw';
-import affineSource from '../shaders/affine.wgsl?raw';
-import applySource from '../shaders/apply.wgsl?raw';
-import backwardApplySource from '../shaders/backward-apply.wgsl?raw';
-import backwardCoefficientsSource from '../shaders/backward-coefficients.wgsl?raw';
-import backwardFinalizeSource from '../shaders/backward-finalize.wgsl?raw';
-import backwardFusedRowsSource from '../shaders/backward-fused-rows.wgsl?raw';
-import backwardFusedSource from '../shaders/backward-fused.wgsl?raw';
-import backwardReduceRowsSource from '../shaders/backward-reduce-rows.wgsl?raw';
-import backwardReduceSource from '../shaders/backward-reduce.wgsl?raw';
-import backwardSumsSource from '../shaders/backward-sums.wgsl?raw';
-import channelMeanSource from '../shaders/channel-mean.wgsl?raw';
-import channelStatisticsSource from '../shaders/channel-statistics.wgsl?raw';
-import elemScalarSource from '../shaders/elem-scalar.wgsl?raw';
-import elemSumsSource from '../shaders/elem-sums.wgsl?raw';
-import elemVec4Source from '../shaders/elem-vec4.wgsl?raw';
-import finalizeSource from '../shaders/finalize.wgsl?raw';
-import gatherStatisticsSource from '../shaders/gather-statistics.wgsl?raw';
-import globalCoefficientsSource from '../shaders/global-coefficients.wgsl?raw';
-import gradientCombineSource from '../shaders/gradient-combine.wgsl?raw';
-import gradientCenterSource from '../shaders/gradient-center.wgsl?raw';
-import gradientTotalsSource from '../shaders/gradient-totals.wgsl?raw';
-import foldBlockSource from '../shaders/fold-block.wgsl?raw';
-import foldVec4Source from '../shaders/fold-vec4.wgsl?raw';
-import inputCoefficientsSource from '../shaders/input-coefficients.wgsl?raw';
-import inputGradientSource from '../shaders/input-gradient.wgsl?raw';
-import mergeInvocationSource from '../shaders/merge-invocation.wgsl?raw';
-import maskAffineSource from '../shaders/mask-affine.wgsl?raw';
-import mergeWorkgroupSource from '../shaders/merge-workgroup.wgsl?raw';
-import momentsSource from '../shaders/moments.wgsl?raw';
-import noResidualSource from '../shaders/no-residual.wgsl?raw';
-import paramsSource from '../shaders/params.wgsl?raw';
-import pivotSource from '../shaders/pivot.wgsl?raw';
-import reluMaskStoredSource from '../shaders/relu-mask-stored.wgsl?raw';
-import reluMaskSource from '../shaders/relu-mask.wgsl?raw';
-import residualAddSource from '../shaders/residual-add.wgsl?raw';
-import residualGradientSource from '../shaders/residual-gradient.wgsl?raw';
-import rowsGradientSumsSource from '../shaders/rows-gradient-sums.wgsl?raw';
-import rowsStatisticsSource from '../shaders/rows-statistics.wgsl?raw';
-import rowsWalkSource from '../shaders/rows-walk.wgsl?raw';
-import scaleShiftFoldedSource from '../shaders/scale-shift-folded.wgsl?raw';
-import scaleShiftGivenSource from '../shaders/scale-shift-given.wgsl?raw';
-import scaleShiftRunningSource from '../shaders/scale-shift-running.wgsl?raw';
-import sliceGradientSumsSource from '../shaders/slice-gradient-sums.wgsl?raw';
-import sliceStatisticsSource from '../shaders/slice-statistics.wgsl?raw';
-import sliceWalkSource from '../shaders/slice-walk.wgsl?raw';
-import spreadSource from '../shaders/spread.wgsl?raw';
-import statsApplyRowsSource from '../shaders/stats-apply-rows.wgsl?raw';
-import statsApplySource from '../shaders/stats-apply.wgsl?raw';
-import statsRowsSource from '../shaders/stats-rows.wgsl?raw';
-import statisticsCombineSource from '../shaders/statistics-combine.wgsl?raw';
-import statsSource from '../shaders/stats.wgsl?raw';
-import twoSumSource from '../shaders/two-sum.wgsl?raw';
-import welfordSource from '../shaders/welford.wgsl?raw';
-import sumSharedSource from '../shaders/workgroup-sum-shared.wgsl?raw';
-import sumSubgroupSource from '../shaders/workgroup-sum-subgroup.wgsl?raw';
+import activationSource from '../../shaders/activation.wgsl?raw';
+import affineSource from '../../shaders/affine.wgsl?raw';
+import applySource from '../../shaders/apply.wgsl?raw';
+import backwardApplySource from '../../shaders/backward-apply.wgsl?raw';
+import backwardCoefficientsSource from '../../shaders/backward-coefficients.wgsl?raw';
+import backwardFinalizeSource from '../../shaders/backward-finalize.wgsl?raw';
+import backwardFusedRowsSource from '../../shaders/backward-fused-rows.wgsl?raw';
+import backwardFusedSource from '../../shaders/backward-fused.wgsl?raw';
+import backwardReduceRowsSource from '../../shaders/backward-reduce-rows.wgsl?raw';
+import backwardReduceSource from '../../shaders/backward-reduce.wgsl?raw';
+import backwardSumsSource from '../../shaders/backward-sums.wgsl?raw';
+import channelMeanSource from '../../shaders/channel-mean.wgsl?raw';
+import channelStatisticsSource from '../../shaders/channel-statistics.wgsl?raw';
+import elemScalarSource from '../../shaders/elem-scalar.wgsl?raw';
+import elemSumsSource from '../../shaders/elem-sums.wgsl?raw';
+import elemVec4Source from '../../shaders/elem-vec4.wgsl?raw';
+import finalizeSource from '../../shaders/finalize.wgsl?raw';
+import gatherStatisticsSource from '../../shaders/gather-statistics.wgsl?raw';
+import globalCoefficientsSource from '../../shaders/global-coefficients.wgsl?raw';
+import gradientCombineSource from '../../shaders/gradient-combine.wgsl?raw';
+import gradientCenterSource from '../../shaders/gradient-center.wgsl?raw';
+import gradientTotalsSource from '../../shaders/gradient-totals.wgsl?raw';
+import foldBlockSource from '../../shaders/fold-block.wgsl?raw';
+import foldVec4Source from '../../shaders/fold-vec4.wgsl?raw';
+import inputCoefficientsSource from '../../shaders/input-coefficients.wgsl?raw';
+import inputGradientSource from '../../shaders/input-gradient.wgsl?raw';
+import mergeInvocationSource from '../../shaders/merge-invocation.wgsl?raw';
+import maskAffineSource from '../../shaders/mask-affine.wgsl?raw';
+import mergeWorkgroupSource from '../../shaders/merge-workgroup.wgsl?raw';
+import momentsSource from '../../shaders/moments.wgsl?raw';
+import noResidualSource from '../../shaders/no-residual.wgsl?raw';
+import paramsSource from '../../shaders/params.wgsl?raw';
+import pivotSource from '../../shaders/pivot.wgsl?raw';
+import reluMaskStoredSource from '../../shaders/relu-mask-stored.wgsl?raw';
+import reluMaskSource from '../../shaders/relu-mask.wgsl?raw';
+import residualAddSource from '../../shaders/residual-add.wgsl?raw';
+import residualGradientSource from '../../shaders/residual-gradient.wgsl?raw';
+import rowsGradientSumsSource from '../../shaders/rows-gradient-sums.wgsl?raw';
+import rowsStatisticsSource from '../../shaders/rows-statistics.wgsl?raw';
+import rowsWalkSource from '../../shaders/rows-walk.wgsl?raw';
+import scaleShiftFoldedSource from '../../shaders/scale-shift-folded.wgsl?raw';
+import scaleShiftGivenSource from '../../shaders/scale-shift-given.wgsl?raw';
+import scaleShiftRunningSource from '../../shaders/scale-shift-running.wgsl?raw';
+import sliceGradientSumsSource from '../../shaders/slice-gradient-sums.wgsl?raw';
+import sliceStatisticsSource from '../../shaders/slice-statistics.wgsl?raw';
+import sliceWalkSource from '../../shaders/slice-walk.wgsl?raw';
+import spreadSource from '../../shaders/spread.wgsl?raw';
+import statsApplyRowsSource from '../../shaders/stats-apply-rows.wgsl?raw';
+import statsApplySource from '../../shaders/stats-apply.wgsl?raw';
+import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
+import statisticsCombineSource from '../../shaders/statistics-combine.wgsl?raw';
+import statsSource from '../../shaders/stats.wgsl?raw';
+import twoSumSource from '../../shaders/two-sum.wgsl?raw';
+import welfordSource from '../../shaders/welford.wgsl?raw';
+import sumSharedSource from '../../shaders/workgroup-sum-shared.wgsl?raw';
+import sumSubgroupSource from '../../shaders/workgroup-sum-subgroup.wgsl?raw';
 import { FINALIZE_WORKGROUP_SIZE, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
 import { HALF_BITS_WGSL, storesPositiveWgsl, windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
-import type { Gpu, StatisticsMerge } from './gpu.js';
-import { LruMap } from './lru.js';
+import type { Gpu, StatisticsMerge } from '../runtime/gpu.js';
+import { LruMap } from '../runtime/lru.js';
 import { FLAGS } from './params.js';
-import { ShaderStage } from './webgpu-constants.js';
+import { ShaderStage } from '../runtime/webgpu-constants.js';
 
 /**
  * Shared WGSL a kernel is composed with. 'elem' is the element type (vec4 or scalar, by the variant;
@@ -116,7 +116,7 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fo
 /**
  * How a kernel sees one binding: its address space and access, and its WGSL type. A windowed binding
  * (a tensor of x's shape, bound one window at a time) has its type and accessor from its storage
- * (src/element-storage.ts): kernels read and write it through loadX(i) / storeY(i, v).
+ * (src/engine/element-storage.ts): kernels read and write it through loadX(i) / storeY(i, v).
  */
 interface BindingDeclaration {
   readonly access: 'uniform' | 'read' | 'read_write';
@@ -342,7 +342,7 @@ const KERNELS = {
       dz: windowedOutput,
     },
   },
-  // The SyncBatchNorm building blocks (src/sync-batch-norm.ts), with the reductions above as their pass 1.
+  // The SyncBatchNorm building blocks (src/ops/sync-batch-norm.ts), with the reductions above as their pass 1.
   moments: {
     source: momentsSource,
     parts: ['two-sum', 'welford', 'statistics-combine', 'merge', 'channel-mean'],

@@ -7,10 +7,10 @@
 // distinct content gets its own buffer, written once at creation and cached by content. A training loop
 // repeats the same few contents, so a steady state creates none and writes none.
 import type { PassPlan } from './dispatch.js';
-import type { Gpu } from './gpu.js';
-import type { ChannelLayout } from './shape.js';
-import { LruMap } from './lru.js';
-import { BufferUsage } from './webgpu-constants.js';
+import type { Gpu } from '../runtime/gpu.js';
+import type { ChannelLayout } from '../runtime/shape.js';
+import { LruMap } from '../runtime/lru.js';
+import { BufferUsage } from '../runtime/webgpu-constants.js';
 
 export interface KernelParams {
   batch: number;
@@ -35,7 +35,7 @@ export const PARAMS_BYTES = 64;
 /** Distance between Params records in the uniform buffer (WebGPU's default uniform offset alignment). */
 export const PARAMS_SLOT_BYTES = 256;
 
-/** The bits of Params.flags; the kernels get them as WGSL constants FLAG_<name> (src/kernels.ts). */
+/** The bits of Params.flags; the kernels get them as WGSL constants FLAG_<name> (src/engine/kernels.ts). */
 export const FLAGS = {
   TRAINING: 1,
   HAS_WEIGHT: 2,

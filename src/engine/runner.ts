@@ -5,17 +5,17 @@
 // verdict the outputs' readbacks report) or leaves the submit to the caller who passed an encoder.
 import { planChunks, type Chunk } from './chunking.js';
 import { planPasses, type Grid, type PassPlan } from './dispatch.js';
-import type { Gpu } from './gpu.js';
-import { LruMap } from './lru.js';
+import type { Gpu } from '../runtime/gpu.js';
+import { LruMap } from '../runtime/lru.js';
 import { bindGroup, getKernel, isWritable, type BindingName, type KernelName, type KernelVariant } from './kernels.js';
-import { describeValue } from './options.js';
+import { describeValue } from '../runtime/options.js';
 import { paramsBuffer, paramsSlot } from './params.js';
-import { scratchFor } from './scratch.js';
-import type { ChannelLayout } from './shape.js';
-import { Tensor, type DType } from './tensor.js';
+import { scratchFor } from '../runtime/scratch.js';
+import type { ChannelLayout } from '../runtime/shape.js';
+import { Tensor, type DType } from '../runtime/tensor.js';
 import { BYTES_PER_VALUE, type Storage } from './element-storage.js';
-import { assertOutput } from './validate.js';
-import { firstError, lastWriteVerdict, NO_ERROR, overlaps, recordWrite } from './write-log.js';
+import { assertOutput } from '../runtime/validate.js';
+import { firstError, lastWriteVerdict, NO_ERROR, overlaps, recordWrite } from '../runtime/write-log.js';
 
 /** How an operation uses a tensor: reads it, writes it, or updates it in place (running statistics). */
 export type Access = 'read' | 'write' | 'update';
@@ -203,7 +203,7 @@ export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>)
 
 /**
  * @internal
- * The benchmark's per-pass timing (src/bench/pass-timing.ts), and nothing else: while `withPassTimer`'s
+ * The benchmark's per-pass timing (bench/gpu-timing.ts), and nothing else: while `withPassTimer`'s
  * body runs, each pass an operation on the timer's device records goes into a compute pass of its own,
  * with the timestamps `writesFor` gives it. The pass is named by its kernel, the key of its record in
  * kernels.ts. Outside that body an operation records one compute pass, as always.

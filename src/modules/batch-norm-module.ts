@@ -1,15 +1,15 @@
 // BatchNorm: the module (nn.BatchNorm1d/2d/3d, or keras.layers.BatchNormalization through BatchNorm.keras):
 // owns weight, bias and running statistics, tracks numBatchesTracked, keeps what its last forward saved for
 // backward(dy), and moves its state in and out as PyTorch's state_dict and Keras's get_weights/set_weights.
-import { batchNorm } from './batch-norm.js';
-import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackwardResult } from './batch-norm-backward.js';
-import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
-import { assertGpu, type Gpu } from './gpu.js';
-import { describeValue, readOptions } from './options.js';
-import type { EncoderOptions } from './runner.js';
-import { Tensor } from './tensor.js';
-import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, type Activation } from './validate.js';
-import { recordWrite } from './write-log.js';
+import { batchNorm } from '../ops/batch-norm.js';
+import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackwardResult } from '../ops/batch-norm-backward.js';
+import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../runtime/defaults.js';
+import { assertGpu, type Gpu } from '../runtime/gpu.js';
+import { describeValue, readOptions } from '../runtime/options.js';
+import type { EncoderOptions } from '../engine/runner.js';
+import { Tensor } from '../runtime/tensor.js';
+import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, type Activation } from '../runtime/validate.js';
+import { recordWrite } from '../runtime/write-log.js';
 
 /** Options of `new BatchNorm`: nn.BatchNorm2d's arguments (PyTorch's names, camel-cased), and the fused activation. */
 export interface BatchNormModuleOptions {

@@ -1,25 +1,25 @@
 // SyncBatchNorm: the module whose training forward normalizes with the statistics of every replica's
 // batch, as PyTorch's nn.SyncBatchNorm (torch/nn/modules/_functions.py), over a process group the caller
-// supplies (src/sync-group.ts). It is a BatchNorm (the same parameters, running statistics, state dict
+// supplies (src/modules/sync-group.ts). It is a BatchNorm (the same parameters, running statistics, state dict
 // and Keras weights, held by an inner BatchNorm) whose training forward and backward run the building
-// blocks (src/sync-batch-norm.ts) around one collective each; in eval, or in a group of one, it is that
+// blocks (src/ops/sync-batch-norm.ts) around one collective each; in eval, or in a group of one, it is that
 // BatchNorm's own forward.
 import { BatchNorm, type BatchNormModuleOptions, type BatchNormStateDict, type BatchNormStateDictInput, type KerasBatchNormOptions, type RunningVarEstimator, type StateValues } from './batch-norm-module.js';
-import type { BatchNormBackwardResult } from './batch-norm-backward.js';
-import { assertGpu, type Gpu } from './gpu.js';
-import { describeValue, readOptions } from './options.js';
-import { channelLayout } from './shape.js';
+import type { BatchNormBackwardResult } from '../ops/batch-norm-backward.js';
+import { assertGpu, type Gpu } from '../runtime/gpu.js';
+import { describeValue, readOptions } from '../runtime/options.js';
+import { channelLayout } from '../runtime/shape.js';
 import {
   batchNormBackwardElemt,
   batchNormBackwardReduce,
   batchNormElemt,
   batchNormGatherStats,
   batchNormStats,
-} from './sync-batch-norm.js';
+} from '../ops/sync-batch-norm.js';
 import { assertSyncGroup, checkedAllGather, checkedAllReduceSum, type SyncGroup } from './sync-group.js';
-import { Tensor } from './tensor.js';
-import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTensor, type Activation } from './validate.js';
-import { recordWrite } from './write-log.js';
+import { Tensor } from '../runtime/tensor.js';
+import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTensor, type Activation } from '../runtime/validate.js';
+import { recordWrite } from '../runtime/write-log.js';
 
 /** Options of `new SyncBatchNorm`: the process group, and BatchNorm's options. */
 export interface SyncBatchNormOptions extends BatchNormModuleOptions {

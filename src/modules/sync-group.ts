@@ -2,8 +2,8 @@
 // PyTorch's SyncBatchNorm: an interface (a rank, a size and two collectives) that any transport can
 // implement, the checks the module applies to a group and to what its collectives answer, and one
 // transport: replicas in one process (several Gpus), exchanging through shared promises. No declaration
-// here refers to WebGPU: the worker_threads group (src/node.ts) builds on it alone.
-import { describeValue } from './options.js';
+// here refers to WebGPU: the worker_threads group (src/platforms/worker-group.ts) builds on it alone.
+import { describeValue } from '../runtime/options.js';
 
 /**
  * A process group of replicas, as torch.distributed's is to SyncBatchNorm: this replica's `rank` among

@@ -5,15 +5,15 @@
 // weight reads x and dy once for dweight, then dy again and writes dx (16 bytes); inference without a
 // weight skips the reduction (8 bytes). The backward of a forward with a residual and a ReLU reads the
 // forward's stored y for the mask wherever it reads dy, and writes dz beside dx (its '-residual' kernels).
-import { DEFAULT_EPS } from './defaults.js';
-import { storageFor } from './element-storage.js';
-import { assertGpu, type Gpu } from './gpu.js';
-import { describeValue, readOptions } from './options.js';
-import { fitsDevice } from './kernels.js';
-import { FLAGS } from './params.js';
-import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
-import { channelLayout } from './shape.js';
-import type { Tensor } from './tensor.js';
+import { DEFAULT_EPS } from '../runtime/defaults.js';
+import { storageFor } from '../engine/element-storage.js';
+import { assertGpu, type Gpu } from '../runtime/gpu.js';
+import { describeValue, readOptions } from '../runtime/options.js';
+import { fitsDevice } from '../engine/kernels.js';
+import { FLAGS } from '../engine/params.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from '../engine/runner.js';
+import { channelLayout } from '../runtime/shape.js';
+import type { Tensor } from '../runtime/tensor.js';
 import {
   assertActivation,
   assertBoolean,
@@ -23,7 +23,7 @@ import {
   assertUsableTensor,
   optionalPerChannel,
   type Activation,
-} from './validate.js';
+} from '../runtime/validate.js';
 
 /**
  * Backward of a training forward: the batch statistics that forward saved. The gradient flows through

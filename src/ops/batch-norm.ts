@@ -3,15 +3,15 @@
 // channel (PassPlan.singlePass). Inference: one apply pass that reads the running statistics. A tensor
 // larger than one storage binding runs the statistics and apply passes once per window of whole samples.
 // A residual z is read by whichever pass applies (its '-residual' kernel): y = act(bn(x) + z), no extra pass.
-import { DEFAULT_EPS, DEFAULT_MOMENTUM } from './defaults.js';
-import { storageFor } from './element-storage.js';
-import { assertGpu, type Gpu } from './gpu.js';
-import { describeValue, readOptions } from './options.js';
-import { fitsDevice } from './kernels.js';
-import { FLAGS } from './params.js';
-import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from './runner.js';
-import { channelLayout } from './shape.js';
-import type { Tensor } from './tensor.js';
+import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../runtime/defaults.js';
+import { storageFor } from '../engine/element-storage.js';
+import { assertGpu, type Gpu } from '../runtime/gpu.js';
+import { describeValue, readOptions } from '../runtime/options.js';
+import { fitsDevice } from '../engine/kernels.js';
+import { FLAGS } from '../engine/params.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from '../engine/runner.js';
+import { channelLayout } from '../runtime/shape.js';
+import type { Tensor } from '../runtime/tensor.js';
 import {
   assertActivation,
   assertBoolean,
@@ -22,7 +22,7 @@ import {
   optionalPerChannel,
   runningFactor,
   type Activation,
-} from './validate.js';
+} from '../runtime/validate.js';
 
 /**
  * Options of {@link batchNorm}: torch.nn.functional.batch_norm's arguments, and where to write and record.

@@ -6,14 +6,14 @@
 // list of passes for the runner made of batchNorm's and batchNormBackward's kernels: their reductions as
 // pass 1, and finalizes and applies that write or read the exchanged values. Unlike those two, each takes
 // an x without elements, a replica's empty batch, which still takes part in every exchange.
-import { DEFAULT_EPS } from './defaults.js';
-import { storageFor } from './element-storage.js';
-import { assertGpu, type Gpu } from './gpu.js';
-import { readOptions } from './options.js';
-import { FLAGS } from './params.js';
-import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions, type TensorRole } from './runner.js';
-import { channelLayout, type ChannelLayout } from './shape.js';
-import { Tensor } from './tensor.js';
+import { DEFAULT_EPS } from '../runtime/defaults.js';
+import { storageFor } from '../engine/element-storage.js';
+import { assertGpu, type Gpu } from '../runtime/gpu.js';
+import { readOptions } from '../runtime/options.js';
+import { FLAGS } from '../engine/params.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions, type TensorRole } from '../engine/runner.js';
+import { channelLayout, type ChannelLayout } from '../runtime/shape.js';
+import { Tensor } from '../runtime/tensor.js';
 import {
   assertActivation,
   assertEps,
@@ -24,7 +24,7 @@ import {
   optionalPerChannel,
   runningFactor,
   type Activation,
-} from './validate.js';
+} from '../runtime/validate.js';
 
 /** Options of {@link batchNormStats}. */
 export interface BatchNormStatsOptions extends EncoderOptions {
@@ -217,7 +217,7 @@ export const BACKWARD_ELEMT_KEYS = [...BACKWARD_COMMON_KEYS, 'sumDy', 'sumDyXmu'
 export const BACKWARD_ELEMT_OUT_KEYS = ['dx'] as const;
 
 // Mirror the partials of shaders/stats.wgsl and shaders/backward-reduce.wgsl and struct Coefficients of
-// shaders/global-coefficients.wgsl (as src/batch-norm.ts and src/batch-norm-backward.ts do).
+// shaders/global-coefficients.wgsl (as src/ops/batch-norm.ts and src/ops/batch-norm-backward.ts do).
 const STATISTICS_PARTIAL_BYTES = 32;
 const GRADIENT_PARTIAL_BYTES = 32;
 const COEFFICIENT_BYTES = 32;

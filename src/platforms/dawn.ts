@@ -1,19 +1,12 @@
-// The `webgpu-batchnorm/dawn` entry: WebGPU in Node.js through Dawn (the npm package `webgpu`, an
-// optional peer dependency), with its traps handled here rather than in every caller:
+// WebGPU in Node.js through Dawn (the npm package `webgpu`, an optional peer dependency), behind the
+// `webgpu-batchnorm/dawn` entry (src/dawn.ts), with its traps handled here rather than in every caller:
 // - WebGPU's globals (GPUBufferUsage, GPUMapMode, ...) are installed, as a browser has them;
 // - the entry point create() returned stays referenced for the life of the process: Dawn crashes natively
 //   once it is garbage-collected while a device made from it is in use;
 // - the caller never imports 'webgpu', whose declarations import @webgpu/types and therefore clash with
 //   TypeScript 7's DOM library (TS2300 duplicate identifiers) in a program that has both.
-/**
- * WebGPU in Node.js through Dawn (the npm package `webgpu`, an optional peer dependency):
- * `import { requestDawnGpu } from 'webgpu-batchnorm/dawn'`. On Linux, Dawn's Vulkan backend needs a Vulkan loader
- * (`libvulkan.so.1`) and a driver: a GPU's, or SwiftShader's CPU driver named by `VK_ICD_FILENAMES`.
- *
- * @module webgpu-batchnorm/dawn
- */
 import { create, globals } from 'webgpu';
-import { requestGpu, type Gpu, type RequestGpuOptions } from './gpu.js';
+import { requestGpu, type Gpu, type RequestGpuOptions } from '../runtime/gpu.js';
 
 let entryPoint: GPU | undefined;
 

@@ -1,22 +1,12 @@
-// The `webgpu-batchnorm/node` entry: a SyncGroup (src/sync-group.ts) of Node.js worker threads, each
+// A SyncGroup (src/modules/sync-group.ts) of Node.js worker threads, each
 // replica a worker with its own device (e.g. requestDawnGpu from `webgpu-batchnorm/dawn`), exchanging over
 // MessagePorts: one MessageChannel between every two replicas, so a collective needs no thread in the
-// middle. Its declarations refer to Node's worker_threads types, not to WebGPU's: they reference
+// middle; the `webgpu-batchnorm/node` entry (src/node.ts). Its declarations refer to Node's worker_threads types, not to WebGPU's: they reference
 // @types/node themselves (TypeScript 7 includes no @types package a program does not name).
 /// <reference types="node" preserve="true" />
-/**
- * A process group of Node.js worker threads for SyncBatchNorm (from `webgpu-batchnorm`): the main thread makes the
- * endpoints ({@link createWorkerGroup}) and hands one to each worker, which joins the group
- * ({@link joinWorkerGroup}) and passes it to its SyncBatchNorm:
- * `import { createWorkerGroup, joinWorkerGroup } from 'webgpu-batchnorm/node'`.
- *
- * @module webgpu-batchnorm/node
- */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { describeValue } from './options.js';
-import { sumInRankOrder, type SyncGroup } from './sync-group.js';
-
-export type { SyncGroup } from './sync-group.js';
+import { describeValue } from '../runtime/options.js';
+import { sumInRankOrder, type SyncGroup } from '../modules/sync-group.js';
 
 /**
  * What one worker needs to join the group: pass it as (part of) the Worker's `workerData`, and its

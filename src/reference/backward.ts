@@ -1,12 +1,12 @@
 // CPU reference of the batch-norm backward (PyTorch's native_batch_norm_backward), accumulating in
 // float64: the truth the backward GPU tests compare against. Like the forward reference, tight passes
 // over typed arrays.
-import { DEFAULT_EPS } from './defaults.js';
-import { readOptions } from './options.js';
-import { assertTensorValues, assertValues, optionalChannelValues, optionalTensorValues } from './reference-checks.js';
-import type { ReferenceValues } from './reference.js';
-import { channelLayout } from './shape.js';
-import { assertActivation, assertBoolean, assertEps, type Activation } from './validate.js';
+import { DEFAULT_EPS } from '../runtime/defaults.js';
+import { readOptions } from '../runtime/options.js';
+import { assertTensorValues, assertValues, optionalChannelValues, optionalTensorValues } from './checks.js';
+import type { ReferenceValues } from './forward.js';
+import { channelLayout } from '../runtime/shape.js';
+import { assertActivation, assertBoolean, assertEps, type Activation } from '../runtime/validate.js';
 
 const COMMON_KEYS = ['weight', 'training', 'axis', 'activation', 'bias', 'reluOutput', 'residual'] as const;
 const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;

@@ -1,8 +1,10 @@
 // Argument checks of the float64 references (the `webgpu-batchnorm/reference` entry): the GPU API's rules
 // for the same options (unknown keys refused, sizes and values named), on arrays instead of tensors.
-import { describeValue } from './options.js';
-import type { ReferenceValues } from './reference.js';
-import { numElements } from './shape.js';
+import { describeValue } from '../runtime/options.js';
+import { numElements } from '../runtime/shape.js';
+
+/** Numbers the references take: a Float32Array (what `Tensor.toArray()` gives), a Float64Array or a plain array. */
+export type ReferenceValues = Float32Array | Float64Array | readonly number[];
 
 /** Checks that `value` is an array or typed array of `length` numbers; `what` names it in messages. */
 export function assertValues(value: unknown, what: string, length: number): asserts value is ReferenceValues {

@@ -1,13 +1,12 @@
 // CPU reference of batch norm, accumulating in float64: the truth the GPU tests compare against, and the
 // CPU side of the GPU-vs-CPU benchmark, so its loops are tight passes over typed arrays.
-import { DEFAULT_EPS } from './defaults.js';
-import { readOptions } from './options.js';
-import { assertTensorValues, optionalChannelValues, optionalTensorValues } from './reference-checks.js';
-import { channelLayout } from './shape.js';
-import { assertActivation, assertBoolean, assertEps, assertRunningVarEstimator, runningFactor, type Activation } from './validate.js';
+import { DEFAULT_EPS } from '../runtime/defaults.js';
+import { readOptions } from '../runtime/options.js';
+import { assertTensorValues, optionalChannelValues, optionalTensorValues, type ReferenceValues } from './checks.js';
+import { channelLayout } from '../runtime/shape.js';
+import { assertActivation, assertBoolean, assertEps, assertRunningVarEstimator, runningFactor, type Activation } from '../runtime/validate.js';
 
-/** Numbers the references take: a Float32Array (what `Tensor.toArray()` gives), a Float64Array or a plain array. */
-export type ReferenceValues = Float32Array | Float64Array | readonly number[];
+export type { ReferenceValues } from './checks.js';
 
 /** Options of {@link batchNormReference}: those of the GPU's batchNorm, with arrays for tensors. */
 export interface ReferenceForwardOptions {

@@ -1,5 +1,5 @@
 // PyTorch CUDA's batch-norm reductions replayed on the CPU in float32: the accuracy this library must at
-// least match (src/tolerances.ts). Each float32 operation of ATen's kernels (aten/src/ATen/native/cuda/
+// least match (src/reference/tolerances.ts). Each float32 operation of ATen's kernels (aten/src/ATen/native/cuda/
 // Normalization.cuh, PyTorch 2.x) is rounded once with Math.fround, in the kernels' order: per-thread
 // loops over their grid-stride share, then the shuffle and shared-memory trees, with the launch shapes
 // ATen picks for the tensor. `acc += a*b` is a fused multiply-add, as nvcc contracts it (a*b of two
@@ -9,7 +9,7 @@
 //     a tree over threadIdx.y, and across blocks of gridDim.y when it is 8 or more;
 //   otherwise (NCHW): one block of 512 threads per channel, a Welford state (or sum) per thread over its
 //     share of N and H*W, then warp shuffles and a second warp over the warps' results.
-import { channelLayout } from './shape.js';
+import { channelLayout } from '../runtime/shape.js';
 
 type Values = ArrayLike<number>;
 

@@ -1,13 +1,13 @@
-// CPU references of the SyncBatchNorm building blocks (src/sync-batch-norm.ts), accumulating in float64:
+// CPU references of the SyncBatchNorm building blocks (src/ops/sync-batch-norm.ts), accumulating in float64:
 // the truth their GPU tests compare against. Their arguments are checked as the GPU functions check
 // theirs, on arrays instead of tensors; like those, they take an x without elements.
-import { DEFAULT_EPS } from './defaults.js';
-import { describeValue, readOptions } from './options.js';
-import { reluMaskedGradient } from './reference-backward.js';
-import { assertTensorValues, assertValues, optionalChannelValues, optionalTensorValues } from './reference-checks.js';
-import { channelMoments, type ReferenceValues } from './reference.js';
-import { assertValidShape, channelLayout, type ChannelLayout } from './shape.js';
-import { assertActivation, assertEps, assertRunningVarEstimator, runningFactor, type Activation } from './validate.js';
+import { DEFAULT_EPS } from '../runtime/defaults.js';
+import { describeValue, readOptions } from '../runtime/options.js';
+import { reluMaskedGradient } from './backward.js';
+import { assertTensorValues, assertValues, optionalChannelValues, optionalTensorValues } from './checks.js';
+import { channelMoments, type ReferenceValues } from './forward.js';
+import { assertValidShape, channelLayout, type ChannelLayout } from '../runtime/shape.js';
+import { assertActivation, assertEps, assertRunningVarEstimator, runningFactor, type Activation } from '../runtime/validate.js';
 
 /** Options of {@link batchNormStatsReference}. */
 export interface ReferenceStatsOptions {

@@ -1,6 +1,6 @@
 // Tolerances of the GPU's float32 results against the float64 reference (src/reference*.ts), stated once
-// for the GPU tests (test/support/tolerances.ts), the benchmark's check (src/bench/accuracy.ts) and the
-// demo's (src/bench/check.ts). Each bound is relative to the size of the float32 terms a result is made
+// for the GPU tests (test/support/tolerances.ts), the benchmark's check (bench/accuracy.ts) and the
+// demo's (bench/check.ts). Each bound is relative to the size of the float32 terms a result is made
 // of, not to the result itself, so one bound holds from 1e-3 to 1e4 scales and through cancellation.
 //
 // The model has two halves. The forward (y, saved and running statistics) is compared with the float64
@@ -9,9 +9,9 @@
 // ~6e-8 * |mean| / spread, which STAT_RTOL already bounds and which is no error of the backward. Feeding
 // the float64 statistics instead fails correct results once the mean is ~100x the spread.
 import { pytorchParameterGradients, pytorchStatistics } from './pytorch-float32.js';
-import { channelMoments, type ReferenceForwardResult } from './reference.js';
-import { batchNormBackwardReference } from './reference-backward.js';
-import { channelLayout } from './shape.js';
+import { channelMoments, type ReferenceForwardResult } from './forward.js';
+import { batchNormBackwardReference } from './backward.js';
+import { channelLayout } from '../runtime/shape.js';
 
 type Values = ArrayLike<number>;
 
@@ -189,7 +189,7 @@ export function backwardTolerances(inputs: BackwardToleranceInputs, stats: Chann
   };
 }
 
-// SyncBatchNorm (src/sync-batch-norm.ts): each replica's mean and variance, within meanTolerance and
+// SyncBatchNorm (src/ops/sync-batch-norm.ts): each replica's mean and variance, within meanTolerance and
 // STAT_RTOL of their exact values, cross the exchange as f32 and batchNormGatherStats merges them, rounding a
 // few times more (GATHER_RTOL: compensated, as the finalize's merge). The merged mean, sum(s_w*mean_w) with
 // s_w = n_w/N, carries the replicas' mean errors weighted by their shares, STAT_RTOL*sum(s_w*(|mean_w| +
@@ -349,7 +349,7 @@ export function movingStatisticsGradientTolerances(
 // Long reductions (thousands of values per channel, where a serial float32 chain would drift): each batch
 // statistic and parameter gradient must be at least as accurate as PyTorch CUDA's on the same data. The
 // bound is not a constant but PyTorch's own error, found by replaying its float32 kernels
-// (src/pytorch-float32.ts) against the float64 reference, channel by channel. Where that is below the
+// (src/reference/pytorch-float32.ts) against the float64 reference, channel by channel. Where that is below the
 // error of the textbook formula evaluated from exactly rounded float32 sums (mean = sum(x)/N: the sum
 // rounded, then the quotient; dweight = sum(dy*(x - mean))*invstd: the sum, then the product; dbias: the
 // sum), which is luck at the last bit that no float32 method can count on, that is the bound.

@@ -1,14 +1,14 @@
 // Every kernel path on Dawn (the `webgpu` package) over lavapipe, Mesa 25's CPU Vulkan driver
 // (scripts/lavapipe.mjs, installed by scripts/setup.mjs; vitest.config.ts points VK_ICD_FILENAMES at it):
 // the one adapter here with 'shader-f16', so the only place the `enable f16;` kernels run. The cases are
-// `npm run check:node`'s (src/bench/kernel-paths.ts). The browser tests cover f32 and packed f16 on
+// `npm run check:node`'s (bench/kernel-paths.ts). The browser tests cover f32 and packed f16 on
 // SwiftShader more widely. No 'shader-f16' fails the file: nothing is skipped.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAVAPIPE_ICD, LAVAPIPE_MISSING } from '../../scripts/lavapipe.mjs';
 import { requestDawnGpu } from '../../scripts/dawn.js';
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
-import { formatKernelPathCheck, KERNEL_PATHS, kernelPathCaseName, kernelPathCases, runKernelPathCase, type KernelPath, type KernelPathDevices } from '../../src/bench/index.js';
+import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import { formatKernelPathCheck, KERNEL_PATHS, kernelPathCaseName, kernelPathCases, runKernelPathCase, type KernelPath, type KernelPathDevices } from '../../bench/index.js';
 import { Gpu, type GpuOptions } from '../../src/index.js';
 
 interface Run {

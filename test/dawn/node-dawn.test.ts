@@ -4,9 +4,9 @@
 // and what a module recorded several times into one encoder leaves for Dawn's submit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDawnGpu } from '../../scripts/dawn.js';
-import { roundToHalf } from '../../src/half.js';
+import { roundToHalf } from '../../src/runtime/half.js';
 import { BatchNorm, Tensor, type Gpu } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { gaussian, seededRandom } from '../support/random.js';
 import { compareBackward, compareY } from '../support/tolerances.js';
 

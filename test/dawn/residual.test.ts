@@ -6,12 +6,12 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAVAPIPE_ICD, LAVAPIPE_MISSING } from '../../scripts/lavapipe.mjs';
 import { requestDawnGpu } from '../../scripts/dawn.js';
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
-import { inErrorScopes } from '../../src/bench/error-scopes.js';
-import { storageFor } from '../../src/element-storage.js';
+import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import { inErrorScopes } from '../../bench/error-scopes.js';
+import { storageFor } from '../../src/engine/element-storage.js';
 import { Gpu } from '../../src/index.js';
-import { planOperation } from '../../src/runner.js';
-import { channelLayout } from '../../src/shape.js';
+import { planOperation } from '../../src/engine/runner.js';
+import { channelLayout } from '../../src/runtime/shape.js';
 import { checkResidualCase, RESIDUAL_CASES } from '../support/residual-case.js';
 
 let dawn: Gpu;

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright';
 import { expectFitsViewports, openDemo, VIEWPORTS, type DemoPage } from './demo-page.js';
-import { REPORT_SCHEMA, type BenchmarkReport } from '../../src/bench/benchmark.js';
-import { sweepUpTo } from '../../src/bench/sweep.js';
+import { REPORT_SCHEMA, type BenchmarkReport } from '../../bench/benchmark.js';
+import { sweepUpTo } from '../../bench/sweep.js';
 import { serveStatic } from './static-server.js';
 
 // Sizes up to this many elements: the first few of the sweep, seconds on SwiftShader.

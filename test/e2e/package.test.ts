@@ -87,7 +87,7 @@ describe('the packed package', () => {
   it('ships dist/, README.md, LICENSE and package.json only, with internals out of the public types', () => {
     const files = run('tar', ['-tzf', tarball], dir).trim().split('\n').map((f) => f.replace(/^package\//, ''));
     expect(files.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference-entry.d.ts', 'dist/dawn.js', 'dist/dawn.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/tfjs.js', 'dist/tfjs.d.ts']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference.d.ts', 'dist/dawn.js', 'dist/dawn.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/tfjs.js', 'dist/tfjs.d.ts']) {
       expect(files).toContain(f);
     }
     expect(files.some((f) => f.endsWith('.wgsl') || f.startsWith('src/'))).toBe(false);

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright';
 import { LOSS_AGREEMENT_STEPS } from '../../demo/tfjs/experiment.js';
-import { LOSS_AGREEMENT_RTOL } from '../../src/bench/seed-cnn.js';
+import { LOSS_AGREEMENT_RTOL } from '../../bench/seed-cnn.js';
 import type { Evaluation, StepRecord } from '../../demo/tfjs/trainer.js';
 import { openDemo, type DemoPage } from './demo-page.js';
 

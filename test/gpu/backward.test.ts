@@ -12,9 +12,9 @@ import {
   type BatchNormBackwardOptions,
   type BatchNormBackwardResult,
 } from '../../src/index.js';
-import { batchNormBackwardReference, channelMoments, type ReferenceBackwardResult } from '../../src/reference-entry.js';
+import { batchNormBackwardReference, channelMoments, type ReferenceBackwardResult } from '../../src/reference.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
-import { channelLayout } from '../../src/shape.js';
+import { channelLayout } from '../../src/runtime/shape.js';
 import { channelsLast, CHUNKED_CASES, shapeSweep, type SweepCase } from '../support/shape-sweep.js';
 import { compareBackward, type BackwardInputs } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';

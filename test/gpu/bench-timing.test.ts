@@ -4,15 +4,15 @@
 // per-pass and per-call trials built on it; the copy kernel (the roofline), checked bit for bit, across
 // binding windows; and the add+ReLU kernel of the residual comparison's unfused sequence.
 import { describe, expect, it } from 'vitest';
-import { AddReluKernel } from '../../src/bench/add-relu-kernel.js';
-import { CopyKernel } from '../../src/bench/copy-kernel.js';
-import { callTrial, countPasses, PassTimestamps, passTrial, TimestampSpan, type GpuCall } from '../../src/bench/gpu-timing.js';
-import { DEFAULT_SETTINGS } from '../../src/bench/benchmark.js';
-import { interleavedTrials, KERNEL_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
-import { variantGpu } from '../../src/bench/variants.js';
+import { AddReluKernel } from '../../bench/add-relu-kernel.js';
+import { CopyKernel } from '../../bench/copy-kernel.js';
+import { callTrial, countPasses, PassTimestamps, passTrial, TimestampSpan, type GpuCall } from '../../bench/gpu-timing.js';
+import { DEFAULT_SETTINGS } from '../../bench/benchmark.js';
+import { interleavedTrials, KERNEL_BYTES_PER_ELEMENT } from '../../bench/statistics.js';
+import { variantGpu } from '../../bench/variants.js';
 import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
-import { planOperation, withPassTimer } from '../../src/runner.js';
-import { channelLayout } from '../../src/shape.js';
+import { planOperation, withPassTimer } from '../../src/engine/runner.js';
+import { channelLayout } from '../../src/runtime/shape.js';
 import { gaussian, seededRandom } from '../support/random.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 

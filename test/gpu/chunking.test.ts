@@ -8,7 +8,7 @@ import {
   requestGpu,
   Tensor,
 } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference-entry.js';
+import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { CHUNKED_CASES } from '../support/shape-sweep.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';

@@ -10,11 +10,11 @@ import {
   Gpu,
   Tensor,
 } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../../src/reference-entry.js';
-import { checkForwardBackward, runForwardBackward } from '../../src/bench/check.js';
-import { PARAMS_CACHE_ENTRIES } from '../../src/params.js';
-import { planOperation } from '../../src/runner.js';
-import { channelLayout } from '../../src/shape.js';
+import { batchNormBackwardReference, batchNormReference, type ReferenceForwardResult } from '../../src/reference.js';
+import { checkForwardBackward, runForwardBackward } from '../../bench/check.js';
+import { PARAMS_CACHE_ENTRIES } from '../../src/engine/params.js';
+import { planOperation } from '../../src/engine/runner.js';
+import { channelLayout } from '../../src/runtime/shape.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { recordingDevice, recordingEncoder, type DeviceLog } from '../support/recording-device.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';

@@ -1,15 +1,15 @@
-// The demo's interactive check (src/bench/check.ts, the code path demo/interactive.ts runs) on the case
+// The demo's interactive check (bench/check.ts, the code path demo/interactive.ts runs) on the case
 // that its former tolerances marked FAIL although the GPU was right: N=2, C=4, H=W=1, training, one
 // channel whose mean is 200x its spread. The demo compared the gradients with a backward fed the float64
 // statistics under its own 1e-5 bounds; rounding the mean to float32 alone moves xhat by ~1e-5 there, so
 // dweight came out above its tolerance (1.38 at worst over these cases on SwiftShader). Under the tests'
-// model (src/tolerances.ts: the backward reference reads the GPU's saved statistics, which are checked on
+// model (src/reference/tolerances.ts: the backward reference reads the GPU's saved statistics, which are checked on
 // their own) every case passes.
 import { expect, it } from 'vitest';
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { checkForwardBackward, elementAccuracy, runForwardBackward, seededUniform, syntheticInput, unitNoise, type CaseInputs } from '../../src/bench/index.js';
-import { backwardTolerances, SUM_RTOL } from '../../src/tolerances.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { checkForwardBackward, elementAccuracy, runForwardBackward, seededUniform, syntheticInput, unitNoise, type CaseInputs } from '../../bench/index.js';
+import { backwardTolerances, SUM_RTOL } from '../../src/reference/tolerances.js';
 import { testGpu } from './gpu-context.js';
 
 const SHAPE = [2, 4, 1, 1];

@@ -11,7 +11,7 @@ import {
   Tensor,
   type Gpu,
 } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { compareBackward, compareTrainingStatistics, compareY, STAT_RTOL } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';

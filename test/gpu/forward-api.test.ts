@@ -2,7 +2,7 @@
 // nn.BatchNorm semantics, steady-state calls allocate nothing, lost devices reject instead of hanging.
 import { describe, expect, it } from 'vitest';
 import { batchNorm, batchNormBackward, BatchNorm, Gpu, requestGpu, Tensor } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { compareElements } from '../support/compare.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom } from '../support/random.js';

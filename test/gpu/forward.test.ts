@@ -4,8 +4,8 @@
 // each shape with the fused ReLU in one of the two modes.
 import { afterAll, describe, expect, it } from 'vitest';
 import { batchNorm, Tensor, type Gpu } from '../../src/index.js';
-import { batchNormReference } from '../../src/reference-entry.js';
-import { channelLayout } from '../../src/shape.js';
+import { batchNormReference } from '../../src/reference.js';
+import { channelLayout } from '../../src/runtime/shape.js';
 import { compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { channelsLast, shapeSweep, type SweepCase } from '../support/shape-sweep.js';

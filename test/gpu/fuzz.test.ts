@@ -4,8 +4,8 @@
 // another), fused ReLU, running-variance estimator, scales and outliers (test/support/fuzz-case.ts).
 import { afterAll, describe, inject, it } from 'vitest';
 import { batchNorm, batchNormBackward, Tensor } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { channelLayout } from '../../src/shape.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { channelLayout } from '../../src/runtime/shape.js';
 import { fuzzCase, type FuzzCase } from '../support/fuzz-case.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';

@@ -1,9 +1,9 @@
 // Shared GPU set-up for the browser tests: one device per reduction path, and error scopes around each test.
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
+import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
 import { requestGpu, type Gpu } from '../../src/index.js';
 
 /** Runs a test's body inside validation, out-of-memory and internal error scopes: any GPU error fails it. */
-export { inErrorScopes } from '../../src/bench/error-scopes.js';
+export { inErrorScopes } from '../../bench/error-scopes.js';
 
 const devices = new Map<string, Promise<Gpu>>();
 

@@ -5,17 +5,17 @@
 // values in one word. The native path is selected and composed by test/unit/kernels.test.ts.
 import { describe, expect, it } from 'vitest';
 import { BatchNorm, batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { roundToHalf, toHalfBits } from '../../src/half.js';
-import { planOperation } from '../../src/runner.js';
-import { channelLayout, numElements } from '../../src/shape.js';
-import { backwardTolerances, withHalfRounding, yTolerance } from '../../src/tolerances.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { roundToHalf, toHalfBits } from '../../src/runtime/half.js';
+import { planOperation } from '../../src/engine/runner.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
+import { backwardTolerances, withHalfRounding, yTolerance } from '../../src/reference/tolerances.js';
 import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { compareTrainingStatistics } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
-// Tolerances: the float32 bounds of src/tolerances.ts widened by one rounding of y and dx to f16
+// Tolerances: the float32 bounds of src/reference/tolerances.ts widened by one rounding of y and dx to f16
 // (HALF_RTOL = 2^-11 relative, HALF_ATOL = 2^-25); statistics and dweight/dbias keep the float32 bounds.
 
 

@@ -4,15 +4,15 @@
 // training and inference, chunked and not, against the float64 references.
 import { describe, expect, it } from 'vitest';
 import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { planOperation } from '../../src/runner.js';
-import { channelLayout, numElements } from '../../src/shape.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { planOperation } from '../../src/engine/runner.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
 // Tolerances (Y_RTOL/Y_ATOL, STAT_RTOL, DX_RTOL, SUM_RTOL) are those of the sweeps, stated in
-// src/tolerances.ts.
+// src/reference/tolerances.ts.
 
 interface LayoutCase {
   readonly what: string;

@@ -2,13 +2,13 @@
 // row lane) of a reduction takes thousands of them. The batch mean and variance of a training forward and
 // the dweight and dbias of its backward must each be at least as accurate as PyTorch CUDA's on the same
 // data, channel by channel: the bound is PyTorch's own float32 error, replayed on the CPU, or the
-// result's own rounding to float32 where that is larger (src/tolerances.ts, longReductionAccuracy). Channels-last and BatchNorm1d (the rows kernels) and long NCHW
+// result's own rounding to float32 where that is larger (src/reference/tolerances.ts, longReductionAccuracy). Channels-last and BatchNorm1d (the rows kernels) and long NCHW
 // slices (scalar and vec4), on this adapter's own plans (few workgroups, long chains: SwiftShader's 16)
 // and on a GPU's (1024 workgroups).
 import { describe, expect, it } from 'vitest';
 import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
-import { channelLayout, numElements } from '../../src/shape.js';
-import { longReductionAccuracy, REDUCTION_QUANTITIES } from '../../src/tolerances.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
+import { longReductionAccuracy, REDUCTION_QUANTITIES } from '../../src/reference/tolerances.js';
 import { gaussian, seededRandom } from '../support/random.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 

@@ -1,15 +1,15 @@
-// The benchmark's model row (src/bench/model-step-run.ts) at a tiny batch in headless Chromium: the seed
+// The benchmark's model row (bench/model-step-run.ts) at a tiny batch in headless Chromium: the seed
 // CNN in TensorFlow.js on our device, once with tfjs's BatchNormalization and once with
 // webgpu-batchnorm/tfjs's; both steps and both models' batch norm timed (no assertion on times:
 // SwiftShader's say nothing about a GPU), the first losses agree within LOSS_AGREEMENT_RTOL, no tensor is
 // left behind. And where batch norm sits in the network, which its measurement on its own reproduces.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../src/bench/benchmark.js';
-import { measureModelSteps } from '../../src/bench/model-step-run.js';
-import { BATCH_NORM_TIMING, MODEL_STEP_TIMING } from '../../src/bench/model-step.js';
-import { disposeSeedCnn, LOSS_AGREEMENT_RTOL, SEED_CNN_TEXT } from '../../src/bench/seed-cnn.js';
-import { seedCnn } from '../../src/bench/seed-cnn-training.js';
+import { DEFAULT_SETTINGS } from '../../bench/benchmark.js';
+import { measureModelSteps } from '../../bench/model-step-run.js';
+import { BATCH_NORM_TIMING, MODEL_STEP_TIMING } from '../../bench/model-step.js';
+import { disposeSeedCnn, LOSS_AGREEMENT_RTOL, SEED_CNN_TEXT } from '../../bench/seed-cnn.js';
+import { seedCnn } from '../../bench/seed-cnn-training.js';
 import { requestGpu, type Gpu } from '../../src/index.js';
 
 /** The smallest batch the row takes: SwiftShader runs a step of it in seconds. */

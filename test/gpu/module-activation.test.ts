@@ -3,15 +3,15 @@
 // ops; the backward masks dy with the forward's output and needs the module's bias for the mask.
 import { describe, expect, it } from 'vitest';
 import { BatchNorm, batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { channelLayout, numElements } from '../../src/shape.js';
-import { relativeTolerance, runningMeanTolerance } from '../../src/tolerances.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
+import { relativeTolerance, runningMeanTolerance } from '../../src/reference/tolerances.js';
 import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { compareBackward, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
-// Tolerances (Y_RTOL/Y_ATOL, STAT_RTOL, DX_RTOL, SUM_RTOL): src/tolerances.ts.
+// Tolerances (Y_RTOL/Y_ATOL, STAT_RTOL, DX_RTOL, SUM_RTOL): src/reference/tolerances.ts.
 
 interface ModuleCase {
   readonly what: string;

@@ -7,8 +7,8 @@ import {
   Tensor,
   requestGpu,
 } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference-entry.js';
-import { meanTolerance, relativeTolerance } from '../../src/tolerances.js';
+import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference.js';
+import { meanTolerance, relativeTolerance } from '../../src/reference/tolerances.js';
 import { compareElements } from '../support/compare.js';
 import { compareBackward, compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom } from '../support/random.js';

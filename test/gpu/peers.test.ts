@@ -1,14 +1,15 @@
 /// <reference types="vite/client" />
-// The benchmark's peer comparison (src/bench/peer-harness.ts) on one small shape in headless Chromium:
+// The benchmark's peer comparison (bench/peer-harness.ts) on one small shape in headless Chromium:
 // TensorFlow.js and ONNX Runtime Web on our device, every case of every library run, checked against the
 // float64 reference and timed (no assertion on times: SwiftShader's say nothing about a GPU). Every output
 // must pass; tfjs must leave no tensor behind; a library with wrong output is reported, never the best.
 import * as tf from '@tensorflow/tfjs-core';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../src/bench/benchmark.js';
-import { comparePeerCase, loadPeers, measureContender, ourContender, ShapeInputs, caseReference, type Contender } from '../../src/bench/peer-harness.js';
-import { caseLabel, ortSupports, PEER_CASES, tfjsSupports, type PeerComparison } from '../../src/bench/peers.js';
+import { DEFAULT_SETTINGS } from '../../bench/benchmark.js';
+import type { Contender } from '../../bench/contender.js';
+import { comparePeerCase, loadPeers, measureContender, ourContender, ShapeInputs, caseReference } from '../../bench/peer-harness.js';
+import { caseLabel, ortSupports, PEER_CASES, tfjsSupports, type PeerComparison } from '../../bench/peers.js';
 import { requestGpu, type Gpu } from '../../src/index.js';
 
 // H*W = 6 (no vec4 path), N*H*W = 12 values per channel; small enough that SwiftShader takes seconds.

@@ -11,8 +11,8 @@ import {
   requestGpu,
   Tensor,
 } from '../../src/index.js';
-import { roundToHalf } from '../../src/half.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
+import { roundToHalf } from '../../src/runtime/half.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom } from '../support/random.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';

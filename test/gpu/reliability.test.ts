@@ -12,7 +12,7 @@ import {
   Tensor,
   type BatchNormBackwardResult,
 } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference-entry.js';
+import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference.js';
 import { gaussian, randomInt, seededRandom, uniform } from '../support/random.js';
 import { compareBackward, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';

@@ -5,16 +5,16 @@
 // and Keras's), and on a device at WebGPU's default limits, against the float64 references.
 import { describe, expect, it } from 'vitest';
 import { batchNorm, batchNormBackward, BatchNorm, Gpu, Tensor } from '../../src/index.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { planOperation } from '../../src/runner.js';
-import { channelLayout, numElements } from '../../src/shape.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { planOperation } from '../../src/engine/runner.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
 import { recordingDevice } from '../support/recording-device.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { checkResidualCase, RESIDUAL_CASES, type ResidualRatios } from '../support/residual-case.js';
 import { compareBackward, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
-// Tolerances: those of the sweeps (src/tolerances.ts), y's with |z| among its terms; dz exact.
+// Tolerances: those of the sweeps (src/reference/tolerances.ts), y's with |z| among its terms; dz exact.
 
 // The worst error / tolerance per dtype over every case, printed at the end (docs/numerics.md quotes it).
 const worst = { f32: { y: 0, dx: 0, dweight: 0, dbias: 0 }, f16: { y: 0, dx: 0, dweight: 0, dbias: 0 } };
@@ -128,7 +128,7 @@ describe('the module with a residual', () => {
         compareY(`${what} y`, yHost, x!, shape, ref, state.weight!, state.bias!, 1, 'f32', z!);
         const grads = bn.backward(dyT!);
         const statistics = training ? { training: true as const, saveMean: ref.saveMean, saveInvstd: ref.saveInvstd } : { training: false as const, ...runningBefore };
-        // The float64 statistics: the module keeps the GPU's to itself, and x's mean is near its spread, where they serve (src/tolerances.ts).
+        // The float64 statistics: the module keeps the GPU's to itself, and x's mean is near its spread, where they serve (src/reference/tolerances.ts).
         const gradRef = batchNormBackwardReference(dy!, x!, shape, { ...statistics, activation: 'relu', weight: state.weight!, residual: true, reluOutput: yHost });
         await compareBackward(what, grads, gradRef, { dy: dy!, x: x!, shape, weight: state.weight!, training, reluOutput: yHost });
         expect(Array.from(await grads.dz!.toArray())).toEqual(Array.from(gradRef.dz!));

@@ -4,13 +4,13 @@
 // tolerances, on every statistics path: slices (vec4 and scalar) and rows, each in one dispatch and in
 // three passes, f32 and packed f16, a mean of 1e4 with unit spread and a far outlier.
 import { describe, expect, it } from 'vitest';
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
-import type { StatisticsMerge } from '../../src/gpu.js';
-import { roundToHalf } from '../../src/half.js';
+import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import type { StatisticsMerge } from '../../src/runtime/gpu.js';
+import { roundToHalf } from '../../src/runtime/half.js';
 import { batchNorm, requestGpu, Tensor, type Gpu } from '../../src/index.js';
-import { batchNormReference } from '../../src/reference-entry.js';
-import { planOperation } from '../../src/runner.js';
-import { channelLayout, numElements } from '../../src/shape.js';
+import { batchNormReference } from '../../src/reference.js';
+import { planOperation } from '../../src/engine/runner.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { inErrorScopes } from './gpu-context.js';

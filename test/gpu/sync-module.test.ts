@@ -5,7 +5,7 @@
 // state dict moves between SyncBatchNorm and BatchNorm; a group of the user's own works and carries 2C + 1
 // and 2C values per step; bad groups and bad answers are named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
+import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
 import {
   BatchNorm,
   createLocalGroup,
@@ -15,9 +15,9 @@ import {
   type Gpu,
   type SyncGroup,
 } from '../../src/index.js';
-import { roundToHalf } from '../../src/half.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { channelLayout } from '../../src/shape.js';
+import { roundToHalf } from '../../src/runtime/half.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { channelLayout } from '../../src/runtime/shape.js';
 import { compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { addReplicas, compareGatheredBackward, compareGatheredForward, concatenate, globalStatistics, shardBatch, tally, type Worst } from '../support/sync.js';

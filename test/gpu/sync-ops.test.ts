@@ -1,5 +1,5 @@
-// The SyncBatchNorm building blocks on the GPU (src/sync-batch-norm.ts): each against its float64
-// reference (src/reference-sync.ts) fed the same inputs, and all of them together, over replicas' shards
+// The SyncBatchNorm building blocks on the GPU (src/ops/sync-batch-norm.ts): each against its float64
+// reference (src/reference/sync.ts) fed the same inputs, and all of them together, over replicas' shards
 // of unequal sizes (0 and 1 sample among them), against the single-device float64 forward and backward on
 // the concatenated batch (the worst error / tolerance of those is printed at the end). Layouts: NCHW with
 // vec4 and scalar runs, channels-last (the rows kernels), a middle channel axis, f16, chunked windows, a
@@ -15,7 +15,7 @@ import {
   Tensor,
   type Gpu,
 } from '../../src/index.js';
-import { roundToHalf } from '../../src/half.js';
+import { roundToHalf } from '../../src/runtime/half.js';
 import {
   batchNormBackwardElemtReference,
   batchNormBackwardReduceReference,
@@ -24,8 +24,8 @@ import {
   batchNormGatherStatsReference,
   batchNormReference,
   batchNormStatsReference,
-} from '../../src/reference-entry.js';
-import { channelLayout } from '../../src/shape.js';
+} from '../../src/reference.js';
+import { channelLayout } from '../../src/runtime/shape.js';
 import {
   backwardTolerances,
   elemtDxTolerance,
@@ -36,7 +36,7 @@ import {
   STAT_RTOL,
   withHalfRounding,
   yTolerance,
-} from '../../src/tolerances.js';
+} from '../../src/reference/tolerances.js';
 import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { addReplicas, compareGatheredBackward, compareGatheredForward, concatenate, shardBatch, tally, type Worst } from '../support/sync.js';

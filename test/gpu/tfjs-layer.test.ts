@@ -3,20 +3,20 @@
 // after fit steps, training and inference, rank 2 and 4, axis -1 and 1, save/load, memory over 100
 // training steps, recording into tfjs's own command encoder, and the fallback to tfjs's own batch norm.
 //
-// Every result is checked against the float64 reference under the bounds of src/tolerances.ts; so is
+// Every result is checked against the float64 reference under the bounds of src/reference/tolerances.ts; so is
 // tfjs's own layer (the premise of comparing the two), and then the two against each other within
 // agreementTolerance (each within the bound of the exact value, so within twice it of each other).
 // The backward's reference is fed the float64 batch statistics: the data's mean is within its spread, so
-// rounding the statistics to float32 moves xhat by ~6e-8, far inside DX_RTOL (see src/tolerances.ts).
+// rounding the statistics to float32 moves xhat by ~6e-8, far inside DX_RTOL (see src/reference/tolerances.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu'; // the fallback test's other backend
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchNormalization, batchNormalization, type BatchNormalizationLayerArgs } from '../../src/tfjs.js';
-import { INFERENCE_FORWARD, registerKernelsFor, runKernel } from '../../src/tfjs/kernels.js';
-import { asWebGpuBackend, gpuOfBackend, type WebGpuBackend } from '../../src/tfjs/webgpu-backend.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
+import { INFERENCE_FORWARD, registerKernelsFor, runKernel } from '../../src/platforms/tfjs/kernels.js';
+import { asWebGpuBackend, gpuOfBackend, type WebGpuBackend } from '../../src/platforms/tfjs/webgpu-backend.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import {
   agreementTolerance,
   backwardTolerances,
@@ -25,7 +25,7 @@ import {
   relativeTolerance,
   runningMeanTolerance,
   yTolerance,
-} from '../../src/tolerances.js';
+} from '../../src/reference/tolerances.js';
 import { compareElements } from '../support/compare.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 

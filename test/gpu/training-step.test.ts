@@ -3,7 +3,7 @@
 // Each forward writes the same `out` tensor.
 import { afterAll, expect, it } from 'vitest';
 import { BatchNorm, Tensor, type Gpu } from '../../src/index.js';
-import { channelMoments } from '../../src/reference-entry.js';
+import { channelMoments } from '../../src/reference.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 

@@ -8,11 +8,11 @@ import {
   type ResidualComparison,
   type ResidualMeasurement,
   type VariantRow,
-} from '../../src/bench/benchmark.js';
-import type { ModelStepReport } from '../../src/bench/model-step.js';
-import type { PeerComparison } from '../../src/bench/peers.js';
-import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT, RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
-import type { GpuVariant } from '../../src/bench/variants.js';
+} from '../../bench/benchmark.js';
+import type { ModelStepReport } from '../../bench/model-step.js';
+import type { PeerComparison } from '../../bench/peers.js';
+import { COPY_BYTES_PER_ELEMENT, KERNEL_BYTES_PER_ELEMENT, RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../bench/statistics.js';
+import type { GpuVariant } from '../../bench/variants.js';
 
 /** A measurement of `ms` per call, 1 GB/s, half the copy's bandwidth, settled after 3 warm-up trials. */
 export function measurement(ms: number, extra: Partial<GpuMeasurement> = {}): GpuMeasurement {

@@ -1,7 +1,7 @@
 // Random batch-norm problems for the fuzz test: each is fully determined by its seed, so a failure
 // printed as "seed S" replays with `npm run fuzz -- --seed S --cases 1`.
-import { roundToHalf } from '../../src/half.js';
-import { channelLayout, numElements } from '../../src/shape.js';
+import { roundToHalf } from '../../src/runtime/half.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
 import { gaussian, randomInt, seededRandom, uniform } from './random.js';
 
 export interface FuzzCase {

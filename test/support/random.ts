@@ -1,7 +1,7 @@
 // Seeded random numbers, so every failing case can be replayed.
 
 /** The benchmark's seeded generator (mulberry32, floats in [0, 1)) and normal samples: one implementation for both. */
-export { gaussian, seededUniform as seededRandom } from '../../src/bench/synthetic.js';
+export { gaussian, seededUniform as seededRandom } from '../../bench/synthetic.js';
 
 export function randomInt(random: () => number, lo: number, hi: number): number {
   return lo + Math.floor(random() * (hi - lo + 1));

@@ -4,9 +4,9 @@
 // SwiftShader: test/gpu/residual.test.ts) and the Dawn tests (native f16 on lavapipe: test/dawn/residual.test.ts).
 import { expect } from 'vitest';
 import { batchNorm, batchNormBackward, Tensor, type DType, type Gpu } from '../../src/index.js';
-import { roundToHalf } from '../../src/half.js';
-import { batchNormBackwardReference, batchNormReference } from '../../src/reference-entry.js';
-import { channelLayout, numElements } from '../../src/shape.js';
+import { roundToHalf } from '../../src/runtime/half.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
 import { gaussian, seededRandom, uniform } from './random.js';
 import { compareBackward, compareTrainingStatistics, compareY } from './tolerances.js';
 
@@ -87,7 +87,7 @@ export async function checkResidualCase(gpu: Gpu, c: ResidualCase, run: Residual
   const yRatio = compareY(`${what} y`, y, x, shape, ref, host.weight, host.bias, axis, dtype, z).worstRatio;
   if (relu) expect(y.some((v) => v === 0) && y.some((v) => v > 0), `${what}: the ReLU clips some values and passes others`).toBe(true);
 
-  // The backward's reference is fed the statistics the GPU backward read (src/tolerances.ts).
+  // The backward's reference is fed the statistics the GPU backward read (src/reference/tolerances.ts).
   const reluOutput = relu ? y : null;
   let gradRef;
   if (training) {

@@ -1,7 +1,7 @@
 // The seeded shape sweep shared by the forward and backward GPU tests: random shapes of rank 2 to 5 plus
 // the shapes that break kernels (H*W % 4 != 0, N=1, H*W=1, C=1, many channels, slice boundaries, a large
 // mean with unit spread, a tiny spread).
-import { channelLayout, numElements } from '../../src/shape.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
 import { randomInt, seededRandom } from './random.js';
 
 export interface SweepCase {
@@ -38,7 +38,7 @@ const EDGE_CASES: readonly Omit<SweepCase, 'seed'>[] = [
   { name: 'rank 5 vec4', shape: [2, 3, 4, 4, 4], mean: 0, spread: 1 },
   { name: 'N=2 C=1 L=1 (2 values per channel)', shape: [2, 1, 1], mean: 0, spread: 1 },
   // Many channels of fewer values than a slice workgroup has invocations: the rows kernels, whose row lanes
-  // walk a channel's values (a block may start mid-row), not one workgroup per channel (src/dispatch.ts).
+  // walk a channel's values (a block may start mid-row), not one workgroup per channel (src/engine/dispatch.ts).
   { name: 'many channels, inner 9', shape: [2, 4096, 9], mean: 0, spread: 1 },
   { name: 'many channels, inner 16', shape: [2, 1024, 4, 4], mean: 3, spread: 0.5 },
   { name: 'many channels, N=1, inner 13', shape: [1, 640, 13], mean: 0, spread: 1 },

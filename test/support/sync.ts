@@ -3,14 +3,14 @@
 // (0 and 1 sample among them), and the comparison of what the replicas computed, put back together, with
 // the float64 references on the concatenated batch.
 import { batchNormGatherStats, batchNormStats, Tensor, type Gpu } from '../../src/index.js';
-import type { ReferenceForwardResult } from '../../src/reference-entry.js';
-import { batchNormStatsReference } from '../../src/reference-entry.js';
+import type { ReferenceForwardResult } from '../../src/reference.js';
+import { batchNormStatsReference } from '../../src/reference.js';
 import {
   backwardTolerances,
   gatheredForwardTolerances,
   withHalfRounding,
   type GatheredForwardInputs,
-} from '../../src/tolerances.js';
+} from '../../src/reference/tolerances.js';
 import { compareElements } from './compare.js';
 
 type Values = ArrayLike<number>;
@@ -53,7 +53,7 @@ export function tally(worst: Worst, what: string, ratio: number): void {
 /**
  * Compares a forward through the replicas (their y put back together, the global statistics and the
  * running ones) with `ref`, the float64 forward over the concatenated batch, under the bounds of the
- * gathered statistics (src/tolerances.ts); `shards` are the replicas' inputs. Returns the worst ratios.
+ * gathered statistics (src/reference/tolerances.ts); `shards` are the replicas' inputs. Returns the worst ratios.
  */
 export function compareGatheredForward(
   what: string,
@@ -104,7 +104,7 @@ export function compareGatheredBackward(
 /**
  * The global f32 statistics replicas normalized with, recomputed by the building blocks on `gpu` (a device
  * of the replicas' adapter: the same kernels and plans give the same bits): what the float64 backward on
- * the concatenated batch must be fed (src/tolerances.ts).
+ * the concatenated batch must be fed (src/reference/tolerances.ts).
  */
 export async function globalStatistics(gpu: Gpu, shards: readonly Shard[], axis: number, eps: number): Promise<{ mean: Float32Array; invstd: Float32Array }> {
   const local = [];

@@ -1,13 +1,13 @@
 // The tests' comparisons of GPU results with the float64 reference (fuzz, chunking, backward, faults,
 // reliability). The tolerance model (constants and per-element bounds, with their reasoning) is
-// src/tolerances.ts, shared with the benchmark and the demo; this file applies it through vitest.
+// src/reference/tolerances.ts, shared with the benchmark and the demo; this file applies it through vitest.
 import { expect } from 'vitest';
 import type { BatchNormBackwardResult } from '../../src/index.js';
-import type { ReferenceBackwardResult, ReferenceForwardResult } from '../../src/reference-entry.js';
-import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance, withHalfRounding, yTolerance } from '../../src/tolerances.js';
+import type { ReferenceBackwardResult, ReferenceForwardResult } from '../../src/reference.js';
+import { backwardTolerances, meanTolerance, relativeTolerance, runningMeanTolerance, withHalfRounding, yTolerance } from '../../src/reference/tolerances.js';
 import { compareElements, type Comparison } from './compare.js';
 
-export { DX_RTOL, STAT_RTOL, SUM_RTOL, Y_ATOL, Y_RTOL } from '../../src/tolerances.js';
+export { DX_RTOL, STAT_RTOL, SUM_RTOL, Y_ATOL, Y_RTOL } from '../../src/reference/tolerances.js';
 
 type Values = ArrayLike<number>;
 
@@ -77,7 +77,7 @@ export interface BackwardRatios {
 
 /**
  * Reads the GPU's gradients and compares them with the reference's under DX_RTOL and SUM_RTOL; returns the
- * worst ratios. `ref` must have been fed the statistics the GPU backward read (see src/tolerances.ts).
+ * worst ratios. `ref` must have been fed the statistics the GPU backward read (see src/reference/tolerances.ts).
  */
 export async function compareBackward(
   what: string,

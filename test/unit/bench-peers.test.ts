@@ -2,11 +2,11 @@
 // the ratio ours / best, the table and CSV columns that show it, the NHWC inputs, the check of a library's
 // outputs against the float64 reference, and the ONNX model's encoding of initializers and attributes.
 import { describe, expect, it } from 'vitest';
-import type { BenchmarkReport, BenchmarkRow } from '../../src/bench/benchmark.js';
-import { onnxModel } from '../../src/bench/onnx-model.js';
-import { caseReference, checkCase, ShapeInputs, toNhwc } from '../../src/bench/peer-harness.js';
-import { caseKey, caseLabel, comparePeers, findComparison, PEER_CASES, type PeerCase, type PeerComparison, type PeerTiming } from '../../src/bench/peers.js';
-import { formatPeers, formatSummary, ratioCell, reportToCsv, timingCell } from '../../src/bench/report-format.js';
+import type { BenchmarkReport, BenchmarkRow } from '../../bench/benchmark.js';
+import { onnxModel } from '../../bench/onnx-model.js';
+import { caseReference, checkCase, ShapeInputs, toNhwc } from '../../bench/peer-harness.js';
+import { caseKey, caseLabel, comparePeers, findComparison, PEER_CASES, type PeerCase, type PeerComparison, type PeerTiming } from '../../bench/peers.js';
+import { formatPeers, formatSummary, ratioCell, reportToCsv, timingCell } from '../../bench/report-format.js';
 import { sampleReport, sampleRow } from '../support/bench-report.js';
 
 const timing = (library: string, ms: number | null, passed = true, error?: string): PeerTiming => ({

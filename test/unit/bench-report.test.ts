@@ -4,14 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatPercent, REPORT_SCHEMA } from '../../src/bench/benchmark.js';
-import { perCallPassTimes, summarizePasses } from '../../src/bench/gpu-timing.js';
-import { failedModelRow, modelRow, parseModelBatches, type ModelStepReport, type ModelStepTiming } from '../../src/bench/model-step.js';
-import { formatGpuTable, formatModelSteps, formatPasses, formatResidual, formatSummary, formatVariantRatios, passesText, reportToCsv } from '../../src/bench/report-format.js';
-import { readReport } from '../../src/bench/report-schema.js';
-import { LOSS_AGREEMENT_RTOL } from '../../src/bench/seed-cnn.js';
-import { checkVariants, parseVariants, statisticsMergeVariants } from '../../src/bench/variants.js';
-import { RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../src/bench/statistics.js';
+import { formatPercent, REPORT_SCHEMA } from '../../bench/benchmark.js';
+import { perCallPassTimes, summarizePasses } from '../../bench/gpu-timing.js';
+import { failedModelRow, modelRow, parseModelBatches, type ModelStepReport, type ModelStepTiming } from '../../bench/model-step.js';
+import { formatGpuTable, formatModelSteps, formatPasses, formatResidual, formatSummary, formatVariantRatios, passesText, reportToCsv } from '../../bench/report-format.js';
+import { readReport } from '../../bench/report-schema.js';
+import { LOSS_AGREEMENT_RTOL } from '../../bench/seed-cnn.js';
+import { checkVariants, parseVariants, statisticsMergeVariants } from '../../bench/variants.js';
+import { RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../bench/statistics.js';
 import { measurement, residualComparison, sampleReport, sampleRow, variantRow } from '../support/bench-report.js';
 
 describe('per-pass times from timestamps', () => {

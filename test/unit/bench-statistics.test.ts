@@ -1,7 +1,7 @@
 // Timing statistics of the benchmark harness: median, warm-up exclusion, GB/s arithmetic, the iteration
 // count that sizes a trial, the warm-up until stable and the interleaving of series, and the byte counts.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../src/bench/benchmark.js';
+import { DEFAULT_SETTINGS } from '../../bench/benchmark.js';
 import {
   BACKWARD_BYTES_PER_ELEMENT,
   COPY_BYTES_PER_ELEMENT,
@@ -16,7 +16,7 @@ import {
   medianOfTrials,
   relativeSpread,
   summarizeTrials,
-} from '../../src/bench/statistics.js';
+} from '../../bench/statistics.js';
 
 describe('median', () => {
   it('takes the middle value of an odd count and the mean of the middle two of an even count', () => {

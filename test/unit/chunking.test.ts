@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planChunks } from '../../src/chunking.js';
+import { planChunks } from '../../src/engine/chunking.js';
 
 describe('planChunks', () => {
   it('keeps a tensor that fits in one binding whole', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GPU_REDUCTION_WORKGROUPS, isSoftwareAdapter, reductionWorkgroupsFor, SOFTWARE_REDUCTION_WORKGROUPS } from '../../src/adapter.js';
-import { planChunks } from '../../src/chunking.js';
+import { GPU_REDUCTION_WORKGROUPS, isSoftwareAdapter, reductionWorkgroupsFor, SOFTWARE_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import { planChunks } from '../../src/engine/chunking.js';
 import {
   FINALIZE_PER_INVOCATION_MAX_PARTIALS,
   FINALIZE_WORKGROUP_SIZE,
@@ -12,7 +12,7 @@ import {
   ROWS_CHANNEL_LANES,
   ROWS_MAX_SPATIAL,
   WORKGROUP_SIZE,
-} from '../../src/dispatch.js';
+} from '../../src/engine/dispatch.js';
 
 describe('foldGrid', () => {
   it('keeps 1-D dispatches within the limit', () => {

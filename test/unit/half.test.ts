@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromHalfBits, toHalfBits } from '../../src/half.js';
+import { fromHalfBits, toHalfBits } from '../../src/runtime/half.js';
 
 describe('float16 conversion', () => {
   it.each([

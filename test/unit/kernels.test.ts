@@ -4,9 +4,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { storageFor, type Storage } from '../../src/element-storage.js';
-import type { StatisticsMerge } from '../../src/gpu.js';
-import { bindingsOf, composeShader, variantKey, type KernelVariant } from '../../src/kernels.js';
+import { storageFor, type Storage } from '../../src/engine/element-storage.js';
+import type { StatisticsMerge } from '../../src/runtime/gpu.js';
+import { bindingsOf, composeShader, variantKey, type KernelVariant } from '../../src/engine/kernels.js';
 import { validateWgsl } from '../support/naga.js';
 
 const STORAGES: Storage[] = ['f32', 'f16', 'f16-packed'];

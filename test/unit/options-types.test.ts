@@ -2,16 +2,16 @@
 // key the types offer is never refused at run time as unknown, and a key the check accepts is typed.
 // `tsc --noEmit` (the first step of `npm test`) fails on a mismatch; the test bodies only carry the checks.
 import { describe, expectTypeOf, it } from 'vitest';
-import { INFERENCE_KEYS, OUT_KEYS as BACKWARD_OUT_KEYS, TRAINING_KEYS } from '../../src/batch-norm-backward.js';
+import { INFERENCE_KEYS, OUT_KEYS as BACKWARD_OUT_KEYS, TRAINING_KEYS } from '../../src/ops/batch-norm-backward.js';
 import {
   BACKWARD_OPTION_KEYS,
   FORWARD_OPTION_KEYS,
   FORWARD_OUT_KEYS,
   KERAS_OPTION_KEYS,
   MODULE_OPTION_KEYS,
-} from '../../src/batch-norm-module.js';
-import { OPTION_KEYS, OUT_KEYS } from '../../src/batch-norm.js';
-import { GPU_OPTION_KEYS, REQUEST_OPTION_KEYS } from '../../src/gpu.js';
+} from '../../src/modules/batch-norm-module.js';
+import { OPTION_KEYS, OUT_KEYS } from '../../src/ops/batch-norm.js';
+import { GPU_OPTION_KEYS, REQUEST_OPTION_KEYS } from '../../src/runtime/gpu.js';
 import type {
   BatchNormBackwardCommon,
   BatchNormBackwardInference,
@@ -35,7 +35,7 @@ import type {
   TensorOptions,
   WrapOptions,
 } from '../../src/index.js';
-import { TENSOR_OPTION_KEYS, WRAP_OPTION_KEYS } from '../../src/tensor.js';
+import { TENSOR_OPTION_KEYS, WRAP_OPTION_KEYS } from '../../src/runtime/tensor.js';
 import {
   BACKWARD_ELEMT_KEYS,
   BACKWARD_ELEMT_OUT_KEYS,
@@ -47,7 +47,7 @@ import {
   GATHER_OUT_KEYS,
   STATS_KEYS,
   STATS_OUT_KEYS,
-} from '../../src/sync-batch-norm.js';
+} from '../../src/ops/sync-batch-norm.js';
 import {
   SYNC_BACKWARD_OPTION_KEYS,
   SYNC_BACKWARD_OUT_KEYS,
@@ -55,7 +55,7 @@ import {
   SYNC_FORWARD_OUT_KEYS,
   SYNC_KERAS_OPTION_KEYS,
   SYNC_MODULE_OPTION_KEYS,
-} from '../../src/sync-batch-norm-module.js';
+} from '../../src/modules/sync-batch-norm-module.js';
 
 type Keys<T> = keyof T & string;
 type Listed<L extends readonly string[]> = L[number];

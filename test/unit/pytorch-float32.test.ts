@@ -1,12 +1,12 @@
-// The float32 replay of PyTorch CUDA's reductions (src/pytorch-float32.ts) and the long-reduction bound
-// built on it (src/tolerances.ts, longReductionAccuracy): the replay is PyTorch-accurate, not exact, and
+// The float32 replay of PyTorch CUDA's reductions (src/reference/pytorch-float32.ts) and the long-reduction bound
+// built on it (src/reference/tolerances.ts, longReductionAccuracy): the replay is PyTorch-accurate, not exact, and
 // the bound fails a plain serial float32 sum, so the GPU test that uses it can fail.
 import { describe, expect, it } from 'vitest';
-import { pytorchParameterGradients, pytorchStatistics } from '../../src/pytorch-float32.js';
-import { channelMoments } from '../../src/reference.js';
-import { batchNormBackwardReference } from '../../src/reference-backward.js';
-import { channelLayout, numElements } from '../../src/shape.js';
-import { longReductionAccuracy, REDUCTION_QUANTITIES } from '../../src/tolerances.js';
+import { pytorchParameterGradients, pytorchStatistics } from '../../src/reference/pytorch-float32.js';
+import { channelMoments } from '../../src/reference/forward.js';
+import { batchNormBackwardReference } from '../../src/reference/backward.js';
+import { channelLayout, numElements } from '../../src/runtime/shape.js';
+import { longReductionAccuracy, REDUCTION_QUANTITIES } from '../../src/reference/tolerances.js';
 import { gaussian, seededRandom } from '../support/random.js';
 
 const f = Math.fround;

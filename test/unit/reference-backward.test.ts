@@ -2,8 +2,8 @@
 // L = sum(g * y(x, weight, bias)), backward(g) must equal the central finite differences of L, in
 // training (gradient through the batch statistics) and inference, with and without a weight.
 import { describe, expect, it } from 'vitest';
-import { batchNormReference } from '../../src/reference.js';
-import { batchNormBackwardReference } from '../../src/reference-backward.js';
+import { batchNormReference } from '../../src/reference/forward.js';
+import { batchNormBackwardReference } from '../../src/reference/backward.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 
 // Central differences of a float64 loss: truncation O(H^2) and rounding O(1e-16 / H) are both far below

@@ -1,4 +1,4 @@
-// The float64 references of the SyncBatchNorm building blocks (src/reference-sync.ts): shards of a batch
+// The float64 references of the SyncBatchNorm building blocks (src/reference/sync.ts): shards of a batch
 // through stats -> gather -> elemt, and backward reduce -> (sums added) -> backward elemt, give what the
 // single-device references give on the concatenated batch, to float64 rounding; empty shards add
 // nothing; arguments are checked as the GPU functions check theirs.
@@ -12,7 +12,7 @@ import {
   batchNormReference,
   batchNormStatsReference,
   channelMoments,
-} from '../../src/reference-entry.js';
+} from '../../src/reference.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 
 /** Shards of sizes `sizes` along dimension 0 of a batch of shape [sum(sizes), ...rest]. */

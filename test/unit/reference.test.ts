@@ -1,7 +1,7 @@
 // The float64 reference against values worked out by hand.
 import { describe, expect, it } from 'vitest';
-import { batchNormBackwardReference } from '../../src/reference-backward.js';
-import { batchNormReference, channelMoments } from '../../src/reference.js';
+import { batchNormBackwardReference } from '../../src/reference/backward.js';
+import { batchNormReference, channelMoments } from '../../src/reference/forward.js';
 
 describe('channelMoments', () => {
   it('reads each channel as N runs of H*W values', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertValidShape, channelLayout, numElements } from '../../src/shape.js';
+import { assertValidShape, channelLayout, numElements } from '../../src/runtime/shape.js';
 
 describe('channelLayout', () => {
   it.each([

@@ -1,11 +1,11 @@
 // The process groups SyncBatchNorm exchanges through, without a GPU: createLocalGroup (replicas in one
-// process) and the worker_threads group (src/node.ts; here its replicas are joined in one thread, which
+// process) and the worker_threads group (src/platforms/worker-group.ts; here its replicas are joined in one thread, which
 // MessagePorts allow; test/dawn/sync-workers.test.ts runs it across workers). Both answer in rank order,
 // add in rank order in float64 so every replica gets the same sum, refuse mismatched calls on every
 // replica, and check what they are given.
 import { describe, expect, it } from 'vitest';
 import { createWorkerGroup, joinWorkerGroup } from '../../src/node.js';
-import { assertSyncGroup, checkedAllGather, checkedAllReduceSum, createLocalGroup, type SyncGroup } from '../../src/sync-group.js';
+import { assertSyncGroup, checkedAllGather, checkedAllReduceSum, createLocalGroup, type SyncGroup } from '../../src/modules/sync-group.js';
 
 const kinds: { name: string; make: (size: number) => (SyncGroup & { close?: () => void })[] }[] = [
   { name: 'createLocalGroup', make: createLocalGroup },

@@ -1,8 +1,8 @@
-// The shared tolerance model (src/tolerances.ts) and the benchmark's non-throwing comparison
-// (src/bench/accuracy.ts): the bounds are the stated formulas, and NaN, infinities and zero tolerances
+// The shared tolerance model (src/reference/tolerances.ts) and the benchmark's non-throwing comparison
+// (bench/accuracy.ts): the bounds are the stated formulas, and NaN, infinities and zero tolerances
 // are judged as the tests' compareElements judges them.
 import { describe, expect, it } from 'vitest';
-import { elementAccuracy } from '../../src/bench/accuracy.js';
+import { elementAccuracy } from '../../bench/accuracy.js';
 import {
   agreementTolerance,
   backwardTolerances,
@@ -18,7 +18,7 @@ import {
   Y_ATOL,
   Y_RTOL,
   yTolerance,
-} from '../../src/tolerances.js';
+} from '../../src/reference/tolerances.js';
 
 describe('tolerances', () => {
   const shape = [2, 2, 3]; // N=2, C=2, spatial 3

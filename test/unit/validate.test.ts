@@ -1,6 +1,6 @@
 // Argument checks that need no GPU: reading options once, with unknown keys named.
 import { describe, expect, it } from 'vitest';
-import { describeValue, readOptions } from '../../src/options.js';
+import { describeValue, readOptions } from '../../src/runtime/options.js';
 
 describe('readOptions', () => {
   it('names an unknown key and the known ones (a typo must not run with a default)', () => {

@@ -9,8 +9,8 @@
 // gamma and one without center zeros for beta (multiplying by 1 and adding 0 are exact in float32), so
 // the gradients can save the inputs by name.
 import { engine, registerGradient, registerKernel, getKernel, mul, neg, rsqrt, add, div, zeros, type NamedAttrMap, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
-import { batchNorm } from '../batch-norm.js';
-import { batchNormBackward } from '../batch-norm-backward.js';
+import { batchNorm } from '../../ops/batch-norm.js';
+import { batchNormBackward } from '../../ops/batch-norm-backward.js';
 import { gpuOfBackend, newOutput, recordInto, wrap, type WebGpuBackend } from './webgpu-backend.js';
 
 /** Training forward: outputs y, the batch mean, 1/sqrt(batch variance + epsilon), the new moving mean and moving variance. */

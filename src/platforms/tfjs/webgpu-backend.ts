@@ -9,8 +9,8 @@
 // what tfjs's own runWebGPUProgram uses, and they are checked here, so a tfjs whose internals differ gets
 // tfjs's own batch norm (with a warning naming the reason) instead of a wrong recording.
 import { backend, env, getBackend, type DataType, type TensorInfo } from '@tensorflow/tfjs-core';
-import { Gpu } from '../gpu.js';
-import { Tensor } from '../tensor.js';
+import { Gpu } from '../../runtime/gpu.js';
+import { Tensor } from '../../runtime/tensor.js';
 
 /** A tensor's entry in the backend's tensorMap. */
 interface TensorData {
