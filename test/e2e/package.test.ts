@@ -109,17 +109,17 @@ describe('the packed package', () => {
     expect(readFileSync(join(installed, 'dist', 'index.js'), 'utf8')).not.toMatch(/@tensorflow/);
     // The tfjs and node entries' declarations use no WebGPU type, so they need no `types@<7` variant (the
     // node entry's use worker_threads' types, from @types/node).
-    for (const file of ['tfjs.d.ts', 'tfjs/layer.d.ts', 'node.d.ts', 'sync-group.d.ts']) expect(readFileSync(join(installed, 'dist', file), 'utf8'), file).not.toMatch(/\bGPU[A-Z]\w*|@webgpu/);
+    for (const file of ['tfjs.d.ts', 'platforms/tfjs/layer.d.ts', 'node.d.ts', 'platforms/worker-group.d.ts', 'modules/sync-group.d.ts']) expect(readFileSync(join(installed, 'dist', file), 'utf8'), file).not.toMatch(/\bGPU[A-Z]\w*|@webgpu/);
     for (const entry of ['index', 'dawn']) {
       const before7 = readFileSync(join(installed, 'dist', `${entry}-with-webgpu-types.d.ts`), 'utf8');
       expect(before7.startsWith('/// <reference types="@webgpu/types"'), entry).toBe(true);
     }
     expect(index).not.toMatch(/batchNormReference|channelMoments/);
-    const gpu = readFileSync(join(installed, 'dist', 'gpu.d.ts'), 'utf8');
+    const gpu = readFileSync(join(installed, 'dist', 'runtime', 'gpu.d.ts'), 'utf8');
     for (const internal of ['fromOwnedDevice', 'createBuffer', 'destroyBuffer', 'releaseBuffer', 'scoped', 'lossWithin', 'onDestroy', 'assertAlive', 'assertGpu']) {
       expect(gpu, internal).not.toMatch(new RegExp(`\\b${internal}\\b`));
     }
-    expect(readFileSync(join(installed, 'dist', 'tensor.d.ts'), 'utf8')).not.toMatch(/\b(allocate|release)\b/);
+    expect(readFileSync(join(installed, 'dist', 'runtime', 'tensor.d.ts'), 'utf8')).not.toMatch(/\b(allocate|release)\b/);
   });
 
   it("type-checks every ```ts block of the README and docs/ under --strict against the installed package, with TypeScript 5.9 and 7", () => {
