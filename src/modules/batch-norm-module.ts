@@ -459,7 +459,7 @@ export class BatchNorm {
       ...(saved.residual ? { residual: true, ...(saved.y ? { y: saved.y } : {}) } : {}),
     };
     return saved.training
-      ? batchNormBackward(this.gpu, dy, saved.x, { ...common, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, training: true })
+      ? batchNormBackward(this.gpu, dy, saved.x, { ...common, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, eps: this.eps, training: true })
       : batchNormBackward(this.gpu, dy, saved.x, {
           ...common, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
         });

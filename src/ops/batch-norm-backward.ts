@@ -36,6 +36,12 @@ export interface BatchNormBackwardTraining {
   saveMean: Tensor;
   /** The forward's `saveInvstd` (1/sqrt(biased batch variance + eps)), f32 [C]. */
   saveInvstd: Tensor;
+  /**
+   * The forward's eps; default {@link DEFAULT_EPS}. As PyTorch's backward, the gradients do not depend on it;
+   * their rounding does where the variance is far below eps: the backward takes the channel's variance
+   * as 1/saveInvstd^2 - eps to center its sums, so that a constant channel's dweight is exactly 0.
+   */
+  eps?: number;
   /** Differentiates a training forward. */
   training: true;
 }
@@ -136,7 +142,7 @@ export interface BatchNormBackwardResidualResult extends BatchNormBackwardResult
 
 const COMMON_KEYS = ['weight', 'training', 'out', 'timestampWrites', 'encoder', 'axis', 'activation', 'bias', 'residual', 'y'] as const;
 /** @internal The keys of each mode's options (test/unit/options-types.test.ts checks them against the types). */
-export const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
+export const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd', 'eps'] as const;
 /** @internal */
 export const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
 /** @internal */
@@ -192,7 +198,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
     if (t === undefined || t === null) throw new TypeError(`batchNormBackward with training: ${training} needs ${name} (${statistics}), got ${describeValue(t)}`);
     assertPerChannel(gpu, t, name, channels, x.shape);
   }
-  const eps = training ? 0 : (o.eps ?? DEFAULT_EPS);
+  const eps = o.eps ?? DEFAULT_EPS;
   assertEps(eps);
   const activation = o.activation ?? null;
   assertActivation(activation);

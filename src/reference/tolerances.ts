@@ -27,7 +27,9 @@ export const DX_RTOL = 2e-6;
 // dbias = sum(dy) and dweight = sum(dy*xhat) are float32 sums: their error scales with sum|term|. A term
 // of dweight rounds at most twice (x - center, exact for the bulk of x, then the product), and the sums
 // are compensated through every stage (shaders/two-sum.wgsl) and rounded once with invstd: 3 units of
-// 2^-24 of sum|term|, bounded here with more than a factor of 2 to spare.
+// 2^-24 of sum|term|, bounded here with more than a factor of 2 to spare. That holds where the variance
+// is far below eps too, because the center comes from the channel's own spread (1/saveInvstd^2 - eps,
+// given the forward's eps; docs/numerics.md): x - center is then exact or rounds once at its own size.
 export const SUM_RTOL = 5e-7;
 
 // f16 outputs (y, dx) are computed in float32 and rounded once to half precision on the store:

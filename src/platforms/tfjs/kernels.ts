@@ -96,7 +96,7 @@ function backward(backend: WebGpuBackend, inputs: Record<'dy' | 'x' | 'gamma' | 
   const t = (info: TensorInfo, name: string) => wrap(gpu, backend, info, name);
   recordInto(backend, Object.values(inputs), outputs, (encoder) => {
     const statistics = attrs.training
-      ? { training: true as const, saveMean: t(mean, 'batch mean'), saveInvstd: t(spread, 'batch invstd') }
+      ? { training: true as const, saveMean: t(mean, 'batch mean'), saveInvstd: t(spread, 'batch invstd'), eps: attrs.epsilon }
       : { training: false as const, runningMean: t(mean, 'moving mean'), runningVar: t(spread, 'moving variance'), eps: attrs.epsilon };
     batchNormBackward(gpu, t(dy, 'dy'), t(x, 'x'), {
       ...statistics,
