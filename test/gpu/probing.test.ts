@@ -235,8 +235,8 @@ describe('4. typos are named, not ignored', () => {
       "batchNorm options.out has an unknown key 'Y'; the known keys are 'y', 'saveMean', 'saveInvstd'",
     );
     const stats = batchNorm(gpu, xT, { training: true });
-    expect(() => batchNormBackward(gpu, dyT, xT, typo({ training: true, saveMean: stats.saveMean, saveInvstd: stats.saveInvstd, eps: 1e-3 }))).toThrow(
-      "batchNormBackward options (training: true) has an unknown key 'eps'",
+    expect(() => batchNormBackward(gpu, dyT, xT, typo({ training: true, saveMean: stats.saveMean, saveInvstd: stats.saveInvstd, runningVar: stats.saveInvstd }))).toThrow(
+      "batchNormBackward options (training: true) has an unknown key 'runningVar'",
     );
     expect(() => new BatchNorm(gpu, C, typo({ affine: true, track_running_stats: false }))).toThrow("BatchNorm options has an unknown key 'track_running_stats'");
     expect(() => new BatchNorm(gpu, C).forward(xT, typo({ train: false }))).toThrow("BatchNorm.forward options has an unknown key 'train'");
