@@ -1,7 +1,7 @@
 // The main entry. The float64 CPU references are the separate entry `webgpu-batchnorm/reference`
-// (src/reference.ts). Its declarations reference no WebGPU types package: TypeScript 7's DOM library
-// declares WebGPU itself; TypeScript before 7 gets index-with-webgpu-types.d.ts instead (package.json's
-// `types@<7` condition).
+// (src/reference.ts). Its declarations reference no WebGPU types package: TypeScript 6's and 7's DOM
+// libraries declare WebGPU themselves; TypeScript before 6 gets index-with-webgpu-types.d.ts instead (package.json's
+// `types@<6` condition).
 /**
  * Batch normalization over WebGPU with PyTorch's semantics: the functional forward {@link batchNorm} and
  * backward {@link batchNormBackward}, and the module {@link BatchNorm} (nn.BatchNorm1d/2d/3d, or Keras's

@@ -1,9 +1,9 @@
 // The package as a consumer gets it: `npm pack` (prepack builds dist/), installed into a scratch project
-// with only its declared dependencies plus TypeScript 5.9 and 7, the @webgpu/types peer, @types/node and Dawn (the
+// with only its declared dependencies plus TypeScript 5.9, 6.0 and 7, the @webgpu/types peer, @types/node and Dawn (the
 // `webgpu` package), then
 // - the ```ts blocks of the README and the docs/ guides type-checked under --strict, without skipLibCheck,
 //   against the installed package by both compilers (TypeScript 7's DOM library declares WebGPU; 5.9 gets
-//   @webgpu/types through the package's `types@<7` condition),
+//   @webgpu/types through the package's `types@<6` condition),
 // - every block that imports `webgpu-batchnorm/dawn` run on Dawn, the numbers it prints checked against
 //   the values its comment gives and against hand-computed ones, and a small forward checked against
 //   hand-computed values and the `webgpu-batchnorm/reference` entry.
@@ -23,10 +23,12 @@ const ECOSYSTEM = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorf
 /** A Node.js consumer's: the SyncBatchNorm worker example imports node:worker_threads (@types/node). */
 const CONSUMER = ['typescript', '@webgpu/types', 'webgpu', '@types/node'];
 /**
- * TypeScript 7 beside 5.9 (`typescript`, this repository's compiler), under an alias. Not a devDependency
- * here: both packages install a `tsc` bin, and which one node_modules/.bin/tsc runs would depend on the order
- * of installation. npm fetches it once, then reads it from its cache.
+ * TypeScript 6.0 and 7 beside 5.9 (`typescript`, this repository's compiler), under aliases. Not
+ * devDependencies here: each package installs a `tsc` bin, and which one node_modules/.bin/tsc runs would
+ * depend on the order of installation. npm fetches them once, then reads them from its cache.
  */
+const TYPESCRIPT_6 = 'typescript-6';
+const TYPESCRIPT_6_VERSION = '6.0.3';
 const TYPESCRIPT_7 = 'typescript-7';
 const TYPESCRIPT_7_VERSION = '7.0.2';
 
@@ -72,7 +74,7 @@ beforeAll(() => {
   run('mkdir', ['-p', app], dir);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }, null, 2));
   const specs = [...CONSUMER, ...ECOSYSTEM].map((name) => `${name}@${version(name)}`);
-  specs.push(`${TYPESCRIPT_7}@npm:typescript@${TYPESCRIPT_7_VERSION}`);
+  specs.push(`${TYPESCRIPT_6}@npm:typescript@${TYPESCRIPT_6_VERSION}`, `${TYPESCRIPT_7}@npm:typescript@${TYPESCRIPT_7_VERSION}`);
   timed('npm install (scratch project)', () =>
     run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball, ...specs], app),
   );
@@ -102,12 +104,12 @@ describe('the packed package', () => {
     // Only Node.js users need Dawn, only users of webgpu-batchnorm/tfjs need TensorFlow.js.
     expect(pkg.peerDependenciesMeta).toEqual(Object.fromEntries([...tfjsPackages, 'webgpu'].map((name) => [name, { optional: true }])));
     // TypeScript 7's DOM library declares WebGPU: the main declarations must not bring @webgpu/types too;
-    // the `types@<7` ones must.
+    // the `types@<6` ones must (TypeScript 6's DOM library declares WebGPU too).
     const index = readFileSync(join(installed, 'dist', 'index.d.ts'), 'utf8');
     expect(index).not.toMatch(/@webgpu\/types/);
     expect(index).not.toMatch(/@tensorflow/); // the main entry never imports TensorFlow.js
     expect(readFileSync(join(installed, 'dist', 'index.js'), 'utf8')).not.toMatch(/@tensorflow/);
-    // The tfjs and node entries' declarations use no WebGPU type, so they need no `types@<7` variant (the
+    // The tfjs and node entries' declarations use no WebGPU type, so they need no `types@<6` variant (the
     // node entry's use worker_threads' types, from @types/node).
     for (const file of ['tfjs.d.ts', 'platforms/tfjs/layer.d.ts', 'node.d.ts', 'platforms/worker-group.d.ts', 'modules/sync-group.d.ts']) expect(readFileSync(join(installed, 'dist', file), 'utf8'), file).not.toMatch(/\bGPU[A-Z]\w*|@webgpu/);
     for (const entry of ['index', 'dawn']) {
@@ -122,7 +124,7 @@ describe('the packed package', () => {
     expect(readFileSync(join(installed, 'dist', 'runtime', 'tensor.d.ts'), 'utf8')).not.toMatch(/\b(allocate|release)\b/);
   });
 
-  it("type-checks every ```ts block of the README and docs/ under --strict against the installed package, with TypeScript 5.9 and 7", () => {
+  it("type-checks every ```ts block of the README and docs/ under --strict against the installed package, with TypeScript 5.9, 6.0 and 7", () => {
     const blocks = documentationTsBlocks();
     expect(blocks.filter((b) => b.file === 'README.md').length).toBeGreaterThanOrEqual(4);
     const names = writeReadmeExamples(app, blocks);
@@ -130,7 +132,7 @@ describe('the packed package', () => {
     const own = names.filter((n) => !ecosystem.includes(n));
     expect(ecosystem.length).toBe(3); // the TensorFlow.js layer, TensorFlow.js by hand, ONNX Runtime Web
     const config = (include: string[], skipLibCheck: boolean) => ({
-      // No "types": WebGPU's types come from TypeScript 7's DOM library, or from the package's `types@<7` entry.
+      // No "types": WebGPU's types come from TypeScript 6's and 7's DOM libraries, or from the package's `types@<6` entry.
       compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], noEmit: true, skipLibCheck },
       include,
     });
@@ -140,10 +142,11 @@ describe('the packed package', () => {
     // the current ones (and with TypeScript 7's DOM library), so a tfjs project needs skipLibCheck whatever
     // else it uses.
     writeFileSync(join(app, 'tsconfig.ecosystem.json'), JSON.stringify(config(ecosystem, true), null, 2));
-    for (const compiler of ['typescript', TYPESCRIPT_7]) {
+    const expected: Record<string, RegExp> = { typescript: /^TypeScript 5\.9\./, [TYPESCRIPT_6]: /^TypeScript 6\.0\./, [TYPESCRIPT_7]: /^TypeScript 7\./ };
+    for (const compiler of ['typescript', TYPESCRIPT_6, TYPESCRIPT_7]) {
       const tsc = join(app, 'node_modules', compiler, 'bin', 'tsc');
       const name = `TypeScript ${run(process.execPath, [tsc, '--version'], app).trim().replace(/^Version /, '')}`;
-      expect(name).toMatch(compiler === TYPESCRIPT_7 ? /^TypeScript 7\./ : /^TypeScript 5\.9\./);
+      expect(name).toMatch(expected[compiler]!);
       timed(`tsc (README and docs, own examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.own.json'], app));
       timed(`tsc (README and docs, tfjs and ORT examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.ecosystem.json'], app));
     }
