@@ -51,7 +51,7 @@ export type {
 } from './benchmark.js';
 export { gpuTimingMethod, passTimingMethod } from './gpu-timing.js';
 export { readReport } from './report-schema.js';
-export { checkVariants, DEFAULT_VARIANTS, parseVariants, statisticsMergeVariants, variantGpu } from './variants.js';
+export { checkVariants, DEFAULT_VARIANTS, numericsVariants, parseVariants, variantGpu } from './variants.js';
 export type { GpuVariant, VariantOptions } from './variants.js';
 export {
   formatComposition,

@@ -3,7 +3,7 @@
 // wrapper (Gpu.fromDevice) over the run's device with its options; the run's own Gpu keeps the library's
 // defaults and serves the peers and the composition measurement. The first variant is the baseline of
 // the CPU speed-ups and of every ratio between variants.
-import type { StatisticsMerge } from '../src/runtime/gpu.js';
+import { DEFAULT_NUMERICS, type Numerics } from '../src/runtime/gpu.js';
 import { Gpu, type GpuOptions } from '../src/index.js';
 
 /** Gpu options a variant may set: everything but the entry point, which the run's Gpu holds. */
@@ -17,17 +17,28 @@ export interface GpuVariant {
 /** A run without variants: the library as the run's Gpu has it. */
 export const DEFAULT_VARIANTS: readonly GpuVariant[] = [{ label: 'default', options: {} }];
 
-/** The statistics kernels' merges `--compare-statistics` runs, the old one first (the baseline). */
-export const STATISTICS_MERGES: readonly StatisticsMerge[] = ['vec4', 'block'];
+/**
+ * The numerical choices `--compare-numerics` runs (src/runtime/gpu.ts Numerics), the library's default
+ * first (the baseline): the former per-vec4 statistics merge, Kahan's update instead of TwoSum for every value,
+ * no fences, and Kahan's update without fences. One GPU run of them says which to keep.
+ */
+export const NUMERICS_VARIANTS: readonly Numerics[] = [
+  DEFAULT_NUMERICS,
+  { ...DEFAULT_NUMERICS, statisticsMerge: 'vec4' },
+  { ...DEFAULT_NUMERICS, compensation: 'kahan' },
+  { ...DEFAULT_NUMERICS, fences: false },
+  { ...DEFAULT_NUMERICS, compensation: 'kahan', fences: false },
+];
 
-/** `--compare-statistics`: the old per-vec4 Welford merge against the block merge. */
-export function statisticsMergeVariants(): GpuVariant[] {
-  return STATISTICS_MERGES.map((merge) => ({ label: `statistics ${merge}`, options: statisticsMergeOptions(merge) }));
+/** A short label: the choices that differ from the default ('default' for none). */
+export function numericsLabel(numerics: Numerics): string {
+  const changed = (Object.keys(DEFAULT_NUMERICS) as (keyof Numerics)[]).filter((k) => numerics[k] !== DEFAULT_NUMERICS[k]);
+  return changed.length === 0 ? 'default' : changed.map((k) => `${k} ${String(numerics[k])}`).join(', ');
 }
 
-/** The Gpu options that select one statistics merge (the internal GpuOptions.statisticsMerge). */
-function statisticsMergeOptions(merge: StatisticsMerge): VariantOptions {
-  return { statisticsMerge: merge };
+/** `--compare-numerics`: NUMERICS_VARIANTS as Gpu variants (the internal GpuOptions statisticsMerge, compensation, fences). */
+export function numericsVariants(): GpuVariant[] {
+  return NUMERICS_VARIANTS.map((numerics) => ({ label: numericsLabel(numerics), options: { ...numerics } }));
 }
 
 /**

@@ -16,7 +16,7 @@ import {
   parseVariants,
   reportToJson,
   runBenchmark,
-  statisticsMergeVariants,
+  numericsVariants,
   SWEEP,
   sweepUpTo,
 } from '../bench/index.js';
@@ -42,7 +42,8 @@ const USAGE = `usage: node build-node/bench-node.js [options]
   --variants JSON   Gpu options to compare, interleaved at every shape: an object of labels to
                     options, e.g. '{"1024":{"reductionWorkgroups":1024},"256":{"reductionWorkgroups":256}}';
                     the first is the baseline
-  --compare-statistics  the variants: the statistics kernels' old per-vec4 merge and the block merge
+  --compare-numerics  the variants: the reductions' numerical choices (bench/variants.ts NUMERICS_VARIANTS:
+                    the statistics merge, compensation per value or per block, fences), the default first
   --list-shapes     print the shapes this run would measure (NxCxHxW, one line) and exit
   --rows-out FILE   also append each shape's row to FILE as it finishes, one JSON line each
                     (what a run cut short leaves)
@@ -64,7 +65,7 @@ const { values } = parseArgs({
     'max-warmup': { type: 'string' },
     'stable-tolerance': { type: 'string' },
     variants: { type: 'string' },
-    'compare-statistics': { type: 'boolean' },
+    'compare-numerics': { type: 'boolean' },
     'list-shapes': { type: 'boolean' },
     'rows-out': { type: 'string' },
     out: { type: 'string' },
@@ -89,8 +90,8 @@ function positiveNumber(name: string, text: string | undefined): number | undefi
   return value;
 }
 
-if (values.variants !== undefined && values['compare-statistics']) {
-  console.error(`--variants and --compare-statistics both name the variants: give one\n${USAGE}`);
+if (values.variants !== undefined && values['compare-numerics']) {
+  console.error(`--variants and --compare-numerics both name the variants: give one\n${USAGE}`);
   process.exit(2);
 }
 if (values['model-batches'] !== undefined && values['no-model']) {
@@ -98,7 +99,7 @@ if (values['model-batches'] !== undefined && values['no-model']) {
   process.exit(2);
 }
 // Read before any GPU work, so that a bad list fails at once.
-const variants = values['compare-statistics'] ? statisticsMergeVariants() : values.variants !== undefined ? parseVariants(values.variants) : undefined;
+const variants = values['compare-numerics'] ? numericsVariants() : values.variants !== undefined ? parseVariants(values.variants) : undefined;
 const modelBatches = values['model-batches'] !== undefined ? parseModelBatches(values['model-batches']) : undefined;
 
 reexecOnSwiftShaderWithoutGpu('bench:node');

@@ -8,14 +8,14 @@
 #   1. the adapter (gpu-kit's setup.sh), and the GPU's clocks sampled every 0.5 s for the whole run (nvidia-smi);
 #   2. npm run check:node (every kernel path against the float64 reference);
 #   3. bn_torch.py (PyTorch's cuDNN / ATen times) for the shapes the benchmark runs;
-#   4. the benchmark with the old and the new statistics kernels interleaved shape by shape, per-pass times
+#   4. the benchmark with every numerical choice (--compare-numerics) interleaved shape by shape, per-pass times
 #      and the copy kernel's roofline (the peers only with GPU_RUN_PEERS=1: they about double its time), and
 #      the model row (the seed CNN's training step in tfjs, tfjs's batch norm against ours, batch 64 and 256).
 # Everything goes to $OUT (the device tool's folder; default bench-results/local/gpu-run): adapter.txt,
 # clocks.csv, check.txt, torch.txt, bench.txt, bench.json (the report), bench-rows.jsonl (each shape's row as
 # it finishes: what a run cut short leaves), status.txt (each step's exit status). Exits non-zero if a step failed.
 #
-# Environment: GPU_RUN_VARIANTS, JSON for --variants instead of --compare-statistics (the local test uses
+# Environment: GPU_RUN_VARIANTS, JSON for --variants instead of --compare-numerics (the local test uses
 # it); GPU_RUN_PEERS=1, the peers too; GPU_RUN_CHECK_ARGS, options for the check (e.g. --max-elements
 # 100000); GPU_RUN_{CHECK,TORCH,BENCH}_TIMEOUT, seconds (default 90, 120, 300). Without an NVIDIA driver, setup.sh falls back to SwiftShader and PyTorch
 # is not required: that is the local test (keep it short with --max-elements 100000 --no-model: on
@@ -41,7 +41,7 @@ fi
 source .gpu-kit/setup.sh > "$out/adapter.txt" 2>&1
 cat "$out/adapter.txt"
 
-if [ -n "${GPU_RUN_VARIANTS:-}" ]; then variants=(--variants "$GPU_RUN_VARIANTS"); else variants=(--compare-statistics); fi
+if [ -n "${GPU_RUN_VARIANTS:-}" ]; then variants=(--variants "$GPU_RUN_VARIANTS"); else variants=(--compare-numerics); fi
 if [ "${GPU_RUN_PEERS:-0}" = 1 ]; then peers=(); else peers=(--no-peers); fi
 # The benchmark's settings for this run (the sweep up to 26M elements, as the last H200 run), then the caller's options.
 bench_args=(--max-elements 26000000 --trials 3 --warmup 1 --max-warmup 8 --target-ms 30 "${variants[@]}" "${peers[@]}" "$@")

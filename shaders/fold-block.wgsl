@@ -5,9 +5,11 @@
 // every 4 values in one dependent chain. Deviations are quartered before squaring (the mean of 16
 // squares is the sum of the squares of the quarters), so no square overflows where the block's variance
 // fits; nothing forms E[x^2] - E[x]^2.
-// The block's sum is compensated (elem-sums.wgsl) and its mean passed on with its Lo part: a plain float32
-// sum of 16 values would round at 16 times their size, where Welford's update per value (PyTorch's)
-// rounds each value once at its own size, and the mean of a channel whose mean is near 0 would show it.
+// The block's sum is compensated value by value (elem-sums.wgsl, with accumulate-*.wgsl by the Gpu's
+// numerics) and its mean passed on with its Lo part: a plain float32 sum of 16 values would round at 16
+// times their size, where Welford's update per value (PyTorch's) rounds each value once at its own size,
+// and the mean of a channel whose mean is near 0 would show it (summed plainly and compensated once per
+// block, the long reductions' errors were up to 4.5 times PyTorch CUDA's; docs/numerics.md).
 const BLOCK_VALUES: u32 = 16u;
 const DEVIATION_SCALE: f32 = 0.25; // 1/sqrt(BLOCK_VALUES)
 // Elems the loops load before each fold: one block (and as many loads in flight).
@@ -23,7 +25,7 @@ fn foldElems(state: ptr<function, Welford>, values: array<Elem, FOLD_ELEMS>, cou
   var shifted: array<Elem, FOLD_ELEMS>;
   for (var j = 0u; j < FOLD_ELEMS; j++) { shifted[j] = values[j] - pivot; }
   var sum = ElemSum(shifted[0], Elem(0.0));
-  for (var j = 1u; j < count; j++) { elemSumAdd(&sum, shifted[j]); }
+  for (var j = 1u; j < count; j++) { elemSumAccumulate(&sum, shifted[j]); }
   let total = elemSumTotal(sum);
   var block: Welford;
   // A block sum that is not finite (values near the float32 limit, or an Inf among them): the mean sums

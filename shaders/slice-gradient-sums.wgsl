@@ -3,7 +3,8 @@
 // invocation gets the sums, as a Partial (declared by the kernel). The center (gradient-center.wgsl) stands for the mean (saveMean in training,
 // runningMean in inference), which backward-coefficients.wgsl puts back once. Summing g*(x - center)
 // rather than g*xhat keeps invstd out of the loop: the coefficients scale once, and x - center is exact.
-// The sums are compensated, in each invocation lane by lane (elem-sums.wgsl) and across the workgroup,
+// The sums are compensated, in each invocation lane by lane (elem-sums.wgsl, with accumulate-*.wgsl by
+// the Gpu's numerics) and across the workgroup,
 // so a long share loses nothing to its serial chain; and where fma is fused, each product is added with
 // its rounding error too, as PyTorch's fused multiply-add does.
 // Elements whose loads are in flight at once per invocation (two loads each, three with a stored mask),
@@ -34,10 +35,10 @@ fn reduceGradientSlice(group: u32, lid: u32) -> Partial {
     for (var j = 0u; j < GRADIENT_PREFETCH; j++) {
       if (!valid[j]) { continue; }
       let g = reluMask(dys[j], sources[j], k);
-      elemSumAdd(&sumG, g);
+      elemSumAccumulate(&sumG, g);
       let centered = xs[j] - center;
       let product = elemFence(g * centered);
-      elemSumAdd(&sumCentered, product);
+      elemSumAccumulate(&sumCentered, product);
       productErrors += fma(g, centered, -product);
     }
   }

@@ -5,10 +5,7 @@
 // Inf - Inf would turn the error into NaN: it is 0 then.
 // WGSL lets a compiler reassociate float operations, and some do (Mesa's, lavapipe's among them: it
 // turns (a + b) - a into b, and every error here into 0). Each intermediate therefore goes through a
-// fence, an integer operation with a value the compiler cannot know (Params.zero, always 0), across which
-// nothing can be reassociated or cancelled.
-fn fence(v: f32) -> f32 { return bitcast<f32>(bitcast<u32>(v) ^ params.zero); }
-fn fence2(v: vec2<f32>) -> vec2<f32> { return bitcast<vec2<f32>>(bitcast<vec2<u32>>(v) ^ vec2<u32>(params.zero)); }
+// fence (fence.wgsl; no-fence.wgsl where the Gpu's numerics turn them off to time them).
 
 fn isFinite(v: f32) -> bool { return abs(v) <= 0x1.fffffep+127f; }
 

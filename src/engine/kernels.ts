@@ -26,6 +26,10 @@ import gradientCenterSource from '../../shaders/gradient-center.wgsl?raw';
 import gradientTotalsSource from '../../shaders/gradient-totals.wgsl?raw';
 import foldBlockSource from '../../shaders/fold-block.wgsl?raw';
 import foldVec4Source from '../../shaders/fold-vec4.wgsl?raw';
+import fenceSource from '../../shaders/fence.wgsl?raw';
+import accumulateTwoSumSource from '../../shaders/accumulate-two-sum.wgsl?raw';
+import accumulateKahanSource from '../../shaders/accumulate-kahan.wgsl?raw';
+import noFenceSource from '../../shaders/no-fence.wgsl?raw';
 import inputCoefficientsSource from '../../shaders/input-coefficients.wgsl?raw';
 import inputGradientSource from '../../shaders/input-gradient.wgsl?raw';
 import mergeInvocationSource from '../../shaders/merge-invocation.wgsl?raw';
@@ -60,7 +64,7 @@ import sumSharedSource from '../../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../../shaders/workgroup-sum-subgroup.wgsl?raw';
 import { FINALIZE_WORKGROUP_SIZE, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
 import { HALF_BITS_WGSL, storesPositiveWgsl, windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
-import type { Gpu, StatisticsMerge } from '../runtime/gpu.js';
+import { DEFAULT_NUMERICS, type Gpu, type Numerics } from '../runtime/gpu.js';
 import { LruMap } from '../runtime/lru.js';
 import { FLAGS } from './params.js';
 import { ShaderStage } from '../runtime/webgpu-constants.js';
@@ -68,9 +72,12 @@ import { ShaderStage } from '../runtime/webgpu-constants.js';
 /**
  * Shared WGSL a kernel is composed with. 'elem' is the element type (vec4 or scalar, by the variant;
  * scalar for kernels without that choice), 'workgroup-sum' the reduction (subgroups or workgroup
- * memory), 'merge' the finalize's merge of a channel's partials (a workgroup or an invocation per
- * channel) and 'fold' how the statistics loops fold their loads into a Welford state (a block of 16
- * values per merge, or the former merge per Elem), all by the variant; the others are fixed texts.
+ * memory) and 'merge' the finalize's merge of a channel's partials (a workgroup or an invocation per
+ * channel), by the variant; by the Gpu's numerics (Numerics), 'fold' how the statistics loops fold their
+ * loads into a Welford state (a block of 16 values per merge, or the former merge per Elem), and
+ * 'elem-sums' (with accumulate-*.wgsl) how the loops' compensated sums take each value (TwoSum or
+ * Kahan). The fences (fence.wgsl or no-fence.wgsl) join every kernel that has Elems or TwoSums. The others
+ * are fixed texts.
  */
 type Part =
   | 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'two-sum' | 'elem-sums' | 'welford' | 'pivot' | 'slice-walk' | 'slice-statistics' | 'rows-walk'
@@ -79,9 +86,8 @@ type Part =
   | 'channel-mean' | 'statistics-combine' | 'gradient-combine' | 'gradient-totals' | 'input-coefficients' | 'scale-shift-given'
   | 'no-residual' | 'residual-add' | 'residual-gradient';
 
-const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold'>, string> = {
+const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'elem-sums'>, string> = {
   'two-sum': twoSumSource,
-  'elem-sums': elemSumsSource,
   welford: welfordSource,
   pivot: pivotSource,
   'slice-walk': sliceWalkSource,
@@ -190,7 +196,7 @@ const residualFusedBindings = {
 const STATS_APPLY_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
 const STATS_APPLY_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
 const BACKWARD_SLICE_PARTS = ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'spread', 'gradient-center', 'slice-gradient-sums'] as const;
-const BACKWARD_ROWS_PARTS = ['elem', 'two-sum', 'rows-walk', 'spread', 'gradient-center', 'rows-gradient-sums'] as const;
+const BACKWARD_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'rows-walk', 'spread', 'gradient-center', 'rows-gradient-sums'] as const;
 const RECOMPUTED_MASK = ['affine', 'mask-affine', 'relu-mask'] as const;
 const STORED_MASK = ['relu-mask-stored'] as const;
 
@@ -407,16 +413,16 @@ export type KernelName = keyof typeof KERNELS;
 export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindings'] & string;
 
 /**
- * Every compiled kernel is one of these; the cache key and the WGSL both derive from it. Kernels that
- * touch tensors of x's shape have a `storage` (f32, native f16 or packed f16); `vec4` picks four values
- * per element where runs allow it, `subgroups` the workgroup reduction, `perInvocation` the finalize's
- * merge, `statisticsMerge` the statistics loops' fold (Gpu.statisticsMerge).
+ * Every compiled kernel is one of these, composed with its Gpu's numerics (Numerics); the cache key and
+ * the WGSL both derive from the two. Kernels that touch tensors of x's shape have a `storage` (f32, native
+ * f16 or packed f16); `vec4` picks four values per element where runs allow it, `subgroups` the workgroup
+ * reduction, `perInvocation` the finalize's merge.
  */
 export type KernelVariant =
-  | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean; readonly statisticsMerge: StatisticsMerge }
-  | { readonly kernel: 'stats-apply' | 'stats-apply-residual'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean; readonly statisticsMerge: StatisticsMerge }
-  | { readonly kernel: 'stats-rows'; readonly storage: Storage; readonly statisticsMerge: StatisticsMerge }
-  | { readonly kernel: 'stats-apply-rows' | 'stats-apply-rows-residual'; readonly storage: Storage; readonly statisticsMerge: StatisticsMerge }
+  | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'stats-apply' | 'stats-apply-residual'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'stats-rows'; readonly storage: Storage }
+  | { readonly kernel: 'stats-apply-rows' | 'stats-apply-rows-residual'; readonly storage: Storage }
   | { readonly kernel: 'finalize'; readonly perInvocation: boolean }
   | { readonly kernel: 'apply' | 'apply-residual'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'apply-running' | 'apply-running-residual'; readonly storage: Storage; readonly vec4: boolean }
@@ -452,18 +458,34 @@ export function isWritable(kernel: KernelName, binding: string): boolean {
 }
 
 /** Every field a variant can have, in a fixed order: the same variant gives the same key whatever its field order. */
-const VARIANT_FIELDS = ['kernel', 'storage', 'vec4', 'subgroups', 'perInvocation', 'statisticsMerge'] as const;
+const VARIANT_FIELDS = ['kernel', 'storage', 'vec4', 'subgroups', 'perInvocation'] as const;
 
-export function variantKey(variant: KernelVariant): string {
-  const fields = variant as Partial<Record<(typeof VARIANT_FIELDS)[number], string | boolean>>;
-  return VARIANT_FIELDS.filter((f) => f in variant)
+/** The numerics a kernel's code depends on: the fences where it has Elems or TwoSums, the others where it has their parts. */
+function numericsOf(kernelParts: readonly Part[], numerics: Numerics): Partial<Numerics> {
+  const has = (...parts: Part[]) => parts.some((p) => kernelParts.includes(p));
+  return {
+    ...(has('fold') ? { statisticsMerge: numerics.statisticsMerge } : {}),
+    ...(has('elem-sums') ? { compensation: numerics.compensation } : {}),
+    ...(has('elem', 'two-sum') ? { fences: numerics.fences } : {}),
+  };
+}
+
+/** The cache key of a variant composed with `numerics`: only the numerics its code depends on. */
+export function variantKey(variant: KernelVariant, numerics: Numerics = DEFAULT_NUMERICS): string {
+  const fields = { ...variant, ...numericsOf(KERNELS[variant.kernel].parts, numerics) } as Partial<Record<string, string | boolean>>;
+  return [...VARIANT_FIELDS, 'statisticsMerge', 'compensation', 'fences']
+    .filter((f) => f in fields)
     .map((f) => `${f}=${String(fields[f])}`)
     .join(',');
 }
 
-/** The substitution step: the variant picks the Elem type, the reductions and the fold, nothing else changes. */
-export function composeShader(variant: KernelVariant): string {
+/**
+ * The substitution step: the variant picks the Elem type, the reductions and the finalize's merge, the
+ * numerics the fold, the loops' compensation and the fences; nothing else changes.
+ */
+export function composeShader(variant: KernelVariant, numerics: Numerics = DEFAULT_NUMERICS): string {
   const kernel = KERNELS[variant.kernel];
+  const used = numericsOf(kernel.parts, numerics);
   const parts: string[] = [];
   const storage = 'storage' in variant ? variant.storage : 'f32';
   const vec4 = 'vec4' in variant && variant.vec4;
@@ -478,9 +500,11 @@ export function composeShader(variant: KernelVariant): string {
     if (part === 'elem') parts.push(vec4 ? elemVec4Source : elemScalarSource);
     else if (part === 'workgroup-sum') parts.push('subgroups' in variant && variant.subgroups ? sumSubgroupSource : sumSharedSource);
     else if (part === 'merge') parts.push('perInvocation' in variant && variant.perInvocation ? mergeInvocationSource : mergeWorkgroupSource);
-    else if (part === 'fold') parts.push('statisticsMerge' in variant && variant.statisticsMerge === 'vec4' ? foldVec4Source : foldBlockSource);
+    else if (part === 'fold') parts.push(used.statisticsMerge === 'vec4' ? foldVec4Source : foldBlockSource);
+    else if (part === 'elem-sums') parts.push(elemSumsSource, used.compensation === 'kahan' ? accumulateKahanSource : accumulateTwoSumSource);
     else parts.push(FIXED_PARTS[part]);
   }
+  if (used.fences !== undefined) parts.push(used.fences ? fenceSource : noFenceSource);
   if (storage !== 'f32') parts.push(HALF_BITS_WGSL);
   if ((kernel.parts as readonly Part[]).includes('relu-mask')) parts.push(storesPositiveWgsl(storage, vec4));
   const declarations = bindingsOf(variant.kernel).map(([name, { access, type, windowed }], binding) => {
@@ -506,7 +530,7 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
   const { device } = gpu;
   let kernels = cache.get(device);
   if (!kernels) cache.set(device, (kernels = new Map()));
-  const key = variantKey(variant);
+  const key = variantKey(variant, gpu.numerics);
   let kernel = kernels.get(key);
   if (!kernel) {
     if ('subgroups' in variant && variant.subgroups && !gpu.features.subgroups) {
@@ -529,7 +553,7 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
       label,
       layout: device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
       compute: {
-        module: device.createShaderModule({ label, code: composeShader(variant) }),
+        module: device.createShaderModule({ label, code: composeShader(variant, gpu.numerics) }),
         entryPoint: 'main',
         constants: { WORKGROUP_SIZE, FINALIZE_SIZE: FINALIZE_WORKGROUP_SIZE, CHANNEL_LANES: ROWS_CHANNEL_LANES },
       },

@@ -223,7 +223,6 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     passes: (plan) => {
       const { vec4 } = plan;
       const subgroups = gpu.features.subgroups;
-      const { statisticsMerge } = gpu;
       const x = windowOf('x');
       const y = windowOf('y');
       const z = windowOf('z');
@@ -244,22 +243,22 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
         if (residual) {
           return [
             plan.rows
-              ? pass({ kernel: 'stats-apply-rows-residual', storage, statisticsMerge }, 'reduce', { ...bindings, z })
-              : pass({ kernel: 'stats-apply-residual', storage, vec4, subgroups, statisticsMerge }, 'reduce', { ...bindings, z }),
+              ? pass({ kernel: 'stats-apply-rows-residual', storage }, 'reduce', { ...bindings, z })
+              : pass({ kernel: 'stats-apply-residual', storage, vec4, subgroups }, 'reduce', { ...bindings, z }),
           ];
         }
         return [
           plan.rows
-            ? pass({ kernel: 'stats-apply-rows', storage, statisticsMerge }, 'reduce', bindings)
-            : pass({ kernel: 'stats-apply', storage, vec4, subgroups, statisticsMerge }, 'reduce', bindings),
+            ? pass({ kernel: 'stats-apply-rows', storage }, 'reduce', bindings)
+            : pass({ kernel: 'stats-apply', storage, vec4, subgroups }, 'reduce', bindings),
         ];
       }
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
       const scaleShift = scratch('forward scale-shift', channels * SCALE_SHIFT_BYTES);
       return [
         plan.rows
-          ? pass({ kernel: 'stats-rows', storage, statisticsMerge }, 'reduce', { params, x, partials })
-          : pass({ kernel: 'stats', storage, vec4, subgroups, statisticsMerge }, 'reduce', { params, x, partials }),
+          ? pass({ kernel: 'stats-rows', storage }, 'reduce', { params, x, partials })
+          : pass({ kernel: 'stats', storage, vec4, subgroups }, 'reduce', { params, x, partials }),
         pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', { params, partials, ...statistics, scaleShift }),
         residual
           ? pass({ kernel: 'apply-residual', storage, vec4 }, 'apply', { params, x, scaleShift, z, y })

@@ -268,13 +268,12 @@ export function batchNormStats(gpu: Gpu, x: Tensor, options: BatchNormStatsOptio
     },
     zeroedWhenEmpty: ['mean', 'variance'],
     passes: (plan) => {
-      const { statisticsMerge } = gpu;
       const partials = scratch('forward partials', channels * plan.partialStride * STATISTICS_PARTIAL_BYTES);
       const reduce = { params, x: windowOf('x'), partials };
       return [
         plan.rows
-          ? pass({ kernel: 'stats-rows', storage, statisticsMerge }, 'reduce', reduce)
-          : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups, statisticsMerge }, 'reduce', reduce),
+          ? pass({ kernel: 'stats-rows', storage }, 'reduce', reduce)
+          : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', reduce),
         pass({ kernel: 'moments', perInvocation: plan.finalizePerInvocation }, 'finalize', {
           params,
           partials,

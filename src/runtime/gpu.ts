@@ -19,12 +19,35 @@ export interface GpuFeatures {
 /**
  * How the statistics loops fold x into their Welford states: 'block' (the default) merges a block of 16
  * values at a time (shaders/fold-block.wgsl), 'vec4' one Elem at a time as before it
- * (shaders/fold-vec4.wgsl), kept so that one benchmark run can time the two side by side. The options
- * that take it are internal (stripped from the published types); the type stays, as the kernel records'
- * declarations refer to it.
+ * (shaders/fold-vec4.wgsl).
  */
 export type StatisticsMerge = 'block' | 'vec4';
 const STATISTICS_MERGES: readonly StatisticsMerge[] = ['block', 'vec4'];
+
+/**
+ * How the reductions' loops compensate their sums (the statistics' block sums and the backward's
+ * gradient sums): 'value' (the default) adds every value with its exact rounding error (a TwoSum each,
+ * shaders/accumulate-two-sum.wgsl); 'kahan' with Kahan's cheaper estimate of it (accumulate-kahan.wgsl).
+ */
+export type Compensation = 'value' | 'kahan';
+const COMPENSATIONS: readonly Compensation[] = ['value', 'kahan'];
+
+/**
+ * The reductions' numerical choices, kept selectable so that one benchmark run (and one GPU run of
+ * scripts/gpu-run.sh) times and checks them side by side; the options that set them are internal
+ * (stripped from the published types). `fences`: whether every compensated intermediate goes through an
+ * integer XOR with Params.zero that no compiler can see through (shaders/fence.wgsl), or not
+ * (no-fence.wgsl), correct only where the compiler keeps the order of float operations (Mesa's, lavapipe's,
+ * does not: it turns every TwoSum error into 0).
+ */
+export interface Numerics {
+  readonly statisticsMerge: StatisticsMerge;
+  readonly compensation: Compensation;
+  readonly fences: boolean;
+}
+
+/** The library's numerics. */
+export const DEFAULT_NUMERICS: Numerics = Object.freeze({ statisticsMerge: 'block', compensation: 'value', fences: true });
 
 /** Optional features the library turns on when the adapter offers them. */
 export type OptionalFeature = 'subgroups' | 'shader-f16' | 'timestamp-query';
@@ -53,8 +76,12 @@ export interface RequestGpuOptions {
    * for one workgroup each run the one-dispatch plans.
    */
   reductionWorkgroups?: number;
-  /** @internal The statistics kernels' fold (default 'block'); see StatisticsMerge. */
+  /** @internal The statistics kernels' fold (default 'block'); see Numerics. */
   statisticsMerge?: StatisticsMerge;
+  /** @internal Where the reductions' loops compensate (default 'value'); see Numerics. */
+  compensation?: Compensation;
+  /** @internal Whether compensated arithmetic is fenced against reassociation (default true); see Numerics. */
+  fences?: boolean;
 }
 
 /** Options of `Gpu.fromDevice`. */
@@ -70,14 +97,18 @@ export interface GpuOptions {
   maxBindingBytes?: number;
   /** {@inheritDoc RequestGpuOptions.reductionWorkgroups} */
   reductionWorkgroups?: number;
-  /** @internal The statistics kernels' fold (default 'block'); see StatisticsMerge. */
+  /** @internal The statistics kernels' fold (default 'block'); see Numerics. */
   statisticsMerge?: StatisticsMerge;
+  /** @internal Where the reductions' loops compensate (default 'value'); see Numerics. */
+  compensation?: Compensation;
+  /** @internal Whether compensated arithmetic is fenced against reassociation (default true); see Numerics. */
+  fences?: boolean;
 }
 
 /** @internal The keys of RequestGpuOptions and GpuOptions (test/unit/options-types.test.ts checks them against the types). */
-export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge'] as const;
+export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge', 'compensation', 'fences'] as const;
 /** @internal */
-export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge'] as const;
+export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge', 'compensation', 'fences'] as const;
 
 /**
  * The device is gone (lost, or destroyed by {@link Gpu.destroy}): pending readbacks reject with it, and so do
@@ -150,8 +181,8 @@ export class Gpu {
   readonly maxBindingBytes: number;
   /** Workgroups each reduction aims for (from the option, else from the adapter). */
   readonly reductionWorkgroups: number;
-  /** @internal The statistics kernels' fold (from the option, else 'block'). */
-  readonly statisticsMerge: StatisticsMerge;
+  /** @internal The reductions' numerical choices (from the options, else DEFAULT_NUMERICS). */
+  readonly numerics: Numerics;
   // Dawn for Node crashes natively if the GPU object is collected while its device is in use: held here,
   // never read, for as long as this wrapper (which every tensor and module holds) lives.
   readonly #entryPoint: GPU | null;
@@ -173,7 +204,11 @@ export class Gpu {
     this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     // adapterInfo is on GPUDevice since 2024 (Chromium 131, Dawn); older runtimes get the GPU default.
     this.reductionWorkgroups = options.reductionWorkgroups ?? reductionWorkgroupsFor((device as { adapterInfo?: GPUAdapterInfo }).adapterInfo);
-    this.statisticsMerge = options.statisticsMerge ?? 'block';
+    this.numerics = Object.freeze({
+      statisticsMerge: options.statisticsMerge ?? DEFAULT_NUMERICS.statisticsMerge,
+      compensation: options.compensation ?? DEFAULT_NUMERICS.compensation,
+      fences: options.fences ?? DEFAULT_NUMERICS.fences,
+    });
     this.features = Object.freeze({
       subgroups: on('subgroups'),
       shaderF16: on('shader-f16'),
@@ -409,7 +444,7 @@ export function assertGpu(gpu: unknown, what = 'gpu'): asserts gpu is Gpu {
 
 function readGpuOptions(options: unknown, what: string): GpuOptions {
   const read = readOptions(options, what, GPU_OPTION_KEYS);
-  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, statisticsMerge } = read;
+  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, statisticsMerge, compensation, fences } = read;
   if (gpu !== undefined && typeof (gpu as Partial<GPU>).requestAdapter !== 'function') {
     throw new TypeError(
       `options.gpu must be a WebGPU entry point (navigator.gpu, or create([]) from the webgpu package in Node.js), got ${describeValue(gpu)}`,
@@ -429,7 +464,13 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
   if (statisticsMerge !== undefined && !STATISTICS_MERGES.includes(statisticsMerge as StatisticsMerge)) {
     throw new TypeError(`statisticsMerge must be ${STATISTICS_MERGES.map((m) => `'${m}'`).join(' or ')}, got ${describeValue(statisticsMerge)}`);
   }
+  if (compensation !== undefined && !COMPENSATIONS.includes(compensation as Compensation)) {
+    throw new TypeError(`compensation must be ${COMPENSATIONS.map((m) => `'${m}'`).join(' or ')}, got ${describeValue(compensation)}`);
+  }
+  if (fences !== undefined && typeof fences !== 'boolean') throw new TypeError(`fences must be true or false, got ${describeValue(fences)}`);
   return {
+    ...(compensation === undefined ? {} : { compensation: compensation as Compensation }),
+    ...(fences === undefined ? {} : { fences: fences as boolean }),
     ...(gpu === undefined ? {} : { gpu: gpu as GPU }),
     ...(statisticsMerge === undefined ? {} : { statisticsMerge: statisticsMerge as StatisticsMerge }),
     ...(reductionWorkgroups === undefined ? {} : { reductionWorkgroups: reductionWorkgroups as number }),

@@ -53,7 +53,7 @@ async function forwardStatistics(gpu: Gpu, c: MergeCase, seed: number): Promise<
   const xT = t(x, shape, dtype);
   const out = batchNorm(gpu, xT, { training: true, axis, weight: wT, bias: bT, runningMean: rmT, runningVar: rvT });
   const ref = batchNormReference(x, shape, { training: true, axis, weight, bias, runningMean, runningVar });
-  const what = `${c.what} [${shape}] ${gpu.statisticsMerge} (${gpu.reductionWorkgroups} workgroups)`;
+  const what = `${c.what} [${shape}] ${gpu.numerics.statisticsMerge} (${gpu.reductionWorkgroups} workgroups)`;
   compareY(`${what} y`, await out.y.toArray(), x, shape, ref, weight, bias, axis, dtype);
   const saveMean = await out.saveMean.toArray();
   compareTrainingStatistics(what, { saveMean, saveInvstd: await out.saveInvstd.toArray(), runningMean: await rmT.toArray(), runningVar: await rvT.toArray() }, ref);
@@ -65,7 +65,7 @@ describe('statisticsMerge (internal): the block merge and the former merge per E
   it('refuses anything but block and vec4', async () => {
     await expect(requestGpu({ statisticsMerge: 'scalar' as StatisticsMerge })).rejects.toThrow("statisticsMerge must be 'block' or 'vec4', got 'scalar'");
     const gpu = await requestGpu();
-    expect(gpu.statisticsMerge).toBe('block');
+    expect(gpu.numerics.statisticsMerge).toBe('block');
     gpu.destroy();
   });
 

@@ -10,7 +10,7 @@ import { failedModelRow, modelRow, parseModelBatches, type ModelStepReport, type
 import { formatGpuTable, formatModelSteps, formatPasses, formatResidual, formatSummary, formatVariantRatios, passesText, reportToCsv } from '../../bench/report-format.js';
 import { readReport } from '../../bench/report-schema.js';
 import { LOSS_AGREEMENT_RTOL } from '../../bench/seed-cnn.js';
-import { checkVariants, parseVariants, statisticsMergeVariants } from '../../bench/variants.js';
+import { checkVariants, numericsVariants, parseVariants } from '../../bench/variants.js';
 import { RESIDUAL_FUSED_BYTES_PER_ELEMENT, RESIDUAL_UNFUSED_BYTES_PER_ELEMENT } from '../../bench/statistics.js';
 import { measurement, residualComparison, sampleReport, sampleRow, variantRow } from '../support/bench-report.js';
 
@@ -256,10 +256,16 @@ describe('variants', () => {
     expect(() => checkVariants([{ label: ' ', options: {} }])).toThrow(/needs a label/);
   });
 
-  it('compares the statistics merges, the old per-vec4 one first (the baseline)', () => {
-    expect(statisticsMergeVariants()).toEqual([
-      { label: 'statistics vec4', options: { statisticsMerge: 'vec4' } },
-      { label: 'statistics block', options: { statisticsMerge: 'block' } },
+  it("compares the numerical choices, the library's default first (the baseline), each labelled by what it changes", () => {
+    const variants = numericsVariants();
+    expect(variants.map((v) => v.label)).toEqual([
+      'default',
+      'statisticsMerge vec4',
+      'compensation kahan',
+      'fences false',
+      'compensation kahan, fences false',
     ]);
+    expect(variants[0]!.options).toEqual({ statisticsMerge: 'block', compensation: 'value', fences: true });
+    expect(variants[4]!.options).toEqual({ statisticsMerge: 'block', compensation: 'kahan', fences: false });
   });
 });

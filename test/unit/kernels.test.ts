@@ -1,26 +1,29 @@
-// The substitution step: the WGSL of every variant comes from its typed variant object, and so does its
-// cache key, so two variants never share a key and a key never names two shaders. Binding declarations
-// come from each kernel's record only.
+// The substitution step: the WGSL of every variant comes from its typed variant object and the Gpu's
+// numerics, and so does its cache key, so two variants never share a key and a key never names two
+// shaders. Binding declarations come from each kernel's record only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { storageFor, type Storage } from '../../src/engine/element-storage.js';
-import type { StatisticsMerge } from '../../src/runtime/gpu.js';
+import { DEFAULT_NUMERICS, type Compensation, type Numerics, type StatisticsMerge } from '../../src/runtime/gpu.js';
 import { bindingsOf, composeShader, variantKey, type KernelVariant } from '../../src/engine/kernels.js';
 import { validateWgsl } from '../support/naga.js';
 
 const STORAGES: Storage[] = ['f32', 'f16', 'f16-packed'];
 const BOOLS = [false, true];
 const MERGES: StatisticsMerge[] = ['block', 'vec4'];
+const COMPENSATIONS: Compensation[] = ['value', 'kahan'];
+/** Every combination of the numerical choices. */
+const NUMERICS: Numerics[] = MERGES.flatMap((statisticsMerge) =>
+  COMPENSATIONS.flatMap((compensation) => BOOLS.map((fences) => ({ statisticsMerge, compensation, fences }))),
+);
 
 /** Every variant of every kernel. */
 const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] => [
   ...BOOLS.flatMap((vec4) => BOOLS.flatMap((subgroups): KernelVariant[] => [
-    ...MERGES.flatMap((statisticsMerge): KernelVariant[] => [
-      { kernel: 'stats', storage, vec4, subgroups, statisticsMerge },
-      { kernel: 'stats-apply', storage, vec4, subgroups, statisticsMerge },
-      { kernel: 'stats-apply-residual', storage, vec4, subgroups, statisticsMerge },
-    ]),
+    { kernel: 'stats', storage, vec4, subgroups },
+    { kernel: 'stats-apply', storage, vec4, subgroups },
+    { kernel: 'stats-apply-residual', storage, vec4, subgroups },
     { kernel: 'backward-reduce', storage, vec4, subgroups },
     { kernel: 'backward-reduce-residual', storage, vec4, subgroups },
     { kernel: 'backward-fused', storage, vec4, subgroups },
@@ -36,11 +39,9 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     { kernel: 'apply-given-residual', storage, vec4 },
     { kernel: 'backward-apply-residual', storage, vec4 },
   ]),
-  ...MERGES.flatMap((statisticsMerge): KernelVariant[] => [
-    { kernel: 'stats-rows', storage, statisticsMerge },
-    { kernel: 'stats-apply-rows', storage, statisticsMerge },
-    { kernel: 'stats-apply-rows-residual', storage, statisticsMerge },
-  ]),
+  { kernel: 'stats-rows', storage },
+  { kernel: 'stats-apply-rows', storage },
+  { kernel: 'stats-apply-rows-residual', storage },
   { kernel: 'backward-reduce-rows', storage },
   { kernel: 'backward-reduce-rows-residual', storage },
   { kernel: 'backward-fused-rows', storage },
@@ -56,23 +57,60 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
   ...(storage === 'f32' ? [{ kernel: 'gather-statistics' } as const, { kernel: 'global-coefficients' } as const] : []),
 ]);
 
+/** Every variant composed with every numerics, one entry per key: the code of each key, and what made it. */
+const COMPOSED = new Map<string, { variant: KernelVariant; numerics: Numerics; code: string }>();
+for (const variant of VARIANTS) {
+  for (const numerics of NUMERICS) {
+    const key = variantKey(variant, numerics);
+    const code = composeShader(variant, numerics);
+    const seen = COMPOSED.get(key);
+    if (seen && seen.code !== code) throw new Error(`key ${key} names two shaders`);
+    COMPOSED.set(key, { variant, numerics, code });
+  }
+}
+
 describe('kernel variants', () => {
   it('have distinct keys and distinct code', () => {
-    expect(new Set(VARIANTS.map(variantKey)).size).toBe(VARIANTS.length);
-    expect(new Set(VARIANTS.map(composeShader)).size).toBe(VARIANTS.length);
+    expect(new Set(VARIANTS.map((v) => variantKey(v))).size).toBe(VARIANTS.length);
+    expect(new Set(VARIANTS.map((v) => composeShader(v))).size).toBe(VARIANTS.length);
+    // With the numerics: a key per distinct code (COMPOSED refuses a key with two codes).
+    expect(new Set([...COMPOSED.values()].map((c) => c.code)).size).toBe(COMPOSED.size);
+  });
+
+  it('key only the numerics a kernel depends on', () => {
+    const apply = { kernel: 'apply', storage: 'f32', vec4: true } as const;
+    expect(variantKey(apply, { ...DEFAULT_NUMERICS, statisticsMerge: 'vec4', compensation: 'kahan' })).toBe(variantKey(apply));
+    expect(variantKey(apply, { ...DEFAULT_NUMERICS, fences: false })).not.toBe(variantKey(apply));
+    const finalize = { kernel: 'backward-finalize', perInvocation: true } as const;
+    expect(variantKey(finalize, { ...DEFAULT_NUMERICS, compensation: 'kahan' })).toBe(variantKey(finalize));
+    const reduce = { kernel: 'backward-reduce', storage: 'f32', vec4: true, subgroups: false } as const;
+    expect(variantKey(reduce, { ...DEFAULT_NUMERICS, compensation: 'kahan' })).not.toBe(variantKey(reduce));
+    expect(variantKey(reduce, { ...DEFAULT_NUMERICS, statisticsMerge: 'vec4' })).toBe(variantKey(reduce));
+  });
+
+  it("compensate with TwoSum or Kahan's update, and fence or not, by the numerics", () => {
+    const stats = { kernel: 'stats', storage: 'f32', vec4: true, subgroups: false } as const;
+    const reduce = { kernel: 'backward-reduce-rows', storage: 'f32' } as const;
+    for (const variant of [stats, reduce]) {
+      const twoSum = composeShader(variant);
+      expect(twoSum).toContain('{ elemSumAdd(s, v); }');
+      expect(composeShader(variant, { ...DEFAULT_NUMERICS, compensation: 'kahan' })).toContain('let y = v + (*s).lost;');
+      expect(twoSum).toContain('^ params.zero');
+      expect(composeShader(variant, { ...DEFAULT_NUMERICS, fences: false })).not.toContain('^ params.zero');
+    }
   });
 
   it('enable subgroups only in the subgroup variant', () => {
-    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: true, statisticsMerge: 'block' })).toMatch(/^enable subgroups;/);
-    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: false, statisticsMerge: 'block' })).not.toMatch(/subgroupAdd|enable subgroups/);
+    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: true })).toMatch(/^enable subgroups;/);
+    expect(composeShader({ kernel: 'stats', storage: 'f32', vec4: true, subgroups: false })).not.toMatch(/subgroupAdd|enable subgroups/);
   });
 
   it('fold the statistics a block of 16 values per merge, or per Elem with statisticsMerge: vec4', () => {
     for (const vec4 of BOOLS) {
-      const block = composeShader({ kernel: 'stats', storage: 'f32', vec4, subgroups: false, statisticsMerge: 'block' });
+      const block = composeShader({ kernel: 'stats', storage: 'f32', vec4, subgroups: false });
       expect(block).toContain('const BLOCK_VALUES: u32 = 16u;');
       expect(block).not.toContain('fn welfordAdd(');
-      const perElem = composeShader({ kernel: 'stats', storage: 'f32', vec4, subgroups: false, statisticsMerge: 'vec4' });
+      const perElem = composeShader({ kernel: 'stats', storage: 'f32', vec4, subgroups: false }, { ...DEFAULT_NUMERICS, statisticsMerge: 'vec4' });
       expect(perElem).toContain('fn welfordAdd(');
       expect(perElem).not.toContain('BLOCK_VALUES');
     }
@@ -164,10 +202,11 @@ describe('WGSL validity (naga, wgpu\'s WGSL validator, in Node: no GPU needed)',
   const storesNativeHalves = (v: KernelVariant) =>
     'storage' in v && v.storage === 'f16' && bindingsOf(v.kernel).some(([, d]) => d.windowed && d.access === 'read_write');
   const nagaCanCheck = (v: KernelVariant) => !('subgroups' in v && v.subgroups) && !storesNativeHalves(v);
-  const checked = VARIANTS.filter(nagaCanCheck);
+  const composed = [...COMPOSED.entries()];
+  const checked = composed.filter(([, { variant }]) => nagaCanCheck(variant));
 
-  it(`parse and validate (${checked.length} of ${VARIANTS.length} variants)`, () => {
-    expect(checked.length).toBeGreaterThan(VARIANTS.length / 2);
-    for (const v of checked) validateWgsl(composeShader(v), variantKey(v));
+  it(`parse and validate (${checked.length} of ${composed.length} variants with their numerics)`, () => {
+    expect(checked.length).toBeGreaterThan(composed.length / 2);
+    for (const [key, { code }] of checked) validateWgsl(code, key);
   });
 });
