@@ -50,13 +50,13 @@ export type RunningVarEstimator = 'unbiased' | 'biased';
 /** The module's state under PyTorch's state_dict keys; keys the module does not have are absent. */
 export interface BatchNormStateDict {
   /** The weight, numFeatures values; absent when the module has none. */
-  weight?: Float32Array;
+  weight?: Float32Array<ArrayBuffer>;
   /** The bias, numFeatures values; absent when the module has none. */
-  bias?: Float32Array;
+  bias?: Float32Array<ArrayBuffer>;
   /** The running mean, numFeatures values; absent without running statistics. */
-  running_mean?: Float32Array;
+  running_mean?: Float32Array<ArrayBuffer>;
   /** The running variance, numFeatures values; absent without running statistics. */
-  running_var?: Float32Array;
+  running_var?: Float32Array<ArrayBuffer>;
   /** {@link BatchNorm.numBatchesTracked}; absent without running statistics. */
   num_batches_tracked?: number;
 }
@@ -535,7 +535,7 @@ export class BatchNorm {
    * leaving out gamma without a scale (weight) and beta without a center (bias), as Keras does (and the
    * moving statistics when the module keeps no running statistics).
    */
-  async getWeights(): Promise<Float32Array[]> {
+  async getWeights(): Promise<Float32Array<ArrayBuffer>[]> {
     this.#assertUsable('getWeights');
     return Promise.all(this.#kerasTensors().map(([, tensor]) => tensor.toArray()));
   }

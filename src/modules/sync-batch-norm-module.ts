@@ -316,7 +316,7 @@ export class SyncBatchNorm {
   }
 
   /** As {@link BatchNorm.getWeights}: Keras's get_weights() order. */
-  getWeights(): Promise<Float32Array[]> {
+  getWeights(): Promise<Float32Array<ArrayBuffer>[]> {
     this.#assertUsable('getWeights');
     return this.#local.getWeights();
   }

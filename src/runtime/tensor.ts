@@ -198,9 +198,10 @@ export class Tensor {
 
   /**
    * Copies the tensor's region to the host (f16 widened to f32). Rejects with the GPU error of the work
-   * that last wrote it, if the device is lost, or if its buffer was destroyed.
+   * that last wrote it, if the device is lost, or if its buffer was destroyed. The array owns a plain
+   * ArrayBuffer (a Blob part, a queue.writeBuffer source, a transferable).
    */
-  async toArray(): Promise<Float32Array> {
+  async toArray(): Promise<Float32Array<ArrayBuffer>> {
     const buffer = this.buffer;
     if ((buffer.usage & BufferUsage.COPY_SRC) === 0) {
       throw new Error(`tensor '${this.label}' wraps a buffer without COPY_SRC usage; toArray() copies from it`);

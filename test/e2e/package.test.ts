@@ -32,6 +32,23 @@ const TYPESCRIPT_6_VERSION = '6.0.3';
 const TYPESCRIPT_7 = 'typescript-7';
 const TYPESCRIPT_7_VERSION = '7.0.2';
 
+/**
+ * What the package's typed arrays are for, type-checked with the README's examples: toArray(), getWeights()
+ * and stateDict() give arrays over a plain ArrayBuffer, which a Blob and queue.writeBuffer take (an
+ * ArrayBufferLike one they refuse on TypeScript 5.9 and 7).
+ */
+const TYPED_ARRAYS_EXAMPLE = `import { BatchNorm, requestGpu, Tensor } from 'webgpu-batchnorm';
+const gpu = await requestGpu();
+const values = await Tensor.fromArray(gpu, [1, 2, 3, 4], [1, 4]).toArray();
+const staging = gpu.device.createBuffer({ size: values.byteLength, usage: 0x0008 /* COPY_DST */ });
+gpu.device.queue.writeBuffer(staging, 0, values);
+const bn = new BatchNorm(gpu, 4);
+const [gamma] = await bn.getWeights();
+const { running_mean } = await bn.stateDict();
+const blob = new Blob([values, gamma!, running_mean!]);
+console.log(blob.size);
+`;
+
 const version = (name: string): string =>
   (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -129,7 +146,8 @@ describe('the packed package', () => {
     expect(blocks.filter((b) => b.file === 'README.md').length).toBeGreaterThanOrEqual(4);
     const names = writeReadmeExamples(app, blocks);
     const ecosystem = names.filter((_, i) => ECOSYSTEM.some((p) => blocks[i]!.code.includes(`'${p.split('/')[0]}`)));
-    const own = names.filter((n) => !ecosystem.includes(n));
+    writeFileSync(join(app, 'typed-arrays.mts'), TYPED_ARRAYS_EXAMPLE);
+    const own = [...names.filter((n) => !ecosystem.includes(n)), 'typed-arrays.mts'];
     expect(ecosystem.length).toBe(3); // the TensorFlow.js layer, TensorFlow.js by hand, ONNX Runtime Web
     const config = (include: string[], skipLibCheck: boolean) => ({
       // No "types": WebGPU's types come from TypeScript 6's and 7's DOM libraries, or from the package's `types@<6` entry.
