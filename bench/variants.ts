@@ -31,7 +31,7 @@ export const NUMERICS_VARIANTS: readonly Numerics[] = [
 ];
 
 /** A short label: the choices that differ from the default ('default' for none). */
-export function numericsLabel(numerics: Numerics): string {
+function numericsLabel(numerics: Numerics): string {
   const changed = (Object.keys(DEFAULT_NUMERICS) as (keyof Numerics)[]).filter((k) => numerics[k] !== DEFAULT_NUMERICS[k]);
   return changed.length === 0 ? 'default' : changed.map((k) => `${k} ${String(numerics[k])}`).join(', ');
 }
