@@ -160,6 +160,17 @@ describe('the packed package', () => {
     // the current ones (and with TypeScript 7's DOM library), so a tfjs project needs skipLibCheck whatever
     // else it uses.
     writeFileSync(join(app, 'tsconfig.ecosystem.json'), JSON.stringify(config(ecosystem, true), null, 2));
+    // The Node.js configuration the README documents (its "TypeScript in Node.js"): Node's types named, as
+    // @tsconfig/node20 and the like name them, and "DOM" added to lib for WebGPU's types. Without "DOM" the
+    // package's declarations do not compile: the README says so, and this checks that it is so.
+    const nodeExamples = names.filter((_, i) => /from 'webgpu-batchnorm\/(dawn|node)'/.test(blocks[i]!.code));
+    expect(nodeExamples.length).toBeGreaterThanOrEqual(3);
+    const nodeConfig = (lib: string[]) => ({
+      compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib, types: ['node'], noEmit: true },
+      include: nodeExamples,
+    });
+    writeFileSync(join(app, 'tsconfig.node.json'), JSON.stringify(nodeConfig(['ES2022', 'DOM']), null, 2));
+    writeFileSync(join(app, 'tsconfig.node-without-dom.json'), JSON.stringify(nodeConfig(['ES2022']), null, 2));
     const expected: Record<string, RegExp> = { typescript: /^TypeScript 5\.9\./, [TYPESCRIPT_6]: /^TypeScript 6\.0\./, [TYPESCRIPT_7]: /^TypeScript 7\./ };
     for (const compiler of ['typescript', TYPESCRIPT_6, TYPESCRIPT_7]) {
       const tsc = join(app, 'node_modules', compiler, 'bin', 'tsc');
@@ -167,6 +178,8 @@ describe('the packed package', () => {
       expect(name).toMatch(expected[compiler]!);
       timed(`tsc (README and docs, own examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.own.json'], app));
       timed(`tsc (README and docs, tfjs and ORT examples; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.ecosystem.json'], app));
+      timed(`tsc (Node.js examples, lib ES2022 + DOM, types node; ${name})`, () => run(process.execPath, [tsc, '-p', 'tsconfig.node.json'], app));
+      expect(() => run(process.execPath, [tsc, '-p', 'tsconfig.node-without-dom.json'], app), `${name} without DOM`).toThrow(/error TS2304: Cannot find name '(GPU\w*|BufferSource|EventTarget)'/);
     }
   });
 
