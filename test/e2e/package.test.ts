@@ -103,9 +103,11 @@ afterAll(() => {
 });
 
 describe('the packed package', () => {
-  it('ships dist/, README.md, LICENSE and package.json only, with internals out of the public types', () => {
-    const files = run('tar', ['-tzf', tarball], dir).trim().split('\n').map((f) => f.replace(/^package\//, ''));
-    expect(files.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
+  const tarballFiles = () => run('tar', ['-tzf', tarball], dir).trim().split('\n').map((f) => f.replace(/^package\//, ''));
+
+  it('ships dist/, docs/, README.md, LICENSE and package.json only, with internals out of the public types', () => {
+    const files = tarballFiles();
+    expect(files.filter((f) => !f.startsWith('dist/') && !f.startsWith('docs/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
     for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/reference.js', 'dist/reference.d.ts', 'dist/dawn.js', 'dist/dawn.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/tfjs.js', 'dist/tfjs.d.ts']) {
       expect(files).toContain(f);
     }
@@ -139,6 +141,16 @@ describe('the packed package', () => {
       expect(gpu, internal).not.toMatch(new RegExp(`\\b${internal}\\b`));
     }
     expect(readFileSync(join(installed, 'dist', 'runtime', 'tensor.d.ts'), 'utf8')).not.toMatch(/\b(allocate|release)\b/);
+  });
+
+  // The README is the package's page on npm: its links to the guides and the API reference must lead
+  // somewhere for a reader who has only the package, so the docs ship in the tarball.
+  it('resolves every relative link of its README inside the tarball', () => {
+    const files = new Set(tarballFiles());
+    const readme = readFileSync(join(app, 'node_modules', 'webgpu-batchnorm', 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((link) => !/^([a-z]+:|#)/.test(link));
+    expect(links.length).toBeGreaterThanOrEqual(20);
+    for (const link of links) expect(files.has(link.replace(/#.*$/, '')), `README link ${link}`).toBe(true);
   });
 
   it("type-checks every ```ts block of the README and docs/ under --strict against the installed package, with TypeScript 5.9, 6.0 and 7", () => {
