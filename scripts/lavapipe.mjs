@@ -13,6 +13,6 @@ export const LAVAPIPE_ICD = process.env.LAVAPIPE_ICD ?? join(root, '.lavapipe', 
 /** What is missing and how to get it, for setup.mjs and the test that needs it. */
 export const LAVAPIPE_MISSING =
   `no lavapipe ICD at ${LAVAPIPE_ICD}: the native f16 tests (test/dawn/) need Mesa 25's lavapipe. ` +
-  'On Debian 12 run `sudo bash scripts/install-lavapipe.sh` (or `sudo npm run setup`); elsewhere install ' +
+  'On Debian 12 run `sudo bash scripts/install-lavapipe.sh` (`npm test` runs it as root); elsewhere install ' +
   "Mesa 25 or later's Vulkan drivers (Debian/Ubuntu: mesa-vulkan-drivers) and set LAVAPIPE_ICD to its " +
   'lvp_icd.*.json (e.g. /usr/share/vulkan/icd.d/lvp_icd.x86_64.json).';

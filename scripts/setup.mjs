@@ -1,7 +1,7 @@
 // First step of `npm test` and `npm start`: installs what a fresh clone lacks, the npm packages, the
 // system Chromium that runs the WebGPU tests, the Vulkan loader Dawn needs and lavapipe, the driver the
 // native f16 tests run on, or says exactly what is missing. Node built-ins only.
-// `--for-tests` (npm test): a missing lavapipe that cannot be installed here is an error, not a warning.
+// `--for-tests` (npm test): lavapipe too, which only the tests use; one that cannot be installed here is an error.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -52,18 +52,16 @@ if (packages.length > 0) {
 }
 
 // lavapipe (scripts/lavapipe.mjs): the one adapter without a GPU on which Dawn offers shader-f16, so the
-// native f16 kernels run in `npm test` (test/dawn/). Installed into .lavapipe/ as root on Debian 12
-// (scripts/install-lavapipe.sh, about 20 s once); `npm start` and the benchmarks go on without it.
-if (!existsSync(LAVAPIPE_ICD)) {
+// native f16 kernels run in `npm test` (test/dawn/). Installed for the tests only, into .lavapipe/ as root on
+// Debian 12 (scripts/install-lavapipe.sh, about 20 s once); `npm start` and the benchmarks do without it.
+if (process.argv.includes('--for-tests') && !existsSync(LAVAPIPE_ICD)) {
   const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
   const bookworm = /^VERSION_CODENAME=bookworm$/m.test(osRelease);
   if (process.platform === 'linux' && process.getuid?.() === 0 && bookworm && !process.env.LAVAPIPE_ICD) {
     console.log("setup: installing lavapipe (Mesa 25's CPU Vulkan driver from bookworm-backports) into .lavapipe/ for the native f16 tests");
     run('bash', [LAVAPIPE_INSTALLER]);
-  } else if (process.argv.includes('--for-tests')) {
+  } else {
     console.error(`setup: ${LAVAPIPE_MISSING}`);
     process.exit(1);
-  } else {
-    console.warn(`setup: ${LAVAPIPE_MISSING}`);
   }
 }

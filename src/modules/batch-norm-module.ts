@@ -178,6 +178,14 @@ interface InternalOptions {
 }
 
 /**
+ * 1 - m as the decimal a user reads: 1 - 0.99 is 0.010000000000000009 in float64, and 15 significant digits
+ * give back 0.01. The kernels take momentum as f32, where the two are the same number.
+ */
+function oneMinus(m: number): number {
+  return Number((1 - m).toPrecision(15));
+}
+
+/**
  * Batch normalization as a module: PyTorch's nn.BatchNorm1d/2d/3d (one class; the rank of x decides), or
  * Keras's layers.BatchNormalization through {@link BatchNorm.keras}. It holds its learnable weight and
  * bias and its running statistics, counts {@link BatchNorm.numBatchesTracked}, and keeps what its last
@@ -323,7 +331,7 @@ export class BatchNorm {
     const internal: InternalOptions = { weight: scale, bias: center, runningVarEstimator: 'biased', what: 'BatchNorm.keras' };
     return new BatchNorm(gpu, numFeatures, {
       eps: epsilon,
-      momentum: 1 - kerasMomentum,
+      momentum: oneMinus(kerasMomentum),
       axis,
       [INTERNAL]: internal,
     } as BatchNormModuleOptions);

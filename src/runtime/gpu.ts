@@ -57,7 +57,7 @@ const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['subgroups', 'shader-f16'
 export interface RequestGpuOptions {
   /**
    * The WebGPU entry point; default `navigator.gpu`. In Node.js use `requestDawnGpu` from
-   * `webgpu-batchnorm/dawn`, or pass Dawn's `create([])` here (the Gpu keeps it referenced).
+   * `webgpu-batchnorm/dawn` instead, which makes and keeps Dawn's entry point for you.
    */
   gpu?: GPU;
   /** Passed to `requestAdapter`: 'low-power' or 'high-performance'; default none (the browser chooses). */
@@ -402,7 +402,7 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> 
   const gpuOptions = readGpuOptions(read, 'requestGpu options');
   const entryPoint = gpuOptions.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!entryPoint) {
-    throw new Error('WebGPU is not available: navigator.gpu is undefined (in Node.js, pass options.gpu: create([]) from the webgpu package)');
+    throw new Error("WebGPU is not available: navigator.gpu is undefined (in Node.js, use requestDawnGpu from 'webgpu-batchnorm/dawn', with the webgpu package installed)");
   }
   const adapter = await entryPoint.requestAdapter(powerPreference ? { powerPreference } : {});
   if (!adapter) throw new Error(NO_ADAPTER);
@@ -447,7 +447,7 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
   const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, statisticsMerge, compensation, fences } = read;
   if (gpu !== undefined && typeof (gpu as Partial<GPU>).requestAdapter !== 'function') {
     throw new TypeError(
-      `options.gpu must be a WebGPU entry point (navigator.gpu, or create([]) from the webgpu package in Node.js), got ${describeValue(gpu)}`,
+      `options.gpu must be a WebGPU entry point (navigator.gpu; in Node.js, use requestDawnGpu from 'webgpu-batchnorm/dawn' instead), got ${describeValue(gpu)}`,
     );
   }
   if (disableFeatures !== undefined) {

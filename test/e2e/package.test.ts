@@ -195,6 +195,32 @@ describe('the packed package', () => {
     }
   });
 
+  // CommonJS (what `npm init -y` makes): require() of the ES modules, which Node >= 20.19 loads through the
+  // exports' `default` condition.
+  it('works from CommonJS: require() of the main, dawn, reference and node entries, and a forward on Dawn', () => {
+    writeFileSync(
+      join(app, 'require.cjs'),
+      `const { batchNorm, Tensor } = require('webgpu-batchnorm');
+const { requestDawnGpu } = require('webgpu-batchnorm/dawn');
+const { batchNormReference } = require('webgpu-batchnorm/reference');
+const { createWorkerGroup } = require('webgpu-batchnorm/node');
+(async () => {
+  const gpu = await requestDawnGpu();
+  const x = Tensor.fromArray(gpu, [1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]);
+  const { y } = batchNorm(gpu, x, { training: true });
+  const ref = batchNormReference([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], { training: true });
+  const gpuY = await y.toArray();
+  console.log(JSON.stringify({ worst: Math.max(...Array.from(gpuY, (v, i) => Math.abs(v - ref.y[i]))), endpoints: createWorkerGroup(2).length }));
+  gpu.destroy();
+})();
+`,
+    );
+    const out = timed('node require.cjs', () => run(process.execPath, ['require.cjs'], app, dawnEnv()));
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { worst: number; endpoints: number };
+    expect(result.worst).toBeLessThan(1e-5);
+    expect(result.endpoints).toBe(2);
+  });
+
   // Every Dawn example prints the normalized [2, 2, 2] tensor [1, ..., 8] and says so in its comment.
   const dawnBlocks = documentationTsBlocks().filter((b) => b.code.includes("from 'webgpu-batchnorm/dawn'"));
   it('has Dawn examples: the Node.js one and the encoder one, in the README', () => {

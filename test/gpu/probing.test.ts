@@ -341,7 +341,7 @@ describe('6. malformed arguments get messages that name them', () => {
     // eslint-disable-next-line no-sparse-arrays
     expect(() => Tensor.fromArray(gpu, [1, 2, 3, 4], [4, , 1] as never)).toThrow('shape [4,undefined,1] has dimension 1 = undefined');
     expect(() => Gpu.fromDevice({} as GPUDevice)).toThrow('Gpu.fromDevice needs a GPUDevice');
-    await expect(requestGpu({ gpu: {} as GPU })).rejects.toThrow('options.gpu must be a WebGPU entry point (navigator.gpu, or create([]) from the webgpu package in Node.js), got an object with keys []');
+    await expect(requestGpu({ gpu: {} as GPU })).rejects.toThrow("options.gpu must be a WebGPU entry point (navigator.gpu; in Node.js, use requestDawnGpu from 'webgpu-batchnorm/dawn' instead), got an object with keys []");
     expect(() => batchNorm(gpu, xT, { training: true, weight: [1, 2, 3] as never })).toThrow('weight must be a Tensor');
   });
 });
