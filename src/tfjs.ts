@@ -4,3 +4,4 @@
 // imports); importing it registers the layer's class for deserialization and its kernels' gradients.
 export { BatchNormalization, batchNormalization } from './platforms/tfjs/layer.js';
 export type { BatchNormalizationLayerArgs, TfjsBatchNormalization } from './platforms/tfjs/layer.js';
+export { startTfjsWebGpu } from './platforms/tfjs/start-backend.js';

@@ -235,6 +235,11 @@ export class Gpu {
     return new Gpu(device, false, readGpuOptions(options, 'Gpu.fromDevice options'));
   }
 
+  /** @internal The WebGPU entry point the device came from, where it was given (requestGpu's, Dawn's); else null. */
+  get entryPoint(): GPU | null {
+    return this.#entryPoint;
+  }
+
   /** @internal used by requestGpu */
   static fromOwnedDevice(device: GPUDevice, options: GpuOptions): Gpu {
     return new Gpu(device, true, options);

@@ -160,7 +160,7 @@ describe('the packed package', () => {
     const ecosystem = names.filter((_, i) => ECOSYSTEM.some((p) => blocks[i]!.code.includes(`'${p.split('/')[0]}`)));
     writeFileSync(join(app, 'typed-arrays.mts'), TYPED_ARRAYS_EXAMPLE);
     const own = [...names.filter((n) => !ecosystem.includes(n)), 'typed-arrays.mts'];
-    expect(ecosystem.length).toBe(3); // the TensorFlow.js layer, TensorFlow.js by hand, ONNX Runtime Web
+    expect(ecosystem.length).toBe(4); // the TensorFlow.js layer in a browser and in Node.js, TensorFlow.js by hand, ONNX Runtime Web
     const config = (include: string[], skipLibCheck: boolean) => ({
       // No "types": WebGPU's types come from TypeScript 6's and 7's DOM libraries, or from the package's `types@<6` entry.
       compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], noEmit: true, skipLibCheck },
@@ -175,7 +175,7 @@ describe('the packed package', () => {
     // The Node.js configuration the README documents (its "TypeScript in Node.js"): Node's types named, as
     // @tsconfig/node20 and the like name them, and "DOM" added to lib for WebGPU's types. Without "DOM" the
     // package's declarations do not compile: the README says so, and this checks that it is so.
-    const nodeExamples = names.filter((_, i) => /from 'webgpu-batchnorm\/(dawn|node)'/.test(blocks[i]!.code));
+    const nodeExamples = names.filter((n, i) => /from 'webgpu-batchnorm\/(dawn|node)'/.test(blocks[i]!.code) && !ecosystem.includes(n));
     expect(nodeExamples.length).toBeGreaterThanOrEqual(3);
     const nodeConfig = (lib: string[]) => ({
       compilerOptions: { strict: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib, types: ['node'], noEmit: true },
@@ -221,8 +221,62 @@ const { createWorkerGroup } = require('webgpu-batchnorm/node');
     expect(result.endpoints).toBe(2);
   });
 
+  // TensorFlow.js in Node.js: tfjs's webgpu backend on Dawn through startTfjsWebGpu, a model with the layer
+  // trained a few steps, saved and loaded back; the README's Node tfjs example runs the same calls.
+  it('trains, saves and loads a tfjs model with the layer on Dawn in Node.js (startTfjsWebGpu)', () => {
+    writeFileSync(
+      join(app, 'tfjs-node.mjs'),
+      `import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-webgpu';
+import { requestDawnGpu } from 'webgpu-batchnorm/dawn';
+import { BatchNormalization, batchNormalization, startTfjsWebGpu } from 'webgpu-batchnorm/tfjs';
+
+// The layer says once when it falls back to tfjs's own batch norm: there must be nothing to say.
+const warnings = [];
+const warn = console.warn;
+console.warn = (...args) => (warnings.push(args.join(' ')), warn(...args));
+const gpu = await requestDawnGpu();
+await startTfjsWebGpu(gpu);
+const model = tfl.sequential({
+  layers: [tfl.layers.dense({ inputShape: [6], units: 4 }), batchNormalization({ momentum: 0.9 }), tfl.layers.dense({ units: 1 })],
+});
+model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+const xs = tf.randomNormal([32, 6], 0, 1, 'float32', 1);
+const ys = tf.randomNormal([32, 1], 0, 1, 'float32', 2);
+const history = await model.fit(xs, ys, { batchSize: 16, epochs: 3 });
+let artifacts;
+await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) })));
+const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+const [before, after] = await Promise.all([model, loaded].map((m) => m.predict(xs).data()));
+const maxDiff = Math.max(...Array.from(before, (v, i) => Math.abs(v - after[i])));
+console.log(JSON.stringify({ backend: tf.getBackend(), sameDevice: tf.backend().device === gpu.device, losses: history.history.loss, maxDiff, ours: [model, loaded].every((m) => m.layers[1] instanceof BatchNormalization), warnings }));
+`,
+    );
+    const out = timed('node tfjs-node.mjs', () => run(process.execPath, ['tfjs-node.mjs'], app, dawnEnv()));
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { backend: string; sameDevice: boolean; losses: number[]; maxDiff: number; ours: boolean; warnings: string[] };
+    expect(result.backend).toBe('webgpu');
+    expect(result.sameDevice).toBe(true);
+    expect(result.losses).toHaveLength(3);
+    for (const loss of result.losses) expect(Number.isFinite(loss)).toBe(true);
+    expect(result.maxDiff).toBeLessThan(1e-5); // the loaded model predicts as the trained one
+    expect(result.ours).toBe(true); // the loaded model's layer is this library's class again
+    expect(result.warnings).toEqual([]);
+  });
+
   // Every Dawn example prints the normalized [2, 2, 2] tensor [1, ..., 8] and says so in its comment.
-  const dawnBlocks = documentationTsBlocks().filter((b) => b.code.includes("from 'webgpu-batchnorm/dawn'"));
+  // The README's tfjs example for Node.js, as it is: it trains on Dawn and prints the backend's name.
+  const tfjsNodeBlocks = documentationTsBlocks().filter((b) => b.code.includes('startTfjsWebGpu('));
+  it('runs the README\'s TensorFlow.js example for Node.js on Dawn', () => {
+    expect(tfjsNodeBlocks.length).toBe(1);
+    const file = exampleName(tfjsNodeBlocks[0]!).replace(/\.mts$/, '.mjs');
+    writeFileSync(join(app, file), tfjsNodeBlocks[0]!.code);
+    const out = timed(`node ${file}`, () => run(process.execPath, [file], app, dawnEnv()));
+    expect(out.trim().split('\n').at(-1)).toBe('webgpu');
+  });
+
+  // (The tfjs one on Dawn prints the backend's name: the test above runs it.)
+  const dawnBlocks = documentationTsBlocks().filter((b) => b.code.includes("from 'webgpu-batchnorm/dawn'") && !b.code.includes("'@tensorflow/"));
   it('has Dawn examples: the Node.js one and the encoder one, in the README', () => {
     expect(dawnBlocks.filter((b) => b.file === 'README.md').length).toBeGreaterThanOrEqual(2);
     expect(dawnBlocks.some((b) => b.code.includes('encoder }'))).toBe(true);
