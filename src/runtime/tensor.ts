@@ -8,7 +8,7 @@ import { describeValue, readOptions } from './options.js';
 import { readBuffer } from './readback.js';
 import { assertValidShape, numElements } from './shape.js';
 import { BufferUsage } from './webgpu-constants.js';
-import { lastWriteVerdict, recordCreation, registerRegion, writeVersion } from './write-log.js';
+import { firstError, lastWriteVerdict, recordCreation, recordWrite, registerRegion, writeVersion } from './write-log.js';
 
 /**
  * A tensor's element type in GPU memory: 'f32', or 'f16' (IEEE binary16, as torch.half). Arithmetic is
@@ -197,6 +197,61 @@ export class Tensor {
   }
 
   /**
+   * Writes `data` (one number per element, in the tensor's memory order; rounded to half precision for an
+   * f16 tensor) into the tensor with `queue.writeBuffer`, e.g. an optimizer's new weights:
+   * `bn.weight.write(updated)`. It counts as a write of the tensor, as an operation's output does, so a
+   * backward of a forward that read the old values is refused, and a GPU error of the upload rejects
+   * toArray() and ready(). Like every `queue.writeBuffer`, it lands before any command buffer submitted
+   * after this call, including one recorded (with `encoder`) before it.
+   *
+   * @throws TypeError or RangeError for data of another length or type, or a region that writeBuffer
+   * cannot write (an f16 tensor of odd length or offset that shares a 4-byte word with its neighbour).
+   */
+  write(data: TensorData): void {
+    const what = `tensor '${this.label}'.write`;
+    this.#assertWritable(what);
+    assertTensorData(data, this.shape);
+    const bytes = this.dtype === 'f16' ? packHalf(data) : data instanceof Float32Array && data.buffer instanceof ArrayBuffer ? data : Float32Array.from(data);
+    if (this.byteLength === 0) return;
+    // packHalf's spare element fills an owned odd-length f16 tensor's last word, which is its own padding.
+    const { error } = this.gpu.scoped(what, () => this.gpu.device.queue.writeBuffer(this.buffer, this.byteOffset, bytes.buffer, bytes.byteOffset, wholeWords(this, what)));
+    recordWrite(this, error);
+  }
+
+  /**
+   * Copies `source` (same shape and dtype, same Gpu) into this tensor with `copyBufferToBuffer`, in a
+   * submit of its own: a write of this tensor, counted as {@link Tensor.write}'s is; the GPU error of
+   * `source`'s last write, if any, becomes this tensor's too.
+   */
+  copyFrom(source: Tensor): void {
+    const what = `tensor '${this.label}'.copyFrom`;
+    this.#assertWritable(what);
+    if (!(source instanceof Tensor)) throw new TypeError(`${what} takes a Tensor, got ${describeValue(source)}`);
+    if (source.isDestroyed) throw new Error(`${what}: the source tensor '${source.label}' was destroyed`);
+    if (source.gpu.device !== this.gpu.device) throw new Error(`${what}: the source tensor '${source.label}' lives on another GPU device`);
+    if (source.dtype !== this.dtype || source.shape.length !== this.shape.length || source.shape.some((d, i) => d !== this.shape[i])) {
+      throw new TypeError(`${what}: source '${source.label}' is ${source.dtype} [${source.shape.join(',')}], this tensor is ${this.dtype} [${this.shape.join(',')}]`);
+    }
+    if ((source.buffer.usage & BufferUsage.COPY_SRC) === 0) throw new Error(`${what}: the source's buffer ('${source.buffer.label}') lacks COPY_SRC usage`);
+    if (source === this || this.byteLength === 0) return;
+    const bytes = Math.min(wholeWords(this, what), wholeWords(source, `${what} (its source '${source.label}')`));
+    const { error } = this.gpu.scoped(what, () => {
+      const encoder = this.gpu.device.createCommandEncoder({ label: what });
+      encoder.copyBufferToBuffer(source.buffer, source.byteOffset, this.buffer, this.byteOffset, bytes);
+      this.gpu.device.queue.submit([encoder.finish()]);
+    });
+    recordWrite(this, firstError([lastWriteVerdict(source), error]));
+  }
+
+  /** A live tensor in a buffer that takes copies (COPY_DST) and whose region is whole words. */
+  #assertWritable(what: string): void {
+    this.gpu.assertAlive();
+    if (this.isDestroyed) throw new Error(`${what}: the tensor was destroyed`);
+    if ((this.buffer.usage & BufferUsage.COPY_DST) === 0) throw new Error(`${what}: its buffer ('${this.buffer.label}') lacks COPY_DST usage`);
+    wholeWords(this, what);
+  }
+
+  /**
    * Copies the tensor's region to the host (f16 widened to f32). Rejects with the GPU error of the work
    * that last wrote it, if the device is lost, or if its buffer was destroyed. The array owns a plain
    * ArrayBuffer (a Blob part, a queue.writeBuffer source, a transferable).
@@ -254,6 +309,21 @@ function assertFitsBuffer(gpu: Gpu, shape: readonly number[], dtype: DType, labe
     throw new RangeError(`tensor '${label}' [${shape.join(',')}] needs ${byteLength} bytes; the device's maxBufferSize is ${limit}`);
   }
   return byteLength;
+}
+
+/**
+ * The bytes writeBuffer and copyBufferToBuffer move for `tensor`'s region, which come in whole 4-byte words:
+ * its length, or for an owned f16 tensor of odd length that and its own padding. A wrapped region that
+ * shares a word with its neighbour cannot be written alone.
+ */
+function wholeWords(tensor: Tensor, what: string): number {
+  const aligned = tensor.byteOffset % 4 === 0 && (tensor.byteLength % 4 === 0 || tensor.ownsBuffer);
+  if (!aligned) {
+    throw new RangeError(
+      `${what}: an f16 tensor of ${tensor.size} elements at byte offset ${tensor.byteOffset} shares a 4-byte word with its neighbour, which writeBuffer and copyBufferToBuffer cannot write alone`,
+    );
+  }
+  return paddedBytes(tensor.byteLength);
 }
 
 /** Bindings and copies come in multiples of 4 bytes. */
