@@ -136,9 +136,7 @@ export class Tensor {
     const { dtype, label } = readTensorOptions(gpu, shape, options);
     assertFitsBuffer(gpu, shape, dtype, label); // before the data is read: a size error comes at once
     assertTensorData(data, shape);
-    // Data to upload as it is: an f32 array over an ArrayBuffer. Others are converted, and so is a view of
-    // a SharedArrayBuffer (shared wasm memory), which Dawn's writeBuffer does not take.
-    const bytes = dtype === 'f16' ? packHalf(data) : data instanceof Float32Array && data.buffer instanceof ArrayBuffer ? data : Float32Array.from(data);
+    const bytes = uploadBytes(data, dtype);
     const { result, error } = gpu.scoped(`uploading tensor '${label}'`, () => {
       const tensor = Tensor.allocate(gpu, shape, dtype, label);
       try {
@@ -211,7 +209,7 @@ export class Tensor {
     const what = `tensor '${this.label}'.write`;
     this.#assertWritable(what);
     assertTensorData(data, this.shape);
-    const bytes = this.dtype === 'f16' ? packHalf(data) : data instanceof Float32Array && data.buffer instanceof ArrayBuffer ? data : Float32Array.from(data);
+    const bytes = uploadBytes(data, this.dtype);
     if (this.byteLength === 0) return;
     // packHalf's spare element fills an owned odd-length f16 tensor's last word, which is its own padding.
     const { error } = this.gpu.scoped(what, () => this.gpu.device.queue.writeBuffer(this.buffer, this.byteOffset, bytes.buffer, bytes.byteOffset, wholeWords(this, what)));
@@ -349,6 +347,15 @@ function assertTensorData(data: unknown, shape: readonly number[]): asserts data
   }
   const expected = numElements(shape);
   if (data.length !== expected) throw new RangeError(`data has ${data.length} elements but shape [${shape.join(',')}] needs ${expected}`);
+}
+
+/**
+ * What queue.writeBuffer uploads for `data` in a tensor of `dtype`: an f32 array over an ArrayBuffer as it
+ * is; others converted, and so is a view of a SharedArrayBuffer (shared wasm memory), which Dawn's
+ * writeBuffer does not take.
+ */
+function uploadBytes(data: TensorData, dtype: DType): Float32Array | Uint16Array {
+  return dtype === 'f16' ? packHalf(data) : data instanceof Float32Array && data.buffer instanceof ArrayBuffer ? data : Float32Array.from(data);
 }
 
 function packHalf(data: TensorData): Uint16Array {
