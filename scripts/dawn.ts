@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dawnEntryPoint } from '../src/dawn.js';
+import { provideNavigatorGpu } from '../src/platforms/navigator-gpu.js';
 
 export { requestDawnGpu } from '../src/dawn.js';
 
@@ -35,9 +36,7 @@ export function reexecOnSwiftShaderWithoutGpu(scriptName: string): void {
  * it (Node.js 20 has no navigator at all). Call before TensorFlow.js is imported.
  */
 export function installNavigatorGpu(): void {
-  const scope = globalThis as { navigator?: { gpu?: GPU } };
-  if (!scope.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
-  if (!scope.navigator!.gpu) Object.defineProperty(scope.navigator!, 'gpu', { value: dawnEntryPoint(), configurable: true });
+  provideNavigatorGpu(dawnEntryPoint());
 }
 
 /**

@@ -264,7 +264,6 @@ console.log(JSON.stringify({ backend: tf.getBackend(), sameDevice: tf.backend().
     expect(result.warnings).toEqual([]);
   });
 
-  // Every Dawn example prints the normalized [2, 2, 2] tensor [1, ..., 8] and says so in its comment.
   // The README's tfjs example for Node.js, as it is: it trains on Dawn and prints the backend's name.
   const tfjsNodeBlocks = documentationTsBlocks().filter((b) => b.code.includes('startTfjsWebGpu('));
   it('runs the README\'s TensorFlow.js example for Node.js on Dawn', () => {
@@ -275,7 +274,8 @@ console.log(JSON.stringify({ backend: tf.getBackend(), sameDevice: tf.backend().
     expect(out.trim().split('\n').at(-1)).toBe('webgpu');
   });
 
-  // (The tfjs one on Dawn prints the backend's name: the test above runs it.)
+  // Every Dawn example prints the normalized [2, 2, 2] tensor [1, ..., 8] and says so in its comment
+  // (the tfjs one on Dawn prints the backend's name: the test above runs it).
   const dawnBlocks = documentationTsBlocks().filter((b) => b.code.includes("from 'webgpu-batchnorm/dawn'") && !b.code.includes("'@tensorflow/"));
   it('has Dawn examples: the Node.js one and the encoder one, in the README', () => {
     expect(dawnBlocks.filter((b) => b.file === 'README.md').length).toBeGreaterThanOrEqual(2);

@@ -7,6 +7,7 @@
 // when this runs, so that the entry's other users never load it.
 import { findBackend, findBackendFactory, registerBackend, removeBackend, setBackend } from '@tensorflow/tfjs-core';
 import { assertGpu, type Gpu } from '../../runtime/gpu.js';
+import { provideNavigatorGpu } from '../navigator-gpu.js';
 
 const BACKEND = 'webgpu';
 
@@ -42,25 +43,16 @@ export async function startTfjsWebGpu(gpu: Gpu): Promise<void> {
       );
     }
   } else {
-    provideNavigatorGpu(gpu);
+    // The backend's constructor requires navigator.gpu.
+    if (!provideNavigatorGpu(gpu.entryPoint)) {
+      throw new Error(
+        "startTfjsWebGpu: this runtime has no navigator.gpu, and the Gpu does not know its entry point; use requestDawnGpu from 'webgpu-batchnorm/dawn' (or pass options.gpu to Gpu.fromDevice)",
+      );
+    }
     const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
     // A factory tfjs-backend-webgpu registered on import (a browser's), never started: ours takes its place.
     if (findBackendFactory(BACKEND)) removeBackend(BACKEND);
     registerBackend(BACKEND, () => new WebGPUBackend(gpu.device, gpu.device.adapterInfo));
   }
   if (!(await setBackend(BACKEND))) throw new Error("startTfjsWebGpu: TensorFlow.js could not start its webgpu backend on the Gpu's device");
-}
-
-/** navigator.gpu, which the backend's constructor requires, where the runtime has none (Node.js). */
-function provideNavigatorGpu(gpu: Gpu): void {
-  const scope = globalThis as { navigator?: { gpu?: GPU } };
-  if (scope.navigator?.gpu) return;
-  const entryPoint = gpu.entryPoint;
-  if (!entryPoint) {
-    throw new Error(
-      "startTfjsWebGpu: this runtime has no navigator.gpu, and the Gpu does not know its entry point; use requestDawnGpu from 'webgpu-batchnorm/dawn' (or pass options.gpu to Gpu.fromDevice)",
-    );
-  }
-  if (!scope.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
-  Object.defineProperty(scope.navigator, 'gpu', { value: entryPoint, configurable: true });
 }
