@@ -473,7 +473,7 @@ function numericsOf(kernelParts: readonly Part[], numerics: Numerics): Partial<N
 /** The cache key of a variant composed with `numerics`: only the numerics its code depends on. */
 export function variantKey(variant: KernelVariant, numerics: Numerics = DEFAULT_NUMERICS): string {
   const fields = { ...variant, ...numericsOf(KERNELS[variant.kernel].parts, numerics) } as Partial<Record<string, string | boolean>>;
-  return [...VARIANT_FIELDS, 'statisticsMerge', 'compensation', 'fences']
+  return [...VARIANT_FIELDS, ...Object.keys(DEFAULT_NUMERICS)]
     .filter((f) => f in fields)
     .map((f) => `${f}=${String(fields[f])}`)
     .join(',');
