@@ -10,8 +10,8 @@
 // times their size, where Welford's update per value (PyTorch's) rounds each value once at its own size,
 // and the mean of a channel whose mean is near 0 would show it (summed plainly and compensated once per
 // block, the long reductions' errors were up to 4.5 times PyTorch CUDA's; docs/numerics.md).
-const BLOCK_VALUES: u32 = 16u;
-const DEVIATION_SCALE: f32 = 0.25; // 1/sqrt(BLOCK_VALUES)
+// BLOCK_VALUES and DEVIATION_SCALE (1/sqrt(BLOCK_VALUES)) are declared from src/engine/dispatch.ts's
+// FOLD_BLOCK_VALUES, which also gives every invocation at least one whole block.
 // Elems the loops load before each fold: one block (and as many loads in flight).
 const FOLD_ELEMS: u32 = BLOCK_VALUES / LANES;
 

@@ -30,6 +30,19 @@ export const WORKGROUP_SIZE = 256;
 /** Each statistics invocation gets at least this many elements, so a workgroup does real work. */
 export const MIN_ELEMS_PER_INVOCATION = 8;
 /**
+ * Values the statistics loops fold into an invocation's state at a time (fold-block.wgsl's BLOCK_VALUES,
+ * declared from here; a power of 4, so that its square root is exact). An invocation also gets at least
+ * one whole block: one with less pays a short block's exact division and the workgroup's merges for a
+ * few values, and that fixed cost, not the values, was most of the time of small tensors on the CPU
+ * adapters (256x64 forward on SwiftShader: 2.2x 87b235f's with 8 values a row lane, 0.9x with 16).
+ */
+export const FOLD_BLOCK_VALUES = 16;
+
+/** The least Elems of `lanes` values each (1, or 4 for vec4 loads) a statistics invocation gets. */
+export function minElemsPerInvocation(lanes: number): number {
+  return Math.max(MIN_ELEMS_PER_INVOCATION, FOLD_BLOCK_VALUES / lanes);
+}
+/**
  * Tensors with at most this many values after the channel axis (channels-last: 1; BatchNorm1d on (N, C):
  * 1) reduce with the rows kernels, whose consecutive invocations take consecutive channels of a row:
  * the slice kernels would have each workgroup read runs of this few values at a stride of C*inner.
@@ -69,12 +82,12 @@ export interface SlicePlan {
 }
 
 /**
- * Cuts each channel's `channelLen` elements into slices: enough of them that C*slices reaches
- * `targetWorkgroups` (Gpu.reductionWorkgroups: from the adapter), but never so many that an invocation
- * has fewer than MIN_ELEMS_PER_INVOCATION elements to reduce.
+ * Cuts each channel's `channelLen` elements (of `lanes` values each) into slices: enough of them that
+ * C*slices reaches `targetWorkgroups` (Gpu.reductionWorkgroups: from the adapter), but never so many that
+ * an invocation has fewer than minElemsPerInvocation(lanes) elements to reduce.
  */
-export function planSlices(channels: number, channelLen: number, targetWorkgroups: number): SlicePlan {
-  const maxSlices = Math.max(1, Math.floor(channelLen / (WORKGROUP_SIZE * MIN_ELEMS_PER_INVOCATION)));
+export function planSlices(channels: number, channelLen: number, targetWorkgroups: number, lanes: number): SlicePlan {
+  const maxSlices = Math.max(1, Math.floor(channelLen / (WORKGROUP_SIZE * minElemsPerInvocation(lanes))));
   const wanted = Math.min(Math.ceil(targetWorkgroups / channels), maxSlices);
   const sliceLen = Math.ceil(channelLen / wanted);
   return { slices: Math.ceil(channelLen / sliceLen), sliceLen };
@@ -97,13 +110,13 @@ export function reducesByRows(channels: number, spatial: number, channelElems: n
 /**
  * Cuts a window's `positions` values of each channel (its outer rows times the values after the channel)
  * into blocks for the rows kernels: enough that channel groups times blocks reaches `targetWorkgroups`,
- * but each of a workgroup's row lanes gets at least MIN_ELEMS_PER_INVOCATION values. A block may start
+ * but each of a workgroup's row lanes gets at least minElemsPerInvocation(1) values. A block may start
  * and end inside a row: its row lanes walk its values, not its rows.
  */
 export function planRowBlocks(channels: number, positions: number, targetWorkgroups: number): SlicePlan {
   const channelGroups = Math.ceil(channels / ROWS_CHANNEL_LANES);
   const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
-  const minPositions = rowLanes * MIN_ELEMS_PER_INVOCATION;
+  const minPositions = rowLanes * minElemsPerInvocation(1);
   const wanted = Math.min(Math.ceil(targetWorkgroups / channelGroups), Math.max(1, Math.floor(positions / minPositions)));
   const sliceLen = Math.ceil(positions / wanted);
   return { slices: Math.ceil(positions / sliceLen), sliceLen };
@@ -167,7 +180,7 @@ export function planPasses(
   const windows = chunks.map((chunk): WindowPlan => {
     const { slices, sliceLen } = rows
       ? planRowBlocks(layout.channels, chunk.batchCount * layout.spatial, targetWorkgroups)
-      : planSlices(layout.channels, chunk.batchCount * spatialElems, targetWorkgroups);
+      : planSlices(layout.channels, chunk.batchCount * spatialElems, targetWorkgroups, vec4 ? 4 : 1);
     const reduceGroups = (rows ? Math.ceil(layout.channels / ROWS_CHANNEL_LANES) : layout.channels) * slices;
     const total = chunk.batchCount * layout.channels * spatialElems;
     const window: WindowPlan = {

@@ -62,7 +62,7 @@ import twoSumSource from '../../shaders/two-sum.wgsl?raw';
 import welfordSource from '../../shaders/welford.wgsl?raw';
 import sumSharedSource from '../../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../../shaders/workgroup-sum-subgroup.wgsl?raw';
-import { FINALIZE_WORKGROUP_SIZE, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
+import { FINALIZE_WORKGROUP_SIZE, FOLD_BLOCK_VALUES, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
 import { HALF_BITS_WGSL, storesPositiveWgsl, windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
 import { DEFAULT_NUMERICS, type Gpu, type Numerics } from '../runtime/gpu.js';
 import { LruMap } from '../runtime/lru.js';
@@ -483,6 +483,10 @@ export function variantKey(variant: KernelVariant, numerics: Numerics = DEFAULT_
  * The substitution step: the variant picks the Elem type, the reductions and the finalize's merge, the
  * numerics the fold, the loops' compensation and the fences; nothing else changes.
  */
+// fold-block.wgsl's block, from the one constant the dispatch plans use too; deviations are scaled by
+// 1/sqrt(BLOCK_VALUES) before squaring (exact: a power of 4).
+const FOLD_BLOCK_CONSTANTS = `const BLOCK_VALUES: u32 = ${FOLD_BLOCK_VALUES}u;\nconst DEVIATION_SCALE: f32 = ${1 / Math.sqrt(FOLD_BLOCK_VALUES)};`;
+
 export function composeShader(variant: KernelVariant, numerics: Numerics = DEFAULT_NUMERICS): string {
   const kernel = KERNELS[variant.kernel];
   const used = numericsOf(kernel.parts, numerics);
@@ -500,7 +504,7 @@ export function composeShader(variant: KernelVariant, numerics: Numerics = DEFAU
     if (part === 'elem') parts.push(vec4 ? elemVec4Source : elemScalarSource);
     else if (part === 'workgroup-sum') parts.push('subgroups' in variant && variant.subgroups ? sumSubgroupSource : sumSharedSource);
     else if (part === 'merge') parts.push('perInvocation' in variant && variant.perInvocation ? mergeInvocationSource : mergeWorkgroupSource);
-    else if (part === 'fold') parts.push(used.statisticsMerge === 'vec4' ? foldVec4Source : foldBlockSource);
+    else if (part === 'fold') parts.push(used.statisticsMerge === 'vec4' ? foldVec4Source : `${FOLD_BLOCK_CONSTANTS}\n${foldBlockSource}`);
     else if (part === 'elem-sums') parts.push(elemSumsSource, used.compensation === 'kahan' ? accumulateKahanSource : accumulateTwoSumSource);
     else parts.push(FIXED_PARTS[part]);
   }

@@ -5,6 +5,7 @@ import {
   FINALIZE_PER_INVOCATION_MAX_PARTIALS,
   FINALIZE_WORKGROUP_SIZE,
   foldGrid,
+  FOLD_BLOCK_VALUES,
   MIN_ELEMS_PER_INVOCATION,
   planPasses,
   planRowBlocks,
@@ -39,32 +40,40 @@ describe('planSlices', () => {
 
   it('covers every element of a channel exactly once', () => {
     for (const [channels, len] of [[1, 1], [1, minSlice - 1], [1, minSlice + 1], [3, 10_000_000], [64, 100_352], [2048, 9]]) {
-      const { slices, sliceLen } = planSlices(channels!, len!, GPU_REDUCTION_WORKGROUPS);
+      const { slices, sliceLen } = planSlices(channels!, len!, GPU_REDUCTION_WORKGROUPS, 4);
       expect(slices * sliceLen).toBeGreaterThanOrEqual(len!);
       expect((slices - 1) * sliceLen).toBeLessThan(len!);
     }
   });
 
   it('splits small-C, large channels to fill the GPU', () => {
-    expect(planSlices(1, 50_000_000, GPU_REDUCTION_WORKGROUPS).slices).toBe(GPU_REDUCTION_WORKGROUPS);
-    expect(planSlices(1, 50_000_000, SOFTWARE_REDUCTION_WORKGROUPS).slices).toBe(SOFTWARE_REDUCTION_WORKGROUPS);
+    expect(planSlices(1, 50_000_000, GPU_REDUCTION_WORKGROUPS, 4).slices).toBe(GPU_REDUCTION_WORKGROUPS);
+    expect(planSlices(1, 50_000_000, SOFTWARE_REDUCTION_WORKGROUPS, 4).slices).toBe(SOFTWARE_REDUCTION_WORKGROUPS);
   });
 
   it('does not split channels too short to keep every invocation busy', () => {
-    expect(planSlices(1, minSlice * 2 - 1, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
-    expect(planSlices(2048, 1_000_000, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
+    expect(planSlices(1, minSlice * 2 - 1, GPU_REDUCTION_WORKGROUPS, 4).slices).toBe(1);
+    expect(planSlices(2048, 1_000_000, GPU_REDUCTION_WORKGROUPS, 4).slices).toBe(1);
+  });
+
+  it('gives every invocation at least one whole fold block of scalar elements', () => {
+    for (const len of [FOLD_BLOCK_VALUES * WORKGROUP_SIZE * 2 - 1, 1_000_000, 50_000_000]) {
+      const { slices, sliceLen } = planSlices(1, len, GPU_REDUCTION_WORKGROUPS, 1);
+      if (slices > 1) expect(sliceLen / WORKGROUP_SIZE).toBeGreaterThanOrEqual(FOLD_BLOCK_VALUES);
+    }
+    expect(planSlices(1, FOLD_BLOCK_VALUES * WORKGROUP_SIZE * 2 - 1, GPU_REDUCTION_WORKGROUPS, 1).slices).toBe(1);
   });
 });
 
 describe('planRowBlocks', () => {
   const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
 
-  it('covers every value of a channel once, and gives each row lane at least MIN_ELEMS_PER_INVOCATION values', () => {
+  it('covers every value of a channel once, and gives each row lane at least one whole fold block', () => {
     for (const [channels, positions] of [[3, 1000], [16384, 2], [130, 36], [4, 800_000], [64, 62], [70_000, 9], [4096, 1000]]) {
       const { slices, sliceLen } = planRowBlocks(channels!, positions!, GPU_REDUCTION_WORKGROUPS);
       expect(slices * sliceLen).toBeGreaterThanOrEqual(positions!);
       expect((slices - 1) * sliceLen).toBeLessThan(positions!);
-      if (slices > 1) expect(sliceLen / rowLanes).toBeGreaterThanOrEqual(MIN_ELEMS_PER_INVOCATION);
+      if (slices > 1) expect(sliceLen / rowLanes).toBeGreaterThanOrEqual(Math.max(MIN_ELEMS_PER_INVOCATION, FOLD_BLOCK_VALUES));
     }
   });
 
