@@ -79,8 +79,8 @@ export function checkVariants(variants: readonly GpuVariant[]): GpuVariant[] {
 }
 
 /**
- * The variant's Gpu over the run's device: the run's Gpu's maxBindingBytes, reduction target and turned-off
- * features, then the variant's options over them. Destroying it frees its scratch, not the device.
+ * The variant's Gpu over the run's device: the run's Gpu's maxBindingBytes, reduction target, workgroup
+ * size and turned-off features, then the variant's options over them. Destroying it frees its scratch, not the device.
  */
 export function variantGpu(gpu: Gpu, variant: GpuVariant): Gpu {
   const offered = ['subgroups', 'shader-f16', 'timestamp-query'] as const;
@@ -89,6 +89,7 @@ export function variantGpu(gpu: Gpu, variant: GpuVariant): Gpu {
     // Only when set below the device's limit (which need not be a multiple of 4, as the option must).
     ...(gpu.maxBindingBytes < gpu.device.limits.maxStorageBufferBindingSize ? { maxBindingBytes: gpu.maxBindingBytes } : {}),
     reductionWorkgroups: gpu.reductionWorkgroups,
+    workgroupSize: gpu.workgroupSize,
     disableFeatures: offered.filter((f) => gpu.device.features.has(f) && !on[f]),
   };
   return Gpu.fromDevice(gpu.device, { ...inherited, ...variant.options });

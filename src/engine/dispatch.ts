@@ -25,8 +25,14 @@
 import type { Chunk } from './chunking.js';
 import type { ChannelLayout } from '../runtime/shape.js';
 
-/** Invocations per workgroup of the statistics and apply kernels (a power of two). */
-export const WORKGROUP_SIZE = 256;
+/**
+ * What a Gpu's plans follow (from its adapter, or its options): the workgroups a reduction aims for, and
+ * the invocations per workgroup of the statistics, gradient-sum and apply kernels (src/runtime/adapter.ts).
+ */
+export interface PlanTarget {
+  readonly reductionWorkgroups: number;
+  readonly workgroupSize: number;
+}
 /** Each statistics invocation gets at least this many elements, so a workgroup does real work. */
 export const MIN_ELEMS_PER_INVOCATION = 8;
 /**
@@ -49,7 +55,7 @@ export function minElemsPerInvocation(lanes: number): number {
  * A first guess to tune on a GPU.
  */
 export const ROWS_MAX_SPATIAL = 8;
-/** Channels per rows-kernel workgroup; the other WORKGROUP_SIZE / ROWS_CHANNEL_LANES invocations take rows. */
+/** Channels per rows-kernel workgroup; the other workgroupSize / ROWS_CHANNEL_LANES invocations take rows. */
 export const ROWS_CHANNEL_LANES = 64;
 /** Invocations per finalize workgroup (a power of two). */
 export const FINALIZE_WORKGROUP_SIZE = 64;
@@ -83,12 +89,12 @@ export interface SlicePlan {
 
 /**
  * Cuts each channel's `channelLen` elements (of `lanes` values each) into slices: enough of them that
- * C*slices reaches `targetWorkgroups` (Gpu.reductionWorkgroups: from the adapter), but never so many that
- * an invocation has fewer than minElemsPerInvocation(lanes) elements to reduce.
+ * C*slices reaches the target's reductionWorkgroups, but never so many that an invocation has fewer than
+ * minElemsPerInvocation(lanes) elements to reduce.
  */
-export function planSlices(channels: number, channelLen: number, targetWorkgroups: number, lanes: number): SlicePlan {
-  const maxSlices = Math.max(1, Math.floor(channelLen / (WORKGROUP_SIZE * minElemsPerInvocation(lanes))));
-  const wanted = Math.min(Math.ceil(targetWorkgroups / channels), maxSlices);
+export function planSlices(channels: number, channelLen: number, target: PlanTarget, lanes: number): SlicePlan {
+  const maxSlices = Math.max(1, Math.floor(channelLen / (target.workgroupSize * minElemsPerInvocation(lanes))));
+  const wanted = Math.min(Math.ceil(target.reductionWorkgroups / channels), maxSlices);
   const sliceLen = Math.ceil(channelLen / wanted);
   return { slices: Math.ceil(channelLen / sliceLen), sliceLen };
 }
@@ -103,21 +109,21 @@ export function planSlices(channels: number, channelLen: number, targetWorkgroup
  * where a rows workgroup shares that cost among CHANNEL_LANES channels and its lanes each walk a quarter
  * of their channel's values, so that it follows the elements.
  */
-export function reducesByRows(channels: number, spatial: number, channelElems: number): boolean {
-  return spatial <= ROWS_MAX_SPATIAL || (channels >= ROWS_CHANNEL_LANES && channelElems < WORKGROUP_SIZE);
+export function reducesByRows(channels: number, spatial: number, channelElems: number, workgroupSize: number): boolean {
+  return spatial <= ROWS_MAX_SPATIAL || (channels >= ROWS_CHANNEL_LANES && channelElems < workgroupSize);
 }
 
 /**
  * Cuts a window's `positions` values of each channel (its outer rows times the values after the channel)
- * into blocks for the rows kernels: enough that channel groups times blocks reaches `targetWorkgroups`,
+ * into blocks for the rows kernels: enough that channel groups times blocks reaches the target's reductionWorkgroups,
  * but each of a workgroup's row lanes gets at least minElemsPerInvocation(1) values. A block may start
  * and end inside a row: its row lanes walk its values, not its rows.
  */
-export function planRowBlocks(channels: number, positions: number, targetWorkgroups: number): SlicePlan {
+export function planRowBlocks(channels: number, positions: number, target: PlanTarget): SlicePlan {
   const channelGroups = Math.ceil(channels / ROWS_CHANNEL_LANES);
-  const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
+  const rowLanes = target.workgroupSize / ROWS_CHANNEL_LANES;
   const minPositions = rowLanes * minElemsPerInvocation(1);
-  const wanted = Math.min(Math.ceil(targetWorkgroups / channelGroups), Math.max(1, Math.floor(positions / minPositions)));
+  const wanted = Math.min(Math.ceil(target.reductionWorkgroups / channelGroups), Math.max(1, Math.floor(positions / minPositions)));
   const sliceLen = Math.ceil(positions / wanted);
   return { slices: Math.ceil(positions / sliceLen), sliceLen };
 }
@@ -160,27 +166,27 @@ export interface PassPlan {
 /**
  * Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x, whose
  * values take `bytesPerValue` bytes; `reduces` says whether the operation runs the reduction (inference
- * forward, and inference backward without a weight, do not); reductions aim for `targetWorkgroups`.
+ * forward, and inference backward without a weight, do not); the workgroups follow `target`.
  */
 export function planPasses(
   layout: ChannelLayout,
   chunks: readonly Chunk[],
   maxPerDimension: number,
   reduces: boolean,
-  targetWorkgroups: number,
+  target: PlanTarget,
   bytesPerValue = 4,
 ): PassPlan {
   const runsOfVec4 = layout.spatial % 4 === 0;
   const mostRows = chunks.reduce((most, c) => Math.max(most, c.batchCount), 0);
-  const rows = reducesByRows(layout.channels, layout.spatial, (mostRows * layout.spatial) / (runsOfVec4 ? 4 : 1));
+  const rows = reducesByRows(layout.channels, layout.spatial, (mostRows * layout.spatial) / (runsOfVec4 ? 4 : 1), target.workgroupSize);
   const vec4 = !rows && runsOfVec4;
   const elemBytes = (vec4 ? 4 : 1) * bytesPerValue;
   const spatialElems = layout.spatial / (vec4 ? 4 : 1);
   let partialFirst = 0;
   const windows = chunks.map((chunk): WindowPlan => {
     const { slices, sliceLen } = rows
-      ? planRowBlocks(layout.channels, chunk.batchCount * layout.spatial, targetWorkgroups)
-      : planSlices(layout.channels, chunk.batchCount * spatialElems, targetWorkgroups, vec4 ? 4 : 1);
+      ? planRowBlocks(layout.channels, chunk.batchCount * layout.spatial, target)
+      : planSlices(layout.channels, chunk.batchCount * spatialElems, target, vec4 ? 4 : 1);
     const reduceGroups = (rows ? Math.ceil(layout.channels / ROWS_CHANNEL_LANES) : layout.channels) * slices;
     const total = chunk.batchCount * layout.channels * spatialElems;
     const window: WindowPlan = {
@@ -191,7 +197,7 @@ export function planPasses(
       sliceLen,
       partialFirst,
       reduceGrid: foldGrid(reduceGroups, maxPerDimension),
-      applyGrid: foldGrid(Math.ceil(total / WORKGROUP_SIZE), maxPerDimension),
+      applyGrid: foldGrid(Math.ceil(total / target.workgroupSize), maxPerDimension),
     };
     partialFirst += slices;
     return window;

@@ -62,7 +62,7 @@ import twoSumSource from '../../shaders/two-sum.wgsl?raw';
 import welfordSource from '../../shaders/welford.wgsl?raw';
 import sumSharedSource from '../../shaders/workgroup-sum-shared.wgsl?raw';
 import sumSubgroupSource from '../../shaders/workgroup-sum-subgroup.wgsl?raw';
-import { FINALIZE_WORKGROUP_SIZE, FOLD_BLOCK_VALUES, ROWS_CHANNEL_LANES, WORKGROUP_SIZE } from './dispatch.js';
+import { FINALIZE_WORKGROUP_SIZE, FOLD_BLOCK_VALUES, ROWS_CHANNEL_LANES } from './dispatch.js';
 import { HALF_BITS_WGSL, storesPositiveWgsl, windowedAccessor, windowedArrayType, type Storage } from './element-storage.js';
 import { DEFAULT_NUMERICS, type Gpu, type Numerics } from '../runtime/gpu.js';
 import { LruMap } from '../runtime/lru.js';
@@ -534,7 +534,8 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
   const { device } = gpu;
   let kernels = cache.get(device);
   if (!kernels) cache.set(device, (kernels = new Map()));
-  const key = variantKey(variant, gpu.numerics);
+  // Gpus sharing a device may differ in their workgroup size, a pipeline constant.
+  const key = `${variantKey(variant, gpu.numerics)} wg${gpu.workgroupSize}`;
   let kernel = kernels.get(key);
   if (!kernel) {
     if ('subgroups' in variant && variant.subgroups && !gpu.features.subgroups) {
@@ -559,7 +560,7 @@ export function getKernel(gpu: Gpu, variant: KernelVariant): Kernel {
       compute: {
         module: device.createShaderModule({ label, code: composeShader(variant, gpu.numerics) }),
         entryPoint: 'main',
-        constants: { WORKGROUP_SIZE, FINALIZE_SIZE: FINALIZE_WORKGROUP_SIZE, CHANNEL_LANES: ROWS_CHANNEL_LANES },
+        constants: { WORKGROUP_SIZE: gpu.workgroupSize, FINALIZE_SIZE: FINALIZE_WORKGROUP_SIZE, CHANNEL_LANES: ROWS_CHANNEL_LANES },
       },
     });
     kernel = { variant, pipeline, layout, label };

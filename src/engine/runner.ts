@@ -123,7 +123,7 @@ export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean,
     const { limits } = gpu.device;
     const bytes = BYTES_PER_VALUE[storage];
     const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment, bytes);
-    return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, gpu.reductionWorkgroups, bytes);
+    return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, gpu, bytes);
   });
 }
 

@@ -1,6 +1,6 @@
 // What the adapter says about itself that the plans use: whether it is a software rasterizer (a CPU
 // running the "GPU" work: SwiftShader, llvmpipe, WARP), and from that how many workgroups a reduction
-// should aim for.
+// should aim for and how many invocations each has.
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
 
@@ -30,4 +30,23 @@ export const SOFTWARE_REDUCTION_WORKGROUPS = 16;
 /** The reduction target for the adapter a device came from. */
 export function reductionWorkgroupsFor(info: GPUAdapterInfo | undefined): number {
   return isSoftwareAdapter(info) ? SOFTWARE_REDUCTION_WORKGROUPS : GPU_REDUCTION_WORKGROUPS;
+}
+
+/** The workgroup sizes the kernels are built for: powers of two, each a multiple of the rows kernels' 64 channel lanes. */
+export const WORKGROUP_SIZES = [64, 128, 256] as const;
+export type WorkgroupSize = (typeof WORKGROUP_SIZES)[number];
+/** Invocations per workgroup of the statistics, gradient-sum and apply kernels on a GPU. */
+export const GPU_WORKGROUP_SIZE: WorkgroupSize = 256;
+/**
+ * On a software adapter the invocations of a workgroup run one after another (a few SIMD lanes at a
+ * time), so each one's fixed cost (the compensated workgroup merges, the last short block) is paid in
+ * full: a quarter as many invocations, each with four times the values, cost 0.46-0.73x as much per
+ * element as 256 on SwiftShader and 0.67-0.96x on lavapipe for NCHW tensors (16x64x32x32, 8x16x28x28;
+ * CPU time, 2026-12-07).
+ */
+export const SOFTWARE_WORKGROUP_SIZE: WorkgroupSize = 64;
+
+/** The workgroup size for the adapter a device came from. */
+export function workgroupSizeFor(info: GPUAdapterInfo | undefined): WorkgroupSize {
+  return isSoftwareAdapter(info) ? SOFTWARE_WORKGROUP_SIZE : GPU_WORKGROUP_SIZE;
 }

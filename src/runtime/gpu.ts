@@ -1,6 +1,6 @@
 // The device wrapper: owns (or borrows) a GPUDevice, knows its features and limits, counts the GPU
 // buffers the library keeps alive, and turns a lost device into clear errors instead of hangs.
-import { reductionWorkgroupsFor } from './adapter.js';
+import { reductionWorkgroupsFor, WORKGROUP_SIZES, workgroupSizeFor, type WorkgroupSize } from './adapter.js';
 import { describeValue, readOptions } from './options.js';
 
 /** The optional WebGPU features the library uses on a device: those the device has and the caller did not disable. */
@@ -76,6 +76,12 @@ export interface RequestGpuOptions {
    * for one workgroup each run the one-dispatch plans.
    */
   reductionWorkgroups?: number;
+  /**
+   * Invocations per workgroup of the statistics, gradient-sum and apply kernels: 64, 128 or 256 (default
+   * from the adapter: 256 on a GPU, or where the adapter says nothing; 64 on a software adapter, which
+   * runs a workgroup's invocations one after another).
+   */
+  workgroupSize?: WorkgroupSize;
   /** @internal The statistics kernels' fold (default 'block'); see Numerics. */
   statisticsMerge?: StatisticsMerge;
   /** @internal Where the reductions' loops compensate (default 'value'); see Numerics. */
@@ -97,6 +103,8 @@ export interface GpuOptions {
   maxBindingBytes?: number;
   /** {@inheritDoc RequestGpuOptions.reductionWorkgroups} */
   reductionWorkgroups?: number;
+  /** {@inheritDoc RequestGpuOptions.workgroupSize} */
+  workgroupSize?: WorkgroupSize;
   /** @internal The statistics kernels' fold (default 'block'); see Numerics. */
   statisticsMerge?: StatisticsMerge;
   /** @internal Where the reductions' loops compensate (default 'value'); see Numerics. */
@@ -106,9 +114,9 @@ export interface GpuOptions {
 }
 
 /** @internal The keys of RequestGpuOptions and GpuOptions (test/unit/options-types.test.ts checks them against the types). */
-export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge', 'compensation', 'fences'] as const;
+export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'workgroupSize', 'statisticsMerge', 'compensation', 'fences'] as const;
 /** @internal */
-export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'statisticsMerge', 'compensation', 'fences'] as const;
+export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'workgroupSize', 'statisticsMerge', 'compensation', 'fences'] as const;
 
 /**
  * The device is gone (lost, or destroyed by {@link Gpu.destroy}): pending readbacks reject with it, and so do
@@ -181,6 +189,8 @@ export class Gpu {
   readonly maxBindingBytes: number;
   /** Workgroups each reduction aims for (from the option, else from the adapter). */
   readonly reductionWorkgroups: number;
+  /** Invocations per workgroup of the statistics, gradient-sum and apply kernels (from the option, else from the adapter). */
+  readonly workgroupSize: WorkgroupSize;
   /** @internal The reductions' numerical choices (from the options, else DEFAULT_NUMERICS). */
   readonly numerics: Numerics;
   // Dawn for Node crashes natively if the GPU object is collected while its device is in use: held here,
@@ -203,7 +213,9 @@ export class Gpu {
     const on = (f: OptionalFeature) => device.features.has(f) && !disabled.includes(f);
     this.maxBindingBytes = Math.min(options.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     // adapterInfo is on GPUDevice since 2024 (Chromium 131, Dawn); older runtimes get the GPU default.
-    this.reductionWorkgroups = options.reductionWorkgroups ?? reductionWorkgroupsFor((device as { adapterInfo?: GPUAdapterInfo }).adapterInfo);
+    const adapterInfo = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    this.reductionWorkgroups = options.reductionWorkgroups ?? reductionWorkgroupsFor(adapterInfo);
+    this.workgroupSize = options.workgroupSize ?? workgroupSizeFor(adapterInfo);
     this.numerics = Object.freeze({
       statisticsMerge: options.statisticsMerge ?? DEFAULT_NUMERICS.statisticsMerge,
       compensation: options.compensation ?? DEFAULT_NUMERICS.compensation,
@@ -449,7 +461,7 @@ export function assertGpu(gpu: unknown, what = 'gpu'): asserts gpu is Gpu {
 
 function readGpuOptions(options: unknown, what: string): GpuOptions {
   const read = readOptions(options, what, GPU_OPTION_KEYS);
-  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, statisticsMerge, compensation, fences } = read;
+  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, workgroupSize, statisticsMerge, compensation, fences } = read;
   if (gpu !== undefined && typeof (gpu as Partial<GPU>).requestAdapter !== 'function') {
     throw new TypeError(
       `options.gpu must be a WebGPU entry point (navigator.gpu; in Node.js, use requestDawnGpu from 'webgpu-batchnorm/dawn' instead), got ${describeValue(gpu)}`,
@@ -466,6 +478,9 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
   if (reductionWorkgroups !== undefined && !(Number.isInteger(reductionWorkgroups) && (reductionWorkgroups as number) >= 1)) {
     throw new RangeError(`reductionWorkgroups must be a positive integer, got ${describeValue(reductionWorkgroups)}`);
   }
+  if (workgroupSize !== undefined && !WORKGROUP_SIZES.includes(workgroupSize as WorkgroupSize)) {
+    throw new RangeError(`workgroupSize must be ${WORKGROUP_SIZES.join(', ').replace(/, (\d+)$/, ' or $1')}, got ${describeValue(workgroupSize)}`);
+  }
   if (statisticsMerge !== undefined && !STATISTICS_MERGES.includes(statisticsMerge as StatisticsMerge)) {
     throw new TypeError(`statisticsMerge must be ${STATISTICS_MERGES.map((m) => `'${m}'`).join(' or ')}, got ${describeValue(statisticsMerge)}`);
   }
@@ -479,6 +494,7 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
     ...(gpu === undefined ? {} : { gpu: gpu as GPU }),
     ...(statisticsMerge === undefined ? {} : { statisticsMerge: statisticsMerge as StatisticsMerge }),
     ...(reductionWorkgroups === undefined ? {} : { reductionWorkgroups: reductionWorkgroups as number }),
+    ...(workgroupSize === undefined ? {} : { workgroupSize: workgroupSize as WorkgroupSize }),
     ...(disableFeatures === undefined ? {} : { disableFeatures: disableFeatures as OptionalFeature[] }),
     ...(maxBindingBytes === undefined ? {} : { maxBindingBytes: maxBindingBytes as number }),
   };

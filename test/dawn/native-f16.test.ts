@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAVAPIPE_ICD, LAVAPIPE_MISSING } from '../../scripts/lavapipe.mjs';
 import { requestDawnGpu } from '../../scripts/dawn.js';
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import { GPU_PLANS } from '../support/gpu-plans.js';
 import { formatKernelPathCheck, KERNEL_PATHS, kernelPathCaseName, kernelPathCases, runKernelPathCase, type KernelPath, type KernelPathDevices } from '../../bench/index.js';
 import { Gpu, type GpuOptions } from '../../src/index.js';
 
@@ -20,7 +20,6 @@ interface Run {
 // lavapipe's own plans (a software adapter's few workgroups) on every path, as check:node runs them.
 // Then the native f16 path again as a GPU plans it (more slices: the multi-pass slice kernels), with the
 // workgroup-memory sums instead of subgroups, and in windows of 128 KiB (bindings at offsets into x).
-const GPU_PLANS = { reductionWorkgroups: GPU_REDUCTION_WORKGROUPS };
 const RUNS: readonly Run[] = [
   { name: "lavapipe's plans", paths: KERNEL_PATHS, options: {} },
   { name: 'GPU plans', paths: ['f16 native'], options: GPU_PLANS },

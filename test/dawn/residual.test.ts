@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAVAPIPE_ICD, LAVAPIPE_MISSING } from '../../scripts/lavapipe.mjs';
 import { requestDawnGpu } from '../../scripts/dawn.js';
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import { GPU_PLANS } from '../support/gpu-plans.js';
 import { inErrorScopes } from '../../bench/error-scopes.js';
 import { storageFor } from '../../src/engine/element-storage.js';
 import { Gpu } from '../../src/index.js';
@@ -27,7 +27,7 @@ afterAll(() => dawn?.destroy());
 describe('residual with native f16 storage', () => {
   for (const [k, c] of RESIDUAL_CASES.entries()) {
     it(`${c.what} [${c.shape}] axis ${c.axis}`, async () => {
-      const gpu = Gpu.fromDevice(dawn.device, { reductionWorkgroups: GPU_REDUCTION_WORKGROUPS, ...(c.maxBindingBytes ? { maxBindingBytes: c.maxBindingBytes } : {}) });
+      const gpu = Gpu.fromDevice(dawn.device, { ...GPU_PLANS, ...(c.maxBindingBytes ? { maxBindingBytes: c.maxBindingBytes } : {}) });
       expect(storageFor('f16', gpu.features)).toBe('f16');
       expect(planOperation(gpu, channelLayout(c.shape, c.axis), true, 'f16').singlePass).toBe(c.singlePass);
       await inErrorScopes(gpu, async () => {

@@ -1,5 +1,5 @@
 // Shared GPU set-up for the browser tests: one device per reduction path, and error scopes around each test.
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import { GPU_PLANS } from '../support/gpu-plans.js';
 import { requestGpu, type Gpu } from '../../src/index.js';
 
 /** Runs a test's body inside validation, out-of-memory and internal error scopes: any GPU error fails it. */
@@ -10,9 +10,9 @@ const devices = new Map<string, Promise<Gpu>>();
 /**
  * A device with subgroups on (the adapter must offer them: SwiftShader and current GPUs do) or forced off
  * (the workgroup-memory fallback), optionally with a small maxBindingBytes that forces chunking. Its
- * reductions are planned as on a GPU (GPU_REDUCTION_WORKGROUPS), so the sweeps cover the multi-pass
- * plans that GPUs run, unless `plans` is 'adapter' (this adapter's own default: SwiftShader's is small,
- * and most shapes take the one-dispatch plans). Devices are shared by the tests of a file. A missing
+ * reductions are planned as on a GPU (GPU_PLANS), so the
+ * sweeps cover the multi-pass plans and the kernels that GPUs run, unless `plans` is 'adapter' (this
+ * adapter's own defaults: SwiftShader's are few workgroups of 64, and most shapes take the one-dispatch plans). Devices are shared by the tests of a file. A missing
  * adapter throws, failing the run.
  */
 export function testGpu(subgroups: boolean, maxBindingBytes?: number, plans: 'gpu' | 'adapter' = 'gpu'): Promise<Gpu> {
@@ -22,7 +22,7 @@ export function testGpu(subgroups: boolean, maxBindingBytes?: number, plans: 'gp
     gpu = requestGpu({
       disableFeatures: subgroups ? [] : ['subgroups'],
       ...(maxBindingBytes === undefined ? {} : { maxBindingBytes }),
-      ...(plans === 'gpu' ? { reductionWorkgroups: GPU_REDUCTION_WORKGROUPS } : {}),
+      ...(plans === 'gpu' ? GPU_PLANS : {}),
     }).then((g) => {
       if (subgroups && !g.features.subgroups) throw new Error("this adapter has no 'subgroups'; the subgroup path cannot be tested");
       return g;

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { GPU_REDUCTION_WORKGROUPS, isSoftwareAdapter, reductionWorkgroupsFor, SOFTWARE_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import {
+  GPU_REDUCTION_WORKGROUPS,
+  GPU_WORKGROUP_SIZE,
+  isSoftwareAdapter,
+  reductionWorkgroupsFor,
+  SOFTWARE_REDUCTION_WORKGROUPS,
+  SOFTWARE_WORKGROUP_SIZE,
+  workgroupSizeFor,
+} from '../../src/runtime/adapter.js';
 import { planChunks } from '../../src/engine/chunking.js';
 import {
   FINALIZE_PER_INVOCATION_MAX_PARTIALS,
@@ -12,8 +20,11 @@ import {
   planSlices,
   ROWS_CHANNEL_LANES,
   ROWS_MAX_SPATIAL,
-  WORKGROUP_SIZE,
+  type PlanTarget,
 } from '../../src/engine/dispatch.js';
+
+const GPU_TARGET: PlanTarget = { reductionWorkgroups: GPU_REDUCTION_WORKGROUPS, workgroupSize: GPU_WORKGROUP_SIZE };
+const SOFTWARE_TARGET: PlanTarget = { reductionWorkgroups: SOFTWARE_REDUCTION_WORKGROUPS, workgroupSize: SOFTWARE_WORKGROUP_SIZE };
 
 describe('foldGrid', () => {
   it('keeps 1-D dispatches within the limit', () => {
@@ -36,41 +47,41 @@ describe('foldGrid', () => {
 });
 
 describe('planSlices', () => {
-  const minSlice = WORKGROUP_SIZE * MIN_ELEMS_PER_INVOCATION;
+  const minSlice = GPU_WORKGROUP_SIZE * MIN_ELEMS_PER_INVOCATION;
 
   it('covers every element of a channel exactly once', () => {
     for (const [channels, len] of [[1, 1], [1, minSlice - 1], [1, minSlice + 1], [3, 10_000_000], [64, 100_352], [2048, 9]]) {
-      const { slices, sliceLen } = planSlices(channels!, len!, GPU_REDUCTION_WORKGROUPS, 4);
+      const { slices, sliceLen } = planSlices(channels!, len!, GPU_TARGET, 4);
       expect(slices * sliceLen).toBeGreaterThanOrEqual(len!);
       expect((slices - 1) * sliceLen).toBeLessThan(len!);
     }
   });
 
   it('splits small-C, large channels to fill the GPU', () => {
-    expect(planSlices(1, 50_000_000, GPU_REDUCTION_WORKGROUPS, 4).slices).toBe(GPU_REDUCTION_WORKGROUPS);
-    expect(planSlices(1, 50_000_000, SOFTWARE_REDUCTION_WORKGROUPS, 4).slices).toBe(SOFTWARE_REDUCTION_WORKGROUPS);
+    expect(planSlices(1, 50_000_000, GPU_TARGET, 4).slices).toBe(GPU_REDUCTION_WORKGROUPS);
+    expect(planSlices(1, 50_000_000, SOFTWARE_TARGET, 4).slices).toBe(SOFTWARE_REDUCTION_WORKGROUPS);
   });
 
   it('does not split channels too short to keep every invocation busy', () => {
-    expect(planSlices(1, minSlice * 2 - 1, GPU_REDUCTION_WORKGROUPS, 4).slices).toBe(1);
-    expect(planSlices(2048, 1_000_000, GPU_REDUCTION_WORKGROUPS, 4).slices).toBe(1);
+    expect(planSlices(1, minSlice * 2 - 1, GPU_TARGET, 4).slices).toBe(1);
+    expect(planSlices(2048, 1_000_000, GPU_TARGET, 4).slices).toBe(1);
   });
 
   it('gives every invocation at least one whole fold block of scalar elements', () => {
-    for (const len of [FOLD_BLOCK_VALUES * WORKGROUP_SIZE * 2 - 1, 1_000_000, 50_000_000]) {
-      const { slices, sliceLen } = planSlices(1, len, GPU_REDUCTION_WORKGROUPS, 1);
-      if (slices > 1) expect(sliceLen / WORKGROUP_SIZE).toBeGreaterThanOrEqual(FOLD_BLOCK_VALUES);
+    for (const len of [FOLD_BLOCK_VALUES * GPU_WORKGROUP_SIZE * 2 - 1, 1_000_000, 50_000_000]) {
+      const { slices, sliceLen } = planSlices(1, len, GPU_TARGET, 1);
+      if (slices > 1) expect(sliceLen / GPU_WORKGROUP_SIZE).toBeGreaterThanOrEqual(FOLD_BLOCK_VALUES);
     }
-    expect(planSlices(1, FOLD_BLOCK_VALUES * WORKGROUP_SIZE * 2 - 1, GPU_REDUCTION_WORKGROUPS, 1).slices).toBe(1);
+    expect(planSlices(1, FOLD_BLOCK_VALUES * GPU_WORKGROUP_SIZE * 2 - 1, GPU_TARGET, 1).slices).toBe(1);
   });
 });
 
 describe('planRowBlocks', () => {
-  const rowLanes = WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
+  const rowLanes = GPU_WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
 
   it('covers every value of a channel once, and gives each row lane at least one whole fold block', () => {
     for (const [channels, positions] of [[3, 1000], [16384, 2], [130, 36], [4, 800_000], [64, 62], [70_000, 9], [4096, 1000]]) {
-      const { slices, sliceLen } = planRowBlocks(channels!, positions!, GPU_REDUCTION_WORKGROUPS);
+      const { slices, sliceLen } = planRowBlocks(channels!, positions!, GPU_TARGET);
       expect(slices * sliceLen).toBeGreaterThanOrEqual(positions!);
       expect((slices - 1) * sliceLen).toBeLessThan(positions!);
       if (slices > 1) expect(sliceLen / rowLanes).toBeGreaterThanOrEqual(Math.max(MIN_ELEMS_PER_INVOCATION, FOLD_BLOCK_VALUES));
@@ -78,14 +89,14 @@ describe('planRowBlocks', () => {
   });
 
   it('splits many rows of few channels to fill the GPU, and keeps many channels in one block', () => {
-    expect(planRowBlocks(3, 10_000_000, GPU_REDUCTION_WORKGROUPS).slices).toBe(GPU_REDUCTION_WORKGROUPS);
-    expect(planRowBlocks(16384, 2, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
-    expect(planRowBlocks(70_000, 9, GPU_REDUCTION_WORKGROUPS).slices).toBe(1);
+    expect(planRowBlocks(3, 10_000_000, GPU_TARGET).slices).toBe(GPU_REDUCTION_WORKGROUPS);
+    expect(planRowBlocks(16384, 2, GPU_TARGET).slices).toBe(1);
+    expect(planRowBlocks(70_000, 9, GPU_TARGET).slices).toBe(1);
   });
 });
 
 describe('planPasses', () => {
-  const plan = (layout: { batch: number; channels: number; spatial: number }, reduces = true, target = GPU_REDUCTION_WORKGROUPS) =>
+  const plan = (layout: { batch: number; channels: number; spatial: number }, reduces = true, target = GPU_TARGET) =>
     planPasses(layout, planChunks(layout, 2 ** 27, 256), 65535, reduces, target);
 
   it('reduces with the rows kernels where few values follow the channel, and with slices (vec4 where it can) elsewhere', () => {
@@ -106,10 +117,9 @@ describe('planPasses', () => {
       { batch: 1, channels: 70_000, spatial: 9 },
       { batch: 3, channels: 4096, spatial: 13 },
       { batch: 1, channels: 1000, spatial: 200 },
-      { batch: 63, channels: 64, spatial: 16 }, // 252 values, 63 vec4s: fewer than a slice workgroup's invocations
     ];
     for (const layout of layouts) {
-      for (const target of [GPU_REDUCTION_WORKGROUPS, SOFTWARE_REDUCTION_WORKGROUPS]) {
+      for (const target of [GPU_TARGET, SOFTWARE_TARGET]) {
         const p = plan(layout, true, target);
         const groups = Math.ceil(layout.channels / ROWS_CHANNEL_LANES) * p.windows[0]!.slices;
         expect(p, JSON.stringify(layout)).toMatchObject({ rows: true, vec4: false, spatialElems: layout.spatial });
@@ -117,8 +127,13 @@ describe('planPasses', () => {
         expect(groups).toBeLessThan(layout.channels);
       }
     }
+    // 252 vec4s a channel: fewer than a GPU's slice workgroup has invocations (rows), four for each of a
+    // software adapter's 64 (slices).
+    const between = { batch: 63, channels: 64, spatial: 16 };
+    expect(plan(between, true, GPU_TARGET)).toMatchObject({ rows: true, vec4: false, spatialElems: 16 });
+    expect(plan(between, true, SOFTWARE_TARGET)).toMatchObject({ rows: false, vec4: true, spatialElems: 4 });
     // The shapes reduce, finalize and apply in one dispatch on a software adapter.
-    for (const layout of layouts.slice(0, 3)) expect(plan(layout, true, SOFTWARE_REDUCTION_WORKGROUPS).singlePass).toBe(true);
+    for (const layout of layouts.slice(0, 3)) expect(plan(layout, true, SOFTWARE_TARGET).singlePass).toBe(true);
     // A slice workgroup's invocations each get a value, or too few channels to fill a rows workgroup: slices.
     expect(plan({ batch: 64, channels: 64, spatial: 16 })).toMatchObject({ rows: false, vec4: true });
     expect(plan({ batch: 29, channels: 4096, spatial: 9 })).toMatchObject({ rows: false, vec4: false });
@@ -152,13 +167,13 @@ describe('planPasses', () => {
     expect(plan({ batch: 32, channels: 64, spatial: 112 * 112 }).singlePass).toBe(false);
     expect(plan({ batch: 4096, channels: 512, spatial: 1 }).singlePass).toBe(false);
     const layout = { batch: 8, channels: 4, spatial: 16 };
-    expect(planPasses(layout, planChunks(layout, 256, 256), 65535, true, GPU_REDUCTION_WORKGROUPS)).toMatchObject({ singlePass: false, windows: { length: 8 } });
+    expect(planPasses(layout, planChunks(layout, 256, 256), 65535, true, GPU_TARGET)).toMatchObject({ singlePass: false, windows: { length: 8 } });
   });
 
   it('aims reductions at fewer workgroups on a software adapter, where more channels fit one slice each', () => {
     const layout = { batch: 16, channels: 64, spatial: 32 * 32 };
     expect(plan(layout).singlePass).toBe(false);
-    expect(plan(layout, true, SOFTWARE_REDUCTION_WORKGROUPS).singlePass).toBe(true);
+    expect(plan(layout, true, SOFTWARE_TARGET).singlePass).toBe(true);
   });
 });
 
@@ -174,5 +189,7 @@ describe('adapter classes', () => {
     expect(isSoftwareAdapter(undefined)).toBe(false);
     expect(reductionWorkgroupsFor(undefined)).toBe(GPU_REDUCTION_WORKGROUPS);
     expect(reductionWorkgroupsFor(info({ architecture: 'swiftshader' }))).toBe(SOFTWARE_REDUCTION_WORKGROUPS);
+    expect(workgroupSizeFor(undefined)).toBe(GPU_WORKGROUP_SIZE);
+    expect(workgroupSizeFor(info({ description: 'llvmpipe (LLVM 15.0.7, 256 bits)' }))).toBe(SOFTWARE_WORKGROUP_SIZE);
   });
 });
