@@ -1,5 +1,6 @@
 // The documentation's TypeScript examples: every ```ts block of README.md and of the guides docs/*.md (not
-// the generated docs/api), extracted so that a test can type-check them against the packed package and run
+// the generated docs/api, whose examples come from the TSDoc comments: test/unit/api-docs.test.ts
+// type-checks those against the sources), extracted so that a test can type-check them against the packed package and run
 // those that run on Dawn (test/e2e/package.test.ts). The blocks are self-contained: each declares every
 // name it uses, so they need no hidden preamble. Node built-ins only.
 //

@@ -75,8 +75,9 @@ export function pass<K extends KernelName>(
 }
 
 /**
- * Where an operation's GPU work goes: every operation's options take these. Without `encoder` the
- * operation submits its own command buffer at once, and a GPU error of it rejects its outputs'
+ * Where an operation's GPU work goes: every operation's options take these.
+ *
+ * Without `encoder` the operation submits its own command buffer at once, and a GPU error of it rejects its outputs'
  * `toArray()` and `ready()`.
  */
 export interface EncoderOptions {

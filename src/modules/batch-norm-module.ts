@@ -62,14 +62,16 @@ export interface BatchNormStateDict {
 }
 
 /**
- * How a state dict's JSON writes a value that JSON has no number for (JSON.stringify would write null for
- * each, losing which it was); Python's float() reads these strings back.
+ * How a state dict's JSON writes a value that JSON has no number for.
+ *
+ * JSON.stringify would write null for each, losing which it was; Python's float() reads these strings back.
  */
 export type NonFiniteName = 'NaN' | 'Infinity' | '-Infinity';
 
 /**
- * Per-channel values loadStateDict and setWeights take: plain arrays of numbers (JSON, where NaN and the
- * infinities may be written as their names) or numeric typed arrays.
+ * Per-channel values loadStateDict and setWeights take: arrays of numbers or numeric typed arrays.
+ *
+ * In a plain array (JSON), NaN and the infinities may be written as their names ({@link NonFiniteName}).
  */
 export type StateValues =
   | readonly (number | NonFiniteName)[]
@@ -186,8 +188,10 @@ function oneMinus(m: number): number {
 }
 
 /**
- * Batch normalization as a module: PyTorch's nn.BatchNorm1d/2d/3d (one class; the rank of x decides), or
- * Keras's layers.BatchNormalization through {@link BatchNorm.keras}. It holds its learnable weight and
+ * Batch normalization as a module: PyTorch's nn.BatchNorm1d/2d/3d, or Keras's BatchNormalization.
+ *
+ * One class for 1d, 2d and 3d (the rank of x decides); Keras's layers.BatchNormalization through
+ * {@link BatchNorm.keras}. It holds its learnable weight and
  * bias and its running statistics, counts {@link BatchNorm.numBatchesTracked}, and keeps what its last
  * forward saved so that {@link BatchNorm.backward} needs only dy. Its state moves in and out as PyTorch's
  * state_dict ({@link BatchNorm.stateDict}, {@link BatchNorm.loadStateDict}) or Keras's weights
@@ -201,9 +205,14 @@ function oneMinus(m: number): number {
  *
  * @example
  * ```ts
+ * import { BatchNorm, requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * const random = () => Float32Array.from({ length: 8 * 64 * 7 * 7 }, () => Math.random() - 0.5);
+ * const x = Tensor.fromArray(gpu, random(), [8, 64, 7, 7]);
  * const bn = new BatchNorm(gpu, 64); // nn.BatchNorm2d(64): weight 1, bias 0, running mean 0, running var 1
  * const y = bn.forward(x);           // training mode: batch statistics; the running ones are updated
- * const { dx, dweight, dbias } = bn.backward(dy);
+ * const { dx, dweight, dbias } = bn.backward(Tensor.fromArray(gpu, random(), [8, 64, 7, 7])); // from dy
  * bn.eval();
  * const inferred = bn.forward(x);    // the running statistics
  * ```

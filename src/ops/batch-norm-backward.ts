@@ -26,8 +26,9 @@ import {
 } from '../runtime/validate.js';
 
 /**
- * Backward of a training forward: the batch statistics that forward saved. The gradient flows through
- * them too (dx has the terms of the batch mean and variance), as autograd of F.batch_norm in training.
+ * Backward of a training forward: the batch statistics that forward saved.
+ *
+ * The gradient flows through them too (dx has the terms of the batch mean and variance), as autograd of F.batch_norm in training.
  */
 export interface BatchNormBackwardTraining {
   /** The forward's weight, f32 [C]; default none (scale 1, and no dweight or dbias). */
@@ -47,8 +48,9 @@ export interface BatchNormBackwardTraining {
 }
 
 /**
- * Backward of an inference forward: the running statistics and eps it normalized with, which are
- * constants here (dx = dy * weight / sqrt(runningVar + eps)).
+ * Backward of an inference forward: the running statistics and eps it normalized with.
+ *
+ * They are constants here: dx = dy * weight / sqrt(runningVar + eps).
  */
 export interface BatchNormBackwardInference {
   /** The forward's weight, f32 [C]; default none (scale 1, and no dweight or dbias). */
@@ -155,12 +157,29 @@ const PARTIAL_BYTES = 32;
 const COEFFICIENT_BYTES = 32;
 
 /**
- * Batch norm backward, as PyTorch's native_batch_norm_backward: the gradients of a forward's inputs
- * from dy, the gradient of its output. With a weight, dweight and dbias are computed (and typed as
+ * Batch norm backward, as PyTorch's native_batch_norm_backward: the gradients of a forward's inputs from dy.
+ *
+ * dy is the gradient of the forward's output. With a weight, dweight and dbias are computed (and typed as
  * present); with `residual: true`, dz (typed as present). f32 or f16 dy and x; the sums accumulate in f32.
  *
  * Ownership: the returned tensors are yours (destroy() them when done), unless they are the `out`
  * tensors you passed.
+ *
+ * @example
+ * ```ts
+ * import { batchNorm, batchNormBackward, requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * const [N, C, H, W] = [8, 16, 14, 14];
+ * const random = () => Float32Array.from({ length: N * C * H * W }, () => Math.random() - 0.5);
+ * const x = Tensor.fromArray(gpu, random(), [N, C, H, W]);
+ * const weight = Tensor.fromArray(gpu, new Float32Array(C).fill(1), [C]);
+ * const { y, saveMean, saveInvstd } = batchNorm(gpu, x, { weight, training: true });
+ * const dy = Tensor.fromArray(gpu, random(), [N, C, H, W]); // the gradient of the loss with respect to y
+ * // torch.ops.aten.native_batch_norm_backward with the forward's saved statistics
+ * const { dx, dweight, dbias } = batchNormBackward(gpu, dy, x, { weight, saveMean, saveInvstd, training: true });
+ * console.log(await dx.toArray(), await dweight.toArray(), await dbias.toArray());
+ * ```
  *
  * @param gpu - The Gpu that every tensor lives on.
  * @param dy - The gradient of the loss with respect to the forward's y: x's shape and dtype.

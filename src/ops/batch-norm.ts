@@ -26,6 +26,7 @@ import {
 
 /**
  * Options of {@link batchNorm}: torch.nn.functional.batch_norm's arguments, and where to write and record.
+ *
  * Per-channel tensors have C elements (C = x.shape[axis]), are 'f32' (with f16 x too) and live on the same Gpu.
  */
 export interface BatchNormOptions extends EncoderOptions {
@@ -136,14 +137,29 @@ const PARTIAL_BYTES = 32;
 const SCALE_SHIFT_BYTES = 8;
 
 /**
- * Batch norm forward, as torch.nn.functional.batch_norm (or torch.native_batch_norm, which also returns
- * the saved statistics): y = (x - mean) / sqrt(var + eps) * weight + bias per channel. The result's type
- * follows `training`. The work is submitted at once, and `toArray()` of an output waits for it; with
- * `options.encoder` it is recorded instead ({@link EncoderOptions}). The running statistics are updated
- * in place.
+ * Batch norm forward, as torch.nn.functional.batch_norm (or torch.native_batch_norm, with the saved statistics).
+ *
+ * y = (x - mean) / sqrt(var + eps) * weight + bias per channel. The result's type follows `training`. The
+ * work is submitted at once, and `toArray()` of an output waits for it; with `options.encoder` it is
+ * recorded instead ({@link EncoderOptions}). The running statistics are updated in place.
  *
  * Ownership: the returned tensors are yours (destroy() them when done), unless they are the `out`
  * tensors you passed; x, the weight, bias and running statistics stay yours too.
+ *
+ * @example
+ * ```ts
+ * import { batchNorm, requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * const x = Tensor.fromArray(gpu, Float32Array.from({ length: 8 * 16 * 14 * 14 }, Math.random), [8, 16, 14, 14]); // [N, C, H, W]
+ * const perChannel = (value: number) => Tensor.fromArray(gpu, new Float32Array(16).fill(value), [16]);
+ * const weight = perChannel(1), bias = perChannel(0), runningMean = perChannel(0), runningVar = perChannel(1);
+ * // F.batch_norm(x, running_mean, running_var, weight, bias, training=True): batch statistics, running ones updated
+ * const { y, saveMean, saveInvstd } = batchNorm(gpu, x, { weight, bias, runningMean, runningVar, training: true });
+ * // training=False: the running statistics
+ * const { y: inferred } = batchNorm(gpu, x, { weight, bias, runningMean, runningVar, training: false });
+ * console.log(await y.toArray(), await inferred.toArray());
+ * ```
  *
  * @param gpu - The Gpu that x and every tensor of the options live on.
  * @param x - The input, of rank 2 to 5: (N, C), (N, C, L), (N, C, H, W), (N, C, D, H, W), or channels-last

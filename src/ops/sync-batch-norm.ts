@@ -234,12 +234,24 @@ function perChannelOutput(name: string, provided: unknown, channels: number, lab
 }
 
 /**
- * This replica's statistics, as torch.batch_norm_stats but with the biased variance itself instead of
- * invstd: per channel, the count, mean and biased variance of x, accumulated in f32 with compensated sums
- * (the training forward's statistics pass and its Chan merge; see docs/numerics.md). Exchange these with
- * the other replicas and merge them with {@link batchNormGatherStats}. The variance, not invstd, is what
- * to exchange: PyTorch rebuilds it from invstd as 1/invstd^2 - eps, which loses a variance much smaller
- * than eps. An x without elements (an empty batch) gives count 0 and zeros.
+ * This replica's statistics, as torch.batch_norm_stats but with the biased variance in place of invstd.
+ *
+ * Per channel, the count, mean and biased variance of x, accumulated in f32 with compensated sums (the
+ * training forward's statistics pass and its Chan merge; see docs/numerics.md). Exchange these with the
+ * other replicas and merge them with {@link batchNormGatherStats}. The variance, not invstd, is what to
+ * exchange: PyTorch rebuilds it from invstd as 1/invstd^2 - eps, which loses a variance much smaller than
+ * eps. An x without elements (an empty batch) gives count 0 and zeros.
+ *
+ * @example
+ * ```ts
+ * import { batchNormStats, requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * const x = Tensor.fromArray(gpu, Float32Array.from({ length: 4 * 3 * 8 * 8 }, Math.random), [4, 3, 8, 8]); // this replica's batch
+ * const { count, mean, variance } = batchNormStats(gpu, x); // count 256 (4*8*8); mean and variance f32 [3]
+ * // What the other replicas need from this one: its row of counts, means and variances.
+ * const row = { count, mean: await mean.toArray(), variance: await variance.toArray() };
+ * ```
  *
  * @param gpu - The Gpu that x and the `out` tensors live on.
  * @param x - This replica's input, of rank 2 to 5, f32 or f16; N (and any dimension but the channel's) may be 0.
@@ -296,8 +308,9 @@ function assertReplicaRows(gpu: Gpu, t: unknown, name: string): asserts t is Ten
 }
 
 /**
- * Merges every replica's statistics into the global ones, as torch.batch_norm_gather_stats_with_counts
- * (with variances in place of invstd): per channel, Chan's merge of the replicas' (count, mean, biased
+ * Merges every replica's statistics into the global ones, as torch.batch_norm_gather_stats_with_counts.
+ *
+ * It takes variances in place of invstd. Per channel, Chan's merge of the replicas' (count, mean, biased
  * variance), each mean taken as its replica's pivot so that the differences of the means, and the sums
  * they shift, are exact; then, as the training forward over the whole batch: invstd = 1/sqrt(variance +
  * eps), and the running statistics blended with momentum (or the cumulative average), the unbiased
@@ -305,6 +318,21 @@ function assertReplicaRows(gpu: Gpu, t: unknown, name: string): asserts t is Ten
  * contributes nothing. The statistics are f32, so the global variance carries the rounding of each
  * replica's f32 mean: up to 2^-23 |mean_w - mean| |mean_w| per replica, weighted by its share
  * (docs/numerics.md).
+ *
+ * @example
+ * ```ts
+ * import { batchNormGatherStats, requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * // Two replicas' batchNormStats (C = 3), gathered: row w is replica w's.
+ * const mean = Tensor.fromArray(gpu, [0.5, 0.1, -0.2, 0.4, 0.3, 0.0], [2, 3]);
+ * const variance = Tensor.fromArray(gpu, [1.0, 0.8, 1.2, 0.9, 1.1, 1.0], [2, 3]);
+ * const counts = Tensor.fromArray(gpu, [256, 128], [2]);
+ * const runningMean = Tensor.fromArray(gpu, [0, 0, 0], [3]);
+ * const runningVar = Tensor.fromArray(gpu, [1, 1, 1], [3]);
+ * const global = batchNormGatherStats(gpu, { mean, variance, counts, runningMean, runningVar, momentum: 0.1 });
+ * // global.mean and global.invstd: the statistics of all 384 values per channel, for batchNormElemt
+ * ```
  *
  * @param gpu - The Gpu that every tensor lives on.
  * @throws TypeError or RangeError, before anything is allocated or recorded, for a bad argument.
@@ -376,9 +404,23 @@ export function batchNormGatherStats(gpu: Gpu, options: BatchNormGatherStatsOpti
 }
 
 /**
- * Normalizes x with given statistics, as torch.batch_norm_elemt: y = (x - mean)*invstd*weight + bias per
- * channel, then the activation (batchNorm's apply pass, with scale and shift from `mean` and `invstd`).
- * An empty x gives an empty y.
+ * Normalizes x with given statistics, as torch.batch_norm_elemt.
+ *
+ * y = (x - mean)*invstd*weight + bias per channel, then the activation (batchNorm's apply pass, with scale
+ * and shift from `mean` and `invstd`). An empty x gives an empty y.
+ *
+ * @example
+ * ```ts
+ * import { batchNormElemt, requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * const x = Tensor.fromArray(gpu, Float32Array.from({ length: 4 * 3 * 8 * 8 }, Math.random), [4, 3, 8, 8]);
+ * const perChannel = (...values: number[]) => Tensor.fromArray(gpu, values, [3]);
+ * // The global statistics (batchNormGatherStats' mean and invstd) and the layer's weight and bias
+ * const { y } = batchNormElemt(gpu, x, {
+ *   mean: perChannel(0.48, 0.52, 0.5), invstd: perChannel(3.4, 3.5, 3.4), weight: perChannel(1, 1, 1), bias: perChannel(0, 0, 0),
+ * });
+ * ```
  *
  * @param gpu - The Gpu that every tensor lives on.
  * @param x - This replica's input, of rank 2 to 5, f32 or f16; N may be 0.
@@ -466,12 +508,29 @@ function readBackwardCommon(gpu: Gpu, what: string, dy: unknown, x: unknown, o: 
 }
 
 /**
- * This replica's gradient sums, as torch.batch_norm_backward_reduce: per channel, sum(dy) and
- * sum(dy*(x - mean)) over this replica's x (dy masked where a fused ReLU clipped y), compensated in f32
+ * This replica's gradient sums, as torch.batch_norm_backward_reduce.
+ *
+ * Per channel, sum(dy) and sum(dy*(x - mean)) over this replica's x (dy masked where a fused ReLU clipped y), compensated in f32
  * (batchNormBackward's reduction), and with a weight this replica's dweight = sum(dy*xhat) and dbias =
  * sum(dy). Add sumDy and sumDyXmu over every replica (an all-reduce) for {@link batchNormBackwardElemt};
  * dweight and dbias are this replica's share, which a data-parallel step adds up with the other
  * gradients. An empty x gives zeros.
+ *
+ * @example
+ * ```ts
+ * import { batchNormBackwardReduce, requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * const random = () => Float32Array.from({ length: 4 * 3 * 8 * 8 }, () => Math.random() - 0.5);
+ * const x = Tensor.fromArray(gpu, random(), [4, 3, 8, 8]); // this replica's input of the forward
+ * const dy = Tensor.fromArray(gpu, random(), [4, 3, 8, 8]); // the gradient of the loss with respect to its y
+ * const perChannel = (...values: number[]) => Tensor.fromArray(gpu, values, [3]);
+ * // The forward's global statistics (batchNormGatherStats) and weight
+ * const { sumDy, sumDyXmu, dweight, dbias } = batchNormBackwardReduce(gpu, dy, x, {
+ *   mean: perChannel(0.01, -0.02, 0), invstd: perChannel(3.4, 3.5, 3.4), weight: perChannel(1, 1, 1),
+ * });
+ * // Add sumDy and sumDyXmu over the replicas (an all-reduce) for batchNormBackwardElemt.
+ * ```
  *
  * @param gpu - The Gpu that every tensor lives on.
  * @param dy - The gradient of the loss with respect to this replica's y: x's shape and dtype.
@@ -541,10 +600,27 @@ export function batchNormBackwardReduce(gpu: Gpu, dy: Tensor, x: Tensor, options
 }
 
 /**
- * This replica's dx from the sums of every replica, as torch.batch_norm_backward_elemt:
+ * This replica's dx from the sums of every replica, as torch.batch_norm_backward_elemt.
+ *
  * dx = weight*invstd*(dy - sumDy/N - (x - mean)*invstd^2*sumDyXmu/N), N the total of `counts`, dy masked
  * where a fused ReLU clipped y (batchNormBackward's elementwise pass, its coefficients from the given
  * sums). An empty x gives an empty dx.
+ *
+ * @example
+ * ```ts
+ * import { batchNormBackwardElemt, requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * const random = () => Float32Array.from({ length: 4 * 3 * 8 * 8 }, () => Math.random() - 0.5);
+ * const x = Tensor.fromArray(gpu, random(), [4, 3, 8, 8]);
+ * const dy = Tensor.fromArray(gpu, random(), [4, 3, 8, 8]);
+ * const perChannel = (...values: number[]) => Tensor.fromArray(gpu, values, [3]);
+ * const { dx } = batchNormBackwardElemt(gpu, dy, x, {
+ *   mean: perChannel(0.01, -0.02, 0), invstd: perChannel(3.4, 3.5, 3.4), weight: perChannel(1, 1, 1), // the forward's
+ *   sumDy: perChannel(1.5, -0.7, 0.2), sumDyXmu: perChannel(0.3, 0.1, -0.4), // batchNormBackwardReduce's, added over both replicas
+ *   counts: Tensor.fromArray(gpu, [256, 256], [2]), // each replica's count, as batchNormGatherStats took them
+ * });
+ * ```
  *
  * @param gpu - The Gpu that every tensor lives on.
  * @param dy - The gradient of the loss with respect to this replica's y: x's shape and dtype.

@@ -20,8 +20,22 @@ export function dawnEntryPoint(): GPU {
 }
 
 /**
- * `requestGpu` on Dawn: a device of the first adapter Dawn finds (a GPU through Vulkan, Metal or D3D12).
- * The Gpu owns the device: {@link Gpu.destroy} destroys it.
+ * `requestGpu` on Dawn in Node.js: a device of the first adapter Dawn finds.
+ *
+ * That is a GPU through Vulkan, Metal or D3D12 (or SwiftShader's CPU Vulkan driver, named by
+ * `VK_ICD_FILENAMES`). The Gpu owns the device: {@link Gpu.destroy} destroys it.
+ *
+ * @example
+ * ```ts
+ * import { batchNorm, Tensor } from 'webgpu-batchnorm';
+ * import { requestDawnGpu } from 'webgpu-batchnorm/dawn';
+ *
+ * const gpu = await requestDawnGpu();
+ * const x = Tensor.fromArray(gpu, [1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]); // [N, C, L]
+ * const { y } = batchNorm(gpu, x, { training: true });
+ * console.log(await y.toArray()); // about [-1.21, -0.73, -1.21, -0.73, 0.73, 1.21, 0.73, 1.21]
+ * gpu.destroy();
+ * ```
  *
  * @param options - As requestGpu's, without `gpu` (the entry point is Dawn's).
  */

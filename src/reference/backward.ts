@@ -80,8 +80,9 @@ export interface ReferenceBackwardResult {
 }
 
 /**
- * Batch norm backward on the CPU in float64 (PyTorch's native_batch_norm_backward): the truth the GPU's
- * backward is checked against.
+ * Batch norm backward on the CPU in float64, as PyTorch's native_batch_norm_backward.
+ *
+ * The truth the GPU's backward is checked against.
  *
  * Its options are checked as the GPU's batchNormBackward checks its own: an unknown key, an array of the
  * wrong length or a value out of range is an error that names it.

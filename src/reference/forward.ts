@@ -100,8 +100,9 @@ export function channelMoments(
 }
 
 /**
- * Batch norm forward on the CPU in float64 (torch.nn.functional.batch_norm's semantics): the truth the
- * GPU's {@link ReferenceForwardResult | results} are checked against.
+ * Batch norm forward on the CPU in float64, as torch.nn.functional.batch_norm.
+ *
+ * The truth the GPU's {@link ReferenceForwardResult | results} are checked against.
  *
  * Its options are checked as the GPU's batchNorm checks its own: an unknown key, an array of the wrong
  * length or a value out of range is an error that names it.

@@ -147,8 +147,9 @@ function countsTotal(counts: unknown, replicas: number): number {
 }
 
 /**
- * A replica's statistics on the CPU in float64, as the GPU's batchNormStats: per channel the count, mean
- * and biased variance of x, which may be empty.
+ * A replica's statistics on the CPU in float64, as the GPU's batchNormStats.
+ *
+ * Per channel, the count, mean and biased variance of x, which may be empty.
  *
  * @param x - Row-major values of `shape`.
  * @param shape - x's dimensions, rank 2 to 5; any but the channel's may be 0.
@@ -164,8 +165,9 @@ export function batchNormStatsReference(x: ReferenceValues, shape: readonly numb
 }
 
 /**
- * Every replica's statistics merged on the CPU in float64, as the GPU's batchNormGatherStats: the
- * global mean sum(n_w*mean_w)/N and biased variance sum(n_w*(var_w + (mean_w - mean)^2))/N of the given
+ * Every replica's statistics merged on the CPU in float64, as the GPU's batchNormGatherStats.
+ *
+ * The global mean sum(n_w*mean_w)/N and biased variance sum(n_w*(var_w + (mean_w - mean)^2))/N of the given
  * values, invstd, and the running statistics blended as the training forward over the whole batch blends
  * them. A replica with count 0 contributes nothing.
  *
@@ -226,7 +228,8 @@ export function batchNormGatherStatsReference(
 }
 
 /**
- * Normalization with given statistics on the CPU in float64, as the GPU's batchNormElemt:
+ * Normalization with given statistics on the CPU in float64, as the GPU's batchNormElemt.
+ *
  * y = (x - mean)*invstd*weight + bias per channel, then the activation.
  *
  * @param x - Row-major values of `shape`.
@@ -275,8 +278,9 @@ function readBackward(what: string, dy: unknown, x: unknown, shape: readonly num
 }
 
 /**
- * A replica's gradient sums on the CPU in float64, as the GPU's batchNormBackwardReduce: per channel
- * sum(dy) and sum(dy*(x - mean)) (dy masked by a ReLU), and with a weight dweight = sum(dy*xhat) and
+ * A replica's gradient sums on the CPU in float64, as the GPU's batchNormBackwardReduce.
+ *
+ * Per channel sum(dy) and sum(dy*(x - mean)) (dy masked by a ReLU), and with a weight dweight = sum(dy*xhat) and
  * dbias = sum(dy).
  *
  * @param dy - The gradient of the forward's output, in x's layout.
@@ -315,8 +319,9 @@ export function batchNormBackwardReduceReference(
 }
 
 /**
- * A replica's dx from the sums of every replica on the CPU in float64, as the GPU's
- * batchNormBackwardElemt: dx = weight*invstd*(g - sumDy/N - (x - mean)*invstd^2*sumDyXmu/N), g being dy
+ * A replica's dx from the sums of every replica on the CPU in float64, as the GPU's batchNormBackwardElemt.
+ *
+ * dx = weight*invstd*(g - sumDy/N - (x - mean)*invstd^2*sumDyXmu/N), g being dy
  * masked by a ReLU and N the total of the counts.
  *
  * @param dy - The gradient of the forward's output, in x's layout.

@@ -119,8 +119,10 @@ export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures',
 export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'workgroupSize', 'statisticsMerge', 'compensation', 'fences'] as const;
 
 /**
- * The device is gone (lost, or destroyed by {@link Gpu.destroy}): pending readbacks reject with it, and so do
- * later calls on its Gpu. Its tensors' contents are gone too; request a new Gpu to go on.
+ * The device is gone: lost, or destroyed by {@link Gpu.destroy}.
+ *
+ * Pending readbacks reject with it, and so do later calls on its Gpu. Its tensors' contents are gone too;
+ * request a new Gpu to go on.
  */
 export class DeviceLostError extends Error {
   /**
@@ -169,8 +171,9 @@ interface ScopeFrame {
 }
 
 /**
- * A WebGPU device as the library uses it: made by {@link requestGpu} (or `requestDawnGpu` in Node.js), or
- * wrapping a device of yours with {@link Gpu.fromDevice}. Every tensor and module is made on one Gpu and
+ * A WebGPU device as the library uses it, from {@link requestGpu}, `requestDawnGpu` or {@link Gpu.fromDevice}.
+ *
+ * requestGpu (or `requestDawnGpu` in Node.js) makes the device; fromDevice wraps a device of yours. Every tensor and module is made on one Gpu and
  * holds it. It caches pipelines, parameters and scratch buffers for the device, and turns a lost device
  * into {@link DeviceLostError}s instead of hangs.
  *
@@ -402,9 +405,21 @@ export class Gpu {
 let devicesRequested = 0;
 
 /**
- * Requests an adapter and a device with the adapter's largest storage-binding and buffer sizes, and
- * turns on `subgroups`, `shader-f16` and `timestamp-query` where offered. The device is the returned
- * Gpu's: {@link Gpu.destroy} destroys it.
+ * Requests a WebGPU adapter and device (`navigator.gpu`'s unless `options.gpu`) and returns them as a Gpu.
+ *
+ * The device has the adapter's largest storage-binding and buffer sizes, and `subgroups`, `shader-f16`
+ * and `timestamp-query` turned on where offered. It is the returned Gpu's: {@link Gpu.destroy} destroys it.
+ *
+ * @example
+ * ```ts
+ * import { requestGpu } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu({ powerPreference: 'high-performance' });
+ * console.log(gpu.device.adapterInfo.description, gpu.features); // { subgroups, shaderF16, timestampQuery }
+ * void gpu.lost.then((error) => console.error(error.message)); // a lost device rejects every later call too
+ * // ... tensors, batchNorm, modules on gpu ...
+ * gpu.destroy(); // the device and every tensor on it
+ * ```
  *
  * @throws Error when WebGPU is missing (no `navigator.gpu` and no `options.gpu`) or there is no adapter;
  * the message names the likely cause.

@@ -11,8 +11,9 @@ import { BufferUsage } from './webgpu-constants.js';
 import { firstError, lastWriteVerdict, recordCreation, recordWrite, registerRegion, writeVersion } from './write-log.js';
 
 /**
- * A tensor's element type in GPU memory: 'f32', or 'f16' (IEEE binary16, as torch.half). Arithmetic is
- * f32 for both; per-channel tensors (weight, bias, statistics, their gradients) are always 'f32'.
+ * A tensor's element type in GPU memory: 'f32', or 'f16' (IEEE binary16, as torch.half).
+ *
+ * Arithmetic is f32 for both; per-channel tensors (weight, bias, statistics, their gradients) are always 'f32'.
  */
 export type DType = 'f32' | 'f16';
 
@@ -41,9 +42,10 @@ export const WRAP_OPTION_KEYS = [...TENSOR_OPTION_KEYS, 'byteOffset'] as const;
 export type TensorData = Float32Array | Float64Array | readonly number[];
 
 /**
- * A dense, row-major (C-contiguous) array of numbers in a GPU storage buffer: its own buffer
- * ({@link Tensor.fromArray}, {@link Tensor.empty}, an operation's output), or a region of yours
- * ({@link Tensor.fromBuffer}, no copy). Read it back with {@link Tensor.toArray}.
+ * A dense, row-major (C-contiguous) array of numbers in a GPU storage buffer, f32 or f16.
+ *
+ * Its own buffer ({@link Tensor.fromArray}, {@link Tensor.empty}, an operation's output), or a region of
+ * yours ({@link Tensor.fromBuffer}, no copy). Read it back with {@link Tensor.toArray}.
  *
  * Ownership: a tensor you create, and an output an operation allocates for you, is yours: call
  * {@link Tensor.destroy} when done with it to free its GPU memory at once (otherwise WebGPU frees it only
@@ -51,6 +53,23 @@ export type TensorData = Float32Array | Float64Array | readonly number[];
  * submitting the work that uses it: work recorded into your encoder and not yet submitted fails at submit
  * with a destroyed buffer, while work already submitted finishes first (WebGPU frees the memory after it).
  * Tensors a {@link BatchNorm} module holds (`weight`, `runningMean`, ...) are the module's.
+ *
+ * @example
+ * ```ts
+ * import { requestGpu, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpu = await requestGpu();
+ * const x = Tensor.fromArray(gpu, [1, 2, 3, 4, 5, 6], [2, 3]); // f32, uploaded at once
+ * const half = Tensor.fromArray(gpu, [1, 2, 3, 4, 5, 6], [2, 3], { dtype: 'f16' });
+ * const copy = Tensor.empty(gpu, [2, 3]); // zeros
+ * copy.copyFrom(x);
+ * x.write([6, 5, 4, 3, 2, 1]); // new values, e.g. an optimizer's
+ * console.log(await copy.toArray(), await x.toArray(), await half.toArray()); // Float32Arrays
+ * // A buffer of yours, wrapped without a copy: destroy() drops the wrapper, the buffer stays yours.
+ * const buffer = gpu.device.createBuffer({ size: 24, usage: 0x80 | 0x08 | 0x04 }); // STORAGE | COPY_DST | COPY_SRC
+ * const wrapped = Tensor.fromBuffer(gpu, buffer, [2, 3]);
+ * for (const t of [x, half, copy, wrapped]) t.destroy();
+ * ```
  */
 export class Tensor {
   /** The Gpu the tensor lives on; it keeps the device (and Dawn's entry point) alive. */

@@ -10,7 +10,11 @@ import { asWebGpuBackend } from './webgpu-backend.js';
 
 /** tfjs-layers' BatchNormalization: the layer `tf.layers.batchNormalization` makes. */
 export type TfjsBatchNormalization = ReturnType<typeof layers.batchNormalization>;
-/** Its config: axis (-1), momentum (0.99), epsilon (1e-3), center, scale, initializers, regularizers, constraints and the Layer's own. */
+/**
+ * The config of tf.layers.batchNormalization, and of this layer.
+ *
+ * axis (-1), momentum (0.99), epsilon (1e-3), center, scale, initializers, regularizers, constraints and the Layer's own.
+ */
 export type BatchNormalizationLayerArgs = NonNullable<Parameters<typeof layers.batchNormalization>[0]>;
 type Kwargs = Parameters<TfjsBatchNormalization['call']>[1];
 
@@ -31,6 +35,8 @@ function tfjsBatchNormalizationClass(): new (args?: BatchNormalizationLayerArgs)
   if (!entry) throw new Error('@tensorflow/tfjs-layers did not register its BatchNormalization class');
   return entry[0] as unknown as new (args?: BatchNormalizationLayerArgs) => TfjsBatchNormalization;
 }
+/** tfjs's class, the value beside the type of its instances (named so, the reference says what the layer overrides). */
+const TfjsBatchNormalization = tfjsBatchNormalizationClass();
 
 const warned = new Set<string>();
 
@@ -52,14 +58,30 @@ function unsupported(input: Tensor, axis: number, training: boolean): string | n
 }
 
 /**
- * tf.layers.batchNormalization's layer, computed by webgpu-batchnorm's kernels on TensorFlow.js's webgpu
- * backend: the same config, weights (gamma, beta, moving_mean, moving_variance), training switch (the
- * `training` kwarg, `fit`, `predict`) and moving statistics (moving = momentum*moving + (1 -
- * momentum)*batch, the biased batch variance), serialized under its own registered class name.
+ * tf.layers.batchNormalization's layer, computed by webgpu-batchnorm's kernels on TensorFlow.js's webgpu backend.
+ *
+ * The same config, weights (gamma, beta, moving_mean, moving_variance), training switch (the `training`
+ * kwarg, `fit`, `predict`) and moving statistics (moving = momentum*moving + (1 - momentum)*batch, the
+ * biased batch variance) as tfjs's, serialized under its own registered class name. This page lists the
+ * members it declares; the ones it inherits (`apply`, `getWeights`, `setWeights`, `getConfig`, `dispose`,
+ * ...) are tfjs's Layer's, in [tfjs's reference](https://js.tensorflow.org/api/latest/#class:layers.Layer).
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import '@tensorflow/tfjs-backend-webgpu';
+ * import { BatchNormalization } from 'webgpu-batchnorm/tfjs';
+ *
+ * await tf.setBackend('webgpu');
+ * const bn = new BatchNormalization({ axis: -1, momentum: 0.9 }); // channels last, as tf.layers.batchNormalization
+ * const x = tf.randomNormal([8, 4, 4, 16]);
+ * const y = bn.apply(x, { training: true }) as tf.Tensor; // batch statistics; the moving ones updated
+ * const [gamma, beta, movingMean, movingVariance] = bn.getWeights();
+ * ```
  */
-export class BatchNormalization extends tfjsBatchNormalizationClass() {
+export class BatchNormalization extends TfjsBatchNormalization {
   /** As `tf.layers.batchNormalization(config)`: the same config and defaults (axis -1, momentum 0.99, epsilon 1e-3). */
-  constructor(config?: ConstructorParameters<ReturnType<typeof tfjsBatchNormalizationClass>>[0]) {
+  constructor(config?: BatchNormalizationLayerArgs) {
     super(config);
   }
 
@@ -106,7 +128,26 @@ export class BatchNormalization extends tfjsBatchNormalizationClass() {
 
 serialization.registerClass(BatchNormalization as unknown as serialization.SerializableConstructor<serialization.Serializable>);
 
-/** `tf.layers.batchNormalization(config)` with webgpu-batchnorm's kernels: the one name to swap in a model. */
+/**
+ * `tf.layers.batchNormalization(config)` with webgpu-batchnorm's kernels: the one name to swap in a model.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import * as tfl from '@tensorflow/tfjs-layers';
+ * import '@tensorflow/tfjs-backend-webgpu';
+ * import { batchNormalization } from 'webgpu-batchnorm/tfjs';
+ *
+ * await tf.setBackend('webgpu');
+ * const model = tfl.sequential({
+ *   layers: [tfl.layers.dense({ inputShape: [6], units: 4 }), batchNormalization({ momentum: 0.9 }), tfl.layers.dense({ units: 1 })],
+ * });
+ * model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+ * await model.fit(tf.randomNormal([32, 6]), tf.randomNormal([32, 1]), { epochs: 1 });
+ * ```
+ *
+ * @param config - tf.layers.batchNormalization's config, with its defaults.
+ */
 export function batchNormalization(config?: BatchNormalizationLayerArgs): BatchNormalization {
   return new BatchNormalization(config);
 }

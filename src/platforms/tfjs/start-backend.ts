@@ -12,7 +12,9 @@ import { provideNavigatorGpu } from '../navigator-gpu.js';
 const BACKEND = 'webgpu';
 
 /**
- * Starts TensorFlow.js's webgpu backend on `gpu`'s device and makes it tfjs's current backend. In Node.js,
+ * Starts TensorFlow.js's webgpu backend on `gpu`'s device and makes it tfjs's current backend.
+ *
+ * In Node.js,
  * with a Gpu from `requestDawnGpu` (`webgpu-batchnorm/dawn`), this is how tfjs runs on WebGPU at all; in a
  * browser it shares one device between tfjs and this library. Call it before anything starts tfjs's
  * webgpu backend (`tf.setBackend('webgpu')`, `tf.ready()` or a first op on it). The layer
