@@ -46,8 +46,9 @@ export function assertSyncGroup(group: unknown, what: string): asserts group is 
 }
 
 /**
- * `group.allGather(data)`, its answer checked: `size` Float32Arrays of data's length, this replica's own
- * data (bit for bit) at index `rank`. `what` names the exchange in messages.
+ * `group.allGather(data)`, its answer checked: `size` Float32Arrays, this replica's own data (bit for bit)
+ * at index `rank`. The others' lengths are the caller's to check (SyncBatchNorm reads who sent what first).
+ * `what` names the exchange in messages.
  */
 export async function checkedAllGather(group: SyncGroup, data: Float32Array, what: string): Promise<Float32Array[]> {
   const answer: unknown = await group.allGather(data);
@@ -55,14 +56,12 @@ export async function checkedAllGather(group: SyncGroup, data: Float32Array, wha
     throw new TypeError(`${what}: group.allGather must resolve with ${group.size} Float32Arrays (one per replica), got ${describeValue(answer)}`);
   }
   answer.forEach((part: unknown, rank) => {
-    if (!(part instanceof Float32Array) || part.length !== data.length) {
-      throw new TypeError(`${what}: group.allGather's array ${rank} must be a Float32Array of ${data.length} values, got ${describeValue(part)}${part instanceof Float32Array ? ` of ${part.length}` : ''}`);
-    }
+    if (!(part instanceof Float32Array)) throw new TypeError(`${what}: group.allGather's array ${rank} must be a Float32Array, got ${describeValue(part)}`);
   });
   const own = answer[group.rank] as Float32Array;
   const sent = new Uint32Array(data.buffer, data.byteOffset, data.length);
   const received = new Uint32Array(own.buffer, own.byteOffset, own.length);
-  if (sent.some((bits, i) => bits !== received[i])) {
+  if (own.length !== data.length || sent.some((bits, i) => bits !== received[i])) {
     throw new Error(`${what}: group.allGather's array ${group.rank} (this replica's rank) is not the data this replica sent: the answer must be in rank order`);
   }
   return answer as Float32Array[];

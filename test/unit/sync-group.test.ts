@@ -112,7 +112,7 @@ describe('the checks SyncBatchNorm applies to a group', () => {
     const answering = (gather: unknown, sum: unknown): SyncGroup => ({ rank: 0, size: 2, allGather: async () => gather as never, allReduceSum: async () => sum as never });
     const data = Float32Array.of(1, 2);
     await expect(checkedAllGather(answering('x', null), data, 'step')).rejects.toThrow("step: group.allGather must resolve with 2 Float32Arrays (one per replica), got 'x'");
-    await expect(checkedAllGather(answering([data, [1, 2]], null), data, 'step')).rejects.toThrow("step: group.allGather's array 1 must be a Float32Array of 2 values, got an array of length 2");
+    await expect(checkedAllGather(answering([data, [1, 2]], null), data, 'step')).rejects.toThrow("step: group.allGather's array 1 must be a Float32Array, got an array of length 2");
     await expect(checkedAllGather(answering([Float32Array.of(1, 3), data], null), data, 'step')).rejects.toThrow(
       "step: group.allGather's array 0 (this replica's rank) is not the data this replica sent: the answer must be in rank order",
     );
