@@ -119,8 +119,10 @@ const INNER = Symbol('SyncBatchNorm inner module');
  * each replica's forward normalizes its own x with the mean and variance of every replica's x together
  * (as one BatchNorm over the concatenated batch would), and its backward gives the dx that batch's
  * backward would. The replicas meet through a process group you supply ({@link SyncGroup}): each forward
- * reads back its 2C + 1 statistics (mean, biased variance, count) and all-gathers them; each backward
- * reads back its 2C gradient sums and all-reduces them. Both are therefore async.
+ * reads back its 2C + 1 statistics (mean, biased variance, count) and all-gathers them with a header (its
+ * status and configuration); each backward reads back its 2C gradient sums and all-reduces them with a
+ * status slot per replica. Both are therefore async. A call that refuses its input still joins its
+ * exchange as a failure, so that every replica's call rejects, naming it, and none waits forever.
  *
  * As PyTorch's:
  * - in eval mode, or in a group of size 1, forward and backward are BatchNorm's (no exchange);

@@ -7,8 +7,10 @@ import { describeValue, readOptions } from '../runtime/options.js';
 
 /**
  * A process group of replicas, as torch.distributed's is to SyncBatchNorm: this replica's `rank` among
- * `size`, and two collectives. Every replica calls the same collectives in the same order with arrays of
- * the same length, and each call resolves once every replica has made it. Any object of this shape works:
+ * `size`, and two collectives. Every replica calls the same collectives in the same order, and each call
+ * resolves once every replica has made it. A collective that cannot complete (a peer gone, a timeout,
+ * calls that differ) must reject on every waiting replica, never stay pending, and the group should then
+ * refuse every later call; give each collective a timeout (docs/sync-batch-norm.md, "The contract"). Any object of this shape works:
  * {@link createLocalGroup}'s (replicas in one process), `webgpu-batchnorm/node`'s `joinWorkerGroup`
  * (worker_threads), or your own over WebSockets, WebRTC or anything else (docs/sync-batch-norm.md).
  */
@@ -19,12 +21,14 @@ export interface SyncGroup {
   readonly size: number;
   /**
    * Resolves with every replica's `data` in rank order (this replica's own at index `rank`): `size`
-   * arrays of data's length. SyncBatchNorm's forward sends 2C + 1 values (mean, variance, count).
+   * Float32Arrays. SyncBatchNorm's forward sends a 7-value header (status and configuration), then in
+   * training 2C + 1 values (mean, variance, count); the lengths differ only between misconfigured replicas.
    */
   allGather(data: Float32Array): Promise<Float32Array[]>;
   /**
    * Resolves with the elementwise sum of every replica's `data`, the same array (bit for bit) on every
-   * replica. SyncBatchNorm's backward sends 2C values (sum(dy), sum(dy*(x - mean))).
+   * replica. SyncBatchNorm's backward sends size + 2C values (a status slot per replica, sum(dy),
+   * sum(dy*(x - mean))).
    */
   allReduceSum(data: Float32Array): Promise<Float32Array>;
 }
