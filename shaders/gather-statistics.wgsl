@@ -4,7 +4,8 @@
 // Chan's merge takes the differences of the means and the shifted sums exactly (welford.wgsl); then
 // records the global statistics as the training forward does (channel-statistics.wgsl): mean, invstd
 // and the running statistics, the unbiased correction over the count of every replica. A replica with
-// count 0 adds nothing.
+// count 0 adds nothing. A replica whose mean is infinite makes the global mean infinite in any rank order,
+// as the weighted average of the means (PyTorch's) and the single-device forward give.
 
 struct Partial { state: Welford, pivot: f32 } // the state's mean is relative to the pivot; biased variance
 
@@ -18,7 +19,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var stats = EMPTY_PARTIAL;
   for (var w = 0u; w < arrayLength(&counts); w++) {
     let at = w * params.channels + c;
-    stats = combine(stats, Partial(Welford(counts[w], 0.0, 0.0, 0.0, 0.0, variances[at], 0.0), means[at]));
+    let replica = Partial(Welford(counts[w], 0.0, 0.0, 0.0, 0.0, variances[at], 0.0), means[at]);
+    // The merge keeps its first partial's pivot: a finite one, where a replica has it, so that an infinite
+    // mean comes out Inf (pivot + Inf), whatever the rank order, rather than NaN (Inf pivot - Inf).
+    if (!isFinite(stats.pivot) && isFinite(replica.pivot) && replica.state.count > 0.0) {
+      stats = combine(replica, stats);
+    } else {
+      stats = combine(stats, replica);
+    }
   }
   recordChannelStatistics(c, stats, channelMoments(stats));
 }

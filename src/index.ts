@@ -77,8 +77,8 @@ export type {
   BatchNormStatsOptions,
   BatchNormStatsResult,
 } from './ops/sync-batch-norm.js';
-export { createLocalGroup } from './modules/sync-group.js';
-export type { SyncGroup } from './modules/sync-group.js';
+export { createLocalGroup, DEFAULT_SYNC_TIMEOUT_MS } from './modules/sync-group.js';
+export type { LocalGroup, SyncGroup, SyncGroupOptions } from './modules/sync-group.js';
 export { SyncBatchNorm } from './modules/sync-batch-norm-module.js';
 export type {
   KerasSyncBatchNormOptions,

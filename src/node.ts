@@ -9,4 +9,4 @@
  */
 export { createWorkerGroup, joinWorkerGroup } from './platforms/worker-group.js';
 export type { WorkerGroup, WorkerGroupEndpoint } from './platforms/worker-group.js';
-export type { SyncGroup } from './modules/sync-group.js';
+export type { SyncGroup, SyncGroupOptions } from './modules/sync-group.js';

@@ -15,8 +15,10 @@ import {
   batchNormElemt,
   batchNormGatherStats,
   batchNormStats,
+  type BatchNormBackwardReduceResult,
 } from '../ops/sync-batch-norm.js';
 import { assertSyncGroup, checkedAllGather, checkedAllReduceSum, type SyncGroup } from './sync-group.js';
+import { backwardMessage, forwardFailure, forwardMessage, readBackward, readForward, type SyncConfig } from './sync-message.js';
 import { Tensor } from '../runtime/tensor.js';
 import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTensor, type Activation } from '../runtime/validate.js';
 import { recordWrite } from '../runtime/write-log.js';
@@ -45,6 +47,12 @@ export interface SyncBatchNormForwardOptions {
     /** x's shape and dtype; must not overlap x. */
     y?: Tensor;
   };
+  /**
+   * A residual z added after the normalization and before the activation, as {@link BatchNorm.forward}'s:
+   * y = act(bn(x) + z), x's shape and dtype. The next {@link SyncBatchNorm.backward} then also returns dz.
+   * With a ReLU, keep y alive until backward (its sign is the mask). Default none.
+   */
+  residual?: Tensor | null;
 }
 
 /** Options of one {@link SyncBatchNorm.backward}: where to write. */
@@ -57,6 +65,8 @@ export interface SyncBatchNormBackwardOptions {
     dweight?: Tensor;
     /** With a weight only: written with this replica's dbias, f32 [numFeatures]. */
     dbias?: Tensor;
+    /** After a forward with a residual only: written with dz, x's shape and dtype. */
+    dz?: Tensor;
   };
 }
 
@@ -65,13 +75,13 @@ export const SYNC_MODULE_OPTION_KEYS = ['group', 'eps', 'momentum', 'affine', 't
 /** @internal */
 export const SYNC_KERAS_OPTION_KEYS = ['group', 'axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
 /** @internal */
-export const SYNC_FORWARD_OPTION_KEYS = ['training', 'out'] as const;
+export const SYNC_FORWARD_OPTION_KEYS = ['training', 'out', 'residual'] as const;
 /** @internal */
 export const SYNC_FORWARD_OUT_KEYS = ['y'] as const;
 /** @internal */
 export const SYNC_BACKWARD_OPTION_KEYS = ['out'] as const;
 /** @internal */
-export const SYNC_BACKWARD_OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
+export const SYNC_BACKWARD_OUT_KEYS = ['dx', 'dweight', 'dbias', 'dz'] as const;
 
 /**
  * What the last forward saved for backward: the inner BatchNorm's forward ('local', which saved its
@@ -80,10 +90,12 @@ export const SYNC_BACKWARD_OUT_KEYS = ['dx', 'dweight', 'dbias'] as const;
  */
 type Saved =
   | { readonly kind: 'local' }
-  | { readonly kind: 'empty'; readonly x: Tensor }
+  | { readonly kind: 'empty'; readonly x: Tensor; readonly residual: boolean }
   | {
       readonly kind: 'sync';
       readonly x: Tensor;
+      /** With a residual: the forward's y with a ReLU (its sign is the mask), else null. */
+      readonly residual: { readonly y: Tensor | null } | null;
       readonly mean: Tensor;
       readonly invstd: Tensor;
       readonly versions: ReadonlyMap<Tensor, { name: string; version: number }>;
@@ -107,8 +119,10 @@ const INNER = Symbol('SyncBatchNorm inner module');
  * each replica's forward normalizes its own x with the mean and variance of every replica's x together
  * (as one BatchNorm over the concatenated batch would), and its backward gives the dx that batch's
  * backward would. The replicas meet through a process group you supply ({@link SyncGroup}): each forward
- * reads back its 2C + 1 statistics (mean, biased variance, count) and all-gathers them; each backward
- * reads back its 2C gradient sums and all-reduces them. Both are therefore async.
+ * reads back its 2C + 1 statistics (mean, biased variance, count) and all-gathers them with a header (its
+ * status and configuration); each backward reads back its 2C gradient sums and all-reduces them with a
+ * status slot per replica. Both are therefore async. A call that refuses its input still joins its
+ * exchange as a failure, so that every replica's call rejects, naming it, and none waits forever.
  *
  * As PyTorch's:
  * - in eval mode, or in a group of size 1, forward and backward are BatchNorm's (no exchange);
@@ -136,6 +150,8 @@ export class SyncBatchNorm {
   #exchange: Exchange | null = null;
   #saved: Saved | null = null;
   #busy = false;
+  /** Rejects the forward or backward in flight (destroy()). */
+  #abandon: ((error: Error) => void) | null = null;
   #destroyed = false;
 
   /**
@@ -250,6 +266,11 @@ export class SyncBatchNorm {
    * forward, an empty x (N = 0) included, which resolves with an empty y. Otherwise BatchNorm's forward.
    * What the forward used is saved for {@link SyncBatchNorm.backward}.
    *
+   * In a group of more than one replica, every forward (eval too) joins the all-gather, even one that
+   * refuses its input: then every replica's forward rejects, naming the replica and its error, and the
+   * next call of every replica is a new step. Replicas whose numFeatures, mode (training or eval, this
+   * call's), eps, momentum, weight or bias differ reject on every replica, as do negative variances.
+   *
    * Ownership: y is yours (destroy() it when done) unless you pass `out.y`; keep x alive until backward.
    * One forward or backward of a module at a time: await each before the next.
    *
@@ -257,26 +278,44 @@ export class SyncBatchNorm {
    */
   async forward(x: Tensor, options: SyncBatchNormForwardOptions = {}): Promise<Tensor> {
     return this.#exclusive('forward', async () => {
-      const o = readOptions(options, 'SyncBatchNorm.forward options', SYNC_FORWARD_OPTION_KEYS);
-      const out = readOptions(o.out, 'SyncBatchNorm.forward options.out', SYNC_FORWARD_OUT_KEYS);
-      const training = o.training ?? this.training;
-      assertBoolean(training, 'SyncBatchNorm.forward options.training');
-      const local = this.#local;
-      assertUsableTensor(local.gpu, x, 'x');
-      const { batch, spatial } = this.#layoutOf(x);
-      const empty = batch * spatial === 0;
-      if (training && this.group.size > 1) return this.#syncForward(x, out.y as Tensor | undefined);
-      this.#releaseSaved();
-      if (empty && !training && local.runningMean) {
-        // Nothing to normalize, as PyTorch's eval forward of an empty batch.
-        if (out.y !== undefined) assertOutput(local.gpu, out.y, 'out.y', x.shape, x.dtype);
-        this.#saved = { kind: 'empty', x };
-        return (out.y as Tensor | undefined) ?? Tensor.empty(local.gpu, x.shape, { dtype: x.dtype, label: 'SyncBatchNorm y' });
-      }
-      const y = local.forward(x, { training, ...(out.y === undefined ? {} : { out: { y: out.y as Tensor } }) });
-      this.#saved = { kind: 'local' };
-      return y;
+      if (this.group.size > 1) return this.#syncForward(x, options);
+      const { training, outY, residual } = this.#readForward(x, options);
+      return this.#localForward(x, training, outY, residual);
     });
+  }
+
+  /** The forward's options and x, checked; throws for bad input. */
+  #readForward(x: Tensor, options: SyncBatchNormForwardOptions) {
+    this.#assertUsable('forward');
+    const o = readOptions(options, 'SyncBatchNorm.forward options', SYNC_FORWARD_OPTION_KEYS);
+    const out = readOptions(o.out, 'SyncBatchNorm.forward options.out', SYNC_FORWARD_OUT_KEYS);
+    const training = o.training ?? this.training;
+    assertBoolean(training, 'SyncBatchNorm.forward options.training');
+    assertUsableTensor(this.gpu, x, 'x');
+    const { batch, spatial } = this.#layoutOf(x);
+    const outY = out.y as Tensor | undefined;
+    if (outY !== undefined) assertOutput(this.gpu, outY, 'out.y', x.shape, x.dtype);
+    const residual = (o.residual ?? null) as Tensor | null;
+    if (residual !== null) {
+      assertSameShapeAndDType(residual, 'residual', x, 'x');
+      assertUsableTensor(this.gpu, residual, 'residual');
+    }
+    return { training, outY, residual, empty: batch * spatial === 0 };
+  }
+
+  /** BatchNorm's forward (eval, or a group of one), or an empty y for an eval forward of an empty x. */
+  #localForward(x: Tensor, training: boolean, outY: Tensor | undefined, residual: Tensor | null): Tensor {
+    const local = this.#local;
+    this.#releaseSaved();
+    const { batch, spatial } = this.#layoutOf(x);
+    if (batch * spatial === 0 && !training && local.runningMean) {
+      // Nothing to normalize, as PyTorch's eval forward of an empty batch.
+      this.#saved = { kind: 'empty', x, residual: residual !== null };
+      return outY ?? Tensor.empty(local.gpu, x.shape, { dtype: x.dtype, label: 'SyncBatchNorm y' });
+    }
+    const y = local.forward(x, { training, residual, ...(outY === undefined ? {} : { out: { y: outY } }) });
+    this.#saved = { kind: 'local' };
+    return y;
   }
 
   /**
@@ -288,19 +327,29 @@ export class SyncBatchNorm {
    *
    * Ownership: dx, dweight and dbias are yours (destroy() them when done) unless you pass them in `out`.
    *
+   * After a synchronized forward, a backward that refuses its dy (or options) still joins the all-reduce:
+   * every replica's backward then rejects, naming the replica.
+   *
    * @param dy - The gradient of the loss with respect to the last forward's y: its shape and dtype.
    */
   async backward(dy: Tensor, options: SyncBatchNormBackwardOptions = {}): Promise<BatchNormBackwardResult> {
     return this.#exclusive('backward', async () => {
       const saved = this.#saved;
       if (!saved) throw new Error('SyncBatchNorm.backward needs a forward first: this module has not run forward yet');
-      const o = readOptions(options, 'SyncBatchNorm.backward options', SYNC_BACKWARD_OPTION_KEYS) as SyncBatchNormBackwardOptions;
-      const out = readOptions(o.out, 'SyncBatchNorm.backward options.out', SYNC_BACKWARD_OUT_KEYS) as NonNullable<SyncBatchNormBackwardOptions['out']>;
+      if (saved.kind === 'sync') return this.#syncBackward(dy, saved, options);
+      const { o, out } = this.#readBackward(saved, options);
       if (saved.kind === 'local') return this.#local.backward(dy, o);
-      this.#assertSavedAlive(saved);
-      if (saved.kind === 'empty') return this.#emptyBackward(dy, saved.x, out);
-      return this.#syncBackward(dy, saved, out);
+      return this.#emptyBackward(dy, saved.x, saved.residual, out);
     });
+  }
+
+  /** The backward's options, checked, and what the forward saved checked still as it was; throws for bad input. */
+  #readBackward(saved: Saved, options: SyncBatchNormBackwardOptions) {
+    this.#assertUsable('backward');
+    const o = readOptions(options, 'SyncBatchNorm.backward options', SYNC_BACKWARD_OPTION_KEYS) as SyncBatchNormBackwardOptions;
+    const out = readOptions(o.out, 'SyncBatchNorm.backward options.out', SYNC_BACKWARD_OUT_KEYS) as NonNullable<SyncBatchNormBackwardOptions['out']>;
+    if (saved.kind !== 'local') this.#assertSavedAlive(saved);
+    return { o, out };
   }
 
   /** As {@link BatchNorm.stateDict}: PyTorch's state_dict keys, the same for a BatchNorm of these options. */
@@ -329,27 +378,45 @@ export class SyncBatchNorm {
 
   /**
    * Frees the module's tensors (its parameters, running statistics, what its last forward saved and the
-   * tensors it exchanges through), as {@link BatchNorm.destroy}; the group is yours. Idempotent.
+   * tensors it exchanges through), as {@link BatchNorm.destroy}; the group is yours. A forward or backward
+   * still waiting for its exchange rejects at once. Idempotent.
    */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#abandon?.(new Error('SyncBatchNorm: the module was destroyed while this call waited for its exchange'));
     this.#releaseSaved();
     this.#local.destroy();
     if (this.#exchange) for (const t of Object.values(this.#exchange)) t.destroy();
     this.#exchange = null;
   }
 
-  /** Runs one forward or backward at a time: a second one while the first awaits its exchange would cross them. */
+  /**
+   * Runs one forward or backward at a time (a second one while the first awaits its exchange would cross
+   * them), which destroy() abandons: the call rejects at once, and what the body does later is dropped.
+   */
   async #exclusive<T>(method: string, body: () => Promise<T>): Promise<T> {
-    this.#assertUsable(method);
     if (this.#busy) throw new Error(`SyncBatchNorm.${method}: the module's previous forward or backward has not finished; await it first`);
     this.#busy = true;
     try {
-      return await body();
+      const run = body();
+      const abandoned = new Promise<never>((_, reject) => (this.#abandon = reject));
+      run.catch(() => undefined); // once abandoned, its own failure has nobody to reach
+      return await Promise.race([run, abandoned]);
     } finally {
       this.#busy = false;
+      this.#abandon = null;
     }
+  }
+
+  /** After each wait of a call: a module destroyed meanwhile goes no further. */
+  #assertNotAbandoned(): void {
+    if (this.#destroyed) throw new Error('SyncBatchNorm: the module was destroyed while this call waited for its exchange');
+  }
+
+  /** What every replica must share, for the forward's header. */
+  #config(training: boolean): SyncConfig {
+    return { numFeatures: this.numFeatures, training, eps: this.eps, momentum: this.momentum, weight: this.weight !== null, bias: this.bias !== null };
   }
 
   #assertUsable(method: string): void {
@@ -392,28 +459,53 @@ export class SyncBatchNorm {
     recordWrite(tensor, error);
   }
 
-  async #syncForward(x: Tensor, outY: Tensor | undefined): Promise<Tensor> {
+  /**
+   * A forward in a group of more than one replica: every replica sends its header (and its statistics in
+   * training) whatever happens here, so that a refusal or a difference reaches every replica.
+   */
+  async #syncForward(x: Tensor, options: SyncBatchNormForwardOptions): Promise<Tensor> {
     const { gpu, numFeatures: C, group } = this;
     const what = `SyncBatchNorm.forward (rank ${group.rank} of ${group.size})`;
-    if (outY !== undefined) assertOutput(gpu, outY, 'out.y', x.shape, x.dtype); // before the exchange: a refusal after it would leave the others waiting
-    const exchange = this.#exchangeTensors();
-    this.#releaseSaved();
-    // This replica's (mean, variance, count): zeros and 0 for an empty x, which still joins the exchange.
-    const stats = batchNormStats(gpu, x, { axis: this.axis, out: { mean: exchange.localMean, variance: exchange.localVariance } });
-    const payload = new Float32Array(2 * C + 1);
-    const [mean, variance] = await Promise.all([stats.mean.toArray(), stats.variance.toArray()]);
-    payload.set(mean, 0);
-    payload.set(variance, C);
-    payload[2 * C] = stats.count;
-    const gathered = await checkedAllGather(group, payload, what);
+    let training = this.training;
+    let outY: Tensor | undefined;
+    let residual: Tensor | null = null;
+    let message: Float32Array;
+    let refusal: { error: unknown } | null = null;
+    this.#releaseSaved(); // whatever happens, no replica's backward may use an earlier step's
+    try {
+      ({ training, outY, residual } = this.#readForward(x, options));
+      let statistics = new Float32Array(0);
+      if (training) {
+        const exchange = this.#exchangeTensors();
+        // This replica's (mean, variance, count): zeros and 0 for an empty x, which still joins the exchange.
+        const stats = batchNormStats(gpu, x, { axis: this.axis, out: { mean: exchange.localMean, variance: exchange.localVariance } });
+        const [mean, variance] = await Promise.all([stats.mean.toArray(), stats.variance.toArray()]);
+        statistics = new Float32Array(2 * C + 1);
+        statistics.set(mean, 0);
+        statistics.set(variance, C);
+        statistics[2 * C] = stats.count;
+      }
+      message = forwardMessage(this.#config(training), statistics);
+    } catch (error) {
+      refusal = { error };
+      message = forwardFailure(this.#config(training), error);
+    }
+    const gathered = await checkedAllGather(group, message, what);
+    this.#assertNotAbandoned();
+    if (refusal) throw refusal.error;
+    const parts = readForward(gathered, message, what);
+    if (!training) return this.#localForward(x, false, outY, residual);
 
     const W = group.size;
     const means = new Float32Array(W * C);
     const variances = new Float32Array(W * C);
     const counts = new Float32Array(W);
-    gathered.forEach((part, w) => {
+    parts.forEach((part, w) => {
       means.set(part.subarray(0, C), w * C);
-      variances.set(part.subarray(C, 2 * C), w * C);
+      const variance = part.subarray(C, 2 * C);
+      const negative = variance.findIndex((v) => v < 0);
+      if (negative >= 0) throw new RangeError(`${what}: rank ${w} sent a negative variance, ${variance[negative]} for channel ${negative}`);
+      variances.set(variance, w * C);
       const count = part[2 * C]!;
       if (!Number.isInteger(count) || count < 0) throw new RangeError(`${what}: replica ${w} sent a count of ${describeValue(count)}, not a non-negative integer`);
       counts[w] = count;
@@ -423,6 +515,7 @@ export class SyncBatchNorm {
       // As BatchNorm over the concatenated batch; every replica sees the same counts, so all of them throw.
       throw new RangeError(`Expected more than 1 value per channel when training, got ${total} over the group's ${W} replicas (counts ${Array.from(counts).join(', ')})`);
     }
+    const exchange = this.#exchangeTensors();
     this.#upload(exchange.means, means, 'forward');
     this.#upload(exchange.variances, variances, 'forward');
     this.#upload(exchange.counts, counts, 'forward');
@@ -454,12 +547,16 @@ export class SyncBatchNorm {
         bias: this.bias,
         axis: this.axis,
         activation: this.activation,
+        residual,
         ...(outY === undefined ? {} : { out: { y: outY } }),
       });
-      const parameters = { weight: this.weight, ...(this.activation === 'relu' ? { bias: this.bias } : {}) };
+      // With a residual and a ReLU, backward reads the mask from y; otherwise it recomputes it from x and bias.
+      const relu = this.activation === 'relu';
+      const storedY = residual && relu ? y : null;
+      const parameters = { weight: this.weight, ...(relu && !residual ? { bias: this.bias } : {}), ...(storedY ? { y: storedY } : {}) };
       const read = { x, ...parameters, mean: global.mean, invstd: global.invstd };
       const versions = new Map(Object.entries(read).flatMap(([name, t]) => (t ? [[t, { name, version: t.version }] as const] : [])));
-      this.#saved = { kind: 'sync', x, mean: global.mean, invstd: global.invstd, versions };
+      this.#saved = { kind: 'sync', x, residual: residual ? { y: storedY } : null, mean: global.mean, invstd: global.invstd, versions };
       return y;
     } catch (error) {
       global.mean.destroy();
@@ -468,7 +565,11 @@ export class SyncBatchNorm {
     }
   }
 
-  async #syncBackward(dy: Tensor, saved: Extract<Saved, { kind: 'sync' }>, out: NonNullable<SyncBatchNormBackwardOptions['out']>): Promise<BatchNormBackwardResult> {
+  /**
+   * A backward after a synchronized forward: every replica sends its status slot (and its sums) whatever
+   * happens here, so that a refusal reaches every replica.
+   */
+  async #syncBackward(dy: Tensor, saved: Extract<Saved, { kind: 'sync' }>, options: SyncBatchNormBackwardOptions): Promise<BatchNormBackwardResult> {
     const { gpu, numFeatures: C, group } = this;
     const what = `SyncBatchNorm.backward (rank ${group.rank} of ${group.size})`;
     const exchange = this.#exchangeTensors();
@@ -477,37 +578,60 @@ export class SyncBatchNorm {
       invstd: saved.invstd,
       weight: this.weight,
       axis: this.axis,
-      ...(this.activation === 'relu' ? { activation: this.activation, bias: this.bias } : {}),
+      ...(this.activation === 'relu' ? { activation: this.activation, ...(saved.residual ? {} : { bias: this.bias }) } : {}),
+      ...(saved.residual ? { residual: true, y: saved.residual.y } : {}),
     };
-    if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', saved.x.shape, saved.x.dtype); // before the exchange
-    const sums = batchNormBackwardReduce(gpu, dy, saved.x, {
-      ...forward,
-      out: { sumDy: exchange.sumDy, sumDyXmu: exchange.sumDyXmu, ...(out.dweight ? { dweight: out.dweight } : {}), ...(out.dbias ? { dbias: out.dbias } : {}) },
-    });
-    const payload = new Float32Array(2 * C);
-    const [sumDy, sumDyXmu] = await Promise.all([sums.sumDy.toArray(), sums.sumDyXmu.toArray()]);
-    payload.set(sumDy, 0);
-    payload.set(sumDyXmu, C);
-    const total = await checkedAllReduceSum(group, payload, what);
+    let out: NonNullable<SyncBatchNormBackwardOptions['out']> = {};
+    let sums: BatchNormBackwardReduceResult | null = null;
+    let message: Float32Array;
+    let refusal: { error: unknown } | null = null;
+    try {
+      ({ out } = this.#readBackward(saved, options));
+      if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', saved.x.shape, saved.x.dtype); // before the exchange
+      if (out.dz !== undefined) {
+        if (!saved.residual) throw new Error('out.dz is written only after a forward with a residual');
+        assertOutput(gpu, out.dz, 'out.dz', saved.x.shape, saved.x.dtype);
+      }
+      sums = batchNormBackwardReduce(gpu, dy, saved.x, {
+        ...forward,
+        out: { sumDy: exchange.sumDy, sumDyXmu: exchange.sumDyXmu, ...(out.dweight ? { dweight: out.dweight } : {}), ...(out.dbias ? { dbias: out.dbias } : {}) },
+      });
+      const [sumDy, sumDyXmu] = await Promise.all([sums.sumDy.toArray(), sums.sumDyXmu.toArray()]);
+      const local = new Float32Array(2 * C);
+      local.set(sumDy, 0);
+      local.set(sumDyXmu, C);
+      message = backwardMessage(group.rank, group.size, local, 2 * C);
+    } catch (error) {
+      refusal = { error };
+      message = backwardMessage(group.rank, group.size, null, 2 * C);
+    }
+    const answer = await checkedAllReduceSum(group, message, what);
+    this.#assertNotAbandoned();
+    if (refusal) throw refusal.error;
+    const total = readBackward(answer, group.size, what);
     this.#upload(exchange.sumDy, total.subarray(0, C), 'backward');
     this.#upload(exchange.sumDyXmu, total.subarray(C), 'backward');
-    const { dx } = batchNormBackwardElemt(gpu, dy, saved.x, {
+    const { dx, dz } = batchNormBackwardElemt(gpu, dy, saved.x, {
       ...forward,
       sumDy: exchange.sumDy,
       sumDyXmu: exchange.sumDyXmu,
       counts: exchange.counts,
-      ...(out.dx === undefined ? {} : { out: { dx: out.dx } }),
+      out: { ...(out.dx === undefined ? {} : { dx: out.dx }), ...(out.dz === undefined ? {} : { dz: out.dz }) },
     });
-    return { dx, dweight: sums.dweight, dbias: sums.dbias, dz: null };
+    return { dx, dweight: sums!.dweight, dbias: sums!.dbias, dz };
   }
 
   /** The gradients of an eval forward of an empty x: an empty dx, and zero dweight and dbias. */
-  #emptyBackward(dy: Tensor, x: Tensor, out: NonNullable<SyncBatchNormBackwardOptions['out']>): BatchNormBackwardResult {
+  #emptyBackward(dy: Tensor, x: Tensor, residual: boolean, out: NonNullable<SyncBatchNormBackwardOptions['out']>): BatchNormBackwardResult {
     const { gpu } = this;
     assertSameShapeAndDType(dy, 'dy', x, 'x');
     assertUsableTensor(gpu, dy, 'dy');
     if (!this.weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
     if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', x.shape, x.dtype);
+    if (out.dz !== undefined) {
+      if (!residual) throw new Error('out.dz is written only after a forward with a residual');
+      assertOutput(gpu, out.dz, 'out.dz', x.shape, x.dtype);
+    }
     const zeros = (name: 'dweight' | 'dbias') => {
       const given = out[name];
       if (given === undefined) return Tensor.empty(gpu, [this.numFeatures], { label: `SyncBatchNorm ${name}` });
@@ -519,7 +643,7 @@ export class SyncBatchNorm {
       dx: out.dx ?? Tensor.empty(gpu, x.shape, { dtype: x.dtype, label: 'SyncBatchNorm dx' }),
       dweight: this.weight ? zeros('dweight') : null,
       dbias: this.weight ? zeros('dbias') : null,
-      dz: null,
+      dz: residual ? (out.dz ?? dy) : null,
     };
   }
 

@@ -22,6 +22,7 @@ import {
   assertSameShapeAndDType,
   assertUsableTensor,
   optionalPerChannel,
+  readStoredY,
   type Activation,
 } from '../runtime/validate.js';
 
@@ -231,16 +232,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
     );
   }
   // The forward's stored y: the ReLU's mask when a residual makes y impossible to recompute from x.
-  const storedY = (o.y ?? null) as Tensor | null;
-  if (residual && relu) {
-    if (storedY === null) {
-      throw new TypeError("batchNormBackward with residual: true and activation: 'relu' needs y (the forward's output, whose sign is the ReLU's mask)");
-    }
-    assertSameShapeAndDType(storedY, 'y', x, 'x');
-    assertUsableTensor(gpu, storedY, 'y');
-  } else if (storedY !== null) {
-    throw new Error("y is read only with residual: true and activation: 'relu' (its sign is then the ReLU's mask)");
-  }
+  const storedY = readStoredY(gpu, 'batchNormBackward', residual, relu, o.y, x);
   const out = readOptions(o.out, 'batchNormBackward options.out', OUT_KEYS);
   if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
   if (!residual && out.dz) throw new Error('out.dz is written only with residual: true');

@@ -16,12 +16,14 @@ import { channelLayout, type ChannelLayout } from '../runtime/shape.js';
 import { Tensor } from '../runtime/tensor.js';
 import {
   assertActivation,
+  assertBoolean,
   assertEps,
   assertPerChannel,
   assertRunningVarEstimator,
   assertSameShapeAndDType,
   assertUsableTensor,
   optionalPerChannel,
+  readStoredY,
   runningFactor,
   type Activation,
 } from '../runtime/validate.js';
@@ -133,8 +135,16 @@ export interface BatchNormBackwardSyncCommon extends EncoderOptions {
   axis?: number;
   /** The forward's activation: with 'relu', dy is masked where the forward's y was clipped (recomputed from x). */
   activation?: Activation | null;
-  /** With activation 'relu': the forward's bias, f32 [C] (none if the forward had none); refused otherwise. */
+  /** With activation 'relu' and no residual: the forward's bias, f32 [C] (none if the forward had none); refused otherwise. */
   bias?: Tensor | null;
+  /**
+   * true: the forward had a residual z (batchNormElemt's `residual`), as batchNormBackward's `residual`:
+   * with activation 'relu' the mask is the stored y's sign, and batchNormBackwardElemt also returns dz.
+   * Default false.
+   */
+  residual?: boolean;
+  /** With `residual: true` and activation 'relu' (required there, refused otherwise): the forward's output y. */
+  y?: Tensor | null;
 }
 
 /** Options of {@link batchNormBackwardReduce}. */
@@ -178,10 +188,12 @@ export interface BatchNormBackwardElemtOptions extends BatchNormBackwardSyncComm
   sumDyXmu: Tensor;
   /** Each replica's count, f32 [W] (as batchNormGatherStats took them); dx divides by their total. */
   counts: Tensor;
-  /** A tensor of yours to write instead of allocating a new one; it is returned in the result. */
+  /** Tensors of yours to write instead of allocating new ones; each is returned in the result. */
   out?: {
     /** Written with dx: x's shape and dtype. */
     dx?: Tensor;
+    /** With `residual: true` only: written with dz, x's shape and dtype (without an activation, dz is dy otherwise). */
+    dz?: Tensor;
   };
 }
 
@@ -189,6 +201,11 @@ export interface BatchNormBackwardElemtOptions extends BatchNormBackwardSyncComm
 export interface BatchNormBackwardElemtResult {
   /** The gradient of the loss with respect to this replica's x: x's shape and dtype; yours. */
   dx: Tensor;
+  /**
+   * With `residual: true`: the gradient of the forward's residual z, dy masked by the activation (dy itself
+   * without one, unless out.dz is given); x's shape and dtype. null without a residual.
+   */
+  dz: Tensor | null;
 }
 
 /** @internal The keys of each options type (test/unit/options-types.test.ts checks them against the types). */
@@ -206,7 +223,7 @@ export const GATHER_OUT_KEYS = ['mean', 'invstd'] as const;
 export const ELEMT_KEYS = ['mean', 'invstd', 'weight', 'bias', 'axis', 'activation', 'residual', 'out', 'encoder', 'timestampWrites'] as const;
 /** @internal */
 export const ELEMT_OUT_KEYS = ['y'] as const;
-const BACKWARD_COMMON_KEYS = ['mean', 'invstd', 'weight', 'axis', 'activation', 'bias', 'out', 'encoder', 'timestampWrites'] as const;
+const BACKWARD_COMMON_KEYS = ['mean', 'invstd', 'weight', 'axis', 'activation', 'bias', 'residual', 'y', 'out', 'encoder', 'timestampWrites'] as const;
 /** @internal */
 export const BACKWARD_REDUCE_KEYS = BACKWARD_COMMON_KEYS;
 /** @internal */
@@ -214,7 +231,7 @@ export const BACKWARD_REDUCE_OUT_KEYS = ['sumDy', 'sumDyXmu', 'dweight', 'dbias'
 /** @internal */
 export const BACKWARD_ELEMT_KEYS = [...BACKWARD_COMMON_KEYS, 'sumDy', 'sumDyXmu', 'counts'] as const;
 /** @internal */
-export const BACKWARD_ELEMT_OUT_KEYS = ['dx'] as const;
+export const BACKWARD_ELEMT_OUT_KEYS = ['dx', 'dz'] as const;
 
 // Mirror the partials of shaders/stats.wgsl and shaders/backward-reduce.wgsl and struct Coefficients of
 // shaders/global-coefficients.wgsl (as src/ops/batch-norm.ts and src/ops/batch-norm-backward.ts do).
@@ -494,7 +511,14 @@ function readBackwardCommon(gpu: Gpu, what: string, dy: unknown, x: unknown, o: 
   const activation = o.activation ?? null;
   assertActivation(activation);
   const bias = optionalPerChannel(gpu, o.bias, 'bias', channels, xt.shape);
-  if (bias && activation !== 'relu') throw new Error(`${what}: bias is read only with activation: 'relu' (to recompute the forward's ReLU mask)`);
+  const residual = o.residual ?? false;
+  assertBoolean(residual, `${what} options.residual`);
+  const relu = activation === 'relu';
+  if (bias && !(relu && !residual)) {
+    throw new Error(`${what}: bias is read only with activation: 'relu' and no residual (to recompute the forward's ReLU mask; with a residual the mask is the stored y's)`);
+  }
+  // With a residual and a ReLU the mask is the stored y's sign: the '-residual' kernels read y.
+  const storedY = readStoredY(gpu, what, residual, relu, o.y, xt);
   const flags = FLAGS.TRAINING | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
   const roles = {
     dy: { name: 'dy', tensor: dy as Tensor, access: 'read' },
@@ -503,8 +527,9 @@ function readBackwardCommon(gpu: Gpu, what: string, dy: unknown, x: unknown, o: 
     bias: { name: 'bias', tensor: bias, access: 'read' },
     mean: { name: 'mean', tensor: o.mean as Tensor, access: 'read' },
     invstd: { name: 'invstd', tensor: o.invstd as Tensor, access: 'read' },
+    y: { name: 'y', tensor: storedY, access: 'read' },
   } as const satisfies Record<string, TensorRole>;
-  return { layout, weight, flags, roles, storage: storageFor(xt.dtype, gpu.features) };
+  return { layout, weight, flags, roles, residual, storedMask: storedY !== null, storage: storageFor(xt.dtype, gpu.features) };
 }
 
 /**
@@ -545,7 +570,7 @@ export function batchNormBackwardReduce(gpu: Gpu, dy: Tensor, x: Tensor, options
   assertGpu(gpu);
   gpu.assertAlive();
   const o = readOptions(options, 'batchNormBackwardReduce options', BACKWARD_REDUCE_KEYS, false);
-  const { layout, weight, flags, roles, storage } = readBackwardCommon(gpu, 'batchNormBackwardReduce', dy, x, o);
+  const { layout, weight, flags, roles, storedMask, storage } = readBackwardCommon(gpu, 'batchNormBackwardReduce', dy, x, o);
   const { channels } = layout;
   const out = readOptions(o.out, 'batchNormBackwardReduce options.out', BACKWARD_REDUCE_OUT_KEYS);
   if (!weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
@@ -579,10 +604,17 @@ export function batchNormBackwardReduce(gpu: Gpu, dy: Tensor, x: Tensor, options
         spread: whole('invstd'),
         partials,
       };
+      // With a residual and a ReLU, the mask is read from y instead of recomputed with weight and bias.
+      const masked = { params, x: windowOf('x'), dy: windowOf('dy'), y: windowOf('y'), mean: whole('mean'), spread: whole('invstd'), partials };
+      const subgroups = gpu.features.subgroups;
       return [
-        plan.rows
-          ? pass({ kernel: 'backward-reduce-rows', storage }, 'reduce', reduce)
-          : pass({ kernel: 'backward-reduce', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', reduce),
+        storedMask
+          ? plan.rows
+            ? pass({ kernel: 'backward-reduce-rows-residual', storage }, 'reduce', masked)
+            : pass({ kernel: 'backward-reduce-residual', storage, vec4: plan.vec4, subgroups }, 'reduce', masked)
+          : plan.rows
+            ? pass({ kernel: 'backward-reduce-rows', storage }, 'reduce', reduce)
+            : pass({ kernel: 'backward-reduce', storage, vec4: plan.vec4, subgroups }, 'reduce', reduce),
         pass({ kernel: 'backward-sums', perInvocation: plan.finalizePerInvocation }, 'finalize', {
           params,
           partials,
@@ -631,7 +663,7 @@ export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options:
   assertGpu(gpu);
   gpu.assertAlive();
   const o = readOptions(options, 'batchNormBackwardElemt options', BACKWARD_ELEMT_KEYS, false);
-  const { layout, flags, roles, storage } = readBackwardCommon(gpu, 'batchNormBackwardElemt', dy, x, o);
+  const { layout, flags, roles, residual, storedMask, storage } = readBackwardCommon(gpu, 'batchNormBackwardElemt', dy, x, o);
   const { channels } = layout;
   for (const name of ['sumDy', 'sumDyXmu'] as const) assertPerChannel(gpu, o[name], name, channels, x.shape);
   const counts = o.counts;
@@ -640,6 +672,10 @@ export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options:
     throw new RangeError(`counts must be f32 [W], each replica's count (W >= 1), got ${counts.dtype} [${counts.shape.join(',')}]`);
   }
   const out = readOptions(o.out, 'batchNormBackwardElemt options.out', BACKWARD_ELEMT_OUT_KEYS);
+  if (!residual && out.dz) throw new Error('out.dz is written only with residual: true');
+  // dz is dy masked by the ReLU, written by 'backward-apply-residual'; without a ReLU it is dy itself, and
+  // that kernel runs only to copy it into out.dz.
+  const residualKernel = storedMask || (residual && out.dz !== undefined);
   const tensors = runOperation(gpu, {
     label: 'batchNormBackwardElemt',
     layout,
@@ -654,6 +690,7 @@ export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options:
       sumDyXmu: { name: 'sumDyXmu', tensor: o.sumDyXmu as Tensor, access: 'read' },
       counts: { name: 'counts', tensor: counts, access: 'read' },
       dx: outputRole('out.dx', out.dx, { shape: x.shape, dtype: x.dtype, label: 'batchNormBackwardElemt dx' }),
+      dz: outputRole('out.dz', out.dz, residualKernel ? { shape: x.shape, dtype: x.dtype, label: 'batchNormBackwardElemt dz' } : null),
     },
     passes: (plan) => {
       const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
@@ -669,9 +706,13 @@ export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options:
           counts: whole('counts'),
           coefficients,
         }),
-        pass({ kernel: 'backward-apply', storage, vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') }),
+        residualKernel
+          ? pass({ kernel: 'backward-apply-residual', storage, vec4: plan.vec4 }, 'apply', {
+            params, x: windowOf('x'), dy: windowOf('dy'), y: windowOf('y'), coefficients, dx: windowOf('dx'), dz: windowOf('dz'),
+          })
+          : pass({ kernel: 'backward-apply', storage, vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') }),
       ];
     },
   });
-  return { dx: tensors.dx! };
+  return { dx: tensors.dx!, dz: residual ? (tensors.dz ?? (dy as Tensor)) : null };
 }

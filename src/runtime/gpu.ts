@@ -203,6 +203,8 @@ export class Gpu {
   #lostError: DeviceLostError | null = null;
   #liveBuffers = 0;
   readonly #onDestroy: (() => void)[] = [];
+  /** What each scoped body's error scopes will answer, until they have: destroy() waits for them. */
+  readonly #pendingScopes = new Set<Promise<GpuOperationError | null>>();
   // Waiters to fail when the device is lost, each removed when its own work settles (reactions attached
   // to `lost` itself would pile up for the device's whole life, one per readback).
   readonly #lossListeners = new Set<(error: DeviceLostError) => void>();
@@ -336,7 +338,9 @@ export class Gpu {
     try {
       result = body();
     } catch (thrown) {
-      void popAll().catch(() => undefined); // the body's own error is the one to report
+      const popped = popAll().then(() => null, () => null); // the body's own error is the one to report
+      this.#pendingScopes.add(popped);
+      void popped.finally(() => this.#pendingScopes.delete(popped));
       throw thrown;
     } finally {
       this.#scopeFrame = outerFrame;
@@ -348,6 +352,9 @@ export class Gpu {
       },
       () => this.#lostError ?? new GpuOperationError(operation, 'popErrorScope failed'),
     );
+    // Dawn aborts the process when a thread ends with a popErrorScope pending: destroy() waits for these.
+    this.#pendingScopes.add(error);
+    void error.finally(() => this.#pendingScopes.delete(error));
     return { result, error };
   }
 
@@ -392,13 +399,19 @@ export class Gpu {
    * A device from `fromDevice` is left alone, and the caller's tensors on it stay readable (a later call
    * recreates the scratch it needs). Call it after the last use, once the work recorded into your own
    * encoders is submitted. Idempotent.
+   *
+   * The returned promise settles once the error scopes the library left open on the device have: await
+   * it before a worker thread ends (Dawn aborts the whole process when a thread ends with a
+   * `popErrorScope()` pending), after closing its SyncBatchNorm group. It never rejects.
    */
-  destroy(): void {
+  destroy(): Promise<void> {
     for (const release of this.#onDestroy.splice(0)) release();
-    if (!this.#ownsDevice) return;
-    // At once: device.lost settles only later.
-    this.#lostError ??= new DeviceLostError('destroyed', 'Gpu.destroy() was called');
-    this.device.destroy();
+    if (this.#ownsDevice) {
+      // At once: device.lost settles only later.
+      this.#lostError ??= new DeviceLostError('destroyed', 'Gpu.destroy() was called');
+      this.device.destroy();
+    }
+    return Promise.allSettled([...this.#pendingScopes]).then(() => undefined);
   }
 }
 

@@ -69,6 +69,22 @@ export function assertSameShapeAndDType(t: unknown, name: string, like: Pick<Ten
   }
 }
 
+/**
+ * The backward's stored y of a forward with a residual: required with residual and a ReLU (its sign is the
+ * mask, which x cannot give back), refused otherwise; `what` names the function. Returns it, or null.
+ */
+export function readStoredY(gpu: Gpu, what: string, residual: boolean, relu: boolean, y: unknown, x: Tensor): Tensor | null {
+  const storedY = (y ?? null) as Tensor | null;
+  if (residual && relu) {
+    if (storedY === null) throw new TypeError(`${what} with residual: true and activation: 'relu' needs y (the forward's output, whose sign is the ReLU's mask)`);
+    assertSameShapeAndDType(storedY, 'y', x, 'x');
+    assertUsableTensor(gpu, storedY, 'y');
+  } else if (storedY !== null) {
+    throw new Error("y is read only with residual: true and activation: 'relu' (its sign is then the ReLU's mask)");
+  }
+  return storedY;
+}
+
 /** Activations fused into the apply pass. */
 export type Activation = 'relu';
 

@@ -17,7 +17,7 @@ import { channelLayout } from '../../src/runtime/shape.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { addReplicas, compareGatheredBackward, compareGatheredForward, concatenate, globalStatistics, shardBatch, tally, type Worst } from '../support/sync.js';
 import { compareY } from '../support/tolerances.js';
-import type { ReplicaResult, ReplicaTask } from './sync-worker.js';
+import type { ReplicaFailure, ReplicaResult, ReplicaTask } from './sync-worker.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bundle = join(root, 'node_modules', '.cache', 'webgpu-batchnorm-tests', 'sync-worker.js');
@@ -125,5 +125,36 @@ describe('SyncBatchNorm across worker threads, each with its own Dawn device', (
     const evalRef = batchNormReference(evaluation, shape, { training: false, axis, weight, bias, eps, activation, runningMean, runningVar });
     const ratio = compareY(`${config.name} eval`, concatenate(results.map((r) => r.evaluation)), evaluation, shape, evalRef, weight, bias, axis, dtype).worstRatio;
     tally(worst, `${dtype} eval y`, ratio);
+  });
+});
+
+describe('a worker that leaves mid-run', () => {
+  it('closes its group, awaits gpu.destroy() and ends: its peers reject cleanly and every worker exits with code 0', async () => {
+    const C = 3;
+    const rest = [C, 4];
+    const sizes = [2, 2, 2];
+    const rnd = seededRandom(11);
+    const x = gaussian(rnd, 6 * 12, 1, 2);
+    const endpoints = createWorkerGroup(3, { timeoutMs: 60_000 });
+    const outcomes = await Promise.all(endpoints.map((endpoint, r) => new Promise<{ posted: ReplicaFailure | ReplicaResult; code: number }>((resolve, reject) => {
+      const shard = shardBatch(x, rest, sizes)[r]!;
+      const task: ReplicaTask = {
+        endpoint, channels: C, axis: 1, dtype: 'f32', momentum: 0.1, eps: 1e-5, activation: null,
+        weights: [new Float32Array(C).fill(1), new Float32Array(C), new Float32Array(C), new Float32Array(C).fill(1)],
+        steps: [{ x: shard.values.slice(), dy: shard.values.slice(), shape: shard.shape }],
+        evaluation: { x: shard.values.slice(), shape: shard.shape },
+        leave: r === 2,
+      };
+      const worker = new Worker(bundle, { workerData: task, transferList: [...endpoint.ports] });
+      let posted: ReplicaFailure | ReplicaResult | undefined;
+      worker.once('message', (message) => (posted = message));
+      worker.once('error', reject);
+      worker.once('exit', (code) => (posted ? resolve({ posted, code }) : reject(new Error(`replica ${r}'s worker exited with code ${code} before posting`))));
+    })));
+    expect(outcomes.map((o) => o.code)).toEqual([0, 0, 0]);
+    expect((outcomes[2]!.posted as ReplicaFailure).failed).toBe('left');
+    for (const r of [0, 1]) {
+      expect((outcomes[r]!.posted as ReplicaFailure).failed).toMatch(`worker group: the port from rank ${r} to rank 2 closed (that worker closed its group or ended)`);
+    }
   });
 });

@@ -4,7 +4,7 @@
 // tolerances, on every statistics path: slices (vec4 and scalar) and rows, each in one dispatch and in
 // three passes, f32 and packed f16, a mean of 1e4 with unit spread and a far outlier.
 import { describe, expect, it } from 'vitest';
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import { GPU_PLANS } from '../support/gpu-plans.js';
 import type { StatisticsMerge } from '../../src/runtime/gpu.js';
 import { roundToHalf } from '../../src/runtime/half.js';
 import { batchNorm, requestGpu, Tensor, type Gpu } from '../../src/index.js';
@@ -72,9 +72,9 @@ describe('statisticsMerge (internal): the block merge and the former merge per E
   it('both within tolerance on every statistics path, in one dispatch and in three passes', async () => {
     const plansSeen = new Set<string>();
     let differ = false;
-    for (const reductionWorkgroups of [undefined, GPU_REDUCTION_WORKGROUPS]) {
+    for (const plans of [{}, GPU_PLANS]) {
       const devices = await Promise.all(
-        (['block', 'vec4'] as const).map((statisticsMerge) => requestGpu({ statisticsMerge, ...(reductionWorkgroups ? { reductionWorkgroups } : {}) })),
+        (['block', 'vec4'] as const).map((statisticsMerge) => requestGpu({ statisticsMerge, ...plans })),
       );
       const [block, vec4] = devices as [Gpu, Gpu];
       for (const [i, c] of CASES.entries()) {

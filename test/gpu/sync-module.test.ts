@@ -5,7 +5,7 @@
 // state dict moves between SyncBatchNorm and BatchNorm; a group of the user's own works and carries 2C + 1
 // and 2C values per step; bad groups and bad answers are named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GPU_REDUCTION_WORKGROUPS } from '../../src/runtime/adapter.js';
+import { GPU_PLANS } from '../support/gpu-plans.js';
 import {
   BatchNorm,
   createLocalGroup,
@@ -28,7 +28,7 @@ let gpus: Gpu[] = [];
 const worst: Worst = {};
 
 beforeAll(async () => {
-  gpus = await Promise.all(Array.from({ length: DEVICES }, () => requestGpu({ reductionWorkgroups: GPU_REDUCTION_WORKGROUPS })));
+  gpus = await Promise.all(Array.from({ length: DEVICES }, () => requestGpu(GPU_PLANS)));
 });
 
 afterAll(() => {
@@ -181,7 +181,7 @@ describe('SyncBatchNorm as BatchNorm', () => {
 });
 
 describe('the group', () => {
-  it("may be the user's own object; a step moves 2C + 1 floats forward and 2C backward per replica", async () => {
+  it("may be the user's own object; a step moves 7 + 2C + 1 floats forward and 2 + 2C backward per replica", async () => {
     const C = 3;
     const inner = createLocalGroup(2);
     const sent: { collective: string; floats: number }[][] = [[], []];
@@ -209,7 +209,8 @@ describe('the group', () => {
       bn.destroy();
       return out;
     });
-    for (const r of [0, 1]) expect(sent[r]).toEqual([{ collective: 'allGather', floats: 2 * C + 1 }, { collective: 'allReduceSum', floats: 2 * C }]);
+    // The forward's header (status and configuration) and statistics; a status slot per replica and the sums.
+    for (const r of [0, 1]) expect(sent[r]).toEqual([{ collective: 'allGather', floats: 7 + 2 * C + 1 }, { collective: 'allReduceSum', floats: 2 + 2 * C }]);
     const ref = batchNormReference([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, C], { training: true });
     compareY('own group', concatenate(results), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, C], ref, null, null);
   });
@@ -228,8 +229,11 @@ describe('the group', () => {
       const x = Tensor.fromArray(gpu, [1, 2, 3, 4], [2, 2]);
       const answering = (allGather: SyncGroup['allGather']) => new SyncBatchNorm(gpu, 2, { group: { rank: 1, size: 2, allGather, allReduceSum: async (d) => d } });
       await expect(answering(async (d) => [d]).forward(x)).rejects.toThrow('group.allGather must resolve with 2 Float32Arrays (one per replica), got an array of length 1');
-      await expect(answering(async (d) => [d, new Float32Array(3)]).forward(x)).rejects.toThrow("group.allGather's array 1 must be a Float32Array of 5 values, got a Float32Array of 3");
+      await expect(answering(async (d) => [new Float32Array(3), d]).forward(x)).rejects.toThrow("rank 0 sent a Float32Array of 3 values, not SyncBatchNorm's forward message");
       await expect(answering(async (d) => [d, new Float32Array(5)]).forward(x)).rejects.toThrow("array 1 (this replica's rank) is not the data this replica sent");
+      // A gathered variance below 0 is refused (C = 2: the header's 7 values, then 2 means, then 2 variances).
+      const negative = (d: Float32Array) => Float32Array.from(d, (v, i) => (i === 7 + 2 + 1 ? -0.5 : v));
+      await expect(answering(async (d) => [negative(d), d]).forward(x)).rejects.toThrow('rank 0 sent a negative variance, -0.5 for channel 1');
       const bn = answering(async (d) => [d, d]);
       const busy = bn.forward(x);
       await expect(bn.forward(x)).rejects.toThrow("SyncBatchNorm.forward: the module's previous forward or backward has not finished; await it first");
@@ -260,5 +264,153 @@ describe('the group', () => {
       for (const t of [x, y, g.dx, g.dweight, g.dbias]) t?.destroy();
       bn.destroy();
     });
+  });
+});
+
+/** Settles every call (null: that replica does not call), each inside its replica's error scopes; the results and reasons in rank order. */
+function settleEvery<T>(calls: (((r: number) => Promise<T>) | null)[]): Promise<PromiseSettledResult<T | null>[]> {
+  return Promise.allSettled(calls.map((call, r) => (call ? inErrorScopes(gpus[r]!, () => call(r)) : null)));
+}
+
+/** The reason of a rejected call, as text; fails the test if it resolved. */
+function reason(result: PromiseSettledResult<unknown> | undefined): string {
+  expect(result?.status).toBe('rejected');
+  return String((result as PromiseRejectedResult).reason);
+}
+
+describe('SyncBatchNorm never hangs', () => {
+  const C = 3;
+  const shards = [[2, C], [3, C], [1, C]];
+  const values = (r: number) => Float32Array.from({ length: shards[r]![0]! * C }, (_, i) => Math.sin(7 * r + i) * 3 + r);
+
+  it('a forward or backward that refuses its input rejects on every replica, naming it; the next step of every replica works', async () => {
+    const groups = createLocalGroup(3, { timeoutMs: 60_000 });
+    const bns = groups.map((group, r) => new SyncBatchNorm(gpus[r]!, C, { group }));
+    const xs = shards.map((shape, r) => Tensor.fromArray(gpus[r]!, values(r), shape));
+    const wrong = Tensor.fromArray(gpus[0]!, new Float32Array(8), [2, 4]); // 4 channels, not 3
+    const started = Date.now();
+    const refused = await settleEvery(bns.map((bn, r) => () => bn.forward(r === 0 ? wrong : xs[r]!)));
+    expect(reason(refused[0])).toMatch('x has 4 channels on axis 1 (shape [2,4]) but the module has numFeatures = 3');
+    for (const r of [1, 2]) expect(reason(refused[r])).toMatch(/the forward of a replica failed, so no replica ran this step \(rank 0: x has 4 channels/);
+    expect(Date.now() - started).toBeLessThan(30_000); // promptly, not at the timeout
+    expect(bns.map((bn) => bn.numBatchesTracked)).toEqual([0, 0, 0]);
+
+    // Every replica calls again with good input: the step matches the concatenated batch.
+    const ys = await onEvery(3, async (r) => bns[r]!.forward(xs[r]!));
+    const all = concatenate(shards.map((_, r) => values(r)));
+    const ref = batchNormReference(all, [6, C], { training: true });
+    compareY('after a refused step', concatenate(await Promise.all(ys.map((y) => y.toArray()))), all, [6, C], ref, null, null);
+    expect(bns.map((bn) => bn.numBatchesTracked)).toEqual([1, 1, 1]);
+
+    // Rank 1's backward refuses its dy: every replica's rejects; then every backward with good dy works.
+    const dys = ys.map((y) => y);
+    const badDy = Tensor.fromArray(gpus[1]!, new Float32Array(3 * 2), [3, 2]);
+    const backRefused = await settleEvery(bns.map((bn, r) => () => bn.backward(r === 1 ? badDy : dys[r]!)));
+    expect(reason(backRefused[1])).toMatch('dy');
+    for (const r of [0, 2]) expect(reason(backRefused[r])).toMatch('the backward of rank 1 failed (see the error there), so no replica ran this step');
+    const grads = await onEvery(3, (r) => bns[r]!.backward(dys[r]!));
+    const backwardRef = batchNormBackwardReference(await concatenateTensors(ys), all, [6, C], { training: true, saveMean: ref.saveMean, saveInvstd: ref.saveInvstd });
+    const dx = concatenate(await Promise.all(grads.map((g) => g.dx.toArray())));
+    dx.forEach((v, i) => expect(Math.abs(v - backwardRef.dx[i]!)).toBeLessThan(1e-4));
+    for (const t of [...xs, wrong, badDy, ...ys, ...grads.flatMap((g) => [g.dx, g.dweight, g.dbias])]) t?.destroy();
+    for (const bn of bns) bn.destroy();
+  });
+
+  it('replicas that differ in numFeatures, mode, eps, momentum or affine reject on every replica', async () => {
+    const cases: { name: string; options: object[]; expected: RegExp }[] = [
+      { name: 'numFeatures', options: [{}, { numFeatures: 2 }], expected: /rank \d has numFeatures [23].* but this replica has numFeatures [23]/ },
+      { name: 'training and eval', options: [{}, { eval: true }], expected: /rank \d has numFeatures 3, (training|eval).* but this replica has numFeatures 3, (training|eval)/ },
+      { name: 'eps', options: [{}, { eps: 1e-3 }], expected: /eps 0\.001.*eps 0\.00001|eps 0\.00001.*eps 0\.001/ },
+      { name: 'momentum', options: [{ momentum: null }, {}], expected: /momentum null.*momentum 0\.1|momentum 0\.1.*momentum null/ },
+      { name: 'affine', options: [{ affine: false }, {}], expected: /no weight, no bias.*a weight, a bias|a weight, a bias.*no weight, no bias/ },
+    ];
+    for (const { name, options, expected } of cases) {
+      const groups = createLocalGroup(2, { timeoutMs: 60_000 });
+      const bns = groups.map((group, r) => {
+        const { numFeatures = C, eval: inEval = false, ...rest } = options[r] as { numFeatures?: number; eval?: boolean };
+        const bn = new SyncBatchNorm(gpus[r]!, numFeatures, { group, ...rest });
+        return inEval ? bn.eval() : bn;
+      });
+      const xs = bns.map((bn, r) => Tensor.fromArray(gpus[r]!, values(r).subarray(0, 2 * bn.numFeatures), [2, bn.numFeatures]));
+      const results = await settleEvery(bns.map((bn, r) => () => bn.forward(xs[r]!)));
+      for (const result of results) expect(reason(result), name).toMatch(/the replicas' modules differ/);
+      for (const result of results) expect(reason(result), name).toMatch(expected);
+      for (const t of [...xs]) t.destroy();
+      for (const bn of bns) bn.destroy();
+    }
+  });
+
+  it('a replica that never calls: the others reject at the timeout, naming it, and every later call says the group was aborted', async () => {
+    const groups = createLocalGroup(3, { timeoutMs: 300 });
+    const bns = groups.map((group, r) => new SyncBatchNorm(gpus[r]!, C, { group }));
+    const xs = shards.map((shape, r) => Tensor.fromArray(gpus[r]!, values(r), shape));
+    const forward = (r: number) => bns[r]!.forward(xs[r]!);
+    const results = await settleEvery([forward, null, forward]);
+    for (const r of [0, 2]) expect(reason(results[r])).toMatch('collective #0 (allGather) timed out after 300 ms: rank(s) 1 never arrived');
+    const later = await settleEvery(bns.map((bn, r) => () => bn.forward(xs[r]!)));
+    for (const result of later) expect(reason(result)).toMatch('the group was aborted');
+    for (const t of xs) t.destroy();
+    for (const bn of bns) bn.destroy();
+  });
+
+  it('destroy() settles a forward that waits for its exchange, with a rejection; so does the group\'s close()', async () => {
+    const groups = createLocalGroup(2, { timeoutMs: 60_000 });
+    const bn = new SyncBatchNorm(gpus[0]!, C, { group: groups[0]! });
+    const x = Tensor.fromArray(gpus[0]!, values(0), shards[0]!);
+    const waiting = bn.forward(x);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    bn.destroy();
+    await expect(waiting).rejects.toThrow('SyncBatchNorm: the module was destroyed while this call waited for its exchange');
+    const other = new SyncBatchNorm(gpus[0]!, C, { group: groups[0]! });
+    const closing = other.forward(x);
+    groups[1]!.close();
+    await expect(closing).rejects.toThrow('createLocalGroup: rank 1 closed the group');
+    x.destroy();
+    other.destroy();
+  });
+});
+
+/** Every replica's tensor read back, concatenated in rank order. */
+async function concatenateTensors(tensors: readonly Tensor[]): Promise<Float32Array> {
+  return concatenate(await Promise.all(tensors.map((t) => t.toArray())));
+}
+
+describe('SyncBatchNorm with a residual', () => {
+  it.each(['relu', null] as const)('activation %s: y = act(bn(x) + z) over the concatenated batch, and backward returns dz, as BatchNorm does', async (activation) => {
+    const C = 3;
+    const rest = [C, 2];
+    const sizes = [3, 2];
+    const shape = [5, ...rest];
+    const rnd = seededRandom(41);
+    const x = gaussian(rnd, 30, 1, 2);
+    const z = gaussian(rnd, 30, 0, 1);
+    const dy = gaussian(rnd, 30, 0.1, 1);
+    const weight = uniform(rnd, C, 0.5, 2);
+    const bias = uniform(rnd, C, -0.5, 0.5);
+    const [xs, zs, dys] = [shardBatch(x, rest, sizes), shardBatch(z, rest, sizes), shardBatch(dy, rest, sizes)];
+    const groups = createLocalGroup(2, { timeoutMs: 60_000 });
+    const results = await onEvery(2, async (r) => {
+      const gpu = gpus[r]!;
+      const bn = new SyncBatchNorm(gpu, C, { group: groups[r]!, activation });
+      bn.setWeights([weight, bias, new Float32Array(C), new Float32Array(C).fill(1)]);
+      const [xT, zT, dyT] = [xs, zs, dys].map((s) => Tensor.fromArray(gpu, s[r]!.values, s[r]!.shape)) as [Tensor, Tensor, Tensor];
+      const y = await bn.forward(xT, { residual: zT });
+      const g = await bn.backward(dyT);
+      expect(g.dz).not.toBeNull();
+      if (activation === null) expect(g.dz).toBe(dyT); // without an activation dz is dy itself, as BatchNorm's
+      const out = { y: await y.toArray(), dx: await g.dx.toArray(), dz: await g.dz!.toArray() };
+      for (const t of new Set([xT, zT, dyT, y, g.dx, g.dweight, g.dbias, g.dz])) t?.destroy();
+      bn.destroy();
+      return out;
+    });
+    const ref = batchNormReference(x, shape, { training: true, weight, bias, activation, residual: z });
+    const y = concatenate(results.map((r) => r.y));
+    compareY(`residual, ${activation}`, y, x, shape, ref, weight, bias);
+    const backwardRef = batchNormBackwardReference(dy, x, shape, {
+      training: true, weight, activation, residual: true, reluOutput: activation ? y : null, saveMean: ref.saveMean, saveInvstd: ref.saveInvstd,
+    });
+    expect(concatenate(results.map((r) => r.dz))).toEqual(Float32Array.from(backwardRef.dz!)); // dy masked by y's sign: exact
+    const dx = concatenate(results.map((r) => r.dx));
+    dx.forEach((v, i) => expect(Math.abs(v - backwardRef.dx[i]!), `dx[${i}]`).toBeLessThan(1e-4 * (1 + Math.abs(backwardRef.dx[i]!))));
   });
 });

@@ -253,6 +253,33 @@ describe('batchNormElemt with a residual', () => {
   });
 });
 
+describe('batchNormGatherStats with an infinite mean', () => {
+  // A replica whose shard holds an Inf: the global mean (and the running mean) is Inf whatever the rank
+  // order, as PyTorch's weighted average and the single-device forward give; channel 1 stays finite.
+  it.each([
+    { order: 'the Inf replica first', means: [Infinity, 1, 2, 3] },
+    { order: 'the Inf replica last', means: [2, 3, Infinity, 1] },
+  ])('$order', async ({ means }) => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const owned = [
+        Tensor.fromArray(gpu, means, [2, 2]),
+        Tensor.fromArray(gpu, [0, 1, 0, 1], [2, 2]),
+        Tensor.fromArray(gpu, [2, 3], [2]),
+        Tensor.fromArray(gpu, [0, 0], [2]),
+        Tensor.fromArray(gpu, [1, 1], [2]),
+      ];
+      const [meanT, varianceT, countsT, runningMean, runningVar] = owned as [Tensor, Tensor, Tensor, Tensor, Tensor];
+      const gathered = batchNormGatherStats(gpu, { mean: meanT, variance: varianceT, counts: countsT, runningMean, runningVar });
+      const [mean, rm] = [await gathered.mean.toArray(), await runningMean.toArray()];
+      expect(mean[0]).toBe(Infinity);
+      expect(rm[0]).toBe(Infinity);
+      expect(Number.isFinite(mean[1])).toBe(true);
+      for (const t of [...owned, gathered.mean, gathered.invstd]) t.destroy();
+    });
+  });
+});
+
 describe('an empty batch', () => {
   it('gives count 0 and zeros (into out tensors too), an empty y and dx, zero sums; recorded into an encoder as well', async () => {
     const gpu = await testGpu(true);

@@ -5,12 +5,20 @@
 // replica, and check what they are given.
 import { describe, expect, it } from 'vitest';
 import { createWorkerGroup, joinWorkerGroup } from '../../src/node.js';
-import { assertSyncGroup, checkedAllGather, checkedAllReduceSum, createLocalGroup, type SyncGroup } from '../../src/modules/sync-group.js';
+import { assertSyncGroup, checkedAllGather, checkedAllReduceSum, createLocalGroup, type SyncGroup, type SyncGroupOptions } from '../../src/modules/sync-group.js';
 
-const kinds: { name: string; make: (size: number) => (SyncGroup & { close?: () => void })[] }[] = [
-  { name: 'createLocalGroup', make: createLocalGroup },
-  { name: 'the worker group (ports in one thread)', make: (size) => createWorkerGroup(size).map(joinWorkerGroup) },
+const kinds: { name: string; make: (size: number, options?: SyncGroupOptions) => (SyncGroup & { close: () => void })[] }[] = [
+  { name: 'createLocalGroup', make: (size, options) => createLocalGroup(size, options) },
+  { name: 'the worker group (ports in one thread)', make: (size, options) => createWorkerGroup(size, options).map((endpoint) => joinWorkerGroup(endpoint)) },
 ];
+
+/** Whether `promise` is still pending after the timers and messages now due have run. */
+async function pending(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  return !settled;
+}
 
 describe.each(kinds)('$name', ({ make }) => {
   it('gathers in rank order and sums in rank order, the same bits on every replica; callers may reuse their arrays', async () => {
@@ -40,6 +48,37 @@ describe.each(kinds)('$name', ({ make }) => {
     for (const c of calls) expect(c.status === 'rejected' && String(c.reason)).toMatch(/at collective #0, rank \d called \w+ with 3 values but rank \d called \w+ with 3/);
     await expect(groups[0]!.allGather([1, 2] as never)).rejects.toThrow('allGather takes a Float32Array, got an array of length 2');
     for (const g of groups) g.close?.();
+  });
+
+  it('times out a collective that a replica never joins, naming it, on every waiting replica; then refuses every call', async () => {
+    const groups = make(3, { timeoutMs: 50 });
+    const started = Date.now();
+    const waiting = await Promise.allSettled([groups[0]!.allGather(Float32Array.of(1)), groups[2]!.allGather(Float32Array.of(3))]);
+    expect(Date.now() - started).toBeLessThan(2000);
+    for (const w of waiting) expect(w.status === 'rejected' && String(w.reason)).toMatch(/collective #0 \(allGather\) timed out after 50 ms.*rank\(s\) 1 never arrived/);
+    // The late replica, and every later call, is refused (once the peers' notice has arrived, for workers):
+    // no message of the aborted step reaches a later collective.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const g of groups) await expect(g.allGather(Float32Array.of(g.rank))).rejects.toThrow(/the group was aborted \(.*timed out after 50 ms/);
+    for (const g of groups) g.close();
+  });
+
+  it('close() settles every waiting call with a rejection, and later calls reject', async () => {
+    const groups = make(2);
+    const waiting = groups[0]!.allReduceSum(Float32Array.of(1));
+    expect(await pending(waiting)).toBe(true);
+    groups[1]!.close();
+    await expect(waiting).rejects.toThrow(/rank 1 closed/);
+    await expect(groups[1]!.allGather(Float32Array.of(1))).rejects.toThrow(/rank 1 closed/);
+    groups[0]!.close();
+    expect(() => make(2, { timeoutMs: 0 })).toThrow('options.timeoutMs must be a positive number of milliseconds (Infinity: no timeout), got 0');
+  });
+
+  it('gathers arrays of different lengths (for SyncBatchNorm to name the replica that differs)', async () => {
+    const groups = make(2, { timeoutMs: Infinity });
+    const answers = await Promise.all([groups[0]!.allGather(Float32Array.of(1)), groups[1]!.allGather(Float32Array.of(2, 3))]);
+    for (const a of answers) expect(a.map((p) => Array.from(p))).toEqual([[1], [2, 3]]);
+    for (const g of groups) g.close();
   });
 
   it('a group of one answers at once', async () => {
@@ -73,7 +112,7 @@ describe('the checks SyncBatchNorm applies to a group', () => {
     const answering = (gather: unknown, sum: unknown): SyncGroup => ({ rank: 0, size: 2, allGather: async () => gather as never, allReduceSum: async () => sum as never });
     const data = Float32Array.of(1, 2);
     await expect(checkedAllGather(answering('x', null), data, 'step')).rejects.toThrow("step: group.allGather must resolve with 2 Float32Arrays (one per replica), got 'x'");
-    await expect(checkedAllGather(answering([data, [1, 2]], null), data, 'step')).rejects.toThrow("step: group.allGather's array 1 must be a Float32Array of 2 values, got an array of length 2");
+    await expect(checkedAllGather(answering([data, [1, 2]], null), data, 'step')).rejects.toThrow("step: group.allGather's array 1 must be a Float32Array, got an array of length 2");
     await expect(checkedAllGather(answering([Float32Array.of(1, 3), data], null), data, 'step')).rejects.toThrow(
       "step: group.allGather's array 0 (this replica's rank) is not the data this replica sent: the answer must be in rank order",
     );
