@@ -266,10 +266,12 @@ export class SyncBatchNorm {
    * forward, an empty x (N = 0) included, which resolves with an empty y. Otherwise BatchNorm's forward.
    * What the forward used is saved for {@link SyncBatchNorm.backward}.
    *
-   * In a group of more than one replica, every forward (eval too) joins the all-gather, even one that
+   * In a group of more than one replica, every training forward joins the all-gather, even one that
    * refuses its input: then every replica's forward rejects, naming the replica and its error, and the
-   * next call of every replica is a new step. Replicas whose numFeatures, mode (training or eval, this
-   * call's), eps, momentum, weight or bias differ reject on every replica, as do negative variances.
+   * next call of every replica is a new step. Replicas whose numFeatures, eps, momentum, weight or bias
+   * differ reject on every replica, as do negative variances. An eval forward is local, as PyTorch's (a
+   * replica may evaluate alone): a replica in eval beside others in training leaves them waiting until
+   * the group's timeout, whose message names it.
    *
    * Ownership: y is yours (destroy() it when done) unless you pass `out.y`; keep x alive until backward.
    * One forward or backward of a module at a time: await each before the next.
@@ -278,10 +280,19 @@ export class SyncBatchNorm {
    */
   async forward(x: Tensor, options: SyncBatchNormForwardOptions = {}): Promise<Tensor> {
     return this.#exclusive('forward', async () => {
-      if (this.group.size > 1) return this.#syncForward(x, options);
+      if (this.group.size > 1 && this.#trainsThisCall(options)) return this.#syncForward(x, options);
       const { training, outY, residual } = this.#readForward(x, options);
       return this.#localForward(x, training, outY, residual);
     });
+  }
+
+  /**
+   * Whether a forward with these options trains: its `training` if that is a boolean, else the module's
+   * mode (a forward whose options are refused then still takes its part in the exchange its mode implies).
+   */
+  #trainsThisCall(options: SyncBatchNormForwardOptions): boolean {
+    const training = (options as { training?: unknown } | null | undefined)?.training;
+    return typeof training === 'boolean' ? training : this.training;
   }
 
   /** The forward's options and x, checked; throws for bad input. */
@@ -415,8 +426,8 @@ export class SyncBatchNorm {
   }
 
   /** What every replica must share, for the forward's header. */
-  #config(training: boolean): SyncConfig {
-    return { numFeatures: this.numFeatures, training, eps: this.eps, momentum: this.momentum, weight: this.weight !== null, bias: this.bias !== null };
+  #config(): SyncConfig {
+    return { numFeatures: this.numFeatures, eps: this.eps, momentum: this.momentum, weight: this.weight !== null, bias: this.bias !== null };
   }
 
   #assertUsable(method: string): void {
@@ -460,41 +471,36 @@ export class SyncBatchNorm {
   }
 
   /**
-   * A forward in a group of more than one replica: every replica sends its header (and its statistics in
-   * training) whatever happens here, so that a refusal or a difference reaches every replica.
+   * A training forward in a group of more than one replica: every replica sends its header and its
+   * statistics whatever happens here, so that a refusal or a difference reaches every replica.
    */
   async #syncForward(x: Tensor, options: SyncBatchNormForwardOptions): Promise<Tensor> {
     const { gpu, numFeatures: C, group } = this;
     const what = `SyncBatchNorm.forward (rank ${group.rank} of ${group.size})`;
-    let training = this.training;
     let outY: Tensor | undefined;
     let residual: Tensor | null = null;
     let message: Float32Array;
     let refusal: { error: unknown } | null = null;
     this.#releaseSaved(); // whatever happens, no replica's backward may use an earlier step's
     try {
-      ({ training, outY, residual } = this.#readForward(x, options));
-      let statistics = new Float32Array(0);
-      if (training) {
-        const exchange = this.#exchangeTensors();
-        // This replica's (mean, variance, count): zeros and 0 for an empty x, which still joins the exchange.
-        const stats = batchNormStats(gpu, x, { axis: this.axis, out: { mean: exchange.localMean, variance: exchange.localVariance } });
-        const [mean, variance] = await Promise.all([stats.mean.toArray(), stats.variance.toArray()]);
-        statistics = new Float32Array(2 * C + 1);
-        statistics.set(mean, 0);
-        statistics.set(variance, C);
-        statistics[2 * C] = stats.count;
-      }
-      message = forwardMessage(this.#config(training), statistics);
+      ({ outY, residual } = this.#readForward(x, options));
+      const exchange = this.#exchangeTensors();
+      // This replica's (mean, variance, count): zeros and 0 for an empty x, which still joins the exchange.
+      const stats = batchNormStats(gpu, x, { axis: this.axis, out: { mean: exchange.localMean, variance: exchange.localVariance } });
+      const [mean, variance] = await Promise.all([stats.mean.toArray(), stats.variance.toArray()]);
+      const statistics = new Float32Array(2 * C + 1);
+      statistics.set(mean, 0);
+      statistics.set(variance, C);
+      statistics[2 * C] = stats.count;
+      message = forwardMessage(this.#config(), statistics);
     } catch (error) {
       refusal = { error };
-      message = forwardFailure(this.#config(training), error);
+      message = forwardFailure(this.#config(), error);
     }
     const gathered = await checkedAllGather(group, message, what);
     this.#assertNotAbandoned();
     if (refusal) throw refusal.error;
     const parts = readForward(gathered, message, what);
-    if (!training) return this.#localForward(x, false, outY, residual);
 
     const W = group.size;
     const means = new Float32Array(W * C);

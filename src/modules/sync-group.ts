@@ -21,8 +21,8 @@ export interface SyncGroup {
   readonly size: number;
   /**
    * Resolves with every replica's `data` in rank order (this replica's own at index `rank`): `size`
-   * Float32Arrays. SyncBatchNorm's forward sends a 7-value header (status and configuration), then in
-   * training 2C + 1 values (mean, variance, count); the lengths differ only between misconfigured replicas.
+   * Float32Arrays. SyncBatchNorm's training forward sends a 6-value header (status and configuration), then
+   * 2C + 1 values (mean, variance, count); the lengths differ only between misconfigured replicas.
    */
   allGather(data: Float32Array): Promise<Float32Array[]>;
   /**

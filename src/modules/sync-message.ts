@@ -1,5 +1,5 @@
-// What SyncBatchNorm's replicas send each other, and what each checks in what it receives. The forward's
-// all-gather always happens, whatever this replica's call did: a header (whether the call failed, and the
+// What SyncBatchNorm's replicas send each other, and what each checks in what it receives. A training
+// forward's all-gather always happens, whatever this replica's call did: a header (whether the call failed, and the
 // module's configuration) before the statistics, or before the text of the error that refused the call.
 // The backward's all-reduce carries one status slot per replica before the sums. So a replica that refuses
 // its input still takes its step of the exchange: its peers reject promptly, naming it, and the group stays
@@ -9,7 +9,6 @@ import { describeValue } from '../runtime/options.js';
 /** The module's configuration that every replica must share, as sent in the forward's header. */
 export interface SyncConfig {
   readonly numFeatures: number;
-  readonly training: boolean;
   readonly eps: number;
   readonly momentum: number | null;
   /** Whether the module has a weight, and a bias. */
@@ -17,14 +16,14 @@ export interface SyncConfig {
   readonly bias: boolean;
 }
 
-/** [status, numFeatures, training, eps, momentum (-1 for null), weight, bias]. */
-export const HEADER_LENGTH = 7;
+/** [status, numFeatures, eps, momentum (-1 for null), weight, bias]. */
+export const HEADER_LENGTH = 6;
 const OK = 0;
 const FAILED = 1;
 /** The most characters of an error's message a failure carries. */
 const MESSAGE_CHARACTERS = 300;
 
-/** The forward's message: the header, then the statistics (none in eval). */
+/** The forward's message: the header, then the statistics. */
 export function forwardMessage(config: SyncConfig, statistics: Float32Array): Float32Array {
   const message = new Float32Array(HEADER_LENGTH + statistics.length);
   message.set(header(OK, config));
@@ -42,12 +41,12 @@ export function forwardFailure(config: SyncConfig, error: unknown): Float32Array
 }
 
 function header(status: number, c: SyncConfig): number[] {
-  return [status, c.numFeatures, c.training ? 1 : 0, c.eps, c.momentum ?? -1, c.weight ? 1 : 0, c.bias ? 1 : 0];
+  return [status, c.numFeatures, c.eps, c.momentum ?? -1, c.weight ? 1 : 0, c.bias ? 1 : 0];
 }
 
 function describeConfig(part: Float32Array): string {
-  const [, numFeatures, training, eps, momentum, weight, bias] = part;
-  return `numFeatures ${numFeatures}, ${training ? 'training' : 'eval'}, eps ${+eps!.toPrecision(7)}, momentum ${momentum === -1 ? 'null' : +momentum!.toPrecision(7)}, ` +
+  const [, numFeatures, eps, momentum, weight, bias] = part;
+  return `numFeatures ${numFeatures}, eps ${+eps!.toPrecision(7)}, momentum ${momentum === -1 ? 'null' : +momentum!.toPrecision(7)}, ` +
     `${weight ? 'a' : 'no'} weight, ${bias ? 'a' : 'no'} bias`;
 }
 
@@ -66,7 +65,7 @@ export function readForward(gathered: readonly Float32Array[], own: Float32Array
   if (failed.length > 0) throw new Error(`${what}: the forward of ${failed.length === 1 ? 'a replica' : 'replicas'} failed, so no replica ran this step (${failed.join('; ')})`);
   gathered.forEach((part, rank) => {
     if (part.subarray(1, HEADER_LENGTH).some((v, i) => v !== own[i + 1])) {
-      throw new Error(`${what}: the replicas' modules differ: rank ${rank} has ${describeConfig(part)} but this replica has ${describeConfig(own)}; every replica must run the same layer in the same mode`);
+      throw new Error(`${what}: the replicas' modules differ: rank ${rank} has ${describeConfig(part)} but this replica has ${describeConfig(own)}; every replica must run the same layer`);
     }
     if (part.length !== own.length) throw new Error(`${what}: rank ${rank} sent ${part.length} values, this replica ${own.length}: every replica must send the same statistics`);
   });

@@ -147,17 +147,25 @@ export function joinWorkerGroup(endpoint: WorkerGroupEndpoint): WorkerGroup {
     });
     port.on('close', () => {
       const error = (peerClosed[i] ??= aborted ?? new Error(`worker group: the port from rank ${rank} to rank ${peers[i]} closed (that worker closed its group or ended)`));
-      // The peer may have sent its part of a call and then closed (its last collective done): only calls
-      // still waiting for its data fail.
-      for (const s of [...pending.keys()]) if (!inbox[i]!.has(s)) reject(s, error);
+      // The peer may have sent its part of a call and then closed (its last collective done): only a call
+      // still waiting for its data can never finish, and then neither can any later step: the group is
+      // aborted, and the peers told why (they may be waiting for this replica's part, or learn of the
+      // close only from this replica's ports closing later).
+      if ([...pending.keys()].some((s) => !inbox[i]!.has(s))) abort(error, true);
     });
   });
   keepAlive(false);
 
   const join = (collective: Collective, data: unknown): Promise<Float32Array[]> => {
     if (!(data instanceof Float32Array)) return Promise.reject(new TypeError(`${collective} takes a Float32Array, got ${describeValue(data)}`));
-    const unreachable = aborted ?? peerClosed.find((e) => e !== null);
-    if (unreachable) return Promise.reject(unreachable);
+    if (aborted) return Promise.reject(aborted);
+    const closed = peerClosed.find((e) => e !== null);
+    if (closed) {
+      // No step can finish without that peer: the others, who may be waiting for this replica's part,
+      // learn why from here rather than from this replica's ports closing later.
+      abort(closed, true);
+      return Promise.reject(closed);
+    }
     const s = step++;
     const own = data.slice(); // the caller may reuse its array
     return new Promise((resolve, reject) => {

@@ -181,7 +181,7 @@ describe('SyncBatchNorm as BatchNorm', () => {
 });
 
 describe('the group', () => {
-  it("may be the user's own object; a step moves 7 + 2C + 1 floats forward and 2 + 2C backward per replica", async () => {
+  it("may be the user's own object; a step moves 6 + 2C + 1 floats forward and 2 + 2C backward per replica", async () => {
     const C = 3;
     const inner = createLocalGroup(2);
     const sent: { collective: string; floats: number }[][] = [[], []];
@@ -210,7 +210,7 @@ describe('the group', () => {
       return out;
     });
     // The forward's header (status and configuration) and statistics; a status slot per replica and the sums.
-    for (const r of [0, 1]) expect(sent[r]).toEqual([{ collective: 'allGather', floats: 7 + 2 * C + 1 }, { collective: 'allReduceSum', floats: 2 + 2 * C }]);
+    for (const r of [0, 1]) expect(sent[r]).toEqual([{ collective: 'allGather', floats: 6 + 2 * C + 1 }, { collective: 'allReduceSum', floats: 2 + 2 * C }]);
     const ref = batchNormReference([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, C], { training: true });
     compareY('own group', concatenate(results), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, C], ref, null, null);
   });
@@ -231,8 +231,8 @@ describe('the group', () => {
       await expect(answering(async (d) => [d]).forward(x)).rejects.toThrow('group.allGather must resolve with 2 Float32Arrays (one per replica), got an array of length 1');
       await expect(answering(async (d) => [new Float32Array(3), d]).forward(x)).rejects.toThrow("rank 0 sent a Float32Array of 3 values, not SyncBatchNorm's forward message");
       await expect(answering(async (d) => [d, new Float32Array(5)]).forward(x)).rejects.toThrow("array 1 (this replica's rank) is not the data this replica sent");
-      // A gathered variance below 0 is refused (C = 2: the header's 7 values, then 2 means, then 2 variances).
-      const negative = (d: Float32Array) => Float32Array.from(d, (v, i) => (i === 7 + 2 + 1 ? -0.5 : v));
+      // A gathered variance below 0 is refused (C = 2: the header's 6 values, then 2 means, then 2 variances).
+      const negative = (d: Float32Array) => Float32Array.from(d, (v, i) => (i === 6 + 2 + 1 ? -0.5 : v));
       await expect(answering(async (d) => [negative(d), d]).forward(x)).rejects.toThrow('rank 0 sent a negative variance, -0.5 for channel 1');
       const bn = answering(async (d) => [d, d]);
       const busy = bn.forward(x);
@@ -316,10 +316,9 @@ describe('SyncBatchNorm never hangs', () => {
     for (const bn of bns) bn.destroy();
   });
 
-  it('replicas that differ in numFeatures, mode, eps, momentum or affine reject on every replica', async () => {
+  it('replicas that differ in numFeatures, eps, momentum or affine reject on every replica', async () => {
     const cases: { name: string; options: object[]; expected: RegExp }[] = [
       { name: 'numFeatures', options: [{}, { numFeatures: 2 }], expected: /rank \d has numFeatures [23].* but this replica has numFeatures [23]/ },
-      { name: 'training and eval', options: [{}, { eval: true }], expected: /rank \d has numFeatures 3, (training|eval).* but this replica has numFeatures 3, (training|eval)/ },
       { name: 'eps', options: [{}, { eps: 1e-3 }], expected: /eps 0\.001.*eps 0\.00001|eps 0\.00001.*eps 0\.001/ },
       { name: 'momentum', options: [{ momentum: null }, {}], expected: /momentum null.*momentum 0\.1|momentum 0\.1.*momentum null/ },
       { name: 'affine', options: [{ affine: false }, {}], expected: /no weight, no bias.*a weight, a bias|a weight, a bias.*no weight, no bias/ },
@@ -327,9 +326,8 @@ describe('SyncBatchNorm never hangs', () => {
     for (const { name, options, expected } of cases) {
       const groups = createLocalGroup(2, { timeoutMs: 60_000 });
       const bns = groups.map((group, r) => {
-        const { numFeatures = C, eval: inEval = false, ...rest } = options[r] as { numFeatures?: number; eval?: boolean };
-        const bn = new SyncBatchNorm(gpus[r]!, numFeatures, { group, ...rest });
-        return inEval ? bn.eval() : bn;
+        const { numFeatures = C, ...rest } = options[r] as { numFeatures?: number };
+        return new SyncBatchNorm(gpus[r]!, numFeatures, { group, ...rest });
       });
       const xs = bns.map((bn, r) => Tensor.fromArray(gpus[r]!, values(r).subarray(0, 2 * bn.numFeatures), [2, bn.numFeatures]));
       const results = await settleEvery(bns.map((bn, r) => () => bn.forward(xs[r]!)));
@@ -350,6 +348,22 @@ describe('SyncBatchNorm never hangs', () => {
     const later = await settleEvery(bns.map((bn, r) => () => bn.forward(xs[r]!)));
     for (const result of later) expect(reason(result)).toMatch('the group was aborted');
     for (const t of xs) t.destroy();
+    for (const bn of bns) bn.destroy();
+  });
+
+  it('a replica in eval beside one in training: the eval forward is local (as PyTorch\'s), the training one rejects at the timeout naming it', async () => {
+    const groups = createLocalGroup(2, { timeoutMs: 300 });
+    const bns = groups.map((group, r) => new SyncBatchNorm(gpus[r]!, C, { group }));
+    bns[1]!.eval();
+    const xs = shards.slice(0, 2).map((shape, r) => Tensor.fromArray(gpus[r]!, values(r), shape));
+    const results = await settleEvery(bns.map((bn, r) => () => bn.forward(xs[r]!)));
+    expect(reason(results[0])).toMatch('timed out after 300 ms: rank(s) 1 never arrived');
+    expect(results[1]!.status).toBe('fulfilled');
+    // Evaluating on one replica alone works in any group, as PyTorch's does.
+    const alone = await bns[1]!.forward(xs[1]!);
+    expect(alone.shape).toEqual(xs[1]!.shape);
+    for (const t of [...xs, alone]) t.destroy();
+    if (results[1]!.status === 'fulfilled') (results[1] as PromiseFulfilledResult<Tensor>).value.destroy();
     for (const bn of bns) bn.destroy();
   });
 
