@@ -90,10 +90,12 @@ export { BatchNorm } from './modules/batch-norm-module.js';
 export type {
   BatchNormForwardOptions,
   BatchNormModuleBackwardOptions,
+  BatchNormModuleGradients,
   BatchNormModuleOptions,
   BatchNormStateDict,
   BatchNormStateDictInput,
   KerasBatchNormOptions,
+  ModuleParameter,
   NonFiniteName,
   RunningVarEstimator,
   StateValues,

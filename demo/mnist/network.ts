@@ -282,7 +282,7 @@ export class Network {
           // for rounding), so, as the paper says, it is left out: it stays 0, and batch norm's shift replaces it.
           ...(this.norms[k] ? [] : [sgd({ buffer: layer.bias }, layer.dbias)]),
         ]),
-        ...this.norms.flatMap((norm, k) => [sgd(norm.weight!.binding, scaleGradients[k]!), sgd(norm.bias!.binding, shiftGradients[k]!)]),
+        ...this.norms.flatMap((norm, k) => [sgd(norm.weight.binding, scaleGradients[k]!), sgd(norm.bias.binding, shiftGradients[k]!)]),
       ],
     };
   }

@@ -11,8 +11,20 @@ import { Tensor } from '../runtime/tensor.js';
 import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, type Activation } from '../runtime/validate.js';
 import { recordWrite } from '../runtime/write-log.js';
 
-/** Options of `new BatchNorm`: nn.BatchNorm2d's arguments (PyTorch's names, camel-cased), and the fused activation. */
-export interface BatchNormModuleOptions {
+/**
+ * A module's learnable tensor, as its type knows it.
+ *
+ * A Tensor where the module has one (`Has` true), null where it has none (false), either where that is
+ * decided at run time (boolean).
+ */
+export type ModuleParameter<Has extends boolean> = Has extends true ? Tensor : null;
+
+/**
+ * Options of `new BatchNorm`: nn.BatchNorm2d's arguments (PyTorch's names, camel-cased), and the fused activation.
+ *
+ * `Affine` is the type of `affine`, from which the module's type knows whether it has a weight and a bias.
+ */
+export interface BatchNormModuleOptions<Affine extends boolean = boolean> {
   /** Added to the variance before the square root, a finite number >= 0; default {@link DEFAULT_EPS}. */
   eps?: number;
   /**
@@ -21,7 +33,7 @@ export interface BatchNormModuleOptions {
    */
   momentum?: number | null;
   /** Learnable weight (ones) and bias (zeros); default true. */
-  affine?: boolean;
+  affine?: Affine;
   /** Keep running statistics and use them in eval mode; default true. */
   trackRunningStats?: boolean;
   /** Index of the channel dimension of x, negative from the end; default 1 (PyTorch's (N, C, *)). */
@@ -30,8 +42,13 @@ export interface BatchNormModuleOptions {
   activation?: Activation | null;
 }
 
-/** Options of BatchNorm.keras, as keras.layers.BatchNormalization's arguments (and its defaults). */
-export interface KerasBatchNormOptions {
+/**
+ * Options of BatchNorm.keras, as keras.layers.BatchNormalization's arguments (and its defaults).
+ *
+ * `Scale` and `Center` are the types of `scale` and `center`, from which the module's type knows its
+ * weight and bias.
+ */
+export interface KerasBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> {
   /** Index of the channel dimension, negative from the end; default -1 (channels last). */
   axis?: number;
   /** Keras's convention: moving = momentum*moving + (1 - momentum)*batch; default 0.99. */
@@ -39,9 +56,9 @@ export interface KerasBatchNormOptions {
   /** Added to the variance before the square root; default 1e-3. */
   epsilon?: number;
   /** Learnable offset beta (zeros); default true. */
-  center?: boolean;
+  center?: Center;
   /** Learnable scale gamma (ones); default true. */
-  scale?: boolean;
+  scale?: Scale;
 }
 
 /** How a training forward's variance is blended into runningVar: unbiased (PyTorch) or biased (Keras 3). */
@@ -113,6 +130,19 @@ export interface BatchNormForwardOptions extends EncoderOptions {
     /** x's shape and dtype; must not overlap x. */
     y?: Tensor;
   };
+}
+
+/**
+ * What {@link BatchNorm.backward} returns.
+ *
+ * batchNormBackward's gradients: dweight where the module has a weight and dbias where it has a bias
+ * (null otherwise), typed as the module's weight and bias are.
+ */
+export interface BatchNormModuleGradients<HasWeight extends boolean = boolean, HasBias extends boolean = boolean> extends BatchNormBackwardResult {
+  /** The gradient of the weight, sum(dy * xhat) per channel, f32 [C]; null where the module has no weight. */
+  dweight: ModuleParameter<HasWeight>;
+  /** The gradient of the bias, sum(dy) per channel, f32 [C]; null where the module has no bias. */
+  dbias: ModuleParameter<HasBias>;
 }
 
 /** Options of one backward call: where to write and record (the module knows its axis, weight and activation). */
@@ -203,6 +233,12 @@ function oneMinus(m: number): number {
  * dbias) is yours to destroy. The module refers to the last forward's x (as PyTorch's saved tensors)
  * without owning it: keep x alive until that forward's backward.
  *
+ * Its type knows whether it has a weight and a bias, from the options' literal values: `new BatchNorm(gpu,
+ * 64)` is a `BatchNorm<true, true>`, whose `weight`, `bias`, `dweight` and `dbias` are Tensors (no `!`
+ * needed); `{ affine: false }` gives `BatchNorm<false, false>` (they are null), and BatchNorm.keras's
+ * `scale` and `center` decide each. A flag known only at run time gives `BatchNorm<boolean, boolean>`,
+ * where they may be null; write that type where any module goes.
+ *
  * @example
  * ```ts
  * import { BatchNorm, requestGpu, Tensor } from 'webgpu-batchnorm';
@@ -217,7 +253,7 @@ function oneMinus(m: number): number {
  * const inferred = bn.forward(x);    // the running statistics
  * ```
  */
-export class BatchNorm {
+export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean = HasWeight> {
   /** The Gpu the module's tensors live on; forward takes tensors of this Gpu. */
   readonly gpu: Gpu;
   /** C, the number of channels (PyTorch's num_features); per-channel tensors have this many elements. */
@@ -238,15 +274,14 @@ export class BatchNorm {
   /**
    * The learnable scale (PyTorch's weight, Keras's gamma), f32 [numFeatures], initialized to ones; owned by
    * the module. null when the module has none: `affine: false`, or `scale: false` in BatchNorm.keras.
-   * The type says `| null` because that is a run-time option; a module made with the default
-   * `affine: true` always has one, so `bn.weight!` is safe there (or narrow it: `if (!bn.weight) throw ...`).
+   * Its type is Tensor where the module's type says it has one (see the class).
    */
-  readonly weight: Tensor | null;
+  readonly weight: ModuleParameter<HasWeight>;
   /**
    * The learnable shift (PyTorch's bias, Keras's beta), f32 [numFeatures], initialized to zeros; owned by
    * the module. null when the module has none: `affine: false`, or `center: false` in BatchNorm.keras.
    */
-  readonly bias: Tensor | null;
+  readonly bias: ModuleParameter<HasBias>;
   /**
    * The running mean (Keras's moving_mean), f32 [numFeatures], initialized to zeros; owned by the module.
    * A training forward updates it in place; an eval forward normalizes with it. null with
@@ -277,7 +312,7 @@ export class BatchNorm {
    * @param numFeatures - C, the number of channels: a positive integer.
    * @param options - See {@link BatchNormModuleOptions}; every key is optional.
    */
-  constructor(gpu: Gpu, numFeatures: number, options: BatchNormModuleOptions = {}) {
+  constructor(gpu: Gpu, numFeatures: number, options: BatchNormModuleOptions<HasWeight> = {}) {
     const internal = (options as { [INTERNAL]?: InternalOptions } | undefined)?.[INTERNAL];
     const what = internal?.what ?? 'new BatchNorm';
     assertGpu(gpu, `${what}(gpu, ...): gpu`);
@@ -307,8 +342,8 @@ export class BatchNorm {
     this.runningVarEstimator = internal?.runningVarEstimator ?? 'unbiased';
     const filled = (value: number, label: string) =>
       Tensor.fromArray(gpu, new Float32Array(numFeatures).fill(value), [numFeatures], { label });
-    this.weight = (internal?.weight ?? affine) ? filled(1, 'BatchNorm weight') : null;
-    this.bias = (internal?.bias ?? affine) ? filled(0, 'BatchNorm bias') : null;
+    this.weight = ((internal?.weight ?? affine) ? filled(1, 'BatchNorm weight') : null) as ModuleParameter<HasWeight>;
+    this.bias = ((internal?.bias ?? affine) ? filled(0, 'BatchNorm bias') : null) as ModuleParameter<HasBias>;
     this.runningMean = track ? filled(0, 'BatchNorm runningMean') : null;
     this.runningVar = track ? filled(1, 'BatchNorm runningVar') : null;
   }
@@ -321,7 +356,11 @@ export class BatchNorm {
    * (keras/src/layers/normalization/batch_normalization.py takes `variance` from ops.moments, which is
    * biased on every backend). Running statistics are always kept, as Keras's moving_mean/moving_variance.
    */
-  static keras(gpu: Gpu, numFeatures: number, options: KerasBatchNormOptions = {}): BatchNorm {
+  static keras<Scale extends boolean = true, Center extends boolean = true>(
+    gpu: Gpu,
+    numFeatures: number,
+    options: KerasBatchNormOptions<Scale, Center> = {},
+  ): BatchNorm<Scale, Center> {
     const o = readOptions(options, 'BatchNorm.keras options', KERAS_OPTION_KEYS);
     const kerasMomentum = o.momentum ?? 0.99;
     if (typeof kerasMomentum !== 'number' || !(kerasMomentum >= 0 && kerasMomentum <= 1)) {
@@ -343,7 +382,7 @@ export class BatchNorm {
       momentum: oneMinus(kerasMomentum),
       axis,
       [INTERNAL]: internal,
-    } as BatchNormModuleOptions);
+    } as BatchNormModuleOptions) as unknown as BatchNorm<Scale, Center>;
   }
 
   /** Sets training mode (like nn.Module.train); returns this. */
@@ -437,7 +476,7 @@ export class BatchNorm {
    *
    * @param dy - The gradient of the loss with respect to the last forward's y: its shape and dtype.
    */
-  backward(dy: Tensor, options: BatchNormModuleBackwardOptions = {}): BatchNormBackwardResult {
+  backward(dy: Tensor, options: BatchNormModuleBackwardOptions = {}): BatchNormModuleGradients<HasWeight, HasBias> {
     if (this.#destroyed) throw new Error('this BatchNorm module was destroyed');
     const saved = this.#saved;
     if (!saved) throw new Error('BatchNorm.backward needs a forward first: this module has not run forward yet');
@@ -463,23 +502,25 @@ export class BatchNorm {
       }
     }
     const o = readOptions(options, 'BatchNorm.backward options', BACKWARD_OPTION_KEYS) as BatchNormModuleBackwardOptions;
+    assertOwnGradientOutputs(this, o.out, 'BatchNorm.backward');
     if (o.encoder !== undefined) saved.recorded = true;
     const relu = this.activation === 'relu';
     const common = {
       ...o,
       axis: this.axis,
-      weight: this.weight,
+      weight: differentiatingWeight(this),
       // The ReLU mask is recomputed from x and the statistics, which needs the forward's shift: its bias;
       // after a residual it is the stored y's sign.
       ...(relu ? { activation: this.activation } : {}),
       ...(relu && !saved.residual && this.bias ? { bias: this.bias } : {}),
       ...(saved.residual ? { residual: true, ...(saved.y ? { y: saved.y } : {}) } : {}),
     };
-    return saved.training
+    const grads = saved.training
       ? batchNormBackward(this.gpu, dy, saved.x, { ...common, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, eps: this.eps, training: true })
       : batchNormBackward(this.gpu, dy, saved.x, {
           ...common, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
         });
+    return ownGradients(this, grads);
   }
 
   /**
@@ -585,7 +626,7 @@ export class BatchNorm {
     if (this.#destroyed) return;
     this.#destroyed = true;
     this.#releaseSaved(true);
-    for (const t of [this.weight, this.bias, this.runningMean, this.runningVar]) t?.destroy();
+    for (const t of [this.weight, this.bias, this.runningMean, this.runningVar, unitWeights.get(this)]) t?.destroy();
   }
 
   #assertUsable(method: string): void {
@@ -675,4 +716,44 @@ export class BatchNorm {
       else t.destroy();
     }
   }
+}
+
+// A module with a bias but no weight (BatchNorm.keras's scale: false) still needs dbias, sum(dy), which
+// the backward kernels give only with a weight: it differentiates with a weight of ones, whose dx is the
+// weightless one exactly, made at its first backward and freed with the module.
+const unitWeights = new WeakMap<BatchNorm<boolean, boolean>, Tensor>();
+
+/** @internal The weight a module's backward runs with: its own, ones where it has only a bias, or none. */
+export function differentiatingWeight(module: BatchNorm<boolean, boolean>): Tensor | null {
+  if (module.weight || !module.bias) return module.weight;
+  let ones = unitWeights.get(module);
+  if (!ones) {
+    const C = module.numFeatures;
+    unitWeights.set(module, (ones = Tensor.fromArray(module.gpu, new Float32Array(C).fill(1), [C], { label: 'BatchNorm unit weight' })));
+  }
+  return ones;
+}
+
+/** @internal Refuses an out.dweight or out.dbias for a tensor the module does not have. */
+export function assertOwnGradientOutputs(module: BatchNorm<boolean, boolean>, out: { dweight?: Tensor; dbias?: Tensor } | undefined, what: string): void {
+  for (const [name, has] of [['dweight', module.weight], ['dbias', module.bias]] as const) {
+    if (!has && out?.[name]) throw new Error(`${what}: out.${name} was given, but this module has no ${name.slice(1)}, so it has no ${name}`);
+  }
+}
+
+/**
+ * @internal The gradients of the module's own tensors: a dweight or dbias the kernels computed for a
+ * tensor the module does not have is freed, and null.
+ */
+export function ownGradients<HasWeight extends boolean, HasBias extends boolean>(
+  module: BatchNorm<HasWeight, HasBias>,
+  grads: BatchNormBackwardResult,
+): BatchNormModuleGradients<HasWeight, HasBias> {
+  if (!module.weight) grads.dweight?.destroy();
+  if (!module.bias) grads.dbias?.destroy();
+  return {
+    ...grads,
+    dweight: (module.weight ? grads.dweight : null) as ModuleParameter<HasWeight>,
+    dbias: (module.bias ? grads.dbias : null) as ModuleParameter<HasBias>,
+  };
 }

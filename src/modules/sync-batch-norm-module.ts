@@ -4,7 +4,20 @@
 // and Keras weights, held by an inner BatchNorm) whose training forward and backward run the building
 // blocks (src/ops/sync-batch-norm.ts) around one collective each; in eval, or in a group of one, it is that
 // BatchNorm's own forward.
-import { BatchNorm, type BatchNormModuleOptions, type BatchNormStateDict, type BatchNormStateDictInput, type KerasBatchNormOptions, type RunningVarEstimator, type StateValues } from './batch-norm-module.js';
+import {
+  assertOwnGradientOutputs,
+  BatchNorm,
+  differentiatingWeight,
+  ownGradients,
+  type BatchNormModuleGradients,
+  type BatchNormModuleOptions,
+  type BatchNormStateDict,
+  type BatchNormStateDictInput,
+  type KerasBatchNormOptions,
+  type ModuleParameter,
+  type RunningVarEstimator,
+  type StateValues,
+} from './batch-norm-module.js';
 import type { BatchNormBackwardResult } from '../ops/batch-norm-backward.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
 import { describeValue, readOptions } from '../runtime/options.js';
@@ -24,7 +37,7 @@ import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTenso
 import { recordWrite } from '../runtime/write-log.js';
 
 /** Options of `new SyncBatchNorm`: the process group, and BatchNorm's options. */
-export interface SyncBatchNormOptions extends BatchNormModuleOptions {
+export interface SyncBatchNormOptions<Affine extends boolean = boolean> extends BatchNormModuleOptions<Affine> {
   /**
    * The process group of the replicas: {@link createLocalGroup}'s, `webgpu-batchnorm/node`'s
    * `joinWorkerGroup`, or any object of {@link SyncGroup}'s shape.
@@ -33,7 +46,7 @@ export interface SyncBatchNormOptions extends BatchNormModuleOptions {
 }
 
 /** Options of {@link SyncBatchNorm.keras}: the process group, and Keras's BatchNormalization options. */
-export interface KerasSyncBatchNormOptions extends KerasBatchNormOptions {
+export interface KerasSyncBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> extends KerasBatchNormOptions<Scale, Center> {
   /** The process group of the replicas, as {@link SyncBatchNormOptions.group}. */
   group: SyncGroup;
 }
@@ -143,10 +156,10 @@ const INNER = Symbol('SyncBatchNorm inner module');
  * const grads = await Promise.all(bns.map((bn, r) => bn.backward(dys[r])));
  * ```
  */
-export class SyncBatchNorm {
+export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boolean = HasWeight> {
   /** The process group this replica exchanges through. */
   readonly group: SyncGroup;
-  readonly #local: BatchNorm;
+  readonly #local: BatchNorm<HasWeight, HasBias>;
   #exchange: Exchange | null = null;
   #saved: Saved | null = null;
   #busy = false;
@@ -162,8 +175,8 @@ export class SyncBatchNorm {
    * @param numFeatures - C, the number of channels: a positive integer.
    * @param options - The group (required) and BatchNorm's options.
    */
-  constructor(gpu: Gpu, numFeatures: number, options: SyncBatchNormOptions) {
-    const inner = (options as { [INNER]?: BatchNorm } | undefined)?.[INNER];
+  constructor(gpu: Gpu, numFeatures: number, options: SyncBatchNormOptions<HasWeight>) {
+    const inner = (options as { [INNER]?: BatchNorm<HasWeight, HasBias> } | undefined)?.[INNER];
     if (inner) {
       this.group = (options as { group: SyncGroup }).group;
       this.#local = inner;
@@ -173,18 +186,22 @@ export class SyncBatchNorm {
     const { group, ...rest } = readOptions(options, 'SyncBatchNorm options', SYNC_MODULE_OPTION_KEYS, false);
     assertSyncGroup(group, 'SyncBatchNorm options.group');
     this.group = group;
-    this.#local = new BatchNorm(gpu, numFeatures, rest as BatchNormModuleOptions);
+    this.#local = new BatchNorm(gpu, numFeatures, rest as BatchNormModuleOptions) as unknown as BatchNorm<HasWeight, HasBias>;
   }
 
   /**
    * A synchronized keras.layers.BatchNormalization(synchronized=True): {@link BatchNorm.keras}'s
    * conventions (momentum, epsilon, the biased moving variance, gamma and beta apart) with the group.
    */
-  static keras(gpu: Gpu, numFeatures: number, options: KerasSyncBatchNormOptions): SyncBatchNorm {
+  static keras<Scale extends boolean = true, Center extends boolean = true>(
+    gpu: Gpu,
+    numFeatures: number,
+    options: KerasSyncBatchNormOptions<Scale, Center>,
+  ): SyncBatchNorm<Scale, Center> {
     const { group, ...rest } = readOptions(options, 'SyncBatchNorm.keras options', SYNC_KERAS_OPTION_KEYS, false);
     assertSyncGroup(group, 'SyncBatchNorm.keras options.group');
-    const inner = BatchNorm.keras(gpu, numFeatures, rest as KerasBatchNormOptions);
-    return new SyncBatchNorm(gpu, numFeatures, { group, [INNER]: inner } as SyncBatchNormOptions);
+    const inner = BatchNorm.keras(gpu, numFeatures, rest as KerasBatchNormOptions<Scale, Center>);
+    return new SyncBatchNorm(gpu, numFeatures, { group, [INNER]: inner } as SyncBatchNormOptions) as unknown as SyncBatchNorm<Scale, Center>;
   }
 
   /** The Gpu the module's tensors live on. */
@@ -216,11 +233,11 @@ export class SyncBatchNorm {
     return this.#local.activation;
   }
   /** The learnable scale, f32 [numFeatures], owned by the module; null without one (as {@link BatchNorm.weight}). */
-  get weight(): Tensor | null {
+  get weight(): ModuleParameter<HasWeight> {
     return this.#local.weight;
   }
   /** The learnable shift, f32 [numFeatures], owned by the module; null without one. */
-  get bias(): Tensor | null {
+  get bias(): ModuleParameter<HasBias> {
     return this.#local.bias;
   }
   /** The running mean, f32 [numFeatures], owned by the module; null with `trackRunningStats: false`. */
@@ -343,14 +360,14 @@ export class SyncBatchNorm {
    *
    * @param dy - The gradient of the loss with respect to the last forward's y: its shape and dtype.
    */
-  async backward(dy: Tensor, options: SyncBatchNormBackwardOptions = {}): Promise<BatchNormBackwardResult> {
+  async backward(dy: Tensor, options: SyncBatchNormBackwardOptions = {}): Promise<BatchNormModuleGradients<HasWeight, HasBias>> {
     return this.#exclusive('backward', async () => {
       const saved = this.#saved;
       if (!saved) throw new Error('SyncBatchNorm.backward needs a forward first: this module has not run forward yet');
-      if (saved.kind === 'sync') return this.#syncBackward(dy, saved, options);
+      if (saved.kind === 'sync') return ownGradients(this.#local, await this.#syncBackward(dy, saved, options));
       const { o, out } = this.#readBackward(saved, options);
       if (saved.kind === 'local') return this.#local.backward(dy, o);
-      return this.#emptyBackward(dy, saved.x, saved.residual, out);
+      return ownGradients(this.#local, this.#emptyBackward(dy, saved.x, saved.residual, out));
     });
   }
 
@@ -582,7 +599,7 @@ export class SyncBatchNorm {
     const forward = {
       mean: saved.mean,
       invstd: saved.invstd,
-      weight: this.weight,
+      weight: differentiatingWeight(this.#local),
       axis: this.axis,
       ...(this.activation === 'relu' ? { activation: this.activation, ...(saved.residual ? {} : { bias: this.bias }) } : {}),
       ...(saved.residual ? { residual: true, y: saved.residual.y } : {}),
@@ -593,6 +610,7 @@ export class SyncBatchNorm {
     let refusal: { error: unknown } | null = null;
     try {
       ({ out } = this.#readBackward(saved, options));
+      assertOwnGradientOutputs(this.#local, out, 'SyncBatchNorm.backward');
       if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', saved.x.shape, saved.x.dtype); // before the exchange
       if (out.dz !== undefined) {
         if (!saved.residual) throw new Error('out.dz is written only after a forward with a residual');
@@ -632,7 +650,7 @@ export class SyncBatchNorm {
     const { gpu } = this;
     assertSameShapeAndDType(dy, 'dy', x, 'x');
     assertUsableTensor(gpu, dy, 'dy');
-    if (!this.weight && (out.dweight || out.dbias)) throw new Error('out.dweight and out.dbias are written only with a weight');
+    assertOwnGradientOutputs(this.#local, out, 'SyncBatchNorm.backward');
     if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', x.shape, x.dtype);
     if (out.dz !== undefined) {
       if (!residual) throw new Error('out.dz is written only after a forward with a residual');
@@ -648,7 +666,7 @@ export class SyncBatchNorm {
     return {
       dx: out.dx ?? Tensor.empty(gpu, x.shape, { dtype: x.dtype, label: 'SyncBatchNorm dx' }),
       dweight: this.weight ? zeros('dweight') : null,
-      dbias: this.weight ? zeros('dbias') : null,
+      dbias: this.bias ? zeros('dbias') : null,
       dz: residual ? (out.dz ?? dy) : null,
     };
   }

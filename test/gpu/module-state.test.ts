@@ -461,4 +461,44 @@ describe('Keras: BatchNorm.keras, getWeights / setWeights', () => {
       xT.destroy();
     });
   });
+
+  it("backward gives the gradients of the tensors the module has: Keras's scale: false still trains beta", async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [6, 3];
+      const rnd = seededRandom(12);
+      const x = gaussian(rnd, 18, 1, 2);
+      const dy = gaussian(rnd, 18);
+      const [xT, dyT] = [Tensor.fromArray(gpu, x, shape), Tensor.fromArray(gpu, dy, shape)];
+      for (const options of [{}, { center: false }, { scale: false }, { center: false, scale: false }]) {
+        const what = `keras ${JSON.stringify(options)}`;
+        const bn = BatchNorm.keras(gpu, 3, options);
+        const y = bn.forward(xT);
+        const statistics = batchNormReference(x, shape, { training: true, axis: -1, eps: 1e-3 });
+        const ref = batchNormBackwardReference(dy, x, shape, {
+          training: true,
+          axis: -1,
+          saveMean: Float32Array.from(statistics.saveMean),
+          saveInvstd: Float32Array.from(statistics.saveInvstd),
+        });
+        const grads = bn.backward(dyT);
+        // dx is the weightless one (scale 1) either way; dbias is sum(dy) wherever the module has a bias.
+        await compareBackward(`${what} dx`, { ...grads, dweight: null, dbias: null }, ref, { dy, x, shape, axis: -1, weight: null, training: true });
+        expect(grads.dweight === null, what).toBe(bn.weight === null);
+        expect(grads.dbias === null, what).toBe(bn.bias === null);
+        const sums = Array.from({ length: 3 }, (_, c) => dy.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0));
+        if (grads.dbias) compareElements(`${what} dbias`, await grads.dbias.toArray(), sums, () => 1e-5);
+        if (!bn.weight) {
+          const stray = Tensor.empty(gpu, [3]);
+          bn.forward(xT).destroy();
+          expect(() => bn.backward(dyT, { out: { dweight: stray } })).toThrow('BatchNorm.backward: out.dweight was given, but this module has no weight, so it has no dweight');
+          stray.destroy();
+        }
+        for (const t of [y, grads.dx, grads.dweight, grads.dbias]) t?.destroy();
+        bn.destroy();
+      }
+      xT.destroy();
+      dyT.destroy();
+    });
+  });
 });
