@@ -67,8 +67,7 @@ const REFERENCE_FORWARD_KEYS = [
 ] as const;
 
 /**
- * Per-channel mean and biased variance by two passes in float64, over every position or, with a mask, over
- * the positions where it is 1.
+ * Per-channel mean and biased variance by two passes in float64, over every position or a mask's ones.
  *
  * The masked moments divide by the exact count, where Keras divides by count + 1e-7 (a relative difference
  * below float32's precision). With a count of 0, Keras's formula gives mean 0 and variance 0, and so does

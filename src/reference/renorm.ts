@@ -12,8 +12,10 @@ import { batchNormReference, channelMoments } from './forward.js';
 export type { RenormClipping } from '../runtime/validate.js';
 
 /**
- * A renorm layer's weights going into a step, under Keras's names camel-cased (its `get_weights()` order is
- * gamma, beta, moving_mean, moving_variance, moving_stddev, renorm_mean, renorm_stddev), C values each.
+ * A renorm layer's weights going into a step, C values each.
+ *
+ * Keras's names camel-cased; its `get_weights()` order is gamma, beta, moving_mean, moving_variance,
+ * moving_stddev, renorm_mean, renorm_stddev.
  */
 export interface KerasRenormState {
   /** The scale; required with `scale: true` (Keras's default), refused without. */
@@ -130,10 +132,14 @@ export interface KerasRenormBackwardResult {
   dbeta: Float64Array | null;
 }
 
-const STEP_KEYS = ['axis', 'epsilon', 'momentum', 'renormMomentum', 'renormClipping', 'center', 'scale', 'mask'] as const;
-const STATE_KEYS = ['gamma', 'beta', 'movingMean', 'movingVariance', 'movingStddev', 'renormMean', 'renormStddev'] as const;
-const INITIAL_KEYS = ['center', 'scale', 'movingMean', 'movingVariance'] as const;
-const BACKWARD_KEYS = ['gamma', 'center', 'saveMean', 'saveInvstd', 'r', 'd', 'axis', 'mask'] as const;
+/** @internal The keys of each options type (test/unit/options-types.test.ts checks them against the types). */
+export const STEP_KEYS = ['axis', 'epsilon', 'momentum', 'renormMomentum', 'renormClipping', 'center', 'scale', 'mask'] as const;
+/** @internal */
+export const STATE_KEYS = ['gamma', 'beta', 'movingMean', 'movingVariance', 'movingStddev', 'renormMean', 'renormStddev'] as const;
+/** @internal */
+export const INITIAL_KEYS = ['center', 'scale', 'movingMean', 'movingVariance'] as const;
+/** @internal */
+export const BACKWARD_KEYS = ['gamma', 'center', 'saveMean', 'saveInvstd', 'r', 'd', 'axis', 'mask'] as const;
 
 /** gamma or beta: required when the layer has it (`flag`), refused otherwise. */
 function affineValues(value: unknown, name: 'gamma' | 'beta', flag: 'scale' | 'center', has: boolean, channels: number): ReferenceValues | null {
@@ -144,9 +150,10 @@ function affineValues(value: unknown, name: 'gamma' | 'beta', flag: 'scale' | 'c
 }
 
 /**
- * The weights of a freshly built renorm layer, as Keras's `build` makes them: gamma ones, beta zeros,
- * moving_mean and renorm_mean the moving mean's initial values (zeros), moving_variance its (ones), and
- * moving_stddev and renorm_stddev their square roots.
+ * The weights of a freshly built renorm layer, as Keras's `build` makes them.
+ *
+ * gamma ones, beta zeros, moving_mean and renorm_mean the moving mean's initial values (zeros),
+ * moving_variance its (ones), and moving_stddev and renorm_stddev their square roots.
  *
  * @param channels - C, the size of the channel axis.
  */
@@ -271,9 +278,10 @@ export function kerasRenormReference(
 }
 
 /**
- * The backward of {@link kerasRenormReference}'s step, on the CPU in float64, with r and d constants (Keras's
- * stop_gradient): dx is batch norm's training backward with weight r*gamma (and the step's mask),
- * dgamma = sum(dy*(r*xhat + d)), dbeta = sum(dy).
+ * The backward of {@link kerasRenormReference}'s step, on the CPU in float64, r and d held constant.
+ *
+ * As Keras's stop_gradient on r and d: dx is batch norm's training backward with weight r*gamma (and the
+ * step's mask), dgamma = sum(dy*(r*xhat + d)), dbeta = sum(dy).
  *
  * @param dy - The gradient of the step's y, in x's layout.
  * @param x - The step's input, row-major values of `shape`.
