@@ -1,10 +1,11 @@
 // The `webgpu-batchnorm/reference` entry: float64 CPU references of the forward and backward passes (what
-// the tests, the demo's check and the benchmark compare the GPU against), and of the SyncBatchNorm
-// building blocks. Plain JavaScript, no WebGPU.
+// the tests, the demo's check and the benchmark compare the GPU against), of the SyncBatchNorm building
+// blocks, and of Keras's batch renormalization. Plain JavaScript, no WebGPU.
 /**
- * Float64 CPU references of batch norm's forward and backward, and of the SyncBatchNorm building blocks
- * (batchNormStatsReference and the others): what the tests, the demo's check and the benchmark compare
- * the GPU against. Plain JavaScript, no WebGPU:
+ * Float64 CPU references of batch norm's forward and backward (with Keras's mask), of the SyncBatchNorm
+ * building blocks (batchNormStatsReference and the others), and of Keras 3's batch renormalization
+ * (kerasRenormReference and its backward; the GPU has no renorm yet): what the tests, the demo's check
+ * and the benchmark compare the GPU against. Plain JavaScript, no WebGPU:
  * `import { batchNormReference } from 'webgpu-batchnorm/reference'`.
  *
  * @module webgpu-batchnorm/reference
@@ -32,3 +33,14 @@ export type {
   ReferenceStatsOptions,
   ReferenceStatsResult,
 } from './reference/sync.js';
+export { kerasRenormBackwardReference, kerasRenormInitialWeights, kerasRenormReference } from './reference/renorm.js';
+export type {
+  KerasRenormBackwardOptions,
+  KerasRenormBackwardResult,
+  KerasRenormInitialOptions,
+  KerasRenormOptions,
+  KerasRenormState,
+  KerasRenormStepResult,
+  KerasRenormWeights,
+  RenormClipping,
+} from './reference/renorm.js';

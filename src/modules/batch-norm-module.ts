@@ -3,12 +3,12 @@
 // backward(dy), and moves its state in and out as PyTorch's state_dict and Keras's get_weights/set_weights.
 import { batchNorm } from '../ops/batch-norm.js';
 import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackwardResult } from '../ops/batch-norm-backward.js';
-import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../runtime/defaults.js';
+import { DEFAULT_EPS, DEFAULT_MOMENTUM, KERAS_DEFAULT_EPSILON, KERAS_DEFAULT_MOMENTUM } from '../runtime/defaults.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
 import { describeValue, readOptions } from '../runtime/options.js';
 import type { EncoderOptions } from '../engine/runner.js';
 import { Tensor } from '../runtime/tensor.js';
-import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, type Activation } from '../runtime/validate.js';
+import { assertActivation, assertAxis, assertBoolean, assertEps, assertKerasMomentum, assertMomentum, type Activation } from '../runtime/validate.js';
 import { recordWrite } from '../runtime/write-log.js';
 
 /**
@@ -362,13 +362,9 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
     options: KerasBatchNormOptions<Scale, Center> = {},
   ): BatchNorm<Scale, Center> {
     const o = readOptions(options, 'BatchNorm.keras options', KERAS_OPTION_KEYS);
-    const kerasMomentum = o.momentum ?? 0.99;
-    if (typeof kerasMomentum !== 'number' || !(kerasMomentum >= 0 && kerasMomentum <= 1)) {
-      throw new RangeError(
-        `BatchNorm.keras options.momentum must be in [0, 1] (Keras's convention: moving = momentum*moving + (1 - momentum)*batch), got ${describeValue(kerasMomentum)}`,
-      );
-    }
-    const epsilon = o.epsilon ?? 1e-3;
+    const kerasMomentum = o.momentum ?? KERAS_DEFAULT_MOMENTUM;
+    assertKerasMomentum(kerasMomentum, 'BatchNorm.keras options.momentum');
+    const epsilon = o.epsilon ?? KERAS_DEFAULT_EPSILON;
     assertEps(epsilon);
     const center = o.center ?? true;
     assertBoolean(center, 'BatchNorm.keras options.center');

@@ -3,13 +3,13 @@
 // over typed arrays.
 import { DEFAULT_EPS } from '../runtime/defaults.js';
 import { readOptions } from '../runtime/options.js';
-import { assertTensorValues, assertValues, optionalChannelValues, optionalTensorValues } from './checks.js';
-import type { ReferenceValues } from './forward.js';
+import { assertTensorValues, assertValues, optionalChannelValues, optionalMaskValues, optionalTensorValues } from './checks.js';
+import { statisticsCount, type ReferenceValues } from './forward.js';
 import { channelLayout } from '../runtime/shape.js';
 import { assertActivation, assertBoolean, assertEps, type Activation } from '../runtime/validate.js';
 
 const COMMON_KEYS = ['weight', 'training', 'axis', 'activation', 'bias', 'reluOutput', 'residual'] as const;
-const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd'] as const;
+const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd', 'mask'] as const;
 const INFERENCE_KEYS = [...COMMON_KEYS, 'runningMean', 'runningVar', 'eps'] as const;
 
 /** Options of both modes. */
@@ -48,6 +48,12 @@ export type ReferenceBackwardOptions = ReferenceBackwardCommon &
         saveMean: ReferenceValues;
         /** The training forward's 1/sqrt(biased batch variance + eps), C values. */
         saveInvstd: ReferenceValues;
+        /**
+         * The training forward's mask (x's shape without the channel axis, entries 0 or 1), whose positions
+         * alone made the batch statistics: the gradient through them reaches those positions only, with
+         * n the masked count, while every position gets the direct term weight*invstd*dy. Default none.
+         */
+        mask?: ReferenceValues | null;
         /** Differentiates a training forward. */
         training: true;
       }
@@ -99,7 +105,8 @@ export function batchNormBackwardReference(
   const training = readOptions(options, 'batchNormBackwardReference options', [...TRAINING_KEYS, ...INFERENCE_KEYS], false).training;
   assertBoolean(training, 'batchNormBackwardReference options.training');
   const o = readOptions(options, `batchNormBackwardReference options (training: ${training})`, training ? TRAINING_KEYS : INFERENCE_KEYS, false);
-  const { batch, channels, spatial } = channelLayout(shape, (o.axis ?? 1) as number);
+  const axis = (o.axis ?? 1) as number;
+  const { batch, channels, spatial } = channelLayout(shape, axis);
   assertTensorValues(dy, 'dy', shape);
   assertTensorValues(x, 'x', shape);
   const weight = optionalChannelValues(o.weight, 'weight', channels);
@@ -121,11 +128,12 @@ export function batchNormBackwardReference(
     );
   }
   const reluOutput = optionalTensorValues(o.reluOutput, 'reluOutput', shape);
+  const mask = training ? optionalMaskValues(o.mask, shape, axis) : null;
   if (residual && activation === 'relu' && !reluOutput) {
     throw new TypeError("batchNormBackwardReference with residual: true and activation: 'relu' needs reluOutput (the forward's output, whose sign is the ReLU's mask)");
   }
 
-  const count = batch * spatial;
+  const count = statisticsCount(mask, batch * spatial);
   const mean = new Float64Array(channels);
   const invstd = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
@@ -155,13 +163,14 @@ export function batchNormBackwardReference(
       dbias[c] = sumDy;
     }
     const scale = (weight ? weight[c]! : 1) * is;
-    // Training: the gradient also flows through the batch mean and variance.
+    // Training: the gradient also flows through the batch mean and variance, to the positions they were
+    // taken over (with a mask, its ones; sumDy and sumDyXhat still run over every position, all normalized).
     const meanDy = training ? sumDy / count : 0;
     const meanDyXhat = training ? sumDyXhat / count : 0;
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
-      for (let s = base, end = base + spatial; s < end; s++) {
-        dx[s] = scale * (g[s]! - meanDy - (x[s]! - m) * is * meanDyXhat);
+      for (let s = base, p = n * spatial, end = base + spatial; s < end; s++, p++) {
+        dx[s] = mask && mask[p] === 0 ? scale * g[s]! : scale * (g[s]! - meanDy - (x[s]! - m) * is * meanDyXhat);
       }
     }
   }

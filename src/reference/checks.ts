@@ -1,7 +1,7 @@
 // Argument checks of the float64 references (the `webgpu-batchnorm/reference` entry): the GPU API's rules
 // for the same options (unknown keys refused, sizes and values named), on arrays instead of tensors.
 import { describeValue } from '../runtime/options.js';
-import { numElements } from '../runtime/shape.js';
+import { numElements, withoutChannelAxis } from '../runtime/shape.js';
 
 /** Numbers the references take: a Float32Array (what `Tensor.toArray()` gives), a Float64Array or a plain array. */
 export type ReferenceValues = Float32Array | Float64Array | readonly number[];
@@ -33,5 +33,19 @@ export function optionalChannelValues(value: unknown, what: string, channels: nu
 export function optionalTensorValues(value: unknown, what: string, shape: readonly number[]): ReferenceValues | null {
   if (value === undefined || value === null) return null;
   assertTensorValues(value, what, shape);
+  return value;
+}
+
+/**
+ * An optional mask (Keras's `mask`): x's shape without its channel axis, entries 0 or 1 (1: the position
+ * counts in the batch statistics). null/undefined is absent.
+ */
+export function optionalMaskValues(value: unknown, shape: readonly number[], axis: number): ReferenceValues | null {
+  if (value === undefined || value === null) return null;
+  const maskShape = withoutChannelAxis(shape, axis);
+  assertValues(value, `mask (shape [${maskShape.join(',')}]: x's shape [${shape.join(',')}] without its channel axis ${axis})`, numElements(maskShape));
+  for (let bad = 0; bad < value.length; bad++) {
+    if (value[bad] !== 0 && value[bad] !== 1) throw new RangeError(`mask[${bad}] is ${value[bad]}; a mask's entries are 0 (left out of the batch statistics) or 1`);
+  }
   return value;
 }

@@ -2,7 +2,7 @@
 // CPU side of the GPU-vs-CPU benchmark, so its loops are tight passes over typed arrays.
 import { DEFAULT_EPS } from '../runtime/defaults.js';
 import { readOptions } from '../runtime/options.js';
-import { assertTensorValues, optionalChannelValues, optionalTensorValues, type ReferenceValues } from './checks.js';
+import { assertTensorValues, optionalChannelValues, optionalMaskValues, optionalTensorValues, type ReferenceValues } from './checks.js';
 import { channelLayout } from '../runtime/shape.js';
 import { assertActivation, assertBoolean, assertEps, assertRunningVarEstimator, runningFactor, type Activation } from '../runtime/validate.js';
 
@@ -34,6 +34,14 @@ export interface ReferenceForwardOptions {
   runningVarEstimator?: 'unbiased' | 'biased';
   /** A residual z in x's layout, added before the activation: y = act(x*scale + shift + z). Default none. */
   residual?: ReferenceValues | null;
+  /**
+   * Training only: Keras's `mask`, x's shape without the channel axis (for any `axis`), entries 0 or 1. The
+   * batch mean and biased variance (saveMean, saveInvstd) are taken over the positions where it is 1, and
+   * every position is normalized with them; the running statistics blend those, the unbiased estimator
+   * correcting with the masked count. Default none (every position counts). See {@link channelMoments} for
+   * a channel with no or one masked position.
+   */
+  mask?: ReferenceValues | null;
 }
 
 /** What {@link batchNormReference} returns, all in float64. */
@@ -55,48 +63,69 @@ export interface ReferenceForwardResult {
 
 const REFERENCE_FORWARD_KEYS = [
   'weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'numBatchesTracked', 'eps', 'axis', 'activation', 'runningVarEstimator',
-  'residual',
+  'residual', 'mask',
 ] as const;
 
 /**
- * Per-channel mean and biased variance by two passes in float64.
+ * Per-channel mean and biased variance by two passes in float64, over every position or a mask's ones.
+ *
+ * The masked moments divide by the exact count, where Keras divides by count + 1e-7 (a relative difference
+ * below float32's precision). With a count of 0, Keras's formula gives mean 0 and variance 0, and so does
+ * this; a count of 1 gives that value and variance 0.
  *
  * @param x - Row-major values of `shape`.
  * @param axis - The channel axis, negative from the end; default 1.
+ * @param mask - Keras's mask: x's shape without the channel axis, entries 0 or 1; default none (every position).
  */
 export function channelMoments(
   x: ReferenceValues,
   shape: readonly number[],
   axis = 1,
+  mask: ReferenceValues | null = null,
 ): {
   /** Per channel: the mean. */
   mean: Float64Array;
   /** Per channel: the biased (population) variance. */
   variance: Float64Array;
+  /** Values per channel the moments are over: the mask's ones, or every position (the same for every channel). */
+  count: number;
 } {
   const { batch, channels, spatial } = channelLayout(shape, axis);
+  optionalMaskValues(mask, shape, axis);
   const mean = new Float64Array(channels);
   const variance = new Float64Array(channels);
-  const count = batch * spatial;
+  const count = statisticsCount(mask, batch * spatial);
+  if (count === 0) return { mean, variance, count };
+  // The mask's position p = n*spatial + s is x's (n, c, s) for every channel c. It multiplies, as Keras's
+  // does: a NaN at a masked-out position still reaches the sums. Without one, the tight loops of before.
   for (let c = 0; c < channels; c++) {
     let sum = 0;
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
-      for (let s = base, end = base + spatial; s < end; s++) sum += x[s]!;
+      if (mask) for (let s = base, p = n * spatial, end = base + spatial; s < end; s++, p++) sum += mask[p]! * x[s]!;
+      else for (let s = base, end = base + spatial; s < end; s++) sum += x[s]!;
     }
     const m = sum / count;
     let squares = 0;
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
-      for (let s = base, end = base + spatial; s < end; s++) {
+      for (let s = base, p = n * spatial, end = base + spatial; s < end; s++, p++) {
         const d = x[s]! - m;
-        squares += d * d;
+        squares += mask ? mask[p]! * d * d : d * d;
       }
     }
     mean[c] = m;
     variance[c] = squares / count;
   }
-  return { mean, variance };
+  return { mean, variance, count };
+}
+
+/** How many values per channel the batch statistics are over: the mask's ones, or all `positions` without one. */
+export function statisticsCount(mask: ReferenceValues | null, positions: number): number {
+  if (!mask) return positions;
+  let count = 0;
+  for (let p = 0; p < mask.length; p++) count += mask[p]!;
+  return count;
 }
 
 /**
@@ -133,15 +162,20 @@ export function batchNormReference(x: ReferenceValues, shape: readonly number[],
   const estimator = o.runningVarEstimator ?? 'unbiased';
   assertRunningVarEstimator(estimator);
   const residual = optionalTensorValues(o.residual, 'residual', shape);
+  const mask = optionalMaskValues(o.mask, shape, axis);
+  if (mask && !training) {
+    throw new Error('mask is read only in training (the batch statistics); inference normalizes with the running ones, and Keras ignores the mask there');
+  }
 
   const mean = new Float64Array(channels);
   const invstd = new Float64Array(channels);
   let runningMean: Float64Array | null = null;
   let runningVar: Float64Array | null = null;
   if (training) {
-    const count = batch * spatial;
-    const moments = channelMoments(x, shape, axis);
-    const correction = estimator === 'biased' ? 1 : count / (count - 1);
+    const moments = channelMoments(x, shape, axis, mask);
+    const count = moments.count;
+    // The unbiased estimate needs two values: with fewer it is NaN (0/0 with one, as PyTorch's update).
+    const correction = estimator === 'biased' ? 1 : count > 1 ? count / (count - 1) : Number.NaN;
     for (let c = 0; c < channels; c++) {
       mean[c] = moments.mean[c]!;
       invstd[c] = 1 / Math.sqrt(moments.variance[c]! + eps);

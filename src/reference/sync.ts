@@ -161,7 +161,7 @@ export function batchNormStatsReference(x: ReferenceValues, shape: readonly numb
   assertTensorValues(x, 'x', shape);
   const count = batch * spatial;
   if (count === 0) return { count, mean: new Float64Array(channels), variance: new Float64Array(channels) };
-  return { count, ...channelMoments(x, shape, axis) };
+  return channelMoments(x, shape, axis);
 }
 
 /**

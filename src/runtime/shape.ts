@@ -41,6 +41,15 @@ export function channelAxis(shape: readonly number[], axis: number): number {
 }
 
 /**
+ * x's shape without its channel axis: the shape of a per-position mask (Keras's `mask`, of rank one less than
+ * x's), for any channel axis.
+ */
+export function withoutChannelAxis(shape: readonly number[], axis: number): number[] {
+  const a = channelAxis(shape, axis);
+  return shape.filter((_, i) => i !== a);
+}
+
+/**
  * Splits x around its channel axis (default 1, PyTorch's (N, C, *); -1 is channels-last, Keras's default).
  * Rank must be 2 to 5, as nn.BatchNorm1d/2d/3d (or their channels-last forms) take. With `allowEmpty` (the
  * SyncBatchNorm building blocks, where a replica's batch may be empty) dimensions other than the channel's

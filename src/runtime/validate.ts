@@ -1,6 +1,6 @@
 // Argument checks shared by the operations: every message names the offending value.
 import { DEFAULT_MOMENTUM } from './defaults.js';
-import { describeValue } from './options.js';
+import { describeValue, readOptions } from './options.js';
 import { Tensor, type DType } from './tensor.js';
 import type { Gpu } from './gpu.js';
 
@@ -38,6 +38,39 @@ export function assertMomentum(momentum: unknown): asserts momentum is number {
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
     throw new RangeError(`momentum must be in [0, 1] or null, got ${typeof momentum === 'number' ? momentum : describeValue(momentum)}`);
   }
+}
+
+/** A momentum in Keras's convention, the weight of the old value: a number in [0, 1]; `name` names it in the message. */
+export function assertKerasMomentum(momentum: unknown, name: string): asserts momentum is number {
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
+    throw new RangeError(`${name} must be in [0, 1] (Keras's convention: moving = momentum*moving + (1 - momentum)*batch), got ${describeValue(momentum)}`);
+  }
+}
+
+/** Keras's `renorm_clipping`: bounds on batch renormalization's r and d, each optional (an absent one does not clip). */
+export interface RenormClipping {
+  /** r = max(r, rmin). */
+  rmin?: number;
+  /** r = min(r, rmax); at least rmin when both are given. */
+  rmax?: number;
+  /** d = clip(d, -dmax, dmax); >= 0. */
+  dmax?: number;
+}
+
+/** Reads a {@link RenormClipping} as Keras checks it (no other keys, rmin <= rmax, dmax >= 0); null or undefined clips nothing. */
+export function readRenormClipping(value: unknown, what: string): { rmin: number | null; rmax: number | null; dmax: number | null } {
+  const o = readOptions(value ?? undefined, what, ['rmin', 'rmax', 'dmax']);
+  const bound = (key: 'rmin' | 'rmax' | 'dmax'): number | null => {
+    const v = o[key] ?? null;
+    if (v !== null && (typeof v !== 'number' || Number.isNaN(v))) throw new TypeError(`${what}.${key} must be a number, got ${describeValue(v)}`);
+    return v;
+  };
+  const rmin = bound('rmin');
+  const rmax = bound('rmax');
+  const dmax = bound('dmax');
+  if (rmin !== null && rmax !== null && rmax < rmin) throw new RangeError(`${what}.rmax (${rmax}) is below rmin (${rmin}); r would have no value`);
+  if (dmax !== null && dmax < 0) throw new RangeError(`${what}.dmax must be >= 0 (d is clipped to [-dmax, dmax]), got ${dmax}`);
+  return { rmin, rmax, dmax };
 }
 
 export function assertBoolean(value: unknown, name: string): asserts value is boolean {

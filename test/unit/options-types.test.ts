@@ -57,11 +57,31 @@ import {
   SYNC_MODULE_OPTION_KEYS,
 } from '../../src/modules/sync-batch-norm-module.js';
 
+import {
+  BACKWARD_KEYS as RENORM_BACKWARD_KEYS,
+  INITIAL_KEYS as RENORM_INITIAL_KEYS,
+  STATE_KEYS as RENORM_STATE_KEYS,
+  STEP_KEYS as RENORM_STEP_KEYS,
+  type KerasRenormBackwardOptions,
+  type KerasRenormInitialOptions,
+  type KerasRenormOptions,
+  type KerasRenormState,
+  type KerasRenormWeights,
+} from '../../src/reference/renorm.js';
+
 type Keys<T> = keyof T & string;
 type Listed<L extends readonly string[]> = L[number];
 type OutKeys<T extends { out?: unknown }> = Keys<NonNullable<T['out']>>;
 
 describe('options types list exactly the keys the run-time checks accept', () => {
+  it('the renorm references (a step\'s weights are the next step\'s state)', () => {
+    expectTypeOf<Keys<KerasRenormOptions>>().toEqualTypeOf<Listed<typeof RENORM_STEP_KEYS>>();
+    expectTypeOf<Keys<KerasRenormState>>().toEqualTypeOf<Listed<typeof RENORM_STATE_KEYS>>();
+    expectTypeOf<Keys<KerasRenormWeights>>().toEqualTypeOf<Listed<typeof RENORM_STATE_KEYS>>();
+    expectTypeOf<KerasRenormWeights>().toExtend<KerasRenormState>();
+    expectTypeOf<Keys<KerasRenormInitialOptions>>().toEqualTypeOf<Listed<typeof RENORM_INITIAL_KEYS>>();
+    expectTypeOf<Keys<KerasRenormBackwardOptions>>().toEqualTypeOf<Listed<typeof RENORM_BACKWARD_KEYS>>();
+  });
   it('batchNorm', () => {
     expectTypeOf<Keys<BatchNormOptions>>().toEqualTypeOf<Listed<typeof OPTION_KEYS>>();
     expectTypeOf<OutKeys<BatchNormOptions>>().toEqualTypeOf<Listed<typeof OUT_KEYS>>();

@@ -4,12 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { batchNormReference } from '../../src/reference/forward.js';
 import { batchNormBackwardReference } from '../../src/reference/backward.js';
+import { expectClose, numericGradient } from '../support/finite-difference.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
-
-// Central differences of a float64 loss: truncation O(H^2) and rounding O(1e-16 / H) are both far below
-// TOLERANCE, relative to the gradient's largest element.
-const H = 1e-5;
-const TOLERANCE = 1e-7;
 
 const SHAPES: readonly (readonly number[])[] = [[2, 1], [5, 3], [3, 2, 4], [2, 3, 2, 2], [1, 2, 5], [2, 2, 1, 2, 3]];
 
@@ -22,30 +18,6 @@ interface Case {
 const CASES: Case[] = SHAPES.flatMap((shape) =>
   [true, false].flatMap((training) => [true, false].map((affine) => ({ shape, training, affine }))),
 );
-
-/** Central difference of f along each element of `values` (modified in place and restored). */
-function numericGradient(values: Float64Array, f: () => number): Float64Array {
-  const grad = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    values[i] = v + H;
-    const up = f();
-    values[i] = v - H;
-    const down = f();
-    values[i] = v;
-    grad[i] = (up - down) / (2 * H);
-  }
-  return grad;
-}
-
-function expectClose(what: string, actual: Float64Array, expected: Float64Array): void {
-  const scale = Math.max(1, ...expected.map(Math.abs));
-  actual.forEach((a, i) => {
-    if (!(Math.abs(a - expected[i]!) <= TOLERANCE * scale)) {
-      throw new Error(`${what}[${i}]: backward ${a}, finite difference ${expected[i]} (tolerance ${TOLERANCE * scale})`);
-    }
-  });
-}
 
 describe('batchNormBackwardReference against finite differences of batchNormReference', () => {
   it.each(CASES)('$shape training=$training affine=$affine', ({ shape, training, affine }) => {
