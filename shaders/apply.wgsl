@@ -10,7 +10,7 @@
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linearGroup(wid, params.applyGridX) * WORKGROUP_SIZE + lid;
   if (i >= params.total) { return; }
-  let k = channelScaleShift((i / params.spatial) % params.channels);
+  let k = channelScaleShift(windowChannel(i));
   let at = params.base + i;
   storeY(at, activate(addResidual(at, loadX(at) * k.x + k.y)));
 }

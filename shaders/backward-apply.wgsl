@@ -10,5 +10,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let i = linearGroup(wid, params.applyGridX) * WORKGROUP_SIZE + lid;
   if (i >= params.total) { return; }
   let at = params.base + i;
-  writeInputGradient(at, coefficients[(i / params.spatial) % params.channels]);
+  writeInputGradient(at, coefficients[windowChannel(i)]);
 }

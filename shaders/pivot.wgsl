@@ -4,24 +4,27 @@
 // in this window, so that one outlier cannot put the pivot far from the bulk of the data (every value's
 // deviation would then be rounded at the outlier's scale). A non-finite median (Inf or NaN among the
 // samples) falls back to 0: shifting by it would turn the channel's own Inf into Inf - Inf = NaN, where
-// the mean of a channel holding one Inf is Inf.
+// the mean of a channel holding one Inf is Inf. A window that holds none of the channel (it cuts samples:
+// params.wgsl) reads nothing and gives 0; its partials are empty, and merges weigh them by their count 0.
 
-// Index in the bound window of element k (< batch * spatial) of channel c.
+// Index in the bound window of position k (among channelPositions(c)) of channel c.
 fn channelElemIndex(c: u32, k: u32) -> u32 {
   let n = k / params.spatial;
-  return params.base + (n * params.channels + c) * params.spatial + (k - n * params.spatial);
+  return positionIndex(c, n, k - n * params.spatial);
 }
 
 fn median3(a: f32, b: f32, c: f32) -> f32 { return max(min(a, b), min(max(a, b), c)); }
 
 fn finiteOrZero(v: f32) -> f32 { return select(0.0, v, abs(v) <= 0x1.fffffep+127f); }
 
-// The three samples: first, middle and last.
+// The three samples: first, middle and last of the channel's values in the window.
 fn pivotSamples(c: u32) -> vec3<f32> {
-  let last = params.batch * params.spatial - 1u;
+  let positions = channelPositions(c);
+  if (positions.x == positions.y) { return vec3<f32>(0.0); }
+  let last = positions.y - 1u;
   return vec3<f32>(
-    elemFirst(loadX(channelElemIndex(c, 0u))),
-    elemFirst(loadX(channelElemIndex(c, last / 2u))),
+    elemFirst(loadX(channelElemIndex(c, positions.x))),
+    elemFirst(loadX(channelElemIndex(c, positions.x + (last - positions.x) / 2u))),
     elemFirst(loadX(channelElemIndex(c, last))),
   );
 }

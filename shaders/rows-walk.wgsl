@@ -1,6 +1,6 @@
 // How a rows-kernel workgroup splits its work (stats-rows.wgsl, backward-reduce-rows.wgsl): it covers
-// CHANNEL_LANES consecutive channels and one block of `sliceLen` values of each (positions in the
-// channel's batch*spatial values, as a slice's: slice-walk.wgsl); invocation lid takes channel lane
+// CHANNEL_LANES consecutive channels and one block of `sliceLen` values of each (positions among the
+// channel's values in the window, as a slice's: slice-walk.wgsl); invocation lid takes channel lane
 // lid % CHANNEL_LANES (consecutive invocations, consecutive channels: coalesced loads where few values
 // follow the channel) and row lane lid / CHANNEL_LANES, which takes every ROW_LANES-th value of the
 // block. Row lanes walk values rather than rows, so that a channel of one row of 9 or 200 values is
@@ -24,13 +24,15 @@ struct RowsCursor { k: u32, n: u32, s: u32 }
 fn beginRows(group: u32, lid: u32) -> RowsWalk {
   let channelGroups = (params.channels + CHANNEL_LANES - 1u) / CHANNEL_LANES;
   let block = group / channelGroups;
-  let start = block * params.sliceLen;
+  let c = (group % channelGroups) * CHANNEL_LANES + lid % CHANNEL_LANES;
+  let positions = channelPositions(c);
+  let start = min(positions.x + block * params.sliceLen, positions.y);
   return RowsWalk(
-    (group % channelGroups) * CHANNEL_LANES + lid % CHANNEL_LANES,
+    c,
     block,
     lid / CHANNEL_LANES,
     start,
-    min(start + params.sliceLen, params.batch * params.spatial),
+    min(start + params.sliceLen, positions.y),
     ROW_LANES / params.spatial,
     ROW_LANES % params.spatial,
   );
@@ -58,4 +60,4 @@ fn advanceRows(walk: RowsWalk, cursor: ptr<function, RowsCursor>) {
 fn rowsGroups() -> u32 { return (params.channels + CHANNEL_LANES - 1u) / CHANNEL_LANES * params.slices; }
 
 // Index in the bound window of the cursor's value of the walk's channel.
-fn rowsIndex(walk: RowsWalk, cursor: RowsCursor) -> u32 { return params.base + (cursor.n * params.channels + walk.c) * params.spatial + cursor.s; }
+fn rowsIndex(walk: RowsWalk, cursor: RowsCursor) -> u32 { return positionIndex(walk.c, cursor.n, cursor.s); }

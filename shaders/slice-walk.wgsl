@@ -1,13 +1,13 @@
-// How an invocation of a reduction workgroup walks its slice of a channel. Channel c is N contiguous
-// runs of `spatial` elements at (n*C + c)*spatial; a slice is the positions [start, end) of the channel's
-// N*spatial elements, and invocation lid takes every WORKGROUP_SIZE-th of them, tracking its position as
-// (n, s) so that no element costs a division.
+// How an invocation of a reduction workgroup walks its slice of a channel. Channel c is runs of `spatial`
+// elements at (n*C + c)*spatial; a slice is the positions [start, end) of the channel's positions in the
+// window (channelPositions, params.wgsl; a slice past them is empty), and invocation lid takes every
+// WORKGROUP_SIZE-th of them, tracking its position as (n, s) so that no element costs a division.
 struct SliceWalk {
   c: u32,
   slice: u32,
   start: u32,
   end: u32,
-  k: u32, // position in the channel's N*spatial elements
+  k: u32, // position among the channel's elements
   n: u32,
   s: u32,
 }
@@ -16,8 +16,9 @@ struct SliceWalk {
 fn beginWalk(group: u32, lid: u32) -> SliceWalk {
   let c = group / params.slices;
   let slice = group % params.slices;
-  let start = slice * params.sliceLen;
-  let end = min(start + params.sliceLen, params.batch * params.spatial);
+  let positions = channelPositions(c);
+  let start = min(positions.x + slice * params.sliceLen, positions.y);
+  let end = min(start + params.sliceLen, positions.y);
   let k = start + lid;
   let n = k / params.spatial;
   return SliceWalk(c, slice, start, end, k, n, k - n * params.spatial);
@@ -25,7 +26,7 @@ fn beginWalk(group: u32, lid: u32) -> SliceWalk {
 
 // Index of the walk's element in the bound window of x (or dy).
 fn walkIndex(w: SliceWalk) -> u32 {
-  return params.base + (w.n * params.channels + w.c) * params.spatial + w.s;
+  return positionIndex(w.c, w.n, w.s);
 }
 
 fn advance(w: ptr<function, SliceWalk>) {

@@ -128,11 +128,13 @@ export function planRowBlocks(channels: number, positions: number, target: PlanT
   return { slices: Math.ceil(positions / sliceLen), sliceLen };
 }
 
-/** One window of x (a chunk of whole samples) as the reduction and apply passes see it. */
+/** One window of x (whole samples, or any aligned range of values: chunking.ts) as the passes see it. */
 export interface WindowPlan {
   readonly chunk: Chunk;
-  /** Elem offset of the window's first value in its binding, and its number of Elems. */
+  /** Elem offset of the window's first value in its binding, and in its sample (C*spatial values). */
   readonly base: number;
+  readonly offset: number;
+  /** The window's number of Elems. */
   readonly total: number;
   readonly slices: number;
   readonly sliceLen: number;
@@ -140,6 +142,16 @@ export interface WindowPlan {
   readonly partialFirst: number;
   readonly reduceGrid: Grid;
   readonly applyGrid: Grid;
+}
+
+/**
+ * The most values of any one channel in a window of `count` values (batchCount*spatial for a window of
+ * whole samples): a window that cuts samples holds, past its whole periods of C*spatial values, at most
+ * a run's worth more of any channel (exact enough to size slices: a channel may get fewer).
+ */
+export function mostChannelValues(layout: ChannelLayout, count: number): number {
+  const sampleValues = layout.channels * layout.spatial;
+  return Math.floor(count / sampleValues) * layout.spatial + Math.min(count % sampleValues, layout.spatial);
 }
 
 export interface PassPlan {
@@ -177,21 +189,23 @@ export function planPasses(
   bytesPerValue = 4,
 ): PassPlan {
   const runsOfVec4 = layout.spatial % 4 === 0;
-  const mostRows = chunks.reduce((most, c) => Math.max(most, c.batchCount), 0);
-  const rows = reducesByRows(layout.channels, layout.spatial, (mostRows * layout.spatial) / (runsOfVec4 ? 4 : 1), target.workgroupSize);
+  const mostValues = chunks.reduce((most, c) => Math.max(most, mostChannelValues(layout, c.count)), 0);
+  const rows = reducesByRows(layout.channels, layout.spatial, mostValues / (runsOfVec4 ? 4 : 1), target.workgroupSize);
   const vec4 = !rows && runsOfVec4;
-  const elemBytes = (vec4 ? 4 : 1) * bytesPerValue;
-  const spatialElems = layout.spatial / (vec4 ? 4 : 1);
+  const lanes = vec4 ? 4 : 1;
+  const spatialElems = layout.spatial / lanes;
   let partialFirst = 0;
   const windows = chunks.map((chunk): WindowPlan => {
+    const channelValues = mostChannelValues(layout, chunk.count);
     const { slices, sliceLen } = rows
-      ? planRowBlocks(layout.channels, chunk.batchCount * layout.spatial, target)
-      : planSlices(layout.channels, chunk.batchCount * spatialElems, target, vec4 ? 4 : 1);
+      ? planRowBlocks(layout.channels, channelValues, target)
+      : planSlices(layout.channels, channelValues / lanes, target, lanes);
     const reduceGroups = (rows ? Math.ceil(layout.channels / ROWS_CHANNEL_LANES) : layout.channels) * slices;
-    const total = chunk.batchCount * layout.channels * spatialElems;
+    const total = chunk.count / lanes;
     const window: WindowPlan = {
       chunk,
-      base: chunk.baseBytes / elemBytes,
+      base: chunk.baseBytes / (lanes * bytesPerValue),
+      offset: (chunk.start % (layout.channels * layout.spatial)) / lanes,
       total,
       slices,
       sliceLen,

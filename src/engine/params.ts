@@ -13,7 +13,7 @@ import { LruMap } from '../runtime/lru.js';
 import { BufferUsage } from '../runtime/webgpu-constants.js';
 
 export interface KernelParams {
-  batch: number;
+  offset: number;
   channels: number;
   spatial: number;
   slices: number;
@@ -54,7 +54,7 @@ export function windowParams(
   shared: { flags: number; eps: number; momentum: number },
 ): KernelParams[] {
   return plan.windows.map((w) => ({
-    batch: w.chunk.batchCount,
+    offset: w.offset,
     channels: layout.channels,
     spatial: plan.spatialElems,
     slices: w.slices,
@@ -76,7 +76,7 @@ export function packParams(records: readonly KernelParams[]): ArrayBuffer {
   records.forEach((p, slot) => {
     const offset = slot * PARAMS_SLOT_BYTES;
     new Uint32Array(data, offset, 10).set([
-      p.batch, p.channels, p.spatial, p.slices, p.sliceLen, p.reduceGridX, p.applyGridX, p.finalizeGridX, p.total, p.flags,
+      p.offset, p.channels, p.spatial, p.slices, p.sliceLen, p.reduceGridX, p.applyGridX, p.finalizeGridX, p.total, p.flags,
     ]);
     new Float32Array(data, offset + 40, 2).set([p.eps, p.momentum]);
     new Uint32Array(data, offset + 48, 3).set([p.base, p.partialStride, p.partialFirst]);

@@ -115,7 +115,7 @@ export interface OperationSpec<R extends string> extends EncoderOptions {
   readonly zeroedWhenEmpty?: readonly NoInfer<R>[];
 }
 
-/** Windows (chunks of whole samples that fit one binding) and the dispatches of each pass over them. */
+/** Windows (chunks of x that fit one binding: chunking.ts) and the dispatches of each pass over them. */
 export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean, storage: Storage = 'f32'): PassPlan {
   // Plans depend only on these and the device, and a training loop repeats a few: keep the recent ones.
   let plans = planCaches.get(gpu);

@@ -1,7 +1,7 @@
 // Batch-norm forward (torch.nn.functional.batch_norm) as a list of passes for the runner. Training:
 // statistics -> finalize -> apply, or all three in one dispatch where a workgroup reaches a whole
 // channel (PassPlan.singlePass). Inference: one apply pass that reads the running statistics. A tensor
-// larger than one storage binding runs the statistics and apply passes once per window of whole samples.
+// larger than one storage binding runs the statistics and apply passes once per window (chunking.ts).
 // A residual z is read by whichever pass applies (its '-residual' kernel): y = act(bn(x) + z), no extra pass.
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../runtime/defaults.js';
 import { storageFor } from '../engine/element-storage.js';

@@ -66,8 +66,8 @@ export interface RequestGpuOptions {
   disableFeatures?: readonly OptionalFeature[];
   /**
    * Largest storage binding the library makes, in bytes: a multiple of 4, at least 256; default (and at
-   * most) the device's maxStorageBufferBindingSize. Larger tensors are processed in windows of whole
-   * samples; tests set it small.
+   * most) the device's maxStorageBufferBindingSize. Larger tensors are processed in windows (of whole
+   * samples where they fit, else cutting samples); tests set it small.
    */
   maxBindingBytes?: number;
   /**

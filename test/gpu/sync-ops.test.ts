@@ -71,6 +71,11 @@ const CASES: Case[] = [
   { ...base, name: 'channel axis 2 of 4, cumulative average, Keras\'s biased estimator', rest: [2, 3, 6], axis: 2, sizes: [1, 4], momentum: null, estimator: 'biased' },
   { ...base, name: 'f16', rest: [3, 4, 4], dtype: 'f16', sizes: [2, 0, 3] },
   { ...base, name: 'chunked (1 KiB windows)', rest: [3, 5, 7], sizes: [5, 1, 0, 4], maxBindingBytes: 1024 },
+  // A sample larger than a binding, or one straddling byte 256 of a 256-byte binding: windows cut samples.
+  { ...base, name: 'samples cut (1 KiB windows), vec4 runs', rest: [3, 16, 16], sizes: [1, 0, 2], maxBindingBytes: 1024 },
+  { ...base, name: 'samples cut (1 KiB windows), scalar runs, f16, ReLU', rest: [3, 15, 15], dtype: 'f16', sizes: [2, 1], maxBindingBytes: 1024, relu: true },
+  { ...base, name: 'samples cut (1 KiB windows), channels-last', rest: [2, 300], axis: -1, sizes: [2, 1], maxBindingBytes: 1024, subgroups: false },
+  { ...base, name: 'channels-last [30,3] in 256-byte windows (sample 21 straddles byte 256)', rest: [3], axis: -1, sizes: [30, 0, 2], maxBindingBytes: 256 },
   { ...base, name: 'ReLU with a bias', rest: [4, 9], sizes: [1, 3, 2], relu: true },
   { ...base, name: 'variance far below eps', rest: [2, 8], sizes: [3, 2], mean: 0.5, spread: 1e-4, eps: 1e-3 },
   { ...base, name: 'mean 1e3 times the spread', rest: [2, 16], sizes: [2, 1, 3], mean: 1e3, spread: 1 },

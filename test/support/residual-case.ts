@@ -20,7 +20,7 @@ export interface ResidualCase {
   readonly maxBindingBytes?: number;
 }
 
-/** Every layout and plan: NCHW (scalar and vec4 elements), channels-last (rows kernels), one dispatch or three, windows. */
+/** Every layout and plan: NCHW (scalar and vec4 elements), channels-last (rows kernels), one dispatch or three, windows (of whole samples, and cutting samples). */
 export const RESIDUAL_CASES: readonly ResidualCase[] = [
   { what: 'NCHW, one dispatch', shape: [4, 6, 5, 5], axis: 1, singlePass: true },
   { what: 'NCHW vec4, one dispatch', shape: [2, 4, 8, 8], axis: 1, singlePass: true },
@@ -30,6 +30,9 @@ export const RESIDUAL_CASES: readonly ResidualCase[] = [
   { what: 'NHWC rows, three passes', shape: [8, 4, 4, 6], axis: -1, singlePass: false },
   { what: 'NCHW in windows', shape: [24, 2, 3, 5], axis: 1, singlePass: false, maxBindingBytes: 512 },
   { what: 'NHWC in windows', shape: [16, 3, 3, 4], axis: -1, singlePass: false, maxBindingBytes: 512 },
+  // One sample larger than a binding: windows start and end inside samples.
+  { what: 'NCHW vec4, samples cut', shape: [1, 2, 32, 32], axis: 1, singlePass: false, maxBindingBytes: 1024 },
+  { what: 'NHWC, samples cut', shape: [2, 2, 300], axis: -1, singlePass: false, maxBindingBytes: 512 },
 ];
 
 export interface ResidualRun {

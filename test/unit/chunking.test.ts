@@ -1,10 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { planChunks } from '../../src/engine/chunking.js';
 
+// Windows tile x in order, each bound at an aligned offset within maxBytes; returns them. (One expect per
+// call: the exhaustive test below checks thousands of plans.)
+const checkTiling = (layout: { batch: number; channels: number; spatial: number }, maxBytes: number, bytesPerValue = 4) => {
+  const chunks = planChunks(layout, maxBytes, 256, bytesPerValue);
+  let next = 0;
+  const wrong = chunks.filter((c) => {
+    const ok =
+      c.start === next &&
+      c.count > 0 &&
+      c.bindOffset % 256 === 0 &&
+      c.bindOffset + c.baseBytes === c.start * bytesPerValue &&
+      c.baseBytes < 256 &&
+      c.bindSize === Math.ceil((c.baseBytes + c.count * bytesPerValue) / 4) * 4 &&
+      c.bindSize <= maxBytes;
+    next += c.count;
+    return !ok;
+  });
+  expect({ wrong, covered: next }, `${JSON.stringify(layout)}, ${bytesPerValue} bytes a value, ${maxBytes}`).toEqual({
+    wrong: [],
+    covered: layout.batch * layout.channels * layout.spatial,
+  });
+  return chunks;
+};
+
 describe('planChunks', () => {
   it('keeps a tensor that fits in one binding whole', () => {
     expect(planChunks({ batch: 32, channels: 64, spatial: 12544 }, 128 * 2 ** 20, 256)).toEqual([
-      { batchStart: 0, batchCount: 32, bindOffset: 0, bindSize: 32 * 64 * 12544 * 4, baseBytes: 0 },
+      { start: 0, count: 32 * 64 * 12544, bindOffset: 0, bindSize: 32 * 64 * 12544 * 4, baseBytes: 0 },
     ]);
   });
 
@@ -13,25 +37,18 @@ describe('planChunks', () => {
     [{ batch: 7, channels: 3, spatial: 5 }, 400], // unaligned samples: windows start between offsets
     [{ batch: 100, channels: 1, spatial: 1 }, 260],
     [{ batch: 9, channels: 5, spatial: 12 }, 1000],
-  ])('covers %j in aligned windows of at most %i bytes', (layout, maxBytes) => {
-    const chunks = planChunks(layout, maxBytes, 256);
-    const sampleBytes = layout.channels * layout.spatial * 4;
-    let next = 0;
+  ])('covers %j in aligned windows of whole samples of at most %i bytes, each as long as fits', (layout, maxBytes) => {
+    const chunks = checkTiling(layout, maxBytes);
+    const sampleValues = layout.channels * layout.spatial;
     for (const c of chunks) {
-      expect(c.batchStart).toBe(next);
-      expect(c.bindOffset % 256).toBe(0);
-      expect(c.bindOffset + c.baseBytes).toBe(c.batchStart * sampleBytes);
-      expect(c.baseBytes).toBeLessThan(256);
-      if (c.batchStart + c.batchCount < layout.batch) expect(c.bindSize + sampleBytes).toBeGreaterThan(maxBytes); // as long as fits
-      expect(c.bindSize).toBe(c.baseBytes + c.batchCount * sampleBytes);
-      expect(c.bindSize).toBeLessThanOrEqual(maxBytes);
-      next += c.batchCount;
+      expect(c.start % sampleValues).toBe(0);
+      expect(c.count % sampleValues).toBe(0);
+      if (c.start + c.count < layout.batch * sampleValues) expect(c.bindSize + sampleValues * 4).toBeGreaterThan(maxBytes);
     }
-    expect(next).toBe(layout.batch);
     expect(chunks.length).toBeGreaterThan(1);
   });
 
-  it('finds a plan whenever one exists: as an exhaustive search over window ends decides', () => {
+  it('cuts samples only where no plan of whole samples exists: as an exhaustive search over window ends decides', () => {
     // Whether x can be cut into windows of whole samples, each bound at an aligned offset within maxBytes.
     const exists = (batch: number, sampleBytes: number, maxBytes: number, alignment: number): boolean => {
       const reaches = new Array<boolean>(batch + 1).fill(false);
@@ -47,55 +64,47 @@ describe('planChunks', () => {
       }
       return reaches[0]!;
     };
-    let refused = 0;
+    let cut = 0;
     for (const bytesPerValue of [2, 4]) {
       for (let values = 1; values <= 150; values++) {
         for (const maxBytes of [256, 260, 300, 512, 1000]) {
           for (const batch of [5, 30, 81]) {
             const layout = { batch, channels: values, spatial: 1 };
-            const sampleBytes = values * bytesPerValue;
-            if (batch * sampleBytes <= maxBytes) continue;
-            const plan = () => planChunks(layout, maxBytes, 256, bytesPerValue);
-            if (exists(batch, sampleBytes, maxBytes, 256)) {
-              expect(plan, `${JSON.stringify(layout)} ${bytesPerValue} bytes a value, ${maxBytes}`).not.toThrow();
-            } else {
-              expect(plan).toThrow(RangeError);
-              refused++;
-            }
+            if (batch * values * bytesPerValue <= maxBytes) continue;
+            const chunks = checkTiling(layout, maxBytes, bytesPerValue);
+            const wholeSamples = chunks.every((c) => c.start % values === 0 && c.count % values === 0);
+            expect(wholeSamples, `${JSON.stringify(layout)} ${bytesPerValue} bytes a value, ${maxBytes}`).toBe(exists(batch, values * bytesPerValue, maxBytes, 256));
+            if (!wholeSamples) cut++;
           }
         }
       }
     }
-    expect(refused).toBeGreaterThan(0); // the grid has shapes that no plan can bind
+    expect(cut).toBeGreaterThan(0); // the grid has shapes that no plan of whole samples can bind
   });
 
-  it('names the sample that no aligned binding holds (f32 [30,3] channels-last in 256 bytes: sample 21 straddles byte 256)', () => {
-    expect(() => planChunks({ batch: 30, channels: 3, spatial: 1 }, 256, 256)).toThrow(
-      'when it starts 252 bytes past a 256-byte aligned offset (sample 21, bytes 252 to 264: no binding that starts at an aligned offset holds it whole)',
-    );
+  it('cuts f32 [30,3] channels-last in 256 bytes, where sample 21 straddles byte 256, at the binding', () => {
+    expect(checkTiling({ batch: 30, channels: 3, spatial: 1 }, 256)).toEqual([
+      { start: 0, count: 64, bindOffset: 0, bindSize: 256, baseBytes: 0 },
+      { start: 64, count: 26, bindOffset: 256, bindSize: 104, baseBytes: 0 },
+    ]);
   });
 
-  it('says when one sample is larger than a binding', () => {
-    expect(() => planChunks({ batch: 2, channels: 64, spatial: 1024 }, 65536, 256)).toThrow(
-      'one sample of x (C*spatial = 64*1024 values, 262144 bytes) does not fit in one storage binding of 65536 bytes',
-    );
+  it('cuts a sample larger than a binding, at whole vec4s where runs are of a multiple of 4 values', () => {
+    // [1,3,40,40] f32 in 1024 bytes: 256 values a window; f16 512.
+    const chunks = checkTiling({ batch: 1, channels: 3, spatial: 1600 }, 1024);
+    expect(chunks.map((c) => c.count)).toEqual([...new Array<number>(18).fill(256), 4800 - 18 * 256]);
+    expect(checkTiling({ batch: 1, channels: 3, spatial: 1600 }, 1024, 2).map((c) => c.count)).toEqual([...new Array<number>(9).fill(512), 4800 - 9 * 512]);
+    // 7 values to a run (scalar), windows from a value that starts mid-alignment (8-value samples).
+    for (const c of checkTiling({ batch: 2, channels: 64, spatial: 7 }, 300)) expect(c.count).toBeGreaterThan(0);
+    for (const c of checkTiling({ batch: 3, channels: 5, spatial: 100 }, 260, 2)) expect(c.start % 4).toBe(0);
   });
 });
 
 describe('planChunks with f16 values', () => {
   it('starts windows on 2-byte values and binds whole 4-byte words within the limit', () => {
     const layout = { batch: 40, channels: 3, spatial: 5 }; // 30-byte samples: windows start mid-word
-    const chunks = planChunks(layout, 512, 256, 2);
-    let next = 0;
-    for (const c of chunks) {
-      expect(c.bindOffset + c.baseBytes).toBe(c.batchStart * 30);
-      expect(c.baseBytes % 2).toBe(0);
-      expect(c.bindSize % 4).toBe(0);
-      expect(c.bindSize).toBeGreaterThanOrEqual(c.baseBytes + c.batchCount * 30);
-      expect(c.bindSize).toBeLessThanOrEqual(512);
-      next += c.batchCount;
-    }
-    expect(next).toBe(40);
+    const chunks = checkTiling(layout, 512, 2);
+    for (const c of chunks) expect(c.start % 15).toBe(0);
     expect(chunks.some((c) => c.baseBytes % 4 === 2)).toBe(true);
   });
 });

@@ -15,6 +15,7 @@ import {
   foldGrid,
   FOLD_BLOCK_VALUES,
   MIN_ELEMS_PER_INVOCATION,
+  mostChannelValues,
   planPasses,
   planRowBlocks,
   planSlices,
@@ -174,6 +175,27 @@ describe('planPasses', () => {
     const layout = { batch: 16, channels: 64, spatial: 32 * 32 };
     expect(plan(layout).singlePass).toBe(false);
     expect(plan(layout, true, SOFTWARE_TARGET).singlePass).toBe(true);
+  });
+});
+
+describe('windows that cut samples', () => {
+  it('bounds the values of any one channel in a window: exact for whole samples, at most a run more otherwise', () => {
+    const layout = { batch: 5, channels: 3, spatial: 10 };
+    expect(mostChannelValues(layout, 2 * 30)).toBe(20);
+    expect(mostChannelValues(layout, 7)).toBe(7);
+    expect(mostChannelValues(layout, 25)).toBe(10);
+    expect(mostChannelValues(layout, 30 + 12)).toBe(20);
+  });
+
+  it('gives each window its offset in its sample, in Elems, and slices that reach every channel value it holds', () => {
+    const layout = { batch: 1, channels: 3, spatial: 1600 }; // 19200 bytes a sample, 1024-byte windows of 64 vec4s
+    const plan = planPasses(layout, planChunks(layout, 1024, 256), 65535, true, GPU_TARGET);
+    expect(plan).toMatchObject({ vec4: true, rows: false, singlePass: false });
+    expect(plan.windows.map((w) => w.offset)).toEqual(plan.windows.map((_, i) => i * 64));
+    for (const w of plan.windows) expect(w.slices * w.sliceLen).toBeGreaterThanOrEqual(Math.min(w.total, 400));
+    const straddling = { batch: 30, channels: 3, spatial: 1 }; // channels-last: sample 21 straddles byte 256
+    const rows = planPasses(straddling, planChunks(straddling, 256, 256), 65535, true, GPU_TARGET);
+    expect(rows.windows.map((w) => [w.offset, w.total])).toEqual([[0, 64], [1, 26]]);
   });
 });
 
