@@ -128,8 +128,9 @@ interface Exchange {
 const INNER = Symbol('SyncBatchNorm inner module');
 
 /**
- * Batch normalization over the batches of several replicas, as PyTorch's nn.SyncBatchNorm: in training,
- * each replica's forward normalizes its own x with the mean and variance of every replica's x together
+ * Batch normalization over the batches of several replicas, as PyTorch's nn.SyncBatchNorm.
+ *
+ * In training, each replica's forward normalizes its own x with the mean and variance of every replica's x together
  * (as one BatchNorm over the concatenated batch would), and its backward gives the dx that batch's
  * backward would. The replicas meet through a process group you supply ({@link SyncGroup}): each forward
  * reads back its 2C + 1 statistics (mean, biased variance, count) and all-gathers them with a header (its
@@ -138,7 +139,8 @@ const INNER = Symbol('SyncBatchNorm inner module');
  * exchange as a failure, so that every replica's call rejects, naming it, and none waits forever.
  *
  * As PyTorch's:
- * - in eval mode, or in a group of size 1, forward and backward are BatchNorm's (no exchange);
+ * - in eval mode, or in a group of size 1, forward and backward are BatchNorm's (no exchange: a replica
+ *   may evaluate alone);
  * - a replica with an empty batch (x with N = 0) still takes part in every exchange and returns an empty y
  *   (and dx); it contributes nothing to the statistics;
  * - dweight and dbias are this replica's own (its share of the sums): add them over the replicas in your
@@ -150,10 +152,15 @@ const INNER = Symbol('SyncBatchNorm inner module');
  *
  * @example
  * ```ts
+ * import { createLocalGroup, requestGpu, SyncBatchNorm, Tensor } from 'webgpu-batchnorm';
+ *
+ * const gpus = await Promise.all([requestGpu(), requestGpu()]);    // two devices, one replica each
+ * const shard = (r: number) => Tensor.fromArray(gpus[r]!, Float32Array.from({ length: 4 * 16 }, Math.random), [4, 16]);
+ * const [xs, dys] = [[shard(0), shard(1)], [shard(0), shard(1)]];
  * const groups = createLocalGroup(2);                              // two replicas in this process
- * const bns = groups.map((group, r) => new SyncBatchNorm(gpus[r], 16, { group }));
- * const ys = await Promise.all(bns.map((bn, r) => bn.forward(xs[r]))); // statistics of both batches
- * const grads = await Promise.all(bns.map((bn, r) => bn.backward(dys[r])));
+ * const bns = groups.map((group, r) => new SyncBatchNorm(gpus[r]!, 16, { group }));
+ * const ys = await Promise.all(bns.map((bn, r) => bn.forward(xs[r]!))); // statistics of both batches
+ * const grads = await Promise.all(bns.map((bn, r) => bn.backward(dys[r]!)));
  * ```
  */
 export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boolean = HasWeight> {

@@ -6,8 +6,9 @@
 import { describeValue, readOptions } from '../runtime/options.js';
 
 /**
- * A process group of replicas, as torch.distributed's is to SyncBatchNorm: this replica's `rank` among
- * `size`, and two collectives. Every replica calls the same collectives in the same order, and each call
+ * A process group of replicas, as torch.distributed's is to SyncBatchNorm.
+ *
+ * This replica's `rank` among `size`, and two collectives. Every replica calls the same collectives in the same order, and each call
  * resolves once every replica has made it. A collective that cannot complete (a peer gone, a timeout,
  * calls that differ) must reject on every waiting replica, never stay pending, and the group should then
  * refuse every later call; give each collective a timeout (docs/sync-batch-norm.md, "The contract"). Any object of this shape works:
@@ -155,9 +156,10 @@ interface Round {
 }
 
 /**
- * `size` groups of replicas in one process, one per replica (group i has rank i): for several Gpus
- * (devices of one adapter or of several) in one program, as a multi-GPU server runs one replica per
- * device. The collectives exchange through promises the groups share; each resolves once every group
+ * `size` groups of replicas in one process, one per replica (group i has rank i).
+ *
+ * For several Gpus (devices of one adapter or of several) in one program, as a multi-GPU server runs one
+ * replica per device. The collectives exchange through promises the groups share; each resolves once every group
  * has made the same call, and each replica gets copies of its own. allReduceSum adds in rank order in
  * float64 and rounds once, so every replica gets the same sum. The group is aborted, and every waiting and
  * later call rejects on every replica, when a call's collective (or a sum's length) differs from another

@@ -9,8 +9,10 @@ import { describeValue } from '../runtime/options.js';
 import { missingRanks, mismatch, readTimeout, startTimer, sumInRankOrder, type SyncGroup, type SyncGroupOptions } from '../modules/sync-group.js';
 
 /**
- * What one worker needs to join the group: pass it as (part of) the Worker's `workerData`, and its
- * `ports` in the Worker's `transferList` (a MessagePort must be transferred, not copied).
+ * What one worker needs to join the group.
+ *
+ * Pass it as (part of) the Worker's `workerData`, and its `ports` in the Worker's `transferList` (a
+ * MessagePort must be transferred, not copied).
  */
 export interface WorkerGroupEndpoint {
   /** The worker's rank in the group. */
@@ -41,11 +43,16 @@ type Message =
 type Collective = 'allGather' | 'allReduceSum';
 
 /**
- * The endpoints of a group of `size` workers (endpoint r for the worker of rank r), made in the thread
- * that starts them: one MessageChannel between every two replicas.
+ * The endpoints of a group of `size` workers (endpoint r for the worker of rank r).
+ *
+ * Made in the thread that starts them: one MessageChannel between every two replicas.
  *
  * @example
  * ```ts
+ * import { Worker } from 'node:worker_threads';
+ * import { createWorkerGroup } from 'webgpu-batchnorm/node';
+ *
+ * const script = new URL('./replica.js', import.meta.url); // each calls joinWorkerGroup(workerData)
  * const endpoints = createWorkerGroup(2);
  * const workers = endpoints.map((endpoint) => new Worker(script, { workerData: endpoint, transferList: [...endpoint.ports] }));
  * ```
@@ -69,7 +76,9 @@ export function createWorkerGroup(size: number, options: SyncGroupOptions = {}):
 }
 
 /**
- * Joins the group in a worker: the {@link SyncGroup} to pass to SyncBatchNorm. Collectives resolve once
+ * Joins the group in a worker: the {@link SyncGroup} to pass to SyncBatchNorm.
+ *
+ * Collectives resolve once
  * every replica has made the same call; allReduceSum adds in rank order in float64 and rounds once, so
  * every replica gets the same sum. A collective that waits longer than the timeout, or a call that differs
  * from a peer's at the same step, aborts the group: its waiting and later calls reject, here and (told

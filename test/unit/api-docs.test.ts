@@ -41,28 +41,8 @@ const MUST_HAVE_EXAMPLES = [
   'webgpu-batchnorm/tfjs.batchNormalization',
 ];
 
-/**
- * Examples that are fragments (names used without being declared), in files the SyncBatchNorm work
- * (issue 27) is rewriting: each is checked to be still a fragment, so that the one made whole leaves this
- * list (and is then type-checked as the others are).
- */
-const FRAGMENTS = ['webgpu-batchnorm.SyncBatchNorm', 'webgpu-batchnorm/node.createWorkerGroup'];
-
 /** The most characters an item's summary in a module's index may have (links and code marks not counted): one line. */
 const SUMMARY_LENGTH = 120;
-
-/**
- * Items whose summary is still a paragraph, in files the SyncBatchNorm work (issue 27) is rewriting: each
- * is checked to be still too long, so that the one shortened leaves this list.
- */
-const LONG_SUMMARIES = [
-  'webgpu-batchnorm: SyncBatchNorm',
-  'webgpu-batchnorm: SyncGroup',
-  'webgpu-batchnorm: createLocalGroup',
-  'webgpu-batchnorm/node: WorkerGroupEndpoint',
-  'webgpu-batchnorm/node: createWorkerGroup',
-  'webgpu-batchnorm/node: joinWorkerGroup',
-];
 
 /**
  * Each row of the module indexes in `dir` (`| [name](page) | summary |`, typedoc.json's `indexFormat`), as
@@ -214,12 +194,10 @@ describe('API reference (docs/api)', () => {
   it('gives every item of a module index a summary of one line', async () => {
     const summaries = await indexSummaries(out);
     expect(summaries.size, 'no index rows found: is indexFormat still "table"?').toBeGreaterThan(90);
-    const long = [...summaries].filter(([item, summary]) => summary.length > SUMMARY_LENGTH && !LONG_SUMMARIES.includes(item));
+    const long = [...summaries].filter(([, summary]) => summary.length > SUMMARY_LENGTH);
     expect(long.map(([item, summary]) => `${item} (${summary.length}): ${summary}`), 'summaries over one line: end the first paragraph of the comment sooner').toEqual([]);
     const missing = [...summaries].filter(([, summary]) => summary === '-').map(([item]) => item);
     expect(missing, 'items without a summary').toEqual([]);
-    const shortened = LONG_SUMMARIES.filter((item) => (summaries.get(item)?.length ?? 0) <= SUMMARY_LENGTH);
-    expect(shortened, 'summaries of one line now: take them off LONG_SUMMARIES').toEqual([]);
   });
 
   it('shows an example on the pages a user opens first', () => {
@@ -231,9 +209,6 @@ describe('API reference (docs/api)', () => {
     const examples = examplesOf(project);
     const errors = typeCheck(examples);
     const report = (i: number) => `${examples[i]!.item}:\n  ${errors.get(i)!.join('\n  ')}\n${examples[i]!.code}`;
-    const failing = [...errors.keys()].filter((i) => !FRAGMENTS.includes(examples[i]!.item));
-    expect(failing.map(report), 'examples that do not compile').toEqual([]);
-    const whole = FRAGMENTS.filter((item) => !examples.some((e, i) => e.item === item && errors.has(i)));
-    expect(whole, 'examples that compile now: take them off FRAGMENTS').toEqual([]);
+    expect([...errors.keys()].map(report), 'examples that do not compile').toEqual([]);
   }, 120_000);
 });
