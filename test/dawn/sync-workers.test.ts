@@ -2,8 +2,9 @@
 // device (here over lavapipe, which stores f16 natively): shards of unequal sizes with 0 and 1 sample
 // among them, two training steps and an eval forward; every shard's y and dx, the running statistics
 // every replica holds, and the replicas' dweight and dbias added, against the float64 forward and backward
-// on the concatenated batch. The worker (test/dawn/sync-worker.ts) is bundled with Vite first: a worker
-// thread runs plain JavaScript.
+// on the concatenated batch. The workers (test/dawn/sync-worker.ts, test/dawn/shutdown-worker.ts) are
+// bundled with Vite first: a worker thread runs plain JavaScript.
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { build } from 'vite';
@@ -20,7 +21,8 @@ import { compareY } from '../support/tolerances.js';
 import type { ReplicaFailure, ReplicaResult, ReplicaTask } from './sync-worker.js';
 
 const root = join(import.meta.dirname, '..', '..');
-const bundle = join(root, 'node_modules', '.cache', 'webgpu-batchnorm-tests', 'sync-worker.js');
+const bundles = join(root, 'node_modules', '.cache', 'webgpu-batchnorm-tests');
+const bundle = join(bundles, 'sync-worker.js');
 let gpu: Gpu;
 const worst: Worst = {};
 
@@ -30,11 +32,15 @@ beforeAll(async () => {
     configFile: false,
     logLevel: 'warn',
     build: {
-      ssr: join(import.meta.dirname, 'sync-worker.ts'),
-      outDir: join(bundle, '..'),
+      ssr: true,
+      outDir: bundles,
       emptyOutDir: true,
       target: 'node20',
-      rollupOptions: { external: ['webgpu'], output: { entryFileNames: 'sync-worker.js', format: 'es' } },
+      rollupOptions: {
+        input: { 'sync-worker': join(import.meta.dirname, 'sync-worker.ts'), 'shutdown-worker': join(import.meta.dirname, 'shutdown-worker.ts') },
+        external: ['webgpu'],
+        output: { entryFileNames: '[name].js', format: 'es' },
+      },
     },
     ssr: { noExternal: true, external: ['webgpu'] },
   });
@@ -158,5 +164,18 @@ describe('a worker that leaves mid-run', () => {
     for (const r of [0, 1]) {
       expect((outcomes[r]!.posted as ReplicaFailure).failed).toMatch(/worker group: the port from rank [01] to rank 2 closed \(that worker closed its group or ended\)/);
     }
+  });
+});
+
+describe('a worker that ends right after awaiting gpu.destroy()', () => {
+  // In a child process: where Dawn aborts, it takes the whole process with it.
+  it('ends cleanly with calls it never awaited, and the process goes on', () => {
+    const main = `import { Worker } from 'node:worker_threads';
+      new Worker(${JSON.stringify(join(bundles, 'shutdown-worker.js'))}, { execArgv: [] }).on('exit', (code) => console.log('worker exited with code', code));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', main], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.stderr).not.toMatch('popErrorScope');
+    expect(child.signal).toBe(null);
+    expect(child.status).toBe(0);
+    expect(child.stdout).toMatch('worker exited with code 0');
   });
 });
