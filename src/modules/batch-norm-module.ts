@@ -3,12 +3,12 @@
 // backward(dy), and moves its state in and out as PyTorch's state_dict and Keras's get_weights/set_weights.
 import { batchNorm } from '../ops/batch-norm.js';
 import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackwardResult } from '../ops/batch-norm-backward.js';
-import { DEFAULT_EPS, DEFAULT_MOMENTUM, KERAS_DEFAULT_EPSILON, KERAS_DEFAULT_MOMENTUM } from '../runtime/defaults.js';
+import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../runtime/defaults.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
 import { describeValue, readOptions } from '../runtime/options.js';
 import type { EncoderOptions } from '../engine/runner.js';
 import { Tensor } from '../runtime/tensor.js';
-import { assertActivation, assertAxis, assertBoolean, assertEps, assertKerasMomentum, assertMomentum, type Activation } from '../runtime/validate.js';
+import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, readKerasLayerSettings, type Activation } from '../runtime/validate.js';
 import { recordWrite } from '../runtime/write-log.js';
 
 /**
@@ -362,16 +362,7 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
     options: KerasBatchNormOptions<Scale, Center> = {},
   ): BatchNorm<Scale, Center> {
     const o = readOptions(options, 'BatchNorm.keras options', KERAS_OPTION_KEYS);
-    const kerasMomentum = o.momentum ?? KERAS_DEFAULT_MOMENTUM;
-    assertKerasMomentum(kerasMomentum, 'BatchNorm.keras options.momentum');
-    const epsilon = o.epsilon ?? KERAS_DEFAULT_EPSILON;
-    assertEps(epsilon);
-    const center = o.center ?? true;
-    assertBoolean(center, 'BatchNorm.keras options.center');
-    const scale = o.scale ?? true;
-    assertBoolean(scale, 'BatchNorm.keras options.scale');
-    const axis = o.axis ?? -1;
-    assertAxis(axis, 'BatchNorm.keras options.axis');
+    const { axis, epsilon, momentum: kerasMomentum, center, scale } = readKerasLayerSettings(o, 'BatchNorm.keras options');
     const internal: InternalOptions = { weight: scale, bias: center, runningVarEstimator: 'biased', what: 'BatchNorm.keras' };
     return new BatchNorm(gpu, numFeatures, {
       eps: epsilon,

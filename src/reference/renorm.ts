@@ -1,10 +1,10 @@
 // Float64 reference of Keras 3's batch renormalization (keras.layers.BatchNormalization(renorm=True),
 // keras/src/layers/normalization/batch_normalization.py): one training step, its backward, and the initial
 // weights. Inference is plain batch norm with moving_mean and moving_variance (batchNormReference).
-import { KERAS_DEFAULT_EPSILON, KERAS_DEFAULT_MOMENTUM, KERAS_DEFAULT_RENORM_MOMENTUM } from '../runtime/defaults.js';
+import { KERAS_DEFAULT_RENORM_MOMENTUM } from '../runtime/defaults.js';
 import { describeValue, readOptions } from '../runtime/options.js';
 import { channelLayout } from '../runtime/shape.js';
-import { assertBoolean, assertEps, assertKerasMomentum, readRenormClipping, type RenormClipping } from '../runtime/validate.js';
+import { assertBoolean, assertKerasMomentum, readKerasLayerSettings, readRenormClipping, type RenormClipping } from '../runtime/validate.js';
 import { batchNormBackwardReference } from './backward.js';
 import { assertTensorValues, assertValues, optionalChannelValues, type ReferenceValues } from './checks.js';
 import { batchNormReference, channelMoments } from './forward.js';
@@ -204,19 +204,11 @@ export function kerasRenormReference(
   options: KerasRenormOptions = {},
 ): KerasRenormStepResult {
   const o = readOptions(options, 'kerasRenormReference options', STEP_KEYS);
-  const axis = (o.axis ?? -1) as number;
+  const { axis, epsilon, momentum, center, scale } = readKerasLayerSettings(o, 'kerasRenormReference options');
   const { channels } = channelLayout(shape, axis);
-  const epsilon = o.epsilon ?? KERAS_DEFAULT_EPSILON;
-  assertEps(epsilon);
-  const momentum = o.momentum ?? KERAS_DEFAULT_MOMENTUM;
-  assertKerasMomentum(momentum, 'kerasRenormReference options.momentum');
   const renormMomentum = o.renormMomentum ?? KERAS_DEFAULT_RENORM_MOMENTUM;
   assertKerasMomentum(renormMomentum, 'kerasRenormReference options.renormMomentum');
   const { rmin, rmax, dmax } = readRenormClipping(o.renormClipping, 'kerasRenormReference options.renormClipping');
-  const center = o.center ?? true;
-  assertBoolean(center, 'kerasRenormReference options.center');
-  const scale = o.scale ?? true;
-  assertBoolean(scale, 'kerasRenormReference options.scale');
 
   const s = readOptions(state, 'kerasRenormReference state', STATE_KEYS, false);
   const gamma = affineValues(s.gamma, 'gamma', 'scale', scale, channels);

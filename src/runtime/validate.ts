@@ -1,5 +1,5 @@
 // Argument checks shared by the operations: every message names the offending value.
-import { DEFAULT_MOMENTUM } from './defaults.js';
+import { DEFAULT_MOMENTUM, KERAS_DEFAULT_EPSILON, KERAS_DEFAULT_MOMENTUM } from './defaults.js';
 import { describeValue, readOptions } from './options.js';
 import { Tensor, type DType } from './tensor.js';
 import type { Gpu } from './gpu.js';
@@ -45,6 +45,36 @@ export function assertKerasMomentum(momentum: unknown, name: string): asserts mo
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
     throw new RangeError(`${name} must be in [0, 1] (Keras's convention: moving = momentum*moving + (1 - momentum)*batch), got ${describeValue(momentum)}`);
   }
+}
+
+/** The arguments of keras.layers.BatchNormalization that every Keras form here takes, read with Keras's defaults. */
+export interface KerasLayerSettings {
+  readonly axis: number;
+  readonly epsilon: number;
+  readonly momentum: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+}
+
+/**
+ * Keras's axis (default -1), epsilon (1e-3), momentum (0.99, Keras's convention), center and scale
+ * (default true), each checked; `what` names the options in messages.
+ */
+export function readKerasLayerSettings(
+  o: { readonly axis?: unknown; readonly epsilon?: unknown; readonly momentum?: unknown; readonly center?: unknown; readonly scale?: unknown },
+  what: string,
+): KerasLayerSettings {
+  const momentum = o.momentum ?? KERAS_DEFAULT_MOMENTUM;
+  assertKerasMomentum(momentum, `${what}.momentum`);
+  const epsilon = o.epsilon ?? KERAS_DEFAULT_EPSILON;
+  assertEps(epsilon);
+  const center = o.center ?? true;
+  assertBoolean(center, `${what}.center`);
+  const scale = o.scale ?? true;
+  assertBoolean(scale, `${what}.scale`);
+  const axis = o.axis ?? -1;
+  assertAxis(axis, `${what}.axis`);
+  return { axis, epsilon, momentum, center, scale };
 }
 
 /** Keras's `renorm_clipping`: bounds on batch renormalization's r and d, each optional (an absent one does not clip). */
