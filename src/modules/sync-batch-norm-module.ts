@@ -378,12 +378,24 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
     });
   }
 
-  /** The backward's options, checked, and what the forward saved checked still as it was; throws for bad input. */
+  /**
+   * The backward's options, checked, and what the forward saved checked still as it was; after a forward
+   * that was not BatchNorm's (whose backward checks its own), the `out` tensors too. Throws for bad input.
+   */
   #readBackward(saved: Saved, options: SyncBatchNormBackwardOptions) {
     this.#assertUsable('backward');
     const o = readOptions(options, 'SyncBatchNorm.backward options', SYNC_BACKWARD_OPTION_KEYS) as SyncBatchNormBackwardOptions;
     const out = readOptions(o.out, 'SyncBatchNorm.backward options.out', SYNC_BACKWARD_OUT_KEYS) as NonNullable<SyncBatchNormBackwardOptions['out']>;
-    if (saved.kind !== 'local') this.#assertSavedAlive(saved);
+    if (saved.kind !== 'local') {
+      this.#assertSavedAlive(saved);
+      const { x } = saved;
+      assertOwnGradientOutputs(this.#local, out, 'SyncBatchNorm.backward');
+      if (out.dx !== undefined) assertOutput(this.gpu, out.dx, 'out.dx', x.shape, x.dtype);
+      if (out.dz !== undefined) {
+        if (!saved.residual) throw new Error('out.dz is written only after a forward with a residual');
+        assertOutput(this.gpu, out.dz, 'out.dz', x.shape, x.dtype);
+      }
+    }
     return { o, out };
   }
 
@@ -616,13 +628,7 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
     let message: Float32Array;
     let refusal: { error: unknown } | null = null;
     try {
-      ({ out } = this.#readBackward(saved, options));
-      assertOwnGradientOutputs(this.#local, out, 'SyncBatchNorm.backward');
-      if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', saved.x.shape, saved.x.dtype); // before the exchange
-      if (out.dz !== undefined) {
-        if (!saved.residual) throw new Error('out.dz is written only after a forward with a residual');
-        assertOutput(gpu, out.dz, 'out.dz', saved.x.shape, saved.x.dtype);
-      }
+      ({ out } = this.#readBackward(saved, options)); // out checked before the exchange
       sums = batchNormBackwardReduce(gpu, dy, saved.x, {
         ...forward,
         out: { sumDy: exchange.sumDy, sumDyXmu: exchange.sumDyXmu, ...(out.dweight ? { dweight: out.dweight } : {}), ...(out.dbias ? { dbias: out.dbias } : {}) },
@@ -657,12 +663,6 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
     const { gpu } = this;
     assertSameShapeAndDType(dy, 'dy', x, 'x');
     assertUsableTensor(gpu, dy, 'dy');
-    assertOwnGradientOutputs(this.#local, out, 'SyncBatchNorm.backward');
-    if (out.dx !== undefined) assertOutput(gpu, out.dx, 'out.dx', x.shape, x.dtype);
-    if (out.dz !== undefined) {
-      if (!residual) throw new Error('out.dz is written only after a forward with a residual');
-      assertOutput(gpu, out.dz, 'out.dz', x.shape, x.dtype);
-    }
     const zeros = (name: 'dweight' | 'dbias') => {
       const given = out[name];
       if (given === undefined) return Tensor.empty(gpu, [this.numFeatures], { label: `SyncBatchNorm ${name}` });

@@ -519,7 +519,7 @@ function readBackwardCommon(gpu: Gpu, what: string, dy: unknown, x: unknown, o: 
   }
   // With a residual and a ReLU the mask is the stored y's sign: the '-residual' kernels read y.
   const storedY = readStoredY(gpu, what, residual, relu, o.y, xt);
-  const flags = FLAGS.TRAINING | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (activation === 'relu' ? FLAGS.RELU : 0);
+  const flags = FLAGS.TRAINING | (weight ? FLAGS.HAS_WEIGHT : 0) | (bias ? FLAGS.HAS_BIAS : 0) | (relu ? FLAGS.RELU : 0);
   const roles = {
     dy: { name: 'dy', tensor: dy as Tensor, access: 'read' },
     x: { name: 'x', tensor: xt, access: 'read' },
