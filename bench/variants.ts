@@ -36,9 +36,16 @@ function numericsLabel(numerics: Numerics): string {
   return changed.length === 0 ? 'default' : changed.map((k) => `${k} ${String(numerics[k])}`).join(', ');
 }
 
-/** `--compare-numerics`: NUMERICS_VARIANTS as Gpu variants (the internal GpuOptions statisticsMerge, compensation, fences). */
+/**
+ * `--compare-numerics`: NUMERICS_VARIANTS as Gpu variants (the internal GpuOptions statisticsMerge,
+ * compensation, fences), then the default numerics with the plans of before every statistics invocation
+ * got a whole fold block (the internal wholeFoldBlock: false), which a GPU has not compared either.
+ */
 export function numericsVariants(): GpuVariant[] {
-  return NUMERICS_VARIANTS.map((numerics) => ({ label: numericsLabel(numerics), options: { ...numerics } }));
+  return [
+    ...NUMERICS_VARIANTS.map((numerics) => ({ label: numericsLabel(numerics), options: { ...numerics } })),
+    { label: 'wholeFoldBlock false', options: { wholeFoldBlock: false } },
+  ];
 }
 
 /**
@@ -90,6 +97,7 @@ export function variantGpu(gpu: Gpu, variant: GpuVariant): Gpu {
     ...(gpu.maxBindingBytes < gpu.device.limits.maxStorageBufferBindingSize ? { maxBindingBytes: gpu.maxBindingBytes } : {}),
     reductionWorkgroups: gpu.reductionWorkgroups,
     workgroupSize: gpu.workgroupSize,
+    wholeFoldBlock: gpu.wholeFoldBlock,
     disableFeatures: offered.filter((f) => gpu.device.features.has(f) && !on[f]),
   };
   return Gpu.fromDevice(gpu.device, { ...inherited, ...variant.options });

@@ -43,7 +43,8 @@ const USAGE = `usage: node build-node/bench-node.js [options]
                     options, e.g. '{"1024":{"reductionWorkgroups":1024},"256":{"reductionWorkgroups":256}}';
                     the first is the baseline
   --compare-numerics  the variants: the reductions' numerical choices (bench/variants.ts NUMERICS_VARIANTS:
-                    the statistics merge, compensation per value or per block, fences), the default first
+                    the statistics merge, compensation per value or per block, fences), the default first,
+                    then the plans of before every invocation got a whole fold block (wholeFoldBlock false)
   --list-shapes     print the shapes this run would measure (NxCxHxW, one line) and exit
   --rows-out FILE   also append each shape's row to FILE as it finishes, one JSON line each
                     (what a run cut short leaves)

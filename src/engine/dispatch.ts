@@ -32,6 +32,8 @@ import type { ChannelLayout } from '../runtime/shape.js';
 export interface PlanTarget {
   readonly reductionWorkgroups: number;
   readonly workgroupSize: number;
+  /** Every statistics invocation gets at least one whole fold block (minElemsPerInvocation); the Gpu's. */
+  readonly wholeFoldBlock: boolean;
 }
 /** Each statistics invocation gets at least this many elements, so a workgroup does real work. */
 export const MIN_ELEMS_PER_INVOCATION = 8;
@@ -44,9 +46,13 @@ export const MIN_ELEMS_PER_INVOCATION = 8;
  */
 export const FOLD_BLOCK_VALUES = 16;
 
-/** The least Elems of `lanes` values each (1, or 4 for vec4 loads) a statistics invocation gets. */
-export function minElemsPerInvocation(lanes: number): number {
-  return Math.max(MIN_ELEMS_PER_INVOCATION, FOLD_BLOCK_VALUES / lanes);
+/**
+ * The least Elems of `lanes` values each (1, or 4 for vec4 loads) a statistics invocation gets: with
+ * `wholeFoldBlock` (the default) at least one fold block, else MIN_ELEMS_PER_INVOCATION alone, as before it
+ * (kept selectable until a GPU run has compared the two: on a GPU it halves the rows kernels' blocks).
+ */
+export function minElemsPerInvocation(lanes: number, wholeFoldBlock: boolean): number {
+  return wholeFoldBlock ? Math.max(MIN_ELEMS_PER_INVOCATION, FOLD_BLOCK_VALUES / lanes) : MIN_ELEMS_PER_INVOCATION;
 }
 /**
  * Tensors with at most this many values after the channel axis (channels-last: 1; BatchNorm1d on (N, C):
@@ -90,10 +96,10 @@ export interface SlicePlan {
 /**
  * Cuts each channel's `channelLen` elements (of `lanes` values each) into slices: enough of them that
  * C*slices reaches the target's reductionWorkgroups, but never so many that an invocation has fewer than
- * minElemsPerInvocation(lanes) elements to reduce.
+ * minElemsPerInvocation elements to reduce.
  */
 export function planSlices(channels: number, channelLen: number, target: PlanTarget, lanes: number): SlicePlan {
-  const maxSlices = Math.max(1, Math.floor(channelLen / (target.workgroupSize * minElemsPerInvocation(lanes))));
+  const maxSlices = Math.max(1, Math.floor(channelLen / (target.workgroupSize * minElemsPerInvocation(lanes, target.wholeFoldBlock))));
   const wanted = Math.min(Math.ceil(target.reductionWorkgroups / channels), maxSlices);
   const sliceLen = Math.ceil(channelLen / wanted);
   return { slices: Math.ceil(channelLen / sliceLen), sliceLen };
@@ -116,13 +122,13 @@ export function reducesByRows(channels: number, spatial: number, channelElems: n
 /**
  * Cuts a window's `positions` values of each channel (its outer rows times the values after the channel)
  * into blocks for the rows kernels: enough that channel groups times blocks reaches the target's reductionWorkgroups,
- * but each of a workgroup's row lanes gets at least minElemsPerInvocation(1) values. A block may start
+ * but each of a workgroup's row lanes gets at least minElemsPerInvocation values. A block may start
  * and end inside a row: its row lanes walk its values, not its rows.
  */
 export function planRowBlocks(channels: number, positions: number, target: PlanTarget): SlicePlan {
   const channelGroups = Math.ceil(channels / ROWS_CHANNEL_LANES);
   const rowLanes = target.workgroupSize / ROWS_CHANNEL_LANES;
-  const minPositions = rowLanes * minElemsPerInvocation(1);
+  const minPositions = rowLanes * minElemsPerInvocation(1, target.wholeFoldBlock);
   const wanted = Math.min(Math.ceil(target.reductionWorkgroups / channelGroups), Math.max(1, Math.floor(positions / minPositions)));
   const sliceLen = Math.ceil(positions / wanted);
   return { slices: Math.ceil(positions / sliceLen), sliceLen };

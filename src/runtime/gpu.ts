@@ -82,6 +82,8 @@ export interface RequestGpuOptions {
    * runs a workgroup's invocations one after another).
    */
   workgroupSize?: WorkgroupSize;
+  /** @internal Whether every statistics invocation gets a whole fold block (default true); see minElemsPerInvocation. */
+  wholeFoldBlock?: boolean;
   /** @internal The statistics kernels' fold (default 'block'); see Numerics. */
   statisticsMerge?: StatisticsMerge;
   /** @internal Where the reductions' loops compensate (default 'value'); see Numerics. */
@@ -105,6 +107,8 @@ export interface GpuOptions {
   reductionWorkgroups?: number;
   /** {@inheritDoc RequestGpuOptions.workgroupSize} */
   workgroupSize?: WorkgroupSize;
+  /** @internal Whether every statistics invocation gets a whole fold block (default true); see minElemsPerInvocation. */
+  wholeFoldBlock?: boolean;
   /** @internal The statistics kernels' fold (default 'block'); see Numerics. */
   statisticsMerge?: StatisticsMerge;
   /** @internal Where the reductions' loops compensate (default 'value'); see Numerics. */
@@ -114,9 +118,9 @@ export interface GpuOptions {
 }
 
 /** @internal The keys of RequestGpuOptions and GpuOptions (test/unit/options-types.test.ts checks them against the types). */
-export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'workgroupSize', 'statisticsMerge', 'compensation', 'fences'] as const;
+export const REQUEST_OPTION_KEYS = ['gpu', 'powerPreference', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'workgroupSize', 'wholeFoldBlock', 'statisticsMerge', 'compensation', 'fences'] as const;
 /** @internal */
-export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'workgroupSize', 'statisticsMerge', 'compensation', 'fences'] as const;
+export const GPU_OPTION_KEYS = ['gpu', 'disableFeatures', 'maxBindingBytes', 'reductionWorkgroups', 'workgroupSize', 'wholeFoldBlock', 'statisticsMerge', 'compensation', 'fences'] as const;
 
 /**
  * The device is gone: lost, or destroyed by {@link Gpu.destroy}.
@@ -194,6 +198,8 @@ export class Gpu {
   readonly reductionWorkgroups: number;
   /** Invocations per workgroup of the statistics, gradient-sum and apply kernels (from the option, else from the adapter). */
   readonly workgroupSize: WorkgroupSize;
+  /** @internal Whether every statistics invocation gets a whole fold block (from the option, else true). */
+  readonly wholeFoldBlock: boolean;
   /** @internal The reductions' numerical choices (from the options, else DEFAULT_NUMERICS). */
   readonly numerics: Numerics;
   // Dawn for Node crashes natively if the GPU object is collected while its device is in use: held here,
@@ -221,6 +227,7 @@ export class Gpu {
     const adapterInfo = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     this.reductionWorkgroups = options.reductionWorkgroups ?? reductionWorkgroupsFor(adapterInfo);
     this.workgroupSize = options.workgroupSize ?? workgroupSizeFor(adapterInfo);
+    this.wholeFoldBlock = options.wholeFoldBlock ?? true;
     this.numerics = Object.freeze({
       statisticsMerge: options.statisticsMerge ?? DEFAULT_NUMERICS.statisticsMerge,
       compensation: options.compensation ?? DEFAULT_NUMERICS.compensation,
@@ -489,7 +496,7 @@ export function assertGpu(gpu: unknown, what = 'gpu'): asserts gpu is Gpu {
 
 function readGpuOptions(options: unknown, what: string): GpuOptions {
   const read = readOptions(options, what, GPU_OPTION_KEYS);
-  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, workgroupSize, statisticsMerge, compensation, fences } = read;
+  const { gpu, disableFeatures, maxBindingBytes, reductionWorkgroups, workgroupSize, wholeFoldBlock, statisticsMerge, compensation, fences } = read;
   if (gpu !== undefined && typeof (gpu as Partial<GPU>).requestAdapter !== 'function') {
     throw new TypeError(
       `options.gpu must be a WebGPU entry point (navigator.gpu; in Node.js, use requestDawnGpu from 'webgpu-batchnorm/dawn' instead), got ${describeValue(gpu)}`,
@@ -516,6 +523,7 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
     throw new TypeError(`compensation must be ${COMPENSATIONS.map((m) => `'${m}'`).join(' or ')}, got ${describeValue(compensation)}`);
   }
   if (fences !== undefined && typeof fences !== 'boolean') throw new TypeError(`fences must be true or false, got ${describeValue(fences)}`);
+  if (wholeFoldBlock !== undefined && typeof wholeFoldBlock !== 'boolean') throw new TypeError(`wholeFoldBlock must be true or false, got ${describeValue(wholeFoldBlock)}`);
   return {
     ...(compensation === undefined ? {} : { compensation: compensation as Compensation }),
     ...(fences === undefined ? {} : { fences: fences as boolean }),
@@ -523,6 +531,7 @@ function readGpuOptions(options: unknown, what: string): GpuOptions {
     ...(statisticsMerge === undefined ? {} : { statisticsMerge: statisticsMerge as StatisticsMerge }),
     ...(reductionWorkgroups === undefined ? {} : { reductionWorkgroups: reductionWorkgroups as number }),
     ...(workgroupSize === undefined ? {} : { workgroupSize: workgroupSize as WorkgroupSize }),
+    ...(wholeFoldBlock === undefined ? {} : { wholeFoldBlock: wholeFoldBlock as boolean }),
     ...(disableFeatures === undefined ? {} : { disableFeatures: disableFeatures as OptionalFeature[] }),
     ...(maxBindingBytes === undefined ? {} : { maxBindingBytes: maxBindingBytes as number }),
   };

@@ -272,32 +272,36 @@ describe('workgroup sizes', () => {
       { shape: [300, 5], axis: 1 },
       { shape: [4, 6, 6, 70], axis: -1 },
     ];
-    for (const workgroupSize of [64, 128, 256] as const) {
-      for (const reductionWorkgroups of [1, 1024]) {
-        const gpu = Gpu.fromDevice(base.device, { workgroupSize, reductionWorkgroups });
-        expect(gpu.workgroupSize).toBe(workgroupSize);
-        await inErrorScopes(gpu, async () => {
-          for (const [i, { shape, axis }] of shapes.entries()) {
-            const what = `[${shape}] axis ${axis}, ${workgroupSize} invocations, ${reductionWorkgroups} workgroups`;
-            const channels = axis === 1 ? shape[1]! : shape.at(-1)!;
-            const rnd = seededRandom(700 + i);
-            const n = shape.reduce((a, b) => a * b, 1);
-            const x = gaussian(rnd, n, 3, 2);
-            const dy = gaussian(rnd, n);
-            const weight = gaussian(rnd, channels, 1, 0.5);
-            const [xT, dyT, wT] = [Tensor.fromArray(gpu, x, shape), Tensor.fromArray(gpu, dy, shape), Tensor.fromArray(gpu, weight, [channels])];
-            const out = batchNorm(gpu, xT, { training: true, axis, weight: wT });
-            const ref = batchNormReference(x, shape, { training: true, axis, weight });
-            compareY(`${what} y`, await out.y.toArray(), x, shape, ref, weight, null, axis);
-            const saveMean = await out.saveMean!.toArray();
-            const saveInvstd = await out.saveInvstd!.toArray();
-            const grads = batchNormBackward(gpu, dyT, xT, { training: true, axis, weight: wT, saveMean: out.saveMean!, saveInvstd: out.saveInvstd! });
-            const refGrads = batchNormBackwardReference(dy, x, shape, { training: true, axis, weight, saveMean, saveInvstd });
-            await compareBackward(what, grads, refGrads, { dy, x, shape, axis, weight, training: true });
-            for (const t of [xT, dyT, wT, out.y, out.saveMean, out.saveInvstd, grads.dx, grads.dweight, grads.dbias]) t?.destroy();
-          }
-        });
-      }
+    // And a GPU's plans as they were before every invocation got a whole fold block (the internal
+    // wholeFoldBlock, kept until a GPU run has compared the two).
+    const configs = [
+      ...([64, 128, 256] as const).flatMap((workgroupSize) => [1, 1024].map((reductionWorkgroups) => ({ workgroupSize, reductionWorkgroups, wholeFoldBlock: true }))),
+      { workgroupSize: 256, reductionWorkgroups: 1024, wholeFoldBlock: false },
+    ] as const;
+    for (const { workgroupSize, reductionWorkgroups, wholeFoldBlock } of configs) {
+      const gpu = Gpu.fromDevice(base.device, { workgroupSize, reductionWorkgroups, wholeFoldBlock });
+      expect(gpu.workgroupSize).toBe(workgroupSize);
+      await inErrorScopes(gpu, async () => {
+        for (const [i, { shape, axis }] of shapes.entries()) {
+          const what = `[${shape}] axis ${axis}, ${workgroupSize} invocations, ${reductionWorkgroups} workgroups${wholeFoldBlock ? '' : ', without whole fold blocks'}`;
+          const channels = axis === 1 ? shape[1]! : shape.at(-1)!;
+          const rnd = seededRandom(700 + i);
+          const n = shape.reduce((a, b) => a * b, 1);
+          const x = gaussian(rnd, n, 3, 2);
+          const dy = gaussian(rnd, n);
+          const weight = gaussian(rnd, channels, 1, 0.5);
+          const [xT, dyT, wT] = [Tensor.fromArray(gpu, x, shape), Tensor.fromArray(gpu, dy, shape), Tensor.fromArray(gpu, weight, [channels])];
+          const out = batchNorm(gpu, xT, { training: true, axis, weight: wT });
+          const ref = batchNormReference(x, shape, { training: true, axis, weight });
+          compareY(`${what} y`, await out.y.toArray(), x, shape, ref, weight, null, axis);
+          const saveMean = await out.saveMean!.toArray();
+          const saveInvstd = await out.saveInvstd!.toArray();
+          const grads = batchNormBackward(gpu, dyT, xT, { training: true, axis, weight: wT, saveMean: out.saveMean!, saveInvstd: out.saveInvstd! });
+          const refGrads = batchNormBackwardReference(dy, x, shape, { training: true, axis, weight, saveMean, saveInvstd });
+          await compareBackward(what, grads, refGrads, { dy, x, shape, axis, weight, training: true });
+          for (const t of [xT, dyT, wT, out.y, out.saveMean, out.saveInvstd, grads.dx, grads.dweight, grads.dbias]) t?.destroy();
+        }
+      });
     }
     base.destroy();
   });

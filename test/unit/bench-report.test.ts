@@ -256,7 +256,7 @@ describe('variants', () => {
     expect(() => checkVariants([{ label: ' ', options: {} }])).toThrow(/needs a label/);
   });
 
-  it("compares the numerical choices, the library's default first (the baseline), each labelled by what it changes", () => {
+  it("compares the numerical choices, the library's default first (the baseline), each labelled by what it changes, then the plans of before", () => {
     const variants = numericsVariants();
     expect(variants.map((v) => v.label)).toEqual([
       'default',
@@ -264,7 +264,9 @@ describe('variants', () => {
       'compensation kahan',
       'fences false',
       'compensation kahan, fences false',
+      'wholeFoldBlock false',
     ]);
+    expect(variants[5]!.options).toEqual({ wholeFoldBlock: false });
     expect(variants[0]!.options).toEqual({ statisticsMerge: 'block', compensation: 'value', fences: true });
     expect(variants[4]!.options).toEqual({ statisticsMerge: 'block', compensation: 'kahan', fences: false });
   });

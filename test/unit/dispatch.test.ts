@@ -24,8 +24,8 @@ import {
   type PlanTarget,
 } from '../../src/engine/dispatch.js';
 
-const GPU_TARGET: PlanTarget = { reductionWorkgroups: GPU_REDUCTION_WORKGROUPS, workgroupSize: GPU_WORKGROUP_SIZE };
-const SOFTWARE_TARGET: PlanTarget = { reductionWorkgroups: SOFTWARE_REDUCTION_WORKGROUPS, workgroupSize: SOFTWARE_WORKGROUP_SIZE };
+const GPU_TARGET: PlanTarget = { reductionWorkgroups: GPU_REDUCTION_WORKGROUPS, workgroupSize: GPU_WORKGROUP_SIZE, wholeFoldBlock: true };
+const SOFTWARE_TARGET: PlanTarget = { reductionWorkgroups: SOFTWARE_REDUCTION_WORKGROUPS, workgroupSize: SOFTWARE_WORKGROUP_SIZE, wholeFoldBlock: true };
 
 describe('foldGrid', () => {
   it('keeps 1-D dispatches within the limit', () => {
@@ -74,6 +74,16 @@ describe('planSlices', () => {
       if (slices > 1) expect(sliceLen / GPU_WORKGROUP_SIZE).toBeGreaterThanOrEqual(FOLD_BLOCK_VALUES);
     }
     expect(planSlices(1, FOLD_BLOCK_VALUES * GPU_WORKGROUP_SIZE * 2 - 1, GPU_TARGET, 1).slices).toBe(1);
+  });
+
+  it('without wholeFoldBlock, as before it: MIN_ELEMS_PER_INVOCATION alone, for slices and row lanes', () => {
+    const before = { ...GPU_TARGET, wholeFoldBlock: false };
+    const len = FOLD_BLOCK_VALUES * GPU_WORKGROUP_SIZE * 2 - 1; // one slice with whole blocks, three without
+    expect(planSlices(1, len, before, 1).slices).toBe(3);
+    expect(planSlices(1, len, before, 1).sliceLen / GPU_WORKGROUP_SIZE).toBeGreaterThanOrEqual(MIN_ELEMS_PER_INVOCATION);
+    const rowLanes = GPU_WORKGROUP_SIZE / ROWS_CHANNEL_LANES;
+    expect(planRowBlocks(64, 16384, before).sliceLen / rowLanes).toBe(MIN_ELEMS_PER_INVOCATION);
+    expect(planRowBlocks(64, 16384, GPU_TARGET).sliceLen / rowLanes).toBe(FOLD_BLOCK_VALUES);
   });
 });
 
