@@ -49,7 +49,8 @@ export const FOLD_BLOCK_VALUES = 16;
 /**
  * The least Elems of `lanes` values each (1, or 4 for vec4 loads) a statistics invocation gets: with
  * `wholeFoldBlock` (the default) at least one fold block, else MIN_ELEMS_PER_INVOCATION alone, as before it
- * (kept selectable until a GPU run has compared the two: on a GPU it halves the rows kernels' blocks).
+ * (kept selectable until a GPU run has compared the two: on a GPU, where this minimum decides the number
+ * of the rows kernels' blocks, it halves it).
  */
 export function minElemsPerInvocation(lanes: number, wholeFoldBlock: boolean): number {
   return wholeFoldBlock ? Math.max(MIN_ELEMS_PER_INVOCATION, FOLD_BLOCK_VALUES / lanes) : MIN_ELEMS_PER_INVOCATION;
