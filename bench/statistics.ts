@@ -18,6 +18,7 @@ const VALUE_BYTES = 4;
 export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null>> = {
   stats: VALUE_BYTES, // read x
   'stats-rows': VALUE_BYTES,
+  'stats-rows-masked': VALUE_BYTES, // read x (and the mask, 1/C of it: not counted)
   'stats-apply': 3 * VALUE_BYTES, // read x twice, write y
   'stats-apply-rows': 3 * VALUE_BYTES,
   'stats-apply-residual': 4 * VALUE_BYTES, // read x twice and z, write y
@@ -36,8 +37,12 @@ export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null
   'backward-fused-residual': 8 * VALUE_BYTES, // read dy, x and y twice, write dx and dz
   'backward-fused-rows-residual': 8 * VALUE_BYTES,
   'backward-finalize': null,
+  'backward-finalize-masked': null,
+  'mask-count': null, // reads the mask only
   'backward-apply': 3 * VALUE_BYTES, // read dy and x, write dx
   'backward-apply-residual': 5 * VALUE_BYTES, // read dy, x and y, write dx and dz
+  'backward-apply-masked': 3 * VALUE_BYTES,
+  'backward-apply-masked-residual': 5 * VALUE_BYTES,
   moments: null,
   'gather-statistics': null,
   'apply-given': 2 * VALUE_BYTES, // read x, write y

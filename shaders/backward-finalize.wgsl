@@ -18,5 +18,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (needsGradientSums()) { sums = mergeChannelPartials(c, lid); }
   if (!isChannelWriter(lid)) { return; }
   recordParameterGradients(c, sums);
+  // The coefficients' count: the sums' own, or a mask's (all-positions.wgsl, masked-count.wgsl).
+  sums.count = gradientCount(sums.count);
   coefficients[c] = channelCoefficients(c, sums, forwardAffine(c, mean[c], spreadInvstd(c)));
 }

@@ -10,6 +10,7 @@ fn writeInputGradient(at: u32, coefficients: Coefficients) {
   if (training || (MASK_READS_X && hasFlag(params.flags, FLAG_RELU))) { xv = loadX(at); }
   g = reluMask(g, maskSource(at, xv), coefficients.forward);
   writeResidualGradient(at, g);
-  if (training) { g -= (xv - k.w) * k.y + k.z; }
+  // A position a mask left out of the statistics gets only the direct term (all-positions.wgsl, position-mask.wgsl).
+  if (training && elementKept(at - params.base)) { g -= (xv - k.w) * k.y + k.z; }
   storeDx(at, g * k.x);
 }

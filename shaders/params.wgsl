@@ -20,6 +20,7 @@ struct Params {
   partialStride: u32,    // partials per channel, over all windows
   partialFirst: u32,     // index of this window's first slice among its channel's partials
   zero: u32,             // always 0 (never written): the optimization fence of two-sum.wgsl
+  maskFirst: u32,        // a mask's index of the window's first sample's first position (position-mask.wgsl)
 }
 
 fn hasFlag(flags: u32, flag: u32) -> bool { return (flags & flag) != 0u; }

@@ -1,6 +1,6 @@
 // A rows-kernel workgroup's statistics of one block (rows-walk.wgsl): each row lane walks its share of
-// the block's values of its channel, loading FOLD_ELEMS at a time and folding them (fold-*.wgsl) into a Welford
-// state (welford.wgsl) of values shifted by the channel's pivot (pivot.wgsl), and row lane 0 merges the
+// the block's values of its channel, loading FOLD_ELEMS at a time and folding them (rows-block*.wgsl,
+// fold-*.wgsl: every value, or those a mask keeps) into a Welford state (welford.wgsl) of values shifted by the channel's pivot (pivot.wgsl), and row lane 0 merges the
 // lanes into a Partial (declared by the kernel). Call it from every invocation (it has a barrier); its
 // result is the channel's on row lane 0 only.
 var<workgroup> laneStates: array<Welford, WORKGROUP_SIZE>;
@@ -11,18 +11,7 @@ fn reduceRows(walk: RowsWalk, lid: u32) -> Partial {
   if (walk.c < params.channels) {
     pivot = statisticsPivot(walk.c);
     var cursor = firstRowsCursor(walk);
-    while (cursor.k < walk.end) {
-      var values: array<Elem, FOLD_ELEMS>;
-      var count = 0u;
-      let first = rowsIndex(walk, cursor);
-      for (var j = 0u; j < FOLD_ELEMS; j++) {
-        let valid = cursor.k < walk.end;
-        values[j] = loadX(select(first, rowsIndex(walk, cursor), valid)); // past the end: a harmless reload
-        count += select(0u, 1u, valid);
-        advanceRows(walk, &cursor);
-      }
-      foldElems(&state, values, count, pivot);
-    }
+    while (cursor.k < walk.end) { foldRowsBlock(walk, &cursor, &state, pivot); }
     state = foldResult(state);
   }
   laneStates[lid] = state;

@@ -147,6 +147,8 @@ export interface WindowPlan {
   readonly sliceLen: number;
   /** Index of this window's first slice among a channel's partials. */
   readonly partialFirst: number;
+  /** Index in a mask (x's shape without the channel axis) of the window's first sample's first position. */
+  readonly maskFirst: number;
   readonly reduceGrid: Grid;
   readonly applyGrid: Grid;
 }
@@ -162,7 +164,7 @@ export function mostChannelValues(layout: ChannelLayout, count: number): number 
 }
 
 export interface PassPlan {
-  /** Reduce with the rows kernels (reducesByRows) rather than the slice kernels. */
+  /** Reduce with the rows kernels (reducesByRows, or masked) rather than the slice kernels. */
   readonly rows: boolean;
   /** vec4 loads when each contiguous run (H*W...) is a whole number of vec4s (slice kernels only). */
   readonly vec4: boolean;
@@ -185,7 +187,10 @@ export interface PassPlan {
 /**
  * Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x, whose
  * values take `bytesPerValue` bytes; `reduces` says whether the operation runs the reduction (inference
- * forward, and inference backward without a weight, do not); the workgroups follow `target`.
+ * forward, and inference backward without a weight, do not); the workgroups follow `target`. A `masked`
+ * operation (statistics over the positions a mask keeps) reduces by rows, with scalar Elems: its
+ * statistics loops pack the kept values of each block (rows-block-masked.wgsl), and the merges of the
+ * rows kernels take any count, where the slice kernels' workgroup merge takes every position's.
  */
 export function planPasses(
   layout: ChannelLayout,
@@ -194,10 +199,11 @@ export function planPasses(
   reduces: boolean,
   target: PlanTarget,
   bytesPerValue = 4,
+  masked = false,
 ): PassPlan {
   const runsOfVec4 = layout.spatial % 4 === 0;
   const mostValues = chunks.reduce((most, c) => Math.max(most, mostChannelValues(layout, c.count)), 0);
-  const rows = reducesByRows(layout.channels, layout.spatial, mostValues / (runsOfVec4 ? 4 : 1), target.workgroupSize);
+  const rows = masked || reducesByRows(layout.channels, layout.spatial, mostValues / (runsOfVec4 ? 4 : 1), target.workgroupSize);
   const vec4 = !rows && runsOfVec4;
   const lanes = vec4 ? 4 : 1;
   const spatialElems = layout.spatial / lanes;
@@ -217,6 +223,7 @@ export function planPasses(
       slices,
       sliceLen,
       partialFirst,
+      maskFirst: Math.floor(chunk.start / (layout.channels * layout.spatial)) * layout.spatial,
       reduceGrid: foldGrid(reduceGroups, maxPerDimension),
       applyGrid: foldGrid(Math.ceil(total / target.workgroupSize), maxPerDimension),
     };

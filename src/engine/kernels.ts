@@ -36,6 +36,12 @@ import mergeInvocationSource from '../../shaders/merge-invocation.wgsl?raw';
 import maskAffineSource from '../../shaders/mask-affine.wgsl?raw';
 import mergeWorkgroupSource from '../../shaders/merge-workgroup.wgsl?raw';
 import momentsSource from '../../shaders/moments.wgsl?raw';
+import allPositionsSource from '../../shaders/all-positions.wgsl?raw';
+import maskCountSource from '../../shaders/mask-count.wgsl?raw';
+import maskedCountSource from '../../shaders/masked-count.wgsl?raw';
+import positionMaskSource from '../../shaders/position-mask.wgsl?raw';
+import rowsBlockMaskedSource from '../../shaders/rows-block-masked.wgsl?raw';
+import rowsBlockSource from '../../shaders/rows-block.wgsl?raw';
 import noResidualSource from '../../shaders/no-residual.wgsl?raw';
 import paramsSource from '../../shaders/params.wgsl?raw';
 import pivotSource from '../../shaders/pivot.wgsl?raw';
@@ -84,7 +90,8 @@ type Part =
   | 'channel-statistics' | 'affine' | 'spread' | 'mask-affine' | 'relu-mask' | 'relu-mask-stored' | 'activation' | 'scale-shift-folded' | 'scale-shift-running'
   | 'gradient-center' | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums'
   | 'channel-mean' | 'statistics-combine' | 'gradient-combine' | 'gradient-totals' | 'input-coefficients' | 'scale-shift-given'
-  | 'no-residual' | 'residual-add' | 'residual-gradient';
+  | 'no-residual' | 'residual-add' | 'residual-gradient' | 'rows-block' | 'rows-block-masked' | 'position-mask' | 'all-positions'
+  | 'masked-count';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'elem-sums'>, string> = {
   'two-sum': twoSumSource,
@@ -117,6 +124,11 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fo
   'no-residual': noResidualSource,
   'residual-add': residualAddSource,
   'residual-gradient': residualGradientSource,
+  'rows-block': rowsBlockSource,
+  'rows-block-masked': rowsBlockMaskedSource,
+  'position-mask': positionMaskSource,
+  'all-positions': allPositionsSource,
+  'masked-count': maskedCountSource,
 };
 
 /**
@@ -137,6 +149,8 @@ const readWrite = (type: string): BindingDeclaration => ({ access: 'read_write',
 const windowed: BindingDeclaration = { access: 'read', type: 'array<Elem>', windowed: true };
 const windowedOutput: BindingDeclaration = { access: 'read_write', type: 'array<Elem>', windowed: true };
 const perChannel = read('array<f32>');
+/** A mask of x's positions (position-mask.wgsl), bound whole. */
+const mask = read('array<f32>');
 
 /** What the training forward's statistics step writes: saved and running statistics. */
 const trainingStatisticsBindings = {
@@ -194,10 +208,44 @@ const residualFusedBindings = {
 // Parts of the kernel families; a '-residual' kernel is its family's kernel with the residual's parts and
 // bindings (z read in the forward's apply; y read for the mask and dz written in the backward).
 const STATS_APPLY_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
-const STATS_APPLY_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
+const STATS_APPLY_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-block', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
 const BACKWARD_SLICE_PARTS = ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'spread', 'gradient-center', 'slice-gradient-sums'] as const;
 const BACKWARD_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'rows-walk', 'spread', 'gradient-center', 'rows-gradient-sums'] as const;
 const RECOMPUTED_MASK = ['affine', 'mask-affine', 'relu-mask'] as const;
+const BACKWARD_FINALIZE_PARTS = [
+  'two-sum', 'gradient-combine', 'merge', 'affine', 'spread', 'gradient-center', 'gradient-totals', 'input-coefficients', 'backward-coefficients',
+] as const;
+
+/** What the backward finalize reads and writes: the merged sums give dweight, dbias and dx's coefficients. */
+const backwardFinalizeBindings = {
+  params: uniform('Params'),
+  partials: read('array<Partial>'),
+  weight: perChannel,
+  bias: perChannel,
+  mean: perChannel,
+  spread: perChannel,
+  dweight: readWrite('array<f32>'),
+  dbias: readWrite('array<f32>'),
+  coefficients: readWrite('array<Coefficients>'),
+} as const;
+
+/** The backward's elementwise pass: dx from dy, x and the coefficients; with a residual y (the mask) and dz too. */
+const backwardApplyBindings = {
+  params: uniform('Params'),
+  x: windowed,
+  dy: windowed,
+  coefficients: read('array<Coefficients>'),
+  dx: windowedOutput,
+} as const;
+const backwardApplyResidualBindings = {
+  params: uniform('Params'),
+  x: windowed,
+  dy: windowed,
+  y: windowed,
+  coefficients: read('array<Coefficients>'),
+  dx: windowedOutput,
+  dz: windowedOutput,
+} as const;
 const STORED_MASK = ['relu-mask-stored'] as const;
 
 /**
@@ -222,8 +270,14 @@ const KERNELS = {
   },
   'stats-rows': {
     source: statsRowsSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-statistics'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-block', 'rows-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
+  },
+  // Statistics over the positions a mask keeps (position-mask.wgsl).
+  'stats-rows-masked': {
+    source: statsRowsSource,
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'position-mask', 'rows-block-masked', 'rows-statistics'],
+    bindings: { params: uniform('Params'), x: windowed, mask, partials: readWrite('array<Partial>') },
   },
   'stats-apply-rows': {
     source: statsApplyRowsSource,
@@ -281,12 +335,12 @@ const KERNELS = {
   },
   'backward-fused': {
     source: backwardFusedSource,
-    parts: [...BACKWARD_SLICE_PARTS, ...RECOMPUTED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'no-residual', 'input-gradient'],
+    parts: [...BACKWARD_SLICE_PARTS, ...RECOMPUTED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'no-residual', 'all-positions', 'input-gradient'],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-fused-residual': {
     source: backwardFusedSource,
-    parts: [...BACKWARD_SLICE_PARTS, ...STORED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'residual-gradient', 'input-gradient'],
+    parts: [...BACKWARD_SLICE_PARTS, ...STORED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'residual-gradient', 'all-positions', 'input-gradient'],
     bindings: residualFusedBindings,
   },
   'backward-reduce-rows': {
@@ -301,52 +355,50 @@ const KERNELS = {
   },
   'backward-fused-rows': {
     source: backwardFusedRowsSource,
-    parts: [...BACKWARD_ROWS_PARTS, ...RECOMPUTED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'no-residual', 'input-gradient'],
+    parts: [...BACKWARD_ROWS_PARTS, ...RECOMPUTED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'no-residual', 'all-positions', 'input-gradient'],
     bindings: { ...backwardInputBindings, dweight: readWrite('array<f32>'), dbias: readWrite('array<f32>'), dx: windowedOutput },
   },
   'backward-fused-rows-residual': {
     source: backwardFusedRowsSource,
-    parts: [...BACKWARD_ROWS_PARTS, ...STORED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'residual-gradient', 'input-gradient'],
+    parts: [...BACKWARD_ROWS_PARTS, ...STORED_MASK, 'gradient-totals', 'input-coefficients', 'backward-coefficients', 'residual-gradient', 'all-positions', 'input-gradient'],
     bindings: residualFusedBindings,
   },
   'backward-finalize': {
     source: backwardFinalizeSource,
-    parts: ['two-sum', 'gradient-combine', 'merge', 'affine', 'spread', 'gradient-center', 'gradient-totals', 'input-coefficients', 'backward-coefficients'],
-    bindings: {
-      params: uniform('Params'),
-      partials: read('array<Partial>'),
-      weight: perChannel,
-      bias: perChannel,
-      mean: perChannel,
-      spread: perChannel,
-      dweight: readWrite('array<f32>'),
-      dbias: readWrite('array<f32>'),
-      coefficients: readWrite('array<Coefficients>'),
-    },
+    parts: [...BACKWARD_FINALIZE_PARTS, 'all-positions'],
+    bindings: backwardFinalizeBindings,
+  },
+  // The coefficients of a masked forward's backward: the count is the mask's (mask-count).
+  'backward-finalize-masked': {
+    source: backwardFinalizeSource,
+    parts: [...BACKWARD_FINALIZE_PARTS, 'masked-count'],
+    bindings: { ...backwardFinalizeBindings, maskCount: read('array<f32>') },
+  },
+  'mask-count': {
+    source: maskCountSource,
+    parts: [],
+    bindings: { params: uniform('Params'), mask, maskCount: readWrite('array<f32>') },
   },
   'backward-apply': {
     source: backwardApplySource,
-    parts: ['elem', 'relu-mask', 'no-residual', 'input-gradient'],
-    bindings: {
-      params: uniform('Params'),
-      x: windowed,
-      dy: windowed,
-      coefficients: read('array<Coefficients>'),
-      dx: windowedOutput,
-    },
+    parts: ['elem', 'relu-mask', 'no-residual', 'all-positions', 'input-gradient'],
+    bindings: backwardApplyBindings,
   },
   'backward-apply-residual': {
     source: backwardApplySource,
-    parts: ['elem', 'relu-mask-stored', 'residual-gradient', 'input-gradient'],
-    bindings: {
-      params: uniform('Params'),
-      x: windowed,
-      dy: windowed,
-      y: windowed,
-      coefficients: read('array<Coefficients>'),
-      dx: windowedOutput,
-      dz: windowedOutput,
-    },
+    parts: ['elem', 'relu-mask-stored', 'residual-gradient', 'all-positions', 'input-gradient'],
+    bindings: backwardApplyResidualBindings,
+  },
+  // dx where a mask left positions out of the statistics: they get only the direct term (position-mask.wgsl).
+  'backward-apply-masked': {
+    source: backwardApplySource,
+    parts: ['elem', 'relu-mask', 'no-residual', 'position-mask', 'input-gradient'],
+    bindings: { ...backwardApplyBindings, mask },
+  },
+  'backward-apply-masked-residual': {
+    source: backwardApplySource,
+    parts: ['elem', 'relu-mask-stored', 'residual-gradient', 'position-mask', 'input-gradient'],
+    bindings: { ...backwardApplyResidualBindings, mask },
   },
   // The SyncBatchNorm building blocks (src/ops/sync-batch-norm.ts), with the reductions above as their pass 1.
   moments: {
@@ -421,7 +473,7 @@ export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindi
 export type KernelVariant =
   | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'stats-apply' | 'stats-apply-residual'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
-  | { readonly kernel: 'stats-rows'; readonly storage: Storage }
+  | { readonly kernel: 'stats-rows' | 'stats-rows-masked'; readonly storage: Storage }
   | { readonly kernel: 'stats-apply-rows' | 'stats-apply-rows-residual'; readonly storage: Storage }
   | { readonly kernel: 'finalize'; readonly perInvocation: boolean }
   | { readonly kernel: 'apply' | 'apply-residual'; readonly storage: Storage; readonly vec4: boolean }
@@ -430,8 +482,10 @@ export type KernelVariant =
   | { readonly kernel: 'backward-fused' | 'backward-fused-residual'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'backward-reduce-rows' | 'backward-reduce-rows-residual'; readonly storage: Storage }
   | { readonly kernel: 'backward-fused-rows' | 'backward-fused-rows-residual'; readonly storage: Storage }
-  | { readonly kernel: 'backward-finalize'; readonly perInvocation: boolean }
+  | { readonly kernel: 'backward-finalize' | 'backward-finalize-masked'; readonly perInvocation: boolean }
+  | { readonly kernel: 'mask-count' }
   | { readonly kernel: 'backward-apply' | 'backward-apply-residual'; readonly storage: Storage; readonly vec4: boolean }
+  | { readonly kernel: 'backward-apply-masked' | 'backward-apply-masked-residual'; readonly storage: Storage }
   | { readonly kernel: 'moments'; readonly perInvocation: boolean }
   | { readonly kernel: 'gather-statistics' }
   | { readonly kernel: 'apply-given' | 'apply-given-residual'; readonly storage: Storage; readonly vec4: boolean }

@@ -28,10 +28,11 @@ export interface KernelParams {
   base: number;
   partialStride: number;
   partialFirst: number;
+  maskFirst: number;
 }
 
 /** Size of struct Params in WGSL. */
-export const PARAMS_BYTES = 64;
+export const PARAMS_BYTES = 68;
 /** Distance between Params records in the uniform buffer (WebGPU's default uniform offset alignment). */
 export const PARAMS_SLOT_BYTES = 256;
 
@@ -66,6 +67,7 @@ export function windowParams(
     base: w.base,
     partialStride: plan.partialStride,
     partialFirst: w.partialFirst,
+    maskFirst: w.maskFirst,
     ...shared,
   }));
 }
@@ -80,6 +82,7 @@ export function packParams(records: readonly KernelParams[]): ArrayBuffer {
     ]);
     new Float32Array(data, offset + 40, 2).set([p.eps, p.momentum]);
     new Uint32Array(data, offset + 48, 3).set([p.base, p.partialStride, p.partialFirst]);
+    new Uint32Array(data, offset + 64, 1).set([p.maskFirst]); // after `zero` (offset 60), which stays 0
   });
   return data;
 }

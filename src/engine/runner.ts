@@ -56,8 +56,11 @@ export const whole = (role: string): Resource => ({ kind: 'tensor', role, window
 export const windowOf = (role: string): Resource => ({ kind: 'tensor', role, window: true });
 export const scratch = (name: string, bytes: number): Resource => ({ kind: 'scratch', name, bytes });
 
-/** 'reduce' and 'apply' passes dispatch once per window of x, with that window's grid; 'finalize' once. */
-export type GridKind = 'reduce' | 'apply' | 'finalize';
+/**
+ * 'reduce' and 'apply' passes dispatch once per window of x, with that window's grid; 'finalize' once;
+ * 'single' one workgroup (a mask's count).
+ */
+export type GridKind = 'reduce' | 'apply' | 'finalize' | 'single';
 
 export interface PassSpec {
   readonly variant: KernelVariant;
@@ -104,6 +107,8 @@ export interface OperationSpec<R extends string> extends EncoderOptions {
   readonly shared: { readonly flags: number; readonly eps: number; readonly momentum: number };
   /** Whether the operation runs a reduction pass (the plan sizes the finalize by it). */
   readonly reduces: boolean;
+  /** Whether its statistics are a mask's (dispatch.ts planPasses: rows kernels, scalar Elems); default false. */
+  readonly masked?: boolean;
   /** How the tensors of x's shape are stored (the plan's windows and elements follow it). */
   readonly storage: Storage;
   readonly passes: (plan: PassPlan) => readonly PassSpec[];
@@ -116,21 +121,21 @@ export interface OperationSpec<R extends string> extends EncoderOptions {
 }
 
 /** Windows (chunks of x that fit one binding: chunking.ts) and the dispatches of each pass over them. */
-export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean, storage: Storage = 'f32'): PassPlan {
+export function planOperation(gpu: Gpu, layout: ChannelLayout, reduces: boolean, storage: Storage = 'f32', masked = false): PassPlan {
   // Plans depend only on these and the device, and a training loop repeats a few: keep the recent ones.
   let plans = planCaches.get(gpu);
   if (!plans) planCaches.set(gpu, (plans = new LruMap(PLANS_PER_GPU)));
-  return plans.getOrCreate(planKey(layout, reduces, storage), () => {
+  return plans.getOrCreate(planKey(layout, reduces, storage, masked), () => {
     const { limits } = gpu.device;
     const bytes = BYTES_PER_VALUE[storage];
     const chunks = planChunks(layout, gpu.maxBindingBytes, limits.minStorageBufferOffsetAlignment, bytes);
-    return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, gpu, bytes);
+    return planPasses(layout, chunks, limits.maxComputeWorkgroupsPerDimension, reduces, gpu, bytes, masked);
   });
 }
 
 /** What a plan depends on besides the device. */
-function planKey(layout: ChannelLayout, reduces: boolean, storage: Storage): string {
-  return `${layout.batch},${layout.channels},${layout.spatial},${reduces},${storage}`;
+function planKey(layout: ChannelLayout, reduces: boolean, storage: Storage, masked: boolean): string {
+  return `${layout.batch},${layout.channels},${layout.spatial},${reduces},${storage}${masked ? ',masked' : ''}`;
 }
 
 const PLANS_PER_GPU = 64;
@@ -149,7 +154,7 @@ export function runOperation<R extends string>(gpu: Gpu, spec: OperationSpec<R>)
     checkRecording(gpu, spec);
     encode = (tensors) => encodeEmpty(gpu, spec, tensors);
   } else {
-    const plan = planOperation(gpu, spec.layout, spec.reduces, spec.storage);
+    const plan = planOperation(gpu, spec.layout, spec.reduces, spec.storage, spec.masked);
     const passes = spec.passes(plan);
     checkWrittenTensors(gpu, roles, passes);
     checkBufferSharing(roles, passes);
@@ -230,7 +235,7 @@ export function withPassTimer<T>(timer: PassTimer, body: () => T): T {
 function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, passes: readonly PassSpec[], tensors: Record<string, Tensor | null>): void {
   const timer = activePassTimer?.device === gpu.device ? activePassTimer : null;
   if (timer && spec.timestampWrites) throw new Error('internal: timestampWrites and the per-pass timer both want the timestamps');
-  const params = paramsBuffer(gpu, planKey(spec.layout, spec.reduces, spec.storage), plan, spec.layout, spec.shared);
+  const params = paramsBuffer(gpu, planKey(spec.layout, spec.reduces, spec.storage, spec.masked ?? false), plan, spec.layout, spec.shared);
   const scratchBuffers = scratchFor(gpu);
   const resolve = (resource: Resource, binding: string, slot: number, chunk: Chunk): GPUBufferBinding => {
     switch (resource.kind) {
@@ -256,6 +261,7 @@ function encodePasses(gpu: Gpu, spec: OperationSpec<string>, plan: PassPlan, pas
       computePass.dispatchWorkgroups(grid.x, grid.y);
     };
     if (p.grid === 'finalize') dispatchOnce(0, plan.windows[0]!.chunk, plan.finalizeGrid);
+    else if (p.grid === 'single') dispatchOnce(0, plan.windows[0]!.chunk, { x: 1, y: 1 });
     else plan.windows.forEach((w, slot) => dispatchOnce(slot, w.chunk, p.grid === 'reduce' ? w.reduceGrid : w.applyGrid));
   };
   const encoder = spec.encoder ?? gpu.device.createCommandEncoder({ label: spec.label });

@@ -21,6 +21,7 @@ import {
   assertPerChannel,
   assertSameShapeAndDType,
   assertUsableTensor,
+  optionalMask,
   optionalPerChannel,
   readStoredY,
   type Activation,
@@ -108,6 +109,12 @@ export interface BatchNormBackwardCommon extends EncoderOptions {
    * result); recomputing y would need z.
    */
   y?: Tensor | null;
+  /**
+   * The `mask` of a masked training forward (batchNorm's): positions it left out of the statistics get
+   * only the direct term, dx = weight*invstd*dy; the others batch norm's, with the count of kept positions.
+   * dweight and dbias sum over every position. Inference ignores it. Default none.
+   */
+  mask?: Tensor | null;
 }
 
 /** Options of {@link batchNormBackward}: one mode's statistics, and what both modes take. */
@@ -143,7 +150,7 @@ export interface BatchNormBackwardResidualResult extends BatchNormBackwardResult
   dz: Tensor;
 }
 
-const COMMON_KEYS = ['weight', 'training', 'out', 'timestampWrites', 'encoder', 'axis', 'activation', 'bias', 'residual', 'y'] as const;
+const COMMON_KEYS = ['weight', 'training', 'out', 'timestampWrites', 'encoder', 'axis', 'activation', 'bias', 'residual', 'y', 'mask'] as const;
 /** @internal The keys of each mode's options (test/unit/options-types.test.ts checks them against the types). */
 export const TRAINING_KEYS = [...COMMON_KEYS, 'saveMean', 'saveInvstd', 'eps'] as const;
 /** @internal */
@@ -156,6 +163,8 @@ export const OUT_KEYS = ['dx', 'dweight', 'dbias', 'dz'] as const;
 // backward-finalize.wgsl (a vec4 and a vec2: 32 bytes).
 const PARTIAL_BYTES = 32;
 const COEFFICIENT_BYTES = 32;
+/** shaders/mask-count.wgsl's count: one f32. */
+const MASK_COUNT_BYTES = 4;
 
 /**
  * Batch norm backward, as PyTorch's native_batch_norm_backward: the gradients of a forward's inputs from dy.
@@ -239,6 +248,8 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
   // dz is dy masked by the ReLU, written by the '-residual' kernels; without a ReLU it is dy itself, and
   // those kernels run only to copy it into out.dz.
   const residualKernels = residual && (relu || out.dz !== undefined);
+  const mask = optionalMask(gpu, o.mask, x.shape, (o.axis ?? 1) as number);
+  const masked = training && mask !== null;
 
   // Inference needs the sums only for dweight and dbias.
   const reduce = training || weight !== null;
@@ -254,9 +265,11 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
     timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
     shared: { flags, eps, momentum: 0 },
     reduces: reduce,
+    masked,
     storage,
     roles: {
       dy: { name: 'dy', tensor: dy, access: 'read' },
+      mask: { name: 'mask', tensor: mask, access: 'read' },
       x: { name: 'x', tensor: x, access: 'read' },
       weight: { name: 'weight', tensor: weight, access: 'read' },
       bias: { name: 'bias', tensor: bias, access: 'read' },
@@ -275,7 +288,7 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
       const [weight, bias, mean, spread] = [whole('weight'), whole('bias'), whole('mean'), whole('spread')];
       const [dweight, dbias] = [whole('dweight'), whole('dbias')];
       const fused = `backward-fused${rows ? '-rows' : ''}${residualKernels ? '-residual' : ''}` as const;
-      if (plan.singlePass && fitsDevice(gpu, fused)) {
+      if (plan.singlePass && !masked && fitsDevice(gpu, fused)) {
         if (residualKernels) {
           const bindings = { params, x, dy, y, weight, mean, spread, dweight, dbias, dx, dz };
           return [
@@ -303,11 +316,23 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
         : rows
           ? pass({ kernel: 'backward-reduce-rows', storage }, 'reduce', reducePlain)
           : pass({ kernel: 'backward-reduce', storage, vec4, subgroups }, 'reduce', reducePlain);
+      const finalize = { params, partials, weight, bias, mean, spread, dweight, dbias, coefficients };
+      if (masked) {
+        // The coefficients take the count of the positions the mask keeps; dx's pass gives the others only dy's term.
+        const maskCount = scratch('backward mask count', MASK_COUNT_BYTES);
+        const maskBinding = whole('mask');
+        return [
+          reduction,
+          pass({ kernel: 'mask-count' }, 'single', { params, mask: maskBinding, maskCount }),
+          pass({ kernel: 'backward-finalize-masked', perInvocation: plan.finalizePerInvocation }, 'finalize', { ...finalize, maskCount }),
+          residualKernels
+            ? pass({ kernel: 'backward-apply-masked-residual', storage }, 'apply', { params, x, dy, y, coefficients, dx, dz, mask: maskBinding })
+            : pass({ kernel: 'backward-apply-masked', storage }, 'apply', { params, x, dy, coefficients, dx, mask: maskBinding }),
+        ];
+      }
       return [
         ...(reduce ? [reduction] : []),
-        pass({ kernel: 'backward-finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', {
-          params, partials, weight, bias, mean, spread, dweight, dbias, coefficients,
-        }),
+        pass({ kernel: 'backward-finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', finalize),
         residualKernels
           ? pass({ kernel: 'backward-apply-residual', storage, vec4 }, 'apply', { params, x, dy, y, coefficients, dx, dz })
           : pass({ kernel: 'backward-apply', storage, vec4 }, 'apply', { params, x, dy, coefficients, dx }),

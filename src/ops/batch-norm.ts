@@ -19,6 +19,7 @@ import {
   assertRunningVarEstimator,
   assertSameShapeAndDType,
   assertUsableTensor,
+  optionalMask,
   optionalPerChannel,
   runningFactor,
   type Activation,
@@ -84,6 +85,14 @@ export interface BatchNormOptions extends EncoderOptions {
    * Default none. It must not overlap y.
    */
   residual?: Tensor | null;
+  /**
+   * Keras's `mask`: an f32 tensor of x's shape without the channel axis, 1 where a position counts and 0
+   * where it does not (a sequence's padding). Training takes the mean and variance over the positions
+   * it keeps (the running variance's unbiased correction uses their count) and normalizes every position
+   * with them; inference ignores it, as Keras does. Pass the same mask to {@link batchNormBackward}.
+   * A mask that keeps no position gives NaN statistics. Default none.
+   */
+  mask?: Tensor | null;
 }
 
 /**
@@ -126,7 +135,7 @@ export interface BatchNormInferenceResult extends BatchNormResult {
 /** @internal The keys of BatchNormOptions (test/unit/options-types.test.ts checks them against the type). */
 export const OPTION_KEYS = [
   'weight', 'bias', 'runningMean', 'runningVar', 'training', 'momentum', 'numBatchesTracked', 'eps', 'out', 'timestampWrites', 'encoder',
-  'axis', 'activation', 'runningVarEstimator', 'residual',
+  'axis', 'activation', 'runningVarEstimator', 'residual', 'mask',
 ] as const;
 /** @internal */
 export const OUT_KEYS = ['y', 'saveMean', 'saveInvstd'] as const;
@@ -205,6 +214,8 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     assertSameShapeAndDType(residual, 'residual', x, 'x');
     assertUsableTensor(gpu, residual, 'residual');
   }
+  const mask = optionalMask(gpu, o.mask, x.shape, (o.axis ?? 1) as number);
+  const masked = training && mask !== null;
 
   const storage = storageFor(x.dtype, gpu.features);
   const flags =
@@ -224,9 +235,11 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
     timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
     shared: { flags, eps, momentum: factor },
     reduces: training,
+    masked,
     storage,
     roles: {
       x: { name: 'x', tensor: x, access: 'read' },
+      mask: { name: 'mask', tensor: mask, access: 'read' },
       weight: { name: 'weight', tensor: weight, access: 'read' },
       bias: { name: 'bias', tensor: bias, access: 'read' },
       runningMean: { name: 'runningMean', tensor: runningMean, access: running },
@@ -254,7 +267,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       const statistics = { weight, bias, runningMean, runningVar, saveMean: whole('saveMean'), saveInvstd: whole('saveInvstd') };
       // The one-dispatch forward with a residual binds 9 storage buffers: a device at WebGPU's default 8 runs three passes.
       const singlePassKernel = `stats-apply${plan.rows ? '-rows' : ''}${residual ? '-residual' : ''}` as const;
-      if (plan.singlePass && fitsDevice(gpu, singlePassKernel)) {
+      if (plan.singlePass && !masked && fitsDevice(gpu, singlePassKernel)) {
         const bindings = { params, x, ...statistics, y };
         if (residual) {
           return [
@@ -272,9 +285,11 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
       const scaleShift = scratch('forward scale-shift', channels * SCALE_SHIFT_BYTES);
       return [
-        plan.rows
-          ? pass({ kernel: 'stats-rows', storage }, 'reduce', { params, x, partials })
-          : pass({ kernel: 'stats', storage, vec4, subgroups }, 'reduce', { params, x, partials }),
+        masked
+          ? pass({ kernel: 'stats-rows-masked', storage }, 'reduce', { params, x, mask: whole('mask'), partials })
+          : plan.rows
+            ? pass({ kernel: 'stats-rows', storage }, 'reduce', { params, x, partials })
+            : pass({ kernel: 'stats', storage, vec4, subgroups }, 'reduce', { params, x, partials }),
         pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', { params, partials, ...statistics, scaleShift }),
         residual
           ? pass({ kernel: 'apply-residual', storage, vec4 }, 'apply', { params, x, scaleShift, z, y })

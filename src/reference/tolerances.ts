@@ -127,10 +127,19 @@ export interface BackwardMagnitudes {
 
 /**
  * `stats` are those the backward normalized x with (ReferenceBackwardResult's mean and invstd); `dy` is
- * the gradient reaching the batch norm (masked by a fused ReLU's output where there is one).
+ * the gradient reaching the batch norm (masked by a fused ReLU's output where there is one). The means
+ * divide by `count`: every position's (the default), or the positions a mask kept.
  */
-export function backwardMagnitudes(dy: Values, x: Values, shape: readonly number[], stats: ChannelStatistics, axis = 1): BackwardMagnitudes {
+export function backwardMagnitudes(
+  dy: Values,
+  x: Values,
+  shape: readonly number[],
+  stats: ChannelStatistics,
+  axis = 1,
+  count?: number,
+): BackwardMagnitudes {
   const { batch, channels, spatial } = channelLayout(shape, axis, true); // a replica's empty batch too
+  const n = count ?? batch * spatial;
   const sumAbsDy = new Float64Array(channels);
   const sumAbsDyXhat = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
@@ -148,8 +157,7 @@ export function backwardMagnitudes(dy: Values, x: Values, shape: readonly number
     sumAbsDy[c] = absDy;
     sumAbsDyXhat[c] = absDyXhat;
   }
-  const count = batch * spatial;
-  return { sumAbsDy, sumAbsDyXhat, meanAbsDy: sumAbsDy.map((v) => v / count), meanAbsDyXhat: sumAbsDyXhat.map((v) => v / count) };
+  return { sumAbsDy, sumAbsDyXhat, meanAbsDy: sumAbsDy.map((v) => v / n), meanAbsDyXhat: sumAbsDyXhat.map((v) => v / n) };
 }
 
 export interface BackwardToleranceInputs {
@@ -162,6 +170,8 @@ export interface BackwardToleranceInputs {
   readonly axis?: number;
   /** With a fused ReLU: the forward's output, whose sign masks dy. */
   readonly reluOutput?: Values | null;
+  /** A masked forward's mask: its positions alone have the statistics' terms, divided by their count. */
+  readonly mask?: Values | null;
 }
 
 export interface BackwardTolerances {
@@ -174,16 +184,19 @@ export interface BackwardTolerances {
 
 /** Tolerances of dx, dweight and dbias; `stats` are those the backward normalized x with. */
 export function backwardTolerances(inputs: BackwardToleranceInputs, stats: ChannelStatistics): BackwardTolerances {
-  const { x, shape, weight, training, axis = 1, reluOutput } = inputs;
+  const { x, shape, weight, training, axis = 1, reluOutput, mask } = inputs;
   const dy = reluOutput ? Float64Array.from(inputs.dy, (v, i) => (reluOutput[i]! > 0 ? v : 0)) : inputs.dy;
-  const m = backwardMagnitudes(dy, x, shape, stats, axis);
+  const { channels, spatial } = channelLayout(shape, axis, true);
+  const kept = (i: number) => !mask || mask[Math.floor(i / (channels * spatial)) * spatial + (i % spatial)] !== 0;
+  const count = mask ? Array.from(mask).filter((v) => v !== 0).length : undefined;
+  const m = backwardMagnitudes(dy, x, shape, stats, axis, count);
   const channelOf = channelOfIndex(shape, axis);
   return {
     dx: (i) => {
       const c = channelOf(i);
       const scale = Math.abs(weight ? weight[c]! : 1) * stats.saveInvstd[c]!;
       const xhat = Math.abs((x[i]! - stats.saveMean[c]!) * stats.saveInvstd[c]!);
-      const terms = training ? Math.abs(dy[i]!) + m.meanAbsDy[c]! + xhat * m.meanAbsDyXhat[c]! : Math.abs(dy[i]!);
+      const terms = training && kept(i) ? Math.abs(dy[i]!) + m.meanAbsDy[c]! + xhat * m.meanAbsDyXhat[c]! : Math.abs(dy[i]!);
       return DX_RTOL * scale * terms;
     },
     dweight: (c) => SUM_RTOL * m.sumAbsDyXhat[c]!,

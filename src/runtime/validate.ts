@@ -3,6 +3,7 @@ import { DEFAULT_MOMENTUM, KERAS_DEFAULT_EPSILON, KERAS_DEFAULT_MOMENTUM } from 
 import { describeValue, readOptions } from './options.js';
 import { Tensor, type DType } from './tensor.js';
 import type { Gpu } from './gpu.js';
+import { withoutChannelAxis } from './shape.js';
 
 /** Checks that `t` is a live tensor on `gpu` (f32 or f16: x, dy and outputs of x's shape may be either). */
 export function assertUsableTensor(gpu: Gpu, t: unknown, name: string): asserts t is Tensor {
@@ -21,6 +22,27 @@ export function assertPerChannel(gpu: Gpu, t: unknown, name: string, channels: n
   if (t.size !== channels) {
     throw new RangeError(`${name} has ${t.size} elements but x has ${channels} channels (shape [${xShape.join(',')}])`);
   }
+}
+
+/**
+ * A mask of x's positions (Keras's `mask`): an f32 tensor of x's shape without the channel axis, bound
+ * whole (position-mask.wgsl), so it must fit one binding of the device. Null when absent.
+ */
+export function optionalMask(gpu: Gpu, t: unknown, xShape: readonly number[], axis: number): Tensor | null {
+  if (t === undefined || t === null) return null;
+  assertUsableTensor(gpu, t, 'mask');
+  const expected = withoutChannelAxis(xShape, axis);
+  if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+    throw new RangeError(
+      `mask has shape [${t.shape.join(',')}]; it must be x's shape [${xShape.join(',')}] without the channel axis (axis ${axis}): [${expected.join(',')}]`,
+    );
+  }
+  if (t.dtype !== 'f32') throw new TypeError(`mask has dtype '${t.dtype}'; a mask is 'f32', 1 where a position counts and 0 where it does not`);
+  const limit = gpu.device.limits.maxStorageBufferBindingSize;
+  if (t.byteLength > limit) {
+    throw new RangeError(`mask takes ${t.byteLength} bytes, more than one binding of this device holds (maxStorageBufferBindingSize ${limit})`);
+  }
+  return t;
 }
 
 /** An optional per-channel tensor: null/undefined is absent. */

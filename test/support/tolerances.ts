@@ -65,6 +65,8 @@ export interface BackwardInputs {
   axis?: number;
   /** With a fused ReLU: the forward's output (its sign masks dy). */
   reluOutput?: Values | null;
+  /** A masked forward's mask (its positions alone made the statistics). */
+  mask?: Values | null;
   /** dx's dtype: with 'f16' its tolerance adds one rounding to half precision. */
   dtype?: 'f32' | 'f16';
 }

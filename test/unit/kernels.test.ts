@@ -40,6 +40,9 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     { kernel: 'backward-apply-residual', storage, vec4 },
   ]),
   { kernel: 'stats-rows', storage },
+  { kernel: 'stats-rows-masked', storage },
+  { kernel: 'backward-apply-masked', storage },
+  { kernel: 'backward-apply-masked-residual', storage },
   { kernel: 'stats-apply-rows', storage },
   { kernel: 'stats-apply-rows-residual', storage },
   { kernel: 'backward-reduce-rows', storage },
@@ -50,11 +53,12 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
     ? BOOLS.flatMap((perInvocation): KernelVariant[] => [
         { kernel: 'finalize', perInvocation },
         { kernel: 'backward-finalize', perInvocation },
+        { kernel: 'backward-finalize-masked', perInvocation },
         { kernel: 'moments', perInvocation },
         { kernel: 'backward-sums', perInvocation },
       ])
     : []),
-  ...(storage === 'f32' ? [{ kernel: 'gather-statistics' } as const, { kernel: 'global-coefficients' } as const] : []),
+  ...(storage === 'f32' ? [{ kernel: 'gather-statistics' } as const, { kernel: 'global-coefficients' } as const, { kernel: 'mask-count' } as const] : []),
 ]);
 
 /** Every variant composed with every numerics, one entry per key: the code of each key, and what made it. */
