@@ -125,6 +125,13 @@ export interface BatchNormForwardOptions extends EncoderOptions {
    * writes y (batchNorm's `residual`). The next {@link BatchNorm.backward} then also returns dz. Default none.
    */
   residual?: Tensor | null;
+  /**
+   * Keras's `mask` (batchNorm's): an f32 tensor of x's shape without the channel axis, 1 where a position
+   * counts. Training takes the statistics over the positions it keeps, and the next
+   * {@link BatchNorm.backward} differentiates through them; eval ignores it. Keep it alive and unwritten
+   * until backward. Default none.
+   */
+  mask?: Tensor | null;
   /** A tensor of yours to write y into (and return) instead of allocating one. */
   out?: {
     /** x's shape and dtype; must not overlap x. */
@@ -162,6 +169,8 @@ type Saved = (
 ) & {
   readonly residual: boolean;
   readonly y: Tensor | null;
+  /** A training forward's mask, or null. */
+  readonly mask: Tensor | null;
   readonly versions: ReadonlyMap<Tensor, { name: string; version: number }>;
   recorded: boolean;
 };
@@ -171,7 +180,7 @@ export const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningSta
 /** @internal */
 export const KERAS_OPTION_KEYS = ['axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
 /** @internal */
-export const FORWARD_OPTION_KEYS = ['training', 'encoder', 'timestampWrites', 'out', 'residual'] as const;
+export const FORWARD_OPTION_KEYS = ['training', 'encoder', 'timestampWrites', 'out', 'residual', 'mask'] as const;
 /** @internal */
 export const FORWARD_OUT_KEYS = ['y'] as const;
 /** @internal */
@@ -417,6 +426,7 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
         activation: this.activation,
         runningVarEstimator: this.runningVarEstimator,
         residual: (o.residual ?? null) as Tensor | null,
+        mask: (o.mask ?? null) as Tensor | null,
         ...(out.y === undefined ? {} : { out: { y: out.y as Tensor } }),
         ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
         ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
@@ -431,9 +441,13 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
       const relu = this.activation === 'relu';
       const storedY = residual && relu ? y : null;
       const parameters = { weight: this.weight, ...(relu && !residual ? { bias: this.bias } : {}), ...(storedY ? { y: storedY } : {}) };
-      const common = { x, residual, y: storedY, recorded };
+      // A training forward's mask made its statistics: backward needs it as it was.
+      const mask = saveMean ? ((o.mask ?? null) as Tensor | null) : null;
+      const common = { x, residual, y: storedY, mask, recorded };
       if (saveMean && saveInvstd) {
-        this.#saved = { ...common, training: true, saveMean, saveInvstd, versions: versions({ x, ...parameters, saveMean, saveInvstd }) };
+        this.#saved = {
+          ...common, training: true, saveMean, saveInvstd, versions: versions({ x, ...parameters, ...(mask ? { mask } : {}), saveMean, saveInvstd }),
+        };
       } else if (this.runningMean && this.runningVar) {
         const { runningMean, runningVar } = this;
         this.#saved = { ...common, training: false, runningMean, runningVar, versions: versions({ x, ...parameters, runningMean, runningVar }) };
@@ -501,6 +515,7 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
       ...(relu ? { activation: this.activation } : {}),
       ...(relu && !saved.residual && this.bias ? { bias: this.bias } : {}),
       ...(saved.residual ? { residual: true, ...(saved.y ? { y: saved.y } : {}) } : {}),
+      ...(saved.mask ? { mask: saved.mask } : {}),
     };
     const grads = saved.training
       ? batchNormBackward(this.gpu, dy, saved.x, { ...common, saveMean: saved.saveMean, saveInvstd: saved.saveInvstd, eps: this.eps, training: true })

@@ -33,7 +33,7 @@ import {
 import { assertSyncGroup, checkedAllGather, checkedAllReduceSum, type SyncGroup } from './sync-group.js';
 import { backwardMessage, forwardFailure, forwardMessage, readBackward, readForward, type SyncConfig } from './sync-message.js';
 import { Tensor } from '../runtime/tensor.js';
-import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTensor, type Activation } from '../runtime/validate.js';
+import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTensor, optionalMask, type Activation } from '../runtime/validate.js';
 import { recordWrite } from '../runtime/write-log.js';
 
 /** Options of `new SyncBatchNorm`: the process group, and BatchNorm's options. */
@@ -66,6 +66,13 @@ export interface SyncBatchNormForwardOptions {
    * With a ReLU, keep y alive until backward (its sign is the mask). Default none.
    */
   residual?: Tensor | null;
+  /**
+   * Keras's `mask`, as {@link BatchNorm.forward}'s: this replica's f32 tensor of x's shape without the
+   * channel axis. A training forward's statistics are over the positions every replica's mask keeps (the
+   * exchanged count is this replica's kept positions); eval ignores it. Keep it alive and unwritten until
+   * backward. Default none.
+   */
+  mask?: Tensor | null;
 }
 
 /** Options of one {@link SyncBatchNorm.backward}: where to write. */
@@ -88,7 +95,7 @@ export const SYNC_MODULE_OPTION_KEYS = ['group', 'eps', 'momentum', 'affine', 't
 /** @internal */
 export const SYNC_KERAS_OPTION_KEYS = ['group', 'axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
 /** @internal */
-export const SYNC_FORWARD_OPTION_KEYS = ['training', 'out', 'residual'] as const;
+export const SYNC_FORWARD_OPTION_KEYS = ['training', 'out', 'residual', 'mask'] as const;
 /** @internal */
 export const SYNC_FORWARD_OUT_KEYS = ['y'] as const;
 /** @internal */
@@ -109,6 +116,8 @@ type Saved =
       readonly x: Tensor;
       /** With a residual: the forward's y with a ReLU (its sign is the mask), else null. */
       readonly residual: { readonly y: Tensor | null } | null;
+      /** The forward's mask of positions, or null. */
+      readonly mask: Tensor | null;
       readonly mean: Tensor;
       readonly invstd: Tensor;
       readonly versions: ReadonlyMap<Tensor, { name: string; version: number }>;
@@ -305,8 +314,8 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
   async forward(x: Tensor, options: SyncBatchNormForwardOptions = {}): Promise<Tensor> {
     return this.#exclusive('forward', async () => {
       if (this.group.size > 1 && this.#trainsThisCall(options)) return this.#syncForward(x, options);
-      const { training, outY, residual } = this.#readForward(x, options);
-      return this.#localForward(x, training, outY, residual);
+      const { training, outY, residual, mask } = this.#readForward(x, options);
+      return this.#localForward(x, training, outY, residual, mask);
     });
   }
 
@@ -335,11 +344,12 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
       assertSameShapeAndDType(residual, 'residual', x, 'x');
       assertUsableTensor(this.gpu, residual, 'residual');
     }
-    return { training, outY, residual, empty: batch * spatial === 0 };
+    const mask = optionalMask(this.gpu, o.mask, x.shape, this.axis);
+    return { training, outY, residual, mask, empty: batch * spatial === 0 };
   }
 
   /** BatchNorm's forward (eval, or a group of one), or an empty y for an eval forward of an empty x. */
-  #localForward(x: Tensor, training: boolean, outY: Tensor | undefined, residual: Tensor | null): Tensor {
+  #localForward(x: Tensor, training: boolean, outY: Tensor | undefined, residual: Tensor | null, mask: Tensor | null): Tensor {
     const local = this.#local;
     this.#releaseSaved();
     const { batch, spatial } = this.#layoutOf(x);
@@ -348,7 +358,7 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
       this.#saved = { kind: 'empty', x, residual: residual !== null };
       return outY ?? Tensor.empty(local.gpu, x.shape, { dtype: x.dtype, label: 'SyncBatchNorm y' });
     }
-    const y = local.forward(x, { training, residual, ...(outY === undefined ? {} : { out: { y: outY } }) });
+    const y = local.forward(x, { training, residual, mask, ...(outY === undefined ? {} : { out: { y: outY } }) });
     this.#saved = { kind: 'local' };
     return y;
   }
@@ -515,19 +525,22 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
     const what = `SyncBatchNorm.forward (rank ${group.rank} of ${group.size})`;
     let outY: Tensor | undefined;
     let residual: Tensor | null = null;
+    let mask: Tensor | null = null;
     let message: Float32Array;
     let refusal: { error: unknown } | null = null;
     this.#releaseSaved(); // whatever happens, no replica's backward may use an earlier step's
     try {
-      ({ outY, residual } = this.#readForward(x, options));
+      ({ outY, residual, mask } = this.#readForward(x, options));
       const exchange = this.#exchangeTensors();
       // This replica's (mean, variance, count): zeros and 0 for an empty x, which still joins the exchange.
-      const stats = batchNormStats(gpu, x, { axis: this.axis, out: { mean: exchange.localMean, variance: exchange.localVariance } });
-      const [mean, variance] = await Promise.all([stats.mean.toArray(), stats.variance.toArray()]);
+      // With a mask the count is the positions it keeps, read back with the statistics.
+      const stats = batchNormStats(gpu, x, { axis: this.axis, mask, out: { mean: exchange.localMean, variance: exchange.localVariance } });
+      const [mean, variance, maskCount] = await Promise.all([stats.mean.toArray(), stats.variance.toArray(), stats.maskCount?.toArray()]);
+      stats.maskCount?.destroy();
       const statistics = new Float32Array(2 * C + 1);
       statistics.set(mean, 0);
       statistics.set(variance, C);
-      statistics[2 * C] = stats.count;
+      statistics[2 * C] = maskCount ? maskCount[0]! : stats.count;
       message = forwardMessage(this.#config(), statistics);
     } catch (error) {
       refusal = { error };
@@ -596,9 +609,9 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
       const relu = this.activation === 'relu';
       const storedY = residual && relu ? y : null;
       const parameters = { weight: this.weight, ...(relu && !residual ? { bias: this.bias } : {}), ...(storedY ? { y: storedY } : {}) };
-      const read = { x, ...parameters, mean: global.mean, invstd: global.invstd };
+      const read = { x, ...parameters, ...(mask ? { mask } : {}), mean: global.mean, invstd: global.invstd };
       const versions = new Map(Object.entries(read).flatMap(([name, t]) => (t ? [[t, { name, version: t.version }] as const] : [])));
-      this.#saved = { kind: 'sync', x, residual: residual ? { y: storedY } : null, mean: global.mean, invstd: global.invstd, versions };
+      this.#saved = { kind: 'sync', x, residual: residual ? { y: storedY } : null, mask, mean: global.mean, invstd: global.invstd, versions };
       return y;
     } catch (error) {
       global.mean.destroy();
@@ -653,6 +666,7 @@ export class SyncBatchNorm<HasWeight extends boolean = true, HasBias extends boo
       sumDy: exchange.sumDy,
       sumDyXmu: exchange.sumDyXmu,
       counts: exchange.counts,
+      mask: saved.mask,
       out: { ...(out.dx === undefined ? {} : { dx: out.dx }), ...(out.dz === undefined ? {} : { dz: out.dz }) },
     });
     return { dx, dweight: sums!.dweight, dbias: sums!.dbias, dz };

@@ -7,11 +7,23 @@
 // pass 1, and finalizes and applies that write or read the exchanged values. Unlike those two, each takes
 // an x without elements, a replica's empty batch, which still takes part in every exchange.
 import { DEFAULT_EPS } from '../runtime/defaults.js';
-import { storageFor } from '../engine/element-storage.js';
+import { storageFor, type Storage } from '../engine/element-storage.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
 import { readOptions } from '../runtime/options.js';
 import { FLAGS } from '../engine/params.js';
-import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions, type TensorRole } from '../engine/runner.js';
+import {
+  outputRole,
+  pass,
+  params,
+  runOperation,
+  scratch,
+  whole,
+  windowOf,
+  type EncoderOptions,
+  type PassSpec,
+  type Resource,
+  type TensorRole,
+} from '../engine/runner.js';
 import { channelLayout, type ChannelLayout } from '../runtime/shape.js';
 import { Tensor } from '../runtime/tensor.js';
 import {
@@ -22,6 +34,7 @@ import {
   assertRunningVarEstimator,
   assertSameShapeAndDType,
   assertUsableTensor,
+  optionalMask,
   optionalPerChannel,
   readStoredY,
   runningFactor,
@@ -32,6 +45,11 @@ import {
 export interface BatchNormStatsOptions extends EncoderOptions {
   /** The channel axis of x, negative from the end; default 1. */
   axis?: number;
+  /**
+   * Keras's `mask` (batchNorm's): the statistics are taken over the positions it keeps, and the result's
+   * `maskCount` counts them. Default none.
+   */
+  mask?: Tensor | null;
   /** Tensors of yours to write instead of allocating new ones; each is returned in the result. */
   out?: {
     /** Written with the mean, f32 [C]. */
@@ -49,6 +67,11 @@ export interface BatchNormStatsResult {
   mean: Tensor;
   /** Per channel: the biased (population) variance of x, f32 [C] (0 for an empty x). */
   variance: Tensor;
+  /**
+   * With a mask: the positions it keeps, f32 [1], this replica's count for batchNormGatherStats (read it
+   * back with the statistics); null without one.
+   */
+  maskCount: Tensor | null;
 }
 
 /** Options of {@link batchNormGatherStats}: every replica's statistics, and batchNorm's running-statistics options. */
@@ -188,6 +211,11 @@ export interface BatchNormBackwardElemtOptions extends BatchNormBackwardSyncComm
   sumDyXmu: Tensor;
   /** Each replica's count, f32 [W] (as batchNormGatherStats took them); dx divides by their total. */
   counts: Tensor;
+  /**
+   * This replica's mask, when the statistics were a mask's (batchNormStats's `mask`, `counts` their
+   * maskCounts): positions it left out get only the direct term of dx. Default none.
+   */
+  mask?: Tensor | null;
   /** Tensors of yours to write instead of allocating new ones; each is returned in the result. */
   out?: {
     /** Written with dx: x's shape and dtype. */
@@ -209,7 +237,7 @@ export interface BatchNormBackwardElemtResult {
 }
 
 /** @internal The keys of each options type (test/unit/options-types.test.ts checks them against the types). */
-export const STATS_KEYS = ['axis', 'out', 'encoder', 'timestampWrites'] as const;
+export const STATS_KEYS = ['axis', 'out', 'encoder', 'timestampWrites', 'mask'] as const;
 /** @internal */
 export const STATS_OUT_KEYS = ['mean', 'variance'] as const;
 /** @internal */
@@ -229,7 +257,7 @@ export const BACKWARD_REDUCE_KEYS = BACKWARD_COMMON_KEYS;
 /** @internal */
 export const BACKWARD_REDUCE_OUT_KEYS = ['sumDy', 'sumDyXmu', 'dweight', 'dbias'] as const;
 /** @internal */
-export const BACKWARD_ELEMT_KEYS = [...BACKWARD_COMMON_KEYS, 'sumDy', 'sumDyXmu', 'counts'] as const;
+export const BACKWARD_ELEMT_KEYS = [...BACKWARD_COMMON_KEYS, 'sumDy', 'sumDyXmu', 'counts', 'mask'] as const;
 /** @internal */
 export const BACKWARD_ELEMT_OUT_KEYS = ['dx', 'dz'] as const;
 
@@ -281,6 +309,7 @@ export function batchNormStats(gpu: Gpu, x: Tensor, options: BatchNormStatsOptio
   const layout = layoutOf(gpu, x, o.axis);
   const { channels } = layout;
   const out = readOptions(o.out, 'batchNormStats options.out', STATS_OUT_KEYS);
+  const mask = optionalMask(gpu, o.mask, (x as Tensor).shape, (o.axis ?? 1) as number);
   const storage = storageFor(x.dtype, gpu.features);
   const tensors = runOperation(gpu, {
     label: 'batchNormStats',
@@ -289,20 +318,26 @@ export function batchNormStats(gpu: Gpu, x: Tensor, options: BatchNormStatsOptio
     timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
     shared: { flags: 0, eps: 0, momentum: 0 },
     reduces: true,
+    masked: mask !== null,
     storage,
     roles: {
       x: { name: 'x', tensor: x, access: 'read' },
+      mask: { name: 'mask', tensor: mask, access: 'read' },
       mean: perChannelOutput('mean', out.mean, channels, 'batchNormStats mean'),
       variance: perChannelOutput('variance', out.variance, channels, 'batchNormStats variance'),
+      maskCount: outputRole('maskCount', undefined, mask ? { shape: [1], dtype: 'f32', label: 'batchNormStats maskCount' } : null),
     },
-    zeroedWhenEmpty: ['mean', 'variance'],
+    zeroedWhenEmpty: mask ? ['mean', 'variance', 'maskCount'] : ['mean', 'variance'],
     passes: (plan) => {
       const partials = scratch('forward partials', channels * plan.partialStride * STATISTICS_PARTIAL_BYTES);
       const reduce = { params, x: windowOf('x'), partials };
       return [
-        plan.rows
-          ? pass({ kernel: 'stats-rows', storage }, 'reduce', reduce)
-          : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', reduce),
+        ...(mask ? [pass({ kernel: 'mask-count' }, 'single', { params, mask: whole('mask'), maskCount: whole('maskCount') })] : []),
+        mask
+          ? pass({ kernel: 'stats-rows-masked', storage }, 'reduce', { ...reduce, mask: whole('mask') })
+          : plan.rows
+            ? pass({ kernel: 'stats-rows', storage }, 'reduce', reduce)
+            : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', reduce),
         pass({ kernel: 'moments', perInvocation: plan.finalizePerInvocation }, 'finalize', {
           params,
           partials,
@@ -312,7 +347,7 @@ export function batchNormStats(gpu: Gpu, x: Tensor, options: BatchNormStatsOptio
       ];
     },
   });
-  return { count: layout.batch * layout.spatial, mean: tensors.mean!, variance: tensors.variance! };
+  return { count: layout.batch * layout.spatial, mean: tensors.mean!, variance: tensors.variance!, maskCount: tensors.maskCount };
 }
 
 /** An f32 tensor of every replica's statistics, [W, C]. */
@@ -676,6 +711,7 @@ export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options:
   // dz is dy masked by the ReLU, written by 'backward-apply-residual'; without a ReLU it is dy itself, and
   // that kernel runs only to copy it into out.dz.
   const residualKernel = storedMask || (residual && out.dz !== undefined);
+  const mask = optionalMask(gpu, o.mask, x.shape, (o.axis ?? 1) as number);
   const tensors = runOperation(gpu, {
     label: 'batchNormBackwardElemt',
     layout,
@@ -683,9 +719,11 @@ export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options:
     timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites | undefined,
     shared: { flags, eps: 0, momentum: 0 },
     reduces: false,
+    masked: mask !== null,
     storage,
     roles: {
       ...roles,
+      mask: { name: 'mask', tensor: mask, access: 'read' },
       sumDy: { name: 'sumDy', tensor: o.sumDy as Tensor, access: 'read' },
       sumDyXmu: { name: 'sumDyXmu', tensor: o.sumDyXmu as Tensor, access: 'read' },
       counts: { name: 'counts', tensor: counts, access: 'read' },
@@ -706,13 +744,23 @@ export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options:
           counts: whole('counts'),
           coefficients,
         }),
-        residualKernel
-          ? pass({ kernel: 'backward-apply-residual', storage, vec4: plan.vec4 }, 'apply', {
-            params, x: windowOf('x'), dy: windowOf('dy'), y: windowOf('y'), coefficients, dx: windowOf('dx'), dz: windowOf('dz'),
-          })
-          : pass({ kernel: 'backward-apply', storage, vec4: plan.vec4 }, 'apply', { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') }),
+        dxPass(mask !== null, residualKernel, storage, plan.vec4, coefficients),
       ];
     },
   });
   return { dx: tensors.dx!, dz: residual ? (tensors.dz ?? (dy as Tensor)) : null };
+}
+
+/** The pass writing dx (and dz where the residual's kernel runs), with a mask's positions where given. */
+function dxPass(masked: boolean, residualKernel: boolean, storage: Storage, vec4: boolean, coefficients: Resource): PassSpec {
+  const apply = { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') };
+  const withResidual = { ...apply, y: windowOf('y'), dz: windowOf('dz') };
+  if (masked) {
+    return residualKernel
+      ? pass({ kernel: 'backward-apply-masked-residual', storage }, 'apply', { ...withResidual, mask: whole('mask') })
+      : pass({ kernel: 'backward-apply-masked', storage }, 'apply', { ...apply, mask: whole('mask') });
+  }
+  return residualKernel
+    ? pass({ kernel: 'backward-apply-residual', storage, vec4 }, 'apply', withResidual)
+    : pass({ kernel: 'backward-apply', storage, vec4 }, 'apply', apply);
 }

@@ -4,11 +4,13 @@
 // shader-f16), in windows, with a fused ReLU and a residual, recorded into the caller's encoder, against the
 // float64 references (src/reference/forward.ts and backward.ts with their `mask`).
 import { describe, expect, it } from 'vitest';
-import { batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
+import { BatchNorm, batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { roundToHalf } from '../../src/runtime/half.js';
 import { channelLayout, numElements, withoutChannelAxis } from '../../src/runtime/shape.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
+import { relativeTolerance, runningMeanTolerance } from '../../src/reference/tolerances.js';
+import { compareElements } from '../support/compare.js';
 import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
 
@@ -174,4 +176,46 @@ describe('batchNorm and batchNormBackward with a mask', () => {
     );
     expect(() => batchNorm(gpu, x, { training: true, mask: 'ones' as unknown as Tensor })).toThrow(/mask/);
   });
+
+  it("through BatchNorm.keras's forward and backward: several steps of a padded sequence batch; a mask written after the forward is refused", async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const [N, T, C] = [4, 7, 5];
+      const shape = [N, T, C];
+      const rnd = seededRandom(61);
+      const bn = BatchNorm.keras(gpu, C, { momentum: 0.9, epsilon: 1e-3 });
+      const weight = uniform(rnd, C, 0.5, 2);
+      const bias = uniform(rnd, C, -1, 1);
+      bn.setWeights([weight, bias, new Float32Array(C), new Float32Array(C).fill(1)]);
+      let runningMean: Float32Array | Float64Array = new Float32Array(C);
+      let runningVar: Float32Array | Float64Array = new Float32Array(C).fill(1);
+      for (let step = 0; step < 3; step++) {
+        const x = gaussian(rnd, N * T * C, step, 2);
+        const dy = gaussian(rnd, N * T * C);
+        const mask = makeMask(rnd, shape, -1);
+        const [xT, dyT] = [x, dy].map((v) => Tensor.fromArray(gpu, v, shape)) as [Tensor, Tensor];
+        const maskT = Tensor.fromArray(gpu, mask, [N, T]);
+        const y = bn.forward(xT, { mask: maskT });
+        const g = bn.backward(dyT);
+        // Keras's convention: momentum 0.9 keeps 90% of the moving statistics, which take the biased variance.
+        const ref = batchNormReference(x, shape, {
+          training: true, axis: -1, weight, bias, eps: 1e-3, momentum: 0.1, runningMean, runningVar, runningVarEstimator: 'biased', mask,
+        });
+        compareY(`keras step ${step} y`, await y.toArray(), x, shape, ref, weight, bias, -1);
+        compareElements(`keras step ${step} runningMean`, await bn.runningMean!.toArray(), ref.runningMean!, runningMeanTolerance(ref.runningMean!, ref.saveMean, ref.saveInvstd));
+        compareElements(`keras step ${step} runningVar`, await bn.runningVar!.toArray(), ref.runningVar!, relativeTolerance(ref.runningVar!));
+        // The module's backward reads its own saved statistics: the reference gets the float64 ones, within their tolerance.
+        const gradRef = batchNormBackwardReference(dy, x, shape, { training: true, axis: -1, weight, mask, saveMean: ref.saveMean, saveInvstd: ref.saveInvstd });
+        await compareBackward(`keras step ${step}`, g, gradRef, { dy, x, shape, weight, training: true, axis: -1, mask });
+        [runningMean, runningVar] = [ref.runningMean!, ref.runningVar!];
+        if (step === 2) {
+          maskT.write(new Float32Array(N * T).fill(1));
+          expect(() => bn.backward(dyT)).toThrow(/BatchNorm.backward: mask .* was written after the forward/);
+        }
+        for (const t of [xT, dyT, maskT, y, g.dx, g.dweight, g.dbias]) t.destroy();
+      }
+      bn.destroy();
+    });
+  });
 });
+

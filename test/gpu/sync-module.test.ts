@@ -18,6 +18,8 @@ import {
 import { roundToHalf } from '../../src/runtime/half.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { channelLayout } from '../../src/runtime/shape.js';
+import { backwardTolerances, relativeTolerance } from '../../src/reference/tolerances.js';
+import { compareElements } from '../support/compare.js';
 import { compareY } from '../support/tolerances.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { addReplicas, compareGatheredBackward, compareGatheredForward, concatenate, globalStatistics, shardBatch, tally, type Worst } from '../support/sync.js';
@@ -426,5 +428,52 @@ describe('SyncBatchNorm with a residual', () => {
     expect(concatenate(results.map((r) => r.dz))).toEqual(Float32Array.from(backwardRef.dz!)); // dy masked by y's sign: exact
     const dx = concatenate(results.map((r) => r.dx));
     dx.forEach((v, i) => expect(Math.abs(v - backwardRef.dx[i]!), `dx[${i}]`).toBeLessThan(1e-4 * (1 + Math.abs(backwardRef.dx[i]!))));
+  });
+});
+
+describe('SyncBatchNorm with a mask', () => {
+  it("takes the statistics over the positions every replica's mask keeps, and differentiates through them, as BatchNorm over the concatenated batch", async () => {
+    const [T, C] = [5, 4];
+    const rest = [T, C];
+    const sizes = [3, 2];
+    const shape = [5, ...rest];
+    const rnd = seededRandom(43);
+    const x = gaussian(rnd, 5 * T * C, 1, 2);
+    const dy = gaussian(rnd, 5 * T * C, 0.1, 1);
+    // Padded sequences: each sample keeps a prefix (lengths 5, 2, 3, 1, 4), the rest is padding.
+    const mask = Float32Array.from({ length: 5 * T }, (_, i) => (i % T < [5, 2, 3, 1, 4][Math.floor(i / T)]! ? 1 : 0));
+    const weight = uniform(rnd, C, 0.5, 2);
+    const bias = uniform(rnd, C, -0.5, 0.5);
+    const [xs, dys, masks] = [shardBatch(x, rest, sizes), shardBatch(dy, rest, sizes), shardBatch(mask, [T], sizes)];
+    const groups = createLocalGroup(2, { timeoutMs: 60_000 });
+    const results = await onEvery(2, async (r) => {
+      const gpu = gpus[r]!;
+      const bn = new SyncBatchNorm(gpu, C, { group: groups[r]!, axis: -1 });
+      bn.setWeights([weight, bias, new Float32Array(C), new Float32Array(C).fill(1)]);
+      const [xT, dyT] = [xs, dys].map((s) => Tensor.fromArray(gpu, s[r]!.values, s[r]!.shape)) as [Tensor, Tensor];
+      const maskT = Tensor.fromArray(gpu, masks[r]!.values, masks[r]!.shape);
+      const y = await bn.forward(xT, { mask: maskT });
+      const g = await bn.backward(dyT);
+      const out = {
+        y: await y.toArray(), dx: await g.dx.toArray(), dweight: await g.dweight.toArray(), dbias: await g.dbias.toArray(),
+        runningMean: await bn.runningMean!.toArray(), runningVar: await bn.runningVar!.toArray(),
+      };
+      for (const t of [xT, dyT, maskT, y, g.dx, g.dweight, g.dbias]) t.destroy();
+      bn.destroy();
+      return out;
+    });
+    const ref = batchNormReference(x, shape, {
+      training: true, axis: -1, weight, bias, mask, runningMean: new Float32Array(C), runningVar: new Float32Array(C).fill(1),
+    });
+    compareY('masked y', concatenate(results.map((r) => r.y)), x, shape, ref, weight, bias, -1);
+    for (const r of results) {
+      compareElements('masked runningMean', r.runningMean, ref.runningMean!, relativeTolerance(ref.runningMean!));
+      compareElements('masked runningVar', r.runningVar, ref.runningVar!, relativeTolerance(ref.runningVar!));
+    }
+    const backwardRef = batchNormBackwardReference(dy, x, shape, { training: true, axis: -1, weight, mask, saveMean: ref.saveMean, saveInvstd: ref.saveInvstd });
+    const tolerance = backwardTolerances({ dy, x, shape, weight, training: true, axis: -1, mask }, backwardRef);
+    compareElements('masked dx', concatenate(results.map((r) => r.dx)), backwardRef.dx, tolerance.dx);
+    compareElements('masked dweight', addReplicas(results.map((r) => r.dweight), C), backwardRef.dweight!, tolerance.dweight);
+    compareElements('masked dbias', addReplicas(results.map((r) => r.dbias), C), backwardRef.dbias!, tolerance.dbias);
   });
 });
