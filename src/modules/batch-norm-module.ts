@@ -427,7 +427,8 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
         );
       }
       clipping = readRenormClipping(o.renormClipping, 'BatchNorm options.renormClipping');
-      const m = o.renormMomentum ?? oneMinus(KERAS_DEFAULT_RENORM_MOMENTUM);
+      // Not null: unlike momentum's, a cumulative average of renormMean and renormStddev is not Keras's.
+      const m = o.renormMomentum === undefined ? oneMinus(KERAS_DEFAULT_RENORM_MOMENTUM) : o.renormMomentum;
       if (typeof m !== 'number' || !(m >= 0 && m <= 1)) {
         throw new RangeError(
           `BatchNorm options.renormMomentum must be in [0, 1] (the weight of the batch statistics in renormMean and renormStddev), got ${describeValue(m)}`,

@@ -235,3 +235,110 @@ describe('BatchNorm with renorm against the float64 reference of Keras 3', () =>
     });
   }
 });
+
+describe('BatchNorm with renorm: recording, state, options', () => {
+  it("records forward and backward into the caller's encoder with the results of submitting at once", async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [6, 4, 3];
+      const rnd = seededRandom(91);
+      const [x, dy] = [gaussian(rnd, 72, 1, 2), gaussian(rnd, 72)];
+      for (const options of [{}, { scale: false }, { scale: false, center: false }]) {
+        const what = `keras ${JSON.stringify(options)}`;
+        const [direct, recorded] = [0, 1].map(() => BatchNorm.keras(gpu, 3, { renorm: true, renormClipping: { rmax: 1.2, dmax: 0.5 }, ...options }));
+        const [xT, dyT] = [Tensor.fromArray(gpu, x, shape), Tensor.fromArray(gpu, dy, shape)];
+        const results = [];
+        for (const bn of [direct!, recorded!]) {
+          const encoder = bn === recorded ? gpu.device.createCommandEncoder() : undefined;
+          const y = bn.forward(xT, encoder ? { encoder } : {});
+          const grads = bn.backward(dyT, encoder ? { encoder } : {});
+          if (encoder) gpu.device.queue.submit([encoder.finish()]);
+          const read = async (t: Tensor | null) => (t ? Array.from(await t.toArray()) : null);
+          results.push({ y: await read(y), dx: await read(grads.dx), dweight: await read(grads.dweight), dbias: await read(grads.dbias), weights: await bn.getWeights() });
+          for (const t of [y, grads.dx, grads.dweight, grads.dbias]) t?.destroy();
+          bn.destroy();
+        }
+        expect(results[1], what).toEqual(results[0]);
+        xT.destroy();
+        dyT.destroy();
+      }
+    });
+  });
+
+  it("moves its seven weights in Keras's order and its state under running_stddev, renorm_mean and renorm_stddev, through JSON", async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [8, 3];
+      const rnd = seededRandom(5);
+      const xT = Tensor.fromArray(gpu, gaussian(rnd, 24, 2, 3), shape);
+      const options = { renorm: true, renormClipping: { rmin: 0.5, rmax: 1.5 }, renormMomentum: 0.5 } as const;
+      const bn = BatchNorm.keras(gpu, 3, options);
+      expect(bn.renormMomentum).toBe(0.5);
+      expect(bn.renormClipping).toEqual({ rmin: 0.5, rmax: 1.5, dmax: null });
+      expect(await bn.getWeights()).toEqual([[1, 1, 1], [0, 0, 0], [0, 0, 0], [1, 1, 1], [1, 1, 1], [0, 0, 0], [1, 1, 1]].map((w) => Float32Array.from(w)));
+      for (let step = 0; step < 2; step++) bn.forward(xT).destroy();
+
+      const state = await bn.stateDict();
+      expect(Object.keys(state)).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'running_stddev', 'renorm_mean', 'renorm_stddev', 'num_batches_tracked']);
+      const weights = await bn.getWeights();
+      expect(weights).toEqual([state.weight, state.bias, state.running_mean, state.running_var, state.running_stddev, state.renorm_mean, state.renorm_stddev]);
+      const loaded = BatchNorm.keras(gpu, 3, options);
+      loaded.loadStateDict(JSON.parse(JSON.stringify(state)));
+      expect(await loaded.stateDict()).toEqual(state);
+      const set = BatchNorm.keras(gpu, 3, options);
+      set.setWeights(weights);
+      expect(await set.getWeights()).toEqual(weights);
+      expect(() => set.setWeights(weights.slice(0, 4))).toThrow(
+        'BatchNorm.setWeights got a list of 4 weights, but this layer has 7: [gamma, beta, moving_mean, moving_variance, moving_stddev, renorm_mean, renorm_stddev]',
+      );
+      // The same state makes the same next step, and the same inference.
+      const next = await Promise.all([bn, loaded, set].map(async (m) => Array.from(await m.forward(xT).toArray())));
+      expect(next[1]).toEqual(next[0]);
+      expect(next[2]).toEqual(next[0]);
+      const inferred = await Promise.all([bn, loaded, set].map(async (m) => Array.from(await m.eval().forward(xT).toArray())));
+      expect(inferred[1]).toEqual(inferred[0]);
+      expect(inferred[2]).toEqual(inferred[0]);
+
+      // A module without renorm keeps its keys, and refuses renorm's (and the other way round).
+      const plain = BatchNorm.keras(gpu, 3);
+      expect(Object.keys(await plain.stateDict())).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+      expect((await plain.getWeights()).length).toBe(4);
+      expect(plain.renorm).toBe(false);
+      expect([plain.runningStddev, plain.renormMean, plain.renormStddev, plain.renormClipping, plain.renormMomentum]).toEqual([null, null, null, null, null]);
+      expect(() => plain.loadStateDict(state)).toThrow(
+        "BatchNorm.loadStateDict: unexpected key(s) 'running_stddev' (this module has no batch renormalization: renorm: false), 'renorm_mean' " +
+          "(this module has no batch renormalization: renorm: false), 'renorm_stddev' (this module has no batch renormalization: renorm: false)",
+      );
+      const plainState = await plain.stateDict();
+      expect(() => loaded.loadStateDict(plainState)).toThrow("missing key(s) 'running_stddev', 'renorm_mean', 'renorm_stddev'");
+      for (const m of [bn, loaded, set, plain]) m.destroy();
+      expect(bn.renormMean!.isDestroyed).toBe(true);
+      xT.destroy();
+    });
+  });
+
+  it('refuses bad renorm options with messages that name them', async () => {
+    const gpu = await testGpu(true);
+    const make = (options: object) => () => new BatchNorm(gpu, 3, options);
+    const keras = (options: object) => () => BatchNorm.keras(gpu, 3, options);
+    expect(make({ renorm: 'yes' })).toThrow("BatchNorm options.renorm must be true or false, got 'yes'");
+    expect(make({ renorm: true, trackRunningStats: false })).toThrow('BatchNorm options.renorm needs running statistics (trackRunningStats: true)');
+    expect(make({ renormClipping: { rmax: 2 } })).toThrow('BatchNorm options.renormClipping is read only with renorm: true');
+    expect(make({ renormMomentum: 0.1 })).toThrow('BatchNorm options.renormMomentum is read only with renorm: true');
+    expect(make({ renorm: true, renormMomentum: 1.5 })).toThrow(
+      'BatchNorm options.renormMomentum must be in [0, 1] (the weight of the batch statistics in renormMean and renormStddev), got 1.5',
+    );
+    expect(make({ renorm: true, renormMomentum: null })).toThrow('BatchNorm options.renormMomentum must be in [0, 1]');
+    expect(make({ renorm: true, renormClipping: { rmin: 2, rmax: 1 } })).toThrow('BatchNorm options.renormClipping.rmax (1) is below rmin (2); r would have no value');
+    expect(make({ renorm: true, renormClipping: { dmax: -1 } })).toThrow('BatchNorm options.renormClipping.dmax must be >= 0');
+    expect(make({ renorm: true, renormClipping: { rmax: '2' } })).toThrow("BatchNorm options.renormClipping.rmax must be a number, got '2'");
+    expect(make({ renorm: true, renormClipping: { r_max: 2 } })).toThrow("BatchNorm options.renormClipping has an unknown key 'r_max'");
+    expect(keras({ renorm: 1 })).toThrow('BatchNorm.keras options.renorm must be true or false, got 1');
+    expect(keras({ renorm: true, renormMomentum: 2 })).toThrow(
+      "BatchNorm.keras options.renormMomentum must be in [0, 1] (Keras's convention: moving = momentum*moving + (1 - momentum)*batch), got 2",
+    );
+    expect(keras({ renorm: true, renormClipping: { dmax: Number.NaN } })).toThrow('BatchNorm.keras options.renormClipping.dmax must be a number, got NaN');
+    expect(keras({ renormClipping: { dmax: 1 } })).toThrow('BatchNorm.keras options.renormClipping is read only with renorm: true');
+    expect(keras({ renorm: false, renormMomentum: 0.9 })).toThrow('BatchNorm.keras options.renormMomentum is read only with renorm: true');
+  });
+});
