@@ -32,11 +32,13 @@ import { recordWrite } from '../runtime/write-log.js';
 export type ModuleParameter<Has extends boolean> = Has extends true ? Tensor : null;
 
 /**
- * Options of `new BatchNorm`: nn.BatchNorm2d's arguments (PyTorch's names, camel-cased), and the fused activation.
+ * Options of `new BatchNorm` that `new SyncBatchNorm` takes too: nn.BatchNorm2d's arguments and the fused activation.
+ *
+ * PyTorch's names, camel-cased.
  *
  * `Affine` is the type of `affine`, from which the module's type knows whether it has a weight and a bias.
  */
-export interface BatchNormModuleOptions<Affine extends boolean = boolean> {
+export interface BatchNormBaseOptions<Affine extends boolean = boolean> {
   /** Added to the variance before the square root, a finite number >= 0; default {@link DEFAULT_EPS}. */
   eps?: number;
   /**
@@ -52,6 +54,14 @@ export interface BatchNormModuleOptions<Affine extends boolean = boolean> {
   axis?: number;
   /** 'relu' fuses a ReLU after the normalization (y = max(x*scale + shift, 0)), forward and backward; default null. */
   activation?: Activation | null;
+}
+
+/**
+ * Options of `new BatchNorm`: nn.BatchNorm2d's arguments, the fused activation, and batch renormalization.
+ *
+ * `Affine` is the type of `affine`, from which the module's type knows whether it has a weight and a bias.
+ */
+export interface BatchNormModuleOptions<Affine extends boolean = boolean> extends BatchNormBaseOptions<Affine> {
   /**
    * Batch renormalization (Keras 3's `renorm`, Ioffe 2017) in training forwards: the batch statistics are
    * corrected towards moving ones, y = xhat*(r*weight) + (d*weight + bias), see {@link BatchNorm.renorm}.
@@ -72,12 +82,12 @@ export interface BatchNormModuleOptions<Affine extends boolean = boolean> {
 }
 
 /**
- * Options of BatchNorm.keras, as keras.layers.BatchNormalization's arguments (and its defaults).
+ * Options of BatchNorm.keras that SyncBatchNorm.keras takes too: keras.layers.BatchNormalization's, with its defaults.
  *
  * `Scale` and `Center` are the types of `scale` and `center`, from which the module's type knows its
  * weight and bias.
  */
-export interface KerasBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> {
+export interface KerasBatchNormBaseOptions<Scale extends boolean = boolean, Center extends boolean = boolean> {
   /** Index of the channel dimension, negative from the end; default -1 (channels last). */
   axis?: number;
   /** Keras's convention: moving = momentum*moving + (1 - momentum)*batch; default 0.99. */
@@ -88,6 +98,15 @@ export interface KerasBatchNormOptions<Scale extends boolean = boolean, Center e
   center?: Center;
   /** Learnable scale gamma (ones); default true. */
   scale?: Scale;
+}
+
+/**
+ * Options of BatchNorm.keras, as keras.layers.BatchNormalization's arguments (and its defaults), renorm's included.
+ *
+ * `Scale` and `Center` are the types of `scale` and `center`, from which the module's type knows its
+ * weight and bias.
+ */
+export interface KerasBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> extends KerasBatchNormBaseOptions<Scale, Center> {
   /** Batch renormalization (Keras's `renorm`) in training forwards, see {@link BatchNorm.renorm}; default false. */
   renorm?: boolean;
   /** With `renorm`: Keras's renorm_clipping, bounds on r and d; a missing key (or null, the default) does not clip. */
@@ -359,7 +378,14 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
    */
   readonly renorm: boolean;
   /** With renorm: the bounds on r (rmin, rmax) and d (dmax), null where absent (no clip); null without renorm. */
-  readonly renormClipping: Readonly<RenormBounds> | null;
+  readonly renormClipping: {
+    /** r = max(r, rmin); null: no lower bound. */
+    readonly rmin: number | null;
+    /** r = min(r, rmax); null: no upper bound. */
+    readonly rmax: number | null;
+    /** d = clip(d, -dmax, dmax); null: d is not clipped. */
+    readonly dmax: number | null;
+  } | null;
   /**
    * With renorm: the weight of the batch statistics in renormMean and renormStddev, as `momentum` is
    * (BatchNorm.keras stores 1 - Keras's renorm_momentum here); null without renorm.

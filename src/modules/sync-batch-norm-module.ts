@@ -10,9 +10,11 @@ import {
   differentiatingWeight,
   ownGradients,
   type BatchNormModuleGradients,
+  type BatchNormBaseOptions,
   type BatchNormModuleOptions,
   type BatchNormStateDict,
   type BatchNormStateDictInput,
+  type KerasBatchNormBaseOptions,
   type KerasBatchNormOptions,
   type ModuleParameter,
   type RunningVarEstimator,
@@ -37,7 +39,7 @@ import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTenso
 import { recordWrite } from '../runtime/write-log.js';
 
 /** Options of `new SyncBatchNorm`: the process group, and BatchNorm's options but batch renormalization (not synchronized). */
-export interface SyncBatchNormOptions<Affine extends boolean = boolean> extends Omit<BatchNormModuleOptions<Affine>, 'renorm' | 'renormClipping' | 'renormMomentum'> {
+export interface SyncBatchNormOptions<Affine extends boolean = boolean> extends BatchNormBaseOptions<Affine> {
   /**
    * The process group of the replicas: {@link createLocalGroup}'s, `webgpu-batchnorm/node`'s
    * `joinWorkerGroup`, or any object of {@link SyncGroup}'s shape.
@@ -46,7 +48,7 @@ export interface SyncBatchNormOptions<Affine extends boolean = boolean> extends 
 }
 
 /** Options of {@link SyncBatchNorm.keras}: the process group, and Keras's BatchNormalization options but renorm (not synchronized). */
-export interface KerasSyncBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> extends Omit<KerasBatchNormOptions<Scale, Center>, 'renorm' | 'renormClipping' | 'renormMomentum'> {
+export interface KerasSyncBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> extends KerasBatchNormBaseOptions<Scale, Center> {
   /** The process group of the replicas, as {@link SyncBatchNormOptions.group}. */
   group: SyncGroup;
 }
