@@ -32,6 +32,8 @@ interface Case {
   readonly far: readonly boolean[];
   /** Their spread, in units of renorm_stddev; default 3 (r above rmax). */
   readonly farSpread?: number;
+  /** The device: without subgroups, or with windows of this many bytes (x chunked); default subgroups, whole. */
+  readonly device?: { readonly subgroups: boolean; readonly maxBindingBytes?: number };
 }
 
 const CLIPPING = { rmin: 0.5, rmax: 2, dmax: 1.5 };
@@ -98,6 +100,32 @@ const CASES: Case[] = [
     far: [false, true, false, true],
     farSpread: 0.3,
   },
+  {
+    name: 'new BatchNorm NCHW f32 in windows of 1024 bytes, workgroup memory',
+    shape: [2, 3, 15, 15],
+    axis: 1,
+    dtype: 'f32',
+    make: (gpu) => new BatchNorm(gpu, 3, { renorm: true, renormClipping: CLIPPING }),
+    epsilon: 1e-5,
+    momentum: () => 0.9,
+    renormMomentum: 0.99,
+    clipping: CLIPPING,
+    far: [true, false, false, true],
+    device: { subgroups: false, maxBindingBytes: 1024 },
+  },
+  {
+    name: 'keras channels-last f16 in windows of 1024 bytes, 24 channels',
+    shape: [3, 40, 24],
+    axis: -1,
+    dtype: 'f16',
+    make: (gpu) => BatchNorm.keras(gpu, 24, { renorm: true, renormClipping: CLIPPING, renormMomentum: 0.6 }),
+    epsilon: 1e-3,
+    momentum: () => 0.99,
+    renormMomentum: 0.6,
+    clipping: CLIPPING,
+    far: [false, true, false, true],
+    device: { subgroups: true, maxBindingBytes: 1024 },
+  },
 ];
 
 /** The module's weights under the reference's names, read back through its state dict (PyTorch's keys). */
@@ -131,7 +159,7 @@ const clipped = (value: number, bound: number | undefined, side: 'min' | 'max') 
 describe('BatchNorm with renorm against the float64 reference of Keras 3', () => {
   for (const c of CASES) {
     it(c.name, async () => {
-      const gpu = await testGpu(true);
+      const gpu = await testGpu(c.device?.subgroups ?? true, c.device?.maxBindingBytes);
       await inErrorScopes(gpu, async () => {
         const rnd = seededRandom(c.shape.length * 100 + c.shape[0]!);
         const bn = c.make(gpu);
