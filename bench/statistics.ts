@@ -49,6 +49,8 @@ export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null
   'apply-given-residual': 3 * VALUE_BYTES, // read x and z, write y
   'backward-sums': null,
   'global-coefficients': null,
+  renorm: null,
+  'renorm-gradient': null,
 };
 
 /** Bytes a training forward must move per element: read x twice (statistics, apply), write y once. */

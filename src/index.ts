@@ -18,7 +18,7 @@
  * | a tensor you make ({@link Tensor.fromArray}, {@link Tensor.empty}) | yours | {@link Tensor.destroy} |
  * | a tensor wrapping your buffer ({@link Tensor.fromBuffer}) | the buffer stays yours | you: destroy() drops only the wrapper |
  * | an output of {@link batchNorm}, {@link batchNormBackward}, {@link BatchNorm.forward}, {@link BatchNorm.backward} | yours (or the `out` tensor you passed) | {@link Tensor.destroy} |
- * | a module's `weight`, `bias`, `runningMean`, `runningVar` and saved statistics | the module | {@link BatchNorm.destroy}, {@link SyncBatchNorm.destroy} |
+ * | a module's `weight`, `bias`, `runningMean`, `runningVar` (with renorm, `runningStddev`, `renormMean`, `renormStddev`) and saved statistics | the module | {@link BatchNorm.destroy}, {@link SyncBatchNorm.destroy} |
  * | a Gpu's device from {@link requestGpu} | the Gpu | {@link Gpu.destroy}, which also ends every tensor on it |
  * | a Gpu's device from {@link Gpu.fromDevice} | yours | you; {@link Gpu.destroy} frees only the library's scratch |
  *
@@ -88,12 +88,14 @@ export type {
 } from './modules/sync-batch-norm-module.js';
 export { BatchNorm } from './modules/batch-norm-module.js';
 export type {
+  BatchNormBaseOptions,
   BatchNormForwardOptions,
   BatchNormModuleBackwardOptions,
   BatchNormModuleGradients,
   BatchNormModuleOptions,
   BatchNormStateDict,
   BatchNormStateDictInput,
+  KerasBatchNormBaseOptions,
   KerasBatchNormOptions,
   ModuleParameter,
   NonFiniteName,

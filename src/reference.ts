@@ -4,8 +4,8 @@
 /**
  * Float64 CPU references of batch norm's forward and backward (with Keras's mask), of the SyncBatchNorm
  * building blocks (batchNormStatsReference and the others), and of Keras 3's batch renormalization
- * (kerasRenormReference and its backward; the GPU has no renorm yet): what the tests, the demo's check
- * and the benchmark compare the GPU against. Plain JavaScript, no WebGPU:
+ * (kerasRenormReference and its backward, which BatchNorm's renorm is checked against): what the tests,
+ * the demo's check and the benchmark compare the GPU against. Plain JavaScript, no WebGPU:
  * `import { batchNormReference } from 'webgpu-batchnorm/reference'`.
  *
  * @module webgpu-batchnorm/reference

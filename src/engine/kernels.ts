@@ -45,6 +45,8 @@ import rowsBlockSource from '../../shaders/rows-block.wgsl?raw';
 import noResidualSource from '../../shaders/no-residual.wgsl?raw';
 import paramsSource from '../../shaders/params.wgsl?raw';
 import pivotSource from '../../shaders/pivot.wgsl?raw';
+import renormGradientSource from '../../shaders/renorm-gradient.wgsl?raw';
+import renormSource from '../../shaders/renorm.wgsl?raw';
 import reluMaskStoredSource from '../../shaders/relu-mask-stored.wgsl?raw';
 import reluMaskSource from '../../shaders/relu-mask.wgsl?raw';
 import residualAddSource from '../../shaders/residual-add.wgsl?raw';
@@ -459,6 +461,26 @@ const KERNELS = {
       coefficients: readWrite('array<Coefficients>'),
     },
   },
+  // Batch renormalization (src/ops/batch-renorm.ts), with 'stats' as its pass 1 and 'apply-given' as its pass 3.
+  renorm: {
+    source: renormSource,
+    parts: ['two-sum', 'welford', 'statistics-combine', 'merge', 'channel-mean'],
+    bindings: {
+      params: uniform('Params'),
+      partials: read('array<Partial>'),
+      weight: perChannel,
+      bias: perChannel,
+      settings: read('RenormSettings'),
+      runningMean: readWrite('array<f32>'),
+      runningVar: readWrite('array<f32>'),
+      renorm: readWrite('array<f32>'),
+    },
+  },
+  'renorm-gradient': {
+    source: renormGradientSource,
+    parts: [],
+    bindings: { params: uniform('Params'), r: perChannel, d: perChannel, dbias: perChannel, dweight: readWrite('array<f32>') },
+  },
 } as const satisfies Record<string, { source: string; parts: readonly Part[]; bindings: Record<string, BindingDeclaration> }>;
 
 export type KernelName = keyof typeof KERNELS;
@@ -490,7 +512,9 @@ export type KernelVariant =
   | { readonly kernel: 'gather-statistics' }
   | { readonly kernel: 'apply-given' | 'apply-given-residual'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'backward-sums'; readonly perInvocation: boolean }
-  | { readonly kernel: 'global-coefficients' };
+  | { readonly kernel: 'global-coefficients' }
+  | { readonly kernel: 'renorm'; readonly perInvocation: boolean }
+  | { readonly kernel: 'renorm-gradient' };
 
 /** The declarations of a kernel's bindings, in binding order. */
 export function bindingsOf(kernel: KernelName): readonly (readonly [string, BindingDeclaration])[] {

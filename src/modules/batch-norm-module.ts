@@ -3,12 +3,24 @@
 // backward(dy), and moves its state in and out as PyTorch's state_dict and Keras's get_weights/set_weights.
 import { batchNorm } from '../ops/batch-norm.js';
 import { batchNormBackward, type BatchNormBackwardCommon, type BatchNormBackwardResult } from '../ops/batch-norm-backward.js';
-import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../runtime/defaults.js';
+import { createRenormState, renormForward, renormGammaGradient, type RenormBounds, type RenormState } from '../ops/batch-renorm.js';
+import { DEFAULT_EPS, DEFAULT_MOMENTUM, KERAS_DEFAULT_RENORM_MOMENTUM } from '../runtime/defaults.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
 import { describeValue, readOptions } from '../runtime/options.js';
 import type { EncoderOptions } from '../engine/runner.js';
 import { Tensor } from '../runtime/tensor.js';
-import { assertActivation, assertAxis, assertBoolean, assertEps, assertMomentum, readKerasLayerSettings, type Activation } from '../runtime/validate.js';
+import {
+  assertActivation,
+  assertAxis,
+  assertBoolean,
+  assertEps,
+  assertKerasMomentum,
+  assertMomentum,
+  readKerasLayerSettings,
+  readRenormClipping,
+  type Activation,
+  type RenormClipping,
+} from '../runtime/validate.js';
 import { recordWrite } from '../runtime/write-log.js';
 
 /**
@@ -20,11 +32,13 @@ import { recordWrite } from '../runtime/write-log.js';
 export type ModuleParameter<Has extends boolean> = Has extends true ? Tensor : null;
 
 /**
- * Options of `new BatchNorm`: nn.BatchNorm2d's arguments (PyTorch's names, camel-cased), and the fused activation.
+ * Options of `new BatchNorm` that `new SyncBatchNorm` takes too: nn.BatchNorm2d's arguments and the fused activation.
+ *
+ * PyTorch's names, camel-cased.
  *
  * `Affine` is the type of `affine`, from which the module's type knows whether it has a weight and a bias.
  */
-export interface BatchNormModuleOptions<Affine extends boolean = boolean> {
+export interface BatchNormBaseOptions<Affine extends boolean = boolean> {
   /** Added to the variance before the square root, a finite number >= 0; default {@link DEFAULT_EPS}. */
   eps?: number;
   /**
@@ -43,12 +57,37 @@ export interface BatchNormModuleOptions<Affine extends boolean = boolean> {
 }
 
 /**
- * Options of BatchNorm.keras, as keras.layers.BatchNormalization's arguments (and its defaults).
+ * Options of `new BatchNorm`: nn.BatchNorm2d's arguments, the fused activation, and batch renormalization.
+ *
+ * `Affine` is the type of `affine`, from which the module's type knows whether it has a weight and a bias.
+ */
+export interface BatchNormModuleOptions<Affine extends boolean = boolean> extends BatchNormBaseOptions<Affine> {
+  /**
+   * Batch renormalization (Keras 3's `renorm`, Ioffe 2017) in training forwards: the batch statistics are
+   * corrected towards moving ones, y = xhat*(r*weight) + (d*weight + bias), see {@link BatchNorm.renorm}.
+   * Needs running statistics (trackRunningStats); default false.
+   */
+  renorm?: boolean;
+  /**
+   * With `renorm`: bounds on r and d (Keras's renorm_clipping), r clipped to [rmin, rmax] and d to [-dmax,
+   * dmax]; a missing key (or null, the default) does not clip.
+   */
+  renormClipping?: RenormClipping | null;
+  /**
+   * With `renorm`: the weight of the batch statistics in renormMean and renormStddev, in [0, 1], as
+   * `momentum` is (renorm = (1 - renormMomentum)*renorm + renormMomentum*batch: PyTorch's convention, not
+   * Keras's); default 0.01 (Keras's renorm_momentum 0.99).
+   */
+  renormMomentum?: number;
+}
+
+/**
+ * Options of BatchNorm.keras that SyncBatchNorm.keras takes too: keras.layers.BatchNormalization's, with its defaults.
  *
  * `Scale` and `Center` are the types of `scale` and `center`, from which the module's type knows its
  * weight and bias.
  */
-export interface KerasBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> {
+export interface KerasBatchNormBaseOptions<Scale extends boolean = boolean, Center extends boolean = boolean> {
   /** Index of the channel dimension, negative from the end; default -1 (channels last). */
   axis?: number;
   /** Keras's convention: moving = momentum*moving + (1 - momentum)*batch; default 0.99. */
@@ -59,6 +98,24 @@ export interface KerasBatchNormOptions<Scale extends boolean = boolean, Center e
   center?: Center;
   /** Learnable scale gamma (ones); default true. */
   scale?: Scale;
+}
+
+/**
+ * Options of BatchNorm.keras, as keras.layers.BatchNormalization's arguments (and its defaults), renorm's included.
+ *
+ * `Scale` and `Center` are the types of `scale` and `center`, from which the module's type knows its
+ * weight and bias.
+ */
+export interface KerasBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> extends KerasBatchNormBaseOptions<Scale, Center> {
+  /** Batch renormalization (Keras's `renorm`) in training forwards, see {@link BatchNorm.renorm}; default false. */
+  renorm?: boolean;
+  /** With `renorm`: Keras's renorm_clipping, bounds on r and d; a missing key (or null, the default) does not clip. */
+  renormClipping?: RenormClipping | null;
+  /**
+   * With `renorm`: Keras's renorm_momentum, the weight of the old renorm_mean and renorm_stddev
+   * (renorm = renormMomentum*renorm + (1 - renormMomentum)*batch), in [0, 1]; default 0.99.
+   */
+  renormMomentum?: number;
 }
 
 /** How a training forward's variance is blended into runningVar: unbiased (PyTorch) or biased (Keras 3). */
@@ -74,6 +131,12 @@ export interface BatchNormStateDict {
   running_mean?: Float32Array<ArrayBuffer>;
   /** The running variance, numFeatures values; absent without running statistics. */
   running_var?: Float32Array<ArrayBuffer>;
+  /** With renorm: the running standard deviation (Keras's moving_stddev), numFeatures values; absent without. */
+  running_stddev?: Float32Array<ArrayBuffer>;
+  /** With renorm: the mean that r and d correct towards (Keras's renorm_mean), numFeatures values; absent without. */
+  renorm_mean?: Float32Array<ArrayBuffer>;
+  /** With renorm: the standard deviation that r and d correct towards (Keras's renorm_stddev); absent without. */
+  renorm_stddev?: Float32Array<ArrayBuffer>;
   /** {@link BatchNorm.numBatchesTracked}; absent without running statistics. */
   num_batches_tracked?: number;
 }
@@ -112,6 +175,12 @@ export interface BatchNormStateDictInput {
   running_mean?: StateValues;
   /** The running variance, numFeatures values; required exactly when the module keeps running statistics. */
   running_var?: StateValues;
+  /** The running standard deviation, numFeatures values; required exactly when the module has renorm. */
+  running_stddev?: StateValues;
+  /** renorm_mean, numFeatures values; required exactly when the module has renorm. */
+  renorm_mean?: StateValues;
+  /** renorm_stddev, numFeatures values; required exactly when the module has renorm. */
+  renorm_stddev?: StateValues;
   /** A non-negative integer; required exactly when the module keeps running statistics. */
   num_batches_tracked?: number;
 }
@@ -161,10 +230,11 @@ export type BatchNormModuleBackwardOptions = Pick<BatchNormBackwardCommon, 'out'
  * reads, so that backward refuses a tensor written since (PyTorch's version counters). `recorded`: a call
  * that read the saved statistics went into a caller's encoder, which may not have been submitted yet.
  * With a residual: `residual` is true, and with a ReLU `y` is the forward's output (a reference, as x),
- * whose sign is the mask.
+ * whose sign is the mask. After a renorm forward, `renorm` is the module's state, whose rows hold the
+ * statistics, r and d and the renormalized weight and bias (the module's, not the saved call's).
  */
 type Saved = (
-  | { readonly x: Tensor; readonly training: true; readonly saveMean: Tensor; readonly saveInvstd: Tensor }
+  | { readonly x: Tensor; readonly training: true; readonly saveMean: Tensor; readonly saveInvstd: Tensor; readonly renorm: RenormState | null }
   | { readonly x: Tensor; readonly training: false; readonly runningMean: Tensor; readonly runningVar: Tensor }
 ) & {
   readonly residual: boolean;
@@ -176,9 +246,9 @@ type Saved = (
 };
 
 /** @internal The keys each options type has (test/unit/options-types.test.ts checks them against the types). */
-export const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis', 'activation'] as const;
+export const MODULE_OPTION_KEYS = ['eps', 'momentum', 'affine', 'trackRunningStats', 'axis', 'activation', 'renorm', 'renormClipping', 'renormMomentum'] as const;
 /** @internal */
-export const KERAS_OPTION_KEYS = ['axis', 'momentum', 'epsilon', 'center', 'scale'] as const;
+export const KERAS_OPTION_KEYS = ['axis', 'momentum', 'epsilon', 'center', 'scale', 'renorm', 'renormClipping', 'renormMomentum'] as const;
 /** @internal */
 export const FORWARD_OPTION_KEYS = ['training', 'encoder', 'timestampWrites', 'out', 'residual', 'mask'] as const;
 /** @internal */
@@ -193,8 +263,9 @@ function stateDictJson(dict: BatchNormStateDict): Record<string, number | (numbe
   return Object.fromEntries(Object.entries(dict).map(([key, v]) => [key, typeof v === 'number' ? v : Array.from(v as Float32Array, named)]));
 }
 
-/** PyTorch's state_dict keys of nn.BatchNorm, in its order. */
-const STATE_KEYS = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'] as const;
+/** PyTorch's state_dict keys of nn.BatchNorm, in its order, with renorm's three before the counter. */
+const STATE_KEYS = ['weight', 'bias', 'running_mean', 'running_var', 'running_stddev', 'renorm_mean', 'renorm_stddev', 'num_batches_tracked'] as const;
+const RENORM_STATE_KEYS: readonly string[] = ['running_stddev', 'renorm_mean', 'renorm_stddev'];
 type StateKey = (typeof STATE_KEYS)[number];
 type TensorStateKey = Exclude<StateKey, 'num_batches_tracked'>;
 /** Keras's weight names, in get_weights order, and the module tensor each one is. */
@@ -203,6 +274,9 @@ const KERAS_WEIGHTS = [
   ['beta', 'bias'],
   ['moving_mean', 'running_mean'],
   ['moving_variance', 'running_var'],
+  ['moving_stddev', 'running_stddev'],
+  ['renorm_mean', 'renorm_mean'],
+  ['renorm_stddev', 'renorm_stddev'],
 ] as const satisfies readonly (readonly [string, TensorStateKey])[];
 
 /**
@@ -303,6 +377,39 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
    */
   readonly runningVar: Tensor | null;
   /**
+   * Batch renormalization (Keras 3's `renorm`): a training forward normalizes with the batch mean mu_B and
+   * sigma_B = sqrt(biased variance + eps), then corrects towards renormMean and renormStddev (as they were
+   * before the step, s = max(renormStddev, sqrt(eps))): r = clip(sigma_B/s, rmin, rmax), d = clip((mu_B -
+   * renormMean)/s, -dmax, dmax), y = xhat*(r*weight) + (d*weight + bias). r and d are constants of the
+   * gradient. It blends mu_B and sigma_B into renormMean and renormStddev (renormMomentum), and into
+   * runningMean and runningStddev (momentum); runningVar = max(runningStddev^2 - eps, 0). Eval forwards
+   * are plain batch norm with runningMean and runningVar.
+   */
+  readonly renorm: boolean;
+  /** With renorm: the bounds on r (rmin, rmax) and d (dmax), null where absent (no clip); null without renorm. */
+  readonly renormClipping: {
+    /** r = max(r, rmin); null: no lower bound. */
+    readonly rmin: number | null;
+    /** r = min(r, rmax); null: no upper bound. */
+    readonly rmax: number | null;
+    /** d = clip(d, -dmax, dmax); null: d is not clipped. */
+    readonly dmax: number | null;
+  } | null;
+  /**
+   * With renorm: the weight of the batch statistics in renormMean and renormStddev, as `momentum` is
+   * (BatchNorm.keras stores 1 - Keras's renorm_momentum here); null without renorm.
+   */
+  readonly renormMomentum: number | null;
+  /**
+   * With renorm: the running standard deviation (Keras's moving_stddev), f32 [numFeatures], initialized to
+   * ones (the square root of runningVar's); owned by the module. null without renorm.
+   */
+  readonly runningStddev: Tensor | null;
+  /** With renorm: the mean r and d correct towards (Keras's renorm_mean), f32 [numFeatures], zeros at first; owned by the module. */
+  readonly renormMean: Tensor | null;
+  /** With renorm: the standard deviation r and d correct towards (Keras's renorm_stddev), f32 [numFeatures], ones at first; owned by the module. */
+  readonly renormStddev: Tensor | null;
+  /**
    * Training forwards run with running statistics (PyTorch's num_batches_tracked), counted at each such
    * call (a recorded one too). With `momentum: null` a training forward blends its statistics into the
    * running ones with the factor 1/numBatchesTracked. Initially 0; set by loadStateDict.
@@ -312,6 +419,7 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
   training = true;
   #destroyed = false;
   #saved: Saved | null = null;
+  #renorm: RenormState | null = null;
 
   /**
    * A module as nn.BatchNorm2d(numFeatures, eps, momentum, affine, track_running_stats), with PyTorch's
@@ -342,6 +450,31 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
     assertAxis(axis, 'BatchNorm options.axis');
     const activation = o.activation ?? null;
     assertActivation(activation, 'BatchNorm options.activation');
+    const renorm = o.renorm ?? false;
+    assertBoolean(renorm, 'BatchNorm options.renorm');
+    let clipping: RenormBounds | null = null;
+    let renormMomentum: number | null = null;
+    if (renorm) {
+      if (!track) {
+        throw new Error(
+          'BatchNorm options.renorm needs running statistics (trackRunningStats: true): batch renormalization corrects the batch ' +
+            'statistics towards moving ones, which eval forwards then normalize with',
+        );
+      }
+      clipping = readRenormClipping(o.renormClipping, 'BatchNorm options.renormClipping');
+      // Not null: unlike momentum's, a cumulative average of renormMean and renormStddev is not Keras's.
+      const m = o.renormMomentum === undefined ? oneMinus(KERAS_DEFAULT_RENORM_MOMENTUM) : o.renormMomentum;
+      if (typeof m !== 'number' || !(m >= 0 && m <= 1)) {
+        throw new RangeError(
+          `BatchNorm options.renormMomentum must be in [0, 1] (the weight of the batch statistics in renormMean and renormStddev), got ${describeValue(m)}`,
+        );
+      }
+      renormMomentum = m;
+    } else {
+      for (const key of ['renormClipping', 'renormMomentum'] as const) {
+        if (o[key] !== undefined) throw new Error(`BatchNorm options.${key} is read only with renorm: true`);
+      }
+    }
     this.gpu = gpu;
     this.numFeatures = numFeatures;
     this.eps = eps;
@@ -355,6 +488,16 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
     this.bias = ((internal?.bias ?? affine) ? filled(0, 'BatchNorm bias') : null) as ModuleParameter<HasBias>;
     this.runningMean = track ? filled(0, 'BatchNorm runningMean') : null;
     this.runningVar = track ? filled(1, 'BatchNorm runningVar') : null;
+    this.renorm = renorm;
+    this.renormClipping = clipping && Object.freeze(clipping);
+    this.renormMomentum = renormMomentum;
+    if (renorm) {
+      // moving_stddev and renorm_stddev start at the square root of runningVar's ones, renorm_mean at 0.
+      this.#renorm = createRenormState(gpu, numFeatures, 1, renormMomentum!, clipping!);
+    }
+    this.runningStddev = this.#renorm?.rows.runningStddev ?? null;
+    this.renormMean = this.#renorm?.rows.renormMean ?? null;
+    this.renormStddev = this.#renorm?.rows.renormStddev ?? null;
   }
 
   /**
@@ -364,6 +507,8 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
    * beta exist independently, and the moving variance blends the biased batch variance, as Keras 3 does
    * (keras/src/layers/normalization/batch_normalization.py takes `variance` from ops.moments, which is
    * biased on every backend). Running statistics are always kept, as Keras's moving_mean/moving_variance.
+   * `renorm: true` is Keras's batch renormalization ({@link BatchNorm.renorm}), its weights then in Keras's
+   * order gamma, beta, moving_mean, moving_variance, moving_stddev, renorm_mean, renorm_stddev.
    */
   static keras<Scale extends boolean = true, Center extends boolean = true>(
     gpu: Gpu,
@@ -372,11 +517,26 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
   ): BatchNorm<Scale, Center> {
     const o = readOptions(options, 'BatchNorm.keras options', KERAS_OPTION_KEYS);
     const { axis, epsilon, momentum: kerasMomentum, center, scale } = readKerasLayerSettings(o, 'BatchNorm.keras options');
+    const renorm = o.renorm ?? false;
+    assertBoolean(renorm, 'BatchNorm.keras options.renorm');
+    let renormOptions: Pick<BatchNormModuleOptions, 'renorm' | 'renormClipping' | 'renormMomentum'> = {};
+    if (renorm) {
+      const renormMomentum = o.renormMomentum ?? KERAS_DEFAULT_RENORM_MOMENTUM;
+      assertKerasMomentum(renormMomentum, 'BatchNorm.keras options.renormMomentum');
+      const { rmin, rmax, dmax } = readRenormClipping(o.renormClipping, 'BatchNorm.keras options.renormClipping');
+      const renormClipping = { ...(rmin === null ? {} : { rmin }), ...(rmax === null ? {} : { rmax }), ...(dmax === null ? {} : { dmax }) };
+      renormOptions = { renorm, renormClipping, renormMomentum: oneMinus(renormMomentum) };
+    } else {
+      for (const key of ['renormClipping', 'renormMomentum'] as const) {
+        if (o[key] !== undefined) throw new Error(`BatchNorm.keras options.${key} is read only with renorm: true`);
+      }
+    }
     const internal: InternalOptions = { weight: scale, bias: center, runningVarEstimator: 'biased', what: 'BatchNorm.keras' };
     return new BatchNorm(gpu, numFeatures, {
       eps: epsilon,
       momentum: oneMinus(kerasMomentum),
       axis,
+      ...renormOptions,
       [INTERNAL]: internal,
     } as BatchNormModuleOptions) as unknown as BatchNorm<Scale, Center>;
   }
@@ -412,7 +572,34 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
     const track = this.runningMean !== null;
     if (training && track) this.numBatchesTracked++;
     try {
-      const { y, saveMean, saveInvstd } = batchNorm(this.gpu, x, {
+      const renorm = training ? this.#renorm : null;
+      const residual = (o.residual ?? null) as Tensor | null;
+      const mask = (o.mask ?? null) as Tensor | null;
+      const encoding = {
+        ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
+        ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
+      };
+      const { y, saveMean, saveInvstd } = renorm
+        ? {
+          y: renormForward(this.gpu, x, {
+            state: renorm,
+            weight: this.weight,
+            bias: this.bias,
+            runningMean: this.runningMean!,
+            runningVar: this.runningVar!,
+            momentum: this.momentum ?? 1 / this.numBatchesTracked,
+            eps: this.eps,
+            axis: this.axis,
+            activation: this.activation,
+            residual,
+            mask,
+            y: out.y as Tensor | undefined,
+            ...encoding,
+          }),
+          saveMean: renorm.rows.saveMean,
+          saveInvstd: renorm.rows.saveInvstd,
+        }
+        : batchNorm(this.gpu, x, {
         weight: this.weight,
         bias: this.bias,
         // As PyTorch: running statistics are used (eval) or updated (training) only when tracked.
@@ -425,29 +612,33 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
         axis: this.axis,
         activation: this.activation,
         runningVarEstimator: this.runningVarEstimator,
-        residual: (o.residual ?? null) as Tensor | null,
-        mask: (o.mask ?? null) as Tensor | null,
+        residual,
+        mask,
         ...(out.y === undefined ? {} : { out: { y: out.y as Tensor } }),
-        ...(o.encoder === undefined ? {} : { encoder: o.encoder as GPUCommandEncoder }),
-        ...(o.timestampWrites === undefined ? {} : { timestampWrites: o.timestampWrites as GPUComputePassTimestampWrites }),
+        ...encoding,
       });
       this.#releaseSaved(false);
       const recorded = o.encoder !== undefined;
       const versions = (named: Record<string, Tensor | null>) =>
         new Map(Object.entries(named).flatMap(([name, t]) => (t ? [[t, { name, version: t.version }] as const] : [])));
       // With a ReLU, backward recomputes the mask from x, the statistics, the weight and the bias; with a
-      // residual too, it reads the mask from y.
-      const residual = o.residual !== undefined && o.residual !== null;
+      // residual too, it reads the mask from y. After renorm, the weight and bias are the renormalized
+      // ones, and r and d make dgamma.
       const relu = this.activation === 'relu';
       const storedY = residual && relu ? y : null;
-      const parameters = { weight: this.weight, ...(relu && !residual ? { bias: this.bias } : {}), ...(storedY ? { y: storedY } : {}) };
+      const [weight, bias] = renorm ? [renorm.rows.weight, renorm.rows.bias] : [this.weight, this.bias];
       // A training forward's mask made its statistics: backward needs it as it was.
-      const mask = saveMean ? ((o.mask ?? null) as Tensor | null) : null;
-      const common = { x, residual, y: storedY, mask, recorded };
+      const savedMask = saveMean ? mask : null;
+      const parameters = {
+        weight,
+        ...(relu && !residual ? { bias } : {}),
+        ...(storedY ? { y: storedY } : {}),
+        ...(renorm ? { r: renorm.rows.r, d: renorm.rows.d } : {}),
+        ...(savedMask ? { mask: savedMask } : {}),
+      };
+      const common = { x, residual: residual !== null, y: storedY, mask: savedMask, recorded };
       if (saveMean && saveInvstd) {
-        this.#saved = {
-          ...common, training: true, saveMean, saveInvstd, versions: versions({ x, ...parameters, ...(mask ? { mask } : {}), saveMean, saveInvstd }),
-        };
+        this.#saved = { ...common, training: true, saveMean, saveInvstd, renorm, versions: versions({ x, ...parameters, saveMean, saveInvstd }) };
       } else if (this.runningMean && this.runningVar) {
         const { runningMean, runningVar } = this;
         this.#saved = { ...common, training: false, runningMean, runningVar, versions: versions({ x, ...parameters, runningMean, runningVar }) };
@@ -506,14 +697,17 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
     assertOwnGradientOutputs(this, o.out, 'BatchNorm.backward');
     if (o.encoder !== undefined) saved.recorded = true;
     const relu = this.activation === 'relu';
+    // After renorm: batch norm's backward with the renormalized weight r*gamma (and bias, for the mask).
+    const renorm = saved.training ? saved.renorm : null;
+    const bias = renorm ? renorm.rows.bias : this.bias;
     const common = {
       ...o,
       axis: this.axis,
-      weight: differentiatingWeight(this),
+      weight: renorm ? renorm.rows.weight : differentiatingWeight(this),
       // The ReLU mask is recomputed from x and the statistics, which needs the forward's shift: its bias;
       // after a residual it is the stored y's sign.
       ...(relu ? { activation: this.activation } : {}),
-      ...(relu && !saved.residual && this.bias ? { bias: this.bias } : {}),
+      ...(relu && !saved.residual && bias ? { bias } : {}),
       ...(saved.residual ? { residual: true, ...(saved.y ? { y: saved.y } : {}) } : {}),
       ...(saved.mask ? { mask: saved.mask } : {}),
     };
@@ -522,7 +716,9 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
       : batchNormBackward(this.gpu, dy, saved.x, {
           ...common, runningMean: saved.runningMean, runningVar: saved.runningVar, eps: this.eps, training: false,
         });
-    return ownGradients(this, grads);
+    // Its dweight is sum(dy*xhat); gamma's gradient is r*that + d*sum(dy).
+    if (renorm && this.weight) renormGammaGradient(this.gpu, renorm, grads.dweight!, grads.dbias!, o.encoder);
+    return ownGradients(this, grads, o.encoder !== undefined);
   }
 
   /**
@@ -629,6 +825,7 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
     this.#destroyed = true;
     this.#releaseSaved(true);
     for (const t of [this.weight, this.bias, this.runningMean, this.runningVar, unitWeights.get(this)]) t?.destroy();
+    if (this.#renorm) for (const t of [...Object.values(this.#renorm.rows), this.#renorm.all, this.#renorm.settings]) t.destroy();
   }
 
   #assertUsable(method: string): void {
@@ -643,6 +840,9 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
       ['bias', this.bias],
       ['running_mean', this.runningMean],
       ['running_var', this.runningVar],
+      ['running_stddev', this.runningStddev],
+      ['renorm_mean', this.renormMean],
+      ['renorm_stddev', this.renormStddev],
     ];
     return all.filter((entry): entry is [TensorStateKey, Tensor] => entry[1] !== null);
   }
@@ -663,6 +863,7 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
   /** Why a known state_dict key is not this module's, for the message of an unexpected key. */
   #whyAbsent(key: string): string {
     if (key === 'weight' || key === 'bias') return ` (this module has no ${key})`;
+    if (RENORM_STATE_KEYS.includes(key) && this.runningMean) return ' (this module has no batch renormalization: renorm: false)';
     if ((STATE_KEYS as readonly string[]).includes(key)) return ' (this module keeps no running statistics)';
     return '';
   }
@@ -712,7 +913,8 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
   #releaseSaved(destroying: boolean): void {
     const saved = this.#saved;
     this.#saved = null;
-    if (!saved?.training) return;
+    // A renorm forward's statistics are rows of the module's renorm state, freed with the module.
+    if (!saved?.training || saved.renorm) return;
     for (const t of [saved.saveMean, saved.saveInvstd]) {
       if (saved.recorded && !destroying) t.release();
       else t.destroy();
@@ -745,14 +947,17 @@ export function assertOwnGradientOutputs(module: BatchNorm<boolean, boolean>, ou
 
 /**
  * @internal The gradients of the module's own tensors: a dweight or dbias the kernels computed for a
- * tensor the module does not have is freed, and null.
+ * tensor the module does not have is freed (released to the garbage collector where the backward was
+ * `recorded` into a caller's encoder, which still writes it), and null.
  */
 export function ownGradients<HasWeight extends boolean, HasBias extends boolean>(
   module: BatchNorm<HasWeight, HasBias>,
   grads: BatchNormBackwardResult,
+  recorded = false,
 ): BatchNormModuleGradients<HasWeight, HasBias> {
-  if (!module.weight) grads.dweight?.destroy();
-  if (!module.bias) grads.dbias?.destroy();
+  for (const [t, has] of [[grads.dweight, module.weight], [grads.dbias, module.bias]] as const) {
+    if (t && !has) recorded ? t.release() : t.destroy();
+  }
   return {
     ...grads,
     dweight: (module.weight ? grads.dweight : null) as ModuleParameter<HasWeight>,

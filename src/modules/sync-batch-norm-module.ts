@@ -10,9 +10,11 @@ import {
   differentiatingWeight,
   ownGradients,
   type BatchNormModuleGradients,
+  type BatchNormBaseOptions,
   type BatchNormModuleOptions,
   type BatchNormStateDict,
   type BatchNormStateDictInput,
+  type KerasBatchNormBaseOptions,
   type KerasBatchNormOptions,
   type ModuleParameter,
   type RunningVarEstimator,
@@ -36,8 +38,8 @@ import { Tensor } from '../runtime/tensor.js';
 import { assertBoolean, assertOutput, assertSameShapeAndDType, assertUsableTensor, optionalMask, type Activation } from '../runtime/validate.js';
 import { recordWrite } from '../runtime/write-log.js';
 
-/** Options of `new SyncBatchNorm`: the process group, and BatchNorm's options. */
-export interface SyncBatchNormOptions<Affine extends boolean = boolean> extends BatchNormModuleOptions<Affine> {
+/** Options of `new SyncBatchNorm`: the process group, and BatchNorm's options but batch renormalization (not synchronized). */
+export interface SyncBatchNormOptions<Affine extends boolean = boolean> extends BatchNormBaseOptions<Affine> {
   /**
    * The process group of the replicas: {@link createLocalGroup}'s, `webgpu-batchnorm/node`'s
    * `joinWorkerGroup`, or any object of {@link SyncGroup}'s shape.
@@ -45,8 +47,8 @@ export interface SyncBatchNormOptions<Affine extends boolean = boolean> extends 
   group: SyncGroup;
 }
 
-/** Options of {@link SyncBatchNorm.keras}: the process group, and Keras's BatchNormalization options. */
-export interface KerasSyncBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> extends KerasBatchNormOptions<Scale, Center> {
+/** Options of {@link SyncBatchNorm.keras}: the process group, and Keras's BatchNormalization options but renorm (not synchronized). */
+export interface KerasSyncBatchNormOptions<Scale extends boolean = boolean, Center extends boolean = boolean> extends KerasBatchNormBaseOptions<Scale, Center> {
   /** The process group of the replicas, as {@link SyncBatchNormOptions.group}. */
   group: SyncGroup;
 }

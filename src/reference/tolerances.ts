@@ -361,6 +361,119 @@ export function movingStatisticsGradientTolerances(
   };
 }
 
+// Batch renormalization (Keras 3's renorm, src/reference/renorm.ts), one step from float32 weights, in
+// float32. sigma = sqrt(variance + eps) carries the variance's relative error (at most STAT_RTOL), and
+// s = max(renorm_stddev, sqrt(eps)) is an input, so r = sigma/s is within 2*STAT_RTOL of itself (a clipped
+// r is its bound); d = (mean - renorm_mean)/s carries the mean's error and the difference's rounding,
+// relative to |mean| + spread + |renorm_mean|, over s. y is batch norm's with weight r*gamma and bias
+// d*gamma + beta: yTolerance's bound plus what the errors of r and d move it by. The moving statistics
+// are float32 blends of positive terms (the standard deviations: relative) or of means (as running means);
+// moving_variance = moving_stddev^2 - eps carries twice the standard deviation's relative error of
+// moving_stddev^2, and its rounding, relative to moving_stddev^2 + eps.
+
+/** A renorm step's inputs, as the GPU read them: float32 values, per channel. */
+export interface RenormToleranceInputs {
+  readonly x: Values;
+  readonly shape: readonly number[];
+  readonly axis: number;
+  readonly epsilon: number;
+  readonly gamma: Values | null;
+  readonly beta: Values | null;
+  /** renorm_mean and renorm_stddev before the step. */
+  readonly renormMean: Values;
+  readonly renormStddev: Values;
+}
+
+/** What a renorm step's tolerances are made from: the reference step's results. */
+export interface RenormStepValues extends ChannelStatistics {
+  readonly r: Values;
+  readonly d: Values;
+  readonly weights: {
+    readonly movingMean: Values;
+    readonly movingVariance: Values;
+    readonly movingStddev: Values;
+    readonly renormMean: Values;
+    readonly renormStddev: Values;
+  };
+}
+
+export interface RenormTolerances {
+  /** Per channel. */
+  readonly r: (c: number) => number;
+  readonly d: (c: number) => number;
+  /** Per element of y. */
+  readonly y: (i: number) => number;
+  /** Per channel, the weights after the step. */
+  readonly movingMean: (c: number) => number;
+  readonly movingVariance: (c: number) => number;
+  readonly movingStddev: (c: number) => number;
+  readonly renormMean: (c: number) => number;
+  readonly renormStddev: (c: number) => number;
+}
+
+/** Tolerances of a renorm step's r, d, y and weights after it. */
+export function renormTolerances(inputs: RenormToleranceInputs, step: RenormStepValues): RenormTolerances {
+  const { x, shape, axis, epsilon, gamma, beta } = inputs;
+  const g = (c: number) => (gamma ? Math.abs(gamma[c]!) : 1);
+  const sigma = (c: number) => 1 / step.saveInvstd[c]!;
+  const s = (c: number) => Math.max(inputs.renormStddev[c]!, Math.sqrt(epsilon));
+  const r = (c: number) => 2 * STAT_RTOL * Math.abs(step.r[c]!);
+  const d = (c: number) =>
+    STAT_RTOL * ((Math.abs(step.saveMean[c]!) + sigma(c) + Math.abs(inputs.renormMean[c]!)) / s(c) + Math.abs(step.d[c]!));
+  const channels = step.r.length;
+  const weight = Float64Array.from({ length: channels }, (_, c) => step.r[c]! * (gamma ? gamma[c]! : 1));
+  const bias = Float64Array.from({ length: channels }, (_, c) => step.d[c]! * (gamma ? gamma[c]! : 1) + (beta ? beta[c]! : 0));
+  const plain = yTolerance(x, shape, step, weight, bias, axis);
+  const channelOf = channelOfIndex(shape, axis);
+  const w = step.weights;
+  const stddev = relativeTolerance(w.movingStddev);
+  return {
+    r,
+    d,
+    y: (i) => {
+      const c = channelOf(i);
+      const xhat = Math.abs(x[i]! - step.saveMean[c]!) * step.saveInvstd[c]!;
+      const rounding = STAT_RTOL * (Math.abs(step.d[c]! * (gamma ? gamma[c]! : 1)) + (beta ? Math.abs(beta[c]!) : 0));
+      return plain(i) + g(c) * (xhat * r(c) + d(c)) + rounding;
+    },
+    movingMean: runningMeanTolerance(w.movingMean, step.saveMean, step.saveInvstd),
+    movingVariance: (c) => 2 * w.movingStddev[c]! * stddev(c) + STAT_RTOL * (w.movingStddev[c]! ** 2 + epsilon),
+    movingStddev: stddev,
+    renormMean: runningMeanTolerance(w.renormMean, step.saveMean, step.saveInvstd),
+    renormStddev: relativeTolerance(w.renormStddev),
+  };
+}
+
+/**
+ * Tolerances of a renorm step's backward: `inputs` as backwardTolerances takes them with the weight
+ * r*gamma, `step` the r and d of the step (the reference backward fed them rounded to float32, the GPU
+ * its own, within `renorm`'s bounds). dx is linear in r; dgamma = r*sum(dy*xhat) + d*sum(dy) carries
+ * both sums' errors and those of r and d.
+ */
+export function renormBackwardTolerances(
+  inputs: BackwardToleranceInputs,
+  stats: ChannelStatistics,
+  step: { readonly r: Values; readonly d: Values },
+  renorm: Pick<RenormTolerances, 'r' | 'd'>,
+): { dx: (i: number) => number; dgamma: (c: number) => number; dbeta: (c: number) => number } {
+  const base = backwardTolerances(inputs, stats);
+  const dy = inputs.reluOutput ? Float64Array.from(inputs.dy, (v, i) => (inputs.reluOutput![i]! > 0 ? v : 0)) : inputs.dy;
+  const m = backwardMagnitudes(dy, inputs.x, inputs.shape, stats, inputs.axis ?? 1);
+  const channelOf = channelOfIndex(inputs.shape, inputs.axis ?? 1);
+  return {
+    dx: (i) => {
+      const c = channelOf(i);
+      return base.dx(i) * (1 + renorm.r(c) / (DX_RTOL * Math.abs(step.r[c]!)));
+    },
+    dgamma: (c) => {
+      const r = Math.abs(step.r[c]!);
+      const d = Math.abs(step.d[c]!);
+      return ((SUM_RTOL + STAT_RTOL) * r + renorm.r(c)) * m.sumAbsDyXhat[c]! + ((SUM_RTOL + STAT_RTOL) * d + renorm.d(c)) * m.sumAbsDy[c]!;
+    },
+    dbeta: base.dbias,
+  };
+}
+
 // Long reductions (thousands of values per channel, where a serial float32 chain would drift): each batch
 // statistic and parameter gradient must be at least as accurate as PyTorch CUDA's on the same data. The
 // bound is not a constant but PyTorch's own error, found by replaying its float32 kernels

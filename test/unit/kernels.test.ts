@@ -56,9 +56,12 @@ const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] =>
         { kernel: 'backward-finalize-masked', perInvocation },
         { kernel: 'moments', perInvocation },
         { kernel: 'backward-sums', perInvocation },
+        { kernel: 'renorm', perInvocation },
       ])
     : []),
-  ...(storage === 'f32' ? [{ kernel: 'gather-statistics' } as const, { kernel: 'global-coefficients' } as const, { kernel: 'mask-count' } as const] : []),
+  ...(storage === 'f32'
+    ? [{ kernel: 'gather-statistics' } as const, { kernel: 'global-coefficients' } as const, { kernel: 'mask-count' } as const, { kernel: 'renorm-gradient' } as const]
+    : []),
 ]);
 
 /** Every variant composed with every numerics, one entry per key: the code of each key, and what made it. */
