@@ -39,6 +39,7 @@ export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null
   'backward-finalize': null,
   'backward-finalize-masked': null,
   'mask-count': null, // reads the mask only
+  'mask-count-partial': null, // reads the mask only
   'backward-apply': 3 * VALUE_BYTES, // read dy and x, write dx
   'backward-apply-residual': 5 * VALUE_BYTES, // read dy, x and y, write dx and dz
   'backward-apply-masked': 3 * VALUE_BYTES,

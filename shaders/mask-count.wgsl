@@ -1,8 +1,9 @@
 // The number of positions a mask keeps (position-mask.wgsl), for the masked backward's coefficients
-// (masked-count.wgsl): one workgroup walks the whole mask, counting in integers (exact), and writes the
-// count as an f32 (exact up to 2^24 positions; beyond, rounded as PyTorch's float32 count would be).
+// (masked-count.wgsl): one workgroup walks the whole mask, counting in integers (exact), and stores the
+// count as an f32 (exact up to 2^24 positions; beyond, rounded as PyTorch's float32 count would be) where
+// its part says: count-output.wgsl or count-partial.wgsl.
 
-// Bindings, declared from their record in src/engine/kernels.ts: params, mask, maskCount.
+// Bindings, declared from their record in src/engine/kernels.ts: params, mask, and maskCount or partials.
 
 var<workgroup> laneCounts: array<u32, WORKGROUP_SIZE>;
 
@@ -16,5 +17,5 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     if (lid < stride) { laneCounts[lid] += laneCounts[lid + stride]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { maskCount[0] = f32(laneCounts[0]); }
+  if (lid == 0u) { storeMaskCount(f32(laneCounts[0])); }
 }

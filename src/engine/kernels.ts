@@ -39,6 +39,8 @@ import momentsSource from '../../shaders/moments.wgsl?raw';
 import allPositionsSource from '../../shaders/all-positions.wgsl?raw';
 import maskCountSource from '../../shaders/mask-count.wgsl?raw';
 import maskedCountSource from '../../shaders/masked-count.wgsl?raw';
+import countOutputSource from '../../shaders/count-output.wgsl?raw';
+import countPartialSource from '../../shaders/count-partial.wgsl?raw';
 import positionMaskSource from '../../shaders/position-mask.wgsl?raw';
 import rowsBlockMaskedSource from '../../shaders/rows-block-masked.wgsl?raw';
 import rowsBlockSource from '../../shaders/rows-block.wgsl?raw';
@@ -93,7 +95,7 @@ type Part =
   | 'gradient-center' | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums'
   | 'channel-mean' | 'statistics-combine' | 'gradient-combine' | 'gradient-totals' | 'input-coefficients' | 'scale-shift-given'
   | 'no-residual' | 'residual-add' | 'residual-gradient' | 'rows-block' | 'rows-block-masked' | 'position-mask' | 'all-positions'
-  | 'masked-count';
+  | 'masked-count' | 'count-output' | 'count-partial';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'elem-sums'>, string> = {
   'two-sum': twoSumSource,
@@ -131,6 +133,8 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fo
   'position-mask': positionMaskSource,
   'all-positions': allPositionsSource,
   'masked-count': maskedCountSource,
+  'count-output': countOutputSource,
+  'count-partial': countPartialSource,
 };
 
 /**
@@ -370,16 +374,22 @@ const KERNELS = {
     parts: [...BACKWARD_FINALIZE_PARTS, 'all-positions'],
     bindings: backwardFinalizeBindings,
   },
-  // The coefficients of a masked forward's backward: the count is the mask's (mask-count).
+  // The coefficients of a masked forward's backward: the count is the mask's, in the partials' last element
+  // (mask-count-partial).
   'backward-finalize-masked': {
     source: backwardFinalizeSource,
     parts: [...BACKWARD_FINALIZE_PARTS, 'masked-count'],
-    bindings: { ...backwardFinalizeBindings, maskCount: read('array<f32>') },
+    bindings: backwardFinalizeBindings,
   },
   'mask-count': {
     source: maskCountSource,
-    parts: [],
+    parts: ['count-output'],
     bindings: { params: uniform('Params'), mask, maskCount: readWrite('array<f32>') },
+  },
+  'mask-count-partial': {
+    source: maskCountSource,
+    parts: ['count-partial'],
+    bindings: { params: uniform('Params'), mask, partials: readWrite('array<Partial>') },
   },
   'backward-apply': {
     source: backwardApplySource,
@@ -505,7 +515,7 @@ export type KernelVariant =
   | { readonly kernel: 'backward-reduce-rows' | 'backward-reduce-rows-residual'; readonly storage: Storage }
   | { readonly kernel: 'backward-fused-rows' | 'backward-fused-rows-residual'; readonly storage: Storage }
   | { readonly kernel: 'backward-finalize' | 'backward-finalize-masked'; readonly perInvocation: boolean }
-  | { readonly kernel: 'mask-count' }
+  | { readonly kernel: 'mask-count' | 'mask-count-partial' }
   | { readonly kernel: 'backward-apply' | 'backward-apply-residual'; readonly storage: Storage; readonly vec4: boolean }
   | { readonly kernel: 'backward-apply-masked' | 'backward-apply-masked-residual'; readonly storage: Storage }
   | { readonly kernel: 'moments'; readonly perInvocation: boolean }

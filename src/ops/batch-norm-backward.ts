@@ -163,8 +163,6 @@ export const OUT_KEYS = ['dx', 'dweight', 'dbias', 'dz'] as const;
 // backward-finalize.wgsl (a vec4 and a vec2: 32 bytes).
 const PARTIAL_BYTES = 32;
 const COEFFICIENT_BYTES = 32;
-/** shaders/mask-count.wgsl's count: one f32. */
-const MASK_COUNT_BYTES = 4;
 
 /**
  * Batch norm backward, as PyTorch's native_batch_norm_backward: the gradients of a forward's inputs from dy.
@@ -305,7 +303,8 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
         ];
       }
       // The same windows, element type and slicing as the forward statistics; dy and dx share x's windows.
-      const partials = scratch('backward partials', (reduce ? channels * plan.partialStride : 1) * PARTIAL_BYTES);
+      // With a mask, one more: the mask's count, stored past the reduction's (shaders/count-partial.wgsl).
+      const partials = scratch('backward partials', ((reduce ? channels * plan.partialStride : 1) + (masked ? 1 : 0)) * PARTIAL_BYTES);
       const coefficients = scratch('backward coefficients', channels * COEFFICIENT_BYTES);
       const reduceResidual = { params, x, dy, y, mean, spread, partials };
       const reducePlain = { params, x, dy, weight, bias, mean, spread, partials };
@@ -319,12 +318,11 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
       const finalize = { params, partials, weight, bias, mean, spread, dweight, dbias, coefficients };
       if (masked) {
         // The coefficients take the count of the positions the mask keeps; dx's pass gives the others only dy's term.
-        const maskCount = scratch('backward mask count', MASK_COUNT_BYTES);
         const maskBinding = whole('mask');
         return [
           reduction,
-          pass({ kernel: 'mask-count' }, 'single', { params, mask: maskBinding, maskCount }),
-          pass({ kernel: 'backward-finalize-masked', perInvocation: plan.finalizePerInvocation }, 'finalize', { ...finalize, maskCount }),
+          pass({ kernel: 'mask-count-partial' }, 'single', { params, mask: maskBinding, partials }),
+          pass({ kernel: 'backward-finalize-masked', perInvocation: plan.finalizePerInvocation }, 'finalize', finalize),
           residualKernels
             ? pass({ kernel: 'backward-apply-masked-residual', storage }, 'apply', { params, x, dy, y, coefficients, dx, dz, mask: maskBinding })
             : pass({ kernel: 'backward-apply-masked', storage }, 'apply', { params, x, dy, coefficients, dx, mask: maskBinding }),
