@@ -41,28 +41,39 @@ export interface RenormState {
   readonly settings: Tensor;
 }
 
+/** The renorm tensor's shape for `channels` channels: a row per RENORM_ROWS name, each padded to ROW_VALUES values. */
+export function renormStateShape(channels: number): [number, number] {
+  return [RENORM_ROWS.length, Math.ceil(channels / ROW_VALUES) * ROW_VALUES];
+}
+
+/** The rows of a renorm tensor `all` (renormStateShape's), f32 [C] each: views of its buffer. */
+export function renormRows(gpu: Gpu, all: Tensor, channels: number): Record<RenormRow, Tensor> {
+  const [, stride] = renormStateShape(channels);
+  return Object.fromEntries(
+    RENORM_ROWS.map((name, i) => [name, Tensor.fromBuffer(gpu, all.buffer, [channels], { byteOffset: all.byteOffset + i * stride * 4, label: `BatchNorm ${name}` })]),
+  ) as Record<RenormRow, Tensor>;
+}
+
+/** struct RenormSettings's values: `momentum` (the renorm momentum's weight of the batch's value) and the bounds. */
+export function renormSettingsValues(momentum: number, bounds: RenormBounds): number[] {
+  const { rmin, rmax, dmax } = bounds;
+  return [momentum, rmin ?? 0, rmax ?? 0, dmax ?? 0, rmin === null ? 0 : 1, rmax === null ? 0 : 1, dmax === null ? 0 : 1, 0];
+}
+
 /**
  * A renorm state of `channels` channels: running and renorm standard deviations `stddev` (Keras's
  * sqrt(moving_variance's initial value)), renorm_mean 0. `momentum` is the renorm momentum's weight of the
  * batch's value.
  */
 export function createRenormState(gpu: Gpu, channels: number, stddev: number, momentum: number, bounds: RenormBounds): RenormState {
-  const stride = Math.ceil(channels / ROW_VALUES) * ROW_VALUES;
+  const shape = renormStateShape(channels);
+  const stride = shape[1];
   const initial = new Float32Array(RENORM_ROWS.length * stride);
   initial.fill(stddev, 0, channels);
   initial.fill(stddev, 2 * stride, 2 * stride + channels);
-  const all = Tensor.fromArray(gpu, initial, [RENORM_ROWS.length, stride], { label: 'BatchNorm renorm state' });
-  const rows = Object.fromEntries(
-    RENORM_ROWS.map((name, i) => [name, Tensor.fromBuffer(gpu, all.buffer, [channels], { byteOffset: i * stride * 4, label: `BatchNorm ${name}` })]),
-  ) as Record<RenormRow, Tensor>;
-  const { rmin, rmax, dmax } = bounds;
-  const settings = Tensor.fromArray(
-    gpu,
-    [momentum, rmin ?? 0, rmax ?? 0, dmax ?? 0, rmin === null ? 0 : 1, rmax === null ? 0 : 1, dmax === null ? 0 : 1, 0],
-    [SETTINGS_VALUES],
-    { label: 'BatchNorm renorm settings' },
-  );
-  return { all, rows, settings };
+  const all = Tensor.fromArray(gpu, initial, shape, { label: 'BatchNorm renorm state' });
+  const settings = Tensor.fromArray(gpu, renormSettingsValues(momentum, bounds), [SETTINGS_VALUES], { label: 'BatchNorm renorm settings' });
+  return { all, rows: renormRows(gpu, all, channels), settings };
 }
 
 /** Options of {@link renormForward}: the module's tensors and settings, and where to write and record. */
@@ -168,7 +179,7 @@ export function renormForward(gpu: Gpu, x: Tensor, o: RenormForwardOptions): Ten
  * dgamma = r*dweight + d*dbias, written over `dweight`: the training backward's gradients with the
  * renormalized weight, made gamma's (r and d from the state's rows).
  */
-export function renormGammaGradient(gpu: Gpu, state: RenormState, dweight: Tensor, dbias: Tensor, encoder: GPUCommandEncoder | undefined): void {
+export function renormGammaGradient(gpu: Gpu, state: Pick<RenormState, 'rows'>, dweight: Tensor, dbias: Tensor, encoder: GPUCommandEncoder | undefined): void {
   const channels = dweight.size;
   runOperation(gpu, {
     label: 'BatchNorm renorm dgamma',

@@ -66,13 +66,24 @@ export function gpuOfBackend(backend: WebGpuBackend): Gpu {
   return gpu;
 }
 
-/** The GPUBuffer holding a float32 tensor's data; values still on the CPU are uploaded as tfjs uploads them for its own kernels. */
+/**
+ * The GPUBuffer holding a float32 tensor's data, stored as float32; values still on the CPU are uploaded as tfjs
+ * uploads them for its own kernels.
+ */
 export function bufferOf(backend: WebGpuBackend, t: TensorInfo, name: string): GPUBuffer {
   if (t.dtype !== 'float32') throw new TypeError(`batch norm's ${name} must be float32, got ${t.dtype}`);
   backend.uploadToGPU(t.dataId);
-  const resource = backend.tensorMap.get(t.dataId).resource;
+  const data = backend.tensorMap.get(t.dataId);
+  // tfjs's shaders convert such storage as they read; ours read float32.
+  if (data.dtype !== 'float32') throw new TypeError(`batch norm's ${name} is float32 stored as ${data.dtype} (a cast of an ${data.dtype} tensor)`);
+  const resource = data.resource;
   if (!(resource instanceof GPUBuffer)) throw new TypeError(`batch norm's ${name} is not held in a GPUBuffer by the webgpu backend (a texture?)`);
   return resource;
+}
+
+/** The dtype a tensor's data is stored as: a cast to float32 keeps an int32 or bool tensor's. */
+export function storedDtype(backend: WebGpuBackend, t: TensorInfo): DataType {
+  return backend.tensorMap.get(t.dataId).dtype;
 }
 
 /** A tfjs tensor's buffer as one of our tensors, without copying. */
