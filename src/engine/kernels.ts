@@ -209,8 +209,8 @@ const residualFusedBindings = {
 
 // Parts of the kernel families; a '-residual' kernel is its family's kernel with the residual's parts and
 // bindings (z read in the forward's apply; y read for the mask and dz written in the backward).
-const STATS_APPLY_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
-const STATS_APPLY_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-block', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
+const STATS_APPLY_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'all-positions', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
+const STATS_APPLY_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'all-positions', 'rows-walk', 'rows-block', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
 const BACKWARD_SLICE_PARTS = ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'spread', 'gradient-center', 'slice-gradient-sums'] as const;
 const BACKWARD_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'rows-walk', 'spread', 'gradient-center', 'rows-gradient-sums'] as const;
 const RECOMPUTED_MASK = ['affine', 'mask-affine', 'relu-mask'] as const;
@@ -257,7 +257,7 @@ const STORED_MASK = ['relu-mask-stored'] as const;
 const KERNELS = {
   stats: {
     source: statsSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'all-positions', 'slice-walk', 'workgroup-sum', 'slice-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
   },
   'stats-apply': {
@@ -272,7 +272,7 @@ const KERNELS = {
   },
   'stats-rows': {
     source: statsRowsSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-block', 'rows-statistics'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'all-positions', 'rows-walk', 'rows-block', 'rows-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
   },
   // Statistics over the positions a mask keeps (position-mask.wgsl).

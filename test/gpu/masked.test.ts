@@ -158,6 +158,26 @@ describe('batchNorm and batchNormBackward with a mask', () => {
     });
   });
 
+  it('leaves masked-out positions out entirely: NaN, Inf or far-off padding reaches neither the statistics nor their pivot', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [3, 6, 2]; // (N, T, C)
+      // Padding at the ends (the channel's first and last values, two of the pivot's three samples) or after each sequence.
+      const masks = [(t: number) => t === 2 || t === 3, (t: number) => t < 4];
+      for (const [m, keeps] of masks.entries()) {
+        for (const pad of [Number.NaN, Number.POSITIVE_INFINITY, 1e9]) {
+          const x = gaussian(seededRandom(9), 36, 3, 1);
+          const mask = Float32Array.from({ length: 18 }, (_, p) => (keeps(p % 6) ? 1 : 0));
+          mask.forEach((kept, p) => kept || x.fill(pad, 2 * p, 2 * p + 2));
+          const { saveMean, saveInvstd } = batchNorm(gpu, Tensor.fromArray(gpu, x, shape), { training: true, axis: -1, mask: Tensor.fromArray(gpu, mask, [3, 6]) });
+          const ref = batchNormReference(x, shape, { training: true, axis: -1, mask });
+          compareTrainingStatistics(`mask ${m}, padding ${pad}`, { saveMean: await saveMean.toArray(), saveInvstd: await saveInvstd.toArray() }, ref);
+          expect([...ref.saveMean, ...ref.saveInvstd].every(Number.isFinite)).toBe(true);
+        }
+      }
+    });
+  });
+
   it('refuses a mask of the wrong shape or dtype, naming both shapes', async () => {
     const gpu = await testGpu(true);
     const x = Tensor.fromArray(gpu, new Float32Array(2 * 3 * 4), [2, 3, 4]);
