@@ -135,7 +135,7 @@ describe('batchNorm and batchNormBackward with a mask', () => {
     });
   });
 
-  it('a mask of ones gives the unmasked results, and inference ignores the mask', async () => {
+  it("a mask of ones gives the unmasked results, inference ignores the mask, and a mask of zeros gives Keras's mean 0 and variance 0", async () => {
     const gpu = await testGpu(true);
     await inErrorScopes(gpu, async () => {
       const shape = [5, 4, 6];
@@ -155,6 +155,14 @@ describe('batchNorm and batchNormBackward with a mask', () => {
       const inferred = batchNorm(gpu, x, { training: false, ...running });
       const inferredMasked = batchNorm(gpu, x, { training: false, ...running, mask: zeros });
       expect(Array.from(await inferredMasked.y.toArray())).toEqual(Array.from(await inferred.y.toArray()));
+      // A mask that keeps nothing: Keras's mean 0 and variance 0 (the reference's too).
+      const none = batchNorm(gpu, x, { training: true, ...running, mask: zeros });
+      const ref = batchNormReference(await x.toArray(), shape, { training: true, mask: new Float32Array(30), runningMean: new Float32Array(4), runningVar: new Float32Array(4).fill(2) });
+      expect(Array.from(await none.saveMean.toArray())).toEqual([0, 0, 0, 0]);
+      compareTrainingStatistics('a mask of zeros', {
+        saveMean: await none.saveMean.toArray(), saveInvstd: await none.saveInvstd.toArray(),
+        runningMean: await running.runningMean.toArray(), runningVar: await running.runningVar.toArray(),
+      }, ref);
     });
   });
 
