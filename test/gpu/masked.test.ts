@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { BatchNorm, batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { planOperation } from '../../src/engine/runner.js';
 import { roundToHalf } from '../../src/runtime/half.js';
 import { channelLayout, numElements, withoutChannelAxis } from '../../src/runtime/shape.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
@@ -20,17 +21,22 @@ interface MaskedCase {
   readonly what: string;
   readonly shape: readonly number[];
   readonly axis: number;
+  /** Whether its statistics take the rows kernels (else the slice kernels), as a GPU plans them. */
+  readonly rows: boolean;
+  /** Keep the first sample's positions only: the slices of the others are emptied. Default: makeMask's. */
+  readonly firstSampleOnly?: boolean;
   /** Forces windows: samples larger than a binding are cut into value windows. */
   readonly maxBindingBytes?: number;
 }
 
 const CASES: readonly MaskedCase[] = [
-  { what: 'padded sequences (Keras (N, T, C))', shape: [4, 9, 6], axis: -1 },
-  { what: 'NCHW', shape: [3, 4, 5, 6], axis: 1 },
-  { what: 'rank 2, (N, C)', shape: [20, 7], axis: -1 },
-  { what: 'rank 5, a middle axis', shape: [2, 3, 4, 2, 3], axis: 2 },
-  { what: 'NCHW in value windows', shape: [3, 3, 10, 10], axis: 1, maxBindingBytes: 512 },
-  { what: 'long sequences in windows', shape: [3, 50, 8], axis: -1, maxBindingBytes: 512 },
+  { what: 'padded sequences (Keras (N, T, C))', shape: [4, 9, 6], axis: -1, rows: true },
+  { what: 'NCHW', shape: [3, 4, 5, 6], axis: 1, rows: false },
+  { what: 'rank 2, (N, C)', shape: [20, 7], axis: -1, rows: true },
+  { what: 'rank 5, a middle axis', shape: [2, 3, 4, 2, 3], axis: 2, rows: true },
+  { what: 'NCHW, slices the mask empties', shape: [8, 2, 64, 64], axis: 1, rows: false, firstSampleOnly: true },
+  { what: 'NCHW in value windows', shape: [3, 3, 10, 10], axis: 1, rows: false, maxBindingBytes: 512 },
+  { what: 'long sequences in windows', shape: [3, 50, 8], axis: -1, rows: true, maxBindingBytes: 512 },
 ];
 
 /**
@@ -75,6 +81,7 @@ async function checkMaskedCase(gpu: Gpu, c: MaskedCase, run: MaskedRun): Promise
   const dy = values(gaussian(rnd, size));
   const z = run.residual ? values(gaussian(rnd, size, -0.5, 1.5)) : null;
   const mask = makeMask(rnd, shape, axis);
+  if (c.firstSampleOnly) mask.fill(0, mask.length / shape[0]!);
   const host = {
     weight: uniform(rnd, channels, 0.5, 2),
     bias: uniform(rnd, channels, -1, 1),
@@ -119,6 +126,9 @@ describe('batchNorm and batchNormBackward with a mask', () => {
   for (const [k, c] of CASES.entries()) {
     it(`${c.what} [${c.shape}] axis ${c.axis}`, async () => {
       const gpu = await testGpu(k % 2 === 0, c.maxBindingBytes);
+      const plan = planOperation(gpu, channelLayout(c.shape, c.axis), true, 'f32', true);
+      expect(plan.rows, 'the plan').toBe(c.rows);
+      if (c.firstSampleOnly) expect(plan.windows[0]!.slices).toBeGreaterThan(1); // the first sample's slices, and empty ones
       await inErrorScopes(gpu, async () => {
         for (const dtype of ['f32', 'f16'] as const) await checkMaskedCase(gpu, c, { dtype, seed: 10 + k });
         await checkMaskedCase(gpu, c, { dtype: 'f32', relu: true, seed: 20 + k });
@@ -163,6 +173,12 @@ describe('batchNorm and batchNormBackward with a mask', () => {
         saveMean: await none.saveMean.toArray(), saveInvstd: await none.saveInvstd.toArray(),
         runningMean: await running.runningMean.toArray(), runningVar: await running.runningVar.toArray(),
       }, ref);
+      // The same by the slice kernels, whose every slice the mask empties.
+      const nchw = [4, 2, 32, 32];
+      expect(planOperation(gpu, channelLayout(nchw, 1), true, 'f32', true).rows).toBe(false);
+      const sliced = batchNorm(gpu, Tensor.fromArray(gpu, gaussian(rnd, 8192, 1, 3), nchw), { training: true, mask: Tensor.fromArray(gpu, new Float32Array(4096), [4, 32, 32]) });
+      expect(Array.from(await sliced.saveMean.toArray())).toEqual([0, 0]);
+      for (const invstd of await sliced.saveInvstd.toArray()) expect(Math.abs(invstd * Math.sqrt(1e-5) - 1)).toBeLessThan(1e-6); // variance 0
     });
   });
 
