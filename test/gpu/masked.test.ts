@@ -9,6 +9,7 @@ import { batchNormBackwardReference, batchNormReference } from '../../src/refere
 import { planOperation } from '../../src/engine/runner.js';
 import { roundToHalf } from '../../src/runtime/half.js';
 import { channelLayout, numElements, withoutChannelAxis } from '../../src/runtime/shape.js';
+import { channelParameters } from '../support/channel-parameters.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { relativeTolerance, runningMeanTolerance } from '../../src/reference/tolerances.js';
 import { compareElements } from '../support/compare.js';
@@ -82,14 +83,7 @@ async function checkMaskedCase(gpu: Gpu, c: MaskedCase, run: MaskedRun): Promise
   const z = run.residual ? values(gaussian(rnd, size, -0.5, 1.5)) : null;
   const mask = makeMask(rnd, shape, axis);
   if (c.firstSampleOnly) mask.fill(0, mask.length / shape[0]!);
-  const host = {
-    weight: uniform(rnd, channels, 0.5, 2),
-    bias: uniform(rnd, channels, -1, 1),
-    runningMean: uniform(rnd, channels, 1, 2),
-    runningVar: uniform(rnd, channels, 2, 6),
-  };
-  const perChannel = (data: Float32Array) => Tensor.fromArray(gpu, data, [channels]);
-  const [weight, bias, runningMean, runningVar] = [perChannel(host.weight), perChannel(host.bias), perChannel(host.runningMean), perChannel(host.runningVar)];
+  const { host, weight, bias, runningMean, runningVar } = channelParameters(gpu, rnd, channels);
   const xT = Tensor.fromArray(gpu, x, shape, { dtype });
   const dyT = Tensor.fromArray(gpu, dy, shape, { dtype });
   const zT = z ? Tensor.fromArray(gpu, z, shape, { dtype }) : null;
