@@ -18,7 +18,8 @@ const VALUE_BYTES = 4;
 export const KERNEL_BYTES_PER_ELEMENT: Readonly<Record<KernelName, number | null>> = {
   stats: VALUE_BYTES, // read x
   'stats-rows': VALUE_BYTES,
-  'stats-rows-masked': VALUE_BYTES, // read x (and the mask, 1/C of it: not counted)
+  'stats-masked': VALUE_BYTES, // read x (and the mask, 1/C of it: not counted)
+  'stats-rows-masked': VALUE_BYTES,
   'stats-apply': 3 * VALUE_BYTES, // read x twice, write y
   'stats-apply-rows': 3 * VALUE_BYTES,
   'stats-apply-residual': 4 * VALUE_BYTES, // read x twice and z, write y

@@ -7,6 +7,7 @@
 // batchNormStats' (moments.wgsl).
 fn channelMean(stats: Partial) -> f32 {
   let s = stats.state;
+  if (s.count == 0.0) { return 0.0; } // a mask that keeps none of the values: Keras's mean 0 (and variance 0)
   var quotient = dividedBy(s.sum, s.sumLo, s.count);
   if (!isFinite(s.sum)) { quotient = vec2<f32>(s.mean, select(0.0, s.meanLo, isFinite(s.mean))); }
   let mean = twoSum(stats.pivot, quotient.x);

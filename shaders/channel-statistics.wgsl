@@ -17,7 +17,8 @@ fn recordChannelStatistics(c: u32, stats: Partial, moments: vec2<f32>) {
     runningMean[c] = (1.0 - m) * runningMean[c] + m * moments.x;
     // PyTorch blends in the unbiased variance; Keras 3 the biased one (FLAG_BIASED_RUNNING_VAR).
     let count = stats.state.count;
-    let correction = select(count / (count - 1.0), 1.0, hasFlag(params.flags, FLAG_BIASED_RUNNING_VAR));
+    // Below two values (a mask keeping one or none) the unbiased estimate is NaN, 0/0 as PyTorch's for one value.
+    let correction = select(count / max(count - 1.0, 0.0), 1.0, hasFlag(params.flags, FLAG_BIASED_RUNNING_VAR));
     runningVar[c] = (1.0 - m) * runningVar[c] + m * (welfordVariance(stats.state) * correction);
   }
 }

@@ -17,16 +17,23 @@ fn median3(a: f32, b: f32, c: f32) -> f32 { return max(min(a, b), min(max(a, b),
 
 fn finiteOrZero(v: f32) -> f32 { return select(0.0, v, abs(v) <= 0x1.fffffep+127f); }
 
-// The three samples: first, middle and last of the channel's values in the window.
+// The three samples: first, middle and last of the channel's values in the window. With a mask
+// (position-mask.wgsl; all-positions.wgsl keeps every position) a sample at a position it leaves out gives
+// way to one it keeps, or to 0 where it keeps none of them: padding far from the data (1e9, say) would
+// make every kept x - pivot round at the padding's scale.
 fn pivotSamples(c: u32) -> vec3<f32> {
   let positions = channelPositions(c);
   if (positions.x == positions.y) { return vec3<f32>(0.0); }
   let last = positions.y - 1u;
-  return vec3<f32>(
-    elemFirst(loadX(channelElemIndex(c, positions.x))),
-    elemFirst(loadX(channelElemIndex(c, positions.x + (last - positions.x) / 2u))),
-    elemFirst(loadX(channelElemIndex(c, last))),
+  let k = vec3<u32>(positions.x, positions.x + (last - positions.x) / 2u, last);
+  let samples = vec3<f32>(
+    elemFirst(loadX(channelElemIndex(c, k.x))),
+    elemFirst(loadX(channelElemIndex(c, k.y))),
+    elemFirst(loadX(channelElemIndex(c, k.z))),
   );
+  let kept = vec3<bool>(positionKept(k.x), positionKept(k.y), positionKept(k.z));
+  let fallback = select(select(select(0.0, samples.y, kept.y), samples.z, kept.z), samples.x, kept.x);
+  return select(vec3<f32>(fallback), samples, kept);
 }
 
 // The median itself.

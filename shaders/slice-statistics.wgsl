@@ -1,6 +1,6 @@
 // One workgroup's reduction of one slice of a channel to a Partial (declared by the kernel): each
 // invocation walks its share of the slice (slice-walk.wgsl), loading FOLD_ELEMS Elems at a time and
-// folding them (fold-*.wgsl) into a Welford state (welford.wgsl) of values shifted by the channel's pivot
+// folding them (slice-block*.wgsl, fold-*.wgsl: every value, or those a mask keeps) into a Welford state (welford.wgsl) of values shifted by the channel's pivot
 // (pivot.wgsl); the workgroup then merges the invocations. Every invocation gets the merged result.
 // The loads are all issued before any is folded in, so the GPU overlaps their latencies; with one load
 // per step an invocation would wait out each one.
@@ -9,18 +9,7 @@ fn reduceSlice(group: u32, lid: u32) -> Partial {
   var walk = beginWalk(group, lid);
   let pivot = statisticsPivot(walk.c);
   var state = EMPTY_WELFORD;
-  while (walk.k < walk.end) {
-    var values: array<Elem, FOLD_ELEMS>;
-    var count = 0u;
-    let first = walkIndex(walk);
-    for (var j = 0u; j < FOLD_ELEMS; j++) {
-      let valid = walk.k < walk.end;
-      values[j] = loadX(select(first, walkIndex(walk), valid)); // past the end: a harmless reload
-      count += select(0u, 1u, valid);
-      advance(&walk);
-    }
-    foldElems(&state, values, count, pivot);
-  }
+  while (walk.k < walk.end) { foldSliceBlock(&walk, &state, pivot); }
   state = foldResult(state);
 
   // Merge the invocations, each weighted by its share s_i of the slice: mean = sum(s_i * mean_i), and
@@ -30,7 +19,7 @@ fn reduceSlice(group: u32, lid: u32) -> Partial {
   // with the variance and rounded at its own small size. Shares rounded one by one would all round
   // alike: they are taken over a power of two above the slice's count (exact), and the sums divided by
   // what they add up to, the variance with its remainder (two-sum.wgsl).
-  let groupCount = f32(walk.end - walk.start) * f32(LANES);
+  let groupCount = sliceCount(walk, state, lid); // every value of the slice, or those a mask keeps
   let scale = ldexp(1.0, frexp(groupCount).exp);
   let share = state.count / scale;
   let shares = groupCount / scale; // what the shares add up to, exactly
@@ -46,5 +35,6 @@ fn reduceSlice(group: u32, lid: u32) -> Partial {
   let variance = dividedBy(second.y, second.w, shares);
   // A variance that overflowed stays Inf (c*c may overflow with it: Inf - Inf).
   let centered = select(twoSum(variance.x, variance.y - c * c), vec2<f32>(variance.x, 0.0), !isFinite(variance.x));
+  if (groupCount == 0.0) { return Partial(EMPTY_WELFORD, pivot); } // a slice the mask empties (its quotients are 0/0)
   return Partial(Welford(groupCount, mean.x, mean.y, first.y, first.w, centered.x, centered.y), pivot);
 }

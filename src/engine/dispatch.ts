@@ -164,7 +164,7 @@ export function mostChannelValues(layout: ChannelLayout, count: number): number 
 }
 
 export interface PassPlan {
-  /** Reduce with the rows kernels (reducesByRows, or masked) rather than the slice kernels. */
+  /** Reduce with the rows kernels (reducesByRows) rather than the slice kernels. */
   readonly rows: boolean;
   /** vec4 loads when each contiguous run (H*W...) is a whole number of vec4s (slice kernels only). */
   readonly vec4: boolean;
@@ -188,9 +188,8 @@ export interface PassPlan {
  * Plans the reduce -> finalize -> apply passes of a batch-norm operation over `chunks` of x, whose
  * values take `bytesPerValue` bytes; `reduces` says whether the operation runs the reduction (inference
  * forward, and inference backward without a weight, do not); the workgroups follow `target`. A `masked`
- * operation (statistics over the positions a mask keeps) reduces by rows, with scalar Elems: its
- * statistics loops pack the kept values of each block (rows-block-masked.wgsl), and the merges of the
- * rows kernels take any count, where the slice kernels' workgroup merge takes every position's.
+ * operation (statistics over the positions a mask keeps) takes scalar Elems: its statistics loops pack
+ * the kept values of each block (rows-block-masked.wgsl, slice-block-masked.wgsl).
  */
 export function planPasses(
   layout: ChannelLayout,
@@ -201,9 +200,9 @@ export function planPasses(
   bytesPerValue = 4,
   masked = false,
 ): PassPlan {
-  const runsOfVec4 = layout.spatial % 4 === 0;
+  const runsOfVec4 = layout.spatial % 4 === 0 && !masked; // a mask keeps positions, not vec4s
   const mostValues = chunks.reduce((most, c) => Math.max(most, mostChannelValues(layout, c.count)), 0);
-  const rows = masked || reducesByRows(layout.channels, layout.spatial, mostValues / (runsOfVec4 ? 4 : 1), target.workgroupSize);
+  const rows = reducesByRows(layout.channels, layout.spatial, mostValues / (runsOfVec4 ? 4 : 1), target.workgroupSize);
   const vec4 = !rows && runsOfVec4;
   const lanes = vec4 ? 4 : 1;
   const spatialElems = layout.spatial / lanes;

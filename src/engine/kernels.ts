@@ -44,6 +44,8 @@ import countPartialSource from '../../shaders/count-partial.wgsl?raw';
 import positionMaskSource from '../../shaders/position-mask.wgsl?raw';
 import rowsBlockMaskedSource from '../../shaders/rows-block-masked.wgsl?raw';
 import rowsBlockSource from '../../shaders/rows-block.wgsl?raw';
+import sliceBlockMaskedSource from '../../shaders/slice-block-masked.wgsl?raw';
+import sliceBlockSource from '../../shaders/slice-block.wgsl?raw';
 import noResidualSource from '../../shaders/no-residual.wgsl?raw';
 import paramsSource from '../../shaders/params.wgsl?raw';
 import pivotSource from '../../shaders/pivot.wgsl?raw';
@@ -95,7 +97,7 @@ type Part =
   | 'gradient-center' | 'slice-gradient-sums' | 'backward-coefficients' | 'input-gradient' | 'rows-statistics' | 'rows-gradient-sums'
   | 'channel-mean' | 'statistics-combine' | 'gradient-combine' | 'gradient-totals' | 'input-coefficients' | 'scale-shift-given'
   | 'no-residual' | 'residual-add' | 'residual-gradient' | 'rows-block' | 'rows-block-masked' | 'position-mask' | 'all-positions'
-  | 'masked-count' | 'count-output' | 'count-partial';
+  | 'masked-count' | 'count-output' | 'count-partial' | 'slice-block' | 'slice-block-masked';
 
 const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fold' | 'elem-sums'>, string> = {
   'two-sum': twoSumSource,
@@ -135,6 +137,8 @@ const FIXED_PARTS: Record<Exclude<Part, 'elem' | 'workgroup-sum' | 'merge' | 'fo
   'masked-count': maskedCountSource,
   'count-output': countOutputSource,
   'count-partial': countPartialSource,
+  'slice-block': sliceBlockSource,
+  'slice-block-masked': sliceBlockMaskedSource,
 };
 
 /**
@@ -213,8 +217,8 @@ const residualFusedBindings = {
 
 // Parts of the kernel families; a '-residual' kernel is its family's kernel with the residual's parts and
 // bindings (z read in the forward's apply; y read for the mask and dz written in the backward).
-const STATS_APPLY_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
-const STATS_APPLY_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-block', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
+const STATS_APPLY_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'all-positions', 'slice-walk', 'slice-block', 'workgroup-sum', 'slice-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
+const STATS_APPLY_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'all-positions', 'rows-walk', 'rows-block', 'rows-statistics', 'channel-mean', 'channel-statistics', 'affine', 'activation'] as const;
 const BACKWARD_SLICE_PARTS = ['elem', 'two-sum', 'elem-sums', 'slice-walk', 'workgroup-sum', 'spread', 'gradient-center', 'slice-gradient-sums'] as const;
 const BACKWARD_ROWS_PARTS = ['elem', 'two-sum', 'elem-sums', 'rows-walk', 'spread', 'gradient-center', 'rows-gradient-sums'] as const;
 const RECOMPUTED_MASK = ['affine', 'mask-affine', 'relu-mask'] as const;
@@ -261,8 +265,14 @@ const STORED_MASK = ['relu-mask-stored'] as const;
 const KERNELS = {
   stats: {
     source: statsSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'workgroup-sum', 'slice-statistics'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'all-positions', 'slice-walk', 'slice-block', 'workgroup-sum', 'slice-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
+  },
+  // Statistics over the positions a mask keeps (position-mask.wgsl), by slices; scalar Elems.
+  'stats-masked': {
+    source: statsSource,
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'slice-walk', 'position-mask', 'slice-block-masked', 'workgroup-sum', 'slice-statistics'],
+    bindings: { params: uniform('Params'), x: windowed, mask, partials: readWrite('array<Partial>') },
   },
   'stats-apply': {
     source: statsApplySource,
@@ -276,7 +286,7 @@ const KERNELS = {
   },
   'stats-rows': {
     source: statsRowsSource,
-    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'rows-walk', 'rows-block', 'rows-statistics'],
+    parts: ['elem', 'two-sum', 'elem-sums', 'welford', 'fold', 'pivot', 'all-positions', 'rows-walk', 'rows-block', 'rows-statistics'],
     bindings: { params: uniform('Params'), x: windowed, partials: readWrite('array<Partial>') },
   },
   // Statistics over the positions a mask keeps (position-mask.wgsl).
@@ -504,6 +514,7 @@ export type BindingName<K extends KernelName> = keyof (typeof KERNELS)[K]['bindi
  */
 export type KernelVariant =
   | { readonly kernel: 'stats'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
+  | { readonly kernel: 'stats-masked'; readonly storage: Storage; readonly subgroups: boolean }
   | { readonly kernel: 'stats-apply' | 'stats-apply-residual'; readonly storage: Storage; readonly vec4: boolean; readonly subgroups: boolean }
   | { readonly kernel: 'stats-rows' | 'stats-rows-masked'; readonly storage: Storage }
   | { readonly kernel: 'stats-apply-rows' | 'stats-apply-rows-residual'; readonly storage: Storage }

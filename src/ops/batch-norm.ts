@@ -4,6 +4,7 @@
 // larger than one storage binding runs the statistics and apply passes once per window (chunking.ts).
 // A residual z is read by whichever pass applies (its '-residual' kernel): y = act(bn(x) + z), no extra pass.
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../runtime/defaults.js';
+import { statisticsPass } from './statistics-pass.js';
 import { storageFor } from '../engine/element-storage.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
 import { describeValue, readOptions } from '../runtime/options.js';
@@ -285,11 +286,7 @@ export function batchNorm(gpu: Gpu, x: Tensor, options: BatchNormOptions): Batch
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
       const scaleShift = scratch('forward scale-shift', channels * SCALE_SHIFT_BYTES);
       return [
-        masked
-          ? pass({ kernel: 'stats-rows-masked', storage }, 'reduce', { params, x, mask: whole('mask'), partials })
-          : plan.rows
-            ? pass({ kernel: 'stats-rows', storage }, 'reduce', { params, x, partials })
-            : pass({ kernel: 'stats', storage, vec4, subgroups }, 'reduce', { params, x, partials }),
+        statisticsPass(gpu, plan, storage, partials, masked),
         pass({ kernel: 'finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', { params, partials, ...statistics, scaleShift }),
         residual
           ? pass({ kernel: 'apply-residual', storage, vec4 }, 'apply', { params, x, scaleShift, z, y })

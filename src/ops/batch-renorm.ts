@@ -5,6 +5,7 @@
 // backward is batchNormBackward's with weight r*gamma; 'renorm-gradient' then turns its dweight into
 // dgamma. The per-channel values live in one tensor of rows (RENORM_ROWS), which the 'renorm' pass writes
 // through one binding and every other pass reads as separate tensors, one per row.
+import { statisticsPass } from './statistics-pass.js';
 import { storageFor } from '../engine/element-storage.js';
 import { FLAGS } from '../engine/params.js';
 import { pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from '../engine/runner.js';
@@ -143,11 +144,7 @@ export function renormForward(gpu: Gpu, x: Tensor, o: RenormForwardOptions): Ten
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
       const reduce = { params, x: windowOf('x'), partials };
       return [
-        mask
-          ? pass({ kernel: 'stats-rows-masked', storage }, 'reduce', { ...reduce, mask: whole('mask') })
-          : plan.rows
-            ? pass({ kernel: 'stats-rows', storage }, 'reduce', reduce)
-            : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', reduce),
+        statisticsPass(gpu, plan, storage, partials, mask !== null),
         pass({ kernel: 'renorm', perInvocation: plan.finalizePerInvocation }, 'finalize', {
           params,
           partials,

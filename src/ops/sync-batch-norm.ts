@@ -7,6 +7,7 @@
 // pass 1, and finalizes and applies that write or read the exchanged values. Unlike those two, each takes
 // an x without elements, a replica's empty batch, which still takes part in every exchange.
 import { DEFAULT_EPS } from '../runtime/defaults.js';
+import { statisticsPass } from './statistics-pass.js';
 import { storageFor, type Storage } from '../engine/element-storage.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
 import { readOptions } from '../runtime/options.js';
@@ -330,14 +331,9 @@ export function batchNormStats(gpu: Gpu, x: Tensor, options: BatchNormStatsOptio
     zeroedWhenEmpty: mask ? ['mean', 'variance', 'maskCount'] : ['mean', 'variance'],
     passes: (plan) => {
       const partials = scratch('forward partials', channels * plan.partialStride * STATISTICS_PARTIAL_BYTES);
-      const reduce = { params, x: windowOf('x'), partials };
       return [
         ...(mask ? [pass({ kernel: 'mask-count' }, 'single', { params, mask: whole('mask'), maskCount: whole('maskCount') })] : []),
-        mask
-          ? pass({ kernel: 'stats-rows-masked', storage }, 'reduce', { ...reduce, mask: whole('mask') })
-          : plan.rows
-            ? pass({ kernel: 'stats-rows', storage }, 'reduce', reduce)
-            : pass({ kernel: 'stats', storage, vec4: plan.vec4, subgroups: gpu.features.subgroups }, 'reduce', reduce),
+        statisticsPass(gpu, plan, storage, partials, mask !== null),
         pass({ kernel: 'moments', perInvocation: plan.finalizePerInvocation }, 'finalize', {
           params,
           partials,

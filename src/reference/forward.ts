@@ -35,7 +35,7 @@ export interface ReferenceForwardOptions {
   /** A residual z in x's layout, added before the activation: y = act(x*scale + shift + z). Default none. */
   residual?: ReferenceValues | null;
   /**
-   * Training only: Keras's `mask`, x's shape without the channel axis (for any `axis`), entries 0 or 1. The
+   * Keras's `mask`, x's shape without the channel axis (for any `axis`), entries 0 or 1 (inference ignores it). The
    * batch mean and biased variance (saveMean, saveInvstd) are taken over the positions where it is 1, and
    * every position is normalized with them; the running statistics blend those, the unbiased estimator
    * correcting with the masked count. Default none (every position counts). See {@link channelMoments} for
@@ -96,13 +96,14 @@ export function channelMoments(
   const variance = new Float64Array(channels);
   const count = statisticsCount(mask, batch * spatial);
   if (count === 0) return { mean, variance, count };
-  // The mask's position p = n*spatial + s is x's (n, c, s) for every channel c. It multiplies, as Keras's
-  // does: a NaN at a masked-out position still reaches the sums. Without one, the tight loops of before.
+  // The mask's position p = n*spatial + s is x's (n, c, s) for every channel c. A masked-out position is
+  // left out, as the GPU's statistics loops skip it: a NaN or Inf in the padding does not reach the sums
+  // (Keras multiplies by the mask, which would spread it). Without one, the tight loops of before.
   for (let c = 0; c < channels; c++) {
     let sum = 0;
     for (let n = 0; n < batch; n++) {
       const base = (n * channels + c) * spatial;
-      if (mask) for (let s = base, p = n * spatial, end = base + spatial; s < end; s++, p++) sum += mask[p]! * x[s]!;
+      if (mask) for (let s = base, p = n * spatial, end = base + spatial; s < end; s++, p++) sum += mask[p] ? x[s]! : 0;
       else for (let s = base, end = base + spatial; s < end; s++) sum += x[s]!;
     }
     const m = sum / count;
@@ -111,7 +112,7 @@ export function channelMoments(
       const base = (n * channels + c) * spatial;
       for (let s = base, p = n * spatial, end = base + spatial; s < end; s++, p++) {
         const d = x[s]! - m;
-        squares += mask ? mask[p]! * d * d : d * d;
+        if (!mask || mask[p]) squares += d * d;
       }
     }
     mean[c] = m;
@@ -162,10 +163,8 @@ export function batchNormReference(x: ReferenceValues, shape: readonly number[],
   const estimator = o.runningVarEstimator ?? 'unbiased';
   assertRunningVarEstimator(estimator);
   const residual = optionalTensorValues(o.residual, 'residual', shape);
-  const mask = optionalMaskValues(o.mask, shape, axis);
-  if (mask && !training) {
-    throw new Error('mask is read only in training (the batch statistics); inference normalizes with the running ones, and Keras ignores the mask there');
-  }
+  // Inference normalizes with the running statistics and ignores the mask, as Keras (and the GPU) do.
+  const mask = training ? optionalMaskValues(o.mask, shape, axis) : null;
 
   const mean = new Float64Array(channels);
   const invstd = new Float64Array(channels);

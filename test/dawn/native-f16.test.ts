@@ -9,7 +9,11 @@ import { LAVAPIPE_ICD, LAVAPIPE_MISSING } from '../../scripts/lavapipe.mjs';
 import { requestDawnGpu } from '../../scripts/dawn.js';
 import { GPU_PLANS } from '../support/gpu-plans.js';
 import { formatKernelPathCheck, KERNEL_PATHS, kernelPathCaseName, kernelPathCases, runKernelPathCase, type KernelPath, type KernelPathDevices } from '../../bench/index.js';
-import { Gpu, type GpuOptions } from '../../src/index.js';
+import { batchNorm, batchNormBackward, Gpu, Tensor, type GpuOptions } from '../../src/index.js';
+import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { roundToHalf } from '../../src/runtime/half.js';
+import { gaussian, seededRandom, uniform } from '../support/random.js';
+import { compareBackward, compareTrainingStatistics, compareY } from '../support/tolerances.js';
 
 interface Run {
   readonly name: string;
@@ -94,4 +98,32 @@ it('ran natively in f16 every kernel variant that the f32 and packed paths ran, 
       .flatMap((variant) => (variant.includes('subgroups=') ? [true, false].map((on) => variant.replace(/subgroups=\w+/, `subgroups=${on}`)) : [variant])),
   );
   expect([...expected].filter((variant) => !variants.has(variant)).sort()).toEqual([]);
+});
+
+// Keras's mask natively in f16 (test/gpu/masked.test.ts runs it packed and in f32): the masked statistics,
+// the mask's count and dx's masked pass, against the float64 references, on both plans.
+it('runs masked statistics and their backward natively in f16', async () => {
+  const shape = [4, 9, 6]; // padded sequences (N, T, C)
+  const rnd = seededRandom(77);
+  const x = roundToHalf(gaussian(rnd, 216, 1.5, 2));
+  const dy = roundToHalf(gaussian(rnd, 216));
+  const mask = Float32Array.from({ length: 36 }, (_, p) => (p % 9 < [9, 4, 6, 2][Math.floor(p / 9)]! ? 1 : 0));
+  const weight = uniform(rnd, 6, 0.5, 2);
+  for (const options of [{}, GPU_PLANS]) {
+    const gpu = Gpu.fromDevice(dawn.device, options);
+    expect(gpu.features.shaderF16).toBe(true);
+    const [xT, dyT] = [x, dy].map((v) => Tensor.fromArray(gpu, v, shape, { dtype: 'f16' })) as [Tensor, Tensor];
+    const maskT = Tensor.fromArray(gpu, mask, [4, 9]);
+    const weightT = Tensor.fromArray(gpu, weight, [6]);
+    const fwd = batchNorm(gpu, xT, { training: true, axis: -1, weight: weightT, mask: maskT });
+    const grads = batchNormBackward(gpu, dyT, xT, { training: true, axis: -1, weight: weightT, saveMean: fwd.saveMean, saveInvstd: fwd.saveInvstd, mask: maskT });
+    const ref = batchNormReference(x, shape, { training: true, axis: -1, weight, mask });
+    compareY('native f16 masked y', await fwd.y.toArray(), x, shape, ref, weight, null, -1, 'f16');
+    const saved = { saveMean: await fwd.saveMean.toArray(), saveInvstd: await fwd.saveInvstd.toArray() };
+    compareTrainingStatistics('native f16 masked', saved, ref);
+    const gradRef = batchNormBackwardReference(dy, x, shape, { training: true, axis: -1, weight, mask, ...saved });
+    await compareBackward('native f16 masked', grads, gradRef, { dy, x, shape, weight, training: true, axis: -1, mask, dtype: 'f16' });
+    expect([...variants].some((v) => v.includes('kernel=stats-rows-masked,storage=f16'))).toBe(true);
+    for (const t of [xT, dyT, maskT, weightT, fwd.y, fwd.saveMean, fwd.saveInvstd, grads.dx, grads.dweight, grads.dbias]) t.destroy();
+  }
 });

@@ -6,8 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { BatchNorm, batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
+import { planOperation } from '../../src/engine/runner.js';
 import { roundToHalf } from '../../src/runtime/half.js';
 import { channelLayout, numElements, withoutChannelAxis } from '../../src/runtime/shape.js';
+import { channelParameters } from '../support/channel-parameters.js';
 import { gaussian, seededRandom, uniform } from '../support/random.js';
 import { relativeTolerance, runningMeanTolerance } from '../../src/reference/tolerances.js';
 import { compareElements } from '../support/compare.js';
@@ -20,17 +22,22 @@ interface MaskedCase {
   readonly what: string;
   readonly shape: readonly number[];
   readonly axis: number;
+  /** Whether its statistics take the rows kernels (else the slice kernels), as a GPU plans them. */
+  readonly rows: boolean;
+  /** Keep the first sample's positions only: the slices of the others are emptied. Default: makeMask's. */
+  readonly firstSampleOnly?: boolean;
   /** Forces windows: samples larger than a binding are cut into value windows. */
   readonly maxBindingBytes?: number;
 }
 
 const CASES: readonly MaskedCase[] = [
-  { what: 'padded sequences (Keras (N, T, C))', shape: [4, 9, 6], axis: -1 },
-  { what: 'NCHW', shape: [3, 4, 5, 6], axis: 1 },
-  { what: 'rank 2, (N, C)', shape: [20, 7], axis: -1 },
-  { what: 'rank 5, a middle axis', shape: [2, 3, 4, 2, 3], axis: 2 },
-  { what: 'NCHW in value windows', shape: [3, 3, 10, 10], axis: 1, maxBindingBytes: 512 },
-  { what: 'long sequences in windows', shape: [3, 50, 8], axis: -1, maxBindingBytes: 512 },
+  { what: 'padded sequences (Keras (N, T, C))', shape: [4, 9, 6], axis: -1, rows: true },
+  { what: 'NCHW', shape: [3, 4, 5, 6], axis: 1, rows: false },
+  { what: 'rank 2, (N, C)', shape: [20, 7], axis: -1, rows: true },
+  { what: 'rank 5, a middle axis', shape: [2, 3, 4, 2, 3], axis: 2, rows: true },
+  { what: 'NCHW, slices the mask empties', shape: [8, 2, 64, 64], axis: 1, rows: false, firstSampleOnly: true },
+  { what: 'NCHW in value windows', shape: [3, 3, 10, 10], axis: 1, rows: false, maxBindingBytes: 512 },
+  { what: 'long sequences in windows', shape: [3, 50, 8], axis: -1, rows: true, maxBindingBytes: 512 },
 ];
 
 /**
@@ -75,14 +82,8 @@ async function checkMaskedCase(gpu: Gpu, c: MaskedCase, run: MaskedRun): Promise
   const dy = values(gaussian(rnd, size));
   const z = run.residual ? values(gaussian(rnd, size, -0.5, 1.5)) : null;
   const mask = makeMask(rnd, shape, axis);
-  const host = {
-    weight: uniform(rnd, channels, 0.5, 2),
-    bias: uniform(rnd, channels, -1, 1),
-    runningMean: uniform(rnd, channels, 1, 2),
-    runningVar: uniform(rnd, channels, 2, 6),
-  };
-  const perChannel = (data: Float32Array) => Tensor.fromArray(gpu, data, [channels]);
-  const [weight, bias, runningMean, runningVar] = [perChannel(host.weight), perChannel(host.bias), perChannel(host.runningMean), perChannel(host.runningVar)];
+  if (c.firstSampleOnly) mask.fill(0, mask.length / shape[0]!);
+  const { host, weight, bias, runningMean, runningVar } = channelParameters(gpu, rnd, channels);
   const xT = Tensor.fromArray(gpu, x, shape, { dtype });
   const dyT = Tensor.fromArray(gpu, dy, shape, { dtype });
   const zT = z ? Tensor.fromArray(gpu, z, shape, { dtype }) : null;
@@ -119,6 +120,9 @@ describe('batchNorm and batchNormBackward with a mask', () => {
   for (const [k, c] of CASES.entries()) {
     it(`${c.what} [${c.shape}] axis ${c.axis}`, async () => {
       const gpu = await testGpu(k % 2 === 0, c.maxBindingBytes);
+      const plan = planOperation(gpu, channelLayout(c.shape, c.axis), true, 'f32', true);
+      expect(plan.rows, 'the plan').toBe(c.rows);
+      if (c.firstSampleOnly) expect(plan.windows[0]!.slices).toBeGreaterThan(1); // the first sample's slices, and empty ones
       await inErrorScopes(gpu, async () => {
         for (const dtype of ['f32', 'f16'] as const) await checkMaskedCase(gpu, c, { dtype, seed: 10 + k });
         await checkMaskedCase(gpu, c, { dtype: 'f32', relu: true, seed: 20 + k });
@@ -135,7 +139,7 @@ describe('batchNorm and batchNormBackward with a mask', () => {
     });
   });
 
-  it('a mask of ones gives the unmasked results, and inference ignores the mask', async () => {
+  it("a mask of ones gives the unmasked results, inference ignores the mask, and a mask of zeros gives Keras's mean 0 and variance 0", async () => {
     const gpu = await testGpu(true);
     await inErrorScopes(gpu, async () => {
       const shape = [5, 4, 6];
@@ -155,6 +159,40 @@ describe('batchNorm and batchNormBackward with a mask', () => {
       const inferred = batchNorm(gpu, x, { training: false, ...running });
       const inferredMasked = batchNorm(gpu, x, { training: false, ...running, mask: zeros });
       expect(Array.from(await inferredMasked.y.toArray())).toEqual(Array.from(await inferred.y.toArray()));
+      // A mask that keeps nothing: Keras's mean 0 and variance 0 (the reference's too).
+      const none = batchNorm(gpu, x, { training: true, ...running, mask: zeros });
+      const ref = batchNormReference(await x.toArray(), shape, { training: true, mask: new Float32Array(30), runningMean: new Float32Array(4), runningVar: new Float32Array(4).fill(2) });
+      expect(Array.from(await none.saveMean.toArray())).toEqual([0, 0, 0, 0]);
+      compareTrainingStatistics('a mask of zeros', {
+        saveMean: await none.saveMean.toArray(), saveInvstd: await none.saveInvstd.toArray(),
+        runningMean: await running.runningMean.toArray(), runningVar: await running.runningVar.toArray(),
+      }, ref);
+      // The same by the slice kernels, whose every slice the mask empties.
+      const nchw = [4, 2, 32, 32];
+      expect(planOperation(gpu, channelLayout(nchw, 1), true, 'f32', true).rows).toBe(false);
+      const sliced = batchNorm(gpu, Tensor.fromArray(gpu, gaussian(rnd, 8192, 1, 3), nchw), { training: true, mask: Tensor.fromArray(gpu, new Float32Array(4096), [4, 32, 32]) });
+      expect(Array.from(await sliced.saveMean.toArray())).toEqual([0, 0]);
+      for (const invstd of await sliced.saveInvstd.toArray()) expect(Math.abs(invstd * Math.sqrt(1e-5) - 1)).toBeLessThan(1e-6); // variance 0
+    });
+  });
+
+  it('leaves masked-out positions out entirely: NaN, Inf or far-off padding reaches neither the statistics nor their pivot', async () => {
+    const gpu = await testGpu(true);
+    await inErrorScopes(gpu, async () => {
+      const shape = [3, 6, 2]; // (N, T, C)
+      // Padding at the ends (the channel's first and last values, two of the pivot's three samples) or after each sequence.
+      const masks = [(t: number) => t === 2 || t === 3, (t: number) => t < 4];
+      for (const [m, keeps] of masks.entries()) {
+        for (const pad of [Number.NaN, Number.POSITIVE_INFINITY, 1e9]) {
+          const x = gaussian(seededRandom(9), 36, 3, 1);
+          const mask = Float32Array.from({ length: 18 }, (_, p) => (keeps(p % 6) ? 1 : 0));
+          mask.forEach((kept, p) => kept || x.fill(pad, 2 * p, 2 * p + 2));
+          const { saveMean, saveInvstd } = batchNorm(gpu, Tensor.fromArray(gpu, x, shape), { training: true, axis: -1, mask: Tensor.fromArray(gpu, mask, [3, 6]) });
+          const ref = batchNormReference(x, shape, { training: true, axis: -1, mask });
+          compareTrainingStatistics(`mask ${m}, padding ${pad}`, { saveMean: await saveMean.toArray(), saveInvstd: await saveInvstd.toArray() }, ref);
+          expect([...ref.saveMean, ...ref.saveInvstd].every(Number.isFinite)).toBe(true);
+        }
+      }
     });
   });
 

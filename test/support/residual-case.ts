@@ -7,7 +7,8 @@ import { batchNorm, batchNormBackward, Tensor, type DType, type Gpu } from '../.
 import { roundToHalf } from '../../src/runtime/half.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { channelLayout, numElements } from '../../src/runtime/shape.js';
-import { gaussian, seededRandom, uniform } from './random.js';
+import { channelParameters } from './channel-parameters.js';
+import { gaussian, seededRandom } from './random.js';
 import { compareBackward, compareTrainingStatistics, compareY } from './tolerances.js';
 
 export interface ResidualCase {
@@ -64,14 +65,7 @@ export async function checkResidualCase(gpu: Gpu, c: ResidualCase, run: Residual
   const x = values(gaussian(rnd, size, 1.5, 2));
   const z = values(gaussian(rnd, size, -0.5, 1.5));
   const dy = values(gaussian(rnd, size));
-  const host = {
-    weight: uniform(rnd, channels, 0.5, 2),
-    bias: uniform(rnd, channels, -1, 1),
-    runningMean: uniform(rnd, channels, 1, 2),
-    runningVar: uniform(rnd, channels, 2, 6),
-  };
-  const perChannel = (data: Float32Array) => Tensor.fromArray(gpu, data, [channels]);
-  const [weight, bias, runningMean, runningVar] = [perChannel(host.weight), perChannel(host.bias), perChannel(host.runningMean), perChannel(host.runningVar)];
+  const { host, weight, bias, runningMean, runningVar } = channelParameters(gpu, rnd, channels);
   const [xT, zT, dyT] = [x, z, dy].map((data) => Tensor.fromArray(gpu, data, shape, { dtype }));
   const activation = relu ? 'relu' : null;
   const what = `${c.what} [${shape}] ${dtype} ${training ? 'training' : 'inference'}${relu ? ' relu' : ''}${run.encoder ? ', one encoder' : ''}`;

@@ -22,6 +22,7 @@ const NUMERICS: Numerics[] = MERGES.flatMap((statisticsMerge) =>
 const VARIANTS: KernelVariant[] = STORAGES.flatMap((storage): KernelVariant[] => [
   ...BOOLS.flatMap((vec4) => BOOLS.flatMap((subgroups): KernelVariant[] => [
     { kernel: 'stats', storage, vec4, subgroups },
+    ...(vec4 ? [] : [{ kernel: 'stats-masked', storage, subgroups } as const]),
     { kernel: 'stats-apply', storage, vec4, subgroups },
     { kernel: 'stats-apply-residual', storage, vec4, subgroups },
     { kernel: 'backward-reduce', storage, vec4, subgroups },

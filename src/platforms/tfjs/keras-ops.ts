@@ -49,7 +49,8 @@ export function kerasTrainingByOps(x: Tensor, mask: Tensor | null, layer: KerasO
   let variance: Tensor;
   if (mask) {
     const weights = expandDims(cast(mask, 'float32'), layer.axis);
-    const count = sum(weights, axes);
+    // At least 1: a mask that keeps nothing gives mean 0 and variance 0, Keras's (and the kernels').
+    const count = maximum(sum(weights, axes), 1);
     mean = div(sum(mul(x, weights), axes), count);
     variance = div(sum(mul(weights, square(sub(x, perChannel(mean)))), axes), count);
   } else {
