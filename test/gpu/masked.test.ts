@@ -4,7 +4,7 @@
 // shader-f16), in windows, with a fused ReLU and a residual, recorded into the caller's encoder, against the
 // float64 references (src/reference/forward.ts and backward.ts with their `mask`).
 import { describe, expect, it } from 'vitest';
-import { BatchNorm, batchNorm, batchNormBackward, Tensor, type Gpu } from '../../src/index.js';
+import { BatchNorm, batchNorm, batchNormBackward, Gpu, Tensor } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference } from '../../src/reference.js';
 import { planOperation } from '../../src/engine/runner.js';
 import { roundToHalf } from '../../src/runtime/half.js';
@@ -194,6 +194,18 @@ describe('batchNorm and batchNormBackward with a mask', () => {
         }
       }
     });
+  });
+
+  it("runs on a device at WebGPU's default limits (8 storage buffers per shader), as tfjs's webgpu backend asks for", async () => {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) throw new Error('no WebGPU adapter');
+    const device = await adapter.requestDevice();
+    expect(device.limits.maxStorageBuffersPerShaderStage).toBe(8);
+    const gpu = Gpu.fromDevice(device);
+    await inErrorScopes(gpu, async () => {
+      for (const c of CASES.filter((m) => !m.maxBindingBytes)) await checkMaskedCase(gpu, c, { dtype: 'f32', relu: true, residual: true, seed: 70 });
+    });
+    device.destroy();
   });
 
   it('refuses a mask of the wrong shape or dtype, naming both shapes', async () => {

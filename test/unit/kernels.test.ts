@@ -193,6 +193,17 @@ describe('kernel variants', () => {
     for (const file of readdirSync(dir)) expect(readFileSync(join(dir, file), 'utf8'), file).not.toContain('@binding(');
   });
 
+  it("bind at most WebGPU's default 8 storage buffers, but for the one-dispatch kernels, which the operations check (fitsDevice)", () => {
+    // The one-dispatch forwards and backwards have a multi-pass plan to fall back on where a device has
+    // WebGPU's default limit (tfjs's webgpu backend's device has); every other kernel must fit it.
+    const ONE_DISPATCH = /^(stats-apply|backward-fused)/;
+    const over = [...new Set(VARIANTS.map((v) => v.kernel))]
+      .filter((kernel) => !ONE_DISPATCH.test(kernel))
+      .map((kernel) => [kernel, bindingsOf(kernel).filter(([, { access }]) => access !== 'uniform').length] as const)
+      .filter(([, storageBuffers]) => storageBuffers > 8);
+    expect(over).toEqual([]);
+  });
+
   it('take the workgroup size as a pipeline constant, not as text', () => {
     for (const v of VARIANTS) {
       const code = composeShader(v);
