@@ -13,6 +13,7 @@ import {
   type BatchNormBackwardResult,
 } from '../../src/index.js';
 import { batchNormBackwardReference, batchNormReference, channelMoments } from '../../src/reference.js';
+import { withoutChannelAxis } from '../../src/runtime/shape.js';
 import { gaussian, randomInt, seededRandom, uniform } from '../support/random.js';
 import { compareBackward, compareY } from '../support/tolerances.js';
 import { inErrorScopes, testGpu } from './gpu-context.js';
@@ -23,7 +24,7 @@ const destroyAll = (tensors: readonly (Tensor | null)[]) => {
 const gradients = (g: BatchNormBackwardResult) => [g.dx, g.dweight, g.dbias];
 
 describe('many calls', () => {
-  it('1000 rounds of forward and backward on varying shapes leave the live-buffer count where it was', async () => {
+  it('1000 rounds of forward and backward on varying shapes, some masked, some renormalized, leave the live-buffer count where it was', async () => {
     const gpu = await testGpu(true);
     await inErrorScopes(gpu, async () => {
       const rnd = seededRandom(1000);
@@ -39,25 +40,28 @@ describe('many calls', () => {
           weight: Tensor.fromArray(gpu, uniform(rnd, channels, 0.5, 2), [channels]),
           runningMean: Tensor.fromArray(gpu, new Float32Array(channels), [channels]),
           runningVar: Tensor.fromArray(gpu, new Float32Array(channels).fill(1), [channels]),
+          mask: Tensor.fromArray(gpu, Float32Array.from({ length: size / channels }, (_, i) => (i === 0 || rnd() < 0.7 ? 1 : 0)), withoutChannelAxis(shape, 1)),
         };
       });
-      // A round: a forward and the backward of it, training or inference, with or without a weight,
-      // through the functions or (every fourth round) a module made and destroyed in the round.
+      // A round: a forward and the backward of it, training or inference, with or without a weight, with or
+      // without a mask (every fifth), through the functions or (every fourth round) a module made and
+      // destroyed in the round (with batch renormalization every eighth).
       const round = (i: number) => {
         const p = problems[i % problems.length]!;
         const training = i % 3 !== 0;
+        const mask = i % 5 === 0 ? p.mask : null;
         if (i % 4 === 3) {
-          const bn = new BatchNorm(gpu, p.channels).train(training);
-          bn.forward(p.x).destroy();
+          const bn = new BatchNorm(gpu, p.channels, { renorm: i % 8 === 7 }).train(training);
+          bn.forward(p.x, { mask }).destroy();
           destroyAll(gradients(bn.backward(p.dy)));
           bn.destroy();
           return;
         }
         const weight = i % 2 === 0 ? p.weight : null;
         const { runningMean, runningVar } = p;
-        const out = batchNorm(gpu, p.x, { training, weight, runningMean, runningVar });
+        const out = batchNorm(gpu, p.x, { training, weight, runningMean, runningVar, mask });
         const grads = out.saveMean && out.saveInvstd
-          ? batchNormBackward(gpu, p.dy, p.x, { weight, saveMean: out.saveMean, saveInvstd: out.saveInvstd, training: true })
+          ? batchNormBackward(gpu, p.dy, p.x, { weight, saveMean: out.saveMean, saveInvstd: out.saveInvstd, training: true, mask })
           : batchNormBackward(gpu, p.dy, p.x, { weight, runningMean, runningVar, training: false });
         destroyAll([out.y, out.saveMean, out.saveInvstd, ...gradients(grads)]);
       };
@@ -68,7 +72,7 @@ describe('many calls', () => {
       await gpu.device.queue.onSubmittedWorkDone();
       console.log(`live buffers: ${before} before 1000 forward+backward rounds (2000 calls), ${gpu.liveBuffers} after`);
       expect(gpu.liveBuffers).toBe(before);
-      for (const p of problems) destroyAll([p.x, p.dy, p.weight, p.runningMean, p.runningVar]);
+      for (const p of problems) destroyAll([p.x, p.dy, p.weight, p.runningMean, p.runningVar, p.mask]);
     });
   });
 });
