@@ -36,7 +36,7 @@ export { Tensor } from './runtime/tensor.js';
 export type { DType, TensorData, TensorOptions, WrapOptions } from './runtime/tensor.js';
 export { DEFAULT_EPS, DEFAULT_MOMENTUM } from './runtime/defaults.js';
 export type { EncoderOptions } from './engine/runner.js';
-export type { Activation } from './runtime/validate.js';
+export type { Activation, RenormClipping } from './runtime/validate.js';
 export { batchNorm } from './ops/batch-norm.js';
 export type {
   BatchNormInferenceOptions,

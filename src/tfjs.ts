@@ -12,4 +12,5 @@
  */
 export { BatchNormalization, batchNormalization } from './platforms/tfjs/layer.js';
 export type { BatchNormalizationLayerArgs, TfjsBatchNormalization } from './platforms/tfjs/layer.js';
+export type { RenormClipping } from './runtime/validate.js';
 export { startTfjsWebGpu } from './platforms/tfjs/start-backend.js';
