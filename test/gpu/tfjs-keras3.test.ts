@@ -148,6 +148,28 @@ describe('the mask tfjs passes to call', () => {
     }
   }
 
+  for (const backend of BACKENDS) {
+    it(`${backend}: NaN and Inf padding stays out of the moving statistics, as in the kernels and the reference`, async () => {
+      const shape = [3, 6, 2];
+      const x = gaussian(seededRandom(12), 36, 1, 2);
+      const mask = Float32Array.from({ length: 18 }, (_, p) => (p % 6 < 4 ? 1 : 0));
+      mask.forEach((kept, p) => kept || x.fill(p % 2 ? Number.NaN : Number.POSITIVE_INFINITY, 2 * p, 2 * p + 2));
+      await onBackend(backend, async () => {
+        const layer = built({ momentum: 0.9 }, shape, [new Float32Array([1, 1]), new Float32Array(2), new Float32Array(2), new Float32Array([1, 1])]);
+        const maskT = tf.tensor(mask, [3, 6], 'bool');
+        const y = layer.apply(tf.tensor(x, shape), { training: true, mask: maskT }) as tf.Tensor;
+        const ref = batchNormReference(x, shape, {
+          training: true, runningMean: [0, 0], runningVar: [1, 1], momentum: 0.1, runningVarEstimator: 'biased', eps: 1e-3, axis: -1, mask,
+        });
+        const weights = await weightsOf(layer);
+        compareElements(`${backend} moving_mean`, weights[2]!, ref.runningMean!, runningMeanTolerance(ref.runningMean!, ref.saveMean, ref.saveInvstd));
+        compareElements(`${backend} moving_variance`, weights[3]!, ref.runningVar!, relativeTolerance(ref.runningVar!));
+        tf.dispose([y, maskT]);
+        layer.dispose();
+      });
+    });
+  }
+
   it('passes the mask on to the next layer (computeMask), as Keras does', () => {
     const layer = batchNormalization();
     const [x, mask] = [tf.zeros([2, 3, 4]), tf.tensor([[1, 1, 0], [1, 0, 0]], [2, 3], 'bool')];

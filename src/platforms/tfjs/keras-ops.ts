@@ -5,7 +5,8 @@
 // only the direct term, and r and d pass through a gradient of zero (Keras's stop_gradient). The masked
 // moments divide by the kept count, as the kernels and the float64 reference do (Keras adds 1e-7 to it).
 import {
-  add, cast, clipByValue, clone, customGrad, div, expandDims, maximum, minimum, moments, mul, relu, reshape, rsqrt, sqrt, square, sub, sum, zerosLike,
+  add, cast, clipByValue, clone, customGrad, div, expandDims, maximum, minimum, moments, mul, notEqual, relu, reshape, rsqrt, sqrt, square, sub, sum, where,
+  zerosLike,
   type Tensor,
 } from '@tensorflow/tfjs-core';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
@@ -48,11 +49,14 @@ export function kerasTrainingByOps(x: Tensor, mask: Tensor | null, layer: KerasO
   let mean: Tensor;
   let variance: Tensor;
   if (mask) {
-    const weights = expandDims(cast(mask, 'float32'), layer.axis);
+    const keep = expandDims(notEqual(cast(mask, 'float32'), 0), layer.axis);
     // At least 1: a mask that keeps nothing gives mean 0 and variance 0, Keras's (and the kernels').
-    const count = maximum(sum(weights, axes), 1);
-    mean = div(sum(mul(x, weights), axes), count);
-    variance = div(sum(mul(weights, square(sub(x, perChannel(mean)))), axes), count);
+    const count = maximum(sum(cast(keep, 'float32'), axes), 1);
+    // Positions left out are selected away, not multiplied by 0 as Keras does: NaN or Inf padding stays
+    // out of the statistics, as in the kernels and the float64 reference.
+    const kept = (t: Tensor) => where(keep, t, zerosLike(t));
+    mean = div(sum(kept(x), axes), count);
+    variance = div(sum(kept(square(sub(x, perChannel(mean)))), axes), count);
   } else {
     ({ mean, variance } = moments(x, axes));
   }
