@@ -383,7 +383,8 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
    * renormMean)/s, -dmax, dmax), y = xhat*(r*weight) + (d*weight + bias). r and d are constants of the
    * gradient. It blends mu_B and sigma_B into renormMean and renormStddev (renormMomentum), and into
    * runningMean and runningStddev (momentum); runningVar = max(runningStddev^2 - eps, 0). Eval forwards
-   * are plain batch norm with runningMean and runningVar.
+   * are plain batch norm with runningMean and runningVar. Such a training forward records two compute
+   * passes (the statistics with r and d, then the apply): its `timestampWrites` time the first.
    */
   readonly renorm: boolean;
   /** With renorm: the bounds on r (rmin, rmax) and d (dmax), null where absent (no clip); null without renorm. */
