@@ -107,7 +107,7 @@ export interface OperationSpec<R extends string> extends EncoderOptions {
   readonly shared: { readonly flags: number; readonly eps: number; readonly momentum: number };
   /** Whether the operation runs a reduction pass (the plan sizes the finalize by it). */
   readonly reduces: boolean;
-  /** Whether its statistics are a mask's (dispatch.ts planPasses: rows kernels, scalar Elems); default false. */
+  /** Whether its statistics are a mask's (dispatch.ts planPasses: scalar Elems); default false. */
   readonly masked?: boolean;
   /** How the tensors of x's shape are stored (the plan's windows and elements follow it). */
   readonly storage: Storage;

@@ -12,6 +12,7 @@ import { describeValue, readOptions } from '../runtime/options.js';
 import { fitsDevice } from '../engine/kernels.js';
 import { FLAGS } from '../engine/params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from '../engine/runner.js';
+import { inputGradientPass } from './shared-passes.js';
 import { channelLayout } from '../runtime/shape.js';
 import type { Tensor } from '../runtime/tensor.js';
 import {
@@ -316,24 +317,17 @@ export function batchNormBackward(gpu: Gpu, dy: Tensor, x: Tensor, options: Batc
           ? pass({ kernel: 'backward-reduce-rows', storage }, 'reduce', reducePlain)
           : pass({ kernel: 'backward-reduce', storage, vec4, subgroups }, 'reduce', reducePlain);
       const finalize = { params, partials, weight, bias, mean, spread, dweight, dbias, coefficients };
-      if (masked) {
-        // The coefficients take the count of the positions the mask keeps; dx's pass gives the others only dy's term.
-        const maskBinding = whole('mask');
-        return [
-          reduction,
-          pass({ kernel: 'mask-count-partial' }, 'single', { params, mask: maskBinding, partials }),
-          pass({ kernel: 'backward-finalize-masked', perInvocation: plan.finalizePerInvocation }, 'finalize', finalize),
-          residualKernels
-            ? pass({ kernel: 'backward-apply-masked-residual', storage }, 'apply', { params, x, dy, y, coefficients, dx, dz, mask: maskBinding })
-            : pass({ kernel: 'backward-apply-masked', storage }, 'apply', { params, x, dy, coefficients, dx, mask: maskBinding }),
-        ];
-      }
+      const perInvocation = plan.finalizePerInvocation;
       return [
         ...(reduce ? [reduction] : []),
-        pass({ kernel: 'backward-finalize', perInvocation: plan.finalizePerInvocation }, 'finalize', finalize),
-        residualKernels
-          ? pass({ kernel: 'backward-apply-residual', storage, vec4 }, 'apply', { params, x, dy, y, coefficients, dx, dz })
-          : pass({ kernel: 'backward-apply', storage, vec4 }, 'apply', { params, x, dy, coefficients, dx }),
+        // With a mask, the coefficients take the count of the positions it keeps, and dx's pass gives the others only dy's term.
+        ...(masked
+          ? [
+            pass({ kernel: 'mask-count-partial' }, 'single', { params, mask: whole('mask'), partials }),
+            pass({ kernel: 'backward-finalize-masked', perInvocation }, 'finalize', finalize),
+          ]
+          : [pass({ kernel: 'backward-finalize', perInvocation }, 'finalize', finalize)]),
+        inputGradientPass(masked, residualKernels, storage, vec4, coefficients),
       ];
     },
   });

@@ -4,10 +4,10 @@
 // larger than one storage binding runs the statistics and apply passes once per window (chunking.ts).
 // A residual z is read by whichever pass applies (its '-residual' kernel): y = act(bn(x) + z), no extra pass.
 import { DEFAULT_EPS, DEFAULT_MOMENTUM } from '../runtime/defaults.js';
-import { statisticsPass } from './statistics-pass.js';
+import { statisticsPass } from './shared-passes.js';
 import { storageFor } from '../engine/element-storage.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
-import { describeValue, readOptions } from '../runtime/options.js';
+import { readOptions } from '../runtime/options.js';
 import { fitsDevice } from '../engine/kernels.js';
 import { FLAGS } from '../engine/params.js';
 import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from '../engine/runner.js';
@@ -91,7 +91,7 @@ export interface BatchNormOptions extends EncoderOptions {
    * where it does not (a sequence's padding). Training takes the mean and variance over the positions
    * it keeps (the running variance's unbiased correction uses their count) and normalizes every position
    * with them; inference ignores it, as Keras does. Pass the same mask to {@link batchNormBackward}.
-   * A mask that keeps no position gives NaN statistics. Default none.
+   * A mask that keeps no position gives mean 0 and variance 0, as Keras's. Default none.
    */
   mask?: Tensor | null;
 }

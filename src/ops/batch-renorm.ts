@@ -5,10 +5,10 @@
 // backward is batchNormBackward's with weight r*gamma; 'renorm-gradient' then turns its dweight into
 // dgamma. The per-channel values live in one tensor of rows (RENORM_ROWS), which the 'renorm' pass writes
 // through one binding and every other pass reads as separate tensors, one per row.
-import { statisticsPass } from './statistics-pass.js';
+import { statisticsPass } from './shared-passes.js';
 import { storageFor } from '../engine/element-storage.js';
 import { FLAGS } from '../engine/params.js';
-import { pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions } from '../engine/runner.js';
+import { pass, params, runOperation, scratch, whole, type EncoderOptions } from '../engine/runner.js';
 import type { Gpu } from '../runtime/gpu.js';
 import { channelLayout } from '../runtime/shape.js';
 import { Tensor } from '../runtime/tensor.js';
@@ -142,7 +142,6 @@ export function renormForward(gpu: Gpu, x: Tensor, o: RenormForwardOptions): Ten
     },
     passes: (plan) => {
       const partials = scratch('forward partials', channels * plan.partialStride * PARTIAL_BYTES);
-      const reduce = { params, x: windowOf('x'), partials };
       return [
         statisticsPass(gpu, plan, storage, partials, mask !== null),
         pass({ kernel: 'renorm', perInvocation: plan.finalizePerInvocation }, 'finalize', {

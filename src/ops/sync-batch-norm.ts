@@ -7,24 +7,12 @@
 // pass 1, and finalizes and applies that write or read the exchanged values. Unlike those two, each takes
 // an x without elements, a replica's empty batch, which still takes part in every exchange.
 import { DEFAULT_EPS } from '../runtime/defaults.js';
-import { statisticsPass } from './statistics-pass.js';
-import { storageFor, type Storage } from '../engine/element-storage.js';
+import { inputGradientPass, statisticsPass } from './shared-passes.js';
+import { storageFor } from '../engine/element-storage.js';
 import { assertGpu, type Gpu } from '../runtime/gpu.js';
 import { readOptions } from '../runtime/options.js';
 import { FLAGS } from '../engine/params.js';
-import {
-  outputRole,
-  pass,
-  params,
-  runOperation,
-  scratch,
-  whole,
-  windowOf,
-  type EncoderOptions,
-  type PassSpec,
-  type Resource,
-  type TensorRole,
-} from '../engine/runner.js';
+import { outputRole, pass, params, runOperation, scratch, whole, windowOf, type EncoderOptions, type TensorRole } from '../engine/runner.js';
 import { channelLayout, type ChannelLayout } from '../runtime/shape.js';
 import { Tensor } from '../runtime/tensor.js';
 import {
@@ -740,23 +728,10 @@ export function batchNormBackwardElemt(gpu: Gpu, dy: Tensor, x: Tensor, options:
           counts: whole('counts'),
           coefficients,
         }),
-        dxPass(mask !== null, residualKernel, storage, plan.vec4, coefficients),
+        inputGradientPass(mask !== null, residualKernel, storage, plan.vec4, coefficients),
       ];
     },
   });
   return { dx: tensors.dx!, dz: residual ? (tensors.dz ?? (dy as Tensor)) : null };
 }
 
-/** The pass writing dx (and dz where the residual's kernel runs), with a mask's positions where given. */
-function dxPass(masked: boolean, residualKernel: boolean, storage: Storage, vec4: boolean, coefficients: Resource): PassSpec {
-  const apply = { params, x: windowOf('x'), dy: windowOf('dy'), coefficients, dx: windowOf('dx') };
-  const withResidual = { ...apply, y: windowOf('y'), dz: windowOf('dz') };
-  if (masked) {
-    return residualKernel
-      ? pass({ kernel: 'backward-apply-masked-residual', storage }, 'apply', { ...withResidual, mask: whole('mask') })
-      : pass({ kernel: 'backward-apply-masked', storage }, 'apply', { ...apply, mask: whole('mask') });
-  }
-  return residualKernel
-    ? pass({ kernel: 'backward-apply-residual', storage, vec4 }, 'apply', withResidual)
-    : pass({ kernel: 'backward-apply', storage, vec4 }, 'apply', apply);
-}
