@@ -472,9 +472,7 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
       }
       renormMomentum = m;
     } else {
-      for (const key of ['renormClipping', 'renormMomentum'] as const) {
-        if (o[key] !== undefined) throw new Error(`BatchNorm options.${key} is read only with renorm: true`);
-      }
+      refuseRenormSettings(o, 'BatchNorm options');
     }
     this.gpu = gpu;
     this.numFeatures = numFeatures;
@@ -528,9 +526,7 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
       const renormClipping = { ...(rmin === null ? {} : { rmin }), ...(rmax === null ? {} : { rmax }), ...(dmax === null ? {} : { dmax }) };
       renormOptions = { renorm, renormClipping, renormMomentum: oneMinus(renormMomentum) };
     } else {
-      for (const key of ['renormClipping', 'renormMomentum'] as const) {
-        if (o[key] !== undefined) throw new Error(`BatchNorm.keras options.${key} is read only with renorm: true`);
-      }
+      refuseRenormSettings(o, 'BatchNorm.keras options');
     }
     const internal: InternalOptions = { weight: scale, bias: center, runningVarEstimator: 'biased', what: 'BatchNorm.keras' };
     return new BatchNorm(gpu, numFeatures, {
@@ -920,6 +916,13 @@ export class BatchNorm<HasWeight extends boolean = true, HasBias extends boolean
       if (saved.recorded && !destroying) t.release();
       else t.destroy();
     }
+  }
+}
+
+/** Without renorm, its settings are refused: they would be silently ignored. */
+function refuseRenormSettings(o: { renormClipping?: unknown; renormMomentum?: unknown }, what: string): void {
+  for (const key of ['renormClipping', 'renormMomentum'] as const) {
+    if (o[key] !== undefined) throw new Error(`${what}.${key} is read only with renorm: true`);
   }
 }
 
